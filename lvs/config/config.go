@@ -1,0 +1,211 @@
+// Package config is the model of a load balancer's configuration: piranha's
+// global settings, redundancy, virtual servers and real servers, plus what a
+// modern IPVS kernel adds. It has no I/O: the store persists it, lvs.cf
+// import/export and the console translate it, and the engine programs it.
+//
+// Every rule a configuration must obey lives in [Config.Validate], so that
+// every writer (console, API, import, peer sync) refuses the same things with
+// the same words.
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is one complete configuration, as accepted at one serial number.
+type Config struct {
+	// Serial is the configuration serial number (piranha's serial_no). The
+	// store bumps it on every accepted change; callers never set it.
+	Serial int64
+
+	Global     Global
+	Redundancy Redundancy
+	Virtuals   []VirtualServer
+}
+
+// Forward is an IPVS packet-forwarding method.
+type Forward string
+
+const (
+	NAT    Forward = "nat"    // masquerading: the director rewrites addresses
+	Direct Forward = "direct" // direct routing (LVS-DR, gatewaying)
+	Tunnel Forward = "tunnel" // IP-in-IP tunnelling (LVS-TUN)
+)
+
+// Forwards lists the forwarding methods in the order a form offers them.
+var Forwards = []Forward{NAT, Direct, Tunnel}
+
+// Global holds piranha's GLOBAL SETTINGS and the global lvs.cf keys.
+type Global struct {
+	Primary        netip.Addr // public address of the primary director
+	PrimaryPrivate netip.Addr // optional second heartbeat path
+	Network        Forward    // default forwarding method of real servers
+
+	NATRouter       netip.Addr // floating gateway address of the real servers (NAT only)
+	NATRouterDevice string     // device (label) it is brought up on, e.g. eth1:1
+	NATNetmask      Netmask
+
+	// IPVS connection timeouts in seconds; 0 leaves the kernel's value.
+	TCPTimeout    int64
+	TCPFinTimeout int64
+	UDPTimeout    int64
+
+	// Commands run when this director becomes active or standby: a program
+	// path and its arguments, split like a shell would but never run by one.
+	ActiveCmd   string
+	InactiveCmd string
+
+	// Kept for lvs.cf fidelity; piranha-specific.
+	Service      string // "lvs"
+	HardShutdown bool
+	RshCommand   string // rsh or ssh, for load monitoring
+	DebugLevel   string // NONE, or a number
+}
+
+// Redundancy holds piranha's REDUNDANCY tab: the backup director and the
+// heartbeat between the two.
+type Redundancy struct {
+	BackupActive  bool
+	Backup        netip.Addr // public address of the backup director
+	BackupPrivate netip.Addr // optional
+
+	Heartbeat     bool          // piranha's heartbeat = 1
+	Keepalive     time.Duration // heartbeat interval
+	Deadtime      time.Duration // silence after which the peer is declared dead
+	HeartbeatPort int           // UDP
+
+	MonitorLinks bool
+
+	SyncDaemon bool   // run the IPVS connection sync daemon
+	SyncIface  string // its interface
+	SyncID     int    // its sync id (0-255)
+}
+
+// Protocol is a virtual service's transport protocol.
+type Protocol string
+
+const (
+	TCP  Protocol = "tcp"
+	UDP  Protocol = "udp"
+	SCTP Protocol = "sctp"
+)
+
+// Protocols lists the supported protocols.
+var Protocols = []Protocol{TCP, UDP, SCTP}
+
+// Schedulers lists every IPVS scheduler of current kernels.
+var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
+
+// LoadMonitors lists piranha's load monitoring tools.
+var LoadMonitors = []string{"none", "rup", "ruptime", "uptime"}
+
+// VirtualServer is one IPVS virtual service and how its real servers are
+// checked.
+type VirtualServer struct {
+	ID     int64 // assigned by the store; stable across renames
+	Name   string
+	Active bool
+
+	Address netip.Addr // the VIP, IPv4 or IPv6
+	Device  string     // device or label the VIP is brought up on, e.g. eth0:1
+	Netmask Netmask    // of the VIP on that device
+
+	Protocol Protocol
+	// Port is the service port. A firewall-mark service has no port in IPVS;
+	// there Port is only the port its real servers are checked on (piranha's
+	// meaning) and may be 0.
+	Port   int
+	FWMark int64 // non-zero: a firewall-mark service
+
+	Scheduler string
+	// Flags of the sh and mh schedulers.
+	SchedFallback bool // pick another server when the hashed one is unavailable
+	SchedPort     bool // hash the source port as well
+	OnePacket     bool // one-packet scheduling (UDP)
+
+	Persistence        int64   // persistence timeout in seconds; 0 = none
+	PersistenceNetmask Netmask // client granularity of persistence
+
+	SorryServer netip.Addr // used when no real server is up
+
+	// Health checking (piranha's nanny).
+	CheckTimeout time.Duration // interval and I/O timeout of a check
+	Reentry      time.Duration // consecutive success needed before re-entry
+	Quiesce      bool          // on failure set weight 0 instead of removing
+	LoadMonitor  string        // none, rup, ruptime, uptime
+	Send         string        // written after connecting; \r \n \t escapes
+	Expect       string        // expected reply prefix (or regex)
+	UseRegex     bool
+	SendProgram  string // check program; %h = address, %p = port
+
+	Reals []RealServer
+}
+
+// RealServer is one destination of a virtual service.
+type RealServer struct {
+	ID      int64 // assigned by the store
+	Name    string
+	Active  bool
+	Address netip.Addr
+	Port    int   // 0: the virtual server's port
+	Weight  int64 // 0..2147483647; 0 takes no new connections
+	// Forward is the forwarding method; "" means the global Network setting.
+	Forward Forward
+	// Connection thresholds; 0 = no limit.
+	UpperThreshold int64
+	LowerThreshold int64
+}
+
+// IsFWMark reports whether vs is a firewall-mark service.
+func (vs *VirtualServer) IsFWMark() bool { return vs.FWMark != 0 }
+
+// Real returns the real server named name, or nil.
+func (vs *VirtualServer) Real(name string) *RealServer {
+	for i := range vs.Reals {
+		if vs.Reals[i].Name == name {
+			return &vs.Reals[i]
+		}
+	}
+	return nil
+}
+
+// Virtual returns the virtual server named name, or nil.
+func (c *Config) Virtual(name string) *VirtualServer {
+	for i := range c.Virtuals {
+		if c.Virtuals[i].Name == name {
+			return &c.Virtuals[i]
+		}
+	}
+	return nil
+}
+
+// Clone returns a deep copy of c.
+func (c *Config) Clone() *Config {
+	n := *c
+	n.Virtuals = make([]VirtualServer, len(c.Virtuals))
+	for i, vs := range c.Virtuals {
+		vs.Reals = append([]RealServer(nil), vs.Reals...)
+		n.Virtuals[i] = vs
+	}
+	return &n
+}
+
+// EffectivePort is the port IPVS and the checks use for rs within vs.
+func (rs *RealServer) EffectivePort(vs *VirtualServer) int {
+	if rs.Port != 0 {
+		return rs.Port
+	}
+	return vs.Port
+}
+
+// EffectiveForward is rs's forwarding method after applying the default.
+func (rs *RealServer) EffectiveForward(g *Global) Forward {
+	if rs.Forward != "" {
+		return rs.Forward
+	}
+	if g.Network != "" {
+		return g.Network
+	}
+	return Direct
+}

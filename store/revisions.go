@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+)
+
+// Revision is one accepted configuration in the history.
+type Revision struct {
+	Serial  int64
+	Created time.Time
+	Author  string
+	Summary string // what changed
+}
+
+// ErrNoRevision is returned for a serial the history does not hold.
+var ErrNoRevision = errors.New("no such revision")
+
+func insertRevision(ctx context.Context, tx *sql.Tx, c *config.Config, author, summary string, now time.Time) error {
+	body, err := marshalConfig(c)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO revisions (serial, created_at, author, summary, config) VALUES (?, ?, ?, ?, ?)`,
+		c.Serial, now.UTC().Format(time.RFC3339Nano), author, summary, body)
+	if err != nil {
+		return fmt.Errorf("recording revision %d: %w", c.Serial, err)
+	}
+	return nil
+}
+
+func scanRevision(row interface{ Scan(...any) error }, r *Revision, extra ...any) error {
+	var created string
+	if err := row.Scan(append([]any{&r.Serial, &created, &r.Author, &r.Summary}, extra...)...); err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339Nano, created)
+	if err != nil {
+		return fmt.Errorf("revision %d: bad time %q: %w", r.Serial, created, err)
+	}
+	r.Created = t
+	return nil
+}
+
+func revisionMeta(ctx context.Context, q querier, serial int64) (Revision, error) {
+	var r Revision
+	err := scanRevision(q.QueryRowContext(ctx, `SELECT serial, created_at, author, summary FROM revisions WHERE serial = ?`, serial), &r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("revision %d: %w", serial, ErrNoRevision)
+	}
+	if err != nil {
+		return r, fmt.Errorf("reading revision %d: %w", serial, err)
+	}
+	return r, nil
+}
+
+// Revisions returns up to limit revisions older than before (0: the newest),
+// newest first.
+func (s *Store) Revisions(ctx context.Context, before int64, limit int) ([]Revision, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := s.ro.QueryContext(ctx, `SELECT serial, created_at, author, summary FROM revisions
+		WHERE serial < ? ORDER BY serial DESC LIMIT ?`, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing revisions: %w", err)
+	}
+	defer rows.Close()
+	var revs []Revision
+	for rows.Next() {
+		var r Revision
+		if err := scanRevision(rows, &r); err != nil {
+			return nil, fmt.Errorf("listing revisions: %w", err)
+		}
+		revs = append(revs, r)
+	}
+	return revs, rows.Err()
+}
+
+// Revision returns one revision and the whole configuration it saved.
+func (s *Store) Revision(ctx context.Context, serial int64) (Revision, *config.Config, error) {
+	var (
+		r    Revision
+		body string
+	)
+	err := scanRevision(s.ro.QueryRowContext(ctx, `SELECT serial, created_at, author, summary, config
+		FROM revisions WHERE serial = ?`, serial), &r, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, nil, fmt.Errorf("revision %d: %w", serial, ErrNoRevision)
+	}
+	if err != nil {
+		return r, nil, fmt.Errorf("reading revision %d: %w", serial, err)
+	}
+	c := &config.Config{}
+	if err := json.Unmarshal([]byte(body), c); err != nil {
+		return r, nil, fmt.Errorf("decoding revision %d: %w", serial, err)
+	}
+	return r, c, nil
+}
+
+// Restore saves the configuration of an earlier revision as the next one.
+// Entries keep the ids they had then, so their history lines up.
+func (s *Store) Restore(ctx context.Context, ch Change, serial int64) (*config.Config, error) {
+	_, old, err := s.Revision(ctx, serial)
+	if err != nil {
+		return nil, err
+	}
+	if ch.Note == "" {
+		ch.Note = fmt.Sprintf("restored revision %d", serial)
+	}
+	return s.Replace(ctx, ch, old)
+}

@@ -1,0 +1,180 @@
+// Package store persists the load balancer's configuration, its revision
+// history and the console's users in one SQLite file.
+//
+// Every change goes through [Store.Update] (or its wrappers Replace and
+// Restore): the new configuration is validated as a whole, written in one
+// immediate transaction together with a new revision, and the serial number is
+// bumped. A refused change writes nothing at all.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the sqlite3 driver
+
+	"github.com/lvsconsole/lvsconsole/migrations"
+)
+
+// Store is an open database. It is safe for concurrent use.
+type Store struct {
+	path string
+	// rw is the single writer: SQLite allows one at a time, and one pooled
+	// connection with immediate transactions turns contention into a queue
+	// here instead of SQLITE_BUSY errors.
+	rw *sql.DB
+	// ro serves reads, which WAL lets run beside the writer.
+	ro  *sql.DB
+	now func() time.Time
+}
+
+// Open opens (creating if needed) the database at path, applies pending
+// migrations, and seeds a default configuration as revision 1 in a new
+// database.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("creating the database directory: %w", err)
+		}
+	}
+	s := &Store{path: path, now: time.Now}
+	var err error
+	// synchronous=FULL: an accepted change survives a power cut, not only a
+	// crash; admin edits are rare enough that the fsync is free.
+	common := "_busy_timeout=5000&_foreign_keys=on&_synchronous=FULL"
+	if s.rw, err = sql.Open("sqlite3", dsn(path, "_journal_mode=WAL&_txlock=immediate&"+common)); err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	s.rw.SetMaxOpenConns(1)
+	s.rw.SetConnMaxIdleTime(0)
+	if err := s.rw.PingContext(ctx); err != nil {
+		s.rw.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.rw.Close()
+		return nil, err
+	}
+	if s.ro, err = sql.Open("sqlite3", dsn(path, "_query_only=1&"+common)); err != nil {
+		s.rw.Close()
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	if err := s.seed(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func dsn(path, params string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + params
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	var errs []error
+	if s.ro != nil {
+		errs = append(errs, s.ro.Close())
+	}
+	errs = append(errs, s.rw.Close())
+	return errors.Join(errs...)
+}
+
+// migrate applies each migration file not yet recorded, in version order,
+// each in its own transaction with its record.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.rw.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("creating the migrations table: %w", err)
+	}
+	files, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil {
+		return fmt.Errorf("listing migrations: %w", err)
+	}
+	type migration struct {
+		version int
+		name    string
+	}
+	var ms []migration
+	for _, f := range files {
+		num, _, ok := strings.Cut(f, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return fmt.Errorf("migration %s: the name must start with a positive number and '_'", f)
+		}
+		ms = append(ms, migration{v, f})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return fmt.Errorf("migrations %s and %s have the same number", ms[i-1].name, ms[i].name)
+		}
+	}
+	var latest int
+	if err := s.rw.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&latest); err != nil {
+		return fmt.Errorf("reading the schema version: %w", err)
+	}
+	if n := len(ms); n > 0 && latest > ms[n-1].version {
+		return fmt.Errorf("the database's schema is version %d, newer than this program's %d: use a newer lvsconsole", latest, ms[n-1].version)
+	}
+	for _, m := range ms {
+		if m.version <= latest {
+			continue
+		}
+		body, err := fs.ReadFile(migrations.FS, m.name)
+		if err != nil {
+			return fmt.Errorf("reading migration %s: %w", m.name, err)
+		}
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.version, m.name, s.now().UTC().Format(time.RFC3339))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("applying migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the number of the last migration applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.ro.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// inTx runs fn in an immediate transaction on the writer, committing when
+// it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.rw.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning a transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
