@@ -81,15 +81,16 @@ CREATE TABLE real_servers (
 );
 CREATE INDEX real_servers_virtual ON real_servers (virtual_id, position);
 
--- Every accepted configuration, whole (JSON of config.Config), with who made
--- it, when, and a summary of what changed: the audit trail piranha lacked, and
--- what a restore goes back to.
+-- Every accepted configuration, whole, with who made it, when, and a summary
+-- of what changed: the audit trail piranha lacked, and what a restore goes
+-- back to. config is gzip-compressed JSON of config.Config: a 10,000-server
+-- configuration is 1.5 MB of JSON and about a tenth of that compressed.
 CREATE TABLE revisions (
     serial     INTEGER PRIMARY KEY,
     created_at TEXT    NOT NULL,
     author     TEXT    NOT NULL,
     summary    TEXT    NOT NULL,
-    config     TEXT    NOT NULL
+    config     BLOB    NOT NULL
 );
 
 CREATE TABLE users (

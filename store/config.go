@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -55,11 +54,43 @@ func (s *Store) Config(ctx context.Context) (*config.Config, error) {
 		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
 	defer tx.Rollback()
-	c, err := loadConfig(ctx, tx)
+	c, err := s.current(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
 	return c, nil
+}
+
+// current returns a copy of the configuration q sees, from the cache when
+// the serial says it is still the one stored. Every writer, in this process
+// or another, bumps the serial, so the check is enough.
+func (s *Store) current(ctx context.Context, q querier) (*config.Config, error) {
+	var serial int64
+	if err := q.QueryRowContext(ctx, `SELECT serial FROM settings WHERE id = 1`).Scan(&serial); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	s.mu.Lock()
+	cached := s.cached
+	s.mu.Unlock()
+	if cached != nil && cached.Serial == serial {
+		return cached.Clone(), nil
+	}
+	c, err := loadConfig(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.remember(c)
+	return c, nil
+}
+
+// remember caches a copy of c as the configuration at c.Serial.
+func (s *Store) remember(c *config.Config) {
+	c = c.Clone()
+	s.mu.Lock()
+	if s.cached == nil || c.Serial >= s.cached.Serial {
+		s.cached = c
+	}
+	s.mu.Unlock()
 }
 
 // Update applies fn to a copy of the current configuration and, when the
@@ -73,7 +104,7 @@ func (s *Store) Update(ctx context.Context, ch Change, fn func(*config.Config) e
 	}
 	var saved *config.Config
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		old, err := loadConfig(ctx, tx)
+		old, err := s.current(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("reading the configuration: %w", err)
 		}
@@ -112,6 +143,7 @@ func (s *Store) Update(ctx context.Context, ch Change, fn func(*config.Config) e
 	if err != nil {
 		return nil, err
 	}
+	s.remember(saved)
 	return saved, nil
 }
 
@@ -320,19 +352,27 @@ func writeConfig(ctx context.Context, tx *sql.Tx, old, next *config.Config) erro
 	if err := checkIDs(next); err != nil {
 		return err
 	}
+	// Where each old entry was: a row is rewritten when its content or its
+	// place changed.
+	type place struct {
+		vid int64
+		pos int
+	}
 	oldVS := map[int64]*config.VirtualServer{}
+	oldVSPos := map[int64]int{}
 	oldRS := map[int64]*config.RealServer{}
+	oldRSPos := map[int64]place{}
 	for i := range old.Virtuals {
 		vs := &old.Virtuals[i]
-		oldVS[vs.ID] = vs
+		oldVS[vs.ID], oldVSPos[vs.ID] = vs, i
 		for j := range vs.Reals {
-			oldRS[vs.Reals[j].ID] = &vs.Reals[j]
+			oldRS[vs.Reals[j].ID], oldRSPos[vs.Reals[j].ID] = &vs.Reals[j], place{vs.ID, j}
 		}
 	}
 	keepVS, keepRS := map[int64]bool{}, map[int64]bool{}
 	for i := range next.Virtuals {
 		vs := &next.Virtuals[i]
-		if prev := oldVS[vs.ID]; prev == nil || !sameVirtual(prev, vs) || position(old.Virtuals, prev) != i {
+		if prev := oldVS[vs.ID]; prev == nil || oldVSPos[vs.ID] != i || !sameVirtual(prev, vs) {
 			if err := upsertVirtual(ctx, tx, vs, i); err != nil {
 				return fmt.Errorf("virtual server %s: %w", vs.Name, err)
 			}
@@ -341,8 +381,7 @@ func writeConfig(ctx context.Context, tx *sql.Tx, old, next *config.Config) erro
 		for j := range vs.Reals {
 			rs := &vs.Reals[j]
 			prev := oldRS[rs.ID]
-			moved := prev == nil || oldVS[vs.ID] == nil || position(oldVS[vs.ID].Reals, prev) != j
-			if moved || *prev != *rs {
+			if prev == nil || oldRSPos[rs.ID] != (place{vs.ID, j}) || *prev != *rs {
 				if err := upsertReal(ctx, tx, vs.ID, rs, j); err != nil {
 					return fmt.Errorf("real server %s of %s: %w", rs.Name, vs.Name, err)
 				}
@@ -384,16 +423,6 @@ func checkIDs(c *config.Config) error {
 		}
 	}
 	return nil
-}
-
-// position returns the index of the element p points into s, or -1.
-func position[T any](s []T, p *T) int {
-	for i := range s {
-		if &s[i] == p {
-			return i
-		}
-	}
-	return -1
 }
 
 // sameVirtual compares two virtual servers' own fields, not their reals.
@@ -485,12 +514,4 @@ func upsertReal(ctx context.Context, tx *sql.Tx, vid int64, rs *config.RealServe
 		RETURNING id`,
 		id, vid, pos, rs.Name, rs.Active, config.FormatAddr(rs.Address), rs.Port, rs.Weight,
 		rs.Forward, rs.UpperThreshold, rs.LowerThreshold).Scan(&rs.ID)
-}
-
-func marshalConfig(c *config.Config) (string, error) {
-	b, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("encoding the revision: %w", err)
-	}
-	return string(b), nil
 }

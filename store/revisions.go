@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -22,8 +24,36 @@ type Revision struct {
 // ErrNoRevision is returned for a serial the history does not hold.
 var ErrNoRevision = errors.New("no such revision")
 
+// encodeConfig returns the stored form of a revision's configuration.
+func encodeConfig(c *config.Config) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.NewEncoder(zw).Encode(c); err != nil {
+		return nil, fmt.Errorf("encoding revision %d: %w", c.Serial, err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compressing revision %d: %w", c.Serial, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func decodeConfig(b []byte) (*config.Config, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	c := &config.Config{}
+	if err := json.NewDecoder(zr).Decode(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 func insertRevision(ctx context.Context, tx *sql.Tx, c *config.Config, author, summary string, now time.Time) error {
-	body, err := marshalConfig(c)
+	body, err := encodeConfig(c)
 	if err != nil {
 		return err
 	}
@@ -87,7 +117,7 @@ func (s *Store) Revisions(ctx context.Context, before int64, limit int) ([]Revis
 func (s *Store) Revision(ctx context.Context, serial int64) (Revision, *config.Config, error) {
 	var (
 		r    Revision
-		body string
+		body []byte
 	)
 	err := scanRevision(s.ro.QueryRowContext(ctx, `SELECT serial, created_at, author, summary, config
 		FROM revisions WHERE serial = ?`, serial), &r, &body)
@@ -97,8 +127,8 @@ func (s *Store) Revision(ctx context.Context, serial int64) (Revision, *config.C
 	if err != nil {
 		return r, nil, fmt.Errorf("reading revision %d: %w", serial, err)
 	}
-	c := &config.Config{}
-	if err := json.Unmarshal([]byte(body), c); err != nil {
+	c, err := decodeConfig(body)
+	if err != nil {
 		return r, nil, fmt.Errorf("decoding revision %d: %w", serial, err)
 	}
 	return r, c, nil

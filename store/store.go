@@ -19,9 +19,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the sqlite3 driver
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
 
 	"github.com/lvsconsole/lvsconsole/migrations"
 )
@@ -36,6 +39,9 @@ type Store struct {
 	// ro serves reads, which WAL lets run beside the writer.
 	ro  *sql.DB
 	now func() time.Time
+
+	mu     sync.Mutex
+	cached *config.Config // the configuration at cached.Serial; never handed out
 }
 
 // Open opens (creating if needed) the database at path, applies pending

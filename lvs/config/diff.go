@@ -15,11 +15,11 @@ func Diff(a, b *Config) []string {
 	out = diffStruct(out, "global", reflect.ValueOf(a.Global), reflect.ValueOf(b.Global))
 	out = diffStruct(out, "redundancy", reflect.ValueOf(a.Redundancy), reflect.ValueOf(b.Redundancy))
 
-	olds := map[string]*VirtualServer{}
+	olds := map[key]*VirtualServer{}
 	for i := range a.Virtuals {
 		olds[entryKey(a.Virtuals[i].ID, a.Virtuals[i].Name)] = &a.Virtuals[i]
 	}
-	seen := map[string]bool{}
+	seen := map[key]bool{}
 	for i := range b.Virtuals {
 		vs := &b.Virtuals[i]
 		key := entryKey(vs.ID, vs.Name)
@@ -32,7 +32,9 @@ func Diff(a, b *Config) []string {
 		scope := "virtual " + vs.Name
 		pv, nv := *prev, *vs
 		pv.Reals, nv.Reals = nil, nil
-		out = diffStruct(out, scope, reflect.ValueOf(pv), reflect.ValueOf(nv))
+		if !reflect.DeepEqual(pv, nv) {
+			out = diffStruct(out, scope, reflect.ValueOf(pv), reflect.ValueOf(nv))
+		}
 		out = diffReals(out, scope, prev.Reals, vs.Reals)
 	}
 	for i := range a.Virtuals {
@@ -52,11 +54,11 @@ func Diff(a, b *Config) []string {
 }
 
 func diffReals(out []string, scope string, a, b []RealServer) []string {
-	olds := map[string]*RealServer{}
+	olds := map[key]*RealServer{}
 	for i := range a {
 		olds[entryKey(a[i].ID, a[i].Name)] = &a[i]
 	}
-	seen := map[string]bool{}
+	seen := map[key]bool{}
 	for i := range b {
 		key := entryKey(b[i].ID, b[i].Name)
 		seen[key] = true
@@ -65,7 +67,9 @@ func diffReals(out []string, scope string, a, b []RealServer) []string {
 			out = append(out, fmt.Sprintf("%s: server %s added", scope, b[i].Name))
 			continue
 		}
-		out = diffStruct(out, fmt.Sprintf("%s: server %s", scope, b[i].Name), reflect.ValueOf(*prev), reflect.ValueOf(b[i]))
+		if *prev != b[i] {
+			out = diffStruct(out, fmt.Sprintf("%s: server %s", scope, b[i].Name), reflect.ValueOf(*prev), reflect.ValueOf(b[i]))
+		}
 		if i < len(a) && entryKey(a[i].ID, a[i].Name) != key {
 			out = append(out, fmt.Sprintf("%s: server %s moved", scope, b[i].Name))
 		}
@@ -78,11 +82,18 @@ func diffReals(out []string, scope string, a, b []RealServer) []string {
 	return out
 }
 
-func entryKey(id int64, name string) string {
+// entryKey identifies an entry across two configurations: by id once the
+// store has given it one, else by name.
+type key struct {
+	id   int64
+	name string
+}
+
+func entryKey(id int64, name string) key {
 	if id != 0 {
-		return fmt.Sprint("#", id)
+		return key{id: id}
 	}
-	return "name:" + name
+	return key{name: name}
 }
 
 func diffStruct(out []string, scope string, a, b reflect.Value) []string {

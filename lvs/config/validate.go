@@ -110,7 +110,7 @@ func (c *Config) Validate() error {
 		}
 		names[vs.Name] = i
 		vs.validate(v, &c.Global)
-		if vs.Active && vs.Address.IsValid() {
+		if vs.Active && vs.Address.IsValid() && vs.Port >= 0 && vs.Port <= 65535 {
 			key := vs.serviceKey()
 			if other, dup := services[key]; dup {
 				v.add(identityField(vs), "%s is already served by active virtual server %s", vs.ServiceString(), other)
@@ -261,7 +261,7 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 	}
 	if vs.SorryServer.IsValid() {
 		checkUnicast(v, "sorry_server", vs.SorryServer, true)
-		if vs.Address.IsValid() && vs.SorryServer.Is4() != vs.Address.Is4() && g.Network != Tunnel {
+		if usable(vs.Address) && vs.SorryServer.Is4() != vs.Address.Is4() && g.Network != Tunnel {
 			v.add("sorry_server", "%s is not of the virtual IP's address family (only tunnel mode mixes families)", vs.SorryServer)
 		}
 	}
@@ -315,7 +315,7 @@ func (rs *RealServer) validate(v *validator, vs *VirtualServer, g *Global) {
 	if rs.Forward != "" && !slices.Contains(Forwards, rs.Forward) {
 		v.add("fwd", "%q is not a forwarding method: use nat, direct or tunnel (or leave it empty for the global setting)", rs.Forward)
 	}
-	if usable(rs.Address) && vs.Address.IsValid() && rs.Address.Is4() != vs.Address.Is4() && rs.EffectiveForward(g) != Tunnel {
+	if usable(rs.Address) && usable(vs.Address) && rs.Address.Is4() != vs.Address.Is4() && rs.EffectiveForward(g) != Tunnel {
 		v.add("address", "%s is not of the virtual IP's address family; only tunnel forwarding mixes IPv4 and IPv6", rs.Address)
 	}
 	checkRange(v, "port", int64(rs.Port), 0, 65535)

@@ -1,0 +1,60 @@
+# lvsconsole. `make run` starts the console on :3636 with its database under
+# ./data; `make test` runs every test the project has.
+
+GO      ?= go
+BIN     := bin/lvsconsole
+DB      ?= data/lvsconsole.db
+LISTEN  ?= :3636
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X main.version=$(VERSION)
+FUZZTIME ?= 20s
+
+export CGO_ENABLED := 1
+
+.PHONY: all build run test check-tools vet fmt-check generate generate-check unit fuzz bench clean
+
+all: build
+
+build: check-tools
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lvsconsole
+
+run: build
+	mkdir -p $(dir $(DB))
+	./$(BIN) serve -db $(DB) -listen $(LISTEN)
+
+# Every test: formatting, vet, generated code up to date, unit and
+# integration tests (race detector on), and a short run of every fuzzer.
+test: check-tools fmt-check vet generate-check unit fuzz
+
+check-tools:
+	@command -v $(GO) >/dev/null || { echo "make: go is not installed (see README)"; exit 1; }
+	@command -v gcc >/dev/null || { echo "make: gcc is not installed: go-sqlite3 needs cgo (apt-get install gcc)"; exit 1; }
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+generate:
+	$(GO) generate ./...
+
+# Generated files are committed: regenerating must change nothing.
+generate-check: generate
+	@if [ -d .git ] && [ -n "$$(git status --porcelain -- '*_templ.go')" ]; then \
+		echo "generated files are stale: run 'make generate' and commit"; git status --porcelain -- '*_templ.go'; exit 1; fi
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./lvs/lvscf/
+	$(GO) test -run='^$$' -fuzz='^FuzzQuote$$' -fuzztime=$(FUZZTIME) ./lvs/lvscf/
+	$(GO) test -run='^$$' -fuzz='^FuzzSplitArgs$$' -fuzztime=$(FUZZTIME) ./lvs/config/
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./store/ ./lvs/lvscf/
+
+clean:
+	rm -rf bin

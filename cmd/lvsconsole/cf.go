@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+
+	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
+	"github.com/lvsconsole/lvsconsole/store"
+)
+
+func runImport(ctx context.Context, e *env, args []string) error {
+	fs, db := newFlags(e, "import")
+	check := fs.Bool("check", false, "only parse and validate the file; change nothing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("import takes one file name (or - for stdin)")
+	}
+	name := fs.Arg(0)
+	var r io.Reader = e.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r = f
+	}
+	cfg, err := lvscf.Parse(r)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if *check {
+		fmt.Fprintf(e.stdout, "%s: valid: %d virtual servers\n", name, len(cfg.Virtuals))
+		return nil
+	}
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	saved, err := st.Replace(ctx, store.Change{Author: cliAuthor(), Note: "import of " + name}, cfg)
+	if errors.Is(err, store.ErrNoChange) {
+		fmt.Fprintf(e.stdout, "%s: the configuration is already this; nothing saved\n", name)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("importing %s: %w", name, err)
+	}
+	fmt.Fprintf(e.stdout, "%s: imported as serial %d\n", name, saved.Serial)
+	return nil
+}
+
+func runExport(ctx context.Context, e *env, args []string) error {
+	fs, db := newFlags(e, "export")
+	serial := fs.Int64("serial", 0, "export revision `N` instead of the current configuration")
+	out := fs.String("o", "-", "write to `file` instead of stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("export takes no arguments, got %q", fs.Args())
+	}
+	if _, err := os.Stat(*db); err != nil {
+		return fmt.Errorf("no database at %s: %w", *db, err)
+	}
+	st, err := store.Open(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg, err := st.Config(ctx)
+	if *serial != 0 {
+		_, cfg, err = st.Revision(ctx, *serial)
+	}
+	if err != nil {
+		return err
+	}
+	if *out == "-" {
+		return lvscf.Format(e.stdout, cfg)
+	}
+	// Write beside the target and rename, so a failed export never leaves
+	// half a file where a good one was.
+	tmp, err := os.CreateTemp(filepath.Dir(*out), ".lvs.cf-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := lvscf.Format(tmp, cfg); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), *out)
+}
+
+// cliAuthor names who made a change from the command line in the history.
+func cliAuthor() string {
+	if u := os.Getenv("SUDO_USER"); u != "" {
+		return "cli:" + u
+	}
+	if u, err := user.Current(); err == nil {
+		return "cli:" + u.Username
+	}
+	return "cli"
+}
