@@ -83,6 +83,11 @@ func (s *Store) SetPassword(ctx context.Context, user, password string) error {
 		if err != nil {
 			return fmt.Errorf("saving the password of %s: %w", user, err)
 		}
+		// A new password ends the user's sessions: whoever knew the old
+		// one is out.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, user); err != nil {
+			return fmt.Errorf("ending the sessions of %s: %w", user, err)
+		}
 		return nil
 	})
 }

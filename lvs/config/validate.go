@@ -73,7 +73,10 @@ const (
 	minInterval  = 10 * time.Millisecond
 )
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var (
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	deviceRE = regexp.MustCompile(`^[A-Za-z0-9_.@+:-]+$`)
+)
 
 // validator collects field errors for one section at a time.
 type validator struct {
@@ -167,8 +170,11 @@ func (g *Global) validate(v *validator) {
 		if g.NATRouterDevice == "" {
 			v.add("nat_router", "needs a device after the address, e.g. \"%s eth1:1\"", g.NATRouter)
 		}
-		checkMask(v, "nat_nmask", g.NATNetmask, g.NATRouter)
 	}
+	if !g.NATRouter.IsValid() && g.NATRouterDevice != "" {
+		v.add("nat_router", "device %q has no address: write \"ADDRESS %s\" or leave both empty", g.NATRouterDevice, g.NATRouterDevice)
+	}
+	checkMask(v, "nat_nmask", g.NATNetmask, g.NATRouter)
 	checkDevice(v, "nat_router", g.NATRouterDevice)
 	checkRange(v, "tcp_timeout", g.TCPTimeout, 0, MaxUint32)
 	checkRange(v, "tcpfin_timeout", g.TCPFinTimeout, 0, MaxUint32)
@@ -376,8 +382,8 @@ func checkDevice(v *validator, field, dev string) {
 	if dev == "" {
 		return
 	}
-	if len(dev) > maxIfNameLen || strings.ContainsAny(dev, "/ \t\"'\\") || dev == "." || dev == ".." || !isPrintable(dev) {
-		v.add(field, "%q is not an interface name: at most %d characters, no spaces, quotes or '/' (e.g. eth0 or eth0:1)", dev, maxIfNameLen)
+	if len(dev) > maxIfNameLen || !deviceRE.MatchString(dev) || dev == "." || dev == ".." {
+		v.add(field, "%q is not an interface name: at most %d of A-Z a-z 0-9 . _ - @ + and ':' for a label (e.g. eth0 or eth0:1)", dev, maxIfNameLen)
 	}
 }
 
@@ -388,8 +394,11 @@ func checkRange(v *validator, field string, n, lo, hi int64) {
 }
 
 func checkDuration(v *validator, field string, d, lo, hi time.Duration) {
-	if d < lo || d > hi {
+	switch {
+	case d < lo || d > hi:
 		v.add(field, "%ss is out of range: use %s to %s seconds", FormatSeconds(d), FormatSeconds(lo), FormatSeconds(hi))
+	case d%time.Millisecond != 0:
+		v.add(field, "%v is finer than a millisecond; use whole milliseconds", d)
 	}
 }
 

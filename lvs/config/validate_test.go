@@ -217,6 +217,11 @@ func TestValidateRefuses(t *testing.T) {
 		{"nat_router multicast", func(c *config.Config) { c.Global.NATRouter = mustAddr("224.0.0.5") }, glob, -1, -1, "nat_router", "unicast"},
 		{"nat_router without device", func(c *config.Config) { c.Global.NATRouterDevice = "" }, glob, -1, -1, "nat_router", "device"},
 		{"nat_router bad device", func(c *config.Config) { c.Global.NATRouterDevice = "eth 1" }, glob, -1, -1, "nat_router", "interface name"},
+		{"nat_router device without address", func(c *config.Config) { c.Global.NATRouter = netip.Addr{} }, glob, -1, -1, "nat_router", "has no address"},
+		{"nat_nmask too long without router", func(c *config.Config) {
+			c.Global.NATRouter, c.Global.NATRouterDevice, c.Global.NATNetmask = netip.Addr{}, "", config.MaskBits(40)
+		}, glob, -1, -1, "nat_nmask", "0-32"},
+		{"timeout finer than a millisecond", func(c *config.Config) { web(c).CheckTimeout = 1500500 * time.Microsecond }, virt, vWeb, -1, "timeout", "whole milliseconds"},
 		{"nat_nmask /33", func(c *config.Config) { c.Global.NATNetmask = config.MaskBits(33) }, glob, -1, -1, "nat_nmask", "0-32"},
 		{"tcp_timeout -1", func(c *config.Config) { c.Global.TCPTimeout = -1 }, glob, -1, -1, "tcp_timeout", "0-4294967295"},
 		{"tcp_timeout 2^32", func(c *config.Config) { c.Global.TCPTimeout = 1 << 32 }, glob, -1, -1, "tcp_timeout", "0-4294967295"},
@@ -268,8 +273,8 @@ func TestValidateRefuses(t *testing.T) {
 		{"active virtual on 0.0.0.0", func(c *config.Config) { web(c).Address = netip.IPv4Unspecified() }, virt, vWeb, -1, "address", "real address"},
 		{"active virtual on ::", func(c *config.Config) { web6(c).Address = netip.IPv6Unspecified() }, virt, vWeb6, -1, "address", "real address"},
 		{"device too long", func(c *config.Config) { web(c).Device = "eth0123456789012" }, virt, vWeb, -1, "device", "at most 15"},
-		{"device with space", func(c *config.Config) { web(c).Device = "eth0 1" }, virt, vWeb, -1, "device", "no spaces"},
-		{"device with slash", func(c *config.Config) { web(c).Device = "../eth0" }, virt, vWeb, -1, "device", "'/'"},
+		{"device with space", func(c *config.Config) { web(c).Device = "eth0 1" }, virt, vWeb, -1, "device", "A-Z a-z 0-9"},
+		{"device with slash", func(c *config.Config) { web(c).Device = "../eth0" }, virt, vWeb, -1, "device", "eth0:1"},
 		{"device dotdot", func(c *config.Config) { web(c).Device = ".." }, virt, vWeb, -1, "device", "interface name"},
 		{"device with control char", func(c *config.Config) { web(c).Device = "eth0\x01" }, virt, vWeb, -1, "device", "interface name"},
 		{"vip_nmask /33 on IPv4", func(c *config.Config) { web(c).Netmask = config.MaskBits(33) }, virt, vWeb, -1, "vip_nmask", "0-32"},

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
-	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -112,15 +112,27 @@ func FormatAddr(a netip.Addr) string {
 }
 
 // services maps the service names admins write in lvs.cf's port key to their
-// ports. The common ones are built in so that the result does not depend on
-// the machine's /etc/services; others are looked up there.
+// ports. The list is built in, not read from /etc/services, so that a file
+// means the same on every machine.
 var services = map[string]uint16{
 	"ftp": 21, "ssh": 22, "telnet": 23, "smtp": 25, "domain": 53, "dns": 53,
 	"http": 80, "www": 80, "pop3": 110, "ntp": 123, "imap": 143, "imap2": 143,
 	"snmp": 161, "ldap": 389, "https": 443, "smtps": 465, "submission": 587,
 	"ldaps": 636, "imaps": 993, "pop3s": 995, "mssql": 1433, "radius": 1812,
 	"nfs": 2049, "mysql": 3306, "sip": 5060, "postgresql": 5432,
-	"http-alt": 8080, "webcache": 8080,
+	"http-alt": 8080, "webcache": 8080, "rsync": 873, "ftps": 990, "openvpn": 1194,
+	"ms-sql-s": 1433, "rtsp": 554, "memcache": 11211, "redis": 6379, "amqp": 5672,
+	"ldap-alt": 3268, "kerberos": 88, "syslog": 514, "sips": 5061, "xmpp-client": 5222,
+	"irc": 6667, "mongodb": 27017,
+}
+
+func serviceNames() string {
+	names := make([]string, 0, len(services))
+	for n := range services {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, " ")
 }
 
 // ParsePort parses a port number (decimal, 0x or 0 prefixes) or a service
@@ -140,10 +152,7 @@ func ParsePort(s string) (int, error) {
 	if p, ok := services[strings.ToLower(s)]; ok {
 		return int(p), nil
 	}
-	if p, err := net.LookupPort("tcp", s); err == nil && p > 0 && p <= 65535 {
-		return p, nil
-	}
-	return 0, fmt.Errorf("%q is not a port number or a known service name", s)
+	return 0, fmt.Errorf("%q is not a port number or a known service name (%s)", s, serviceNames())
 }
 
 // ParseInt parses a whole number with the 0x and 0 prefixes piranha
@@ -178,7 +187,8 @@ func ParseSeconds(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if n, err := strconv.ParseUint(s, 0, 32); err == nil {
+	// Decimal only: "010" seconds is ten, not piranha's octal eight.
+	if n, err := strconv.ParseUint(s, 10, 32); err == nil {
 		return time.Duration(n) * time.Second, nil
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil {

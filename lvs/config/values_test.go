@@ -170,7 +170,7 @@ func TestParseInt(t *testing.T) {
 		{"42", 42, true},
 		{" -7 ", -7, true},
 		{"0x10", 16, true},
-		{"010", 8, true}, // piranha's strtol(..., 0)
+		{"010", 8, true}, // piranha's strtol(..., 0) for integers
 		{"2147483648", 2147483648, true},
 		{"", 0, false},
 		{"abc", 0, false},
@@ -215,6 +215,7 @@ func TestParseSeconds(t *testing.T) {
 		{"0", 0, true},
 		{"", 0, true},
 		{"0.2", 200 * time.Millisecond, true},
+		{"010", 10 * time.Second, true}, // decimal, not octal
 		{"0.6", 600 * time.Millisecond, true},
 		{"1.5", 1500 * time.Millisecond, true},
 		{"0.001", time.Millisecond, true},

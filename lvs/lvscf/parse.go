@@ -1,0 +1,433 @@
+package lvscf
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+)
+
+const (
+	// maxErrors keeps a file that is not lvs.cf at all (a binary, a
+	// keepalived.conf) from producing thousands of lines of complaints.
+	maxErrors = 50
+	// maxSize bounds what an upload can make us hold in memory; real files
+	// are a few kilobytes.
+	maxSize = 8 << 20
+)
+
+type kind int
+
+const (
+	global kind = iota
+	virtual
+	server
+)
+
+func (k kind) String() string {
+	switch k {
+	case virtual:
+		return "virtual"
+	case server:
+		return "server"
+	}
+	return "global"
+}
+
+type pos struct{ line, col int }
+
+// scope is one block of the file and where its keys were, kept so that
+// Validate's verdicts, which speak of model fields, can be turned back into
+// positions.
+type scope struct {
+	kind kind
+	name string
+	head pos            // the block's header; line 1 for the global scope
+	keys map[string]pos // key -> position of the key
+	bad  map[string]bool
+	vs   *config.VirtualServer
+	rs   *config.RealServer
+	// reals are a virtual block's server blocks, in file order.
+	reals []*scope
+	// discard marks a block that is reported as misplaced; it is parsed for
+	// further errors but does not enter the model.
+	discard bool
+}
+
+func newScope(k kind, name string, head pos) *scope {
+	return &scope{kind: k, name: name, head: head, keys: map[string]pos{}, bad: map[string]bool{}}
+}
+
+type parser struct {
+	c        *config.Config
+	global   *scope
+	virtuals []*scope
+	stack    []*scope // open blocks, innermost last
+	errs     Errors
+	full     bool // maxErrors reached: stop parsing
+	// braceLine is the line of a header that lacked its "{"; a lone "{" on
+	// the next line is then taken as belonging to it rather than reported
+	// a second time.
+	braceLine int
+}
+
+// Parse reads an lvs.cf file and returns the configuration it describes, or
+// Errors listing every syntax error and every value Validate refuses, each
+// at the line and column of the key concerned (the block header, or line 1
+// for global settings, when the offending value is a default).
+func Parse(r io.Reader) (*config.Config, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("lvscf: reading lvs.cf: %w", err)
+	}
+	if len(data) > maxSize {
+		return nil, Errors{{Line: 1, Col: 1, Msg: fmt.Sprintf("the file is larger than %d MiB; this is not an lvs.cf", maxSize>>20)}}
+	}
+	p := &parser{c: defaultConfig(), global: newScope(global, "", pos{1, 1})}
+	text := strings.TrimPrefix(string(data), "\uFEFF")
+	for i, line := range strings.Split(text, "\n") {
+		if p.full {
+			break
+		}
+		p.line(i+1, strings.TrimSuffix(line, "\r"))
+	}
+	if !p.full {
+		for i := len(p.stack) - 1; i >= 0; i-- {
+			sc := p.stack[i]
+			p.errorf(sc.head, "", "%s %s { is not closed: a } is missing before the end of the file", sc.kind, sc.name)
+		}
+		p.stack = nil
+	}
+	p.build()
+	if !p.full {
+		p.validate()
+	}
+	if len(p.errs) == 0 {
+		return p.c, nil
+	}
+	slices.SortStableFunc(p.errs, func(a, b *Error) int {
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
+	})
+	if p.full {
+		last := p.errs[len(p.errs)-1]
+		p.errs = append(p.errs, &Error{Line: last.Line, Col: last.Col,
+			Msg: fmt.Sprintf("too many errors; only the first %d are listed", maxErrors)})
+	}
+	return nil, p.errs
+}
+
+func (p *parser) errorf(at pos, key, format string, args ...any) {
+	if p.full {
+		return
+	}
+	if len(p.errs) == maxErrors {
+		p.full = true
+		return
+	}
+	p.errs = append(p.errs, &Error{Line: at.line, Col: at.col, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// excerpt keeps messages about garbage lines readable.
+func excerpt(s string) string {
+	const n = 40
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "..."
+}
+
+// column converts a byte offset into the character column an editor shows.
+func column(line string, off int) int { return utf8.RuneCountInString(line[:off]) + 1 }
+
+func skipBlanks(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+func trimBlanks(s string) string { return strings.Trim(s, " \t") }
+
+func (p *parser) top() *scope {
+	if len(p.stack) == 0 {
+		return p.global
+	}
+	return p.stack[len(p.stack)-1]
+}
+
+func (p *parser) line(n int, line string) {
+	start := skipBlanks(line, 0)
+	if start == len(line) || line[start] == '#' {
+		return
+	}
+	body := strings.TrimRight(line[start:], " \t")
+	at := pos{n, column(line, start)}
+	brace := p.braceLine
+	p.braceLine = 0
+	if body == "{" && brace != 0 {
+		return
+	}
+	if body[0] == '}' {
+		if body != "}" {
+			p.errorf(at, "", "} must be alone on its line")
+		}
+		if len(p.stack) == 0 {
+			p.errorf(at, "", "} without an open virtual or server block")
+			return
+		}
+		p.stack = p.stack[:len(p.stack)-1]
+		return
+	}
+	kw := body[:strings.IndexFunc(body+" ", func(r rune) bool { return r == ' ' || r == '\t' || r == '{' || r == '=' })]
+	if kw == "virtual" || kw == "server" {
+		p.header(n, at, kw, body)
+		return
+	}
+	eq := strings.IndexByte(body, '=')
+	if eq < 0 {
+		p.errorf(at, "", "%q: expected key = value, virtual NAME {, server NAME { or }", excerpt(body))
+		return
+	}
+	key := strings.TrimRight(body[:eq], " \t")
+	if key == "" {
+		p.errorf(at, "", "a key is missing before =")
+		return
+	}
+	p.keyValue(n, line, at, key, start+eq+1)
+}
+
+func (p *parser) header(n int, at pos, kw, body string) {
+	rest := body[len(kw):]
+	name, hasBrace := strings.CutSuffix(rest, "{")
+	name = trimBlanks(name)
+	if !hasBrace {
+		p.errorf(at, "", "expected %q: the { goes on the same line as the header", kw+" NAME {")
+		p.braceLine = n
+	}
+	discard := false
+	switch {
+	case name == "":
+		p.errorf(at, "", "expected %q: the name is missing", kw+" NAME {")
+		discard = true
+	case strings.ContainsAny(name, " \t"):
+		p.errorf(at, "", "expected %q: the name is one word", kw+" NAME {")
+		discard = true
+	}
+	top := p.top()
+	var sc *scope
+	if kw == "virtual" {
+		sc = newScope(virtual, name, at)
+		sc.vs = defaultVirtual(name)
+		if top.kind != global {
+			p.errorf(at, "", "virtual %s is inside %s %s (line %d): blocks of virtual servers do not nest; is a } missing?",
+				name, top.kind, top.name, top.head.line)
+			discard = true
+		}
+		if !discard {
+			p.virtuals = append(p.virtuals, sc)
+		}
+	} else {
+		sc = newScope(server, name, at)
+		sc.rs = defaultReal(name)
+		switch top.kind {
+		case global:
+			p.errorf(at, "", "server %s is outside any virtual block: real servers belong inside virtual NAME { ... }", name)
+			discard = true
+		case server:
+			p.errorf(at, "", "server %s is inside server %s (line %d): a } is missing", name, top.name, top.head.line)
+			discard = true
+		}
+		discard = discard || top.discard
+		if !discard {
+			top.reals = append(top.reals, sc)
+		}
+	}
+	sc.discard = discard
+	p.stack = append(p.stack, sc)
+}
+
+func (p *parser) keyValue(n int, line string, at pos, key string, off int) {
+	sc := p.top()
+	if !known(sc.kind, key) {
+		p.errorf(at, "", "%s", unknownKey(sc.kind, key))
+		return
+	}
+	if prev, dup := sc.keys[key]; dup {
+		p.errorf(at, key, "is given twice in this %s (first on line %d)", where(sc.kind), prev.line)
+		return
+	}
+	sc.keys[key] = at
+	v, vat, quoted, err := value(line, off)
+	vat.line = n
+	if err != nil {
+		sc.bad[key] = true
+		p.errorf(vat, key, "%v", err)
+		return
+	}
+	switch sc.kind {
+	case global:
+		err = lookup(globalKeys, key)(p.c, v)
+	case virtual:
+		err = lookup(virtualKeys, key)(sc.vs, v)
+	case server:
+		err = lookup(serverKeys, key)(sc.rs, v)
+	}
+	if err != nil {
+		sc.bad[key] = true
+		msg := err.Error()
+		if !quoted && (strings.Contains(v, " #") || strings.Contains(v, "\t#")) {
+			msg += " (# starts a comment only at the beginning of a line)"
+		}
+		p.errorf(vat, key, "%s", msg)
+	}
+}
+
+func known(k kind, key string) bool {
+	switch k {
+	case virtual:
+		return lookup(virtualKeys, key) != nil
+	case server:
+		return lookup(serverKeys, key) != nil
+	}
+	return lookup(globalKeys, key) != nil
+}
+
+func where(k kind) string {
+	if k == global {
+		return "global section"
+	}
+	return k.String() + " block"
+}
+
+func unknownKey(k kind, key string) string {
+	var allowed string
+	switch k {
+	case global:
+		allowed = names(globalKeys)
+	case virtual:
+		allowed = names(virtualKeys)
+	case server:
+		allowed = names(serverKeys)
+	}
+	hint := ""
+	for _, other := range []kind{global, virtual, server} {
+		if other == k {
+			continue
+		}
+		if known(other, key) {
+			hint = fmt.Sprintf(" (%s belongs in the %s)", key, where(other))
+			break
+		}
+	}
+	article := "a "
+	if k == global {
+		article = "the "
+	}
+	return fmt.Sprintf("unknown key %q in %s%s%s; allowed: %s", excerpt(key), article, where(k), hint, allowed)
+}
+
+// value extracts the value that starts at byte off of line. Inside quotes a
+// backslash escapes only the delimiter and itself; other sequences such as
+// \r\n stay as written, because piranha's nanny, not the parser, gives them
+// meaning.
+func value(line string, off int) (v string, at pos, quoted bool, err error) {
+	i := skipBlanks(line, off)
+	at = pos{col: column(line, i)}
+	rest := strings.TrimRight(line[i:], " \t")
+	if rest == "" || rest[0] != '"' && rest[0] != '\'' {
+		return rest, at, false, nil
+	}
+	q := rest[0]
+	var b strings.Builder
+	for j := 1; j < len(rest); j++ {
+		c := rest[j]
+		switch {
+		case c == '\\' && j+1 < len(rest) && (rest[j+1] == q || rest[j+1] == '\\'):
+			j++
+			b.WriteByte(rest[j])
+		case c == q:
+			if j+1 < len(rest) {
+				return "", pos{col: column(line, i+skipBlanks(rest, j+1))}, true, errors.New("nothing may follow the closing quote (a comment needs a line of its own)")
+			}
+			return b.String(), at, true, nil
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", at, true, fmt.Errorf("the %c quote is not closed", q)
+}
+
+// build turns the parsed blocks into the model, in file order.
+func (p *parser) build() {
+	for _, sc := range p.virtuals {
+		vs := *sc.vs
+		if _, ok := sc.keys["port"]; !ok && vs.FWMark != 0 {
+			// A firewall-mark service has no port of its own; piranha's 80
+			// would make the checks probe a port nobody configured.
+			vs.Port = 0
+		}
+		for _, rsc := range sc.reals {
+			vs.Reals = append(vs.Reals, *rsc.rs)
+		}
+		p.c.Virtuals = append(p.c.Virtuals, vs)
+	}
+}
+
+// validate runs the model's rules and places each verdict at the key that
+// set the value. A value that already failed to parse is not reported
+// again: its default is what Validate saw, not what the admin wrote.
+func (p *parser) validate() {
+	err := p.c.Validate()
+	if err == nil {
+		return
+	}
+	var ve *config.ValidationError
+	if !errors.As(err, &ve) {
+		p.errorf(pos{1, 1}, "", "%v", err)
+		return
+	}
+	for _, fe := range ve.Fields {
+		sc := p.scopeOf(fe)
+		if sc == nil {
+			p.errorf(pos{1, 1}, "", "%s", fe.Error())
+			continue
+		}
+		k := fe.Field
+		if k == "device" {
+			k = "address"
+		}
+		if sc.bad[k] {
+			continue
+		}
+		at, ok := sc.keys[k]
+		if !ok || k == "name" {
+			at = sc.head
+		}
+		p.errorf(at, fe.Field, "%s", fe.Msg)
+	}
+}
+
+func (p *parser) scopeOf(fe *config.FieldError) *scope {
+	switch fe.Section {
+	case "global", "redundancy":
+		return p.global
+	case "virtual", "server":
+		if fe.Virtual < 0 || fe.Virtual >= len(p.virtuals) {
+			return nil
+		}
+		vsc := p.virtuals[fe.Virtual]
+		if fe.Section == "virtual" {
+			return vsc
+		}
+		if fe.Real < 0 || fe.Real >= len(vsc.reals) {
+			return nil
+		}
+		return vsc.reals[fe.Real]
+	}
+	return nil
+}

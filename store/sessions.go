@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNoSession is returned for a token that is unknown, expired or idle too
+// long.
+var ErrNoSession = errors.New("no such session")
+
+// SessionPolicy says how long sessions live.
+type SessionPolicy struct {
+	Idle     time.Duration // ends a session unused this long
+	Absolute time.Duration // ends any session this long after login
+}
+
+// touchEvery limits how often a session's last use is written: a page view
+// should not cost a write each time.
+const touchEvery = time.Minute
+
+// Session is a logged-in user.
+type Session struct {
+	User    string
+	Created time.Time
+	Expires time.Time // absolute expiry
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// CreateSession starts a session for user and returns its secret token.
+func (s *Store) CreateSession(ctx context.Context, user string, p SessionPolicy) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making a session token: %w", err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(b)
+	now := s.now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// Expired sessions are swept here, where a write happens anyway.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR last_seen <= ?`,
+			now.Unix(), now.Add(-p.Idle).Unix()); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user, created_at, last_seen, expires_at)
+			VALUES (?, ?, ?, ?, ?)`, hashToken(token), user, now.Unix(), now.Unix(), now.Add(p.Absolute).Unix())
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("starting a session for %s: %w", user, err)
+	}
+	return token, nil
+}
+
+// Session returns the session of token if it is still valid under p, and
+// records its use.
+func (s *Store) Session(ctx context.Context, token string, p SessionPolicy) (Session, error) {
+	var (
+		sess                  Session
+		created, seen, expiry int64
+	)
+	h := hashToken(token)
+	err := s.ro.QueryRowContext(ctx, `SELECT user, created_at, last_seen, expires_at FROM sessions WHERE token_hash = ?`, h).
+		Scan(&sess.User, &created, &seen, &expiry)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sess, ErrNoSession
+	}
+	if err != nil {
+		return sess, fmt.Errorf("reading a session: %w", err)
+	}
+	now := s.now()
+	sess.Created, sess.Expires = time.Unix(created, 0), time.Unix(expiry, 0)
+	lastSeen := time.Unix(seen, 0)
+	if !now.Before(sess.Expires) || now.Sub(lastSeen) >= p.Idle || now.Sub(sess.Created) >= p.Absolute {
+		s.DeleteSession(ctx, token)
+		return Session{}, ErrNoSession
+	}
+	if now.Sub(lastSeen) >= touchEvery {
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen = ? WHERE token_hash = ?`, now.Unix(), h)
+			return err
+		})
+		if err != nil {
+			return sess, fmt.Errorf("recording a session's use: %w", err)
+		}
+	}
+	return sess, nil
+}
+
+// DeleteSession ends the session of token (logout).
+func (s *Store) DeleteSession(ctx context.Context, token string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, hashToken(token))
+		return err
+	})
+}
