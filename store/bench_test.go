@@ -71,3 +71,17 @@ func BenchmarkReplaceLarge(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLoadConfigCold measures reading it from the tables, as a process
+// does at start or after another process wrote (no cache).
+func BenchmarkLoadConfigCold(b *testing.B) {
+	st := openTest(b)
+	if _, err := st.Replace(ctx, Change{Author: "bench"}, large(1000, 10)); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := loadConfig(ctx, st.ro); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
