@@ -11,7 +11,10 @@ FUZZTIME ?= 20s
 
 export CGO_ENABLED := 1
 
-.PHONY: all build run test check-tools vet fmt-check generate generate-check unit fuzz bench clean
+CHROMIUM := /usr/bin/chromium
+OUT      := $(CURDIR)/out
+
+.PHONY: all build run test check-tools browser vet fmt-check generate generate-check unit fuzz bench clean
 
 all: build
 
@@ -24,11 +27,24 @@ run: build
 
 # Every test: formatting, vet, generated code up to date, unit and
 # integration tests (race detector on), and a short run of every fuzzer.
-test: check-tools fmt-check vet generate-check unit fuzz
+test: check-tools browser fmt-check vet generate-check unit fuzz
 
 check-tools:
 	@command -v $(GO) >/dev/null || { echo "make: go is not installed (see README)"; exit 1; }
 	@command -v gcc >/dev/null || { echo "make: gcc is not installed: go-sqlite3 needs cgo (apt-get install gcc)"; exit 1; }
+
+# The browser tests drive Debian's chromium: install it when it is missing
+# and we are root, else stop and say so (never skip them).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "make: installing chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "make: the browser tests need $(CHROMIUM): run 'apt-get install chromium' as root"; exit 1; \
+		fi; \
+	fi
+	@test -x $(CHROMIUM) || { echo "make: $(CHROMIUM) is still missing"; exit 1; }
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -38,15 +54,18 @@ vet:
 	$(GO) vet ./...
 
 generate:
+	$(GO) tool templ generate -path web
 	$(GO) generate ./...
 
 # Generated files are committed: regenerating must change nothing.
 generate-check: generate
 	@if [ -d .git ] && [ -n "$$(git status --porcelain -- '*_templ.go')" ]; then \
-		echo "generated files are stale: run 'make generate' and commit"; git status --porcelain -- '*_templ.go'; exit 1; fi
+		echo "generated files are stale or uncommitted: run 'make generate' and commit"; git status --porcelain -- '*_templ.go'; exit 1; fi
 
+# Screenshots of the browser tests are kept under out/_artifacts.
 unit:
-	$(GO) test -race -count=1 ./...
+	mkdir -p $(OUT)
+	$(GO) test -race -count=1 -artifacts -outputdir=$(OUT) ./...
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/lvscf/
@@ -57,4 +76,4 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./store/ ./lvs/lvscf/
 
 clean:
-	rm -rf bin
+	rm -rf bin out

@@ -1,43 +1,306 @@
-// Package handlers is the console's HTTP layer: routes, middleware and the
-// translation between forms and the store. Handlers read and write the
-// store only; they never talk to the kernel.
+// Package handlers is the console's HTTP layer: routes, login, and the
+// translation between forms and the store. Handlers read and write the store
+// only; they never talk to the kernel.
+//
+// Every route requires a session, for every method, except the login and
+// setup pages, static files and the health probe: the check sits in front of
+// the router (see requireSession), not on each route, so a route added later
+// cannot forget it. That is the lesson of piranha's CVE-2013-6492, where
+// authentication covered GET only.
 package handlers
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/lvsconsole/lvsconsole/static"
 	"github.com/lvsconsole/lvsconsole/store"
+	"github.com/lvsconsole/lvsconsole/web"
 )
 
-// New returns the console's handler.
-func New(st *store.Store, log *slog.Logger) http.Handler {
-	h := &server{store: st, log: log}
-	r := chi.NewRouter()
-	r.Use(middleware.Recoverer)
-	r.Get("/healthz", h.health)
-	return r
+// Options configure the console.
+type Options struct {
+	Store *store.Store
+	Log   *slog.Logger
+	// Secure marks cookies Secure; set it when serving over TLS.
+	Secure bool
+	// Sessions says how long a login lasts; zero values take the defaults
+	// (30 minutes idle, 12 hours at most).
+	Sessions store.SessionPolicy
+	// SetupCode, when no user exists, is the code the first-time setup page
+	// asks for. Empty: New makes one and logs it.
+	SetupCode string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
-type server struct {
-	store *store.Store
-	log   *slog.Logger
+// Console is the console's HTTP handler.
+type Console struct {
+	store    *store.Store
+	log      *slog.Logger
+	secure   bool
+	policy   store.SessionPolicy
+	setup    *setupCode
+	throttle *throttle
+	now      func() time.Time
+	mux      *chi.Mux     // the routes, for tests that walk them
+	handler  http.Handler // mux behind the middleware
+}
+
+// sessionCookie names the session cookie. Under TLS the __Host- prefix makes
+// the browser refuse it unless it is Secure, host-only and for path /.
+func (c *Console) sessionCookie() string {
+	if c.secure {
+		return "__Host-lvsconsole"
+	}
+	return "lvsconsole"
+}
+
+// New returns the console. When no console user exists it prepares the
+// first-time setup and logs its code.
+func New(ctx context.Context, o Options) (*Console, error) {
+	c := &Console{
+		store:  o.Store,
+		log:    o.Log,
+		secure: o.Secure,
+		policy: o.Sessions,
+		now:    o.Now,
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.policy.Idle == 0 {
+		c.policy.Idle = 30 * time.Minute
+	}
+	if c.policy.Absolute == 0 {
+		c.policy.Absolute = 12 * time.Hour
+	}
+	c.throttle = newThrottle(c.now)
+	has, err := c.store.HasUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !has {
+		code := o.SetupCode
+		if code == "" {
+			code = newSetupCode()
+		}
+		c.setup = &setupCode{code: code}
+		c.log.Warn("no console user exists: open the console's /setup page and enter this setup code, or run 'lvsconsole passwd'",
+			"setup_code", code)
+	}
+	c.handler = c.routes()
+	return c, nil
+}
+
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.ServeHTTP(w, r) }
+
+func (c *Console) routes() http.Handler {
+	r := chi.NewRouter()
+	r.NotFound(c.notFound)
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	})
+
+	staticFS, _ := fs.Sub(static.FS, ".")
+	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(staticFS)))
+	r.Get("/healthz", c.health)
+	r.Get("/login", c.loginPage)
+	r.Post("/login", c.login)
+	r.Get("/setup", c.setupPage)
+	r.Post("/setup", c.doSetup)
+
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/control", http.StatusSeeOther) })
+	r.Post("/logout", c.logout)
+	r.Get("/account", c.accountPage)
+	r.Post("/account", c.changePassword)
+	r.Get("/control", c.control)
+	r.Get("/global", c.globalPage)
+	r.Post("/global", c.saveGlobal)
+	r.Get("/redundancy", c.redundancyPage)
+	r.Post("/redundancy", c.saveRedundancy)
+	r.Post("/redundancy/reset", c.resetRedundancy)
+
+	r.Get("/virtual", c.virtualList)
+	r.Get("/virtual/new", c.newVirtualPage)
+	r.Post("/virtual/new", c.saveVirtual)
+	r.Route("/virtual/{vid:[0-9]+}", func(r chi.Router) {
+		r.Get("/", c.virtualPage)
+		r.Post("/", c.saveVirtual)
+		r.Post("/activate", c.activateVirtual)
+		r.Post("/delete", c.deleteVirtual)
+		r.Get("/scripts", c.scriptsPage)
+		r.Post("/scripts", c.saveScripts)
+		r.Get("/real", c.realList)
+		r.Get("/real/new", c.newRealPage)
+		r.Post("/real/new", c.saveReal)
+		r.Get("/real/{rid:[0-9]+}", c.realPage)
+		r.Post("/real/{rid:[0-9]+}", c.saveReal)
+		r.Post("/real/{rid:[0-9]+}/activate", c.activateReal)
+		r.Post("/real/{rid:[0-9]+}/delete", c.deleteReal)
+	})
+
+	r.Get("/history", c.history)
+	r.Get("/history/{serial:[0-9]+}", c.revision)
+	r.Post("/history/{serial:[0-9]+}/restore", c.restore)
+	r.Get("/export", c.export)
+	r.Post("/import", c.importCf)
+
+	// Outermost first: headers on every answer, cross-origin requests
+	// refused before anything else runs, then the session check.
+	c.mux = r
+	var h http.Handler = r
+	h = c.requireSession(h)
+	h = http.NewCrossOriginProtection().Handler(h)
+	h = securityHeaders(h)
+	return h
+}
+
+// publicPath reports whether path is served without a session.
+func publicPath(path string) bool {
+	switch path {
+	case "/login", "/setup", "/healthz":
+		return true
+	}
+	return strings.HasPrefix(path, "/static/")
+}
+
+type userKey struct{}
+
+// requireSession lets a request through only with a valid session, for
+// every method and every path but the public ones; it also answers the
+// unknown paths, so that not even a 404 tells a stranger what exists.
+func (c *Console) requireSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if publicPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		user, err := c.sessionUser(r)
+		if err != nil {
+			if !errors.Is(err, store.ErrNoSession) {
+				c.log.Error("reading a session", "err", err)
+			}
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				next := r.URL.Path
+				if r.URL.RawQuery != "" {
+					next += "?" + r.URL.RawQuery
+				}
+				http.Redirect(w, r, "/login?next="+urlQueryEscape(next), http.StatusSeeOther)
+				return
+			}
+			http.Error(w, "login required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+	})
+}
+
+func (c *Console) sessionUser(r *http.Request) (string, error) {
+	ck, err := r.Cookie(c.sessionCookie())
+	if err != nil || ck.Value == "" {
+		return "", store.ErrNoSession
+	}
+	s, err := c.store.Session(r.Context(), ck.Value, c.policy)
+	if err != nil {
+		return "", err
+	}
+	return s.User, nil
+}
+
+// userOf returns the logged-in user of a request that passed requireSession.
+func userOf(r *http.Request) string {
+	u, _ := r.Context().Value(userKey{}).(string)
+	return u
+}
+
+// securityHeaders keeps pages out of frames and caches and allows only the
+// console's own scripts and styles.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		if !strings.HasPrefix(r.URL.Path, "/static/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // health answers whether the database can be read, for service managers and
-// load balancer probes. It is open without login, so it says nothing of the
-// configuration.
-func (h *server) health(w http.ResponseWriter, r *http.Request) {
+// probes. It is open without login, so it says nothing of the configuration.
+func (c *Console) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	if _, err := h.store.Config(r.Context()); err != nil {
-		h.log.Error("health check", "err", err)
+	if _, err := c.store.Config(r.Context()); err != nil {
+		c.log.Error("health check", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		json.NewEncoder(w).Encode(map[string]string{"status": "error", "error": "the database cannot be read"})
 		return
 	}
 	json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+}
+
+func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
+	c.render(w, r, http.StatusNotFound, web.NotFound(c.page(w, r, "Not found", "", 0)))
+}
+
+// page returns the frame of a page for the logged-in user, with the message
+// the last action left.
+func (c *Console) page(w http.ResponseWriter, r *http.Request, title, tab string, serial int64) web.Page {
+	return web.Page{Title: title, Tab: tab, User: userOf(r), Serial: serial, Flash: takeFlash(w, r)}
+}
+
+// render writes a page with status code.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, code int, page templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	if err := page.Render(r.Context(), w); err != nil {
+		c.log.Error("rendering a page", "path", r.URL.Path, "err", err)
+	}
+}
+
+// serverError logs err and shows a page that says what failed without
+// internals.
+func (c *Console) serverError(w http.ResponseWriter, r *http.Request, doing string, err error) {
+	c.log.Error(doing, "path", r.URL.Path, "err", err)
+	p := c.page(w, r, "Something went wrong", "", 0)
+	p.Errors = []string{fmt.Sprintf("%s failed; the console's log has the details.", doing)}
+	c.render(w, r, http.StatusInternalServerError, web.NotFound(p))
+}
+
+// setupCode is the one-time code of the first-time setup.
+type setupCode struct {
+	code   string
+	mu     sync.Mutex
+	closed bool
+}
+
+// newSetupCode returns a code of 8 characters a person can copy without
+// confusing 0 and O: 40 bits, and the throttle limits guesses.
+func newSetupCode() string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 8)
+	rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:4]) + "-" + string(b[4:])
 }

@@ -16,12 +16,20 @@ import (
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs, db := newFlags(e, "serve")
 	listen := fs.String("listen", ":3636", "`address` the console listens on")
+	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM, with -tls-key)")
+	keyFile := fs.String("tls-key", "", "the certificate's private key `file` (PEM)")
+	idle := fs.Duration("session-idle", 30*time.Minute, "log a console user out after this long unused")
+	maxAge := fs.Duration("session-max", 12*time.Hour, "log a console user out this long after login")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
+	if (*certFile == "") != (*keyFile == "") {
+		return errors.New("-tls-cert and -tls-key go together")
+	}
+	tls := *certFile != ""
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 
 	st, err := store.Open(ctx, *db)
@@ -33,20 +41,40 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	console, err := handlers.New(ctx, handlers.Options{
+		Store:    st,
+		Log:      log,
+		Secure:   tls,
+		Sessions: store.SessionPolicy{Idle: *idle, Absolute: *maxAge},
+	})
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *listen, err)
 	}
 	srv := &http.Server{
-		Handler:           handlers.New(st, log),
+		Handler:           console,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("console listening", "addr", ln.Addr().String(), "db", st.Path(), "serial", cfg.Serial)
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	log.Info("console listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(), "db", st.Path(), "serial", cfg.Serial)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tls {
+			errc <- srv.ServeTLS(ln, *certFile, *keyFile)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving: %w", err)

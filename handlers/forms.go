@@ -1,0 +1,173 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/store"
+	"github.com/lvsconsole/lvsconsole/web"
+)
+
+// formReader turns a submitted form into model values. It only converts
+// text (is this an address, a number?); what values are allowed is
+// config.Validate's business, run by the store on the whole result.
+type formReader struct {
+	r    *http.Request
+	form *web.Form
+}
+
+func newFormReader(r *http.Request) *formReader {
+	serial, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
+	return &formReader{r: r, form: web.NewForm(serial)}
+}
+
+// str returns field name as sent, and keeps it for showing the form again.
+func (f *formReader) str(name string) string {
+	v := f.r.PostFormValue(name)
+	f.form.Values[name] = v
+	return v
+}
+
+func (f *formReader) fail(name string, err error) {
+	if f.form.Errs[name] == "" {
+		f.form.Errs[name] = err.Error()
+	}
+}
+
+func (f *formReader) addr(name string) netip.Addr {
+	a, err := config.ParseAddr(f.str(name))
+	if err != nil {
+		f.fail(name, err)
+	}
+	return a
+}
+
+func (f *formReader) int(name string) int64 {
+	s := strings.TrimSpace(f.str(name))
+	if s == "" {
+		return 0
+	}
+	n, err := config.ParseInt(s)
+	if err != nil {
+		f.fail(name, err)
+	}
+	return n
+}
+
+func (f *formReader) port(name string) int {
+	p, err := config.ParsePort(f.str(name))
+	if err != nil {
+		f.fail(name, err)
+	}
+	return p
+}
+
+func (f *formReader) seconds(name string) time.Duration {
+	d, err := config.ParseSeconds(f.str(name))
+	if err != nil {
+		f.fail(name, err)
+	}
+	return d
+}
+
+func (f *formReader) mask(name string) config.Netmask {
+	m, err := config.ParseNetmask(f.str(name))
+	if err != nil {
+		f.fail(name, err)
+	}
+	return m
+}
+
+// check reads a checkbox: present and "1" means on.
+func (f *formReader) check(name string) bool {
+	on := f.r.PostFormValue(name) == "1"
+	if on {
+		f.form.Values[name] = "1"
+	}
+	return on
+}
+
+// scope says which part of the configuration a form edits, so that the
+// store's verdicts land beside the right fields.
+type scope struct {
+	sections []string // "global", "redundancy", "virtual", "server"
+	virtual  int      // index of the edited virtual server, or -1
+	real     int      // index of the edited real server, or -1
+}
+
+// place puts the refusal err of a change on the form: each field error of
+// the edited scope beside its field, the rest (and any other error) in the
+// page's list. It returns the HTTP status to answer with.
+func place(err error, f *web.Form, p *web.Page, sc scope) int {
+	var (
+		ve *config.ValidationError
+		ce *store.ConflictError
+	)
+	switch {
+	case errors.As(err, &ve):
+		for _, fe := range ve.Fields {
+			if sc.covers(fe) && f.Errs[fe.Field] == "" {
+				f.Errs[fe.Field] = fe.Msg
+				continue
+			}
+			p.Errors = append(p.Errors, fe.Error())
+		}
+		if len(p.Errors) == 0 {
+			p.Errors = []string{"Some values were refused: see the messages beside the fields."}
+		}
+		return http.StatusUnprocessableEntity
+	case errors.As(err, &ce):
+		p.Errors = []string{fmt.Sprintf("%s changed the configuration (serial %d: %s) after you loaded this page. "+
+			"Your values are below, not saved: check them against the new configuration and ACCEPT again.",
+			ce.Current.Author, ce.Current.Serial, ce.Current.Summary)}
+		f.Serial = ce.Current.Serial
+		return http.StatusConflict
+	case errors.Is(err, store.ErrNoChange):
+		return http.StatusOK
+	}
+	return 0
+}
+
+func (sc scope) covers(fe *config.FieldError) bool {
+	for _, s := range sc.sections {
+		if s != fe.Section {
+			continue
+		}
+		switch s {
+		case "global", "redundancy":
+			return true
+		case "virtual":
+			return fe.Virtual == sc.virtual
+		case "server":
+			return fe.Virtual == sc.virtual && fe.Real == sc.real
+		}
+	}
+	return false
+}
+
+const flashCookie = "lvsconsole_flash"
+
+// setFlash leaves a message for the page the browser is redirected to.
+func setFlash(w http.ResponseWriter, msg string) {
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/",
+		MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+// takeFlash returns the message left for this page, and clears it.
+func takeFlash(w http.ResponseWriter, r *http.Request) string {
+	ck, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	msg, _ := url.QueryUnescape(ck.Value)
+	return msg
+}

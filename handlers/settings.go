@@ -1,0 +1,168 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/store"
+	"github.com/lvsconsole/lvsconsole/web"
+)
+
+// update saves a change made by the logged-in user on the serial the form
+// was filled from.
+func (c *Console) update(ctx context.Context, r *http.Request, base int64, fn func(*config.Config) error) (*config.Config, error) {
+	return c.store.Update(ctx, store.Change{Author: userOf(r), Base: base}, fn)
+}
+
+func boolValue(b bool) string {
+	if b {
+		return "1"
+	}
+	return ""
+}
+
+func itoa[T ~int | ~int64](n T) string { return strconv.FormatInt(int64(n), 10) }
+
+func globalForm(c *config.Config) *web.Form {
+	g := &c.Global
+	f := web.NewForm(c.Serial)
+	v := f.Values
+	v["primary"] = config.FormatAddr(g.Primary)
+	v["primary_private"] = config.FormatAddr(g.PrimaryPrivate)
+	v["network"] = string(g.Network)
+	v["nat_router"] = config.FormatAddr(g.NATRouter)
+	v["nat_router_device"] = g.NATRouterDevice
+	v["nat_nmask"] = g.NATNetmask.Format(g.NATRouter.Is6())
+	v["tcp_timeout"] = itoa(g.TCPTimeout)
+	v["tcpfin_timeout"] = itoa(g.TCPFinTimeout)
+	v["udp_timeout"] = itoa(g.UDPTimeout)
+	v["active_cmd"] = g.ActiveCmd
+	v["inactive_cmd"] = g.InactiveCmd
+	v["service"] = g.Service
+	v["rsh_command"] = g.RshCommand
+	v["debug_level"] = g.DebugLevel
+	v["hard_shutdown"] = boolValue(g.HardShutdown)
+	return f
+}
+
+func readGlobal(f *formReader) config.Global {
+	return config.Global{
+		Primary:         f.addr("primary"),
+		PrimaryPrivate:  f.addr("primary_private"),
+		Network:         config.Forward(f.str("network")),
+		NATRouter:       f.addr("nat_router"),
+		NATRouterDevice: f.str("nat_router_device"),
+		NATNetmask:      f.mask("nat_nmask"),
+		TCPTimeout:      f.int("tcp_timeout"),
+		TCPFinTimeout:   f.int("tcpfin_timeout"),
+		UDPTimeout:      f.int("udp_timeout"),
+		ActiveCmd:       f.str("active_cmd"),
+		InactiveCmd:     f.str("inactive_cmd"),
+		Service:         f.str("service"),
+		RshCommand:      f.str("rsh_command"),
+		DebugLevel:      f.str("debug_level"),
+		HardShutdown:    f.check("hard_shutdown"),
+	}
+}
+
+func (c *Console) globalPage(w http.ResponseWriter, r *http.Request) {
+	cfg, err := c.store.Config(r.Context())
+	if err != nil {
+		c.serverError(w, r, "reading the configuration", err)
+		return
+	}
+	p := c.page(w, r, "Global settings", web.TabGlobal, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.Global(p, globalForm(cfg)))
+}
+
+func (c *Console) saveGlobal(w http.ResponseWriter, r *http.Request) {
+	f := newFormReader(r)
+	g := readGlobal(f)
+	c.saveSettings(w, r, f, "global", func(cfg *config.Config) { cfg.Global = g },
+		func(p web.Page, code int) {
+			p.Title, p.Tab = "Global settings", web.TabGlobal
+			c.render(w, r, code, web.Global(p, f.form))
+		}, "/global", "Global settings saved.")
+}
+
+// saveSettings saves the global or redundancy settings read from a form.
+func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, f *formReader, section string,
+	set func(*config.Config), again func(web.Page, int), done, okMsg string) {
+	saved, ok := c.apply(w, r, f, func(cfg *config.Config) error { set(cfg); return nil },
+		func() scope { return scope{sections: []string{section}, virtual: -1, real: -1} }, again)
+	if !ok {
+		return
+	}
+	setFlash(w, fmt.Sprintf("%s Serial %d.", okMsg, saved.Serial))
+	http.Redirect(w, r, done, http.StatusSeeOther)
+}
+
+func redundancyForm(c *config.Config) *web.Form {
+	rd := &c.Redundancy
+	f := web.NewForm(c.Serial)
+	v := f.Values
+	v["backup_active"] = boolValue(rd.BackupActive)
+	v["backup"] = config.FormatAddr(rd.Backup)
+	v["backup_private"] = config.FormatAddr(rd.BackupPrivate)
+	v["heartbeat"] = boolValue(rd.Heartbeat)
+	v["keepalive"] = config.FormatSeconds(rd.Keepalive)
+	v["deadtime"] = config.FormatSeconds(rd.Deadtime)
+	v["heartbeat_port"] = itoa(rd.HeartbeatPort)
+	v["monitor_links"] = boolValue(rd.MonitorLinks)
+	v["syncdaemon"] = boolValue(rd.SyncDaemon)
+	v["syncd_iface"] = rd.SyncIface
+	v["syncd_id"] = itoa(rd.SyncID)
+	return f
+}
+
+func readRedundancy(f *formReader) config.Redundancy {
+	return config.Redundancy{
+		BackupActive:  f.check("backup_active"),
+		Backup:        f.addr("backup"),
+		BackupPrivate: f.addr("backup_private"),
+		Heartbeat:     f.check("heartbeat"),
+		Keepalive:     f.seconds("keepalive"),
+		Deadtime:      f.seconds("deadtime"),
+		HeartbeatPort: int(f.int("heartbeat_port")),
+		MonitorLinks:  f.check("monitor_links"),
+		SyncDaemon:    f.check("syncdaemon"),
+		SyncIface:     f.str("syncd_iface"),
+		SyncID:        int(f.int("syncd_id")),
+	}
+}
+
+func (c *Console) redundancyPage(w http.ResponseWriter, r *http.Request) {
+	cfg, err := c.store.Config(r.Context())
+	if err != nil {
+		c.serverError(w, r, "reading the configuration", err)
+		return
+	}
+	p := c.page(w, r, "Redundancy", web.TabRedundancy, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.Redundancy(p, redundancyForm(cfg)))
+}
+
+func (c *Console) renderRedundancy(w http.ResponseWriter, r *http.Request, f *web.Form) func(web.Page, int) {
+	return func(p web.Page, code int) {
+		p.Title, p.Tab = "Redundancy", web.TabRedundancy
+		c.render(w, r, code, web.Redundancy(p, f))
+	}
+}
+
+func (c *Console) saveRedundancy(w http.ResponseWriter, r *http.Request) {
+	f := newFormReader(r)
+	rd := readRedundancy(f)
+	c.saveSettings(w, r, f, "redundancy", func(cfg *config.Config) { cfg.Redundancy = rd },
+		c.renderRedundancy(w, r, f.form), "/redundancy", "Redundancy saved.")
+}
+
+// resetRedundancy is piranha's RESET: back to 0.0.0.0, 6 s, 18 s, 539.
+func (c *Console) resetRedundancy(w http.ResponseWriter, r *http.Request) {
+	f := newFormReader(r)
+	readRedundancy(f) // keeps the user's values for showing them again if refused
+	f.form.Errs = map[string]string{}
+	c.saveSettings(w, r, f, "redundancy", func(cfg *config.Config) { cfg.Redundancy = config.DefaultRedundancy() },
+		c.renderRedundancy(w, r, f.form), "/redundancy", "Redundancy reset to the defaults.")
+}

@@ -1,0 +1,578 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/web"
+)
+
+// errGone is returned when the entry a request names no longer exists.
+var errGone = errors.New("no such entry")
+
+func idParam(r *http.Request, name string) int64 {
+	id, _ := strconv.ParseInt(chi.URLParam(r, name), 10, 64)
+	return id
+}
+
+func virtualByID(cfg *config.Config, id int64) (int, *config.VirtualServer) {
+	for i := range cfg.Virtuals {
+		if cfg.Virtuals[i].ID == id {
+			return i, &cfg.Virtuals[i]
+		}
+	}
+	return -1, nil
+}
+
+func realByID(vs *config.VirtualServer, id int64) (int, *config.RealServer) {
+	for i := range vs.Reals {
+		if vs.Reals[i].ID == id {
+			return i, &vs.Reals[i]
+		}
+	}
+	return -1, nil
+}
+
+func shownAddr(vs *config.VirtualServer) string {
+	if !vs.Address.IsValid() || vs.Address.IsUnspecified() {
+		return "—"
+	}
+	return vs.Address.String()
+}
+
+func virtualRow(vs *config.VirtualServer) web.VirtualRow {
+	row := web.VirtualRow{
+		ID: vs.ID, Name: vs.Name, Active: vs.Active, Address: shownAddr(vs),
+		Netmask: vs.Netmask.Format(vs.Address.Is6()), Port: itoa(vs.Port), Protocol: string(vs.Protocol),
+		Device: vs.Device, Scheduler: vs.Scheduler, Reals: len(vs.Reals),
+	}
+	if vs.IsFWMark() {
+		row.Port = fmt.Sprintf("fwmark %d", vs.FWMark)
+	}
+	for _, rs := range vs.Reals {
+		if rs.Active {
+			row.Live++
+		}
+	}
+	return row
+}
+
+func realRow(cfg *config.Config, vs *config.VirtualServer, rs *config.RealServer) web.RealRow {
+	addr := config.FormatAddr(rs.Address)
+	if rs.Address.IsUnspecified() {
+		addr = "—"
+	}
+	return web.RealRow{
+		ID: rs.ID, Name: rs.Name, Active: rs.Active, Address: addr,
+		Port: itoa(rs.EffectivePort(vs)), Weight: rs.Weight, Forward: string(rs.EffectiveForward(&cfg.Global)),
+	}
+}
+
+func head(vs *config.VirtualServer, sub string) web.VirtualHead {
+	return web.VirtualHead{ID: vs.ID, Name: vs.Name, Active: vs.Active, Service: vs.ServiceString(), Sub: sub}
+}
+
+func (c *Console) virtualList(w http.ResponseWriter, r *http.Request) {
+	cfg, err := c.store.Config(r.Context())
+	if err != nil {
+		c.serverError(w, r, "reading the configuration", err)
+		return
+	}
+	c.renderVirtualList(w, r, c.page(w, r, "", "", cfg.Serial), cfg, http.StatusOK)
+}
+
+func (c *Console) renderVirtualList(w http.ResponseWriter, r *http.Request, p web.Page, cfg *config.Config, code int) {
+	p.Title, p.Tab = "Virtual servers", web.TabVirtual
+	rows := make([]web.VirtualRow, len(cfg.Virtuals))
+	for i := range cfg.Virtuals {
+		rows[i] = virtualRow(&cfg.Virtuals[i])
+	}
+	c.render(w, r, code, web.VirtualList(p, rows))
+}
+
+func virtualForm(vs *config.VirtualServer, serial int64) *web.Form {
+	f := web.NewForm(serial)
+	v := f.Values
+	v["name"] = vs.Name
+	v["active"] = boolValue(vs.Active)
+	v["address"] = config.FormatAddr(vs.Address)
+	if vs.Address.IsUnspecified() {
+		v["address"] = ""
+	}
+	v["device"] = vs.Device
+	v["vip_nmask"] = vs.Netmask.Format(vs.Address.Is6())
+	v["protocol"] = string(vs.Protocol)
+	v["port"] = itoa(vs.Port)
+	v["fwmark"] = itoa(vs.FWMark)
+	v["scheduler"] = vs.Scheduler
+	v["sched_fallback"] = boolValue(vs.SchedFallback)
+	v["sched_port"] = boolValue(vs.SchedPort)
+	v["ops"] = boolValue(vs.OnePacket)
+	v["persistent"] = itoa(vs.Persistence)
+	v["pmask"] = vs.PersistenceNetmask.Format(vs.Address.Is6())
+	v["sorry_server"] = config.FormatAddr(vs.SorryServer)
+	v["timeout"] = config.FormatSeconds(vs.CheckTimeout)
+	v["reentry"] = config.FormatSeconds(vs.Reentry)
+	v["quiesce_server"] = boolValue(vs.Quiesce)
+	v["load_monitor"] = vs.LoadMonitor
+	return f
+}
+
+// readVirtual reads the VIRTUAL SERVER tab's fields over base, which keeps
+// what other tabs edit (real servers, monitoring scripts).
+func readVirtual(f *formReader, base config.VirtualServer) config.VirtualServer {
+	vs := base
+	vs.Name = f.str("name")
+	vs.Active = f.check("active")
+	vs.Address = f.addr("address")
+	vs.Device = f.str("device")
+	vs.Netmask = f.mask("vip_nmask")
+	vs.Protocol = config.Protocol(f.str("protocol"))
+	vs.Port = f.port("port")
+	vs.FWMark = f.int("fwmark")
+	vs.Scheduler = f.str("scheduler")
+	vs.SchedFallback = f.check("sched_fallback")
+	vs.SchedPort = f.check("sched_port")
+	vs.OnePacket = f.check("ops")
+	vs.Persistence = f.int("persistent")
+	vs.PersistenceNetmask = f.mask("pmask")
+	vs.SorryServer = f.addr("sorry_server")
+	vs.CheckTimeout = f.seconds("timeout")
+	vs.Reentry = f.seconds("reentry")
+	vs.Quiesce = f.check("quiesce_server")
+	vs.LoadMonitor = f.str("load_monitor")
+	return vs
+}
+
+// loadVirtual reads the configuration and the virtual server the URL names,
+// answering 404 itself when there is none.
+func (c *Console) loadVirtual(w http.ResponseWriter, r *http.Request) (*config.Config, int, *config.VirtualServer, bool) {
+	cfg, err := c.store.Config(r.Context())
+	if err != nil {
+		c.serverError(w, r, "reading the configuration", err)
+		return nil, 0, nil, false
+	}
+	i, vs := virtualByID(cfg, idParam(r, "vid"))
+	if vs == nil {
+		c.notFound(w, r)
+		return nil, 0, nil, false
+	}
+	return cfg, i, vs, true
+}
+
+func (c *Console) newVirtualPage(w http.ResponseWriter, r *http.Request) {
+	cfg, err := c.store.Config(r.Context())
+	if err != nil {
+		c.serverError(w, r, "reading the configuration", err)
+		return
+	}
+	vs := config.NewVirtual("")
+	p := c.page(w, r, "New virtual server", web.TabVirtual, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.VirtualEdit(p, web.VirtualHead{Name: "new", Sub: web.SubVirtual, New: true}, virtualForm(&vs, cfg.Serial)))
+}
+
+func (c *Console) virtualPage(w http.ResponseWriter, r *http.Request) {
+	cfg, _, vs, ok := c.loadVirtual(w, r)
+	if !ok {
+		return
+	}
+	p := c.page(w, r, "Virtual server "+vs.Name, web.TabVirtual, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.VirtualEdit(p, head(vs, web.SubVirtual), virtualForm(vs, cfg.Serial)))
+}
+
+// saveVirtual is ACCEPT on the VIRTUAL SERVER tab, of a new or an existing
+// virtual server.
+func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
+	vid := idParam(r, "vid")
+	f := newFormReader(r)
+	var vs config.VirtualServer
+	idx := -1
+	save := func(cfg *config.Config) error {
+		if vid == 0 {
+			vs = readVirtual(f, config.NewVirtual(""))
+			idx = len(cfg.Virtuals)
+			cfg.Virtuals = append(cfg.Virtuals, vs)
+			return nil
+		}
+		i, cur := virtualByID(cfg, vid)
+		if cur == nil {
+			return errGone
+		}
+		vs = readVirtual(f, *cur)
+		idx, *cur = i, vs
+		return nil
+	}
+	h := web.VirtualHead{ID: vid, Name: "new", Sub: web.SubVirtual, New: vid == 0}
+	again := func(p web.Page, code int) {
+		p.Title, p.Tab = "Virtual server "+h.Name, web.TabVirtual
+		c.render(w, r, code, web.VirtualEdit(p, h, f.form))
+	}
+	if vid != 0 {
+		_, _, cur, ok := c.loadVirtual(w, r)
+		if !ok {
+			return
+		}
+		h = head(cur, web.SubVirtual)
+	}
+	saved, ok := c.apply(w, r, f, save, scopeOf(func() int { return idx }, "virtual"), again)
+	if !ok {
+		return
+	}
+	_, sv := virtualByID(saved, savedID(saved, vid, idx))
+	if vid == 0 {
+		setFlash(w, fmt.Sprintf("Virtual server %s added (serial %d). Now add its real servers.", sv.Name, saved.Serial))
+		http.Redirect(w, r, fmt.Sprintf("/virtual/%d/real", sv.ID), http.StatusSeeOther)
+		return
+	}
+	setFlash(w, fmt.Sprintf("Virtual server %s saved (serial %d).", sv.Name, saved.Serial))
+	http.Redirect(w, r, "/virtual", http.StatusSeeOther)
+}
+
+// savedID is the id of the virtual server an edit saved: the one it named,
+// or the new one at index idx.
+func savedID(saved *config.Config, vid int64, idx int) int64 {
+	if vid != 0 {
+		return vid
+	}
+	return saved.Virtuals[idx].ID
+}
+
+// scopeOf makes the scope of an edit whose index is known only once the
+// change ran.
+func scopeOf(idx func() int, sections ...string) func() scope {
+	return func() scope { return scope{sections: sections, virtual: idx(), real: -1} }
+}
+
+// apply runs one edit: it refuses a form whose values are not of the right
+// kind without asking the store, saves through the store otherwise, and
+// shows the refused form again (with again) on any refusal. It reports
+// whether the change was saved.
+func (c *Console) apply(w http.ResponseWriter, r *http.Request, f *formReader, fn func(*config.Config) error,
+	sc func() scope, again func(web.Page, int)) (*config.Config, bool) {
+	p := c.page(w, r, "", "", f.form.Serial)
+	if f.form.HasErrors() {
+		p.Errors = []string{"Some values are not of the right kind: see the messages beside the fields."}
+		again(p, http.StatusUnprocessableEntity)
+		return nil, false
+	}
+	saved, err := c.update(r.Context(), r, f.form.Serial, fn)
+	if err == nil {
+		return saved, true
+	}
+	if errors.Is(err, errGone) {
+		c.notFound(w, r)
+		return nil, false
+	}
+	code := place(err, f.form, &p, sc())
+	switch code {
+	case 0:
+		c.serverError(w, r, "saving the change", err)
+	case http.StatusOK:
+		p.Flash = "Nothing changed."
+		again(p, http.StatusOK)
+	default:
+		p.Serial = f.form.Serial
+		again(p, code)
+	}
+	return nil, false
+}
+
+// setActive is (DE)ACTIVATE: the form says which state it wants, so a
+// repeated click does not flip it back.
+func (c *Console) activateVirtual(w http.ResponseWriter, r *http.Request) {
+	vid := idParam(r, "vid")
+	want := r.PostFormValue("active") == "1"
+	c.listAction(w, r, "/virtual", func(cfg *config.Config) (string, error) {
+		_, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			return "", errGone
+		}
+		vs.Active = want
+		return fmt.Sprintf("Virtual server %s %s.", vs.Name, activated(want)), nil
+	}, func(p web.Page, cfg *config.Config, code int) { c.renderVirtualList(w, r, p, cfg, code) })
+}
+
+func activated(on bool) string {
+	if on {
+		return "activated"
+	}
+	return "deactivated"
+}
+
+func (c *Console) deleteVirtual(w http.ResponseWriter, r *http.Request) {
+	vid := idParam(r, "vid")
+	c.listAction(w, r, "/virtual", func(cfg *config.Config) (string, error) {
+		i, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			return "", errGone
+		}
+		name := vs.Name
+		cfg.Virtuals = append(cfg.Virtuals[:i], cfg.Virtuals[i+1:]...)
+		return fmt.Sprintf("Virtual server %s deleted.", name), nil
+	}, func(p web.Page, cfg *config.Config, code int) { c.renderVirtualList(w, r, p, cfg, code) })
+}
+
+// listAction runs a button of a list (activate, delete): on success back to
+// the list with a message, on refusal the list again with the reasons.
+func (c *Console) listAction(w http.ResponseWriter, r *http.Request, done string,
+	fn func(*config.Config) (string, error), again func(web.Page, *config.Config, int)) {
+	serial, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
+	var msg string
+	saved, err := c.update(r.Context(), r, serial, func(cfg *config.Config) error {
+		m, err := fn(cfg)
+		msg = m
+		return err
+	})
+	if err == nil {
+		setFlash(w, fmt.Sprintf("%s Serial %d.", msg, saved.Serial))
+		http.Redirect(w, r, done, http.StatusSeeOther)
+		return
+	}
+	if errors.Is(err, errGone) {
+		c.notFound(w, r)
+		return
+	}
+	cfg, rerr := c.store.Config(r.Context())
+	if rerr != nil {
+		c.serverError(w, r, "reading the configuration", rerr)
+		return
+	}
+	p := c.page(w, r, "", "", cfg.Serial)
+	code := place(err, web.NewForm(0), &p, scope{virtual: -1, real: -1})
+	switch code {
+	case 0:
+		c.serverError(w, r, "saving the change", err)
+		return
+	case http.StatusOK:
+		setFlash(w, "Nothing changed.")
+		http.Redirect(w, r, done, http.StatusSeeOther)
+		return
+	}
+	again(p, cfg, code)
+}
+
+func scriptsForm(vs *config.VirtualServer, serial int64) *web.Form {
+	f := web.NewForm(serial)
+	f.Values["send_program"] = vs.SendProgram
+	f.Values["send"] = vs.Send
+	f.Values["expect"] = vs.Expect
+	f.Values["use_regex"] = boolValue(vs.UseRegex)
+	return f
+}
+
+func (c *Console) scriptsPage(w http.ResponseWriter, r *http.Request) {
+	cfg, _, vs, ok := c.loadVirtual(w, r)
+	if !ok {
+		return
+	}
+	p := c.page(w, r, "Monitoring scripts of "+vs.Name, web.TabVirtual, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.Scripts(p, head(vs, web.SubScripts), scriptsForm(vs, cfg.Serial)))
+}
+
+func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
+	cfg, _, cur, ok := c.loadVirtual(w, r)
+	if !ok {
+		return
+	}
+	vid := cur.ID
+	h := head(cur, web.SubScripts)
+	f := newFormReader(r)
+	prog, send, expect, re := f.str("send_program"), f.str("send"), f.str("expect"), f.check("use_regex")
+	again := func(p web.Page, code int) {
+		p.Title, p.Tab = "Monitoring scripts of "+h.Name, web.TabVirtual
+		c.render(w, r, code, web.Scripts(p, h, f.form))
+	}
+	// NO SEND PROGRAM, BLANK SEND and BLANK EXPECT clear a field on the
+	// form; as in piranha, ACCEPT saves.
+	if blank := r.PostFormValue("blank"); blank != "" {
+		if _, ok := f.form.Values[blank]; ok {
+			f.form.Values[blank] = ""
+		}
+		again(c.page(w, r, "", "", cfg.Serial), http.StatusOK)
+		return
+	}
+	idx := -1
+	saved, ok := c.apply(w, r, f, func(cfg *config.Config) error {
+		i, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			return errGone
+		}
+		idx = i
+		vs.SendProgram, vs.Send, vs.Expect, vs.UseRegex = prog, send, expect, re
+		return nil
+	}, scopeOf(func() int { return idx }, "virtual"), again)
+	if !ok {
+		return
+	}
+	setFlash(w, fmt.Sprintf("Monitoring scripts of %s saved (serial %d).", h.Name, saved.Serial))
+	http.Redirect(w, r, fmt.Sprintf("/virtual/%d/scripts", vid), http.StatusSeeOther)
+}
+
+func (c *Console) realList(w http.ResponseWriter, r *http.Request) {
+	cfg, _, vs, ok := c.loadVirtual(w, r)
+	if !ok {
+		return
+	}
+	c.renderRealList(w, r, c.page(w, r, "", "", cfg.Serial), cfg, vs, http.StatusOK)
+}
+
+func (c *Console) renderRealList(w http.ResponseWriter, r *http.Request, p web.Page, cfg *config.Config, vs *config.VirtualServer, code int) {
+	p.Title, p.Tab = "Real servers of "+vs.Name, web.TabVirtual
+	rows := make([]web.RealRow, len(vs.Reals))
+	for i := range vs.Reals {
+		rows[i] = realRow(cfg, vs, &vs.Reals[i])
+	}
+	c.render(w, r, code, web.RealList(p, head(vs, web.SubReal), rows))
+}
+
+func realForm(rs *config.RealServer, serial int64) *web.Form {
+	f := web.NewForm(serial)
+	v := f.Values
+	v["name"] = rs.Name
+	v["active"] = boolValue(rs.Active)
+	v["address"] = config.FormatAddr(rs.Address)
+	if rs.Address.IsUnspecified() {
+		v["address"] = ""
+	}
+	if rs.Port != 0 {
+		v["port"] = itoa(rs.Port)
+	}
+	v["weight"] = itoa(rs.Weight)
+	v["fwd"] = string(rs.Forward)
+	v["uthreshold"] = itoa(rs.UpperThreshold)
+	v["lthreshold"] = itoa(rs.LowerThreshold)
+	return f
+}
+
+func readReal(f *formReader, base config.RealServer) config.RealServer {
+	rs := base
+	rs.Name = f.str("name")
+	rs.Active = f.check("active")
+	rs.Address = f.addr("address")
+	rs.Port = f.port("port")
+	rs.Weight = f.int("weight")
+	rs.Forward = config.Forward(f.str("fwd"))
+	rs.UpperThreshold = f.int("uthreshold")
+	rs.LowerThreshold = f.int("lthreshold")
+	return rs
+}
+
+func (c *Console) newRealPage(w http.ResponseWriter, r *http.Request) {
+	cfg, _, vs, ok := c.loadVirtual(w, r)
+	if !ok {
+		return
+	}
+	rs := config.NewReal("")
+	p := c.page(w, r, "New real server of "+vs.Name, web.TabVirtual, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.RealEdit(p, head(vs, web.SubReal), 0, realForm(&rs, cfg.Serial)))
+}
+
+func (c *Console) realPage(w http.ResponseWriter, r *http.Request) {
+	cfg, _, vs, ok := c.loadVirtual(w, r)
+	if !ok {
+		return
+	}
+	_, rs := realByID(vs, idParam(r, "rid"))
+	if rs == nil {
+		c.notFound(w, r)
+		return
+	}
+	p := c.page(w, r, "Real server "+rs.Name+" of "+vs.Name, web.TabVirtual, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.RealEdit(p, head(vs, web.SubReal), rs.ID, realForm(rs, cfg.Serial)))
+}
+
+// saveReal is ACCEPT on a real server's form, new or existing.
+func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
+	_, _, cur, ok := c.loadVirtual(w, r)
+	if !ok {
+		return
+	}
+	vid, rid := cur.ID, idParam(r, "rid")
+	if rid != 0 {
+		if _, rs := realByID(cur, rid); rs == nil {
+			c.notFound(w, r)
+			return
+		}
+	}
+	h := head(cur, web.SubReal)
+	f := newFormReader(r)
+	vi, ri := -1, -1
+	again := func(p web.Page, code int) {
+		p.Title, p.Tab = "Real server of "+h.Name, web.TabVirtual
+		c.render(w, r, code, web.RealEdit(p, h, rid, f.form))
+	}
+	var name string
+	saved, ok := c.apply(w, r, f, func(cfg *config.Config) error {
+		i, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			return errGone
+		}
+		vi = i
+		if rid == 0 {
+			rs := readReal(f, config.NewReal(""))
+			ri, name = len(vs.Reals), rs.Name
+			vs.Reals = append(vs.Reals, rs)
+			return nil
+		}
+		j, rs := realByID(vs, rid)
+		if rs == nil {
+			return errGone
+		}
+		*rs = readReal(f, *rs)
+		ri, name = j, rs.Name
+		return nil
+	}, func() scope { return scope{sections: []string{"server"}, virtual: vi, real: ri} }, again)
+	if !ok {
+		return
+	}
+	verb := "saved"
+	if rid == 0 {
+		verb = "added"
+	}
+	setFlash(w, fmt.Sprintf("Real server %s %s (serial %d).", name, verb, saved.Serial))
+	http.Redirect(w, r, fmt.Sprintf("/virtual/%d/real", vid), http.StatusSeeOther)
+}
+
+func (c *Console) activateReal(w http.ResponseWriter, r *http.Request) {
+	c.realAction(w, r, func(vs *config.VirtualServer, j int) string {
+		want := r.PostFormValue("active") == "1"
+		vs.Reals[j].Active = want
+		return fmt.Sprintf("Real server %s %s.", vs.Reals[j].Name, activated(want))
+	})
+}
+
+func (c *Console) deleteReal(w http.ResponseWriter, r *http.Request) {
+	c.realAction(w, r, func(vs *config.VirtualServer, j int) string {
+		name := vs.Reals[j].Name
+		vs.Reals = append(vs.Reals[:j], vs.Reals[j+1:]...)
+		return fmt.Sprintf("Real server %s deleted.", name)
+	})
+}
+
+func (c *Console) realAction(w http.ResponseWriter, r *http.Request, fn func(*config.VirtualServer, int) string) {
+	vid, rid := idParam(r, "vid"), idParam(r, "rid")
+	done := fmt.Sprintf("/virtual/%d/real", vid)
+	c.listAction(w, r, done, func(cfg *config.Config) (string, error) {
+		_, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			return "", errGone
+		}
+		j, rs := realByID(vs, rid)
+		if rs == nil {
+			return "", errGone
+		}
+		return fn(vs, j), nil
+	}, func(p web.Page, cfg *config.Config, code int) {
+		_, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			c.notFound(w, r)
+			return
+		}
+		c.renderRealList(w, r, p, cfg, vs, code)
+	})
+}

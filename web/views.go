@@ -1,0 +1,185 @@
+// Package web holds the console's pages as templ components. Handlers in
+// package handlers fill the view models below and render the pages; the
+// pages never reach the store or the kernel themselves.
+package web
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+)
+
+// Tabs of the console, as piranha named them.
+const (
+	TabControl    = "control"
+	TabGlobal     = "global"
+	TabRedundancy = "redundancy"
+	TabVirtual    = "virtual"
+	TabHistory    = "history"
+)
+
+// Sub-tabs of a virtual server.
+const (
+	SubVirtual = "virtual"
+	SubReal    = "real"
+	SubScripts = "scripts"
+)
+
+// Page is what every page's frame needs.
+type Page struct {
+	Title  string
+	Tab    string
+	User   string   // "" on the login and setup pages
+	Flash  string   // the outcome of the last action
+	Errors []string // problems not tied to one field
+	Serial int64    // the configuration serial the page shows
+}
+
+// Form carries a form's values as the user typed them, and the message for
+// each refused field, so that a refused form comes back as it was sent.
+type Form struct {
+	Values map[string]string
+	Errs   map[string]string
+	// Serial is the configuration the form was filled from; an edit based on
+	// an older one is refused rather than overwriting someone else's.
+	Serial int64
+}
+
+// NewForm returns an empty form.
+func NewForm(serial int64) *Form {
+	return &Form{Values: map[string]string{}, Errs: map[string]string{}, Serial: serial}
+}
+
+// Get returns the value of field name.
+func (f *Form) Get(name string) string { return f.Values[name] }
+
+// Err returns the message for field name, or "".
+func (f *Form) Err(name string) string { return f.Errs[name] }
+
+// Checked reports whether checkbox name is on.
+func (f *Form) Checked(name string) bool { return f.Values[name] == "1" }
+
+// HasErrors reports whether any field was refused.
+func (f *Form) HasErrors() bool { return len(f.Errs) > 0 }
+
+// Option is one choice of a select field.
+type Option struct {
+	Value, Label string
+}
+
+// Options makes options whose labels are their values.
+func Options(values ...string) []Option {
+	opts := make([]Option, len(values))
+	for i, v := range values {
+		opts[i] = Option{v, v}
+	}
+	return opts
+}
+
+// VirtualRow is one line of the VIRTUAL SERVERS list.
+type VirtualRow struct {
+	ID        int64
+	Name      string
+	Active    bool
+	Address   string // VIP, or "—" while a placeholder
+	Netmask   string
+	Port      string // "80", or "fwmark 3"
+	Protocol  string
+	Device    string
+	Scheduler string
+	Reals     int // real servers configured
+	Live      int // of which active
+}
+
+// RealRow is one line of the REAL SERVER list.
+type RealRow struct {
+	ID      int64
+	Name    string
+	Active  bool
+	Address string
+	Port    string
+	Weight  int64
+	Forward string
+}
+
+// VirtualHead names the virtual server a sub-tab belongs to.
+type VirtualHead struct {
+	ID      int64
+	Name    string
+	Active  bool
+	Service string // "TCP 192.0.2.1:80"
+	Sub     string // which sub-tab is shown
+	New     bool   // the ADD form, before the first ACCEPT
+}
+
+// ControlView is the CONTROL/MONITORING page.
+type ControlView struct {
+	Engine   string // what drives IPVS, in words
+	EngineOK bool
+	Serial   int64
+	Last     *RevisionRow
+	Virtuals []ControlVirtual
+}
+
+// ControlVirtual is one service of the configured table.
+type ControlVirtual struct {
+	VirtualRow
+	Service string
+	Reals   []RealRow
+}
+
+// RevisionRow is one revision of the history.
+type RevisionRow struct {
+	Serial  int64
+	When    time.Time
+	Author  string
+	Summary string
+	Current bool
+}
+
+// Ago writes how long ago t was, for people.
+func Ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+// Stamp writes a time as the history shows it.
+func Stamp(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
+
+// SerialText is the serial as the hidden field carries it.
+func (f *Form) SerialText() string { return fmt.Sprint(f.Serial) }
+
+// schedulerOptions lists the kernel's schedulers with their names spelt out.
+func schedulerOptions() []Option {
+	names := map[string]string{
+		"rr": "round robin", "wrr": "weighted round robin", "lc": "least connection",
+		"wlc": "weighted least connection", "lblc": "locality-based least connection",
+		"lblcr": "locality-based least connection with replication", "dh": "destination hashing",
+		"sh": "source hashing", "sed": "shortest expected delay", "nq": "never queue",
+		"fo": "weighted failover", "ovf": "weighted overflow", "mh": "maglev hashing",
+		"twos": "weighted random twos choice",
+	}
+	opts := make([]Option, len(config.Schedulers))
+	for i, s := range config.Schedulers {
+		opts[i] = Option{s, s + " – " + names[s]}
+	}
+	return opts
+}
+
+func hasOption(opts []Option, v string) bool {
+	for _, o := range opts {
+		if o.Value == v {
+			return true
+		}
+	}
+	return false
+}
