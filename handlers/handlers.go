@@ -69,7 +69,7 @@ func (c *Console) sessionCookie() string {
 }
 
 // New returns the console. When no console user exists it prepares the
-// first-time setup and logs its code.
+// first-time setup; SetupCode returns the code to show the admin.
 func New(ctx context.Context, o Options) (*Console, error) {
 	c := &Console{
 		store:  o.Store,
@@ -101,11 +101,17 @@ func New(ctx context.Context, o Options) (*Console, error) {
 			code = newSetupCode()
 		}
 		c.setup = &setupCode{code: code}
-		c.log.Warn("no console user exists: open the console's /setup page and enter this setup code, or run 'lvsconsole passwd'",
-			"setup_code", code)
 	}
 	c.handler = c.routes()
 	return c, nil
+}
+
+// SetupCode returns the first-time setup code while no console user exists.
+func (c *Console) SetupCode() (string, bool) {
+	if c.setup == nil || !c.setup.open() {
+		return "", false
+	}
+	return c.setup.code, true
 }
 
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.ServeHTTP(w, r) }

@@ -149,13 +149,27 @@ func TestServe(t *testing.T) {
 	var addr string
 	for sc.Scan() {
 		line := sc.Text()
-		if i := strings.Index(line, "addr="); i >= 0 && strings.Contains(line, "console listening") {
-			addr = strings.Fields(line[i+len("addr="):])[0]
+		if i := strings.Index(line, "url=http://"); i >= 0 && strings.Contains(line, "console listening") {
+			addr = strings.Fields(line[i+len("url=http://"):])[0]
 			break
 		}
 	}
 	if addr == "" {
 		t.Fatalf("serve did not say where it listens: %v", <-done)
+	}
+	// With no user yet, it says how to set one up.
+	var code string
+	for sc.Scan() {
+		if i := strings.Index(sc.Text(), "setup_code="); i >= 0 {
+			code = sc.Text()[i+len("setup_code="):]
+			if !strings.Contains(sc.Text(), "http://"+addr+"/setup") {
+				t.Errorf("the setup line does not name the page: %s", sc.Text())
+			}
+			break
+		}
+	}
+	if len(code) != 9 {
+		t.Errorf("setup code %q", code)
 	}
 	go io.Copy(io.Discard, pr)
 

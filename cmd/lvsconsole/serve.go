@@ -65,7 +65,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if tls {
 		scheme = "https"
 	}
-	log.Info("console listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(), "db", st.Path(), "serial", cfg.Serial)
+	url := consoleURL(scheme, ln.Addr())
+	log.Info("console listening", "url", url, "db", st.Path(), "serial", cfg.Serial)
+	if code, ok := console.SetupCode(); ok {
+		log.Warn("no console user exists yet: open "+url+"/setup and enter the setup code (or run 'lvsconsole passwd')",
+			"setup_code", code)
+	}
 
 	errc := make(chan error, 1)
 	go func() {
@@ -87,4 +92,17 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
+}
+
+// consoleURL is the address to open in a browser: a wildcard listener is
+// reachable as localhost from the machine itself.
+func consoleURL(scheme string, addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return scheme + "://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
