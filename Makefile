@@ -27,7 +27,7 @@ run: build
 
 # Every test: formatting, vet, generated code up to date, unit and
 # integration tests (race detector on), and a short run of every fuzzer.
-test: check-tools browser fmt-check vet generate-check unit fuzz
+test: check-tools browser guest fmt-check vet generate-check unit fuzz
 
 check-tools:
 	@command -v $(GO) >/dev/null || { echo "make: go is not installed (see README)"; exit 1; }
@@ -45,6 +45,12 @@ browser:
 		fi; \
 	fi
 	@test -x $(CHROMIUM) || { echo "make: $(CHROMIUM) is still missing"; exit 1; }
+
+# Debian's kernel (which has IPVS, unlike this machine's) and the tools for
+# the qemu guest that lvs/guest boots in tests; quick when already there.
+.PHONY: guest
+guest:
+	bash lvs/guest/prepare.sh
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

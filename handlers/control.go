@@ -3,21 +3,26 @@ package handlers
 import (
 	"net/http"
 
+	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/web"
 )
 
-// control is the CONTROL/MONITORING page: for now the daemon state and the
-// configured table; the live IPVS table comes with the engine.
+// StatusSource tells what the engine is doing; *engine.Engine provides it.
+// Handlers only read it: they never talk to the kernel.
+type StatusSource interface {
+	Status() engine.Status
+}
+
+// control is the CONTROL/MONITORING page: the engine's state, the IPVS
+// table (live, or the one it would program) and the configured servers.
 func (c *Console) control(w http.ResponseWriter, r *http.Request) {
 	cfg, err := c.store.Config(r.Context())
 	if err != nil {
 		c.serverError(w, r, "reading the configuration", err)
 		return
 	}
-	v := web.ControlView{
-		Engine: "this version of lvsconsole keeps the configuration but does not program IPVS yet",
-		Serial: cfg.Serial,
-	}
+	v := web.ControlView{Serial: cfg.Serial}
+	c.engineView(&v)
 	if revs, err := c.store.Revisions(r.Context(), 0, 1); err == nil && len(revs) == 1 {
 		row := revisionRow(revs[0], cfg.Serial)
 		v.Last = &row
@@ -31,4 +36,45 @@ func (c *Console) control(w http.ResponseWriter, r *http.Request) {
 		v.Virtuals = append(v.Virtuals, cv)
 	}
 	c.render(w, r, http.StatusOK, web.Control(c.page(w, r, "Control / monitoring", web.TabControl, cfg.Serial), v))
+}
+
+func (c *Console) engineView(v *web.ControlView) {
+	if c.engine == nil {
+		v.Engine = "the engine is not running in this process"
+		return
+	}
+	st := c.engine.Status()
+	v.Applied, v.Changes, v.Errors = st.Serial, st.Changes, st.Errors
+	switch {
+	case !st.Running:
+		v.Engine = "the engine has stopped"
+	case !st.Available:
+		v.Engine = st.Reason
+	default:
+		v.EngineOK, v.Engine = true, "programming IPVS"
+	}
+	table := st.Desired
+	if st.Available && st.Kernel != nil {
+		v.Live, table = true, st.Kernel
+	}
+	if table == nil {
+		return
+	}
+	names := map[string]string{}
+	if st.Desired != nil {
+		for _, s := range st.Desired.Services {
+			names[engine.ServiceText(s.ServiceKey)] = s.Virtual
+		}
+	}
+	for _, s := range table.Services {
+		key := engine.ServiceText(s.ServiceKey)
+		row := web.IPVSService{Service: key, Scheduler: s.Scheduler, Flags: engine.FlagsText(&s.Service), Virtual: names[key]}
+		for _, d := range s.Dests {
+			row.Dests = append(row.Dests, web.IPVSDest{
+				Addr: engine.AddrPort(d.Addr, d.Port), Forward: d.Forward.String(), Weight: d.Weight,
+				Active: d.ActiveConns, Inactive: d.InactiveConns,
+			})
+		}
+		v.Table = append(v.Table, row)
+	}
 }

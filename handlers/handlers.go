@@ -44,6 +44,8 @@ type Options struct {
 	SetupCode string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Engine reports what the IPVS engine does; nil when none runs.
+	Engine StatusSource
 }
 
 // Console is the console's HTTP handler.
@@ -55,6 +57,7 @@ type Console struct {
 	setup    *setupCode
 	throttle *throttle
 	now      func() time.Time
+	engine   StatusSource
 	mux      *chi.Mux     // the routes, for tests that walk them
 	handler  http.Handler // mux behind the middleware
 }
@@ -77,6 +80,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		secure: o.Secure,
 		policy: o.Sessions,
 		now:    o.Now,
+		engine: o.Engine,
 	}
 	if c.log == nil {
 		c.log = slog.Default()

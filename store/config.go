@@ -144,6 +144,7 @@ func (s *Store) Update(ctx context.Context, ch Change, fn func(*config.Config) e
 		return nil, err
 	}
 	s.remember(saved)
+	s.notify()
 	return saved, nil
 }
 

@@ -42,6 +42,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	cached *config.Config // the configuration at cached.Serial; never handed out
+	subs   map[chan struct{}]bool
 }
 
 // Open opens (creating if needed) the database at path, applies pending
@@ -53,7 +54,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("creating the database directory: %w", err)
 		}
 	}
-	s := &Store{path: path, now: time.Now}
+	s := &Store{path: path, now: time.Now, subs: map[chan struct{}]bool{}}
 	var err error
 	// synchronous=FULL: an accepted change survives a power cut, not only a
 	// crash; admin edits are rare enough that the fsync is free.
@@ -183,4 +184,41 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("committing: %w", err)
 	}
 	return nil
+}
+
+// Subscribe returns a channel that receives a value after each change this
+// Store saves (coalesced: a slow reader gets one value for several changes),
+// and a func that ends the subscription. Changes written by another process
+// are not signalled: readers that care also poll Serial.
+func (s *Store) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.subs[ch] = true
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		delete(s.subs, ch)
+		s.mu.Unlock()
+	}
+}
+
+func (s *Store) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch := range s.subs {
+		select {
+		case ch <- struct{}{}:
+		default: // a signal is already pending
+		}
+	}
+}
+
+// Serial returns the current configuration serial: a cheap way to notice a
+// change made by another process.
+func (s *Store) Serial(ctx context.Context) (int64, error) {
+	var serial int64
+	if err := s.ro.QueryRowContext(ctx, `SELECT serial FROM settings WHERE id = 1`).Scan(&serial); err != nil {
+		return 0, fmt.Errorf("reading the serial: %w", err)
+	}
+	return serial, nil
 }

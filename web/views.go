@@ -117,9 +117,35 @@ type VirtualHead struct {
 type ControlView struct {
 	Engine   string // what drives IPVS, in words
 	EngineOK bool
-	Serial   int64
+	Serial   int64 // of the configuration
+	Applied  int64 // the serial the engine last applied
 	Last     *RevisionRow
 	Virtuals []ControlVirtual
+
+	// The IPVS table: the kernel's when IPVS is available, else the one
+	// the engine would program.
+	Live    bool
+	Table   []IPVSService
+	Changes []string // what the engine last changed
+	Errors  []string // what failed in its last run
+}
+
+// IPVSService is a service of the IPVS table, as ipvsadm -Ln shows it.
+type IPVSService struct {
+	Service   string // "TCP 192.0.2.1:80"
+	Scheduler string
+	Flags     string // "persistent 300 mask 255.255.255.0"
+	Virtual   string // the virtual server's name, "" for a service lvsconsole does not manage
+	Dests     []IPVSDest
+}
+
+// IPVSDest is a destination of the IPVS table.
+type IPVSDest struct {
+	Addr     string
+	Forward  string
+	Weight   int32
+	Active   uint32
+	Inactive uint32
 }
 
 // ControlVirtual is one service of the configured table.

@@ -8,6 +8,7 @@
 //	lvsconsole passwd   [-db FILE] [-user NAME]
 //	lvsconsole import   [-db FILE] [-check] FILE|-
 //	lvsconsole export   [-db FILE] [-serial N] [-o FILE]
+//	lvsconsole status   [-stats | -rate]
 //	lvsconsole version
 package main
 
@@ -35,6 +36,7 @@ var commands = []command{
 	{"passwd", "[-db FILE] [-user NAME]", "set a console user's password (asked twice, or two lines on stdin)", runPasswd},
 	{"import", "[-db FILE] [-check] FILE|-", "load an lvs.cf file as a new revision (-check: validate only)", runImport},
 	{"export", "[-db FILE] [-serial N] [-o FILE]", "write the configuration (or revision N) as lvs.cf", runExport},
+	{"status", "[-stats | -rate]", "print the live IPVS table as ipvsadm -Ln does", runStatus},
 	{"version", "", "print the version", runVersion},
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/handlers"
+	"github.com/lvsconsole/lvsconsole/lvs/engine"
+	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/lvsconsole/lvsconsole/store"
 )
 
@@ -41,11 +43,18 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	eng := engine.New(engine.Options{
+		Source: st,
+		Ledger: st,
+		Dial:   dialIPVS,
+		Log:    log.With("part", "engine"),
+	})
 	console, err := handlers.New(ctx, handlers.Options{
 		Store:    st,
 		Log:      log,
 		Secure:   tls,
 		Sessions: store.SessionPolicy{Idle: *idle, Absolute: *maxAge},
+		Engine:   eng,
 	})
 	if err != nil {
 		return err
@@ -71,6 +80,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		log.Warn("no console user exists yet: open "+url+"/setup and enter the setup code (or run 'lvsconsole passwd')",
 			"setup_code", code)
 	}
+
+	engineDone := make(chan struct{})
+	go func() { eng.Run(ctx); close(engineDone) }()
+	defer func() { <-engineDone }()
 
 	errc := make(chan error, 1)
 	go func() {
@@ -105,4 +118,13 @@ func consoleURL(scheme string, addr net.Addr) string {
 		host = "localhost"
 	}
 	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// dialIPVS opens IPVS in this process's network namespace.
+func dialIPVS() (engine.Kernel, error) {
+	c, err := ipvs.Dial(nil)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }

@@ -96,6 +96,9 @@ const (
 
 // ServiceKey identifies a virtual service: a firewall mark, or a protocol,
 // address and port. It is comparable, so it serves as a map key.
+//
+// A firewall-mark service is identified by Family and FWMark alone:
+// Protocol, Addr and Port are not sent, and are zero when read back.
 type ServiceKey struct {
 	Family   uint16 // FamilyIPv4 or FamilyIPv6
 	Protocol Protocol
@@ -123,7 +126,11 @@ type Service struct {
 	Flags     Flags
 	Timeout   uint32 // persistence timeout in seconds (with FlagPersistent)
 	// Netmask is the persistence granularity: for IPv4 the mask as a
-	// 32-bit number (0xffffffff for /32), for IPv6 the prefix length.
+	// 32-bit number (0xffffffff for /32, 0xffffff00 for /24), for IPv6
+	// the prefix length. Zero means the whole address (0xffffffff or
+	// 128, as ipvsadm sends), which is what reads then return; an IPv4
+	// mask of 0.0.0.0 cannot be set. The client converts to the kernel's
+	// encoding: network byte order for IPv4, host order for IPv6.
 	Netmask uint32
 	PEName  string // persistence engine, e.g. "sip"; "" for none
 	Stats   Stats  // read only
@@ -141,7 +148,7 @@ func (d DestKey) String() string { return netip.AddrPortFrom(d.Addr, d.Port).Str
 type Destination struct {
 	Addr           netip.Addr
 	Port           uint16
-	Family         uint16 // 0: the service's
+	Family         uint16 // 0: that of Addr, the service's unless a mixed-family tunnel pool; reads return the kernel's
 	Forward        Forward
 	Weight         int32
 	UpperThreshold uint32 // 0: no limit

@@ -1,0 +1,53 @@
+package handlers
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/engine"
+	"github.com/lvsconsole/lvsconsole/store"
+)
+
+type fixedStatus engine.Status
+
+func (s fixedStatus) Status() engine.Status { return engine.Status(s) }
+
+// TestControlShowsWhatTheEngineWouldProgram: without IPVS the page says so
+// and shows the table the configuration asks for.
+func TestControlShowsWhatTheEngineWouldProgram(t *testing.T) {
+	e := newEnv(t, true)
+	cfg := e.seed(t)
+	if _, err := e.store.Update(context.Background(), store.Change{Author: "test"}, func(c2 *config.Config) error {
+		c2.Virtuals[0].Active = true
+		c2.Virtuals[0].Reals[0].Active = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg = e.config(t)
+	st := engine.Status{Running: true, Available: false, Serial: cfg.Serial,
+		Reason:  "IPVS is not available in this kernel (load the ip_vs module)",
+		Desired: engine.Desired(cfg, engine.Configured{})}
+	console, err := New(context.Background(), Options{Store: e.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Engine: fixedStatus(st)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(console)
+	defer srv.Close()
+	e.srv = srv
+	a := get(t, e.login(t), srv.URL+"/control")
+	if a.code != http.StatusOK {
+		t.Fatalf("control = %d", a.code)
+	}
+	for _, want := range []string{"not available in this kernel", "table it would program", "TCP  192.0.2.10:80", "10.0.0.1:80", "Route", "(current)"} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("the control page lacks %q", want)
+		}
+	}
+}

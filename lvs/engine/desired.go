@@ -1,0 +1,200 @@
+// Package engine turns the accepted configuration into the kernel's IPVS
+// table: it derives the table the configuration asks for, compares it with
+// what the kernel holds, and applies the smallest set of changes, touching
+// only the services it created itself.
+package engine
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
+)
+
+// Table is an IPVS table: what the configuration asks for, or what the
+// kernel holds.
+type Table struct {
+	Services []*Service // in configuration order
+	Timeouts ipvs.Timeouts
+}
+
+// Service is one virtual service with its destinations.
+type Service struct {
+	ipvs.Service
+	Virtual string // the virtual server's name; "" for a service read from the kernel
+	Dests   []ipvs.Destination
+}
+
+// Lookup returns the service with key k, or nil.
+func (t *Table) Lookup(k ipvs.ServiceKey) *Service {
+	for _, s := range t.Services {
+		if s.ServiceKey == k {
+			return s
+		}
+	}
+	return nil
+}
+
+// Health tells which real servers may take traffic, and with what weight.
+// Until health checks run, every active real server is up at its weight.
+type Health interface {
+	// Weight returns the weight real server rs of virtual server vs should
+	// have, and false when it must not be in the table at all.
+	Weight(vs *config.VirtualServer, rs *config.RealServer) (int32, bool)
+}
+
+// Configured is the Health of a director that checks nothing: every active
+// real server is up at its configured weight.
+type Configured struct{}
+
+func (Configured) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32, bool) {
+	return int32(rs.Weight), true
+}
+
+// Desired returns the table cfg asks for: a service for each active virtual
+// server with a real address, holding its active real servers that health
+// lets in, or its sorry server when none is left.
+func Desired(cfg *config.Config, health Health) *Table {
+	t := &Table{Timeouts: ipvs.Timeouts{
+		TCP:    time.Duration(cfg.Global.TCPTimeout) * time.Second,
+		TCPFin: time.Duration(cfg.Global.TCPFinTimeout) * time.Second,
+		UDP:    time.Duration(cfg.Global.UDPTimeout) * time.Second,
+	}}
+	for i := range cfg.Virtuals {
+		vs := &cfg.Virtuals[i]
+		if !vs.Active || !usable(vs.Address) {
+			continue
+		}
+		s := &Service{Service: serviceOf(vs), Virtual: vs.Name}
+		for j := range vs.Reals {
+			rs := &vs.Reals[j]
+			if !rs.Active || !usable(rs.Address) {
+				continue
+			}
+			w, ok := health.Weight(vs, rs)
+			if !ok {
+				continue
+			}
+			port := uint16(rs.EffectivePort(vs))
+			if vs.IsFWMark() {
+				// A firewall-mark service's port is only where checks go; its
+				// destinations keep the packet's port unless they name one.
+				port = uint16(rs.Port)
+			}
+			s.Dests = append(s.Dests, destination(rs.Address, port, rs.EffectiveForward(&cfg.Global),
+				w, rs.UpperThreshold, rs.LowerThreshold))
+		}
+		if len(s.Dests) == 0 && usable(vs.SorryServer) {
+			// piranha's sorry server: weight 1, the service's port, the
+			// director's default forwarding.
+			s.Dests = append(s.Dests, destination(vs.SorryServer, uint16(vs.Port), cfg.Global.Network, 1, 0, 0))
+		}
+		t.Services = append(t.Services, s)
+	}
+	return t
+}
+
+func usable(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }
+
+func family(a netip.Addr) uint16 {
+	if a.Is4() {
+		return ipvs.FamilyIPv4
+	}
+	return ipvs.FamilyIPv6
+}
+
+// serviceOf maps a virtual server to its IPVS service.
+func serviceOf(vs *config.VirtualServer) ipvs.Service {
+	s := ipvs.Service{Scheduler: vs.Scheduler}
+	s.Family = family(vs.Address)
+	if vs.IsFWMark() {
+		s.FWMark = uint32(vs.FWMark)
+	} else {
+		s.Protocol = protocol(vs.Protocol)
+		s.Addr = vs.Address
+		s.Port = uint16(vs.Port)
+	}
+	if vs.Persistence > 0 {
+		s.Flags |= ipvs.FlagPersistent
+		s.Timeout = uint32(vs.Persistence)
+	}
+	if vs.OnePacket {
+		s.Flags |= ipvs.FlagOnePacket
+	}
+	if vs.SchedFallback {
+		s.Flags |= ipvs.FlagSched1
+	}
+	if vs.SchedPort {
+		s.Flags |= ipvs.FlagSched2
+	}
+	s.Netmask = netmask(vs.PersistenceNetmask, s.Family)
+	return s
+}
+
+// netmask is the kernel's persistence granularity: an IPv4 mask as a
+// number, an IPv6 prefix length; unset means one client per entry.
+func netmask(m config.Netmask, fam uint16) uint32 {
+	bits := m.Bits()
+	if fam == ipvs.FamilyIPv6 {
+		if !m.IsSet() {
+			return 128
+		}
+		return uint32(bits)
+	}
+	if !m.IsSet() {
+		bits = 32
+	}
+	if bits == 0 {
+		return 0
+	}
+	return ^uint32(0) << (32 - uint(bits))
+}
+
+func protocol(p config.Protocol) ipvs.Protocol {
+	switch p {
+	case config.UDP:
+		return ipvs.UDP
+	case config.SCTP:
+		return ipvs.SCTP
+	}
+	return ipvs.TCP
+}
+
+func forward(f config.Forward) ipvs.Forward {
+	switch f {
+	case config.NAT:
+		return ipvs.Masquerade
+	case config.Tunnel:
+		return ipvs.Tunnel
+	}
+	return ipvs.DirectRoute
+}
+
+func destination(addr netip.Addr, port uint16, fwd config.Forward, weight int32, upper, lower int64) ipvs.Destination {
+	return ipvs.Destination{
+		Addr: addr, Port: port, Family: family(addr), Forward: forward(fwd), Weight: weight,
+		UpperThreshold: uint32(upper), LowerThreshold: uint32(lower),
+	}
+}
+
+// keyText is the canonical text of a service key, as the ownership ledger
+// records it.
+func keyText(k ipvs.ServiceKey) string {
+	if k.FWMark != 0 {
+		return fmt.Sprintf("fwm/%d/%d", k.Family, k.FWMark)
+	}
+	return fmt.Sprintf("%d/%s", k.Protocol, netip.AddrPortFrom(k.Addr, k.Port))
+}
+
+// sortDests orders destinations by address and port, for stable output.
+func sortDests(ds []ipvs.Destination) {
+	slices.SortFunc(ds, func(a, b ipvs.Destination) int {
+		if c := a.Addr.Compare(b.Addr); c != 0 {
+			return c
+		}
+		return int(a.Port) - int(b.Port)
+	})
+}

@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
+)
+
+// Source is where the engine reads the accepted configuration; *store.Store
+// provides it.
+type Source interface {
+	Config(ctx context.Context) (*config.Config, error)
+	Serial(ctx context.Context) (int64, error)
+	Subscribe() (<-chan struct{}, func())
+}
+
+// Options configure an Engine.
+type Options struct {
+	Source Source
+	Ledger Ledger
+	// Dial opens the kernel's IPVS; it is called again after a failure,
+	// so that loading ip_vs later is noticed.
+	Dial   func() (Kernel, error)
+	Health Health // nil: Configured
+	Log    *slog.Logger
+	// Poll is how often the serial is checked for changes made by another
+	// process (lvsconsole import). Default 2 s.
+	Poll time.Duration
+	// Resync is how often the kernel is re-read and repaired even when the
+	// configuration did not change. Default 30 s.
+	Resync time.Duration
+}
+
+// Engine keeps IPVS programmed with the accepted configuration.
+type Engine struct {
+	o       Options
+	run     sync.Mutex // one reconcile at a time; guards kernel and known
+	kernel  Kernel
+	known   *Table // the kernel's table after the last clean reconcile; nil: read it
+	mu      sync.Mutex // guards status
+	status  Status
+	applied chan int64 // serials applied, for whoever waits (tests, sync)
+}
+
+// Status is what the engine last did, for the console.
+type Status struct {
+	Running   bool   // the engine's loop is running
+	Available bool   // IPVS could be reached
+	Reason    string // why not, in words
+	Serial    int64  // the configuration serial last applied
+	LastRun   time.Time
+	Changes   []string // what the last reconcile changed
+	Errors    []string // what failed in the last reconcile
+	Desired   *Table   // the table the configuration asks for
+	Kernel    *Table   // the kernel's table as last read (nil without IPVS)
+}
+
+// New returns an engine; Run starts it.
+func New(o Options) *Engine {
+	if o.Health == nil {
+		o.Health = Configured{}
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Poll == 0 {
+		o.Poll = 2 * time.Second
+	}
+	if o.Resync == 0 {
+		o.Resync = 30 * time.Second
+	}
+	return &Engine{o: o, applied: make(chan int64, 1)}
+}
+
+// Status returns a copy of the engine's state.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.status
+	s.Changes = append([]string(nil), s.Changes...)
+	s.Errors = append([]string(nil), s.Errors...)
+	return s
+}
+
+// Applied signals the serial of each reconciled configuration (coalesced).
+func (e *Engine) Applied() <-chan int64 { return e.applied }
+
+// Run reconciles at start, whenever the configuration changes, and every
+// Resync to repair drift (a service deleted by hand), until ctx ends.
+func (e *Engine) Run(ctx context.Context) error {
+	changes, cancel := e.o.Source.Subscribe()
+	defer cancel()
+	e.update(func(s *Status) { s.Running = true })
+	defer e.update(func(s *Status) { s.Running = false })
+
+	poll := time.NewTicker(e.o.Poll)
+	defer poll.Stop()
+	resynced := time.Now()
+	for {
+		last, _ := e.o.Source.Serial(ctx)
+		if time.Since(resynced) >= e.o.Resync {
+			e.Forget() // read the kernel afresh: repair what others changed
+			resynced = time.Now()
+		}
+		e.Reconcile(ctx)
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-changes:
+				break wait
+			case <-poll.C:
+				// Another process (lvsconsole import) may have written.
+				if serial, err := e.o.Source.Serial(ctx); err == nil && serial != last || time.Since(resynced) >= e.o.Resync {
+					break wait
+				}
+			}
+		}
+	}
+}
+
+// Reconcile applies the current configuration once and records the outcome.
+func (e *Engine) Reconcile(ctx context.Context) {
+	e.run.Lock()
+	defer e.run.Unlock()
+	cfg, err := e.o.Source.Config(ctx)
+	if err != nil {
+		e.o.Log.Error("reading the configuration", "err", err)
+		e.update(func(s *Status) { s.Errors = []string{err.Error()} })
+		return
+	}
+	want := Desired(cfg, e.o.Health)
+	if e.kernel == nil {
+		k, err := e.o.Dial()
+		if err != nil {
+			reason := err.Error()
+			if errors.Is(err, ipvs.ErrNoIPVS) {
+				reason = "IPVS is not available in this kernel (load the ip_vs module); the console keeps working and shows the table it would program"
+			} else if errors.Is(err, ipvs.ErrPermission) {
+				reason = "no permission to program IPVS: run lvsconsole serve as root (CAP_NET_ADMIN)"
+			}
+			e.update(func(s *Status) {
+				if s.Available || s.Reason != reason {
+					e.o.Log.Warn("IPVS unavailable", "reason", reason)
+				}
+				s.Available, s.Reason, s.Desired, s.Kernel, s.Serial = false, reason, want, nil, cfg.Serial
+				s.LastRun = time.Now()
+			})
+			e.signal(cfg.Serial)
+			return
+		}
+		e.kernel = k
+	}
+	res, err := Reconcile(ctx, e.kernel, e.o.Ledger, want, e.known)
+	e.known = nil
+	if err != nil {
+		e.o.Log.Error("reconciling IPVS", "err", err)
+		e.kernel = nil // dial again next time: the module may have gone
+		e.update(func(s *Status) {
+			s.Available, s.Reason, s.Desired, s.Errors = false, fmt.Sprintf("reading IPVS failed: %v", err), want, []string{err.Error()}
+			s.LastRun = time.Now()
+		})
+		return
+	}
+	changes := make([]string, len(res.Changes))
+	for i, c := range res.Changes {
+		changes[i] = c.String()
+	}
+	errs := make([]string, len(res.Errors))
+	for i, err := range res.Errors {
+		errs[i] = err.Error()
+		e.o.Log.Error("IPVS change failed", "serial", cfg.Serial, "err", err)
+	}
+	if len(changes) > 0 {
+		e.o.Log.Info("IPVS reconciled", "serial", cfg.Serial, "changes", len(changes), "errors", len(errs))
+	}
+	e.known = res.After
+	e.update(func(s *Status) {
+		s.Available, s.Reason, s.Serial, s.LastRun = true, "", cfg.Serial, time.Now()
+		s.Desired, s.Kernel, s.Errors = want, res.After, errs
+		if len(changes) > 0 {
+			s.Changes = changes // the last reconcile that changed something
+		}
+	})
+	e.signal(cfg.Serial)
+}
+
+// Forget drops what the engine believes the kernel holds, so that the next
+// reconcile reads it.
+func (e *Engine) Forget() {
+	e.run.Lock()
+	e.known = nil
+	e.run.Unlock()
+}
+
+func (e *Engine) update(fn func(*Status)) {
+	e.mu.Lock()
+	fn(&e.status)
+	e.mu.Unlock()
+}
+
+func (e *Engine) signal(serial int64) {
+	select {
+	case <-e.applied:
+	default:
+	}
+	e.applied <- serial
+}

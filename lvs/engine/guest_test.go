@@ -1,0 +1,580 @@
+//go:build guest
+
+// These tests run inside the qemu guest (see kernel_test.go), against the
+// real IPVS of Debian's kernel, in network namespaces the boot script made:
+//
+//	prog            a director with routes to 10.0.0.0/16 and 2001:db8:1::/64
+//	cli - dir - r1, r2   a client, a NAT director and two real servers
+//	bench           a director for the benchmarks
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
+)
+
+// inNetns runs fn on a thread that is in network namespace ns. Sockets made
+// there stay in ns when fn returns.
+func inNetns(ns string, fn func() error) error {
+	runtime.LockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	target, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("entering netns %s: %w", ns, err)
+	}
+	ferr := fn()
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		// Leave the thread locked: it dies with this goroutine rather than
+		// run other goroutines in the wrong namespace.
+		return fmt.Errorf("leaving netns %s: %w", ns, err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// dialIPVS opens IPVS in namespace ns.
+func dialIPVS(t testing.TB, ns string) *ipvs.Client {
+	t.Helper()
+	f, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := ipvs.Dial(&ipvs.Options{NetNS: int(f.Fd())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func sh(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// availableSchedulers are the kernel's scheduler modules; 6.1 predates twos.
+func availableSchedulers(t *testing.T) []string {
+	var have []string
+	for _, s := range config.Schedulers {
+		if exec.Command("modprobe", "ip_vs_"+s).Run() == nil {
+			have = append(have, s)
+		}
+	}
+	missing := []string{}
+	for _, s := range config.Schedulers {
+		if !slices.Contains(have, s) {
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) > 0 {
+		t.Logf("schedulers this kernel lacks: %v", missing)
+	}
+	for _, s := range missing {
+		if s != "twos" {
+			t.Fatalf("the guest kernel lacks scheduler %s", s)
+		}
+	}
+	return have
+}
+
+// everything is a configuration with every scheduler the kernel has, every
+// forwarding method, each protocol, firewall marks and IPv6.
+func everything(t *testing.T) *config.Config {
+	c := config.Default()
+	c.Global.Network = config.NAT
+	c.Global.TCPTimeout, c.Global.UDPTimeout = 1000, 200
+	fwds := []config.Forward{config.NAT, config.Direct, config.Tunnel}
+	for i, s := range availableSchedulers(t) {
+		vs := config.NewVirtual("sched-" + s)
+		vs.Active, vs.Address, vs.Port, vs.Scheduler = true, a("192.0.2.1"), 8000+i, s
+		for j := range 3 {
+			vs.Reals = append(vs.Reals, config.RealServer{Name: fmt.Sprint("r", j), Active: true, Weight: int64(j + 1),
+				Address: netip.AddrFrom4([4]byte{10, 0, byte(i), byte(10 + j)}), Forward: fwds[j]})
+		}
+		if s == "sh" || s == "mh" {
+			vs.SchedFallback, vs.SchedPort = true, true
+		}
+		c.Virtuals = append(c.Virtuals, vs)
+	}
+	add := func(vs config.VirtualServer) { c.Virtuals = append(c.Virtuals, vs) }
+	persist := config.NewVirtual("persist")
+	persist.Active, persist.Address, persist.Port, persist.Persistence, persist.PersistenceNetmask = true, a("192.0.2.2"), 443, 600, config.MaskBits(24)
+	persist.Reals = []config.RealServer{{Name: "p1", Active: true, Address: a("10.0.50.1"), Weight: 1, UpperThreshold: 500, LowerThreshold: 400}}
+	add(persist)
+	udp := config.NewVirtual("udp")
+	udp.Active, udp.Address, udp.Protocol, udp.Port, udp.OnePacket = true, a("192.0.2.3"), config.UDP, 53, true
+	udp.Reals = []config.RealServer{{Name: "u1", Active: true, Address: a("10.0.51.1"), Weight: 2, Forward: config.Direct}}
+	add(udp)
+	sctp := config.NewVirtual("sctp")
+	sctp.Active, sctp.Address, sctp.Protocol, sctp.Port = true, a("192.0.2.4"), config.SCTP, 3868
+	sctp.Reals = []config.RealServer{{Name: "s1", Active: true, Address: a("10.0.52.1"), Weight: 1}}
+	add(sctp)
+	v6 := config.NewVirtual("v6")
+	v6.Active, v6.Address, v6.Port, v6.Persistence, v6.PersistenceNetmask = true, a("2001:db8::80"), 80, 60, config.MaskBits(64)
+	v6.Reals = []config.RealServer{
+		{Name: "a", Active: true, Address: a("2001:db8:1::1"), Weight: 1},
+		{Name: "b", Active: true, Address: a("2001:db8:1::2"), Port: 8080, Weight: 2, Forward: config.Direct},
+	}
+	add(v6)
+	mark := config.NewVirtual("mark")
+	mark.Active, mark.Address, mark.FWMark, mark.Port = true, a("192.0.2.5"), 7, 0
+	mark.Reals = []config.RealServer{{Name: "m", Active: true, Address: a("10.0.53.1"), Port: 80, Weight: 1, Forward: config.Direct}}
+	add(mark)
+	mark6 := config.NewVirtual("mark6")
+	mark6.Active, mark6.Address, mark6.FWMark = true, a("2001:db8::7"), 8
+	mark6.Reals = []config.RealServer{{Name: "m", Active: true, Address: a("2001:db8:1::7"), Port: 443, Weight: 1, Forward: config.Tunnel}}
+	add(mark6)
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// savedRule is one service or destination of ipvsadm -Sn, by its options.
+type savedRule map[string]string
+
+// parseSave reads ipvsadm -Sn: an independent reader of the kernel's table.
+func parseSave(t *testing.T, out string) (svcs map[string]savedRule, dests map[string]savedRule) {
+	svcs, dests = map[string]savedRule{}, map[string]savedRule{}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		r := savedRule{}
+		var key string
+		for i := 1; i < len(f); i++ {
+			opt := f[i]
+			val := ""
+			if i+1 < len(f) && !strings.HasPrefix(f[i+1], "-") {
+				val = f[i+1]
+				i++
+			}
+			switch opt {
+			case "-t", "-u", "--sctp-service", "-f":
+				key = opt + " " + val
+			}
+			r[opt] = val
+		}
+		switch f[0] {
+		case "-A":
+			svcs[key] = r
+		case "-a":
+			dests[key+" -r "+r["-r"]] = r
+		default:
+			t.Fatalf("unexpected ipvsadm -Sn line %q", sc.Text())
+		}
+	}
+	return svcs, dests
+}
+
+// thresholds finds destination addr in ipvsadm -Ln --thresholds output and
+// returns its upper and lower thresholds.
+func thresholds(out, addr string) (upper, lower string) {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 4 && f[0] == "->" && f[1] == addr {
+			return f[2], f[3]
+		}
+	}
+	return "", ""
+}
+
+// saveKey is how ipvsadm -Sn names a service.
+func saveKey(k ipvs.ServiceKey) string {
+	if k.FWMark != 0 {
+		return "-f " + strconv.Itoa(int(k.FWMark))
+	}
+	opt := map[ipvs.Protocol]string{ipvs.TCP: "-t", ipvs.UDP: "-u", ipvs.SCTP: "--sctp-service"}[k.Protocol]
+	return opt + " " + AddrPort(k.Addr, k.Port)
+}
+
+// TestGuestProgramEverything programs every kind of service into the real
+// kernel, and reads it back through the client and through ipvsadm.
+func TestGuestProgramEverything(t *testing.T) {
+	c := dialIPVS(t, "prog")
+	l := newLedger()
+	cfg := everything(t)
+	want := Desired(cfg, Configured{})
+	res, err := Reconcile(ctx, c, l, want, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range res.Errors {
+		t.Errorf("reconcile: %v", err)
+	}
+	t.Logf("%d changes for %d services", len(res.Changes), len(want.Services))
+
+	// Read back through the client.
+	got, err := ReadTable(ctx, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Services) != len(want.Services) {
+		t.Fatalf("kernel has %d services, want %d", len(got.Services), len(want.Services))
+	}
+	for _, ws := range want.Services {
+		gs := got.Lookup(ws.ServiceKey)
+		if gs == nil {
+			t.Errorf("kernel lacks %s", ws.ServiceKey)
+			continue
+		}
+		if !sameService(&gs.Service, &ws.Service) {
+			t.Errorf("%s: kernel %+v, want %+v", ws.ServiceKey, gs.Service, ws.Service)
+		}
+		wd := append([]ipvs.Destination(nil), ws.Dests...)
+		sortDests(wd)
+		if len(gs.Dests) != len(wd) {
+			t.Errorf("%s: %d destinations, want %d", ws.ServiceKey, len(gs.Dests), len(wd))
+			continue
+		}
+		for i := range wd {
+			if gs.Dests[i].Key() != wd[i].Key() || !sameDest(&gs.Dests[i], &wd[i]) {
+				t.Errorf("%s: destination %+v, want %+v", ws.ServiceKey, gs.Dests[i], wd[i])
+			}
+		}
+	}
+	if got.Timeouts.TCP != 1000*time.Second || got.Timeouts.UDP != 200*time.Second {
+		t.Errorf("timeouts = %+v", got.Timeouts)
+	}
+
+	// Read back through ipvsadm, which shares no code with us.
+	out := sh(t, "ip", "netns", "exec", "prog", "ipvsadm", "-Sn")
+	svcs, dests := parseSave(t, out)
+	if len(svcs) != len(want.Services) {
+		t.Errorf("ipvsadm -Sn lists %d services, want %d:\n%s", len(svcs), len(want.Services), out)
+	}
+	thr := sh(t, "ip", "netns", "exec", "prog", "ipvsadm", "-Ln", "--thresholds")
+	method := map[ipvs.Forward]string{ipvs.Masquerade: "-m", ipvs.DirectRoute: "-g", ipvs.Tunnel: "-i"}
+	ndest := 0
+	for _, ws := range want.Services {
+		key := saveKey(ws.ServiceKey)
+		r, ok := svcs[key]
+		if !ok {
+			t.Errorf("ipvsadm -Sn lacks %s:\n%s", key, out)
+			continue
+		}
+		if r["-s"] != ws.Scheduler {
+			t.Errorf("%s: ipvsadm says scheduler %q, want %q", key, r["-s"], ws.Scheduler)
+		}
+		if p := ws.Flags&ipvs.FlagPersistent != 0; p != (r["-p"] != "") || p && r["-p"] != strconv.Itoa(int(ws.Timeout)) {
+			t.Errorf("%s: ipvsadm says persistence %q, want %d", key, r["-p"], ws.Timeout)
+		}
+		if ws.Flags&ipvs.FlagOnePacket != 0 {
+			if _, ok := r["-o"]; !ok {
+				t.Errorf("%s: ipvsadm does not show one-packet scheduling", key)
+			}
+		}
+		if ws.Flags&(ipvs.FlagSched1|ipvs.FlagSched2) != 0 && !strings.Contains(r["-b"], "fallback") {
+			t.Errorf("%s: ipvsadm shows sched flags %q", key, r["-b"])
+		}
+		for _, d := range ws.Dests {
+			ndest++
+			dk := key + " -r " + AddrPort(d.Addr, d.Port)
+			dr, ok := dests[dk]
+			if !ok {
+				t.Errorf("ipvsadm -Sn lacks %s", dk)
+				continue
+			}
+			if _, ok := dr[method[d.Forward]]; !ok {
+				t.Errorf("%s: ipvsadm shows %v, want %s", dk, dr, method[d.Forward])
+			}
+			if dr["-w"] != strconv.Itoa(int(d.Weight)) {
+				t.Errorf("%s: ipvsadm says weight %q, want %d", dk, dr["-w"], d.Weight)
+			}
+			if d.UpperThreshold != 0 {
+				// -Sn leaves thresholds out; -Ln --thresholds shows them.
+				if u, l := thresholds(thr, AddrPort(d.Addr, d.Port)); u != strconv.Itoa(int(d.UpperThreshold)) || l != strconv.Itoa(int(d.LowerThreshold)) {
+					t.Errorf("%s: ipvsadm says thresholds %q/%q, want %d/%d", dk, u, l, d.UpperThreshold, d.LowerThreshold)
+				}
+			}
+		}
+	}
+	if len(dests) != ndest {
+		t.Errorf("ipvsadm -Sn lists %d destinations, want %d", len(dests), ndest)
+	}
+
+	// A second reconcile, reading the kernel afresh, finds nothing to do.
+	res, err = Reconcile(ctx, c, l, want, nil)
+	if err != nil || len(res.Changes) != 0 || len(res.Errors) != 0 {
+		t.Errorf("second reconcile: %v %v %v", err, res.Changes, res.Errors)
+	}
+	// Emptying the configuration leaves the kernel empty.
+	if res, err = Reconcile(ctx, c, l, Desired(config.Default(), Configured{}), nil); err != nil || len(res.Errors) != 0 {
+		t.Fatal(err, res.Errors)
+	}
+	if out := sh(t, "ip", "netns", "exec", "prog", "ipvsadm", "-Sn"); strings.TrimSpace(out) != "" {
+		t.Errorf("after emptying the configuration ipvsadm -Sn shows:\n%s", out)
+	}
+}
+
+// serveNames runs, in namespace ns, a TCP server on :80 that greets each
+// connection with name and then echoes lines.
+func serveNames(t *testing.T, ns, name string) {
+	var ln net.Listener
+	if err := inNetns(ns, func() (err error) { ln, err = net.Listen("tcp", ":80"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				fmt.Fprintf(conn, "%s\n", name)
+				sc := bufio.NewScanner(conn)
+				for sc.Scan() {
+					fmt.Fprintf(conn, "%s\n", sc.Text())
+				}
+			}()
+		}
+	}()
+}
+
+// connect opens a connection from the client namespace to the VIP and
+// reads the greeting.
+func connect(t *testing.T) (net.Conn, *bufio.Reader, string) {
+	t.Helper()
+	var conn net.Conn
+	err := inNetns("cli", func() (err error) {
+		conn, err = net.DialTimeout("tcp", "10.1.0.1:80", 5*time.Second)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	name, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the greeting: %v", err)
+	}
+	return conn, r, strings.TrimSpace(name)
+}
+
+// TestGuestTrafficAndEdits sends real traffic through a NAT service, checks
+// it is balanced, and that an open connection survives a change of weight
+// and scheduler (edited in place, not re-added).
+func TestGuestTrafficAndEdits(t *testing.T) {
+	serveNames(t, "r1", "r1")
+	serveNames(t, "r2", "r2")
+	c := dialIPVS(t, "dir")
+	l := newLedger()
+	cfg := config.Default()
+	cfg.Global.Network = config.NAT
+	vs := config.NewVirtual("web")
+	vs.Active, vs.Address, vs.Scheduler = true, a("10.1.0.1"), "rr"
+	vs.Reals = []config.RealServer{
+		{Name: "r1", Active: true, Address: a("192.168.10.11"), Weight: 1},
+		{Name: "r2", Active: true, Address: a("192.168.10.12"), Weight: 1},
+	}
+	cfg.Virtuals = []config.VirtualServer{vs}
+	res, err := Reconcile(ctx, c, l, Desired(cfg, Configured{}), nil)
+	if err != nil || len(res.Errors) != 0 {
+		t.Fatal(err, res.Errors)
+	}
+
+	// Round robin over two servers: four connections, two each, alternating.
+	var names []string
+	for range 4 {
+		conn, _, name := connect(t)
+		conn.Close()
+		names = append(names, name)
+	}
+	t.Logf("four connections answered by %v", names)
+	if names[0] == names[1] || names[0] != names[2] || names[1] != names[3] {
+		t.Errorf("round robin answered %v, want alternating r1 and r2", names)
+	}
+
+	// An open connection, then edits.
+	conn, r, name := connect(t)
+	defer conn.Close()
+	cfg.Virtual("web").Scheduler = "wlc"
+	cfg.Virtual("web").Real("r1").Weight = 5
+	cfg.Virtual("web").Real("r2").Weight = 3
+	before := c.Requests()
+	res, err = Reconcile(ctx, c, l, Desired(cfg, Configured{}), res.After)
+	if err != nil || len(res.Errors) != 0 {
+		t.Fatal(err, res.Errors)
+	}
+	for _, ch := range res.Changes {
+		if !strings.HasPrefix(ch.Op, "edit") {
+			t.Errorf("the edit did %s, want only edits in place", ch)
+		}
+	}
+	if n := c.Requests() - before; n != 3 {
+		t.Errorf("scheduler + 2 weights took %d netlink requests, want 3", n)
+	}
+	out := sh(t, "ip", "netns", "exec", "dir", "ipvsadm", "-Ln")
+	if !strings.Contains(out, "wlc") {
+		t.Errorf("ipvsadm -Ln after the edit:\n%s", out)
+	}
+	fmt.Fprintf(conn, "still there?\n")
+	line, err := r.ReadString('\n')
+	if err != nil || line != "still there?\n" {
+		t.Fatalf("the connection to %s did not survive the edit: %q %v", name, line, err)
+	}
+}
+
+// TestGuestForeignServiceSurvives: a service added with ipvsadm by hand is
+// left alone by every reconcile.
+func TestGuestForeignServiceSurvives(t *testing.T) {
+	sh(t, "ip", "netns", "exec", "prog", "ipvsadm", "-A", "-t", "203.0.113.1:22", "-s", "sh")
+	sh(t, "ip", "netns", "exec", "prog", "ipvsadm", "-a", "-t", "203.0.113.1:22", "-r", "10.0.60.1:22", "-g", "-w", "4")
+	c := dialIPVS(t, "prog")
+	l := newLedger()
+	for _, cfg := range []*config.Config{everything(t), config.Default()} {
+		res, err := Reconcile(ctx, c, l, Desired(cfg, Configured{}), nil)
+		if err != nil || len(res.Errors) != 0 {
+			t.Fatal(err, res.Errors)
+		}
+		out := sh(t, "ip", "netns", "exec", "prog", "ipvsadm", "-Sn")
+		if !strings.Contains(out, "-A -t 203.0.113.1:22 -s sh") || !strings.Contains(out, "-a -t 203.0.113.1:22 -r 10.0.60.1:22 -g -w 4") {
+			t.Errorf("the hand-made service was touched:\n%s", out)
+		}
+	}
+	sh(t, "ip", "netns", "exec", "prog", "ipvsadm", "-D", "-t", "203.0.113.1:22")
+}
+
+// ipvsadmRules writes t as ipvsadm -R input.
+func ipvsadmRules(t *Table) []byte {
+	var b bytes.Buffer
+	for _, s := range t.Services {
+		key := saveKey(s.ServiceKey)
+		fmt.Fprintf(&b, "-A %s -s %s\n", key, s.Scheduler)
+		for _, d := range s.Dests {
+			fmt.Fprintf(&b, "-a %s -r %s -m -w %d\n", key, AddrPort(d.Addr, d.Port), d.Weight)
+		}
+	}
+	return b.Bytes()
+}
+
+// benchTable is 1,000 virtual servers x 10 real servers (10.x destinations,
+// routed in the bench namespace).
+func benchTable() *Table {
+	cfg := large()
+	cfg.Global.Network = config.NAT
+	return Desired(cfg, Configured{})
+}
+
+func flush(b *testing.B, c *ipvs.Client) {
+	if err := c.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkGuestApply1000x10: lvsconsole programs 1,000 x 10 into an empty
+// table (the counterpart of BenchmarkGuestIpvsadmRestore1000x10).
+func BenchmarkGuestApply1000x10(b *testing.B) {
+	c := dialIPVS(b, "bench")
+	want := benchTable()
+	for b.Loop() {
+		b.StopTimer()
+		flush(b, c)
+		l := newLedger()
+		b.StartTimer()
+		res, err := Reconcile(ctx, c, l, want, nil)
+		if err != nil || len(res.Errors) != 0 {
+			b.Fatal(err, res.Errors)
+		}
+	}
+}
+
+// BenchmarkGuestIpvsadmRestore1000x10: ipvsadm -R restoring the same rules.
+func BenchmarkGuestIpvsadmRestore1000x10(b *testing.B) {
+	c := dialIPVS(b, "bench")
+	rules := ipvsadmRules(benchTable())
+	for b.Loop() {
+		b.StopTimer()
+		flush(b, c)
+		cmd := exec.Command("ip", "netns", "exec", "bench", "ipvsadm", "-R")
+		cmd.Stdin = bytes.NewReader(rules)
+		b.StartTimer()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("ipvsadm -R: %v %s", err, out)
+		}
+	}
+}
+
+// BenchmarkGuestWeightChange: one destination's weight in that table, as
+// the engine does it after an edit.
+func BenchmarkGuestWeightChange(b *testing.B) {
+	c := dialIPVS(b, "bench")
+	flush(b, c)
+	l := newLedger()
+	cfg := large()
+	res, err := Reconcile(ctx, c, l, Desired(cfg, Configured{}), nil)
+	if err != nil || len(res.Errors) != 0 {
+		b.Fatal(err, res.Errors)
+	}
+	known := res.After
+	var requests uint64
+	for i := 0; b.Loop(); i++ {
+		cfg.Virtuals[500].Reals[5].Weight = int64(2 + i%100)
+		before := c.Requests()
+		res, err := Reconcile(ctx, c, l, Desired(cfg, Configured{}), known)
+		if err != nil || len(res.Changes) != 1 {
+			b.Fatal(err, res.Changes)
+		}
+		known, requests = res.After, c.Requests()-before
+	}
+	b.ReportMetric(float64(requests), "requests/op")
+}
+
+// BenchmarkGuestReadTable: a full read of that table through the client
+// (the counterpart of BenchmarkGuestIpvsadmSave).
+func BenchmarkGuestReadTable(b *testing.B) {
+	c := dialIPVS(b, "bench")
+	for b.Loop() {
+		t, err := ReadTable(ctx, c, nil)
+		if err != nil || len(t.Services) != 1000 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGuestIpvsadmSave: ipvsadm -Sn reading the same table.
+func BenchmarkGuestIpvsadmSave(b *testing.B) {
+	for b.Loop() {
+		if out, err := exec.Command("ip", "netns", "exec", "bench", "ipvsadm", "-Sn").Output(); err != nil || bytes.Count(out, []byte("\n-A")) != 999 {
+			b.Fatalf("ipvsadm -Sn: %v", err)
+		}
+	}
+}

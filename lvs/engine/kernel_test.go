@@ -1,0 +1,85 @@
+//go:build !guest
+
+package engine
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/guest"
+)
+
+// guestNetwork builds the namespaces guest_test.go uses.
+const guestNetwork = `
+set -e
+ip() { /sbin/ip "$@"; }
+for ns in prog cli dir r1 r2 bench; do ip netns add $ns; ip -n $ns link set lo up; done
+
+# prog and bench: directors with routes to their destinations.
+ip -n prog link add p0 type veth peer name p1
+ip -n prog addr add 10.0.255.254/16 dev p0
+ip -n prog -6 addr add 2001:db8:1::fe/64 dev p0 nodad
+ip -n prog link set p0 up
+ip -n prog link set p1 up
+ip -n bench link add b0 type veth peer name b1
+ip -n bench addr add 10.255.255.254/8 dev b0
+ip -n bench link set b0 up
+ip -n bench link set b1 up
+
+# client -- director (NAT) -- bridge -- r1, r2
+ip -n dir link add br0 type bridge
+ip -n dir link set br0 up
+ip -n dir addr add 192.168.10.1/24 dev br0
+ip link add c-eth type veth peer name d-out
+ip link set c-eth netns cli
+ip link set d-out netns dir
+ip -n cli addr add 10.1.0.2/24 dev c-eth
+ip -n cli link set c-eth up
+ip -n dir addr add 10.1.0.1/24 dev d-out
+ip -n dir link set d-out up
+ip netns exec dir sysctl -qw net.ipv4.ip_forward=1
+for r in 1 2; do
+	ip link add eth-r$r type veth peer name r$r-br
+	ip link set eth-r$r netns r$r
+	ip link set r$r-br netns dir
+	ip -n dir link set r$r-br master br0 up
+	ip -n r$r addr add 192.168.10.1$r/24 dev eth-r$r
+	ip -n r$r link set eth-r$r up
+	ip -n r$r route add default via 192.168.10.1
+done
+`
+
+// TestEngineInGuest boots Debian's kernel under qemu and runs the guest
+// tests (guest_test.go) against its real IPVS. With LVSCONSOLE_GUEST_BENCH
+// set to a -benchtime (e.g. 3x), the guest benchmarks run too (make bench).
+func TestEngineInGuest(t *testing.T) {
+	if err := guest.Prepared(""); err != nil {
+		t.Fatalf("the real-kernel tests need the guest kernel: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "engine.test")
+	if err := guest.BuildTest(".", bin, "guest"); err != nil {
+		t.Fatal(err)
+	}
+	run := "engine.test -test.v -test.count=1 -test.run Guest"
+	timeout := 3 * time.Minute
+	if bt := os.Getenv("LVSCONSOLE_GUEST_BENCH"); bt != "" {
+		run += " -test.bench Guest -test.benchtime " + bt
+		timeout = 15 * time.Minute
+	}
+	res, err := guest.Run(t.Context(), guest.Options{
+		Binaries: map[string]string{"engine.test": bin},
+		Script:   guestNetwork + run + "\n",
+		Stdout:   guest.LogWriter(t.Logf),
+		Timeout:  timeout,
+		Memory:   1024,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 {
+		t.Fatalf("the guest tests failed (exit %d)", res.ExitCode)
+	}
+	t.Logf("guest run took %v", res.Duration.Round(time.Millisecond))
+}

@@ -1,0 +1,232 @@
+package ipvs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Client talks to IPVS in one network namespace. It is safe for concurrent
+// use; requests are serialised, one at a time on one socket.
+type Client struct {
+	conn     *genetlink.Conn
+	family   genetlink.Family
+	requests atomic.Uint64
+	closed   atomic.Bool
+
+	mu        sync.Mutex
+	deadlines bool // the socket takes deadlines (test doubles may not)
+	stale     bool // a call was cut short: replies may be left in the socket
+}
+
+// Options configure Dial.
+type Options struct {
+	// NetNS is an open file descriptor of a network namespace
+	// (/proc/PID/ns/net, /run/netns/NAME). IPVS tables are per namespace.
+	// 0 means the caller's namespace.
+	NetNS int
+}
+
+// Dial opens a generic netlink socket, in o.NetNS if set, and looks up the
+// IPVS family. Without IPVS in the kernel the error matches ErrNoIPVS.
+func Dial(o *Options) (*Client, error) {
+	var cfg netlink.Config
+	if o != nil {
+		cfg.NetNS = o.NetNS
+	}
+	conn, err := genetlink.Dial(&cfg)
+	if err != nil {
+		return nil, &Error{Op: opDial, Err: err}
+	}
+	// Lets the kernel say which attribute it refused; old kernels refuse
+	// the option, which is harmless.
+	_ = conn.SetOption(netlink.ExtendedAcknowledge, true)
+
+	c, err := New(conn)
+	if err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// New makes a Client of an open generic netlink connection (genltest's in
+// tests) and looks up the IPVS family on it. The Client owns conn from
+// then on, but if New fails, closing conn is up to the caller.
+func New(conn *genetlink.Conn) (*Client, error) {
+	c := &Client{conn: conn}
+	c.requests.Add(1)
+	f, err := conn.GetFamily(familyName)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			err = fmt.Errorf("%w: %w", ErrNoIPVS, err)
+		}
+		return nil, &Error{Op: opFamily, Err: err}
+	}
+	c.family = f
+	// Clearing the deadline is harmless and tells whether the socket
+	// supports them.
+	c.deadlines = conn.SetDeadline(time.Time{}) == nil
+	return c, nil
+}
+
+// Close closes the socket, which also ends a call waiting for a reply.
+// Calls after Close fail.
+func (c *Client) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	return c.conn.Close()
+}
+
+// Requests returns the number of netlink requests sent so far, the family
+// lookup included. Every call but a failed validation sends exactly one.
+func (c *Client) Requests() uint64 { return c.requests.Load() }
+
+// request is one IPVS command.
+type request struct {
+	op      string
+	cmd     uint8
+	dump    bool // a GET answered by a multipart dump
+	get     bool // a GET answered by one message
+	service *ServiceKey
+	dest    *DestKey
+	encode  func(ae *netlink.AttributeEncoder) error
+}
+
+// fail wraps err as the *Error of r.
+func (r *request) fail(err error) error {
+	return &Error{Op: r.op, Service: r.service, Dest: r.dest, Err: explain(r.op, err)}
+}
+
+// do sends r and returns the replies, the acknowledgement of a command
+// that changes state excepted.
+func (c *Client) do(ctx context.Context, r request) ([]genetlink.Message, error) {
+	var data []byte
+	if r.encode != nil {
+		ae := netlink.NewAttributeEncoder()
+		if err := r.encode(ae); err != nil {
+			return nil, r.fail(err)
+		}
+		var err error
+		if data, err = ae.Encode(); err != nil {
+			return nil, r.fail(err)
+		}
+	}
+
+	// Commands that change state are answered with nothing at all unless
+	// an acknowledgement is asked for. GETs must not ask: the kernel would
+	// send the acknowledgement after the answer, and it would be taken for
+	// the answer to the next request.
+	flags := netlink.Request
+	switch {
+	case r.dump:
+		flags |= netlink.Dump
+	case !r.get:
+		flags |= netlink.Acknowledge
+	}
+
+	msgs, err := c.execute(ctx, genetlink.Message{
+		Header: genetlink.Header{Command: r.cmd, Version: c.family.Version},
+		Data:   data,
+	}, flags)
+	if err != nil {
+		return nil, r.fail(err)
+	}
+	if r.get && len(msgs) != 1 {
+		return nil, r.fail(fmt.Errorf("%d replies, want 1", len(msgs)))
+	}
+	if !r.dump && !r.get {
+		return nil, nil
+	}
+	return msgs, nil
+}
+
+// execute runs one request under the client's lock, bounded by ctx.
+func (c *Client) execute(ctx context.Context, m genetlink.Message, flags netlink.HeaderFlags) ([]genetlink.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return nil, net.ErrClosed
+	}
+	if err := ctx.Err(); err != nil { // while waiting for the lock
+		return nil, err
+	}
+
+	if c.deadlines {
+		if c.stale {
+			c.drain()
+		}
+		deadline, _ := ctx.Deadline()
+		if err := c.conn.SetDeadline(deadline); err != nil {
+			return nil, err
+		}
+		// Cancellation without a deadline: wake the socket by moving
+		// its deadline to the past, and wait for that to be done before
+		// the next call sets its own.
+		if ctx.Done() != nil {
+			fired := make(chan struct{})
+			stop := context.AfterFunc(ctx, func() {
+				_ = c.conn.SetDeadline(time.Unix(1, 0))
+				close(fired)
+			})
+			defer func() {
+				if !stop() {
+					<-fired
+				}
+			}()
+		}
+	}
+
+	c.requests.Add(1)
+	msgs, err := c.conn.Execute(m, c.family.ID, flags)
+	if err != nil {
+		var errno unix.Errno
+		if !errors.As(err, &errno) {
+			// Not the kernel's answer: a timeout, or a reply that did
+			// not match. Whatever is left would be read as the answer
+			// to the next request.
+			c.stale = true
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			// The socket's timer can beat the context's own.
+			if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+				return nil, context.DeadlineExceeded
+			}
+		}
+		return nil, err
+	}
+	return msgs, nil
+}
+
+// drainWait bounds the wait for leftovers. The kernel answers inside
+// sendmsg, so what an interrupted call left is already queued.
+const drainWait = 50 * time.Millisecond
+
+// drain discards replies left in the socket by a call that was cut short.
+func (c *Client) drain() {
+	for range 1024 {
+		if err := c.conn.SetReadDeadline(time.Now().Add(drainWait)); err != nil {
+			break
+		}
+		if _, _, err := c.conn.Receive(); errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+	}
+	c.stale = false
+}

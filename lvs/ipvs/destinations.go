@@ -1,0 +1,59 @@
+package ipvs
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/mdlayher/netlink"
+)
+
+// Destinations lists a service's destinations (a GET_DEST dump), newest
+// first as the kernel keeps them. The kernel answers an empty list, not an
+// error, for a service that does not exist: use Service to tell the two
+// apart.
+func (c *Client) Destinations(ctx context.Context, k ServiceKey) ([]Destination, error) {
+	r := request{op: opDests, cmd: cmdGetDest, dump: true, service: &k,
+		encode: serviceKeyAttr(k)}
+	msgs, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Destination, 0, len(msgs))
+	for i, m := range msgs {
+		d, err := decodeDest(m, k.Family)
+		if err != nil {
+			return nil, r.fail(fmt.Errorf("decode destination %d: %w", i, err))
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// NewDestination adds a destination to a service. The counters are
+// ignored; the tunnel fields are sent only for Tunnel forwarding.
+func (c *Client) NewDestination(ctx context.Context, k ServiceKey, d Destination) error {
+	return c.destCmd(ctx, opNewDest, cmdNewDest, k, &d, true)
+}
+
+// UpdateDestination edits a destination in place (SET_DEST): forwarding,
+// weight, thresholds, tunnel. Its connections stay.
+func (c *Client) UpdateDestination(ctx context.Context, k ServiceKey, d Destination) error {
+	return c.destCmd(ctx, opSetDest, cmdSetDest, k, &d, true)
+}
+
+// DeleteDestination removes a destination from a service.
+func (c *Client) DeleteDestination(ctx context.Context, k ServiceKey, dk DestKey) error {
+	return c.destCmd(ctx, opDelDest, cmdDelDest, k, &Destination{Addr: dk.Addr, Port: dk.Port}, false)
+}
+
+func (c *Client) destCmd(ctx context.Context, op string, cmd uint8, k ServiceKey, d *Destination, full bool) error {
+	dk := d.Key()
+	_, err := c.do(ctx, request{op: op, cmd: cmd, service: &k, dest: &dk,
+		encode: func(ae *netlink.AttributeEncoder) error {
+			if err := serviceKeyAttr(k)(ae); err != nil {
+				return err
+			}
+			return encodeDest(ae, d, full)
+		}})
+	return err
+}

@@ -1,0 +1,221 @@
+package ipvs
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// The kernel reads ports with nla_get_be16 although its policy says NLA_U16,
+// and a persistence netmask with nla_get_be32 for IPv4; everything else is
+// in host order, which is what netlink.AttributeEncoder writes by default.
+
+// encodeServiceKey writes the attributes that identify a service: AF plus
+// either FWMARK or PROTOCOL, ADDR and PORT (ip_vs_genl_parse_service).
+func encodeServiceKey(ae *netlink.AttributeEncoder, k ServiceKey) error {
+	ae.Uint16(svcAttrAF, k.Family)
+	if k.FWMark != 0 {
+		ae.Uint32(svcAttrFWMark, k.FWMark)
+		return nil
+	}
+	addr, err := addr16(k.Family, k.Addr)
+	if err != nil {
+		return fmt.Errorf("service address: %w", err)
+	}
+	ae.Uint16(svcAttrProtocol, uint16(k.Protocol))
+	ae.Bytes(svcAttrAddr, addr)
+	ae.Bytes(svcAttrPort, be16(k.Port))
+	return nil
+}
+
+// encodeService writes a full service, as NEW_SERVICE and SET_SERVICE need:
+// the kernel answers EINVAL if SCHED_NAME, FLAGS, TIMEOUT or NETMASK is
+// missing, even when editing.
+func encodeService(ae *netlink.AttributeEncoder, s *Service) error {
+	if err := encodeServiceKey(ae, s.ServiceKey); err != nil {
+		return err
+	}
+	if err := checkName("scheduler", s.Scheduler, false); err != nil {
+		return err
+	}
+	if err := checkName("persistence engine", s.PEName, true); err != nil {
+		return err
+	}
+	ae.String(svcAttrSchedName, s.Scheduler)
+	if s.PEName != "" {
+		// Without PE_NAME, SET_SERVICE unbinds the service's engine.
+		ae.String(svcAttrPEName, s.PEName)
+	}
+
+	// struct ip_vs_flags: the kernel keeps (old & ^mask) | (flags & mask).
+	// An all-ones mask makes the flags sent the flags set. HASHED is the
+	// kernel's own bookkeeping and is never sent.
+	flags := make([]byte, 8)
+	binary.NativeEndian.PutUint32(flags[0:4], uint32(s.Flags&^FlagHashed))
+	binary.NativeEndian.PutUint32(flags[4:8], ^uint32(0))
+	ae.Bytes(svcAttrFlags, flags)
+
+	ae.Uint32(svcAttrTimeout, s.Timeout)
+	mask, err := netmaskBytes(s.Family, s.Netmask)
+	if err != nil {
+		return err
+	}
+	ae.Bytes(svcAttrNetmask, mask)
+	return nil
+}
+
+// netmaskBytes encodes the persistence netmask. For IPv4 the kernel stores
+// the attribute as a __be32 (nla_get_be32), so the mask goes in network
+// order: ff ff ff 00 for /24. For IPv6 it stores the prefix length in the
+// same field and reads it back as a host-order number, refusing anything
+// outside 1-128 even for services that are not persistent. Zero selects a
+// whole address (/32 or /128), as ipvsadm does.
+func netmaskBytes(family uint16, mask uint32) ([]byte, error) {
+	b := make([]byte, 4)
+	switch family {
+	case FamilyIPv6:
+		if mask == 0 {
+			mask = 128
+		}
+		if mask > 128 {
+			return nil, fmt.Errorf("IPv6 persistence prefix length %d is not in 1-128: %w", mask, unix.EINVAL)
+		}
+		binary.NativeEndian.PutUint32(b, mask)
+	default:
+		if mask == 0 {
+			mask = 0xffffffff
+		}
+		binary.BigEndian.PutUint32(b, mask)
+	}
+	return b, nil
+}
+
+// encodeDest writes the nested DEST attribute. full adds what NEW_DEST and
+// SET_DEST need beyond the address and port that identify it.
+func encodeDest(ae *netlink.AttributeEncoder, d *Destination, full bool) error {
+	family, err := destFamily(d.Family, d.Addr)
+	if err != nil {
+		return err
+	}
+	addr, err := addr16(family, d.Addr)
+	if err != nil {
+		return fmt.Errorf("destination address: %w", err)
+	}
+	ae.Nested(cmdAttrDest, func(nae *netlink.AttributeEncoder) error {
+		nae.Bytes(destAttrAddr, addr)
+		nae.Bytes(destAttrPort, be16(d.Port))
+		// Sent always: a kernel that predates mixed-family pools ignores
+		// it, and the newer ones need it for those pools.
+		nae.Uint16(destAttrAddrFamily, family)
+		if !full {
+			return nil
+		}
+		nae.Uint32(destAttrFwdMethod, uint32(d.Forward)&fwdMask)
+		nae.Uint32(destAttrWeight, uint32(d.Weight)) // the kernel refuses < 0 with ERANGE
+		nae.Uint32(destAttrUThresh, d.UpperThreshold)
+		nae.Uint32(destAttrLThresh, d.LowerThreshold)
+		if d.Forward == Tunnel {
+			nae.Uint8(destAttrTunType, uint8(d.TunnelType))
+			nae.Bytes(destAttrTunPort, be16(d.TunnelPort))
+			nae.Uint16(destAttrTunFlags, d.TunnelFlags)
+		}
+		return nil
+	})
+	return nil
+}
+
+// destFamily is the destination's address family: as given, or else the
+// family of its address.
+func destFamily(family uint16, a netip.Addr) (uint16, error) {
+	if family != 0 {
+		return family, nil
+	}
+	switch {
+	case !a.IsValid():
+		return 0, errors.New("destination has no address")
+	case a.Is4():
+		return FamilyIPv4, nil
+	default:
+		return FamilyIPv6, nil
+	}
+}
+
+// encodeDaemon writes the nested DAEMON attribute of NEW_DAEMON. The
+// optional attributes are left out when zero so that the kernel picks its
+// defaults (group 224.0.0.81, port 8848, TTL 1, a length from the MTU).
+func encodeDaemon(ae *netlink.AttributeEncoder, d *Daemon) error {
+	if err := checkName("interface", d.Interface, false); err != nil {
+		return err
+	}
+	ae.Nested(cmdAttrDaemon, func(nae *netlink.AttributeEncoder) error {
+		nae.Uint32(daemonAttrState, uint32(d.State))
+		nae.String(daemonAttrMcastIfn, d.Interface)
+		nae.Uint32(daemonAttrSyncID, uint32(d.SyncID))
+		if d.MaxLen != 0 {
+			nae.Uint16(daemonAttrSyncMaxLen, d.MaxLen)
+		}
+		switch g := d.McastGroup; {
+		case g.Is4():
+			a := g.As4() // nla_get_in_addr: network order
+			nae.Bytes(daemonAttrMcastGroup, a[:])
+		case g.Is6():
+			a := g.As16()
+			nae.Bytes(daemonAttrMcastGroup6, a[:])
+		}
+		if d.McastPort != 0 {
+			nae.Uint16(daemonAttrMcastPort, d.McastPort) // host order
+		}
+		if d.McastTTL != 0 {
+			nae.Uint8(daemonAttrMcastTTL, d.McastTTL)
+		}
+		return nil
+	})
+	return nil
+}
+
+// addr16 encodes an address as ipvsadm does: 16 bytes, an IPv4 address in
+// the first 4 and zeros after it (the kernel copies a union nf_inet_addr).
+func addr16(family uint16, a netip.Addr) ([]byte, error) {
+	b := make([]byte, 16)
+	switch family {
+	case FamilyIPv4:
+		if a = a.Unmap(); !a.Is4() {
+			return nil, fmt.Errorf("%v is not an IPv4 address", a)
+		}
+		a4 := a.As4()
+		copy(b, a4[:])
+	case FamilyIPv6:
+		if !a.Is6() {
+			return nil, fmt.Errorf("%v is not an IPv6 address", a)
+		}
+		a16 := a.As16()
+		copy(b, a16[:])
+	default:
+		return nil, fmt.Errorf("address family %d: %w", family, unix.EAFNOSUPPORT)
+	}
+	return b, nil
+}
+
+// be16 encodes a port in network byte order.
+func be16(v uint16) []byte {
+	return binary.BigEndian.AppendUint16(nil, v)
+}
+
+// checkName refuses names the kernel would refuse less clearly: its policy
+// allows 15 bytes and a NUL, and an unknown empty scheduler reads as ENOENT.
+func checkName(what, name string, optional bool) error {
+	switch {
+	case name == "" && !optional:
+		return fmt.Errorf("no %s name", what)
+	case len(name) > maxNameLen:
+		return fmt.Errorf("%s name %q is longer than %d bytes", what, name, maxNameLen)
+	case strings.IndexByte(name, 0) >= 0:
+		return fmt.Errorf("%s name %q contains a NUL byte", what, name)
+	}
+	return nil
+}

@@ -1,0 +1,601 @@
+// Package ipvstest is an in-memory IPVS for tests: a generic netlink
+// "kernel" that answers the IPVS family as net/netfilter/ipvs/ip_vs_ctl.c
+// does, refuses what it refuses with the same errno, and keeps a table
+// that tests can inspect.
+//
+// The conns it hands out behave like a netlink socket, not like genltest's:
+// dumps arrive as multipart messages split over several datagrams and
+// closed by NLMSG_DONE, commands that change state are answered only when
+// NLM_F_ACK asks for it (a GET that asks gets its acknowledgement in a
+// second datagram, as from the kernel), and deadlines work. A request that
+// would leave a real client waiting forever fails instead.
+//
+// It is a model: routes, local addresses, interfaces, connections and the
+// destination trash are not modelled. The real check is a kernel with
+// ipvsadm as an independent reader.
+package ipvstest
+
+import (
+	"encoding/binary"
+	"fmt"
+	"iter"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// FamilyID is the generic netlink family id the fake gives IPVS. A kernel
+// assigns one at run time; clients must look it up by name.
+const FamilyID = 0x24
+
+// DefaultSchedulers returns the schedulers of current kernels, all
+// "loaded" in a new Kernel.
+func DefaultSchedulers() []string {
+	return []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
+}
+
+// Request is one IPVS request as the fake received it.
+type Request struct {
+	Cmd  uint8 // IPVS_CMD_*
+	Dump bool  // NLM_F_DUMP
+
+	// Service and Dest are what the request names, decoded as the kernel
+	// decodes them (ports big-endian); zero if absent or undecodable.
+	Service ipvs.ServiceKey
+	Dest    ipvs.DestKey
+
+	Errno    syscall.Errno // the answer; 0 for success
+	Deadline time.Time     // the socket's read deadline when it arrived
+}
+
+// Kernel is an IPVS table in memory, one network namespace's worth. It is
+// safe for concurrent use by any number of conns.
+type Kernel struct {
+	mu         sync.Mutex
+	services   []*service // in order of creation
+	byKey      map[ipvs.ServiceKey]*service
+	schedulers map[string]bool
+	timeouts   [3]int32 // seconds: TCP, TCP FIN-WAIT, UDP
+	daemons    [2]*daemon
+	mixed      int // destinations whose family is not their service's
+	log        []Request
+	failures   map[uint8]*failure
+	delay      time.Duration
+	nextPID    uint32
+}
+
+type service struct {
+	key     ipvs.ServiceKey
+	sched   string
+	pe      string
+	flags   uint32
+	timeout uint32 // jiffies
+	netmask [4]byte
+	stats   ipvs.Stats
+	dests   []*dest // newest first
+}
+
+type dest struct {
+	af                     uint16
+	addr                   netip.Addr
+	port                   uint16
+	fwd                    uint32
+	weight                 int32
+	uThresh, lThresh       uint32
+	tunType                uint8
+	tunPort, tunFlags      uint16
+	active, inact, persist uint32
+	stats                  ipvs.Stats
+}
+
+type failure struct {
+	errno unix.Errno
+	times int
+}
+
+// New returns an empty table with every scheduler of DefaultSchedulers and
+// the kernel's default timeouts (900, 120 and 300 seconds).
+func New() *Kernel {
+	k := &Kernel{
+		byKey:    make(map[ipvs.ServiceKey]*service),
+		timeouts: [3]int32{15 * 60, 2 * 60, 5 * 60},
+		failures: make(map[uint8]*failure),
+	}
+	k.SetSchedulers(DefaultSchedulers()...)
+	return k
+}
+
+// Conn returns a new connection to the table, as a socket opened in the
+// same network namespace would be.
+func (k *Kernel) Conn() *genetlink.Conn {
+	k.mu.Lock()
+	k.nextPID++
+	pid := k.nextPID
+	k.mu.Unlock()
+	s := &socket{k: k, pid: pid, wake: make(chan struct{})}
+	return genetlink.NewConn(netlink.NewConn(s, pid))
+}
+
+// SetSchedulers sets the schedulers that are "loaded"; NEW_SERVICE and
+// SET_SERVICE with any other fail with ENOENT. "none" is always accepted,
+// as the kernel accepts it.
+func (k *Kernel) SetSchedulers(names ...string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.schedulers = make(map[string]bool, len(names))
+	for _, n := range names {
+		k.schedulers[n] = true
+	}
+}
+
+// Fail makes the next times requests with command cmd fail with errno,
+// before the fake looks at them.
+func (k *Kernel) Fail(cmd uint8, errno int, times int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.failures[cmd] = &failure{errno: unix.Errno(errno), times: times}
+}
+
+// SetReplyDelay makes replies readable only d after their request. A
+// kernel answers inside sendmsg, except for the later parts of a long dump;
+// the delay lets tests exercise deadlines and cancellation.
+func (k *Kernel) SetReplyDelay(d time.Duration) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.delay = d
+}
+
+// Requests returns the IPVS requests received since New or Reset.
+func (k *Kernel) Requests() []Request {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]Request(nil), k.log...)
+}
+
+// Reset clears the request log; the table stays.
+func (k *Kernel) Reset() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.log = nil
+}
+
+// Services returns the services in dump order, as a reader sees them:
+// without the kernel's HASHED flag, the netmask decoded for the family.
+// Stats are the fake's counters.
+func (k *Kernel) Services() []ipvs.Service {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []ipvs.Service
+	for _, fwm := range []bool{false, true} {
+		for _, s := range k.services {
+			if (s.key.FWMark != 0) == fwm {
+				out = append(out, s.snapshot())
+			}
+		}
+	}
+	return out
+}
+
+func (s *service) snapshot() ipvs.Service {
+	key := s.key
+	if key.FWMark != 0 {
+		key = ipvs.ServiceKey{Family: key.Family, FWMark: key.FWMark}
+	}
+	mask := binary.BigEndian.Uint32(s.netmask[:])
+	if key.Family == afINET6 {
+		mask = binary.NativeEndian.Uint32(s.netmask[:])
+	}
+	return ipvs.Service{
+		ServiceKey: key,
+		Scheduler:  s.sched,
+		Flags:      ipvs.Flags(s.flags &^ svcFHashed),
+		Timeout:    s.timeout / hz,
+		Netmask:    mask,
+		PEName:     s.pe,
+		Stats:      s.stats,
+	}
+}
+
+// Destinations returns a service's destinations, newest first as the
+// kernel lists them; nil for a service that does not exist.
+func (k *Kernel) Destinations(key ipvs.ServiceKey) []ipvs.Destination {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s := k.byKey[normalize(key)]
+	if s == nil {
+		return nil
+	}
+	out := make([]ipvs.Destination, 0, len(s.dests))
+	for _, d := range s.dests {
+		out = append(out, ipvs.Destination{
+			Addr: d.addr, Port: d.port, Family: d.af,
+			Forward: ipvs.Forward(d.fwd), Weight: d.weight,
+			UpperThreshold: d.uThresh, LowerThreshold: d.lThresh,
+			TunnelType: ipvs.TunnelType(d.tunType), TunnelPort: d.tunPort, TunnelFlags: d.tunFlags,
+			ActiveConns: d.active, InactiveConns: d.inact, PersistConns: d.persist,
+			Stats: d.stats,
+		})
+	}
+	return out
+}
+
+// Timeouts returns the connection timeouts.
+func (k *Kernel) Timeouts() ipvs.Timeouts {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return ipvs.Timeouts{
+		TCP:    time.Duration(k.timeouts[0]) * time.Second,
+		TCPFin: time.Duration(k.timeouts[1]) * time.Second,
+		UDP:    time.Duration(k.timeouts[2]) * time.Second,
+	}
+}
+
+// Daemons returns the running sync daemons, master first.
+func (k *Kernel) Daemons() []ipvs.Daemon {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []ipvs.Daemon
+	for i, c := range k.daemons {
+		if c != nil {
+			out = append(out, ipvs.Daemon{
+				State: ipvs.DaemonState(i + 1), Interface: c.ifn, SyncID: c.syncID,
+				MaxLen: c.maxLen, McastGroup: c.group, McastPort: c.port, McastTTL: c.ttl,
+			})
+		}
+	}
+	return out
+}
+
+// SetStats sets the counters of a service, or of one of its destinations
+// if dest is not nil, as traffic would.
+func (k *Kernel) SetStats(key ipvs.ServiceKey, d *ipvs.DestKey, st ipvs.Stats) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s := k.byKey[normalize(key)]
+	if s == nil {
+		return fmt.Errorf("ipvstest: no service %v", key)
+	}
+	if d == nil {
+		s.stats = st
+		return nil
+	}
+	x := s.destByKey(*d)
+	if x == nil {
+		return fmt.Errorf("ipvstest: service %v has no destination %v", key, *d)
+	}
+	x.stats = st
+	return nil
+}
+
+// SetConns sets a destination's connection counts, as traffic would.
+func (k *Kernel) SetConns(key ipvs.ServiceKey, d ipvs.DestKey, active, inactive, persistent uint32) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s := k.byKey[normalize(key)]
+	if s == nil {
+		return fmt.Errorf("ipvstest: no service %v", key)
+	}
+	x := s.destByKey(d)
+	if x == nil {
+		return fmt.Errorf("ipvstest: service %v has no destination %v", key, d)
+	}
+	x.active, x.inact, x.persist = active, inactive, persistent
+	return nil
+}
+
+// normalize turns a caller's key into the fake's: a firewall-mark service
+// is found by family and mark alone (__ip_vs_svc_fwm_find).
+func normalize(k ipvs.ServiceKey) ipvs.ServiceKey {
+	if k.FWMark != 0 {
+		return ipvs.ServiceKey{Family: k.Family, FWMark: k.FWMark}
+	}
+	k.Addr = k.Addr.Unmap()
+	if k.Family == afINET6 {
+		k.Addr = netip.AddrFrom16(k.Addr.As16())
+	}
+	return k
+}
+
+func (s *service) dest(af uint16, a netip.Addr, port uint16) *dest {
+	for _, d := range s.dests { // ip_vs_lookup_dest walks the list too
+		if d.af == af && d.addr == a && d.port == port {
+			return d
+		}
+	}
+	return nil
+}
+
+func (s *service) destByKey(k ipvs.DestKey) *dest {
+	af := uint16(afINET6)
+	if k.Addr.Is4() {
+		af = afINET
+	}
+	return s.dest(af, k.Addr, k.Port)
+}
+
+// handle answers one request: the datagrams to queue on the socket.
+func (k *Kernel) handle(req netlink.Message, deadline time.Time) [][]netlink.Message {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	h := req.Header
+	if h.Flags&netlink.Request == 0 {
+		// netlink_rcv_skb only acknowledges what is not a request.
+		if h.Flags&netlink.Acknowledge != 0 {
+			return [][]netlink.Message{{ack(req, 0)}}
+		}
+		return nil
+	}
+
+	var ans answer
+	switch h.Type {
+	case unix.GENL_ID_CTRL:
+		ans = ctrl(req)
+	case FamilyID:
+		var r Request
+		r, ans = k.serveIPVS(req)
+		r.Errno, r.Deadline = syscall.Errno(ans.errno), deadline
+		k.log = append(k.log, r)
+	default:
+		ans.errno = unix.ENOENT // genl_rcv_msg: no such family
+	}
+
+	switch {
+	case ans.errno != 0:
+		return [][]netlink.Message{{ack(req, ans.errno)}}
+	case ans.dump:
+		return multipart(req, ans.replies)
+	}
+	var out [][]netlink.Message
+	for _, m := range ans.replies {
+		out = append(out, []netlink.Message{reply(req, m, 0)})
+	}
+	if h.Flags&netlink.Acknowledge != 0 {
+		out = append(out, []netlink.Message{ack(req, 0)})
+	}
+	return out
+}
+
+// ctrl answers the generic netlink controller's GETFAMILY for "IPVS"
+// (ctrl_getfamily); any other name is ENOENT, as on a kernel without it.
+func ctrl(req netlink.Message) answer {
+	var gm genetlink.Message
+	if err := gm.UnmarshalBinary(req.Data); err != nil || gm.Header.Command != unix.CTRL_CMD_GETFAMILY {
+		return answer{errno: unix.EOPNOTSUPP}
+	}
+	a, errno := parse(gm.Data, policy{unix.CTRL_ATTR_FAMILY_NAME: {kind: nlaNulString, len: unix.GENL_NAMSIZ - 1}})
+	if errno != 0 {
+		return answer{errno: errno}
+	}
+	if cstring(a[unix.CTRL_ATTR_FAMILY_NAME]) != "IPVS" {
+		return answer{errno: unix.ENOENT}
+	}
+	var m skb
+	m.str(unix.CTRL_ATTR_FAMILY_NAME, "IPVS")
+	m.u16(unix.CTRL_ATTR_FAMILY_ID, FamilyID)
+	m.u32(unix.CTRL_ATTR_VERSION, 1) // IPVS_GENL_VERSION
+	m.u32(unix.CTRL_ATTR_HDRSIZE, 0)
+	m.u32(unix.CTRL_ATTR_MAXATTR, aTimeoutUDP) // IPVS_CMD_ATTR_MAX
+	reply := m.message(unix.CTRL_CMD_NEWFAMILY)
+	reply.Header.Version = 2
+	return answer{replies: []genetlink.Message{reply}}
+}
+
+// dumpBytes is about the size of the skb a dump fills before it waits for
+// the reader (netlink_dump), so long dumps take several datagrams.
+const dumpBytes = 16 << 10
+
+// multipart frames a dump: NLM_F_MULTI on every message, datagrams of
+// about dumpBytes, NLMSG_DONE at the end.
+func multipart(req netlink.Message, msgs []genetlink.Message) [][]netlink.Message {
+	var out [][]netlink.Message
+	var cur []netlink.Message
+	size := 0
+	for _, m := range msgs {
+		nm := reply(req, m, netlink.Multi)
+		if size+int(nm.Header.Length) > dumpBytes && len(cur) > 0 {
+			out, cur, size = append(out, cur), nil, 0
+		}
+		cur = append(cur, nm)
+		size += int(nm.Header.Length)
+	}
+	done := netlink.Message{
+		Header: netlink.Header{Type: netlink.Done, Flags: netlink.Multi, Sequence: req.Header.Sequence, PID: req.Header.PID},
+		Data:   make([]byte, 4), // dump_done_errno: 0
+	}
+	done.Header.Length = uint32(16 + len(done.Data))
+	return append(out, append(cur, done))
+}
+
+func reply(req netlink.Message, m genetlink.Message, flags netlink.HeaderFlags) netlink.Message {
+	b, _ := m.MarshalBinary()
+	typ := netlink.HeaderType(FamilyID)
+	if req.Header.Type == unix.GENL_ID_CTRL {
+		typ = unix.GENL_ID_CTRL
+	}
+	return netlink.Message{
+		Header: netlink.Header{Length: uint32(16 + len(b)), Type: typ, Flags: flags,
+			Sequence: req.Header.Sequence, PID: req.Header.PID},
+		Data: b,
+	}
+}
+
+// ack is netlink_ack: an NLMSG_ERROR carrying the errno (0 acknowledges)
+// and the request's header, and for an error its payload too.
+func ack(req netlink.Message, errno unix.Errno) netlink.Message {
+	h := req.Header
+	b := binary.NativeEndian.AppendUint32(nil, uint32(-int32(errno)))
+	b = binary.NativeEndian.AppendUint32(b, uint32(16+len(req.Data)))
+	b = binary.NativeEndian.AppendUint16(b, uint16(h.Type))
+	b = binary.NativeEndian.AppendUint16(b, uint16(h.Flags))
+	b = binary.NativeEndian.AppendUint32(b, h.Sequence)
+	b = binary.NativeEndian.AppendUint32(b, h.PID)
+	flags := netlink.Capped
+	if errno != 0 {
+		b, flags = append(b, req.Data...), 0
+	}
+	return netlink.Message{
+		Header: netlink.Header{Length: uint32(16 + len(b)), Type: netlink.Error, Flags: flags,
+			Sequence: h.Sequence, PID: h.PID},
+		Data: b,
+	}
+}
+
+// socket is a netlink socket on the fake: requests are answered when sent,
+// answers queue as datagrams, and Receive takes one datagram at a time.
+type socket struct {
+	k   *Kernel
+	pid uint32
+
+	mu       sync.Mutex
+	queue    []datagram
+	deadline time.Time
+	wake     chan struct{} // closed when the deadline changes or on Close
+	closed   bool
+	silent   *netlink.Message // the last request, if it got no answer
+}
+
+type datagram struct {
+	msgs  []netlink.Message
+	ready time.Time
+}
+
+var errClosed = fmt.Errorf("ipvstest: %w", net.ErrClosed)
+
+func (s *socket) Send(m netlink.Message) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errClosed
+	}
+	deadline := s.deadline
+	s.mu.Unlock()
+
+	dgs := s.k.handle(m, deadline)
+	s.k.mu.Lock()
+	ready := time.Now().Add(s.k.delay)
+	s.k.mu.Unlock()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.silent = nil
+	if len(dgs) == 0 {
+		s.silent = &m
+	}
+	for _, d := range dgs {
+		s.queue = append(s.queue, datagram{msgs: d, ready: ready})
+	}
+	return nil
+}
+
+func (s *socket) SendMessages(ms []netlink.Message) error {
+	for _, m := range ms {
+		if err := s.Send(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *socket) Receive() ([]netlink.Message, error) { return s.receive() }
+
+func (s *socket) ReceiveIter() iter.Seq2[netlink.Message, error] {
+	return func(yield func(netlink.Message, error) bool) {
+		msgs, err := s.receive()
+		if err != nil {
+			yield(netlink.Message{}, err)
+			return
+		}
+		for _, m := range msgs {
+			if !yield(m, nil) {
+				return
+			}
+		}
+	}
+}
+
+// receive waits for the next datagram, the deadline or Close.
+func (s *socket) receive() ([]netlink.Message, error) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, errClosed
+		}
+		now := time.Now()
+		wait := time.Duration(-1)
+		switch {
+		case len(s.queue) > 0 && !s.queue[0].ready.After(now):
+			d := s.queue[0]
+			s.queue = s.queue[1:]
+			s.mu.Unlock()
+			return d.msgs, nil
+		case len(s.queue) > 0:
+			wait = s.queue[0].ready.Sub(now)
+		case s.silent != nil && s.deadline.IsZero():
+			m := *s.silent
+			s.mu.Unlock()
+			return nil, fmt.Errorf("ipvstest: nothing to receive: request %d (type %d, flags %v) succeeded "+
+				"without NLM_F_ACK, so a kernel sends no reply and this receive would block forever",
+				m.Header.Sequence, m.Header.Type, m.Header.Flags)
+		}
+		if !s.deadline.IsZero() {
+			left := s.deadline.Sub(now)
+			if left <= 0 {
+				s.mu.Unlock()
+				return nil, os.ErrDeadlineExceeded
+			}
+			if wait < 0 || left < wait {
+				wait = left
+			}
+		}
+		wake := s.wake
+		s.mu.Unlock()
+
+		if wait < 0 {
+			<-wake
+			continue
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (s *socket) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.wake)
+	}
+	return nil
+}
+
+func (s *socket) SetDeadline(t time.Time) error     { return s.setDeadline(t) }
+func (s *socket) SetReadDeadline(t time.Time) error { return s.setDeadline(t) }
+
+// SetWriteDeadline does nothing: sending never blocks.
+func (s *socket) SetWriteDeadline(time.Time) error { return nil }
+
+func (s *socket) setDeadline(t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	s.deadline = t
+	close(s.wake)
+	s.wake = make(chan struct{})
+	return nil
+}
