@@ -42,7 +42,7 @@ type Engine struct {
 	o       Options
 	run     sync.Mutex // one reconcile at a time; guards kernel and known
 	kernel  Kernel
-	known   *Table // the kernel's table after the last clean reconcile; nil: read it
+	known   *Table     // the kernel's table after the last clean reconcile; nil: read it
 	mu      sync.Mutex // guards status
 	status  Status
 	applied chan int64 // serials applied, for whoever waits (tests, sync)

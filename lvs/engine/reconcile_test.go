@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -364,4 +364,3 @@ func large() *config.Config {
 	}
 	return cfg
 }
-
