@@ -78,8 +78,10 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzQuote$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/lvscf/
 	$(GO) test -run='^$$' -fuzz='^FuzzSplitArgs$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/config/
 
-bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./store/ ./lvs/lvscf/
+# Host benchmarks, then the real-kernel ones inside the qemu guest.
+bench: guest
+	$(GO) test -run='^$$' -bench=. -benchmem ./store/ ./lvs/lvscf/ ./lvs/ipvs/ ./lvs/engine/
+	LVSCONSOLE_GUEST_BENCH=3x $(GO) test -count=1 -timeout 30m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
 
 clean:
 	rm -rf bin out

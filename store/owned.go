@@ -26,25 +26,29 @@ func (s *Store) OwnedServices(ctx context.Context) (map[string]bool, error) {
 	return owned, rows.Err()
 }
 
-// Own records that this director creates the IPVS service key. It is
-// written before the service is created, so that a crash in between leaves
-// at worst a record of a service that does not exist.
-func (s *Store) Own(ctx context.Context, key string) error {
+// Own records that this director creates the IPVS services keys, in one
+// transaction. It is written before the services are created, so that a
+// crash in between leaves at worst a record of a service that does not
+// exist.
+func (s *Store) Own(ctx context.Context, keys ...string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO ipvs_owned (service, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-			key, s.now().UTC().Format(time.RFC3339))
-		if err != nil {
-			return fmt.Errorf("recording IPVS service %s as owned: %w", key, err)
+		now := s.now().UTC().Format(time.RFC3339)
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO ipvs_owned (service, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, k, now); err != nil {
+				return fmt.Errorf("recording IPVS service %s as owned: %w", k, err)
+			}
 		}
 		return nil
 	})
 }
 
-// Disown forgets the IPVS service key, after it was deleted.
-func (s *Store) Disown(ctx context.Context, key string) error {
+// Disown forgets the IPVS services keys, after they were deleted.
+func (s *Store) Disown(ctx context.Context, keys ...string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM ipvs_owned WHERE service = ?`, key); err != nil {
-			return fmt.Errorf("forgetting IPVS service %s: %w", key, err)
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM ipvs_owned WHERE service = ?`, k); err != nil {
+				return fmt.Errorf("forgetting IPVS service %s: %w", k, err)
+			}
 		}
 		return nil
 	})

@@ -122,6 +122,15 @@ func TestImportExport(t *testing.T) {
 	}
 }
 
+// TestStatusWithoutIPVS: this machine's kernel has no IPVS (the guest tests
+// cover the live table); status says so plainly.
+func TestStatusWithoutIPVS(t *testing.T) {
+	_, _, err := runCmd(t, "", "status")
+	if err == nil || !strings.Contains(err.Error(), "IPVS is not available") {
+		t.Errorf("status without IPVS: %v", err)
+	}
+}
+
 func TestUsage(t *testing.T) {
 	_, stderr, err := runCmd(t, "", "frobnicate")
 	if err == nil || !strings.Contains(stderr, "import") {

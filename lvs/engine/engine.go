@@ -37,6 +37,9 @@ type Options struct {
 	Resync time.Duration
 }
 
+// reconcileTimeout bounds one reconcile; 1,000 x 10 takes about a second.
+const reconcileTimeout = 2 * time.Minute
+
 // Engine keeps IPVS programmed with the accepted configuration.
 type Engine struct {
 	o       Options
@@ -158,7 +161,11 @@ func (e *Engine) Reconcile(ctx context.Context) {
 		}
 		e.kernel = k
 	}
-	res, err := Reconcile(ctx, e.kernel, e.o.Ledger, want, e.known)
+	// A bound on one reconcile: a kernel that stops answering must not
+	// stop the engine for good.
+	rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
+	defer cancel()
+	res, err := Reconcile(rctx, e.kernel, e.o.Ledger, want, e.known)
 	e.known = nil
 	if err != nil {
 		e.o.Log.Error("reconciling IPVS", "err", err)

@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -214,6 +215,15 @@ func thresholds(out, addr string) (upper, lower string) {
 	return "", ""
 }
 
+func sortedLines(s string) []string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], " ")
+	}
+	slices.Sort(lines)
+	return lines
+}
+
 // saveKey is how ipvsadm -Sn names a service.
 func saveKey(k ipvs.ServiceKey) string {
 	if k.FWMark != 0 {
@@ -328,6 +338,26 @@ func TestGuestProgramEverything(t *testing.T) {
 		t.Errorf("ipvsadm -Sn lists %d destinations, want %d", len(dests), ndest)
 	}
 
+	// lvsconsole status prints what ipvsadm -Ln prints (line order within a
+	// service aside: ipvsadm lists destinations newest first).
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		mode TextMode
+		args []string
+	}{{TextTable, []string{"-Ln"}}, {TextStats, []string{"-Ln", "--stats", "--exact"}}, {TextRate, []string{"-Ln", "--rate", "--exact"}}} {
+		var ours bytes.Buffer
+		if err := got.WriteText(&ours, info, m.mode); err != nil {
+			t.Fatal(err)
+		}
+		theirs := sh(t, append([]string{"ip", "netns", "exec", "prog", "ipvsadm"}, m.args...)...)
+		if a, b := sortedLines(ours.String()), sortedLines(theirs); !slices.Equal(a, b) {
+			t.Errorf("ipvsadm %v differs from ours:\n--- ipvsadm\n%s--- ours\n%s", m.args, theirs, ours.String())
+		}
+	}
+
 	// A second reconcile, reading the kernel afresh, finds nothing to do.
 	res, err = Reconcile(ctx, c, l, want, nil)
 	if err != nil || len(res.Changes) != 0 || len(res.Errors) != 0 {
@@ -429,7 +459,7 @@ func TestGuestTrafficAndEdits(t *testing.T) {
 	cfg.Virtual("web").Scheduler = "wlc"
 	cfg.Virtual("web").Real("r1").Weight = 5
 	cfg.Virtual("web").Real("r2").Weight = 3
-	before := c.Requests()
+	before, beforeMsgs := c.Requests(), c.Messages()
 	res, err = Reconcile(ctx, c, l, Desired(cfg, Configured{}), res.After)
 	if err != nil || len(res.Errors) != 0 {
 		t.Fatal(err, res.Errors)
@@ -439,8 +469,8 @@ func TestGuestTrafficAndEdits(t *testing.T) {
 			t.Errorf("the edit did %s, want only edits in place", ch)
 		}
 	}
-	if n := c.Requests() - before; n != 3 {
-		t.Errorf("scheduler + 2 weights took %d netlink requests, want 3", n)
+	if n, m := c.Requests()-before, c.Messages()-beforeMsgs; n != 1 || m != 3 {
+		t.Errorf("scheduler + 2 weights took %d netlink messages in %d writes, want 3 in 1", m, n)
 	}
 	out := sh(t, "ip", "netns", "exec", "dir", "ipvsadm", "-Ln")
 	if !strings.Contains(out, "wlc") {
@@ -471,6 +501,45 @@ func TestGuestForeignServiceSurvives(t *testing.T) {
 		}
 	}
 	sh(t, "ip", "netns", "exec", "prog", "ipvsadm", "-D", "-t", "203.0.113.1:22")
+}
+
+// TestGuestBatchWhereEverythingFails: applying the 1,000 x 10 table twice,
+// the second batch fails op by op (every entry exists) and every failure
+// comes back; none is lost to the socket's receive buffer.
+func TestGuestBatchWhereEverythingFails(t *testing.T) {
+	c := dialIPVS(t, "bench")
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ops []ipvs.Op
+	for _, s := range benchTable().Services {
+		ops = append(ops, ipvs.Op{Kind: ipvs.AddService, Service: s.Service})
+		for _, d := range s.Dests {
+			ops = append(ops, ipvs.Op{Kind: ipvs.AddDest, Service: ipvs.Service{ServiceKey: s.ServiceKey}, Dest: d})
+		}
+	}
+	tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for i, err := range c.Apply(tctx, ops) {
+		if err != nil {
+			t.Fatalf("first apply, op %d: %v", i, err)
+		}
+	}
+	before := c.Requests()
+	errs := c.Apply(tctx, ops)
+	exists := 0
+	for i, err := range errs {
+		switch {
+		case errors.Is(err, ipvs.ErrExists):
+			exists++
+		default:
+			t.Errorf("second apply, op %d: %v, want it to exist", i, err)
+		}
+	}
+	t.Logf("second apply: %d of %d ops refused as existing, in %d datagrams", exists, len(ops), c.Requests()-before)
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // ipvsadmRules writes t as ipvsadm -R input.

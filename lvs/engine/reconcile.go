@@ -12,22 +12,18 @@ import (
 type Kernel interface {
 	Services(ctx context.Context) ([]ipvs.Service, error)
 	Destinations(ctx context.Context, k ipvs.ServiceKey) ([]ipvs.Destination, error)
-	NewService(ctx context.Context, s ipvs.Service) error
-	UpdateService(ctx context.Context, s ipvs.Service) error
-	DeleteService(ctx context.Context, k ipvs.ServiceKey) error
-	NewDestination(ctx context.Context, k ipvs.ServiceKey, d ipvs.Destination) error
-	UpdateDestination(ctx context.Context, k ipvs.ServiceKey, d ipvs.Destination) error
-	DeleteDestination(ctx context.Context, k ipvs.ServiceKey, d ipvs.DestKey) error
 	Timeouts(ctx context.Context) (ipvs.Timeouts, error)
 	SetTimeouts(ctx context.Context, t ipvs.Timeouts) error
+	// Apply makes the changes in order and returns one error per op.
+	Apply(ctx context.Context, ops []ipvs.Op) []error
 }
 
 // Ledger records which services this director created, durably, so that
 // it never changes what it does not own and adopts its own after a restart.
 type Ledger interface {
 	OwnedServices(ctx context.Context) (map[string]bool, error)
-	Own(ctx context.Context, key string) error
-	Disown(ctx context.Context, key string) error
+	Own(ctx context.Context, keys ...string) error
+	Disown(ctx context.Context, keys ...string) error
 }
 
 // Change is one change the reconciler made.
@@ -63,9 +59,10 @@ var ErrNotOwned = errors.New("exists in IPVS but was not created by lvsconsole; 
 // services the ledger says this director owns. have is the kernel's table
 // as last known (a previous Result.After); nil reads it from the kernel.
 // With it, a configuration change costs only the requests that change
-// something: one weight is one SET_DEST. Each entry is applied on its own:
-// a failure is reported with its entry and does not stop the others.
-// Weights and schedulers are edited in place, so connections keep flowing.
+// something: one weight is one SET_DEST. The changes go to the kernel in
+// one batch; a failure is reported with its entry and does not stop the
+// others. Weights and schedulers are edited in place, so connections keep
+// flowing.
 func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Result, error) {
 	owned, err := l.OwnedServices(ctx)
 	if err != nil {
@@ -77,12 +74,94 @@ func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Res
 			return nil, err
 		}
 	}
-	r := &Result{}
-	fail := func(err error) { r.Errors = append(r.Errors, err) }
-	did := func(op string, s ipvs.ServiceKey, d *ipvs.DestKey) {
-		r.Changes = append(r.Changes, Change{Op: op, Service: s, Dest: d})
+	p := plan(want, have, owned)
+	r := &Result{Errors: p.errors}
+
+	// Own before creating: a crash between the two leaves a record of a
+	// service that does not exist, never a service nobody owns.
+	if len(p.own) > 0 {
+		if err := l.Own(ctx, p.own...); err != nil {
+			return nil, err
+		}
+	}
+	ops := make([]ipvs.Op, len(p.steps))
+	for i, st := range p.steps {
+		ops[i] = st.op
+	}
+	var errs []error
+	if len(ops) > 0 {
+		errs = k.Apply(ctx, ops)
+	}
+	var gone []string
+	for i, st := range p.steps {
+		err := errs[i]
+		if err != nil && errors.Is(err, ipvs.ErrNotFound) && (st.op.Kind == ipvs.DeleteService || st.op.Kind == ipvs.DeleteDest) {
+			err = nil // already gone: what was wanted
+		}
+		if err != nil {
+			if st.virtual != "" {
+				err = fmt.Errorf("virtual server %s: %w", st.virtual, err)
+			}
+			r.Errors = append(r.Errors, err)
+			continue
+		}
+		c := Change{Op: opNames[st.op.Kind], Service: st.op.Service.ServiceKey}
+		if k := st.op.Kind; k == ipvs.AddDest || k == ipvs.EditDest || k == ipvs.DeleteDest {
+			dk := st.op.Dest.Key()
+			c.Dest = &dk
+		}
+		r.Changes = append(r.Changes, c)
+		if st.op.Kind == ipvs.DeleteService {
+			gone = append(gone, keyText(st.op.Service.ServiceKey))
+		}
+	}
+	// Forget deleted services, and records of services that are neither in
+	// the kernel nor wanted (a crash after Own, or a hand deletion).
+	gone = append(gone, p.stale...)
+	if len(gone) > 0 {
+		if err := l.Disown(ctx, gone...); err != nil {
+			r.Errors = append(r.Errors, err)
+		}
 	}
 
+	timeouts := mergeTimeouts(have.Timeouts, want.Timeouts)
+	if timeouts != have.Timeouts {
+		if err := k.SetTimeouts(ctx, want.Timeouts); err != nil {
+			r.Errors = append(r.Errors, fmt.Errorf("setting the connection timeouts: %w", err))
+		} else {
+			r.Changes = append(r.Changes, Change{Op: "set timeouts"})
+		}
+	}
+	if len(r.Errors) == 0 {
+		r.After = after(want, have, owned, timeouts)
+	}
+	return r, nil
+}
+
+var opNames = map[ipvs.OpKind]string{
+	ipvs.AddService: "add service", ipvs.EditService: "edit service", ipvs.DeleteService: "delete service",
+	ipvs.AddDest: "add destination", ipvs.EditDest: "edit destination", ipvs.DeleteDest: "delete destination",
+}
+
+// step is one planned change and the virtual server it is for.
+type step struct {
+	op      ipvs.Op
+	virtual string
+}
+
+// changes is what plan decided.
+type changes struct {
+	steps  []step
+	own    []string // services to record as owned before creating them
+	stale  []string // ledger records to drop
+	errors []error  // refusals found while planning
+}
+
+// plan compares want with have and lists the changes, in an order the
+// kernel can take in one batch: deletions of services first (freeing their
+// keys), then each wanted service with its destinations.
+func plan(want, have *Table, owned map[string]bool) *changes {
+	p := &changes{}
 	haveByKey := map[ipvs.ServiceKey]*Service{}
 	haveText := map[string]bool{}
 	for _, hs := range have.Services {
@@ -92,127 +171,90 @@ func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Res
 	wanted := map[ipvs.ServiceKey]bool{}
 	wantedText := map[string]bool{}
 	for _, ws := range want.Services {
-		key := ws.ServiceKey
-		wanted[key] = true
-		wantedText[keyText(key)] = true
-		cur := haveByKey[key]
-		switch {
-		case cur == nil:
-			// Own first: a crash between the two leaves a record of a service
-			// that does not exist, never a service nobody owns.
-			if err := l.Own(ctx, keyText(key)); err != nil {
-				fail(err)
-				continue
-			}
-			owned[keyText(key)] = true
-			if err := k.NewService(ctx, ws.Service); err != nil {
-				fail(fmt.Errorf("virtual server %s: %w", ws.Virtual, err))
-				continue
-			}
-			did("add service", key, nil)
-			cur = &Service{Service: ws.Service}
-		case !owned[keyText(key)]:
-			fail(fmt.Errorf("virtual server %s: %s %w", ws.Virtual, key, ErrNotOwned))
-			continue
-		case !sameService(&cur.Service, &ws.Service):
-			if err := k.UpdateService(ctx, ws.Service); err != nil {
-				fail(fmt.Errorf("virtual server %s: %w", ws.Virtual, err))
-			} else {
-				did("edit service", key, nil)
-			}
-		}
-		reconcileDests(ctx, k, ws, cur.Dests, fail, did)
+		wanted[ws.ServiceKey] = true
+		wantedText[keyText(ws.ServiceKey)] = true
 	}
-
 	// Services this director created that the configuration no longer asks
 	// for. Everything else in the kernel is someone else's.
 	for _, hs := range have.Services {
-		key := hs.ServiceKey
-		if wanted[key] || !owned[keyText(key)] {
-			continue
-		}
-		if err := k.DeleteService(ctx, key); err != nil && !errors.Is(err, ipvs.ErrNotFound) {
-			fail(err)
-			continue
-		}
-		did("delete service", key, nil)
-		if err := l.Disown(ctx, keyText(key)); err != nil {
-			fail(err)
+		if !wanted[hs.ServiceKey] && owned[keyText(hs.ServiceKey)] {
+			p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.DeleteService, Service: hs.Service}})
 		}
 	}
-	// Records of services that are gone from the kernel and not wanted.
 	for text := range owned {
 		if !wantedText[text] && !haveText[text] {
-			if err := l.Disown(ctx, text); err != nil {
-				fail(err)
+			p.stale = append(p.stale, text)
+		}
+	}
+	for _, ws := range want.Services {
+		key := ws.ServiceKey
+		cur := haveByKey[key]
+		var curDests []ipvs.Destination
+		switch {
+		case cur == nil:
+			p.own = append(p.own, keyText(key))
+			p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.AddService, Service: ws.Service}, virtual: ws.Virtual})
+		case !owned[keyText(key)]:
+			p.errors = append(p.errors, fmt.Errorf("virtual server %s: %s %w", ws.Virtual, key, ErrNotOwned))
+			continue
+		default:
+			curDests = cur.Dests
+			if !sameService(&cur.Service, &ws.Service) {
+				p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.EditService, Service: ws.Service}, virtual: ws.Virtual})
 			}
 		}
+		p.planDests(ws, curDests)
 	}
-
-	timeouts := mergeTimeouts(have.Timeouts, want.Timeouts)
-	if timeouts != have.Timeouts {
-		if err := k.SetTimeouts(ctx, want.Timeouts); err != nil {
-			fail(fmt.Errorf("setting the connection timeouts: %w", err))
-		} else {
-			r.Changes = append(r.Changes, Change{Op: "set timeouts"})
-		}
-	}
-	if len(r.Errors) == 0 {
-		after := &Table{Timeouts: timeouts}
-		for _, hs := range have.Services {
-			if !owned[keyText(hs.ServiceKey)] && !wanted[hs.ServiceKey] {
-				after.Services = append(after.Services, hs) // someone else's
-			}
-		}
-		for _, ws := range want.Services {
-			s := *ws
-			s.Dests = append([]ipvs.Destination(nil), ws.Dests...)
-			sortDests(s.Dests)
-			after.Services = append(after.Services, &s)
-		}
-		r.After = after
-	}
-	return r, nil
+	return p
 }
 
-func reconcileDests(ctx context.Context, k Kernel, ws *Service, have []ipvs.Destination,
-	fail func(error), did func(string, ipvs.ServiceKey, *ipvs.DestKey)) {
-	key := ws.ServiceKey
-	cur := map[ipvs.DestKey]ipvs.Destination{}
-	for _, d := range have {
-		cur[d.Key()] = d
-	}
+// planDests lists the destination changes of one service: deletions first,
+// so that a destination can be replaced in the same batch.
+func (p *changes) planDests(ws *Service, have []ipvs.Destination) {
+	svc := ipvs.Service{ServiceKey: ws.ServiceKey}
 	wanted := map[ipvs.DestKey]bool{}
 	for _, d := range ws.Dests {
-		dk := d.Key()
-		wanted[dk] = true
-		hd, ok := cur[dk]
+		wanted[d.Key()] = true
+	}
+	cur := map[ipvs.DestKey]*ipvs.Destination{}
+	for i := range have {
+		d := &have[i]
+		cur[d.Key()] = d
+		if !wanted[d.Key()] {
+			p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.DeleteDest, Service: svc, Dest: *d}, virtual: ws.Virtual})
+		}
+	}
+	for _, d := range ws.Dests {
+		hd := cur[d.Key()]
 		switch {
-		case !ok:
-			if err := k.NewDestination(ctx, key, d); err != nil {
-				fail(fmt.Errorf("virtual server %s: %w", ws.Virtual, err))
-				continue
-			}
-			did("add destination", key, &dk)
-		case !sameDest(&hd, &d):
-			if err := k.UpdateDestination(ctx, key, d); err != nil {
-				fail(fmt.Errorf("virtual server %s: %w", ws.Virtual, err))
-				continue
-			}
-			did("edit destination", key, &dk)
+		case hd == nil:
+			p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.AddDest, Service: svc, Dest: d}, virtual: ws.Virtual})
+		case !sameDest(hd, &d):
+			p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.EditDest, Service: svc, Dest: d}, virtual: ws.Virtual})
 		}
 	}
-	for _, d := range have {
-		dk := d.Key()
-		if wanted[dk] {
-			continue
-		}
-		if err := k.DeleteDestination(ctx, key, dk); err != nil && !errors.Is(err, ipvs.ErrNotFound) {
-			fail(fmt.Errorf("virtual server %s: %w", ws.Virtual, err))
-			continue
-		}
-		did("delete destination", key, &dk)
+}
+
+// after is the kernel's table once want is applied cleanly: want for the
+// services this director owns, the rest as they were.
+func after(want, have *Table, owned map[string]bool, timeouts ipvs.Timeouts) *Table {
+	wanted := map[ipvs.ServiceKey]bool{}
+	for _, ws := range want.Services {
+		wanted[ws.ServiceKey] = true
 	}
+	t := &Table{Timeouts: timeouts}
+	for _, hs := range have.Services {
+		if !owned[keyText(hs.ServiceKey)] && !wanted[hs.ServiceKey] {
+			t.Services = append(t.Services, hs) // someone else's
+		}
+	}
+	for _, ws := range want.Services {
+		s := *ws
+		s.Dests = append([]ipvs.Destination(nil), ws.Dests...)
+		sortDests(s.Dests)
+		t.Services = append(t.Services, &s)
+	}
+	return t
 }
 
 // sameService compares what SET_SERVICE can change.

@@ -38,25 +38,30 @@ func (l *memLedger) OwnedServices(context.Context) (map[string]bool, error) {
 	return m, nil
 }
 
-func (l *memLedger) Own(_ context.Context, k string) error {
+func (l *memLedger) Own(_ context.Context, keys ...string) error {
 	l.mu.Lock()
-	l.owned[k] = true
+	for _, k := range keys {
+		l.owned[k] = true
+	}
 	l.mu.Unlock()
 	return nil
 }
 
-func (l *memLedger) Disown(_ context.Context, k string) error {
+func (l *memLedger) Disown(_ context.Context, keys ...string) error {
 	l.mu.Lock()
-	delete(l.owned, k)
+	for _, k := range keys {
+		delete(l.owned, k)
+	}
 	l.mu.Unlock()
 	return nil
 }
 
-// fakeKernel returns a fake IPVS and a real client talking to it.
+// fakeKernel returns a fake IPVS and a real client talking to it over a
+// netlink socket emulation, batches included.
 func fakeKernel(t testing.TB) (*ipvstest.Kernel, *ipvs.Client) {
 	t.Helper()
 	k := ipvstest.New()
-	c, err := ipvs.New(k.Conn())
+	c, err := ipvs.NewNetlink(k.NetlinkConn())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +335,7 @@ func TestRestartAdoptsItsOwn(t *testing.T) {
 	l := newLedger()
 	apply(t, c, l, sample())
 	// A new process (same ledger, new client) changes nothing.
-	c2, err := ipvs.New(k.Conn())
+	c2, err := ipvs.NewNetlink(k.NetlinkConn())
 	if err != nil {
 		t.Fatal(err)
 	}

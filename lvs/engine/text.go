@@ -98,15 +98,16 @@ func FlagsText(s *ipvs.Service) string {
 			fmt.Fprintf(&b, " mask %d.%d.%d.%d", m>>24, m>>16&0xff, m>>8&0xff, m&0xff)
 		}
 	}
+	// ipvsadm names the sh and mh flags after what they do.
+	names := [3]string{"flag-1", "flag-2", "flag-3"}
+	if s.Scheduler == "sh" || s.Scheduler == "mh" {
+		names[0], names[1] = s.Scheduler+"-fallback", s.Scheduler+"-port"
+	}
 	var sched []string
-	if s.Flags&ipvs.FlagSched1 != 0 {
-		sched = append(sched, "flag-1")
-	}
-	if s.Flags&ipvs.FlagSched2 != 0 {
-		sched = append(sched, "flag-2")
-	}
-	if s.Flags&ipvs.FlagSched3 != 0 {
-		sched = append(sched, "flag-3")
+	for i, f := range []ipvs.Flags{ipvs.FlagSched1, ipvs.FlagSched2, ipvs.FlagSched3} {
+		if s.Flags&f != 0 {
+			sched = append(sched, names[i])
+		}
 	}
 	if len(sched) > 0 {
 		b.WriteString(" (" + strings.Join(sched, ",") + ")")

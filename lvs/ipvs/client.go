@@ -19,9 +19,15 @@ import (
 // use; requests are serialised, one at a time on one socket.
 type Client struct {
 	conn     *genetlink.Conn
+	nl       *netlink.Conn // conn's socket, for batches; nil if New was given conn alone
 	family   genetlink.Family
-	requests atomic.Uint64
+	requests atomic.Uint64 // datagrams sent
+	messages atomic.Uint64 // netlink messages sent
 	closed   atomic.Bool
+
+	// What one datagram of a batch may hold (see Apply), set by NewNetlink.
+	batchBytes int // bytes of messages
+	ackBudget  int // receive buffer their answers may fill
 
 	mu        sync.Mutex
 	deadlines bool // the socket takes deadlines (test doubles may not)
@@ -43,17 +49,17 @@ func Dial(o *Options) (*Client, error) {
 	if o != nil {
 		cfg.NetNS = o.NetNS
 	}
-	conn, err := genetlink.Dial(&cfg)
+	nc, err := netlink.Dial(unix.NETLINK_GENERIC, &cfg)
 	if err != nil {
 		return nil, &Error{Op: opDial, Err: err}
 	}
 	// Lets the kernel say which attribute it refused; old kernels refuse
 	// the option, which is harmless.
-	_ = conn.SetOption(netlink.ExtendedAcknowledge, true)
+	_ = nc.SetOption(netlink.ExtendedAcknowledge, true)
 
-	c, err := New(conn)
+	c, err := NewNetlink(nc)
 	if err != nil {
-		_ = conn.Close()
+		_ = nc.Close()
 		return nil, err
 	}
 	return c, nil
@@ -61,10 +67,12 @@ func Dial(o *Options) (*Client, error) {
 
 // New makes a Client of an open generic netlink connection (genltest's in
 // tests) and looks up the IPVS family on it. The Client owns conn from
-// then on, but if New fails, closing conn is up to the caller.
+// then on, but if New fails, closing conn is up to the caller. Its Apply
+// sends one request per change: batches need NewNetlink.
 func New(conn *genetlink.Conn) (*Client, error) {
 	c := &Client{conn: conn}
 	c.requests.Add(1)
+	c.messages.Add(1)
 	f, err := conn.GetFamily(familyName)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
@@ -79,6 +87,32 @@ func New(conn *genetlink.Conn) (*Client, error) {
 	return c, nil
 }
 
+// NewNetlink is New on the netlink socket itself (ipvstest's NetlinkConn
+// in tests), which lets Apply send many changes per datagram.
+func NewNetlink(nc *netlink.Conn) (*Client, error) {
+	// The answers to a batch queue up before the client can read them
+	// (see ackCost): the bigger the receive buffer, the bigger the
+	// batches. The kernel caps what is asked at net.core.rmem_max and
+	// doubles it.
+	if n, err := nc.ReadBuffer(); err == nil && n < 2*readBuffer {
+		_ = nc.SetReadBuffer(readBuffer)
+	}
+	c, err := New(genetlink.NewConn(nc))
+	if err != nil {
+		return nil, err
+	}
+	c.nl = nc
+	c.ackBudget = defaultReadBuffer
+	if n, err := nc.ReadBuffer(); err == nil {
+		c.ackBudget = n
+	}
+	c.batchBytes = batchBytes
+	if n, err := nc.WriteBuffer(); err == nil && n/2 < batchBytes {
+		c.batchBytes = n / 2 // sendmsg refuses more than the buffer with EMSGSIZE
+	}
+	return c, nil
+}
+
 // Close closes the socket, which also ends a call waiting for a reply.
 // Calls after Close fail.
 func (c *Client) Close() error {
@@ -88,9 +122,14 @@ func (c *Client) Close() error {
 	return c.conn.Close()
 }
 
-// Requests returns the number of netlink requests sent so far, the family
-// lookup included. Every call but a failed validation sends exactly one.
+// Requests returns the number of datagrams sent so far (sendmsg calls),
+// the family lookup included. Every call but a failed validation sends
+// exactly one; Apply sends one per batch of changes.
 func (c *Client) Requests() uint64 { return c.requests.Load() }
+
+// Messages returns the number of netlink messages sent so far: one per
+// request, one per change of an Apply however they were batched.
+func (c *Client) Messages() uint64 { return c.messages.Load() }
 
 // request is one IPVS command.
 type request struct {
@@ -111,16 +150,9 @@ func (r *request) fail(err error) error {
 // do sends r and returns the replies, the acknowledgement of a command
 // that changes state excepted.
 func (c *Client) do(ctx context.Context, r request) ([]genetlink.Message, error) {
-	var data []byte
-	if r.encode != nil {
-		ae := netlink.NewAttributeEncoder()
-		if err := r.encode(ae); err != nil {
-			return nil, r.fail(err)
-		}
-		var err error
-		if data, err = ae.Encode(); err != nil {
-			return nil, r.fail(err)
-		}
+	m, err := c.message(&r)
+	if err != nil {
+		return nil, r.fail(err)
 	}
 
 	// Commands that change state are answered with nothing at all unless
@@ -135,10 +167,7 @@ func (c *Client) do(ctx context.Context, r request) ([]genetlink.Message, error)
 		flags |= netlink.Acknowledge
 	}
 
-	msgs, err := c.execute(ctx, genetlink.Message{
-		Header: genetlink.Header{Command: r.cmd, Version: c.family.Version},
-		Data:   data,
-	}, flags)
+	msgs, err := c.execute(ctx, m, flags)
 	if err != nil {
 		return nil, r.fail(err)
 	}
@@ -151,18 +180,52 @@ func (c *Client) do(ctx context.Context, r request) ([]genetlink.Message, error)
 	return msgs, nil
 }
 
+// message encodes r.
+func (c *Client) message(r *request) (genetlink.Message, error) {
+	var data []byte
+	if r.encode != nil {
+		ae := netlink.NewAttributeEncoder()
+		if err := r.encode(ae); err != nil {
+			return genetlink.Message{}, err
+		}
+		var err error
+		if data, err = ae.Encode(); err != nil {
+			return genetlink.Message{}, err
+		}
+	}
+	return genetlink.Message{
+		Header: genetlink.Header{Command: r.cmd, Version: c.family.Version},
+		Data:   data,
+	}, nil
+}
+
 // execute runs one request under the client's lock, bounded by ctx.
 func (c *Client) execute(ctx context.Context, m genetlink.Message, flags netlink.HeaderFlags) ([]genetlink.Message, error) {
+	var msgs []genetlink.Message
+	err := c.locked(ctx, func() error {
+		c.requests.Add(1)
+		c.messages.Add(1)
+		var err error
+		msgs, err = c.conn.Execute(m, c.family.ID, flags)
+		return err
+	})
+	return msgs, err
+}
+
+// locked runs exchange, a send and the reads of its answers, under the
+// client's lock with the socket bounded by ctx. An error that is not the
+// kernel's errno leaves the socket stale; a timeout is told as ctx's.
+func (c *Client) locked(ctx context.Context, exchange func() error) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed.Load() {
-		return nil, net.ErrClosed
+		return net.ErrClosed
 	}
 	if err := ctx.Err(); err != nil { // while waiting for the lock
-		return nil, err
+		return err
 	}
 
 	if c.deadlines {
@@ -171,7 +234,7 @@ func (c *Client) execute(ctx context.Context, m genetlink.Message, flags netlink
 		}
 		deadline, _ := ctx.Deadline()
 		if err := c.conn.SetDeadline(deadline); err != nil {
-			return nil, err
+			return err
 		}
 		// Cancellation without a deadline: wake the socket by moving
 		// its deadline to the past, and wait for that to be done before
@@ -190,8 +253,7 @@ func (c *Client) execute(ctx context.Context, m genetlink.Message, flags netlink
 		}
 	}
 
-	c.requests.Add(1)
-	msgs, err := c.conn.Execute(m, c.family.ID, flags)
+	err := exchange()
 	if err != nil {
 		var errno unix.Errno
 		if !errors.As(err, &errno) {
@@ -202,16 +264,16 @@ func (c *Client) execute(ctx context.Context, m genetlink.Message, flags netlink
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 			// The socket's timer can beat the context's own.
 			if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
-				return nil, context.DeadlineExceeded
+				return context.DeadlineExceeded
 			}
 		}
-		return nil, err
+		return err
 	}
-	return msgs, nil
+	return nil
 }
 
 // drainWait bounds the wait for leftovers. The kernel answers inside

@@ -32,28 +32,31 @@ func (c *Client) Destinations(ctx context.Context, k ServiceKey) ([]Destination,
 // NewDestination adds a destination to a service. The counters are
 // ignored; the tunnel fields are sent only for Tunnel forwarding.
 func (c *Client) NewDestination(ctx context.Context, k ServiceKey, d Destination) error {
-	return c.destCmd(ctx, opNewDest, cmdNewDest, k, &d, true)
+	_, err := c.do(ctx, destRequest(opNewDest, cmdNewDest, k, &d, true))
+	return err
 }
 
 // UpdateDestination edits a destination in place (SET_DEST): forwarding,
 // weight, thresholds, tunnel. Its connections stay.
 func (c *Client) UpdateDestination(ctx context.Context, k ServiceKey, d Destination) error {
-	return c.destCmd(ctx, opSetDest, cmdSetDest, k, &d, true)
+	_, err := c.do(ctx, destRequest(opSetDest, cmdSetDest, k, &d, true))
+	return err
 }
 
 // DeleteDestination removes a destination from a service.
 func (c *Client) DeleteDestination(ctx context.Context, k ServiceKey, dk DestKey) error {
-	return c.destCmd(ctx, opDelDest, cmdDelDest, k, &Destination{Addr: dk.Addr, Port: dk.Port}, false)
+	_, err := c.do(ctx, destRequest(opDelDest, cmdDelDest, k, &Destination{Addr: dk.Addr, Port: dk.Port}, false))
+	return err
 }
 
-func (c *Client) destCmd(ctx context.Context, op string, cmd uint8, k ServiceKey, d *Destination, full bool) error {
+// destRequest is NEW_DEST, SET_DEST (full) or DEL_DEST of d in service k.
+func destRequest(op string, cmd uint8, k ServiceKey, d *Destination, full bool) request {
 	dk := d.Key()
-	_, err := c.do(ctx, request{op: op, cmd: cmd, service: &k, dest: &dk,
+	return request{op: op, cmd: cmd, service: &k, dest: &dk,
 		encode: func(ae *netlink.AttributeEncoder) error {
 			if err := serviceKeyAttr(k)(ae); err != nil {
 				return err
 			}
 			return encodeDest(ae, d, full)
-		}})
-	return err
+		}}
 }

@@ -28,6 +28,7 @@ const (
 	opStopDaemon  = "stop sync daemon"
 	opZero        = "zero counters"
 	opFlush       = "flush"
+	opApply       = "apply"
 )
 
 // Is lets errors.Is match the package's sentinels against the errno the

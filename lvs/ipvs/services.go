@@ -45,8 +45,7 @@ func (c *Client) Service(ctx context.Context, k ServiceKey) (Service, error) {
 // Stats are ignored; a zero Netmask is the whole address (see
 // Service.Netmask).
 func (c *Client) NewService(ctx context.Context, s Service) error {
-	_, err := c.do(ctx, request{op: opNewService, cmd: cmdNewService,
-		service: &s.ServiceKey, encode: serviceAttr(&s)})
+	_, err := c.do(ctx, serviceRequest(opNewService, cmdNewService, &s))
 	return err
 }
 
@@ -54,16 +53,23 @@ func (c *Client) NewService(ctx context.Context, s Service) error {
 // persistence timeout and netmask, persistence engine. Destinations and
 // connections stay. An empty PEName removes the engine.
 func (c *Client) UpdateService(ctx context.Context, s Service) error {
-	_, err := c.do(ctx, request{op: opSetService, cmd: cmdSetService,
-		service: &s.ServiceKey, encode: serviceAttr(&s)})
+	_, err := c.do(ctx, serviceRequest(opSetService, cmdSetService, &s))
 	return err
 }
 
 // DeleteService deletes a service and its destinations.
 func (c *Client) DeleteService(ctx context.Context, k ServiceKey) error {
-	_, err := c.do(ctx, request{op: opDelService, cmd: cmdDelService,
-		service: &k, encode: serviceKeyAttr(k)})
+	_, err := c.do(ctx, deleteServiceRequest(k))
 	return err
+}
+
+// serviceRequest is NEW_SERVICE or SET_SERVICE of s.
+func serviceRequest(op string, cmd uint8, s *Service) request {
+	return request{op: op, cmd: cmd, service: &s.ServiceKey, encode: serviceAttr(s)}
+}
+
+func deleteServiceRequest(k ServiceKey) request {
+	return request{op: opDelService, cmd: cmdDelService, service: &k, encode: serviceKeyAttr(k)}
 }
 
 // serviceKeyAttr encodes the nested SERVICE attribute identifying k.

@@ -4,11 +4,14 @@
 // that tests can inspect.
 //
 // The conns it hands out behave like a netlink socket, not like genltest's:
-// dumps arrive as multipart messages split over several datagrams and
-// closed by NLMSG_DONE, commands that change state are answered only when
-// NLM_F_ACK asks for it (a GET that asks gets its acknowledgement in a
-// second datagram, as from the kernel), and deadlines work. A request that
-// would leave a real client waiting forever fails instead.
+// the messages of a datagram are handled one after the other, each
+// answered on its own; dumps arrive as multipart messages split over
+// several datagrams and closed by NLMSG_DONE; a message is answered when
+// it fails or asks for NLM_F_ACK, otherwise not at all (a GET that asks
+// gets its acknowledgement in a second datagram, as from the kernel); a
+// read with nothing to come waits, as on a kernel, for the deadline or
+// Close; answers that overflow the receive buffer are dropped and the
+// next read fails with ENOBUFS; and deadlines work.
 //
 // It is a model: routes, local addresses, interfaces, connections and the
 // destination trash are not modelled. The real check is a kernel with
@@ -19,6 +22,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"math/bits"
 	"net"
 	"net/netip"
 	"os"
@@ -46,6 +50,7 @@ func DefaultSchedulers() []string {
 type Request struct {
 	Cmd  uint8 // IPVS_CMD_*
 	Dump bool  // NLM_F_DUMP
+	Ack  bool  // NLM_F_ACK
 
 	// Service and Dest are what the request names, decoded as the kernel
 	// decodes them (ports big-endian); zero if absent or undecodable.
@@ -115,13 +120,17 @@ func New() *Kernel {
 
 // Conn returns a new connection to the table, as a socket opened in the
 // same network namespace would be.
-func (k *Kernel) Conn() *genetlink.Conn {
+func (k *Kernel) Conn() *genetlink.Conn { return genetlink.NewConn(k.NetlinkConn()) }
+
+// NetlinkConn is Conn without the generic netlink wrapper, for clients
+// that send several messages per datagram.
+func (k *Kernel) NetlinkConn() *netlink.Conn {
 	k.mu.Lock()
 	k.nextPID++
 	pid := k.nextPID
 	k.mu.Unlock()
-	s := &socket{k: k, pid: pid, wake: make(chan struct{})}
-	return genetlink.NewConn(netlink.NewConn(s, pid))
+	s := &socket{k: k, pid: pid, wake: make(chan struct{}), rcvbuf: rmemDefault, sndbuf: wmemDefault}
+	return netlink.NewConn(s, pid)
 }
 
 // SetSchedulers sets the schedulers that are "loaded"; NEW_SERVICE and
@@ -321,17 +330,20 @@ func (s *service) destByKey(k ipvs.DestKey) *dest {
 	return s.dest(af, k.Addr, k.Port)
 }
 
-// handle answers one request: the datagrams to queue on the socket.
-func (k *Kernel) handle(req netlink.Message, deadline time.Time) [][]netlink.Message {
+// handle answers one message, as netlink_rcv_skb does each message of a
+// datagram: the datagrams to queue on the socket, and whether they are a
+// dump's.
+func (k *Kernel) handle(req netlink.Message, deadline time.Time) (dgs [][]netlink.Message, dump bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	h := req.Header
-	if h.Flags&netlink.Request == 0 {
-		// netlink_rcv_skb only acknowledges what is not a request.
+	if h.Flags&netlink.Request == 0 || h.Type < nlmsgMinType {
+		// netlink_rcv_skb only acknowledges what is not a request, and
+		// the control messages.
 		if h.Flags&netlink.Acknowledge != 0 {
-			return [][]netlink.Message{{ack(req, 0)}}
+			return [][]netlink.Message{{ack(req, 0)}}, false
 		}
-		return nil
+		return nil, false
 	}
 
 	var ans answer
@@ -342,6 +354,7 @@ func (k *Kernel) handle(req netlink.Message, deadline time.Time) [][]netlink.Mes
 		var r Request
 		r, ans = k.serveIPVS(req)
 		r.Errno, r.Deadline = syscall.Errno(ans.errno), deadline
+		r.Ack = h.Flags&netlink.Acknowledge != 0
 		k.log = append(k.log, r)
 	default:
 		ans.errno = unix.ENOENT // genl_rcv_msg: no such family
@@ -349,9 +362,11 @@ func (k *Kernel) handle(req netlink.Message, deadline time.Time) [][]netlink.Mes
 
 	switch {
 	case ans.errno != 0:
-		return [][]netlink.Message{{ack(req, ans.errno)}}
+		// Answered with or without NLM_F_ACK: an error always is.
+		return [][]netlink.Message{{ack(req, ans.errno)}}, false
 	case ans.dump:
-		return multipart(req, ans.replies)
+		// netlink_dump_start: no acknowledgement, NLM_F_ACK or not.
+		return multipart(req, ans.replies), true
 	}
 	var out [][]netlink.Message
 	for _, m := range ans.replies {
@@ -360,7 +375,7 @@ func (k *Kernel) handle(req netlink.Message, deadline time.Time) [][]netlink.Mes
 	if h.Flags&netlink.Acknowledge != 0 {
 		out = append(out, []netlink.Message{ack(req, 0)})
 	}
-	return out
+	return out, false
 }
 
 // ctrl answers the generic netlink controller's GETFAMILY for "IPVS"
@@ -448,60 +463,111 @@ func ack(req netlink.Message, errno unix.Errno) netlink.Message {
 	}
 }
 
-// socket is a netlink socket on the fake: requests are answered when sent,
+// Socket buffer sizes, as on a stock kernel.
+const (
+	rmemDefault = 212992 // net.core.rmem_default, and rmem_max
+	wmemDefault = 212992 // net.core.wmem_default, and wmem_max
+	sockMinBuf  = 4608   // SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF
+)
+
+// nlmsgMinType is NLMSG_MIN_TYPE: types below are control messages.
+const nlmsgMinType = 0x10
+
+// truesize is what an answer of n bytes costs the receive buffer: its
+// skb's data and skb_shared_info (320 bytes), rounded up to a kmalloc
+// size, plus the sk_buff (256).
+func truesize(n int) int {
+	return 1<<bits.Len(uint((n+63)&^63+320-1)) + 256
+}
+
+// socket is a netlink socket on the fake: a datagram is handled when sent,
 // answers queue as datagrams, and Receive takes one datagram at a time.
 type socket struct {
 	k   *Kernel
 	pid uint32
 
-	mu       sync.Mutex
-	queue    []datagram
-	deadline time.Time
-	wake     chan struct{} // closed when the deadline changes or on Close
-	closed   bool
-	silent   *netlink.Message // the last request, if it got no answer
+	mu        sync.Mutex
+	queue     []datagram
+	rmem      int   // the truesize of the queued answers (sk_rmem_alloc)
+	rcvbuf    int   // sk_rcvbuf
+	sndbuf    int   // sk_sndbuf
+	congested bool  // answers are dropped until the queue is read empty
+	err       error // for the next read (sk_err)
+	deadline  time.Time
+	wake      chan struct{} // closed when the deadline or the queue changes, or on Close
+	closed    bool
 }
 
 type datagram struct {
 	msgs  []netlink.Message
 	ready time.Time
+	size  int // charged to rmem
 }
 
 var errClosed = fmt.Errorf("ipvstest: %w", net.ErrClosed)
 
-func (s *socket) Send(m netlink.Message) error {
+func (s *socket) Send(m netlink.Message) error { return s.SendMessages([]netlink.Message{m}) }
+
+// SendMessages is sendmsg of one datagram: netlink_sendmsg refuses one
+// bigger than the send buffer, and netlink_rcv_skb handles its messages in
+// order, each answered on its own.
+func (s *socket) SendMessages(ms []netlink.Message) error {
 	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	closed, deadline, sndbuf := s.closed, s.deadline, s.sndbuf
+	s.mu.Unlock()
+	if closed {
 		return errClosed
 	}
-	deadline := s.deadline
-	s.mu.Unlock()
-
-	dgs := s.k.handle(m, deadline)
-	s.k.mu.Lock()
-	ready := time.Now().Add(s.k.delay)
-	s.k.mu.Unlock()
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.silent = nil
-	if len(dgs) == 0 {
-		s.silent = &m
+	n := 0
+	for _, m := range ms {
+		n += int(m.Header.Length+3) &^ 3
 	}
-	for _, d := range dgs {
-		s.queue = append(s.queue, datagram{msgs: d, ready: ready})
+	if n > sndbuf-32 {
+		return os.NewSyscallError("sendmsg", unix.EMSGSIZE)
+	}
+
+	for _, m := range ms {
+		dgs, dump := s.k.handle(m, deadline)
+		s.k.mu.Lock()
+		ready := time.Now().Add(s.k.delay)
+		s.k.mu.Unlock()
+		for _, d := range dgs {
+			s.attach(d, ready, dump)
+		}
 	}
 	return nil
 }
 
-func (s *socket) SendMessages(ms []netlink.Message) error {
-	for _, m := range ms {
-		if err := s.Send(m); err != nil {
-			return err
+// attach queues an answer as netlink_unicast does from the kernel: one
+// that does not fit the receive buffer is dropped, and so is every answer
+// after it until a read empties the queue; the next read fails with
+// ENOBUFS (netlink_attachskb, netlink_overrun). Dumps do not count: the
+// kernel makes a dump's next part only when the reader has made room
+// (netlink_dump), so they never overflow.
+func (s *socket) attach(msgs []netlink.Message, ready time.Time, dump bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	size := 0
+	if !dump {
+		n := 0
+		for _, m := range msgs {
+			n += int(m.Header.Length)
+		}
+		size = truesize(n)
+		if s.congested || s.rmem > 0 && s.rmem+size > s.rcvbuf {
+			if !s.congested {
+				s.congested = true
+				s.err = os.NewSyscallError("recvmsg", unix.ENOBUFS)
+			}
+			return
 		}
 	}
-	return nil
+	s.rmem += size
+	s.queue = append(s.queue, datagram{msgs: msgs, ready: ready, size: size})
+	s.wakeLocked()
 }
 
 func (s *socket) Receive() ([]netlink.Message, error) { return s.receive() }
@@ -521,7 +587,8 @@ func (s *socket) ReceiveIter() iter.Seq2[netlink.Message, error] {
 	}
 }
 
-// receive waits for the next datagram, the deadline or Close.
+// receive waits for the next datagram, the deadline or Close. Like a
+// kernel, it waits forever for an answer that will not come.
 func (s *socket) receive() ([]netlink.Message, error) {
 	for {
 		s.mu.Lock()
@@ -532,19 +599,23 @@ func (s *socket) receive() ([]netlink.Message, error) {
 		now := time.Now()
 		wait := time.Duration(-1)
 		switch {
+		case s.err != nil:
+			// sock_error comes before the queue.
+			err := s.err
+			s.err = nil
+			s.mu.Unlock()
+			return nil, err
 		case len(s.queue) > 0 && !s.queue[0].ready.After(now):
 			d := s.queue[0]
 			s.queue = s.queue[1:]
+			s.rmem -= d.size
+			if len(s.queue) == 0 {
+				s.congested = false // netlink_rcv_wake
+			}
 			s.mu.Unlock()
 			return d.msgs, nil
 		case len(s.queue) > 0:
 			wait = s.queue[0].ready.Sub(now)
-		case s.silent != nil && s.deadline.IsZero():
-			m := *s.silent
-			s.mu.Unlock()
-			return nil, fmt.Errorf("ipvstest: nothing to receive: request %d (type %d, flags %v) succeeded "+
-				"without NLM_F_ACK, so a kernel sends no reply and this receive would block forever",
-				m.Header.Sequence, m.Header.Type, m.Header.Flags)
 		}
 		if !s.deadline.IsZero() {
 			left := s.deadline.Sub(now)
@@ -595,7 +666,40 @@ func (s *socket) setDeadline(t time.Time) error {
 		return errClosed
 	}
 	s.deadline = t
+	s.wakeLocked()
+	return nil
+}
+
+func (s *socket) wakeLocked() {
 	close(s.wake)
 	s.wake = make(chan struct{})
+}
+
+// SetReadBuffer is SO_RCVBUF: capped at net.core.rmem_max, then doubled
+// for the kernel's overhead.
+func (s *socket) SetReadBuffer(n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rcvbuf = max(min(n, rmemDefault)*2, sockMinBuf)
 	return nil
+}
+
+// SetWriteBuffer is SO_SNDBUF, as SetReadBuffer.
+func (s *socket) SetWriteBuffer(n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sndbuf = max(min(n, wmemDefault)*2, sockMinBuf)
+	return nil
+}
+
+func (s *socket) ReadBuffer() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rcvbuf, nil
+}
+
+func (s *socket) WriteBuffer() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sndbuf, nil
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs/ipvstest"
@@ -298,13 +300,27 @@ func TestAcknowledgements(t *testing.T) {
 	defer conn.Close()
 	data := encode(t, func(ae *netlink.AttributeEncoder) { ae.Nested(attrService, svcAttrs([]byte{0, 80}, nil)) })
 
-	// Without NLM_F_ACK the kernel is silent on success: a client that
-	// waits for an answer would wait forever. The fake says so instead.
-	if _, err := execute(t, conn, cmdNewService, netlink.Request, data); err == nil {
-		t.Error("a command without NLM_F_ACK got an answer")
+	// Without NLM_F_ACK the kernel is silent on success: nothing comes,
+	// and a read waits for its deadline.
+	req := genetlink.Message{Header: genetlink.Header{Command: cmdNewService, Version: 1}, Data: data}
+	if _, err := conn.Send(req, ipvstest.FamilyID, netlink.Request); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _, err := conn.Receive(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("a command without NLM_F_ACK got an answer: %v, %v", msgs, err)
 	}
 	if len(k.Services()) != 1 {
 		t.Error("the command was not carried out")
+	}
+	// A failure is answered all the same.
+	if _, err := conn.Send(req, ipvstest.FamilyID, netlink.Request); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := conn.Receive(); !errors.Is(err, unix.EEXIST) {
+		t.Errorf("a failed command without NLM_F_ACK: %v, want EEXIST", err)
 	}
 
 	// A GET with NLM_F_ACK is answered twice: the stray acknowledgement
@@ -328,5 +344,130 @@ func TestFamilyLookup(t *testing.T) {
 	}
 	if _, err := conn.GetFamily("nl80211"); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("GetFamily(nl80211) = %v, want ENOENT", err)
+	}
+}
+
+// newServiceMsg is NEW_SERVICE of TCP 192.0.2.1:port, as a netlink message
+// for SendMessages.
+func newServiceMsg(t *testing.T, port uint16, flags netlink.HeaderFlags) netlink.Message {
+	t.Helper()
+	data := encode(t, func(ae *netlink.AttributeEncoder) {
+		ae.Nested(attrService, svcAttrs(binary.BigEndian.AppendUint16(nil, port), nil))
+	})
+	b, err := (&genetlink.Message{Header: genetlink.Header{Command: cmdNewService, Version: 1}, Data: data}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return netlink.Message{Header: netlink.Header{Type: ipvstest.FamilyID, Flags: flags}, Data: b}
+}
+
+func TestDatagramOfMessages(t *testing.T) {
+	k := ipvstest.New()
+	nc := k.NetlinkConn()
+	defer nc.Close()
+
+	// netlink_rcv_skb: in order, each answered on its own, an error
+	// with or without NLM_F_ACK, a success only with it.
+	sent, err := nc.SendMessages([]netlink.Message{
+		newServiceMsg(t, 80, netlink.Request),
+		newServiceMsg(t, 80, netlink.Request), // EEXIST: the first is made already
+		newServiceMsg(t, 81, netlink.Request),
+		newServiceMsg(t, 81, netlink.Request|netlink.Acknowledge), // EEXIST
+		newServiceMsg(t, 82, netlink.Request|netlink.Acknowledge),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{1, 3} {
+		var oe *netlink.OpError
+		if _, err := nc.Receive(); !errors.As(err, &oe) || !errors.Is(err, unix.EEXIST) ||
+			oe.Sequence != sent[i].Header.Sequence {
+			t.Errorf("answer to message %d (seq %d): %v", i, sent[i].Header.Sequence, err)
+		}
+	}
+	msgs, err := nc.Receive()
+	if err != nil || len(msgs) != 1 || msgs[0].Header.Type != netlink.Error || msgs[0].Header.Sequence != sent[4].Header.Sequence {
+		t.Errorf("acknowledgement of the last message: %+v, %v", msgs, err)
+	}
+	if err := nc.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err := nc.Receive(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("answers beyond those due: %+v, %v", msgs, err)
+	}
+	if n := len(k.Services()); n != 3 {
+		t.Errorf("%d services, want 3", n)
+	}
+}
+
+func TestReceiveBufferOverrun(t *testing.T) {
+	k := ipvstest.New()
+	nc := k.NetlinkConn()
+	defer nc.Close()
+	rcvbuf, err := nc.ReadBuffer()
+	if err != nil || rcvbuf != 212992 {
+		t.Fatalf("ReadBuffer = %d, %v; want net.core.rmem_default", rcvbuf, err)
+	}
+	if err := nc.SetReadBuffer(1 << 30); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := nc.ReadBuffer(); n != 2*212992 {
+		t.Errorf("SO_RCVBUF of 1 GiB gives %d, want twice net.core.rmem_max", n)
+	}
+	if err := nc.SetReadBuffer(rcvbuf / 2); err != nil {
+		t.Fatal(err)
+	}
+
+	// 1,000 failures answered inside one sendmsg: what does not fit the
+	// buffer is lost, the reader is told so first, and the rest is there.
+	var msgs []netlink.Message
+	for range 1000 {
+		msgs = append(msgs, newServiceMsg(t, 80, netlink.Request))
+	}
+	if _, err := nc.SendMessages(msgs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.SendMessages(msgs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Receive(); !errors.Is(err, unix.ENOBUFS) {
+		t.Fatalf("first read after the overrun: %v, want ENOBUFS", err)
+	}
+	if err := nc.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		_, err := nc.Receive()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if !errors.Is(err, unix.EEXIST) {
+			t.Fatalf("answer %d: %v", n, err)
+		}
+		n++
+	}
+	if n == 0 || n >= 1000 || n*700 > rcvbuf {
+		t.Errorf("%d answers survived in a buffer of %d bytes", n, rcvbuf)
+	}
+
+	// Read empty, the socket takes answers again.
+	if err := nc.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.SendMessages([]netlink.Message{newServiceMsg(t, 81, netlink.Request|netlink.Acknowledge)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Receive(); err != nil {
+		t.Errorf("after the overrun: %v", err)
+	}
+
+	// sendmsg refuses a datagram bigger than the send buffer.
+	big := make([]netlink.Message, 0, 3000)
+	for range 3000 {
+		big = append(big, newServiceMsg(t, 82, netlink.Request))
+	}
+	if _, err := nc.SendMessages(big); !errors.Is(err, unix.EMSGSIZE) {
+		t.Errorf("a datagram of %d messages: %v, want EMSGSIZE", len(big), err)
 	}
 }
