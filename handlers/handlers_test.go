@@ -295,6 +295,9 @@ func TestBadFieldsShowMessagesAndSaveNothing(t *testing.T) {
 		{"/virtual/" + vid + "/real/" + rid, url.Values{"name": {"web1"}, "address": {"10.0.0.1"}, "weight": {"-1"}}, "weight", "0-2147483647"},
 		{"/virtual/" + vid + "/real/new", url.Values{"name": {"web2"}, "address": {"2001:db8::2"}, "weight": {"1"}}, "address", "address family"},
 		{"/virtual/" + vid + "/scripts", url.Values{"expect": {"(unclosed"}, "use_regex": {"1"}}, "expect", "regular expression"},
+		{"/virtual/" + vid + "/scripts", url.Values{"check": {"https"}, "http_status": {"2xx"}}, "http_status", "status code or range"},
+		{"/virtual/" + vid + "/scripts", url.Values{"check": {"udp"}, "send": {""}}, "send", "required by a udp check"},
+		{"/virtual/" + vid + "/scripts", url.Values{"check": {"http"}, "check_failures": {"500"}}, "check_failures", "0-100"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.path+"/"+tc.field, func(t *testing.T) {

@@ -362,7 +362,36 @@ func scriptsForm(vs *config.VirtualServer, serial int64) *web.Form {
 	f.Values["send"] = vs.Send
 	f.Values["expect"] = vs.Expect
 	f.Values["use_regex"] = boolValue(vs.UseRegex)
+	f.Values["check"] = vs.CheckKind
+	if vs.CheckInterval != 0 {
+		f.Values["check_interval"] = config.FormatSeconds(vs.CheckInterval)
+	}
+	f.Values["check_failures"] = itoa(vs.CheckFailures)
+	f.Values["http_path"] = vs.HTTPPath
+	f.Values["http_host"] = vs.HTTPHost
+	f.Values["http_status"] = vs.HTTPStatus
+	f.Values["http_body"] = vs.HTTPBody
+	f.Values["tls_verify"] = boolValue(vs.TLSVerify)
 	return f
+}
+
+// copyScripts copies the fields of the MONITORING SCRIPTS tab.
+func copyScripts(dst, src *config.VirtualServer) {
+	dst.SendProgram, dst.Send, dst.Expect, dst.UseRegex = src.SendProgram, src.Send, src.Expect, src.UseRegex
+	dst.CheckKind, dst.CheckInterval, dst.CheckFailures = src.CheckKind, src.CheckInterval, src.CheckFailures
+	dst.HTTPPath, dst.HTTPHost, dst.HTTPStatus, dst.HTTPBody, dst.TLSVerify = src.HTTPPath, src.HTTPHost, src.HTTPStatus, src.HTTPBody, src.TLSVerify
+}
+
+// readScripts reads the MONITORING SCRIPTS tab over base.
+func readScripts(f *formReader, base config.VirtualServer) config.VirtualServer {
+	vs := base
+	vs.SendProgram, vs.Send, vs.Expect, vs.UseRegex = f.str("send_program"), f.str("send"), f.str("expect"), f.check("use_regex")
+	vs.CheckKind = f.str("check")
+	vs.CheckInterval = f.seconds("check_interval")
+	vs.CheckFailures = int(f.int("check_failures"))
+	vs.HTTPPath, vs.HTTPHost, vs.HTTPStatus, vs.HTTPBody = f.str("http_path"), f.str("http_host"), f.str("http_status"), f.str("http_body")
+	vs.TLSVerify = f.check("tls_verify")
+	return vs
 }
 
 func (c *Console) scriptsPage(w http.ResponseWriter, r *http.Request) {
@@ -382,7 +411,7 @@ func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
 	vid := cur.ID
 	h := head(cur, web.SubScripts)
 	f := newFormReader(r)
-	prog, send, expect, re := f.str("send_program"), f.str("send"), f.str("expect"), f.check("use_regex")
+	edited := readScripts(f, *cur)
 	again := func(p web.Page, code int) {
 		p.Title, p.Tab = "Monitoring scripts of "+h.Name, web.TabVirtual
 		c.render(w, r, code, web.Scripts(p, h, f.form))
@@ -403,7 +432,7 @@ func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
 			return errGone
 		}
 		idx = i
-		vs.SendProgram, vs.Send, vs.Expect, vs.UseRegex = prog, send, expect, re
+		copyScripts(vs, &edited)
 		return nil
 	}, scopeOf(func() int { return idx }, "virtual"), again)
 	if !ok {

@@ -254,7 +254,8 @@ func loadConfig(ctx context.Context, q querier) (*config.Config, error) {
 	rows, err := q.QueryContext(ctx, `SELECT id, name, active, address, device, netmask,
 		protocol, port, fwmark, scheduler, sched_fallback, sched_port, one_packet,
 		persistence, pmask, sorry_server, check_timeout_ms, reentry_ms, quiesce,
-		load_monitor, send, expect, use_regex, send_program
+		load_monitor, send, expect, use_regex, send_program,
+		check_kind, check_interval_ms, check_failures, http_path, http_host, http_status, http_body, tls_verify
 		FROM virtual_servers ORDER BY position, id`)
 	if err != nil {
 		return nil, fmt.Errorf("virtual servers: %w", err)
@@ -262,20 +263,22 @@ func loadConfig(ctx context.Context, q querier) (*config.Config, error) {
 	index := map[int64]int{}
 	for rows.Next() {
 		var (
-			vs                       config.VirtualServer
-			addr, mask, pmask, sorry text
-			checkTimeout, reentry    millis
+			vs                                   config.VirtualServer
+			addr, mask, pmask, sorry             text
+			checkTimeout, reentry, checkInterval millis
 		)
 		if err := rows.Scan(&vs.ID, &vs.Name, &vs.Active, &addr, &vs.Device, &mask,
 			&vs.Protocol, &vs.Port, &vs.FWMark, &vs.Scheduler, &vs.SchedFallback, &vs.SchedPort, &vs.OnePacket,
 			&vs.Persistence, &pmask, &sorry, &checkTimeout, &reentry, &vs.Quiesce,
-			&vs.LoadMonitor, &vs.Send, &vs.Expect, &vs.UseRegex, &vs.SendProgram); err != nil {
+			&vs.LoadMonitor, &vs.Send, &vs.Expect, &vs.UseRegex, &vs.SendProgram,
+			&vs.CheckKind, &checkInterval, &vs.CheckFailures, &vs.HTTPPath, &vs.HTTPHost, &vs.HTTPStatus, &vs.HTTPBody, &vs.TLSVerify); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("virtual servers: %w", err)
 		}
 		vs.Address, vs.SorryServer = addr.addr(&errs), sorry.addr(&errs)
 		vs.Netmask, vs.PersistenceNetmask = mask.mask(&errs), pmask.mask(&errs)
 		vs.CheckTimeout, vs.Reentry = time.Duration(checkTimeout)*time.Millisecond, time.Duration(reentry)*time.Millisecond
+		vs.CheckInterval = time.Duration(checkInterval) * time.Millisecond
 		index[vs.ID] = len(c.Virtuals)
 		c.Virtuals = append(c.Virtuals, vs)
 	}
@@ -476,8 +479,9 @@ func upsertVirtual(ctx context.Context, tx *sql.Tx, vs *config.VirtualServer, po
 	return tx.QueryRowContext(ctx, `INSERT INTO virtual_servers (id, position, name, active,
 		address, device, netmask, protocol, port, fwmark, scheduler, sched_fallback, sched_port,
 		one_packet, persistence, pmask, sorry_server, check_timeout_ms, reentry_ms, quiesce,
-		load_monitor, send, expect, use_regex, send_program)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		load_monitor, send, expect, use_regex, send_program,
+		check_kind, check_interval_ms, check_failures, http_path, http_host, http_status, http_body, tls_verify)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET position = excluded.position, name = excluded.name,
 		active = excluded.active, address = excluded.address, device = excluded.device,
 		netmask = excluded.netmask, protocol = excluded.protocol, port = excluded.port,
@@ -488,13 +492,18 @@ func upsertVirtual(ctx context.Context, tx *sql.Tx, vs *config.VirtualServer, po
 		check_timeout_ms = excluded.check_timeout_ms, reentry_ms = excluded.reentry_ms,
 		quiesce = excluded.quiesce, load_monitor = excluded.load_monitor, send = excluded.send,
 		expect = excluded.expect, use_regex = excluded.use_regex,
-		send_program = excluded.send_program
+		send_program = excluded.send_program, check_kind = excluded.check_kind,
+		check_interval_ms = excluded.check_interval_ms, check_failures = excluded.check_failures,
+		http_path = excluded.http_path, http_host = excluded.http_host, http_status = excluded.http_status,
+		http_body = excluded.http_body, tls_verify = excluded.tls_verify
 		RETURNING id`,
 		id, pos, vs.Name, vs.Active, config.FormatAddr(vs.Address), vs.Device, vs.Netmask.String(),
 		vs.Protocol, vs.Port, vs.FWMark, vs.Scheduler, vs.SchedFallback, vs.SchedPort,
 		vs.OnePacket, vs.Persistence, vs.PersistenceNetmask.String(), config.FormatAddr(vs.SorryServer),
 		vs.CheckTimeout.Milliseconds(), vs.Reentry.Milliseconds(), vs.Quiesce,
-		vs.LoadMonitor, vs.Send, vs.Expect, vs.UseRegex, vs.SendProgram).Scan(&vs.ID)
+		vs.LoadMonitor, vs.Send, vs.Expect, vs.UseRegex, vs.SendProgram,
+		vs.CheckKind, vs.CheckInterval.Milliseconds(), vs.CheckFailures, vs.HTTPPath, vs.HTTPHost, vs.HTTPStatus,
+		vs.HTTPBody, vs.TLSVerify).Scan(&vs.ID)
 }
 
 // upsertReal writes rs at position pos of virtual server vid, assigning

@@ -50,6 +50,7 @@ func rich() *config.Config {
 			Protocol: config.TCP, Port: 80, Scheduler: "wlc", Persistence: 300, PersistenceNetmask: config.MaskBits(24),
 			SorryServer: a("10.10.0.99"), CheckTimeout: 6 * time.Second, Reentry: 15 * time.Second, Quiesce: true,
 			LoadMonitor: "none", Send: `GET / HTTP/1.0\r\n\r\n`, Expect: "HTTP", UseRegex: false,
+			CheckKind: "https", HTTPPath: "/healthz", HTTPHost: "www.example.org", HTTPStatus: "200,204", HTTPBody: "ok", TLSVerify: true,
 			Reals: []config.RealServer{
 				{Name: "web1", Active: true, Address: a("10.10.0.11"), Weight: 1},
 				{Name: "web2", Active: true, Address: a("10.10.0.12"), Port: 8080, Weight: 2, Forward: config.NAT,
@@ -60,7 +61,7 @@ func rich() *config.Config {
 			Name: "dns6", Active: true, Address: a("2001:db8::53"), Device: "eth0", Netmask: config.MaskBits(64),
 			Protocol: config.UDP, Port: 53, Scheduler: "mh", SchedFallback: true, SchedPort: true, OnePacket: true,
 			CheckTimeout: 1500 * time.Millisecond, Reentry: 0, Expect: "^ok", UseRegex: true,
-			SendProgram: "/usr/lib/lvsconsole/check-dns %h %p",
+			SendProgram: "/usr/lib/lvsconsole/check-dns %h %p", CheckKind: "program", CheckInterval: 3 * time.Second, CheckFailures: 2,
 			Reals: []config.RealServer{
 				{Name: "ns1", Active: true, Address: a("2001:db8:1::1"), Weight: 10, Forward: config.Direct},
 				{Name: "ns-v4", Active: false, Address: a("10.10.0.53"), Weight: 1, Forward: config.Tunnel},

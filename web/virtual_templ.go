@@ -1260,7 +1260,27 @@ func Scripts(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 95, "<fieldset><legend>Health check</legend>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 95, "<fieldset><legend>Health check</legend><div class=\"grid\">")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = SelectField(f, "check", "Check", "", []Option{
+				{"", "piranha's: sending program if set, else send/expect"},
+				{"tcp", "TCP connect"}, {"send", "send / expect over TCP"}, {"program", "sending program"},
+				{"http", "HTTP GET"}, {"https", "HTTPS GET"}, {"udp", "UDP send / expect"},
+			}).Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = TextField(f, "check_interval", "Interval (seconds)", "empty: the service timeout, as piranha").Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = TextField(f, "check_failures", "Failures before down", "0 or 1: the first failure, as piranha").Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 96, "</div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1280,7 +1300,35 @@ func Scripts(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 96, "</fieldset><div class=\"actions\"><button type=\"submit\" class=\"primary\" id=\"accept\">ACCEPT</button> <button type=\"submit\" name=\"blank\" value=\"send_program\">NO SEND PROGRAM</button> <button type=\"submit\" name=\"blank\" value=\"send\">BLANK SEND</button> <button type=\"submit\" name=\"blank\" value=\"expect\">BLANK EXPECT</button></div><p class=\"hint\">The blank buttons clear a field here; ACCEPT saves.</p></form>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 97, "</fieldset><fieldset><legend>HTTP and HTTPS checks</legend><div class=\"grid\">")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = TextField(f, "http_path", "Path", "default /").Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = TextField(f, "http_host", "Virtual host", "default the real server's address").Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = TextField(f, "http_status", "Accepted status codes", "default 200-399, e.g. 200-299,301").Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = TextField(f, "http_body", "Body must match", "POSIX extended regular expression").Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 98, "</div>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = CheckField(f, "tls_verify", "Verify the certificate (HTTPS)", "").Render(ctx, templ_7745c5c3_Buffer)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 99, "</fieldset><div class=\"actions\"><button type=\"submit\" class=\"primary\" id=\"accept\">ACCEPT</button> <button type=\"submit\" name=\"blank\" value=\"send_program\">NO SEND PROGRAM</button> <button type=\"submit\" name=\"blank\" value=\"send\">BLANK SEND</button> <button type=\"submit\" name=\"blank\" value=\"expect\">BLANK EXPECT</button></div><p class=\"hint\">The blank buttons clear a field here; ACCEPT saves.</p></form>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

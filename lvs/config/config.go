@@ -97,6 +97,9 @@ var Protocols = []Protocol{TCP, UDP, SCTP}
 // Schedulers lists every IPVS scheduler of current kernels.
 var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
 
+// CheckKinds lists the health check kinds besides piranha's automatic "".
+var CheckKinds = []string{"tcp", "send", "program", "http", "https", "udp"}
+
 // LoadMonitors lists piranha's load monitoring tools.
 var LoadMonitors = []string{"none", "rup", "ruptime", "uptime"}
 
@@ -138,6 +141,17 @@ type VirtualServer struct {
 	Expect       string        // expected reply prefix (or regex)
 	UseRegex     bool
 	SendProgram  string // check program; %h = address, %p = port
+
+	// CheckKind picks the check: "" is piranha's (send_program when set,
+	// else send/expect over TCP), or one of CheckKinds.
+	CheckKind     string
+	CheckInterval time.Duration // between checks; 0: the timeout, as piranha
+	CheckFailures int           // consecutive failures before a server is DOWN; 0 is piranha's 1
+	HTTPPath      string        // http and https checks: the path to GET ("" = /)
+	HTTPHost      string        // virtual host ("" = the real server's address)
+	HTTPStatus    string        // accepted status codes and ranges ("" = 200-399)
+	HTTPBody      string        // POSIX extended regex the body must match ("" = any)
+	TLSVerify     bool          // https: verify the certificate
 
 	Reals []RealServer
 }

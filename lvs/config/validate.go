@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -286,6 +287,7 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 		}
 	}
 	checkCommand(v, "send_program", vs.SendProgram)
+	vs.validateCheck(v)
 
 	names := map[string]int{}
 	dests := map[netip.AddrPort]string{}
@@ -441,4 +443,65 @@ func checkCommand(v *validator, field, cmd string) {
 	if !filepath.IsAbs(args[0]) {
 		v.add(field, "%q is not an absolute path: commands run without a shell, so name the program by its full path", args[0])
 	}
+}
+
+func (vs *VirtualServer) validateCheck(v *validator) {
+	switch vs.CheckKind {
+	case "", "tcp", "send", "http", "https":
+	case "program":
+		if vs.SendProgram == "" {
+			v.add("send_program", "is required by a program check")
+		}
+	case "udp":
+		if vs.Send == "" {
+			v.add("send", "is required by a udp check: the datagram to send")
+		}
+	default:
+		v.add("check", "%q is not a check kind: use %s, or leave it empty for piranha's", vs.CheckKind, strings.Join(CheckKinds, ", "))
+	}
+	if vs.CheckInterval != 0 {
+		checkDuration(v, "check_interval", vs.CheckInterval, minInterval, maxTimeout)
+	}
+	checkRange(v, "check_failures", int64(vs.CheckFailures), 0, 100)
+	if p := vs.HTTPPath; p != "" && (!strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t") || !isPrintable(p)) {
+		v.add("http_path", "%q is not a path: it starts with / and has no spaces", p)
+	}
+	if h := vs.HTTPHost; h != "" && (strings.ContainsAny(h, " \t/") || !isPrintable(h)) {
+		v.add("http_host", "%q is not a host name", h)
+	}
+	if _, err := ParseStatusRanges(vs.HTTPStatus); err != nil {
+		v.add("http_status", "%v", err)
+	}
+	if vs.HTTPBody != "" {
+		if _, err := regexp.CompilePOSIX(vs.HTTPBody); err != nil {
+			v.add("http_body", "is not a valid POSIX extended regular expression: %v", err)
+		}
+	}
+}
+
+// StatusRange is an inclusive range of HTTP status codes.
+type StatusRange struct{ Lo, Hi int }
+
+// ParseStatusRanges reads accepted HTTP status codes such as
+// "200-299,301"; "" is 200-399.
+func ParseStatusRanges(s string) ([]StatusRange, error) {
+	if strings.TrimSpace(s) == "" {
+		return []StatusRange{{200, 399}}, nil
+	}
+	var rs []StatusRange
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(strings.TrimSpace(hi))
+		}
+		if err1 != nil || err2 != nil || a < 100 || b > 599 || a > b {
+			return nil, fmt.Errorf("%q is not a status code or range: write e.g. 200-299,301", part)
+		}
+		rs = append(rs, StatusRange{a, b})
+	}
+	return rs, nil
 }

@@ -215,6 +215,16 @@ func (f *formatter) virtual(vs *config.VirtualServer) {
 	f.raw(in, "timeout", config.FormatSeconds(vs.CheckTimeout))
 	f.raw(in, "reentry", config.FormatSeconds(vs.Reentry))
 	f.bool(in, "quiesce_server", vs.Quiesce)
+	f.strIf(in, "check", vs.CheckKind)
+	if vs.CheckInterval != 0 {
+		f.raw(in, "check_interval", config.FormatSeconds(vs.CheckInterval))
+	}
+	f.intIf(in, "check_failures", int64(vs.CheckFailures))
+	f.quotedIf(in, "http_path", vs.HTTPPath)
+	f.quotedIf(in, "http_host", vs.HTTPHost)
+	f.quotedIf(in, "http_status", vs.HTTPStatus)
+	f.quotedIf(in, "http_body", vs.HTTPBody)
+	f.boolIf(in, "tls_verify", vs.TLSVerify)
 	for j := range vs.Reals {
 		rs := &vs.Reals[j]
 		f.where = "virtual " + vs.Name + ", server " + rs.Name

@@ -235,6 +235,14 @@ var virtualKeys = []key[config.VirtualServer]{
 	{"quiesce_server", boolean(func(vs *config.VirtualServer) *bool { return &vs.Quiesce })},
 	{"sched_flags", schedFlags},
 	{"ops", boolean(func(vs *config.VirtualServer) *bool { return &vs.OnePacket })},
+	{"check", str(func(vs *config.VirtualServer) *string { return &vs.CheckKind })},
+	{"check_interval", seconds(func(vs *config.VirtualServer) *time.Duration { return &vs.CheckInterval })},
+	{"check_failures", smallInt(func(vs *config.VirtualServer) *int { return &vs.CheckFailures })},
+	{"http_path", str(func(vs *config.VirtualServer) *string { return &vs.HTTPPath })},
+	{"http_host", str(func(vs *config.VirtualServer) *string { return &vs.HTTPHost })},
+	{"http_status", str(func(vs *config.VirtualServer) *string { return &vs.HTTPStatus })},
+	{"http_body", str(func(vs *config.VirtualServer) *string { return &vs.HTTPBody })},
+	{"tls_verify", boolean(func(vs *config.VirtualServer) *bool { return &vs.TLSVerify })},
 }
 
 var serverKeys = []key[config.RealServer]{

@@ -176,6 +176,7 @@ func richModel() *config.Config {
 			Reentry:      180 * time.Second,
 			Send:         `\`,
 			Expect:       `it's "quoted" \\ and \" done\`,
+			CheckKind:    "udp",
 			Reals: []config.RealServer{
 				{Name: "ns1", Active: true, Address: ip("10.10.0.53"), Weight: 1},
 			},
@@ -190,6 +191,15 @@ func richModel() *config.Config {
 			SchedPort:    true,
 			CheckTimeout: 1500 * time.Millisecond,
 			Reentry:      15 * time.Second,
+			// An HTTPS check with every setting.
+			CheckKind:     "https",
+			CheckInterval: 2500 * time.Millisecond,
+			CheckFailures: 3,
+			HTTPPath:      "/health?full=1",
+			HTTPHost:      "www.example.org",
+			HTTPStatus:    "200-299,301",
+			HTTPBody:      `"status": *"ok"`,
+			TLSVerify:     true,
 		}},
 	}
 }
