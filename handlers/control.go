@@ -3,6 +3,8 @@ package handlers
 import (
 	"net/http"
 
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/web"
 )
@@ -11,6 +13,13 @@ import (
 // Handlers only read it: they never talk to the kernel.
 type StatusSource interface {
 	Status() engine.Status
+}
+
+// HealthSource tells the state of the health checks; *engine.Checks
+// provides it.
+type HealthSource interface {
+	Of(vs *config.VirtualServer, rs *config.RealServer) (engine.ServerHealth, bool)
+	Events(n int) []engine.Event
 }
 
 // control is the CONTROL/MONITORING page: the engine's state, the IPVS
@@ -31,9 +40,14 @@ func (c *Console) control(w http.ResponseWriter, r *http.Request) {
 		vs := &cfg.Virtuals[i]
 		cv := web.ControlVirtual{VirtualRow: virtualRow(vs), Service: vs.ServiceString()}
 		for j := range vs.Reals {
-			cv.Reals = append(cv.Reals, realRow(cfg, vs, &vs.Reals[j]))
+			cv.Reals = append(cv.Reals, c.withHealth(realRow(cfg, vs, &vs.Reals[j]), vs, &vs.Reals[j]))
 		}
 		v.Virtuals = append(v.Virtuals, cv)
+	}
+	if c.health != nil {
+		for _, ev := range c.health.Events(20) {
+			v.Events = append(v.Events, web.HealthEvent{When: ev.Time, Server: ev.Server, From: ev.From, To: ev.To, Reason: ev.Reason})
+		}
 	}
 	c.render(w, r, http.StatusOK, web.Control(c.page(w, r, "Control / monitoring", web.TabControl, cfg.Serial), v))
 }

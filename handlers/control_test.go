@@ -2,12 +2,14 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
@@ -49,5 +51,38 @@ func TestControlShowsWhatTheEngineWouldProgram(t *testing.T) {
 		if !strings.Contains(a.body, want) {
 			t.Errorf("the control page lacks %q", want)
 		}
+	}
+}
+
+type fixedHealth struct{}
+
+func (fixedHealth) Of(vs *config.VirtualServer, rs *config.RealServer) (engine.ServerHealth, bool) {
+	return engine.ServerHealth{State: "down", Reason: "connect refused", Since: time.Now()}, true
+}
+
+func (fixedHealth) Events(n int) []engine.Event {
+	return []engine.Event{{Time: time.Now(), Server: "10.0.0.1:80", From: "up", To: "down", Reason: "connect refused"}}
+}
+
+// TestHealthIsShown: the REAL SERVER tab and the control page show each
+// server's check verdict and the recent changes with their reasons.
+func TestHealthIsShown(t *testing.T) {
+	e := newEnv(t, true)
+	cfg := e.seed(t)
+	console, err := New(context.Background(), Options{Store: e.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Health: fixedHealth{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(console)
+	defer srv.Close()
+	e.srv = srv
+	c := e.login(t)
+	a := get(t, c, fmt.Sprintf("%s/virtual/%d/real", srv.URL, cfg.Virtuals[0].ID))
+	if !strings.Contains(a.body, `badge bad`) || !strings.Contains(a.body, "connect refused") {
+		t.Errorf("the REAL SERVER tab does not show the failed check")
+	}
+	a = get(t, c, srv.URL+"/control")
+	if !strings.Contains(a.body, "Recent health changes") || !strings.Contains(a.body, "10.0.0.1:80") || !strings.Contains(a.body, "connect refused") {
+		t.Errorf("the control page does not show the health change")
 	}
 }

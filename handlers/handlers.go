@@ -46,6 +46,8 @@ type Options struct {
 	Now func() time.Time
 	// Engine reports what the IPVS engine does; nil when none runs.
 	Engine StatusSource
+	// Health reports the health checks; nil when none run.
+	Health HealthSource
 }
 
 // Console is the console's HTTP handler.
@@ -58,6 +60,7 @@ type Console struct {
 	throttle *throttle
 	now      func() time.Time
 	engine   StatusSource
+	health   HealthSource
 	mux      *chi.Mux     // the routes, for tests that walk them
 	handler  http.Handler // mux behind the middleware
 }
@@ -81,6 +84,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		policy: o.Sessions,
 		now:    o.Now,
 		engine: o.Engine,
+		health: o.Health,
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -129,7 +133,7 @@ func (c *Console) routes() http.Handler {
 
 	staticFS, _ := fs.Sub(static.FS, ".")
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(staticFS)))
-	r.Get("/healthz", c.health)
+	r.Get("/healthz", c.healthz)
 	r.Get("/login", c.loginPage)
 	r.Post("/login", c.login)
 	r.Get("/setup", c.setupPage)
@@ -255,9 +259,9 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// health answers whether the database can be read, for service managers and
+// healthz answers whether the database can be read, for service managers and
 // probes. It is open without login, so it says nothing of the configuration.
-func (c *Console) health(w http.ResponseWriter, r *http.Request) {
+func (c *Console) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if _, err := c.store.Config(r.Context()); err != nil {
 		c.log.Error("health check", "err", err)

@@ -454,7 +454,7 @@ func (c *Console) renderRealList(w http.ResponseWriter, r *http.Request, p web.P
 	p.Title, p.Tab = "Real servers of "+vs.Name, web.TabVirtual
 	rows := make([]web.RealRow, len(vs.Reals))
 	for i := range vs.Reals {
-		rows[i] = realRow(cfg, vs, &vs.Reals[i])
+		rows[i] = c.withHealth(realRow(cfg, vs, &vs.Reals[i]), vs, &vs.Reals[i])
 	}
 	c.render(w, r, code, web.RealList(p, head(vs, web.SubReal), rows))
 }
@@ -604,4 +604,15 @@ func (c *Console) realAction(w http.ResponseWriter, r *http.Request, fn func(*co
 		}
 		c.renderRealList(w, r, p, cfg, vs, code)
 	})
+}
+
+// withHealth adds the health check's verdict to a real server's row.
+func (c *Console) withHealth(row web.RealRow, vs *config.VirtualServer, rs *config.RealServer) web.RealRow {
+	if c.health == nil {
+		return row
+	}
+	if h, ok := c.health.Of(vs, rs); ok {
+		row.Health, row.HealthReason, row.HealthSince = h.State, h.Reason, h.Since
+	}
+	return row
 }

@@ -101,6 +101,19 @@ type RealRow struct {
 	Port    string
 	Weight  int64
 	Forward string
+	// The health check's verdict: "up", "down", "unknown", or "" when the
+	// server is not checked (inactive).
+	Health       string
+	HealthReason string
+	HealthSince  time.Time
+}
+
+// HealthEvent is one change of a real server's health.
+type HealthEvent struct {
+	When     time.Time
+	Server   string
+	From, To string
+	Reason   string
 }
 
 // VirtualHead names the virtual server a sub-tab belongs to.
@@ -126,8 +139,9 @@ type ControlView struct {
 	// the engine would program.
 	Live    bool
 	Table   []IPVSService
-	Changes []string // what the engine last changed
-	Errors  []string // what failed in its last run
+	Changes []string      // what the engine last changed
+	Errors  []string      // what failed in its last run
+	Events  []HealthEvent // recent health changes, newest first
 }
 
 // IPVSService is a service of the IPVS table, as ipvsadm -Ln shows it.

@@ -43,10 +43,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	checks := engine.NewChecks()
 	eng := engine.New(engine.Options{
 		Source: st,
 		Ledger: st,
 		Dial:   dialIPVS,
+		Health: checks,
+		Wake:   checks.Changes(),
 		Log:    log.With("part", "engine"),
 	})
 	console, err := handlers.New(ctx, handlers.Options{
@@ -55,6 +58,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Secure:   tls,
 		Sessions: store.SessionPolicy{Idle: *idle, Absolute: *maxAge},
 		Engine:   eng,
+		Health:   checks,
 	})
 	if err != nil {
 		return err
@@ -84,6 +88,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	engineDone := make(chan struct{})
 	go func() { eng.Run(ctx); close(engineDone) }()
 	defer func() { <-engineDone }()
+	checksDone := make(chan struct{})
+	go func() { checks.Run(ctx); close(checksDone) }()
+	defer func() { <-checksDone }()
 
 	errc := make(chan error, 1)
 	go func() {

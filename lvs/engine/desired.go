@@ -26,6 +26,9 @@ type Service struct {
 	ipvs.Service
 	Virtual string // the virtual server's name; "" for a service read from the kernel
 	Dests   []ipvs.Destination
+	// Pending are real servers not checked yet: left as they are in the
+	// kernel (so that a restart does not empty the table), not added.
+	Pending []ipvs.DestKey
 }
 
 // Lookup returns the service with key k, or nil.
@@ -38,20 +41,28 @@ func (t *Table) Lookup(k ipvs.ServiceKey) *Service {
 	return nil
 }
 
+// Presence says whether a real server belongs in the table.
+type Presence int
+
+const (
+	Out     Presence = iota // not in the table (down, or never seen up)
+	In                      // in the table, at the weight given
+	Pending                 // not checked yet: keep it as the kernel has it
+)
+
 // Health tells which real servers may take traffic, and with what weight.
-// Until health checks run, every active real server is up at its weight.
 type Health interface {
 	// Weight returns the weight real server rs of virtual server vs should
-	// have, and false when it must not be in the table at all.
-	Weight(vs *config.VirtualServer, rs *config.RealServer) (int32, bool)
+	// have, and whether it belongs in the table.
+	Weight(vs *config.VirtualServer, rs *config.RealServer) (int32, Presence)
 }
 
 // Configured is the Health of a director that checks nothing: every active
 // real server is up at its configured weight.
 type Configured struct{}
 
-func (Configured) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32, bool) {
-	return int32(rs.Weight), true
+func (Configured) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32, Presence) {
+	return int32(rs.Weight), In
 }
 
 // Desired returns the table cfg asks for: a service for each active virtual
@@ -74,20 +85,22 @@ func Desired(cfg *config.Config, health Health) *Table {
 			if !rs.Active || !usable(rs.Address) {
 				continue
 			}
-			w, ok := health.Weight(vs, rs)
-			if !ok {
-				continue
-			}
+			w, presence := health.Weight(vs, rs)
 			port := uint16(rs.EffectivePort(vs))
 			if vs.IsFWMark() {
 				// A firewall-mark service's port is only where checks go; its
 				// destinations keep the packet's port unless they name one.
 				port = uint16(rs.Port)
 			}
-			s.Dests = append(s.Dests, destination(rs.Address, port, rs.EffectiveForward(&cfg.Global),
-				w, rs.UpperThreshold, rs.LowerThreshold))
+			switch presence {
+			case In:
+				s.Dests = append(s.Dests, destination(rs.Address, port, rs.EffectiveForward(&cfg.Global),
+					w, rs.UpperThreshold, rs.LowerThreshold))
+			case Pending:
+				s.Pending = append(s.Pending, ipvs.DestKey{Addr: rs.Address, Port: port})
+			}
 		}
-		if len(s.Dests) == 0 && usable(vs.SorryServer) {
+		if len(s.Dests) == 0 && len(s.Pending) == 0 && usable(vs.SorryServer) {
 			// piranha's sorry server: weight 1, the service's port, the
 			// director's default forwarding.
 			s.Dests = append(s.Dests, destination(vs.SorryServer, uint16(vs.Port), cfg.Global.Network, 1, 0, 0))

@@ -28,7 +28,9 @@ type Options struct {
 	// so that loading ip_vs later is noticed.
 	Dial   func() (Kernel, error)
 	Health Health // nil: Configured
-	Log    *slog.Logger
+	// Wake, when set, asks for a reconcile (health changes).
+	Wake <-chan struct{}
+	Log  *slog.Logger
 	// Poll is how often the serial is checked for changes made by another
 	// process (lvsconsole import). Default 2 s.
 	Poll time.Duration
@@ -49,6 +51,11 @@ type Engine struct {
 	mu      sync.Mutex // guards status
 	status  Status
 	applied chan int64 // serials applied, for whoever waits (tests, sync)
+}
+
+// Configurer is a Health that follows the configuration (Checks).
+type Configurer interface {
+	Configure(cfg *config.Config)
 }
 
 // Status is what the engine last did, for the console.
@@ -119,6 +126,8 @@ func (e *Engine) Run(ctx context.Context) error {
 				return nil
 			case <-changes:
 				break wait
+			case <-e.o.Wake:
+				break wait
 			case <-poll.C:
 				// Another process (lvsconsole import) may have written.
 				if serial, err := e.o.Source.Serial(ctx); err == nil && serial != last || time.Since(resynced) >= e.o.Resync {
@@ -138,6 +147,9 @@ func (e *Engine) Reconcile(ctx context.Context) {
 		e.o.Log.Error("reading the configuration", "err", err)
 		e.update(func(s *Status) { s.Errors = []string{err.Error()} })
 		return
+	}
+	if c, ok := e.o.Health.(Configurer); ok {
+		c.Configure(cfg)
 	}
 	want := Desired(cfg, e.o.Health)
 	if e.kernel == nil {

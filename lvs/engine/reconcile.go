@@ -216,6 +216,9 @@ func (p *changes) planDests(ws *Service, have []ipvs.Destination) {
 	for _, d := range ws.Dests {
 		wanted[d.Key()] = true
 	}
+	for _, dk := range ws.Pending {
+		wanted[dk] = true // left as it is
+	}
 	cur := map[ipvs.DestKey]*ipvs.Destination{}
 	for i := range have {
 		d := &have[i]
@@ -248,9 +251,26 @@ func after(want, have *Table, owned map[string]bool, timeouts ipvs.Timeouts) *Ta
 			t.Services = append(t.Services, hs) // someone else's
 		}
 	}
+	haveByKey := map[ipvs.ServiceKey]*Service{}
+	for _, hs := range have.Services {
+		haveByKey[hs.ServiceKey] = hs
+	}
 	for _, ws := range want.Services {
 		s := *ws
 		s.Dests = append([]ipvs.Destination(nil), ws.Dests...)
+		s.Pending = nil
+		if hs := haveByKey[ws.ServiceKey]; hs != nil && len(ws.Pending) > 0 {
+			// Pending destinations stay as the kernel had them.
+			pending := map[ipvs.DestKey]bool{}
+			for _, dk := range ws.Pending {
+				pending[dk] = true
+			}
+			for _, d := range hs.Dests {
+				if pending[d.Key()] {
+					s.Dests = append(s.Dests, d)
+				}
+			}
+		}
 		sortDests(s.Dests)
 		t.Services = append(t.Services, &s)
 	}

@@ -1,0 +1,155 @@
+package check
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+)
+
+// prepareHTTP checks the HTTP fields of p.spec and builds p's client.
+func (p *Probe) prepareHTTP() error {
+	s := &p.spec
+	if u, err := url.ParseRequestURI(s.Path); err != nil || !strings.HasPrefix(s.Path, "/") || u.Host != "" ||
+		strings.ContainsFunc(s.Path, isSpaceOrControl) {
+		return fieldErr("path", "%q is not a path: it starts with / and has no spaces", s.Path)
+	}
+	if strings.ContainsFunc(s.Host, isSpaceOrControl) || strings.ContainsAny(s.Host, "/?#@") {
+		return fieldErr("host", "%q is not a host name", s.Host)
+	}
+	rs, err := config.ParseStatusRanges(s.Status)
+	if err != nil {
+		return fieldErr("status", "%v", err)
+	}
+	p.status = rs
+	if s.BodyRegex != "" {
+		re, err := regexp.CompilePOSIX(s.BodyRegex)
+		if err != nil {
+			return fieldErr("body_regex", "is not a POSIX extended regular expression: %v", err)
+		}
+		p.body = re
+	}
+
+	tlsConf := &tls.Config{InsecureSkipVerify: !s.Verify}
+	if s.Host != "" {
+		// SNI and the name verified are the virtual host's, not the address.
+		host := s.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		tlsConf.ServerName = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	tr := &http.Transport{
+		Proxy:       nil, // a check goes to the real server, never through a proxy
+		DialContext: p.dialer.DialContext,
+		// A health check must open a new connection each time: a kept-alive
+		// one would test a connection, not the server's accepting of new ones.
+		DisableKeepAlives:      true,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: maxOutput,
+		TLSClientConfig:        tlsConf,
+		// HTTP/1.1 only: HTTP/2 brings nothing to one request per connection.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	p.client = &http.Client{
+		Transport: tr,
+		// A redirect is judged by Status, not followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return nil
+}
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
+
+// runHTTP GETs Path from t with Host, and judges the status and the body.
+func (p *Probe) runHTTP(a *attempt, t Target) Result {
+	s := &p.spec
+	scheme := "http"
+	if s.Kind == HTTPS {
+		scheme = "https"
+	}
+	// Through url.URL so that an IPv6 zone is escaped in the URL.
+	u := (&url.URL{Scheme: scheme, Host: t.String()}).String() + s.Path
+	req, err := http.NewRequestWithContext(a.ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return down("request: " + err.Error())
+	}
+	if s.Host != "" {
+		req.Host = s.Host
+	}
+	req.Header.Set("User-Agent", "lvsconsole-check")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return down(a.httpReason(err))
+	}
+	defer resp.Body.Close()
+
+	if !statusOK(p.status, resp.StatusCode) {
+		return down("status " + strconv.Itoa(resp.StatusCode) + ", want " + s.Status)
+	}
+	if p.body == nil {
+		return up("status " + strconv.Itoa(resp.StatusCode))
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxOutput))
+	if err != nil {
+		return down(a.reason("read body", err))
+	}
+	if !p.body.Match(body) {
+		return down("body does not match " + quote([]byte(s.BodyRegex)) + ": got " + quote(body))
+	}
+	return up("status " + strconv.Itoa(resp.StatusCode) + ", body matches")
+}
+
+// httpReason turns a client error into words: certificate problems say
+// "certificate", the rest as for a plain connection.
+func (a *attempt) httpReason(err error) string {
+	var (
+		ve  *tls.CertificateVerificationError
+		ua  x509.UnknownAuthorityError
+		he  x509.HostnameError
+		ci  x509.CertificateInvalidError
+		rhe tls.RecordHeaderError
+	)
+	switch {
+	case a.parent.Err() != nil:
+		return cancelled(a.parent)
+	case errors.As(err, &ve):
+		return "certificate: " + ve.Err.Error()
+	case errors.As(err, &ua), errors.As(err, &he), errors.As(err, &ci):
+		return "certificate: " + innermost(err).Error()
+	case errors.As(err, &rhe):
+		return "tls: the server does not speak TLS"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // drop `Get "http://...": `, the address is known
+	}
+	return a.reason("request", err)
+}
+
+func innermost(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
+}
+
+func statusOK(rs []config.StatusRange, code int) bool {
+	for _, r := range rs {
+		if code >= r.Lo && code <= r.Hi {
+			return true
+		}
+	}
+	return false
+}

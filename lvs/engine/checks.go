@@ -1,0 +1,289 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/check"
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/health"
+)
+
+// checkKey is one checker: a real server's address and port, and how it is
+// checked. Real servers that several virtual servers share, checked the
+// same way, share one checker.
+type checkKey struct {
+	Target check.Target
+	Spec   check.Spec
+}
+
+// slowStartCycles is piranha's ramp: a server back UP starts near 1/32 of
+// its weight and doubles it each check interval.
+const slowStartCycles = 5
+
+// Checks is the Health of a director that checks its real servers: a
+// server enters IPVS after its first good check, leaves it (or, with
+// quiesce, gets weight 0) when it fails, and comes back with a weight that
+// ramps up to the configured one.
+type Checks struct {
+	mon *health.Monitor[checkKey]
+	now func() time.Time
+
+	mu        sync.Mutex
+	intervals map[checkKey]time.Duration // for the slow start of each checker
+	wake      chan struct{}
+}
+
+// NewChecks returns the checks; Run runs them.
+func NewChecks() *Checks {
+	c := &Checks{
+		mon:       health.New[checkKey](health.Options{}),
+		now:       time.Now,
+		intervals: map[checkKey]time.Duration{},
+		wake:      make(chan struct{}, 1),
+	}
+	return c
+}
+
+// Run checks until ctx ends, and signals Changes on every state change and
+// every step of a slow start.
+func (c *Checks) Run(ctx context.Context) error {
+	go func() {
+		// Transitions of the monitor, and the ramp steps that follow an Up.
+		ramp := time.NewTimer(time.Hour)
+		ramp.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.mon.Changes():
+				c.signal()
+				if d := c.nextRampStep(); d > 0 {
+					ramp.Reset(d)
+				}
+			case <-ramp.C:
+				c.signal()
+				if d := c.nextRampStep(); d > 0 {
+					ramp.Reset(d)
+				}
+			}
+		}
+	}()
+	return c.mon.Run(ctx)
+}
+
+// Changes is signalled when a weight Health answers may have changed.
+func (c *Checks) Changes() <-chan struct{} { return c.wake }
+
+func (c *Checks) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// nextRampStep returns how long until the next slow-start step of any
+// server, or 0 when none ramps.
+func (c *Checks) nextRampStep() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	var next time.Duration
+	for k, iv := range c.intervals {
+		st, ok := c.mon.Status(k)
+		if !ok || st.State != health.Up {
+			continue
+		}
+		up := now.Sub(st.UpSince)
+		if up >= slowStartCycles*iv {
+			continue
+		}
+		d := iv - up%iv
+		if next == 0 || d < next {
+			next = d
+		}
+	}
+	return next
+}
+
+// specOf is how vs checks its real servers.
+func specOf(vs *config.VirtualServer) check.Spec {
+	s := check.Spec{
+		Kind:      check.Kind(vs.CheckKind),
+		Timeout:   vs.CheckTimeout,
+		Send:      vs.Send,
+		Expect:    vs.Expect,
+		UseRegex:  vs.UseRegex,
+		Program:   vs.SendProgram,
+		Path:      vs.HTTPPath,
+		Host:      vs.HTTPHost,
+		Status:    vs.HTTPStatus,
+		BodyRegex: vs.HTTPBody,
+		Verify:    vs.TLSVerify,
+	}
+	if s.Kind == "" {
+		// piranha: a sending program if set, else send/expect over TCP
+		// (connect only when both are empty).
+		s.Kind = check.Send
+		if vs.SendProgram != "" {
+			s.Kind = check.Program
+		}
+	}
+	// Canonical: two virtual servers that check a real server the same way
+	// share one checker.
+	return s.Canonical()
+}
+
+func keyOf(vs *config.VirtualServer, rs *config.RealServer) checkKey {
+	return checkKey{
+		Target: check.Target{Addr: rs.Address, Port: uint16(rs.EffectivePort(vs))},
+		Spec:   specOf(vs),
+	}
+}
+
+func policyOf(vs *config.VirtualServer) health.Policy {
+	interval := vs.CheckInterval
+	if interval == 0 {
+		interval = vs.CheckTimeout // piranha: the timeout is also the interval
+	}
+	failures := max(vs.CheckFailures, 1)
+	return health.Policy{Interval: interval, Failures: failures, Reentry: vs.Reentry}
+}
+
+// Configure checks the active real servers of the active virtual servers
+// of cfg; checkers whose target and check did not change keep their state.
+func (c *Checks) Configure(cfg *config.Config) {
+	want := map[checkKey]health.Checker{}
+	intervals := map[checkKey]time.Duration{}
+	for i := range cfg.Virtuals {
+		vs := &cfg.Virtuals[i]
+		if !vs.Active || !usable(vs.Address) {
+			continue
+		}
+		pol := policyOf(vs)
+		for j := range vs.Reals {
+			rs := &vs.Reals[j]
+			if !rs.Active || !usable(rs.Address) {
+				continue // deactivated servers are not checked
+			}
+			k := keyOf(vs, rs)
+			if _, dup := want[k]; dup {
+				continue // shared by another virtual server: one checker
+			}
+			want[k] = health.Checker{Probe: probe(k), Policy: pol}
+			intervals[k] = pol.Interval
+		}
+	}
+	c.mu.Lock()
+	c.intervals = intervals
+	c.mu.Unlock()
+	c.mon.Set(want)
+}
+
+// probe prepares k's check once (regexes, HTTP client) for all its runs.
+func probe(k checkKey) health.Probe {
+	p, err := check.NewProbe(k.Spec)
+	if err != nil {
+		// Validate keeps such a spec out of accepted configurations; say
+		// why rather than let the server look healthy.
+		return func(context.Context) health.Result { return health.Result{Reason: "bad check: " + err.Error()} }
+	}
+	return func(ctx context.Context) health.Result {
+		r := p.Run(ctx, k.Target)
+		return health.Result{OK: r.OK, Reason: r.Reason, Latency: r.Latency}
+	}
+}
+
+// Weight implements Health.
+func (c *Checks) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32, Presence) {
+	st, ok := c.mon.Status(keyOf(vs, rs))
+	if !ok {
+		return 0, Out
+	}
+	switch st.State {
+	case health.Up:
+		return rampedWeight(int32(rs.Weight), c.now().Sub(st.UpSince), policyOf(vs).Interval), In
+	case health.Down:
+		if vs.Quiesce {
+			return 0, In // existing connections finish; no new ones
+		}
+		return 0, Out
+	}
+	if st.Checks > 0 {
+		return 0, Out // checked, never good yet: piranha adds it after its first good check
+	}
+	// Not checked yet: one already in the kernel (a restart of serve) stays
+	// as it is until its first check says otherwise.
+	return 0, Pending
+}
+
+// rampedWeight is piranha's slow start: weight/32 at first, doubling each
+// interval, the full weight after slowStartCycles intervals.
+func rampedWeight(weight int32, up, interval time.Duration) int32 {
+	if interval <= 0 || weight <= 0 {
+		return weight
+	}
+	n := int(up / interval)
+	if n >= slowStartCycles {
+		return weight
+	}
+	return max(weight>>(slowStartCycles-n), 1)
+}
+
+// ServerHealth is one real server's check state, for the console.
+type ServerHealth struct {
+	State  string // "up", "down", "unknown"
+	Reason string
+	Since  time.Time
+	Weight int32 // what IPVS gets now
+}
+
+// Of returns the check state of rs within vs, and false when rs is not
+// checked (inactive).
+func (c *Checks) Of(vs *config.VirtualServer, rs *config.RealServer) (ServerHealth, bool) {
+	st, ok := c.mon.Status(keyOf(vs, rs))
+	if !ok {
+		return ServerHealth{}, false
+	}
+	h := ServerHealth{State: "unknown", Reason: st.Reason, Since: st.Since}
+	switch st.State {
+	case health.Up:
+		h.State = "up"
+	case health.Down:
+		h.State = "down"
+	}
+	if w, p := c.Weight(vs, rs); p == In {
+		h.Weight = w
+	}
+	return h, true
+}
+
+// Event is one recorded transition, for the console.
+type Event struct {
+	Time     time.Time
+	Server   string // "10.0.0.1:80"
+	From, To string
+	Reason   string
+}
+
+// Events returns the n most recent transitions, newest first.
+func (c *Checks) Events(n int) []Event {
+	ts := c.mon.Transitions(n)
+	out := make([]Event, len(ts))
+	for i, t := range ts {
+		out[i] = Event{Time: t.Time, Server: AddrPort(t.Key.Target.Addr, t.Key.Target.Port),
+			From: stateName(t.From), To: stateName(t.To), Reason: t.Reason}
+	}
+	return out
+}
+
+func stateName(s health.State) string {
+	switch s {
+	case health.Up:
+		return "up"
+	case health.Down:
+		return "down"
+	}
+	return "unknown"
+}

@@ -1,0 +1,293 @@
+package health
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// listenersEnv makes the test binary a helper process holding loopback
+// listeners for BenchmarkTenThousandTCPChecks: "40x250" is 40 addresses
+// with 250 listeners each.
+const listenersEnv = "LVSCONSOLE_HEALTH_LISTENERS"
+
+// windowEnv changes the measured window of BenchmarkTenThousandTCPChecks
+// (a Go duration; default 10s).
+const windowEnv = "LVSCONSOLE_HEALTH_BENCH_WINDOW"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(listenersEnv); spec != "" {
+		if err := serveListeners(spec, os.Stdout, os.Stdin); err != nil {
+			fmt.Fprintln(os.Stderr, "listeners:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// raiseFiles raises RLIMIT_NOFILE to at least n open files.
+func raiseFiles(n uint64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	if lim.Cur >= n {
+		return nil
+	}
+	lim.Cur = n
+	lim.Max = max(lim.Max, n) // raising the hard limit needs root
+	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+}
+
+// serveListeners opens the listeners spec asks for on 127.77.0.0/24,
+// writes their addresses to w, one a line, then "ready", accepts and closes
+// every connection, and returns when r ends (the benchmark closes it).
+func serveListeners(spec string, w io.Writer, r io.Reader) error {
+	as, ps, ok := strings.Cut(spec, "x")
+	addrs, err1 := strconv.Atoi(as)
+	ports, err2 := strconv.Atoi(ps)
+	if !ok || err1 != nil || err2 != nil || addrs < 1 || addrs > 250 || ports < 1 {
+		return fmt.Errorf("bad %s=%q, want for example 40x250", listenersEnv, spec)
+	}
+	if err := raiseFiles(uint64(addrs*ports + 1000)); err != nil {
+		return fmt.Errorf("raise the open files limit: %w", err)
+	}
+	bw := bufio.NewWriter(w)
+	for a := 1; a <= addrs; a++ {
+		for range ports {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.77.0.%d:0", a))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(bw, ln.Addr())
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
+		}
+	}
+	fmt.Fprintln(bw, "ready")
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	_, err := io.Copy(io.Discard, r)
+	return err
+}
+
+// tcpProbe is a connect-only TCP check, as lvs/check's "tcp" kind does.
+func tcpProbe(addr string, ok, failed *atomic.Int64) Probe {
+	var d net.Dialer
+	return func(ctx context.Context) Result {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			failed.Add(1)
+			return Result{Reason: err.Error()}
+		}
+		c.Close()
+		ok.Add(1)
+		return Result{OK: true, Reason: "connected"}
+	}
+}
+
+// cpuTime is the user and system CPU time of the process (who) so far.
+func cpuTime(who int) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is the user and system CPU time of process pid so far, from
+// /proc (clock ticks of 1/100 s, Linux's USER_HZ).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name in parentheses: state is 3rd,
+	// utime 14th, stime 15th.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+k) * 10 * time.Millisecond
+}
+
+// BenchmarkTenThousandTCPChecks is the target: 10,000 real servers
+// (loopback listeners: 40 addresses x 250 ports) checked every second by a
+// TCP connect, on this machine's 2 cores. It runs once whatever b.N is
+// (use -benchtime=1x): 2 s of warm-up (the first checks are spread over the
+// first interval), then a 10 s window, and reports
+//
+//   - cpu-%-of-one-core: this process's user+system CPU time over the
+//     window (getrusage RUSAGE_SELF) per wall time. It includes the
+//     monitor, the probes (socket, connect, netpoller, close), the garbage
+//     collector, and the kernel's TCP work charged to this process (on
+//     loopback much of both ends' handshake runs in the connecting task's
+//     softirq). It excludes the listeners: they live in a child process
+//     (this test binary again), whose CPU is reported apart as
+//     listeners-cpu-%.
+//   - heap-MB: runtime HeapInuse at the end of the window; maxrss-MB: the
+//     process's peak resident set (getrusage ru_maxrss), test framework
+//     included.
+//   - checks/s completed in the window, and failed-checks (must be 0).
+//
+// The target is under 25% of one core and under 100 MB.
+func BenchmarkTenThousandTCPChecks(b *testing.B) {
+	const (
+		addrs, ports = 40, 250
+		n            = addrs * ports
+	)
+	if err := raiseFiles(4096); err != nil {
+		b.Fatalf("raise the open files limit: %v", err)
+	}
+
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	child := exec.Command(self, "-test.run=^$")
+	child.Env = append(os.Environ(), fmt.Sprintf("%s=%dx%d", listenersEnv, addrs, ports))
+	child.Stderr = os.Stderr
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		child.Wait()
+	}()
+	var targets []string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() && sc.Text() != "ready" {
+		if _, err := netip.ParseAddrPort(sc.Text()); err != nil {
+			b.Fatalf("listener helper said %q", sc.Text())
+		}
+		targets = append(targets, sc.Text())
+	}
+	if len(targets) != n {
+		b.Fatalf("listener helper opened %d listeners, want %d (%v)", len(targets), n, sc.Err())
+	}
+
+	var ok, failed atomic.Int64
+	probes := make(map[string]Probe, n)
+	for _, t := range targets {
+		probes[t] = tcpProbe(t, &ok, &failed)
+	}
+	measure(b, probes, &ok, &failed, func() time.Duration { return procCPU(child.Process.Pid) })
+}
+
+// BenchmarkTenThousandNoopChecks measures the monitor alone: the same
+// 10,000 checkers every second as BenchmarkTenThousandTCPChecks, with
+// probes that return at once.
+func BenchmarkTenThousandNoopChecks(b *testing.B) {
+	var ok, failed atomic.Int64
+	probes := make(map[string]Probe, 10000)
+	for i := range 10000 {
+		probes[strconv.Itoa(i)] = func(ctx context.Context) Result {
+			ok.Add(1)
+			return Result{OK: true, Reason: "fine"}
+		}
+	}
+	measure(b, probes, &ok, &failed, nil)
+}
+
+// measure runs a monitor of probes, every one each second, for a warm-up
+// of 2 s and a window (10 s, or $LVSCONSOLE_HEALTH_BENCH_WINDOW), and
+// reports what the window cost; see BenchmarkTenThousandTCPChecks. other
+// returns the CPU time of a helper process (nil: none).
+func measure(b *testing.B, probes map[string]Probe, ok, failed *atomic.Int64, other func() time.Duration) {
+	const warmup = 2 * time.Second
+	window := 10 * time.Second
+	if s := os.Getenv(windowEnv); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatalf("%s: %v", windowEnv, err)
+		}
+		window = d
+	}
+	if other == nil {
+		other = func() time.Duration { return 0 }
+	}
+	m := New[string](Options{})
+	checks := make(map[string]Checker, len(probes))
+	for k, p := range probes {
+		checks[k] = Checker{Probe: p, Policy: Policy{Interval: time.Second}}
+	}
+	m.Set(checks)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	time.Sleep(warmup) // a measurement, not synchronisation
+	b.ResetTimer()
+	start, cpu0, other0 := time.Now(), cpuTime(syscall.RUSAGE_SELF), other()
+	ok0, failed0 := ok.Load(), failed.Load()
+	time.Sleep(window)
+	elapsed := time.Since(start)
+	cpu, otherCPU := cpuTime(syscall.RUSAGE_SELF)-cpu0, other()-other0
+	okN, failedN := ok.Load()-ok0, failed.Load()-failed0
+	b.StopTimer()
+
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	goroutines := runtime.NumGoroutine()
+	up := 0
+	for _, st := range m.Snapshot() {
+		if st.State == Up {
+			up++
+		}
+	}
+
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds(), "cpu-%-of-one-core")
+	if otherCPU > 0 {
+		b.ReportMetric(100*otherCPU.Seconds()/elapsed.Seconds(), "listeners-cpu-%")
+	}
+	b.ReportMetric(float64(okN+failedN)/elapsed.Seconds(), "checks/s")
+	b.ReportMetric(float64(failedN), "failed-checks")
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
+	b.ReportMetric(float64(ru.Maxrss)/1024, "maxrss-MB") // ru_maxrss is in KiB on Linux
+	b.ReportMetric(float64(goroutines), "goroutines")
+	b.Logf("window %v: %d checks (%d failed), CPU %v (helper %v), %d of %d up, %d goroutines, heap in use %.1f MB, peak RSS %.1f MB",
+		elapsed.Round(time.Millisecond), okN+failedN, failedN, cpu.Round(time.Millisecond), otherCPU.Round(time.Millisecond),
+		up, len(probes), goroutines, float64(ms.HeapInuse)/(1<<20), float64(ru.Maxrss)/1024)
+	if up != len(probes) || failedN != 0 {
+		b.Errorf("%d of %d up, %d failed checks in the window: the checker cannot keep up", up, len(probes), failedN)
+	}
+}

@@ -1,0 +1,544 @@
+package health
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// slack is how early a check may start so that checks due close together
+// start together: the scheduler then wakes about once per slack even with
+// thousands of checkers. It is half a percent of the interval, at most 5 ms.
+func slack(iv time.Duration) int64 { return int64(min(iv/200, 5*time.Millisecond)) }
+
+// Monitor runs the health checks of many targets, keyed by K (for example
+// address, port and check spec, so that a real server in several virtual
+// services is checked once). Its methods are safe for concurrent use.
+//
+// One scheduler goroutine (Run) keeps the checkers in a heap ordered by
+// their next start and starts each probe in a goroutine that lives as long
+// as the probe; no goroutine or timer exists per idle checker. At most
+// Options.MaxConcurrent probes are in flight; a checker whose turn comes
+// while the pool is full starts as soon as a slot frees, and a checker is
+// never probed twice at once: its next start is scheduled when its probe
+// returns, one interval (with jitter) after the previous start, or at once
+// if that time has passed.
+//
+// Every probe runs under a deadline of one interval. A probe that is still
+// running then is a failure ("timeout after ..."). A probe that ignores its
+// context is recorded as failed a grace period (a quarter interval, from
+// 10 ms to 1 s) after its deadline, stops counting against MaxConcurrent,
+// and its checker is not probed again before it returns.
+type Monitor[K comparable] struct {
+	now     func() time.Time
+	max     int
+	epoch   time.Time // origin of the monotonic schedule times
+	changes chan struct{}
+	wake    chan struct{}             // pokes the scheduler
+	jobs    chan job[K]               // to idle workers
+	spread  func(time.Duration) int64 // when in its first interval a checker starts (tests replace it)
+
+	mu       sync.Mutex
+	checkers map[K]*checker[K]
+	sched    queue[K] // idle checkers by next start
+	watch    queue[K] // probes holding a slot, by the time they are declared hung
+	inflight int      // probes holding a slot
+	run      *runState
+	events   []Transition[K] // ring
+	next     int             // where the next transition goes
+	count    int             // transitions held
+}
+
+// runState is one call of Run.
+type runState struct {
+	ctx      context.Context
+	stopping bool          // ctx ended: start nothing, wait for the probes in flight
+	quit     chan struct{} // closed when Run returns: idle workers end
+}
+
+// job is one probe for a worker to run.
+type job[K comparable] struct {
+	c     *checker[K]
+	r     *runState
+	ctx   *probeCtx
+	probe Probe
+}
+
+type checker[K comparable] struct {
+	key     K
+	probe   Probe
+	pol     Policy // normalized
+	need    int    // pol.ReentryChecks()
+	st      Status
+	removed bool // no longer wanted: discard what its probe returns
+
+	// due is the next start while idle (in sched); while the probe in
+	// flight holds a slot (in watch), its deadline, then (late) the time
+	// it is declared hung.
+	due   int64
+	index int // position in sched or watch; -1 in neither
+
+	// The probe in flight.
+	run     *runState // the Run that started it; nil when idle
+	slot    bool      // counted in inflight, in watch, result not yet recorded
+	late    bool      // past its deadline, context cancelled
+	ctx     *probeCtx
+	started int64
+	timeout time.Duration
+}
+
+// New returns a Monitor without checkers; give it some with Set and run
+// them with Run.
+func New[K comparable](o Options) *Monitor[K] {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Events <= 0 {
+		o.Events = DefaultEvents
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = DefaultMaxConcurrent
+	}
+	return &Monitor[K]{
+		now:      o.Now,
+		max:      o.MaxConcurrent,
+		epoch:    time.Now(),
+		changes:  make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
+		jobs:     make(chan job[K]),
+		checkers: make(map[K]*checker[K]),
+		events:   make([]Transition[K], o.Events),
+		spread:   firstDelay,
+	}
+}
+
+// Set makes checks the complete set of checkers. New keys start Unknown,
+// first probed at a random point of their first interval. Keys that stay
+// keep their state, streak and schedule; their probe and policy are
+// replaced and apply from their next check (a shorter interval brings the
+// next check forward). Removed keys are no longer probed: a probe of one in
+// flight is cancelled and its result ignored. Set panics on a nil Probe.
+func (m *Monitor[K]) Set(checks map[K]Checker) {
+	for k, ch := range checks {
+		if ch.Probe == nil {
+			panic(fmt.Sprintf("health: Set: nil Probe for key %v", k))
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.mono()
+	wall := m.now()
+	for k, c := range m.checkers {
+		if _, ok := checks[k]; !ok {
+			m.remove(c)
+			delete(m.checkers, k)
+		}
+	}
+	for k, ch := range checks {
+		pol := ch.Policy.normalize()
+		if c := m.checkers[k]; c != nil {
+			old := c.pol.Interval
+			c.probe, c.pol, c.need = ch.Probe, pol, pol.ReentryChecks()
+			if pol.Interval < old && c.run == nil && c.index >= 0 {
+				if due := now + m.spread(pol.Interval); due < c.due {
+					c.due = due
+					m.sched.fix(c.index)
+				}
+			}
+			continue
+		}
+		c := &checker[K]{
+			key:   k,
+			probe: ch.Probe,
+			pol:   pol,
+			need:  pol.ReentryChecks(),
+			st:    Status{State: Unknown, Since: wall},
+			due:   now + m.spread(pol.Interval),
+			index: -1,
+		}
+		m.checkers[k] = c
+		heap.Push(&m.sched, c)
+	}
+	m.poke()
+}
+
+// remove stops checker c; m.mu is held.
+func (m *Monitor[K]) remove(c *checker[K]) {
+	c.removed = true
+	if c.run == nil {
+		if c.index >= 0 {
+			heap.Remove(&m.sched, c.index)
+		}
+		return
+	}
+	// In flight: it keeps its slot (and its watch entry) until it returns
+	// or is declared hung, so that MaxConcurrent holds.
+	c.ctx.cancel(context.Canceled)
+}
+
+// Run runs the checks until ctx ends, then cancels the probes in flight,
+// waits for them (at most a grace period for those that ignore their
+// context) and returns nil. Calling Run while it runs is an error; it may
+// be called again after it returned, and spreads the first checks over an
+// interval again. States are kept between runs.
+func (m *Monitor[K]) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.run != nil {
+		m.mu.Unlock()
+		return errors.New("health: Run is already running")
+	}
+	r := &runState{ctx: ctx, quit: make(chan struct{})}
+	m.run = r
+	now := m.mono()
+	clear(m.sched)
+	m.sched = m.sched[:0]
+	for _, c := range m.checkers {
+		c.index = -1
+		if c.run != nil {
+			continue // a hung probe of an earlier run: scheduled when it returns
+		}
+		c.due = now + m.spread(c.pol.Interval)
+		c.index = len(m.sched)
+		m.sched = append(m.sched, entry[K]{c.due, c})
+	}
+	m.sched.init()
+	m.mu.Unlock()
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	done := ctx.Done()
+	for {
+		m.mu.Lock()
+		now := m.mono()
+		if !r.stopping && ctx.Err() != nil {
+			r.stopping = true
+			done = nil
+			for _, e := range m.watch {
+				c := e.c
+				c.ctx.cancel(ctx.Err())
+				if c.late {
+					c.due = min(c.due, now+grace(c.timeout))
+				} else {
+					c.late, c.due = true, now+grace(c.timeout)
+				}
+			}
+			m.watch.init()
+		}
+		for len(m.watch) > 0 && m.watch[0].due <= now {
+			c := m.watch[0].c
+			if !c.late { // its deadline
+				c.late = true
+				c.ctx.cancel(context.DeadlineExceeded)
+				c.due += grace(c.timeout)
+				m.watch.fix(0)
+				continue
+			}
+			heap.Pop(&m.watch)
+			m.expire(c, now)
+		}
+		if r.stopping && m.inflight == 0 {
+			m.run = nil
+			close(r.quit)
+			m.mu.Unlock()
+			return nil
+		}
+		if !r.stopping {
+			for m.inflight < m.max && len(m.sched) > 0 && m.sched[0].due <= now+slack(m.sched[0].c.pol.Interval) {
+				m.start(heap.Pop(&m.sched).(*checker[K]), r, now)
+			}
+		}
+		next := int64(-1)
+		if len(m.watch) > 0 {
+			next = m.watch[0].due
+		}
+		if !r.stopping && m.inflight < m.max && len(m.sched) > 0 && (next < 0 || m.sched[0].due < next) {
+			next = m.sched[0].due
+		}
+		m.mu.Unlock()
+
+		if next >= 0 {
+			timer.Reset(time.Duration(next - now))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-timer.C:
+		case <-m.wake:
+		case <-done:
+		}
+	}
+}
+
+// start starts a probe of c on an idle worker, or a new one; m.mu is held.
+func (m *Monitor[K]) start(c *checker[K], r *runState, now int64) {
+	iv := c.pol.Interval
+	deadline := now + int64(iv)
+	ctx := newProbeCtx(r.ctx, m.epoch.Add(time.Duration(deadline)))
+	c.run, c.slot, c.late, c.ctx = r, true, false, ctx
+	c.started, c.timeout, c.due = now, iv, deadline
+	heap.Push(&m.watch, c)
+	m.inflight++
+	j := job[K]{c: c, r: r, ctx: ctx, probe: c.probe}
+	select {
+	case m.jobs <- j:
+	default:
+		go m.worker(j)
+	}
+}
+
+// worker runs probes until the Run of its latest one has returned. Workers
+// are started when no idle one takes a job, so there are about as many as
+// the most probes that were in flight at once, and they keep their grown
+// stacks from one probe to the next.
+func (m *Monitor[K]) worker(j job[K]) {
+	for {
+		m.exec(j)
+		select {
+		case j = <-m.jobs:
+		case <-j.r.quit:
+			return
+		}
+	}
+}
+
+// exec runs one probe.
+func (m *Monitor[K]) exec(j job[K]) {
+	t0 := time.Now()
+	res := j.probe(j.ctx)
+	if res.Latency <= 0 {
+		res.Latency = time.Since(t0)
+	}
+	err := j.ctx.Err()
+	j.ctx.cancel(context.Canceled) // like the CancelFunc of WithTimeout
+	m.finish(j.c, j.r, res, err)
+}
+
+// finish takes the result of a probe of c started by Run r; err is its
+// context's error when it returned.
+func (m *Monitor[K]) finish(c *checker[K], r *runState, res Result, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c.run, c.ctx = nil, nil
+	held := c.slot
+	if held {
+		c.slot = false
+		heap.Remove(&m.watch, c.index)
+		m.release()
+	}
+	if c.removed {
+		return
+	}
+	// Not recorded: a result that expire already recorded as a timeout,
+	// and a probe cancelled because its Run ended.
+	if held && (err == nil || r.ctx.Err() == nil) {
+		m.record(c, res, err)
+	}
+	cur := m.run
+	if cur == nil || cur.stopping {
+		return // the next Run schedules it
+	}
+	now := m.mono()
+	if cur == r {
+		c.due = max(c.started+nextDelay(c.pol), now)
+	} else {
+		c.due = now + m.spread(c.pol.Interval)
+	}
+	heap.Push(&m.sched, c)
+	if c.index == 0 {
+		m.poke()
+	}
+}
+
+// expire records a probe that outlived its deadline and grace as failed
+// and frees its slot; m.mu is held.
+func (m *Monitor[K]) expire(c *checker[K], now int64) {
+	c.slot = false
+	m.inflight--
+	if c.removed || c.run.ctx.Err() != nil {
+		return
+	}
+	m.record(c, Result{Reason: "probe did not return", Latency: time.Duration(now - c.started)}, context.DeadlineExceeded)
+}
+
+// release frees a slot; m.mu is held.
+func (m *Monitor[K]) release() {
+	m.inflight--
+	if m.inflight == m.max-1 || (m.run != nil && m.run.stopping) {
+		m.poke()
+	}
+}
+
+// record applies the result of one check to c's state; m.mu is held.
+func (m *Monitor[K]) record(c *checker[K], res Result, err error) {
+	ok := res.OK && err == nil
+	reason := res.Reason
+	if err != nil {
+		reason = "timeout after " + c.timeout.String()
+		if res.Reason != "" {
+			reason += ": " + res.Reason
+		}
+	}
+	now := m.now()
+	st := &c.st
+	st.Checks++
+	st.Reason = reason
+	st.LastLatency = res.Latency
+	st.LastCheck = now
+	if ok {
+		st.Streak = max(st.Streak, 0) + 1
+	} else {
+		st.Streak = min(st.Streak, 0) - 1
+	}
+	switch {
+	case st.State == Unknown && ok:
+		m.transition(c, Up, now)
+	case st.State == Up && !ok && -st.Streak >= c.pol.Failures:
+		m.transition(c, Down, now)
+	case st.State == Down && ok && st.Streak >= c.need:
+		m.transition(c, Up, now)
+	}
+}
+
+// transition moves c to state to, records it and signals Changes; m.mu is
+// held.
+func (m *Monitor[K]) transition(c *checker[K], to State, now time.Time) {
+	from := c.st.State
+	c.st.State, c.st.Since = to, now
+	if to == Up {
+		c.st.UpSince = now
+	} else {
+		c.st.UpSince = time.Time{}
+	}
+	m.events[m.next] = Transition[K]{Time: now, Key: c.key, From: from, To: to, Reason: c.st.Reason}
+	m.next = (m.next + 1) % len(m.events)
+	m.count = min(m.count+1, len(m.events))
+	select {
+	case m.changes <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns what is known about checker k, and false when there is
+// no such checker.
+func (m *Monitor[K]) Status(k K) (Status, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.checkers[k]
+	if c == nil {
+		return Status{}, false
+	}
+	return c.st, true
+}
+
+// Snapshot returns the status of every checker.
+func (m *Monitor[K]) Snapshot() map[K]Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[K]Status, len(m.checkers))
+	for k, c := range m.checkers {
+		out[k] = c.st
+	}
+	return out
+}
+
+// Changes is signalled after state transitions (not after every check).
+// Signals coalesce: one receive may stand for several transitions, so a
+// receiver reads the states (Status, Snapshot, Transitions) after it.
+func (m *Monitor[K]) Changes() <-chan struct{} { return m.changes }
+
+// Transitions returns the most recent n transitions, newest first; n <= 0,
+// or more than are kept (Options.Events), returns all that are kept.
+func (m *Monitor[K]) Transitions(n int) []Transition[K] {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if n <= 0 || n > m.count {
+		n = m.count
+	}
+	out := make([]Transition[K], n)
+	size := len(m.events)
+	for i := range out {
+		out[i] = m.events[(m.next-1-i+2*size)%size]
+	}
+	return out
+}
+
+// poke wakes the scheduler; m.mu is held or not.
+func (m *Monitor[K]) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// mono is the scheduling clock: monotonic nanoseconds since New.
+func (m *Monitor[K]) mono() int64 { return int64(time.Since(m.epoch)) }
+
+// firstDelay is a random point of a first interval.
+func firstDelay(iv time.Duration) int64 { return rand.Int64N(int64(iv)) }
+
+// nextDelay is one interval scaled by the jitter factor.
+func nextDelay(p Policy) int64 {
+	return int64(float64(p.Interval) * (1 + p.Jitter*(rand.Float64()-0.5)))
+}
+
+// grace is how long after its deadline a probe that ignores its context is
+// declared hung: a quarter interval, from 10 ms to 1 s.
+func grace(iv time.Duration) int64 {
+	return int64(min(max(iv/4, 10*time.Millisecond), time.Second))
+}
+
+// queue is a heap of checkers by due time (container/heap). Each entry
+// holds a copy of its checker's due time, so that the comparisons of a
+// heap of 10,000 checkers do not chase 10,000 pointers.
+type queue[K comparable] []entry[K]
+
+type entry[K comparable] struct {
+	due int64
+	c   *checker[K]
+}
+
+func (q queue[K]) Len() int           { return len(q) }
+func (q queue[K]) Less(i, j int) bool { return q[i].due < q[j].due }
+func (q queue[K]) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].c.index = i
+	q[j].c.index = j
+}
+
+// Push adds a *checker at its due time.
+func (q *queue[K]) Push(x any) {
+	c := x.(*checker[K])
+	c.index = len(*q)
+	*q = append(*q, entry[K]{c.due, c})
+}
+
+// Pop removes the last entry and returns its *checker.
+func (q *queue[K]) Pop() any {
+	old := *q
+	n := len(old) - 1
+	c := old[n].c
+	old[n] = entry[K]{}
+	c.index = -1
+	*q = old[:n]
+	return c
+}
+
+// fix restores the order after the due time of entry i's checker changed.
+func (q *queue[K]) fix(i int) {
+	(*q)[i].due = (*q)[i].c.due
+	heap.Fix(q, i)
+}
+
+// init orders the queue after the due times of its checkers changed.
+func (q *queue[K]) init() {
+	for i := range *q {
+		(*q)[i].due = (*q)[i].c.due
+		(*q)[i].c.index = i
+	}
+	heap.Init(q)
+}
