@@ -291,3 +291,31 @@ func measure(b *testing.B, probes map[string]Probe, ok, failed *atomic.Int64, ot
 		b.Errorf("%d of %d up, %d failed checks in the window: the checker cannot keep up", up, len(probes), failedN)
 	}
 }
+
+// BenchmarkSetKeep10000 is a reload that keeps all of 10,000 checkers
+// (new policies, same keys), while they are being checked.
+func BenchmarkSetKeep10000(b *testing.B) {
+	probe := func(ctx context.Context) Result { return Result{OK: true} }
+	sets := [2]map[string]Checker{}
+	for i := range sets {
+		sets[i] = make(map[string]Checker, 10000)
+		for k := range 10000 {
+			sets[i]["10.0."+strconv.Itoa(k/250)+"."+strconv.Itoa(k%250)+":80"] = Checker{
+				Probe: probe, Policy: Policy{Interval: time.Duration(i+1) * time.Second, Failures: i + 1},
+			}
+		}
+	}
+	m := New[string](Options{})
+	m.Set(sets[0])
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	b.ResetTimer()
+	for i := range b.N {
+		m.Set(sets[(i+1)%2])
+	}
+}

@@ -5,9 +5,9 @@
 //
 // It fixes what piranha's nanny got wrong: one failed check no longer removes
 // a server (Policy.Failures), a check that hangs is a failure (every probe
-// runs under a deadline of one interval), and there is no process or
-// sleeping goroutine per check: one scheduler goroutine keeps a timer heap
-// and starts each probe in a short-lived goroutine, at most
+// runs under a deadline of one interval), and there is no process,
+// goroutine or timer per check: one scheduler goroutine keeps a timer heap
+// and hands the due probes to a pool of workers, at most
 // Options.MaxConcurrent at a time. Set replaces the wanted set of checkers and
 // keeps the state and schedule of the ones that stay, so a reload does not
 // lose what is known about the real servers.

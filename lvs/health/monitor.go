@@ -19,20 +19,25 @@ func slack(iv time.Duration) int64 { return int64(min(iv/200, 5*time.Millisecond
 // address, port and check spec, so that a real server in several virtual
 // services is checked once). Its methods are safe for concurrent use.
 //
-// One scheduler goroutine (Run) keeps the checkers in a heap ordered by
-// their next start and starts each probe in a goroutine that lives as long
-// as the probe; no goroutine or timer exists per idle checker. At most
-// Options.MaxConcurrent probes are in flight; a checker whose turn comes
-// while the pool is full starts as soon as a slot frees, and a checker is
-// never probed twice at once: its next start is scheduled when its probe
-// returns, one interval (with jitter) after the previous start, or at once
-// if that time has passed.
+// One scheduler goroutine (Run) keeps the idle checkers in a heap ordered
+// by their next start, and the probes in flight in a second heap ordered by
+// their deadline; no goroutine or timer exists per checker. It hands each
+// due probe to an idle worker goroutine, or starts a new one: there are
+// about as many workers as the most probes ever in flight at once, at most
+// Options.MaxConcurrent (plus probes that ignore their context, see below),
+// and they end with Run. A checker whose turn comes while MaxConcurrent
+// probes are in flight starts as soon as one returns, and a checker is never
+// probed twice at once: its next start is scheduled when its probe returns,
+// one interval (with jitter) after the previous start, or at once if that
+// time has passed.
 //
-// Every probe runs under a deadline of one interval. A probe that is still
-// running then is a failure ("timeout after ..."). A probe that ignores its
-// context is recorded as failed a grace period (a quarter interval, from
-// 10 ms to 1 s) after its deadline, stops counting against MaxConcurrent,
-// and its checker is not probed again before it returns.
+// Every probe runs under a context whose deadline is one interval away; the
+// scheduler cancels it then (context.DeadlineExceeded), when Run ends or
+// when Set removes the checker (context.Canceled). A probe that was still
+// running at its deadline is a failure ("timeout after ..."). A probe that
+// ignores its context is recorded as failed a grace period (a quarter
+// interval, from 10 ms to 1 s) after its deadline, stops counting against
+// MaxConcurrent, and its checker is not probed again before it returns.
 type Monitor[K comparable] struct {
 	now     func() time.Time
 	max     int

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -333,6 +334,9 @@ func TestHungProbeTimesOut(t *testing.T) {
 			}
 		}
 		defer signal()
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > iv {
+			t.Errorf("probe deadline %v, %v: want at most one interval away", d, ok)
+		}
 		<-ctx.Done() // a server that accepts and never answers
 		return Result{Reason: "read: " + ctx.Err().Error()}
 	}
@@ -676,4 +680,120 @@ func TestSetNilProbePanics(t *testing.T) {
 		}
 	}()
 	New[int](Options{}).Set(map[int]Checker{1: {}})
+}
+
+// The probe's context carries the deadline of one interval, is cancelled
+// by the scheduler, and works with context.AfterFunc and derived contexts
+// without goroutines of their own.
+func TestProbeContext(t *testing.T) {
+	type key struct{}
+	parent := context.WithValue(context.Background(), key{}, "v")
+	deadline := time.Now().Add(time.Hour)
+	c := newProbeCtx(parent, deadline)
+	if d, ok := c.Deadline(); !ok || !d.Equal(deadline) {
+		t.Errorf("Deadline() = %v, %v", d, ok)
+	}
+	if c.Value(key{}) != "v" {
+		t.Error("values of the parent are not visible")
+	}
+	if c.Err() != nil || context.Cause(c) != nil {
+		t.Errorf("Err() = %v before the end", c.Err())
+	}
+	child, cancelChild := context.WithCancel(c)
+	defer cancelChild()
+	ran := make(chan struct{})
+	context.AfterFunc(c, func() { close(ran) })
+	stopped := context.AfterFunc(c, func() { t.Error("a stopped AfterFunc ran") })
+	if !stopped() {
+		t.Error("stop did not stop a pending AfterFunc")
+	}
+	c.cancel(context.DeadlineExceeded)
+	c.cancel(context.Canceled) // the first error stays
+	receive(t, c.Done(), "Done")
+	receive(t, child.Done(), "the derived context")
+	receive(t, ran, "the AfterFunc")
+	if !errors.Is(c.Err(), context.DeadlineExceeded) || !errors.Is(child.Err(), context.DeadlineExceeded) || !errors.Is(context.Cause(c), context.DeadlineExceeded) {
+		t.Errorf("Err() = %v, child %v, cause %v", c.Err(), child.Err(), context.Cause(c))
+	}
+	late := make(chan struct{})
+	context.AfterFunc(c, func() { close(late) })
+	receive(t, late, "an AfterFunc registered after the end")
+}
+
+// With real sockets: the net package's dial and a read bounded by the
+// context, a refused connection, and a server that never answers.
+func TestTCPLoopback(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var conns []net.Conn // accepted, never answered
+	var connsMu sync.Mutex
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			connsMu.Lock()
+			conns = append(conns, c)
+			connsMu.Unlock()
+		}
+	}()
+	defer func() {
+		connsMu.Lock()
+		defer connsMu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	var ok, failed atomic.Int64
+	connect := tcpProbe(ln.Addr().String(), &ok, &failed)
+	// send/expect: connect and wait for a banner, until the deadline.
+	bannerDone, bannerSignal := notify()
+	banner := func(ctx context.Context) Result {
+		defer bannerSignal()
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", silent.Addr().String())
+		if err != nil {
+			return Result{Reason: err.Error()}
+		}
+		defer c.Close()
+		stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+		defer stop()
+		if _, err := c.Read(make([]byte, 1)); err != nil {
+			return Result{Reason: err.Error()}
+		}
+		return Result{OK: true}
+	}
+	m := New[string](Options{})
+	const iv = 50 * time.Millisecond
+	m.Set(map[string]Checker{
+		"connect": {Probe: connect, Policy: Policy{Interval: iv}},
+		"banner":  {Probe: banner, Policy: Policy{Interval: iv}},
+	})
+	run(t, m)
+	waitState(t, m, "connect", Up)
+	ln.Close()
+	st := waitState(t, m, "connect", Down)
+	if !strings.Contains(st.Reason, "refused") {
+		t.Errorf("reason %q, want connection refused", st.Reason)
+	}
+	// banner never succeeds: it stays Unknown, each check a timeout.
+	for {
+		st := status(t, m, "banner")
+		if st.Checks >= 2 {
+			if st.State != Unknown || !strings.HasPrefix(st.Reason, "timeout after 50ms: read tcp") {
+				t.Errorf("banner: %+v", st)
+			}
+			break
+		}
+		receive(t, bannerDone, "another check of banner")
+	}
 }

@@ -1,0 +1,96 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func ipCmd(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// listenIn opens a TCP listener inside network namespace ns.
+func listenIn(t *testing.T, ns, addr string) net.Listener {
+	t.Helper()
+	runtime.LockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		t.Fatal(err)
+	}
+	ln, lerr := net.Listen("tcp", addr)
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		t.Fatalf("leaving %s: %v", ns, err) // the thread stays locked and dies with the test
+	}
+	runtime.UnlockOSThread()
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	return ln
+}
+
+// TestCheckAcrossANamespace checks an HTTP server on another host (a
+// network namespace behind a veth pair): up while reachable, down with a
+// timeout when its link goes down, up again when it returns.
+func TestCheckAcrossANamespace(t *testing.T) {
+	ns := fmt.Sprintf("lvscheck%d", os.Getpid())
+	ipCmd(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	host, peer := fmt.Sprintf("lvc%dh", os.Getpid()%100000), fmt.Sprintf("lvc%dp", os.Getpid()%100000)
+	ipCmd(t, "link", "add", host, "type", "veth", "peer", "name", peer)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
+	ipCmd(t, "link", "set", peer, "netns", ns)
+	ipCmd(t, "addr", "add", "10.213.0.1/30", "dev", host)
+	ipCmd(t, "link", "set", host, "up")
+	ipCmd(t, "-n", ns, "addr", "add", "10.213.0.2/30", "dev", peer)
+	ipCmd(t, "-n", ns, "link", "set", peer, "up")
+	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
+
+	ln := listenIn(t, ns, "10.213.0.2:80")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	spec := Spec{Kind: HTTP, Timeout: 500 * time.Millisecond, BodyRegex: "^ok"}
+	target := Target{Addr: netip.MustParseAddr("10.213.0.2"), Port: 80}
+	ctx := context.Background()
+	if r := Run(ctx, spec, target); !r.OK {
+		t.Fatalf("check across the namespace: %s", r.Reason)
+	}
+	ipCmd(t, "-n", ns, "link", "set", peer, "down")
+	if r := Run(ctx, spec, target); r.OK || !strings.Contains(r.Reason, "timeout") && !strings.Contains(r.Reason, "unreachable") {
+		t.Errorf("with the link down: %+v, want a timeout or unreachable", r)
+	}
+	ipCmd(t, "-n", ns, "link", "set", peer, "up")
+	// The link comes back asynchronously (carrier, neighbour resolution):
+	// a checker sees the server again within a few checks.
+	var r Result
+	for i := 0; i < 10 && !r.OK; i++ {
+		r = Run(ctx, spec, target)
+	}
+	if !r.OK {
+		t.Errorf("with the link back, 10 checks failed: %s", r.Reason)
+	}
+}
