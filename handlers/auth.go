@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -14,8 +13,6 @@ import (
 	"github.com/lvsconsole/lvsconsole/store"
 	"github.com/lvsconsole/lvsconsole/web"
 )
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // safeNext keeps a post-login redirect on this site: a path, never a URL
 // elsewhere.

@@ -24,7 +24,7 @@ func (s fixedStatus) Status() engine.Status { return engine.Status(s) }
 // and shows the table the configuration asks for.
 func TestControlShowsWhatTheEngineWouldProgram(t *testing.T) {
 	e := newEnv(t, true)
-	cfg := e.seed(t)
+	e.seed(t)
 	if _, err := e.store.Update(context.Background(), store.Change{Author: "test"}, func(c2 *config.Config) error {
 		c2.Virtuals[0].Active = true
 		c2.Virtuals[0].Reals[0].Active = true
@@ -32,7 +32,7 @@ func TestControlShowsWhatTheEngineWouldProgram(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	cfg = e.config(t)
+	cfg := e.config(t)
 	st := engine.Status{Running: true, Available: false, Serial: cfg.Serial,
 		Reason:  "IPVS is not available in this kernel (load the ip_vs module)",
 		Desired: engine.Desired(cfg, engine.Configured{})}

@@ -15,9 +15,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -131,8 +131,7 @@ func (c *Console) routes() http.Handler {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
 
-	staticFS, _ := fs.Sub(static.FS, ".")
-	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(staticFS)))
+	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static.FS)))
 	r.Get("/healthz", c.healthz)
 	r.Get("/login", c.loginPage)
 	r.Post("/login", c.login)
@@ -215,7 +214,7 @@ func (c *Console) requireSession(next http.Handler) http.Handler {
 				if r.URL.RawQuery != "" {
 					next += "?" + r.URL.RawQuery
 				}
-				http.Redirect(w, r, "/login?next="+urlQueryEscape(next), http.StatusSeeOther)
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(next), http.StatusSeeOther)
 				return
 			}
 			http.Error(w, "login required", http.StatusUnauthorized)

@@ -45,8 +45,8 @@ var commands = []command{
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
-	// stdinIsTerminal reports whether stdin is a terminal (passwords are
-	// then read without echo).
+	// stdinFd is stdin's descriptor: on a terminal, passwords are read
+	// without echo.
 	stdinFd int
 }
 

@@ -32,6 +32,7 @@ type Checks struct {
 
 	mu        sync.Mutex
 	intervals map[checkKey]time.Duration // for the slow start of each checker
+	probes    map[checkKey]health.Probe  // prepared once per checker, reused by later Configures
 	wake      chan struct{}
 }
 
@@ -41,6 +42,7 @@ func NewChecks() *Checks {
 		mon:       health.New[checkKey](health.Options{}),
 		now:       time.Now,
 		intervals: map[checkKey]time.Duration{},
+		probes:    map[checkKey]health.Probe{},
 		wake:      make(chan struct{}, 1),
 	}
 	return c
@@ -156,6 +158,10 @@ func policyOf(vs *config.VirtualServer) health.Policy {
 func (c *Checks) Configure(cfg *config.Config) {
 	want := map[checkKey]health.Checker{}
 	intervals := map[checkKey]time.Duration{}
+	probes := map[checkKey]health.Probe{}
+	c.mu.Lock()
+	old := c.probes
+	c.mu.Unlock()
 	for i := range cfg.Virtuals {
 		vs := &cfg.Virtuals[i]
 		if !vs.Active || !usable(vs.Address) {
@@ -171,12 +177,19 @@ func (c *Checks) Configure(cfg *config.Config) {
 			if _, dup := want[k]; dup {
 				continue // shared by another virtual server: one checker
 			}
-			want[k] = health.Checker{Probe: probe(k), Policy: pol}
+			// The engine configures on every reconcile: prepare a check
+			// (regexes, HTTP client) only when it is new.
+			p, ok := old[k]
+			if !ok {
+				p = probe(k)
+			}
+			probes[k] = p
+			want[k] = health.Checker{Probe: p, Policy: pol}
 			intervals[k] = pol.Interval
 		}
 	}
 	c.mu.Lock()
-	c.intervals = intervals
+	c.intervals, c.probes = intervals, probes
 	c.mu.Unlock()
 	c.mon.Set(want)
 }

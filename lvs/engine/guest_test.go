@@ -18,48 +18,16 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/internal/netns"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 )
-
-// inNetns runs fn on a thread that is in network namespace ns. Sockets made
-// there stay in ns when fn returns.
-func inNetns(ns string, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("entering netns %s: %w", ns, err)
-	}
-	ferr := fn()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: it dies with this goroutine rather than
-		// run other goroutines in the wrong namespace.
-		return fmt.Errorf("leaving netns %s: %w", ns, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
 
 // dialIPVS opens IPVS in namespace ns.
 func dialIPVS(t testing.TB, ns string) *ipvs.Client {
@@ -376,7 +344,7 @@ func TestGuestProgramEverything(t *testing.T) {
 // connection with name and then echoes lines.
 func serveNames(t *testing.T, ns, name string) {
 	var ln net.Listener
-	if err := inNetns(ns, func() (err error) { ln, err = net.Listen("tcp", ":80"); return err }); err != nil {
+	if err := netns.Do(ns, func() (err error) { ln, err = net.Listen("tcp", ":80"); return err }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
@@ -403,7 +371,7 @@ func serveNames(t *testing.T, ns, name string) {
 func connect(t *testing.T) (net.Conn, *bufio.Reader, string) {
 	t.Helper()
 	var conn net.Conn
-	err := inNetns("cli", func() (err error) {
+	err := netns.Do("cli", func() (err error) {
 		conn, err = net.DialTimeout("tcp", "10.1.0.1:80", 5*time.Second)
 		return err
 	})
