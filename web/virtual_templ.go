@@ -1293,7 +1293,7 @@ func Scripts(p Page, h VirtualHead, f *Form) templ.Component {
 			}
 			templ_7745c5c3_Err = SelectField(f, "check", "Check", "", []Option{
 				{"", "piranha's: sending program if set, else send/expect"},
-				{"tcp", "TCP connect"}, {"send", "send / expect over TCP"}, {"program", "sending program"},
+				{"tcp", "TCP connect"}, {"syn", "TCP half-open (SYN only)"}, {"send", "send / expect over TCP"}, {"program", "sending program"},
 				{"http", "HTTP GET"}, {"https", "HTTPS GET"}, {"udp", "UDP send / expect"},
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {

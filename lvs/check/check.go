@@ -40,6 +40,7 @@ const (
 	HTTP    Kind = "http"
 	HTTPS   Kind = "https"
 	UDP     Kind = "udp" // send Send, expect a reply matching Expect
+	SYN     Kind = "syn" // half-open TCP: a SYN, a SYN-ACK expected, and a reset; see HalfOpen
 )
 
 // Target is where a check goes.
@@ -114,7 +115,7 @@ func (s Spec) Validate() error {
 func (s Spec) Canonical() Spec {
 	c := Spec{Kind: s.Kind, Timeout: s.Timeout}
 	switch s.Kind {
-	case TCP:
+	case TCP, SYN:
 	case Send, UDP:
 		c.Send, c.Expect, c.UseRegex = s.Send, s.Expect, s.UseRegex && s.Expect != ""
 	case Program:
@@ -146,14 +147,22 @@ type Probe struct {
 	body   *regexp.Regexp
 	client *http.Client
 	dialer net.Dialer
+	half   *HalfOpen
 }
 
+// An Option is a resource a probe shares with others.
+type Option func(*Probe)
+
+// WithHalfOpen gives syn probes the raw sockets they send through; without
+// it a syn check is DOWN.
+func WithHalfOpen(h *HalfOpen) Option { return func(p *Probe) { p.half = h } }
+
 // NewProbe validates spec and prepares it. The error is a *FieldError.
-func NewProbe(spec Spec) (*Probe, error) {
+func NewProbe(spec Spec, opts ...Option) (*Probe, error) {
 	switch spec.Kind {
-	case TCP, Send, Program, HTTP, HTTPS, UDP:
+	case TCP, SYN, Send, Program, HTTP, HTTPS, UDP:
 	default:
-		return nil, fieldErr("kind", "%q is not a check kind: use tcp, send, program, http, https or udp", string(spec.Kind))
+		return nil, fieldErr("kind", "%q is not a check kind: use tcp, syn, send, program, http, https or udp", string(spec.Kind))
 	}
 	if spec.Timeout <= 0 {
 		return nil, fieldErr("timeout", "%v is not a timeout: it must be more than 0", spec.Timeout)
@@ -164,6 +173,9 @@ func NewProbe(spec Spec) (*Probe, error) {
 	s := spec.Canonical()
 	// Keep-alive probes are pointless on a connection that lives one check.
 	p := &Probe{spec: s, dialer: net.Dialer{KeepAlive: -1}}
+	for _, o := range opts {
+		o(p)
+	}
 	if s.Expect != "" {
 		if s.UseRegex {
 			re, err := regexp.CompilePOSIX(s.Expect)
@@ -235,6 +247,13 @@ func (p *Probe) run(parent context.Context, t Target) Result {
 	}
 	if err := parent.Err(); err != nil {
 		return down(cancelled(parent))
+	}
+	if p.spec.Kind == SYN {
+		// Times itself out: no context and timer per check.
+		if p.half == nil {
+			return down("syn check: no raw socket to send from (check.WithHalfOpen)")
+		}
+		return p.half.check(parent, p.spec.Timeout, t)
 	}
 	ctx, cancel := context.WithTimeout(parent, p.spec.Timeout)
 	defer cancel()

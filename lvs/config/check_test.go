@@ -38,7 +38,7 @@ func TestCheckSettings(t *testing.T) {
 		field string
 		want  string
 	}{
-		{func(vs *config.VirtualServer) { vs.CheckKind = "smtp" }, "check", "tcp, send, program, http, https, udp"},
+		{func(vs *config.VirtualServer) { vs.CheckKind = "smtp" }, "check", "tcp, syn, send, program, http, https, udp"},
 		{func(vs *config.VirtualServer) { vs.CheckKind = "program" }, "send_program", "required"},
 		{func(vs *config.VirtualServer) { vs.CheckKind, vs.Send = "udp", "" }, "send", "required"},
 		{func(vs *config.VirtualServer) { vs.CheckInterval = time.Millisecond }, "check_interval", "out of range"},

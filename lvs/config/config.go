@@ -98,7 +98,7 @@ var Protocols = []Protocol{TCP, UDP, SCTP}
 var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
 
 // CheckKinds lists the health check kinds besides piranha's automatic "".
-var CheckKinds = []string{"tcp", "send", "program", "http", "https", "udp"}
+var CheckKinds = []string{"tcp", "syn", "send", "program", "http", "https", "udp"}
 
 // LoadMonitors lists piranha's load monitoring tools.
 var LoadMonitors = []string{"none", "rup", "ruptime", "uptime"}

@@ -447,7 +447,7 @@ func checkCommand(v *validator, field, cmd string) {
 
 func (vs *VirtualServer) validateCheck(v *validator) {
 	switch vs.CheckKind {
-	case "", "tcp", "send", "http", "https":
+	case "", "tcp", "syn", "send", "http", "https":
 	case "program":
 		if vs.SendProgram == "" {
 			v.add("send_program", "is required by a program check")

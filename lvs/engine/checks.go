@@ -27,8 +27,9 @@ const slowStartCycles = 5
 // quiesce, gets weight 0) when it fails, and comes back with a weight that
 // ramps up to the configured one.
 type Checks struct {
-	mon *health.Monitor[checkKey]
-	now func() time.Time
+	mon  *health.Monitor[checkKey]
+	now  func() time.Time
+	half *check.HalfOpen // the raw sockets of every syn check, opened on the first
 
 	mu        sync.Mutex
 	intervals map[checkKey]time.Duration // for the slow start of each checker
@@ -41,6 +42,7 @@ func NewChecks() *Checks {
 	c := &Checks{
 		mon:       health.New[checkKey](health.Options{}),
 		now:       time.Now,
+		half:      check.NewHalfOpen(),
 		intervals: map[checkKey]time.Duration{},
 		probes:    map[checkKey]health.Probe{},
 		wake:      make(chan struct{}, 1),
@@ -72,6 +74,7 @@ func (c *Checks) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	defer c.half.Close()
 	return c.mon.Run(ctx)
 }
 
@@ -181,7 +184,7 @@ func (c *Checks) Configure(cfg *config.Config) {
 			// (regexes, HTTP client) only when it is new.
 			p, ok := old[k]
 			if !ok {
-				p = probe(k)
+				p = c.probe(k)
 			}
 			probes[k] = p
 			want[k] = health.Checker{Probe: p, Policy: pol}
@@ -195,8 +198,8 @@ func (c *Checks) Configure(cfg *config.Config) {
 }
 
 // probe prepares k's check once (regexes, HTTP client) for all its runs.
-func probe(k checkKey) health.Probe {
-	p, err := check.NewProbe(k.Spec)
+func (c *Checks) probe(k checkKey) health.Probe {
+	p, err := check.NewProbe(k.Spec, check.WithHalfOpen(c.half))
 	if err != nil {
 		// Validate keeps such a spec out of accepted configurations; say
 		// why rather than let the server look healthy.

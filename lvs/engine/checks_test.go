@@ -75,8 +75,15 @@ func waitFor(t *testing.T, e *Engine, what string, cond func() bool) {
 // TestChecksDriveTheTable runs the engine with real TCP checks against
 // loopback listeners: a server enters after its first good check, a closed
 // port never does, a server that goes away leaves (the sorry server comes
-// in), and it comes back, ramping up.
+// in), and it comes back, ramping up. Both with full connects and with
+// half-open SYN checks.
 func TestChecksDriveTheTable(t *testing.T) {
+	for _, kind := range []string{"tcp", "syn"} {
+		t.Run(kind, func(t *testing.T) { checksDriveTheTable(t, kind) })
+	}
+}
+
+func checksDriveTheTable(t *testing.T, kind string) {
 	up := listen(t, "127.0.0.1:0")
 	upAddr := netip.MustParseAddrPort(up.Addr().String())
 	closed := listen(t, "127.0.0.2:0")
@@ -87,7 +94,7 @@ func TestChecksDriveTheTable(t *testing.T) {
 	cfg := config.Default()
 	vs := config.NewVirtual("web")
 	vs.Active, vs.Address, vs.Port = true, a("192.0.2.10"), 80
-	vs.CheckKind, vs.CheckTimeout, vs.Reentry = "tcp", 50*time.Millisecond, 100*time.Millisecond
+	vs.CheckKind, vs.CheckTimeout, vs.Reentry = kind, 50*time.Millisecond, 100*time.Millisecond
 	vs.SorryServer = a("10.0.0.99")
 	vs.Reals = []config.RealServer{
 		{Name: "up", Active: true, Address: upAddr.Addr(), Port: int(upAddr.Port()), Weight: 32},

@@ -16,11 +16,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/check"
 )
 
 // listenersEnv makes the test binary a helper process holding loopback
-// listeners for BenchmarkTenThousandTCPChecks: "40x250" is 40 addresses
-// with 250 listeners each.
+// listeners for BenchmarkTenThousandTCPChecks: "40x250@127.77.0" is 40
+// addresses (127.77.0.1 to .40) with 250 listeners each.
 const listenersEnv = "LVSCONSOLE_HEALTH_LISTENERS"
 
 // windowEnv changes the measured window of BenchmarkTenThousandTCPChecks
@@ -52,15 +54,15 @@ func raiseFiles(n uint64) error {
 	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 }
 
-// serveListeners opens the listeners spec asks for on 127.77.0.0/24,
-// writes their addresses to w, one a line, then "ready", accepts and closes
+// serveListeners opens the listeners spec asks for, writes their addresses to w, one a line, then "ready", accepts and closes
 // every connection, and returns when r ends (the benchmark closes it).
 func serveListeners(spec string, w io.Writer, r io.Reader) error {
-	as, ps, ok := strings.Cut(spec, "x")
+	size, prefix, ok1 := strings.Cut(spec, "@")
+	as, ps, ok2 := strings.Cut(size, "x")
 	addrs, err1 := strconv.Atoi(as)
 	ports, err2 := strconv.Atoi(ps)
-	if !ok || err1 != nil || err2 != nil || addrs < 1 || addrs > 250 || ports < 1 {
-		return fmt.Errorf("bad %s=%q, want for example 40x250", listenersEnv, spec)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || addrs < 1 || addrs > 250 || ports < 1 {
+		return fmt.Errorf("bad %s=%q, want for example 40x250@127.77.0", listenersEnv, spec)
 	}
 	if err := raiseFiles(uint64(addrs*ports + 1000)); err != nil {
 		return fmt.Errorf("raise the open files limit: %w", err)
@@ -68,7 +70,7 @@ func serveListeners(spec string, w io.Writer, r io.Reader) error {
 	bw := bufio.NewWriter(w)
 	for a := 1; a <= addrs; a++ {
 		for range ports {
-			ln, err := net.Listen("tcp", fmt.Sprintf("127.77.0.%d:0", a))
+			ln, err := net.Listen("tcp", fmt.Sprintf("%s.%d:0", prefix, a))
 			if err != nil {
 				return err
 			}
@@ -92,18 +94,18 @@ func serveListeners(spec string, w io.Writer, r io.Reader) error {
 	return err
 }
 
-// tcpProbe is a connect-only TCP check, as lvs/check's "tcp" kind does.
-func tcpProbe(addr string, ok, failed *atomic.Int64) Probe {
-	var d net.Dialer
+// checkProbe runs p, a real lvs/check probe, against addr.
+func checkProbe(p *check.Probe, addr string, ok, failed *atomic.Int64) Probe {
+	ap := netip.MustParseAddrPort(addr)
+	t := check.Target{Addr: ap.Addr(), Port: ap.Port()}
 	return func(ctx context.Context) Result {
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
+		r := p.Run(ctx, t)
+		if !r.OK {
 			failed.Add(1)
-			return Result{Reason: err.Error()}
+			return Result{Reason: r.Reason}
 		}
-		c.Close()
 		ok.Add(1)
-		return Result{OK: true, Reason: "connected"}
+		return Result{OK: true, Reason: r.Reason}
 	}
 }
 
@@ -136,46 +138,52 @@ func procCPU(pid int) time.Duration {
 }
 
 // BenchmarkTenThousandTCPChecks is the target: 10,000 real servers
-// (loopback listeners: 40 addresses x 250 ports) checked every second by a
-// TCP connect, on this machine's 2 cores. It runs once whatever b.N is
-// (use -benchtime=1x): 2 s of warm-up (the first checks are spread over the
-// first interval), then a 10 s window, and reports
+// (loopback listeners: 40 addresses x 250 ports) checked every second, by a
+// full TCP connect (kind tcp) and by a half-open SYN (kind syn), on this
+// machine's 2 cores. Each runs once whatever b.N is (use -benchtime=1x):
+// 2 s of warm-up (the first checks are spread over the first interval),
+// then a 10 s window, and reports
 //
 //   - cpu-%-of-one-core: this process's user+system CPU time over the
 //     window (getrusage RUSAGE_SELF) per wall time. It includes the
-//     monitor, the probes (socket, connect, netpoller, close), the garbage
-//     collector, and the kernel's TCP work charged to this process (on
-//     loopback much of both ends' handshake runs in the connecting task's
-//     softirq). It excludes the listeners: they live in a child process
-//     (this test binary again), whose CPU is reported apart as
-//     listeners-cpu-%.
+//     monitor, the probes, the garbage collector, and the kernel's TCP
+//     work charged to this process: on loopback (and this kernel has no
+//     IRQ time accounting) the softirq work of BOTH ends runs in the
+//     sending task, so the listeners' half of every handshake is charged
+//     to the checker.
+//     The listeners live in a child process (this test binary again),
+//     whose own CPU is reported apart as listeners-cpu-%.
 //   - heap-MB: runtime HeapInuse at the end of the window; maxrss-MB: the
 //     process's peak resident set (getrusage ru_maxrss), test framework
 //     included.
 //   - checks/s completed in the window, and failed-checks (must be 0).
 //
-// The target is under 25% of one core and under 100 MB. Memory is well
-// under it (about 10 MB of heap, 24 MB peak RSS); CPU is not: about 47-55%
-// of one core on the project's machine, of which the kernel's connect,
-// close and socket calls are two thirds (a probe of raw blocking system
-// calls instead of net.Dialer still costs 43%), the network poller and
-// runtime most of the rest, and the monitor itself 4-7%
-// (BenchmarkTenThousandNoopChecks).
+// The target is under 25% of one core and under 100 MB; figures in
+// BENCHMARKS.md.
 func BenchmarkTenThousandTCPChecks(b *testing.B) {
-	const (
-		addrs, ports = 40, 250
-		n            = addrs * ports
-	)
+	targets, child := startListeners(b, "127.77.0", nil)
+	for _, kind := range []check.Kind{check.TCP, check.SYN} {
+		b.Run(string(kind), func(b *testing.B) {
+			runChecks(b, kind, targets, func() time.Duration { return procCPU(child) })
+		})
+	}
+}
+
+// startListeners starts the listener helper (this test binary again,
+// prefixed by wrap, e.g. ip netns exec) with 40 x 250 listeners on
+// prefix.1 to prefix.40, and returns their addresses and the helper's pid.
+func startListeners(b *testing.B, prefix string, wrap []string) ([]string, int) {
+	const addrs, ports = 40, 250
 	if err := raiseFiles(4096); err != nil {
 		b.Fatalf("raise the open files limit: %v", err)
 	}
-
 	self, err := os.Executable()
 	if err != nil {
 		b.Fatal(err)
 	}
-	child := exec.Command(self, "-test.run=^$")
-	child.Env = append(os.Environ(), fmt.Sprintf("%s=%dx%d", listenersEnv, addrs, ports))
+	args := append(append([]string{}, wrap...), self, "-test.run=^$")
+	child := exec.Command(args[0], args[1:]...)
+	child.Env = append(os.Environ(), fmt.Sprintf("%s=%dx%d@%s", listenersEnv, addrs, ports, prefix))
 	child.Stderr = os.Stderr
 	stdin, err := child.StdinPipe()
 	if err != nil {
@@ -188,10 +196,10 @@ func BenchmarkTenThousandTCPChecks(b *testing.B) {
 	if err := child.Start(); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
+	b.Cleanup(func() {
 		stdin.Close()
 		child.Wait()
-	}()
+	})
 	var targets []string
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() && sc.Text() != "ready" {
@@ -200,16 +208,27 @@ func BenchmarkTenThousandTCPChecks(b *testing.B) {
 		}
 		targets = append(targets, sc.Text())
 	}
-	if len(targets) != n {
-		b.Fatalf("listener helper opened %d listeners, want %d (%v)", len(targets), n, sc.Err())
+	if len(targets) != addrs*ports {
+		b.Fatalf("listener helper opened %d listeners, want %d (%v)", len(targets), addrs*ports, sc.Err())
 	}
+	return targets, child.Process.Pid
+}
 
-	var ok, failed atomic.Int64
-	probes := make(map[string]Probe, n)
-	for _, t := range targets {
-		probes[t] = tcpProbe(t, &ok, &failed)
+// runChecks measures a monitor that checks every target once a second with
+// a probe of kind.
+func runChecks(b *testing.B, kind check.Kind, targets []string, other func() time.Duration) {
+	half := check.NewHalfOpen()
+	defer half.Close()
+	p, err := check.NewProbe(check.Spec{Kind: kind, Timeout: time.Second}, check.WithHalfOpen(half))
+	if err != nil {
+		b.Fatal(err)
 	}
-	measure(b, probes, &ok, &failed, func() time.Duration { return procCPU(child.Process.Pid) })
+	var ok, failed atomic.Int64
+	probes := make(map[string]Probe, len(targets))
+	for _, t := range targets {
+		probes[t] = checkProbe(p, t, &ok, &failed)
+	}
+	measure(b, probes, &ok, &failed, other)
 }
 
 // BenchmarkTenThousandNoopChecks measures the monitor alone: the same

@@ -1,6 +1,8 @@
 package health
 
 import (
+	"github.com/lvsconsole/lvsconsole/lvs/check"
+
 	"context"
 	"errors"
 	"fmt"
@@ -754,7 +756,11 @@ func TestTCPLoopback(t *testing.T) {
 		}
 	}()
 	var ok, failed atomic.Int64
-	connect := tcpProbe(ln.Addr().String(), &ok, &failed)
+	tcp, err := check.NewProbe(check.Spec{Kind: check.TCP, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect := checkProbe(tcp, ln.Addr().String(), &ok, &failed)
 	// send/expect: connect and wait for a banner, until the deadline.
 	bannerDone, bannerSignal := notify()
 	banner := func(ctx context.Context) Result {

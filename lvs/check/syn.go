@@ -1,0 +1,416 @@
+package check
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// HalfOpen sends the SYNs of the "syn" check kind and receives the answers,
+// for every syn probe of a process: two raw sockets (IPv4, IPv6) opened on
+// first use, one reader each, and one reserved source port.
+//
+// A half-open check costs a fraction of a full connect (no socket, no
+// connection set up and torn down at either end) and never reaches the real
+// server's application, so it does not fill its logs. The price: it needs
+// CAP_NET_RAW, it proves only that the kernel of the real server listens on
+// the port, and an ICMP unreachable shows up as a timeout.
+type HalfOpen struct {
+	mu      sync.Mutex
+	opened  bool
+	openErr error
+	hold    int    // the reserved port's TCP socket, bound and never listening
+	port    uint16 // source port of every SYN
+	v4, v6  *net.IPConn
+	waiting map[netip.AddrPort]*synWait
+	routes  map[netip.Addr]route // IPv4 source address per destination, for the checksum
+}
+
+// synWait is the SYN in flight to one target; probes that want the same
+// target while it is in flight share its answer (a second SYN on the same
+// four-tuple would make the server reset the first).
+type synWait struct {
+	isn      uint32
+	deadline time.Time
+	timeout  time.Duration
+	done     chan struct{}
+	res      Result
+}
+
+type route struct {
+	src     netip.Addr
+	expires time.Time
+}
+
+// routeTTL bounds how long a looked-up source address is trusted.
+const routeTTL = 10 * time.Second
+
+// NewHalfOpen returns a HalfOpen; its sockets open on the first check.
+func NewHalfOpen() *HalfOpen {
+	return &HalfOpen{hold: -1, waiting: map[netip.AddrPort]*synWait{}, routes: map[netip.Addr]route{}}
+}
+
+// Close closes the sockets; checks after Close fail.
+func (h *HalfOpen) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.opened {
+		h.opened, h.openErr = true, errors.New("closed")
+		return nil
+	}
+	h.openErr = errors.New("closed")
+	var errs []error
+	if h.v4 != nil {
+		errs = append(errs, h.v4.Close())
+		h.v4 = nil
+	}
+	if h.v6 != nil {
+		errs = append(errs, h.v6.Close())
+		h.v6 = nil
+	}
+	if h.hold >= 0 {
+		errs = append(errs, syscall.Close(h.hold))
+		h.hold = -1
+	}
+	return errors.Join(errs...)
+}
+
+// open opens the sockets once; h.mu is held.
+func (h *HalfOpen) open() error {
+	if h.opened {
+		return h.openErr
+	}
+	h.opened = true
+	h.openErr = h.openSockets()
+	return h.openErr
+}
+
+func (h *HalfOpen) openSockets() error {
+	// Reserve a port for both families (a dual-stack socket), so that no
+	// connection of this host uses it: the kernel then answers every
+	// SYN-ACK to it with the reset that ends the half-open connection.
+	fd, err := syscall.Socket(syscall.AF_INET6, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("reserve a source port: %w", err)
+	}
+	if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 0); err != nil {
+		syscall.Close(fd)
+		return fmt.Errorf("reserve a source port: %w", err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet6{}); err != nil {
+		syscall.Close(fd)
+		return fmt.Errorf("reserve a source port: %w", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		syscall.Close(fd)
+		return fmt.Errorf("reserve a source port: %w", err)
+	}
+	h.hold, h.port = fd, uint16(sa.(*syscall.SockaddrInet6).Port)
+
+	// A raw TCP socket sees every TCP segment the host receives: the filter
+	// keeps only those to the reserved port, in the kernel.
+	v4, err := h.listen("ip4:tcp", "0.0.0.0", func(port uint32) []syscall.SockFilter {
+		return []syscall.SockFilter{
+			{Code: unix.BPF_LDX | unix.BPF_B | unix.BPF_MSH, K: 0}, // x = IPv4 header length
+			{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_IND, K: 2},  // destination port
+			{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: port},
+			{Code: unix.BPF_RET | unix.BPF_K, K: 0xffff},
+			{Code: unix.BPF_RET | unix.BPF_K, K: 0},
+		}
+	})
+	if err != nil {
+		return err
+	}
+	h.v4 = v4
+	// IPv6 raw sockets get the segment without the IPv6 header.
+	v6, err := h.listen("ip6:tcp", "::", func(port uint32) []syscall.SockFilter {
+		return []syscall.SockFilter{
+			{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 2},
+			{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: port},
+			{Code: unix.BPF_RET | unix.BPF_K, K: 0xffff},
+			{Code: unix.BPF_RET | unix.BPF_K, K: 0},
+		}
+	})
+	if err != nil {
+		// A host without IPv6 still checks IPv4 servers.
+		h.v6 = nil
+	} else {
+		h.v6 = v6
+	}
+	go h.read(h.v4, false)
+	if h.v6 != nil {
+		go h.read(h.v6, true)
+	}
+	go h.expire()
+	return nil
+}
+
+// expireEvery is how often unanswered SYNs are timed out: one sweep for
+// all of them instead of a timer per check (a timeout is late by at most
+// this).
+const expireEvery = 10 * time.Millisecond
+
+// expire ends the waits whose deadline has passed, until h is closed.
+func (h *HalfOpen) expire() {
+	t := time.NewTicker(expireEvery)
+	defer t.Stop()
+	for now := range t.C {
+		h.mu.Lock()
+		if h.v4 == nil && h.v6 == nil {
+			h.mu.Unlock()
+			return
+		}
+		for dst, w := range h.waiting {
+			if now.After(w.deadline) {
+				delete(h.waiting, dst)
+				w.res = down("timeout after " + w.timeout.String())
+				close(w.done)
+			}
+		}
+		h.mu.Unlock()
+	}
+}
+
+func (h *HalfOpen) listen(network, addr string, filter func(port uint32) []syscall.SockFilter) (*net.IPConn, error) {
+	pc, err := net.ListenPacket(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("open a raw %s socket (the syn check needs CAP_NET_RAW): %w", network, err)
+	}
+	c := pc.(*net.IPConn)
+	rc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	var serr error
+	cerr := rc.Control(func(fd uintptr) {
+		serr = syscall.AttachLsf(int(fd), filter(uint32(h.port)))
+		if serr == nil && network == "ip6:tcp" {
+			// The kernel fills in the IPv6 checksum (offset 16 in the TCP
+			// header); IPv4 raw sockets have no such option.
+			serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IPV6, unix.IPV6_CHECKSUM, 16)
+		}
+	})
+	if err := errors.Join(cerr, serr); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("set up the raw %s socket: %w", network, err)
+	}
+	return c, nil
+}
+
+// read hands the answers that arrive on c to the probes waiting for them.
+func (h *HalfOpen) read(c *net.IPConn, v6 bool) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, 1500)
+	for {
+		var (
+			n    int
+			from unix.Sockaddr
+			rerr error
+		)
+		// Raw reads skip the net package's per-packet address allocation.
+		err := rc.Read(func(fd uintptr) bool {
+			if v6 {
+				n, from, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+			} else {
+				n, rerr = unix.Read(int(fd), buf) // with the IPv4 header
+			}
+			return rerr != unix.EAGAIN
+		})
+		if err != nil {
+			return // closed
+		}
+		if rerr != nil {
+			continue // a transient error loses one answer at worst: its probe times out
+		}
+		var src netip.Addr
+		seg := buf[:n]
+		if v6 {
+			sa, ok := from.(*unix.SockaddrInet6)
+			if !ok {
+				continue
+			}
+			src = netip.AddrFrom16(sa.Addr)
+		} else {
+			if n < 20 {
+				continue
+			}
+			hl := int(buf[0]&0x0f) * 4
+			if hl < 20 || n < hl {
+				continue
+			}
+			src = netip.AddrFrom4([4]byte(buf[12:16]))
+			seg = buf[hl:n]
+		}
+		if len(seg) < 20 {
+			continue
+		}
+		h.answer(netip.AddrPortFrom(src, binary.BigEndian.Uint16(seg[0:])), binary.BigEndian.Uint32(seg[8:]), seg[13])
+	}
+}
+
+// answer ends the wait for from if the segment answers its SYN.
+func (h *HalfOpen) answer(from netip.AddrPort, ack uint32, flags byte) {
+	var r Result
+	switch {
+	case flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK:
+		r = up("syn-ack")
+	case flags&tcpRST != 0:
+		r = down("connect refused")
+	default:
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if w := h.waiting[from]; w != nil && ack == w.isn+1 {
+		delete(h.waiting, from)
+		w.res = r
+		close(w.done)
+	}
+}
+
+// TCP flags.
+const (
+	tcpSYN = 0x02
+	tcpRST = 0x04
+	tcpACK = 0x10
+)
+
+// check sends a SYN to t and waits for its answer, at most timeout.
+func (h *HalfOpen) check(ctx context.Context, timeout time.Duration, t Target) Result {
+	dst := netip.AddrPortFrom(t.Addr.Unmap(), t.Port)
+	h.mu.Lock()
+	if err := h.open(); err != nil {
+		h.mu.Unlock()
+		return down("syn check: " + err.Error())
+	}
+	w := h.waiting[dst]
+	if w != nil {
+		h.mu.Unlock()
+	} else {
+		w = &synWait{isn: rand.Uint32(), deadline: time.Now().Add(timeout), timeout: timeout, done: make(chan struct{})}
+		h.waiting[dst] = w
+		seg, conn, err := h.segment(dst, w.isn)
+		h.mu.Unlock()
+		if err == nil {
+			err = send(conn, seg, dst.Addr())
+		}
+		if err != nil {
+			h.mu.Lock()
+			if h.waiting[dst] == w {
+				delete(h.waiting, dst)
+			}
+			h.mu.Unlock()
+			return down("send syn: " + err.Error())
+		}
+	}
+	select {
+	case <-w.done:
+		return w.res
+	case <-ctx.Done():
+		return down(cancelled(ctx))
+	}
+}
+
+// send sends seg to dst on c, without the net package's allocations.
+func send(c *net.IPConn, seg []byte, dst netip.Addr) error {
+	var sa unix.Sockaddr
+	if dst.Is4() {
+		sa = &unix.SockaddrInet4{Addr: dst.As4()}
+	} else {
+		sa = &unix.SockaddrInet6{Addr: dst.As16()}
+	}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), seg, 0, sa)
+		return serr != unix.EAGAIN
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// segment builds a SYN from the reserved port to dst; h.mu is held.
+func (h *HalfOpen) segment(dst netip.AddrPort, isn uint32) ([]byte, *net.IPConn, error) {
+	seg := make([]byte, 24)
+	binary.BigEndian.PutUint16(seg[0:], h.port)
+	binary.BigEndian.PutUint16(seg[2:], dst.Port())
+	binary.BigEndian.PutUint32(seg[4:], isn)
+	seg[12] = 6 << 4 // header length: 6 words, with the MSS option
+	seg[13] = tcpSYN
+	binary.BigEndian.PutUint16(seg[14:], 65535)
+	// The MSS option makes it an ordinary SYN to firewalls that drop
+	// option-less ones.
+	seg[20], seg[21] = 2, 4
+	binary.BigEndian.PutUint16(seg[22:], 1460)
+	if dst.Addr().Is6() {
+		if h.v6 == nil {
+			return nil, nil, errors.New("no IPv6 raw socket")
+		}
+		return seg, h.v6, nil
+	}
+	src, err := h.source(dst.Addr())
+	if err != nil {
+		return nil, nil, err
+	}
+	binary.BigEndian.PutUint16(seg[16:], checksum4(src, dst.Addr(), seg))
+	return seg, h.v4, nil
+}
+
+// source is the address the kernel sends from to dst, which the IPv4
+// checksum covers; looked up by routing a UDP socket, cached a while.
+func (h *HalfOpen) source(dst netip.Addr) (netip.Addr, error) {
+	now := time.Now()
+	if r, ok := h.routes[dst]; ok && now.Before(r.expires) {
+		return r.src, nil
+	}
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("route to %v: %w", dst, err)
+	}
+	src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+	c.Close()
+	if len(h.routes) > 100000 {
+		clear(h.routes) // bound the cache; it refills at one lookup per target
+	}
+	h.routes[dst] = route{src: src, expires: now.Add(routeTTL)}
+	return src, nil
+}
+
+// checksum4 is the TCP checksum of seg from src to dst (RFC 793's pseudo
+// header), computed with seg's checksum field zero.
+func checksum4(src, dst netip.Addr, seg []byte) uint16 {
+	s, d := src.As4(), dst.As4()
+	sum := uint32(s[0])<<8 | uint32(s[1])
+	sum += uint32(s[2])<<8 | uint32(s[3])
+	sum += uint32(d[0])<<8 | uint32(d[1])
+	sum += uint32(d[2])<<8 | uint32(d[3])
+	sum += syscall.IPPROTO_TCP + uint32(len(seg))
+	for i := 0; i+1 < len(seg); i += 2 {
+		sum += uint32(seg[i])<<8 | uint32(seg[i+1])
+	}
+	if len(seg)%2 == 1 {
+		sum += uint32(seg[len(seg)-1]) << 8
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
