@@ -112,6 +112,8 @@ func redundancyForm(c *config.Config) *web.Form {
 	v["deadtime"] = config.FormatSeconds(rd.Deadtime)
 	v["heartbeat_port"] = itoa(rd.HeartbeatPort)
 	v["monitor_links"] = boolValue(rd.MonitorLinks)
+	v["preempt"] = boolValue(rd.Preempt)
+	v["preempt_delay"] = config.FormatSeconds(rd.PreemptDelay)
 	v["syncdaemon"] = boolValue(rd.SyncDaemon)
 	v["syncd_iface"] = rd.SyncIface
 	v["syncd_id"] = itoa(rd.SyncID)
@@ -128,6 +130,8 @@ func readRedundancy(f *formReader) config.Redundancy {
 		Deadtime:      f.seconds("deadtime"),
 		HeartbeatPort: int(f.int("heartbeat_port")),
 		MonitorLinks:  f.check("monitor_links"),
+		Preempt:       f.check("preempt"),
+		PreemptDelay:  f.seconds("preempt_delay"),
 		SyncDaemon:    f.check("syncdaemon"),
 		SyncIface:     f.str("syncd_iface"),
 		SyncID:        int(f.int("syncd_id")),

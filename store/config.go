@@ -99,6 +99,42 @@ func (s *Store) remember(c *config.Config) {
 // error from fn, a *config.ValidationError, ErrNoChange or a *ConflictError
 // leave the database untouched.
 func (s *Store) Update(ctx context.Context, ch Change, fn func(*config.Config) error) (*config.Config, error) {
+	return s.save(ctx, ch, fn, 0)
+}
+
+// ErrStale is returned by Adopt for a configuration whose serial is not
+// above the current one.
+var ErrStale = errors.New("the configuration is not newer than this one")
+
+// Adopt saves cfg, received from the peer director, whole and at its own
+// serial, so that both directors number the same configuration alike. Its
+// serial must be above the current one (else ErrStale); it is validated like
+// every change, and saved even when only the serial differs.
+func (s *Store) Adopt(ctx context.Context, ch Change, cfg *config.Config) (*config.Config, error) {
+	if cfg.Serial <= 0 {
+		return nil, fmt.Errorf("adopting a configuration without a serial: %w", ErrStale)
+	}
+	return s.save(ctx, ch, func(c *config.Config) error {
+		next := cfg.Clone()
+		stripIDs(next) // the peer's ids mean nothing here
+		adoptIDs(c, next)
+		next.Serial = c.Serial
+		*c = *next
+		return nil
+	}, cfg.Serial)
+}
+
+func stripIDs(c *config.Config) {
+	for i := range c.Virtuals {
+		c.Virtuals[i].ID = 0
+		for j := range c.Virtuals[i].Reals {
+			c.Virtuals[i].Reals[j].ID = 0
+		}
+	}
+}
+
+// save is Update, or with at > 0 Adopt's save at serial at.
+func (s *Store) save(ctx context.Context, ch Change, fn func(*config.Config) error, at int64) (*config.Config, error) {
 	if ch.Author == "" {
 		return nil, errors.New("a change needs an author")
 	}
@@ -122,15 +158,24 @@ func (s *Store) Update(ctx context.Context, ch Change, fn func(*config.Config) e
 		if err := next.Validate(); err != nil {
 			return err
 		}
+		if at != 0 && at <= old.Serial {
+			return fmt.Errorf("serial %d, this director is at %d: %w", at, old.Serial, ErrStale)
+		}
 		changes := config.Diff(old, next)
-		if len(changes) == 0 {
+		if len(changes) == 0 && at == 0 {
 			return ErrNoChange
 		}
 		summary := summarize(changes)
+		if len(changes) == 0 {
+			summary = "no change but the serial"
+		}
 		if ch.Note != "" {
 			summary = ch.Note + ": " + summary
 		}
 		next.Serial = old.Serial + 1
+		if at != 0 {
+			next.Serial = at
+		}
 		if err := writeConfig(ctx, tx, old, next); err != nil {
 			return fmt.Errorf("saving the configuration: %w", err)
 		}
@@ -225,20 +270,22 @@ func loadConfig(ctx context.Context, q querier) (*config.Config, error) {
 	g, r := &c.Global, &c.Redundancy
 	var (
 		primary, primaryPrivate, natRouter, natMask, backup, backupPrivate text
-		keepalive, deadtime                                                millis
+		keepalive, deadtime, preemptDelay                                  millis
 	)
 	err := q.QueryRowContext(ctx, `SELECT serial,
 		primary_addr, primary_private, network, nat_router, nat_router_device, nat_nmask,
 		tcp_timeout, tcpfin_timeout, udp_timeout, active_cmd, inactive_cmd,
 		service, hard_shutdown, rsh_command, debug_level,
 		backup_active, backup, backup_private, heartbeat, keepalive_ms, deadtime_ms,
-		heartbeat_port, monitor_links, syncdaemon, syncd_iface, syncd_id
+		heartbeat_port, monitor_links, syncdaemon, syncd_iface, syncd_id,
+		preempt, preempt_delay_ms
 		FROM settings WHERE id = 1`).Scan(&c.Serial,
 		&primary, &primaryPrivate, &g.Network, &natRouter, &g.NATRouterDevice, &natMask,
 		&g.TCPTimeout, &g.TCPFinTimeout, &g.UDPTimeout, &g.ActiveCmd, &g.InactiveCmd,
 		&g.Service, &g.HardShutdown, &g.RshCommand, &g.DebugLevel,
 		&r.BackupActive, &backup, &backupPrivate, &r.Heartbeat, &keepalive, &deadtime,
-		&r.HeartbeatPort, &r.MonitorLinks, &r.SyncDaemon, &r.SyncIface, &r.SyncID)
+		&r.HeartbeatPort, &r.MonitorLinks, &r.SyncDaemon, &r.SyncIface, &r.SyncID,
+		&r.Preempt, &preemptDelay)
 	if err != nil {
 		return nil, fmt.Errorf("settings: %w", err)
 	}
@@ -250,6 +297,7 @@ func loadConfig(ctx context.Context, q querier) (*config.Config, error) {
 	r.Backup = backup.addr(&errs)
 	r.BackupPrivate = backupPrivate.addr(&errs)
 	r.Keepalive, r.Deadtime = time.Duration(keepalive)*time.Millisecond, time.Duration(deadtime)*time.Millisecond
+	r.PreemptDelay = time.Duration(preemptDelay) * time.Millisecond
 
 	rows, err := q.QueryContext(ctx, `SELECT id, name, active, address, device, netmask,
 		protocol, port, fwmark, scheduler, sched_fallback, sched_port, one_packet,
@@ -443,8 +491,8 @@ func writeSettings(ctx context.Context, tx *sql.Tx, c *config.Config) error {
 		tcp_timeout, tcpfin_timeout, udp_timeout, active_cmd, inactive_cmd,
 		service, hard_shutdown, rsh_command, debug_level,
 		backup_active, backup, backup_private, heartbeat, keepalive_ms, deadtime_ms,
-		heartbeat_port, monitor_links, syncdaemon, syncd_iface, syncd_id)
-		VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		heartbeat_port, monitor_links, syncdaemon, syncd_iface, syncd_id, preempt, preempt_delay_ms)
+		VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET serial = excluded.serial,
 		primary_addr = excluded.primary_addr, primary_private = excluded.primary_private,
 		network = excluded.network, nat_router = excluded.nat_router,
@@ -458,7 +506,8 @@ func writeSettings(ctx context.Context, tx *sql.Tx, c *config.Config) error {
 		heartbeat = excluded.heartbeat, keepalive_ms = excluded.keepalive_ms,
 		deadtime_ms = excluded.deadtime_ms, heartbeat_port = excluded.heartbeat_port,
 		monitor_links = excluded.monitor_links, syncdaemon = excluded.syncdaemon,
-		syncd_iface = excluded.syncd_iface, syncd_id = excluded.syncd_id`,
+		syncd_iface = excluded.syncd_iface, syncd_id = excluded.syncd_id,
+		preempt = excluded.preempt, preempt_delay_ms = excluded.preempt_delay_ms`,
 		c.Serial,
 		config.FormatAddr(g.Primary), config.FormatAddr(g.PrimaryPrivate), g.Network,
 		config.FormatAddr(g.NATRouter), g.NATRouterDevice, g.NATNetmask.String(),
@@ -466,7 +515,8 @@ func writeSettings(ctx context.Context, tx *sql.Tx, c *config.Config) error {
 		g.Service, g.HardShutdown, g.RshCommand, g.DebugLevel,
 		r.BackupActive, config.FormatAddr(r.Backup), config.FormatAddr(r.BackupPrivate), r.Heartbeat,
 		r.Keepalive.Milliseconds(), r.Deadtime.Milliseconds(),
-		r.HeartbeatPort, r.MonitorLinks, r.SyncDaemon, r.SyncIface, r.SyncID)
+		r.HeartbeatPort, r.MonitorLinks, r.SyncDaemon, r.SyncIface, r.SyncID,
+		r.Preempt, r.PreemptDelay.Milliseconds())
 	return err
 }
 

@@ -42,7 +42,7 @@ func rich() *config.Config {
 	c.Redundancy = config.Redundancy{
 		BackupActive: true, Backup: a("192.0.2.2"), BackupPrivate: a("10.0.0.2"), Heartbeat: true,
 		Keepalive: 200 * time.Millisecond, Deadtime: 600 * time.Millisecond, HeartbeatPort: 539,
-		MonitorLinks: true, SyncDaemon: true, SyncIface: "eth1", SyncID: 7,
+		MonitorLinks: true, Preempt: true, PreemptDelay: 3 * time.Second, SyncDaemon: true, SyncIface: "eth1", SyncID: 7,
 	}
 	c.Virtuals = []config.VirtualServer{
 		{

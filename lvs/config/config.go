@@ -77,6 +77,11 @@ type Redundancy struct {
 
 	MonitorLinks bool
 
+	// A recovered primary stays standby (piranha) unless Preempt is on; it
+	// then takes over after hearing the active backup for PreemptDelay.
+	Preempt      bool
+	PreemptDelay time.Duration
+
 	SyncDaemon bool   // run the IPVS connection sync daemon
 	SyncIface  string // its interface
 	SyncID     int    // its sync id (0-255)

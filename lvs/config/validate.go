@@ -225,6 +225,9 @@ func (r *Redundancy) validate(v *validator, g *Global) {
 		checkDuration(v, "deadtime", r.Deadtime, minInterval, maxKeepalive)
 	}
 	checkRange(v, "heartbeat_port", int64(r.HeartbeatPort), 1, 65535)
+	if r.PreemptDelay != 0 {
+		checkDuration(v, "preempt_delay", r.PreemptDelay, 0, maxKeepalive)
+	}
 	if r.SyncDaemon && r.SyncIface == "" {
 		v.add("syncd_iface", "is required when the sync daemon is on")
 	}

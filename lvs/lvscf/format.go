@@ -173,6 +173,10 @@ func (f *formatter) config(c *config.Config) {
 	f.addrDev("", "nat_router", g.NATRouter, g.NATRouterDevice)
 	f.mask("", "nat_nmask", g.NATNetmask, g.NATRouter.Is6())
 	f.boolIf("", "monitor_links", r.MonitorLinks)
+	f.boolIf("", "preempt", r.Preempt)
+	if r.PreemptDelay != 0 {
+		f.raw("", "preempt_delay", config.FormatSeconds(r.PreemptDelay))
+	}
 	f.boolIf("", "syncdaemon", r.SyncDaemon)
 	f.strIf("", "syncd_iface", r.SyncIface)
 	f.intIf("", "syncd_id", int64(r.SyncID))

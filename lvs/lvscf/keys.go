@@ -199,6 +199,8 @@ var globalKeys = []key[config.Config]{
 	}},
 	{"nat_nmask", mask(func(c *config.Config) *config.Netmask { return &c.Global.NATNetmask })},
 	{"monitor_links", boolean(func(c *config.Config) *bool { return &c.Redundancy.MonitorLinks })},
+	{"preempt", boolean(func(c *config.Config) *bool { return &c.Redundancy.Preempt })},
+	{"preempt_delay", seconds(func(c *config.Config) *time.Duration { return &c.Redundancy.PreemptDelay })},
 	{"syncdaemon", boolean(func(c *config.Config) *bool { return &c.Redundancy.SyncDaemon })},
 	{"syncd_iface", str(func(c *config.Config) *string { return &c.Redundancy.SyncIface })},
 	{"syncd_id", smallInt(func(c *config.Config) *int { return &c.Redundancy.SyncID })},

@@ -114,6 +114,8 @@ func richModel() *config.Config {
 			Deadtime:      600 * time.Millisecond,
 			HeartbeatPort: 1539,
 			MonitorLinks:  true,
+			Preempt:       true,
+			PreemptDelay:  2500 * time.Millisecond,
 			SyncDaemon:    true,
 			SyncIface:     "eth2",
 			SyncID:        7,
