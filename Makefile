@@ -14,7 +14,7 @@ export CGO_ENABLED := 1
 CHROMIUM := /usr/bin/chromium
 OUT      := $(CURDIR)/out
 
-.PHONY: all build run test check-tools browser vet fmt-check generate generate-check unit fuzz bench clean
+.PHONY: all build run test check-tools browser netns-tools vet fmt-check generate generate-check unit fuzz bench clean
 
 all: build
 
@@ -27,7 +27,7 @@ run: build
 
 # Every test: formatting, vet, generated code up to date, unit and
 # integration tests (race detector on), and a short run of every fuzzer.
-test: check-tools browser guest fmt-check vet generate-check unit fuzz
+test: check-tools browser netns-tools guest fmt-check vet generate-check unit fuzz
 
 check-tools:
 	@command -v $(GO) >/dev/null || { echo "make: go is not installed (see README)"; exit 1; }
@@ -45,6 +45,20 @@ browser:
 		fi; \
 	fi
 	@test -x $(CHROMIUM) || { echo "make: $(CHROMIUM) is still missing"; exit 1; }
+
+# The failover and health check tests build networks of namespaces: they
+# need root, iproute2 and nftables (to cut a heartbeat path). Install what
+# is missing when we are root, else stop and say so (never skip them).
+netns-tools:
+	@if [ "$$(id -u)" != 0 ]; then echo "make: the tests create network namespaces: run make test as root"; exit 1; fi
+	@need=""; command -v ip >/dev/null || need="$$need iproute2"; command -v nft >/dev/null || need="$$need nftables"; \
+	if [ -n "$$need" ]; then \
+		if command -v apt-get >/dev/null; then \
+			echo "make: installing$$need for the network namespace tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
+		else echo "make: the tests need$$need"; exit 1; fi; \
+	fi
+	@command -v ip >/dev/null && command -v nft >/dev/null || { echo "make: ip or nft is still missing"; exit 1; }
 
 # Debian's kernel (which has IPVS, unlike this machine's) and the tools for
 # the qemu guest that lvs/guest boots in tests; quick when already there.
@@ -77,6 +91,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/lvscf/
 	$(GO) test -run='^$$' -fuzz='^FuzzQuote$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/lvscf/
 	$(GO) test -run='^$$' -fuzz='^FuzzSplitArgs$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/config/
+	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshal$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/pulse/
 
 # Host benchmarks, then the real-kernel ones inside the qemu guest.
 bench: guest

@@ -32,6 +32,7 @@ func (c *Console) control(w http.ResponseWriter, r *http.Request) {
 	}
 	v := web.ControlView{Serial: cfg.Serial}
 	c.engineView(&v)
+	v.Failover = c.failoverView()
 	if revs, err := c.store.Revisions(r.Context(), 0, 1); err == nil && len(revs) == 1 {
 		row := revisionRow(revs[0], cfg.Serial)
 		v.Last = &row

@@ -25,6 +25,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/static"
 	"github.com/lvsconsole/lvsconsole/store"
 	"github.com/lvsconsole/lvsconsole/web"
@@ -48,6 +49,9 @@ type Options struct {
 	Engine StatusSource
 	// Health reports the health checks; nil when none run.
 	Health HealthSource
+	// Failover reports failover; nil when none runs. On the standby
+	// director of a pair it makes the configuration read-only.
+	Failover FailoverSource
 }
 
 // Console is the console's HTTP handler.
@@ -61,6 +65,7 @@ type Console struct {
 	now      func() time.Time
 	engine   StatusSource
 	health   HealthSource
+	failover FailoverSource
 	mux      *chi.Mux     // the routes, for tests that walk them
 	handler  http.Handler // mux behind the middleware
 }
@@ -78,13 +83,14 @@ func (c *Console) sessionCookie() string {
 // first-time setup; SetupCode returns the code to show the admin.
 func New(ctx context.Context, o Options) (*Console, error) {
 	c := &Console{
-		store:  o.Store,
-		log:    o.Log,
-		secure: o.Secure,
-		policy: o.Sessions,
-		now:    o.Now,
-		engine: o.Engine,
-		health: o.Health,
+		store:    o.Store,
+		log:      o.Log,
+		secure:   o.Secure,
+		policy:   o.Sessions,
+		now:      o.Now,
+		engine:   o.Engine,
+		health:   o.Health,
+		failover: o.Failover,
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -133,6 +139,7 @@ func (c *Console) routes() http.Handler {
 
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static.FS)))
 	r.Get("/healthz", c.healthz)
+	r.Get(failover.ConfigPath, c.peerConfig) // authenticated by the peer secret, not a session
 	r.Get("/login", c.loginPage)
 	r.Post("/login", c.login)
 	r.Get("/setup", c.setupPage)
@@ -144,35 +151,36 @@ func (c *Console) routes() http.Handler {
 	r.Post("/account", c.changePassword)
 	r.Get("/control", c.control)
 	r.Get("/global", c.globalPage)
-	r.Post("/global", c.saveGlobal)
+	r.Post("/global", c.writable(c.saveGlobal))
 	r.Get("/redundancy", c.redundancyPage)
-	r.Post("/redundancy", c.saveRedundancy)
-	r.Post("/redundancy/reset", c.resetRedundancy)
+	r.Post("/redundancy", c.writable(c.saveRedundancy))
+	r.Post("/redundancy/reset", c.writable(c.resetRedundancy))
+	r.Post("/redundancy/secret", c.peerSecret) // local to each director, so the standby takes it too
 
 	r.Get("/virtual", c.virtualList)
 	r.Get("/virtual/new", c.newVirtualPage)
-	r.Post("/virtual/new", c.saveVirtual)
+	r.Post("/virtual/new", c.writable(c.saveVirtual))
 	r.Route("/virtual/{vid:[0-9]+}", func(r chi.Router) {
 		r.Get("/", c.virtualPage)
-		r.Post("/", c.saveVirtual)
-		r.Post("/activate", c.activateVirtual)
-		r.Post("/delete", c.deleteVirtual)
+		r.Post("/", c.writable(c.saveVirtual))
+		r.Post("/activate", c.writable(c.activateVirtual))
+		r.Post("/delete", c.writable(c.deleteVirtual))
 		r.Get("/scripts", c.scriptsPage)
-		r.Post("/scripts", c.saveScripts)
+		r.Post("/scripts", c.writable(c.saveScripts))
 		r.Get("/real", c.realList)
 		r.Get("/real/new", c.newRealPage)
-		r.Post("/real/new", c.saveReal)
+		r.Post("/real/new", c.writable(c.saveReal))
 		r.Get("/real/{rid:[0-9]+}", c.realPage)
-		r.Post("/real/{rid:[0-9]+}", c.saveReal)
-		r.Post("/real/{rid:[0-9]+}/activate", c.activateReal)
-		r.Post("/real/{rid:[0-9]+}/delete", c.deleteReal)
+		r.Post("/real/{rid:[0-9]+}", c.writable(c.saveReal))
+		r.Post("/real/{rid:[0-9]+}/activate", c.writable(c.activateReal))
+		r.Post("/real/{rid:[0-9]+}/delete", c.writable(c.deleteReal))
 	})
 
 	r.Get("/history", c.history)
 	r.Get("/history/{serial:[0-9]+}", c.revision)
-	r.Post("/history/{serial:[0-9]+}/restore", c.restore)
+	r.Post("/history/{serial:[0-9]+}/restore", c.writable(c.restore))
 	r.Get("/export", c.export)
-	r.Post("/import", c.importCf)
+	r.Post("/import", c.writable(c.importCf))
 
 	// Outermost first: headers on every answer, cross-origin requests
 	// refused before anything else runs, then the session check.
@@ -187,7 +195,7 @@ func (c *Console) routes() http.Handler {
 // publicPath reports whether path is served without a session.
 func publicPath(path string) bool {
 	switch path {
-	case "/login", "/setup", "/healthz":
+	case "/login", "/setup", "/healthz", failover.ConfigPath:
 		return true
 	}
 	return strings.HasPrefix(path, "/static/")
@@ -278,7 +286,9 @@ func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 // page returns the frame of a page for the logged-in user, with the message
 // the last action left.
 func (c *Console) page(w http.ResponseWriter, r *http.Request, title, tab string, serial int64) web.Page {
-	return web.Page{Title: title, Tab: tab, User: userOf(r), Serial: serial, Flash: takeFlash(w, r)}
+	p := web.Page{Title: title, Tab: tab, User: userOf(r), Serial: serial, Flash: takeFlash(w, r)}
+	p.Standby, p.ActiveURL = c.standby()
+	return p
 }
 
 // render writes a page with status code.

@@ -34,6 +34,10 @@ type Page struct {
 	Flash  string   // the outcome of the last action
 	Errors []string // problems not tied to one field
 	Serial int64    // the configuration serial the page shows
+	// Standby is set on the standby director of a pair: its configuration
+	// is read-only, and ActiveURL (when known) is the active's console.
+	Standby   bool
+	ActiveURL string
 }
 
 // Form carries a form's values as the user typed them, and the message for
@@ -142,6 +146,42 @@ type ControlView struct {
 	Changes []string      // what the engine last changed
 	Errors  []string      // what failed in its last run
 	Events  []HealthEvent // recent health changes, newest first
+
+	Failover *FailoverView // nil when no failover runs in this process
+}
+
+// SecretView is the peer secret's part of the REDUNDANCY tab.
+type SecretView struct {
+	Form  *Form     // the paste field
+	Shown string    // a secret just generated, shown this once
+	SetAt time.Time // zero: none set
+}
+
+// FailoverView is the failover part of CONTROL/MONITORING.
+type FailoverView struct {
+	Pair        bool
+	Role        string
+	Since       time.Time
+	Reason      string
+	Primary     bool
+	Self        string
+	Peer        string // its address
+	PeerRole    string
+	PeerHeard   bool
+	PeerAge     string // since its last valid heartbeat
+	PeerConsole string
+	Serial      int64
+	PeerSerial  int64
+	InSync      bool
+	VIPs        []string
+	Warnings    []string
+	Counters    []Counter // heartbeats sent, received, refused by reason
+}
+
+// Counter is a named count.
+type Counter struct {
+	Name  string
+	Value uint64
 }
 
 // IPVSService is a service of the IPVS table, as ipvsadm -Ln shows it.

@@ -4,10 +4,11 @@
 //
 // Usage:
 //
-//	lvsconsole serve    [-db FILE] [-listen ADDR]
+//	lvsconsole serve    [-db FILE] [-listen ADDR] [-failover=false]
 //	lvsconsole passwd   [-db FILE] [-user NAME]
 //	lvsconsole import   [-db FILE] [-check] FILE|-
 //	lvsconsole export   [-db FILE] [-serial N] [-o FILE]
+//	lvsconsole secret   [-db FILE] [-generate | -set]
 //	lvsconsole status   [-stats | -rate]
 //	lvsconsole version
 package main
@@ -32,10 +33,11 @@ type command struct {
 }
 
 var commands = []command{
-	{"serve", "[-db FILE] [-listen ADDR]", "run the console", runServe},
+	{"serve", "[-db FILE] [-listen ADDR] [-failover=false]", "run the console, the IPVS engine, health checks and failover", runServe},
 	{"passwd", "[-db FILE] [-user NAME]", "set a console user's password (asked twice, or two lines on stdin)", runPasswd},
 	{"import", "[-db FILE] [-check] FILE|-", "load an lvs.cf file as a new revision (-check: validate only)", runImport},
 	{"export", "[-db FILE] [-serial N] [-o FILE]", "write the configuration (or revision N) as lvs.cf", runExport},
+	{"secret", "[-db FILE] [-generate | -set]", "show, make (-generate) or set from stdin (-set) the secret the two directors share", runSecret},
 	{"status", "[-stats | -rate]", "print the live IPVS table as ipvsadm -Ln does", runStatus},
 	{"version", "", "print the version", runVersion},
 }

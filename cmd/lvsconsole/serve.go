@@ -11,6 +11,7 @@ import (
 
 	"github.com/lvsconsole/lvsconsole/handlers"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
+	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/lvsconsole/lvsconsole/store"
 )
@@ -22,6 +23,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	keyFile := fs.String("tls-key", "", "the certificate's private key `file` (PEM)")
 	idle := fs.Duration("session-idle", 30*time.Minute, "log a console user out after this long unused")
 	maxAge := fs.Duration("session-max", 12*time.Hour, "log a console user out this long after login")
+	withFailover := fs.Bool("failover", true, "bring the virtual IP addresses up and down, run the heartbeat with the backup director and sync the configuration to it (false: console, IPVS and health checks only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,21 +54,32 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Wake:   checks.Changes(),
 		Log:    log.With("part", "engine"),
 	})
-	console, err := handlers.New(ctx, handlers.Options{
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", *listen, err)
+	}
+	opts := handlers.Options{
 		Store:    st,
 		Log:      log,
 		Secure:   tls,
 		Sessions: store.SessionPolicy{Idle: *idle, Absolute: *maxAge},
 		Engine:   eng,
 		Health:   checks,
-	})
-	if err != nil {
-		return err
 	}
-
-	ln, err := net.Listen("tcp", *listen)
+	var director *failover.Director
+	if *withFailover {
+		director = failover.New(failover.Options{
+			Store:       st,
+			Log:         log,
+			ConsolePort: uint16(ln.Addr().(*net.TCPAddr).Port),
+			ConsoleTLS:  tls,
+		})
+		opts.Failover = director
+	}
+	console, err := handlers.New(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", *listen, err)
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           console,
@@ -91,6 +104,18 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	checksDone := make(chan struct{})
 	go func() { checks.Run(ctx); close(checksDone) }()
 	defer func() { <-checksDone }()
+	if director != nil {
+		// Stopping stands down: addresses go, and the peer takes over at
+		// once. Wait for it before the process ends.
+		failoverDone := make(chan struct{})
+		go func() {
+			if err := director.Run(ctx); err != nil {
+				log.Error("failover stopped", "err", err)
+			}
+			close(failoverDone)
+		}()
+		defer func() { <-failoverDone }()
+	}
 
 	errc := make(chan error, 1)
 	go func() {

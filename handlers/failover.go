@@ -1,0 +1,211 @@
+package handlers
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/failover"
+	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
+	"github.com/lvsconsole/lvsconsole/store"
+	"github.com/lvsconsole/lvsconsole/web"
+)
+
+// FailoverSource tells the state of failover; *failover.Director provides
+// it.
+type FailoverSource interface {
+	Status() failover.Status
+}
+
+// standby reports whether this director is the standby of a pair, and the
+// active's console when known.
+func (c *Console) standby() (bool, string) {
+	if c.failover == nil {
+		return false, ""
+	}
+	st := c.failover.Status()
+	return st.Pair && st.Role == failover.Standby, st.PeerConsole
+}
+
+// writable refuses configuration changes on the standby director: its
+// configuration follows the active's, and an edit there would be lost (or
+// worse, fight the active's).
+func (c *Console) writable(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if sb, active := c.standby(); sb {
+			p := c.page(w, r, "Read-only on the standby director", "", 0)
+			msg := "This director is the standby: its configuration follows the active director's, so nothing was saved."
+			if active != "" {
+				msg += " Make the change on the active director's console, " + active + "."
+			}
+			p.Errors = []string{msg}
+			c.render(w, r, http.StatusConflict, web.NotFound(p))
+			return
+		}
+		next(w, r)
+	}
+}
+
+// peerConfig serves the configuration to the peer director, as lvs.cf,
+// when the request proves it holds the peer secret (see failover).
+func (c *Console) peerConfig(w http.ResponseWriter, r *http.Request) {
+	key, _, err := c.store.PeerSecret(r.Context())
+	if errors.Is(err, store.ErrNoSecret) {
+		http.Error(w, "no peer secret is set on this director", http.StatusForbidden)
+		return
+	}
+	if err != nil {
+		c.log.Error("reading the peer secret", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	ts, err := failover.VerifyRequest(r, key, c.now())
+	if err != nil {
+		c.log.Warn("refused a configuration request", "remote", r.RemoteAddr, "err", err)
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	cfg, err := c.store.Config(r.Context())
+	if err != nil {
+		c.log.Error("reading the configuration", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := lvscf.Format(&buf, cfg); err != nil {
+		c.log.Error("formatting the configuration", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set(failover.BodyMACHeader, failover.SignBody(key, ts, buf.Bytes()))
+	w.Write(buf.Bytes())
+}
+
+// failoverView fills the failover card of CONTROL/MONITORING.
+func (c *Console) failoverView() *web.FailoverView {
+	if c.failover == nil {
+		return nil
+	}
+	st := c.failover.Status()
+	ps := st.Pulse.Peer
+	v := &web.FailoverView{
+		Pair: st.Pair, Role: string(st.Role), Since: st.Since, Reason: st.Reason,
+		Primary: st.Primary, Self: addrString(st.Self), Peer: addrString(ps.Addr),
+		PeerRole: ps.Role.String(), PeerHeard: ps.Heard, PeerConsole: st.PeerConsole,
+		Serial: st.Serial, PeerSerial: ps.Serial, InSync: st.InSync,
+		VIPs: st.VIPs, Warnings: st.Warnings,
+	}
+	if !ps.LastHeard.IsZero() {
+		v.PeerAge = c.now().Sub(ps.LastHeard).Round(time.Millisecond).String()
+	}
+	k := st.Pulse.Counters
+	v.Counters = []web.Counter{
+		{Name: "sent", Value: k.Sent}, {Name: "received", Value: k.Received},
+		{Name: "refused: bad authentication", Value: k.BadAuth}, {Name: "unknown source", Value: k.UnknownSource},
+		{Name: "replayed", Value: k.Replayed}, {Name: "malformed", Value: k.Malformed},
+	}
+	return v
+}
+
+func addrString[A interface {
+	IsValid() bool
+	String() string
+}](a A) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// secretLen is the size of a generated peer secret, in bytes.
+const secretLen = 32
+
+// EncodeSecret writes a peer secret as admins copy it.
+func EncodeSecret(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// DecodeSecret reads a secret written by EncodeSecret.
+func DecodeSecret(s string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, errors.New("is not a secret made by lvsconsole (base64url text, as shown when it was generated)")
+	}
+	if len(b) < store.MinSecret {
+		return nil, errors.New("is too short: paste the whole secret the other director showed")
+	}
+	return b, nil
+}
+
+// NewSecret makes a peer secret.
+func NewSecret() []byte {
+	b := make([]byte, secretLen)
+	rand.Read(b)
+	return b
+}
+
+// peerSecret generates (action=generate) or sets (action=set, field
+// secret) the peer secret, which stays on this director: it is not part of
+// the configuration, so each director is given it once.
+func (c *Console) peerSecret(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	var key []byte
+	switch r.PostForm.Get("action") {
+	case "generate":
+		key = NewSecret()
+	case "set":
+		var err error
+		if key, err = DecodeSecret(r.PostForm.Get("secret")); err != nil {
+			cfg, cerr := c.store.Config(r.Context())
+			if cerr != nil {
+				c.serverError(w, r, "reading the configuration", cerr)
+				return
+			}
+			f := redundancyForm(cfg)
+			sf := web.NewForm(0)
+			sf.Values["secret"] = r.PostForm.Get("secret")
+			sf.Errs["secret"] = "Peer secret " + err.Error()
+			c.render(w, r, http.StatusUnprocessableEntity, web.Redundancy(c.page(w, r, "Redundancy", web.TabRedundancy, cfg.Serial), f, c.secretView(r, sf, "")))
+			return
+		}
+	default:
+		http.Error(w, "action must be generate or set", http.StatusBadRequest)
+		return
+	}
+	if err := c.store.SetPeerSecret(r.Context(), key); err != nil {
+		c.serverError(w, r, "saving the peer secret", err)
+		return
+	}
+	c.log.Info("peer secret changed", "user", userOf(r))
+	if r.PostForm.Get("action") == "generate" {
+		// Shown once, on this answer only: it is not kept anywhere a page
+		// could show it again.
+		cfg, err := c.store.Config(r.Context())
+		if err != nil {
+			c.serverError(w, r, "reading the configuration", err)
+			return
+		}
+		p := c.page(w, r, "Redundancy", web.TabRedundancy, cfg.Serial)
+		p.Flash = "A new peer secret was generated. Copy it now and set it on the other director: it is not shown again."
+		c.render(w, r, http.StatusOK, web.Redundancy(p, redundancyForm(cfg), c.secretView(r, web.NewForm(0), EncodeSecret(key))))
+		return
+	}
+	setFlash(w, "The peer secret was set. Heartbeats and configuration sync now use it.")
+	http.Redirect(w, r, "/redundancy", http.StatusSeeOther)
+}
+
+// secretView describes the peer secret on the REDUNDANCY tab; shown is a
+// secret just generated.
+func (c *Console) secretView(r *http.Request, f *web.Form, shown string) web.SecretView {
+	v := web.SecretView{Form: f, Shown: shown}
+	if _, at, err := c.store.PeerSecret(r.Context()); err == nil {
+		v.SetAt = at
+	}
+	return v
+}

@@ -1,0 +1,754 @@
+// Package failover makes a director what pulse decides it is. With a backup
+// configured, pulse (lvs/pulse) decides whether this director is active or
+// standby; the Director brings the virtual IP addresses up or down
+// (lvs/netif), announces them to the LAN, moves the IPVS connection sync
+// daemon between master and backup, runs active_cmd or inactive_cmd, and
+// keeps the standby's configuration the same as the active's. Without a
+// backup the director is simply active.
+//
+// Both directors keep their IPVS tables programmed and checked all the time
+// (the engine does that whatever the role), so a takeover moves addresses,
+// not the table.
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
+	"github.com/lvsconsole/lvsconsole/lvs/netif"
+	"github.com/lvsconsole/lvsconsole/lvs/pulse"
+	"github.com/lvsconsole/lvsconsole/store"
+)
+
+// Role of this director.
+type Role string
+
+const (
+	Starting Role = "starting" // a pair member that has not decided yet: it leaves things as they are
+	Active   Role = "active"
+	Standby  Role = "standby"
+)
+
+// Options configure a Director.
+type Options struct {
+	Store *store.Store
+	Log   *slog.Logger
+	// ConsolePort is the port of this director's console, told to the peer
+	// for configuration sync and for the standby's link to the active.
+	ConsolePort uint16
+	// ConsoleTLS says both consoles are served over TLS.
+	ConsoleTLS bool
+	// Announcements: how many gratuitous ARPs (or neighbour
+	// advertisements) per address on becoming active, and how far apart;
+	// zero values take piranha's 5, 1 s apart.
+	Announcements  int
+	AnnounceEvery  time.Duration
+	CommandTimeout time.Duration // of active_cmd and inactive_cmd; 0 = 30 s
+}
+
+// Status is what the console shows of failover.
+type Status struct {
+	Pair    bool // a backup director is configured, with heartbeat on
+	Role    Role
+	Since   time.Time
+	Reason  string
+	Primary bool       // this director holds the primary address
+	Self    netip.Addr // this director's public address
+	Serial  int64      // this director's configuration serial
+	Pulse   pulse.Status
+	// PeerConsole is the peer's console URL, when known.
+	PeerConsole string
+	// InSync says both directors have the same configuration serial.
+	InSync   bool
+	VIPs     []string // addresses this director has up
+	Warnings []string
+	LastSync time.Time // when the configuration was last taken from the peer
+}
+
+// Director runs failover for one director; see the package comment.
+type Director struct {
+	o      Options
+	log    *slog.Logger
+	client *http.Client // of the configuration sync
+
+	mu     sync.Mutex
+	status Status
+	up     map[netif.Addr]bool // VIPs we brought up
+	warn   map[string]string   // by topic
+	wake   chan struct{}
+}
+
+// New returns a Director; Run runs it.
+func New(o Options) *Director {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Announcements == 0 {
+		o.Announcements = 5
+	}
+	if o.AnnounceEvery == 0 {
+		o.AnnounceEvery = time.Second
+	}
+	if o.CommandTimeout == 0 {
+		o.CommandTimeout = 30 * time.Second
+	}
+	return &Director{
+		o:      o,
+		log:    o.Log.With("part", "failover"),
+		client: newClient(),
+		status: Status{Role: Starting, Since: time.Now()},
+		up:     map[netif.Addr]bool{},
+		warn:   map[string]string{},
+		wake:   make(chan struct{}, 1),
+	}
+}
+
+// Status returns the current state.
+func (d *Director) Status() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.status
+	st.VIPs = nil
+	for a := range d.up {
+		st.VIPs = append(st.VIPs, a.String())
+	}
+	slices.Sort(st.VIPs)
+	st.Warnings = nil
+	for _, w := range d.warn {
+		st.Warnings = append(st.Warnings, w)
+	}
+	slices.Sort(st.Warnings)
+	return st
+}
+
+// Changes is signalled when Status changes.
+func (d *Director) Changes() <-chan struct{} { return d.wake }
+
+func (d *Director) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Director) setWarning(topic, msg string) {
+	d.mu.Lock()
+	old := d.warn[topic]
+	if msg == "" {
+		delete(d.warn, topic)
+	} else {
+		d.warn[topic] = msg
+	}
+	d.mu.Unlock()
+	if msg != old {
+		if msg != "" {
+			d.log.Warn(msg, "topic", topic)
+		}
+		d.signal()
+	}
+}
+
+// plan is what a configuration asks of failover.
+type plan struct {
+	pair     bool
+	settings pulse.Settings
+	vips     []netif.Addr
+	devices  []string // devices whose links matter (monitor_links)
+	monitor  bool
+	sync     *ipvs.Daemon // nil: no sync daemon
+	active   []string     // active_cmd argv
+	inactive []string
+	nat      bool
+}
+
+// Run runs failover until ctx ends; then, if it was active, it stands
+// down (the peer, told by pulse's goodbye, takes over at once).
+func (d *Director) Run(ctx context.Context) error {
+	h, err := netif.Open()
+	if err != nil {
+		return fmt.Errorf("failover: %w", err)
+	}
+	defer h.Close()
+	r := &run{d: d, h: h}
+	defer func() {
+		// A clean shutdown stands down, whatever ctx says now.
+		sctx, cancel := context.WithTimeout(context.Background(), d.o.CommandTimeout+5*time.Second)
+		defer cancel()
+		r.stop()
+		if r.role == Active {
+			r.standDown(sctx, "shutting down")
+		}
+	}()
+	return r.loop(ctx)
+}
+
+// run is the state of one Run.
+type run struct {
+	d        *Director
+	h        *netif.Handle
+	role     Role
+	cfg      *config.Config
+	plan     plan
+	key      []byte
+	node     *pulse.Node
+	nodeStop context.CancelFunc
+	nodeDone chan struct{}
+	links    chan netif.LinkState
+	linkStop context.CancelFunc
+	linkUp   map[string]bool
+	announce context.CancelFunc
+	syncing  chan struct{} // a configuration fetch in flight
+}
+
+func (r *run) loop(ctx context.Context) error {
+	d := r.d
+	changed, unsubscribe := d.o.Store.Subscribe()
+	defer unsubscribe()
+	if err := r.reload(ctx); err != nil {
+		return err
+	}
+	for {
+		var pulseChanges <-chan struct{}
+		if r.node != nil {
+			pulseChanges = r.node.Changes()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+			if err := r.reload(ctx); err != nil {
+				d.log.Error("failover: reloading the configuration", "err", err)
+			}
+		case <-pulseChanges:
+			r.follow(ctx)
+		case ls := <-r.links:
+			r.link(ls)
+		}
+	}
+}
+
+// reload reads the configuration and the secret and adapts to them.
+func (r *run) reload(ctx context.Context) error {
+	d := r.d
+	cfg, err := d.o.Store.Config(ctx)
+	if err != nil {
+		return fmt.Errorf("failover: reading the configuration: %w", err)
+	}
+	key, _, err := d.o.Store.PeerSecret(ctx)
+	if err != nil && !errors.Is(err, store.ErrNoSecret) {
+		return fmt.Errorf("failover: %w", err)
+	}
+	primary := false
+	if cfg.Global.Primary.IsValid() && !cfg.Global.Primary.IsUnspecified() {
+		if primary, err = r.h.Has(ctx, cfg.Global.Primary); err != nil {
+			return fmt.Errorf("failover: is this the primary director: %w", err)
+		}
+	}
+	p := makePlan(cfg, primary, key, d.o.ConsolePort)
+	r.cfg, r.key = cfg, key
+	d.mu.Lock()
+	d.status.Pair, d.status.Primary, d.status.Serial = p.pair, primary, cfg.Serial
+	d.status.Self = p.settings.Self
+	d.mu.Unlock()
+	r.checkForwarding(p)
+
+	if p.pair && len(key) == 0 {
+		d.setWarning("secret", "a backup director is configured but no peer secret is set: heartbeats cannot be authenticated, so this director stays as it is; set the same secret on both (REDUNDANCY tab)")
+		p.pair = false
+		r.stopNode()
+		r.plan = p
+		r.setRole(ctx, Starting, "no peer secret")
+		return nil
+	}
+	d.setWarning("secret", "")
+
+	old := r.plan
+	r.plan = p
+	r.watchLinks(ctx, p)
+	switch {
+	case !p.pair:
+		r.stopNode()
+		r.setRole(ctx, Active, "no backup director: this one is active")
+	case r.node == nil:
+		if err := r.startNode(ctx, p.settings); err != nil {
+			d.setWarning("pulse", err.Error())
+			return nil
+		}
+		d.setWarning("pulse", "")
+	default:
+		if err := r.node.Configure(p.settings); err != nil {
+			d.setWarning("pulse", "heartbeat settings refused: "+err.Error())
+		} else {
+			d.setWarning("pulse", "")
+		}
+	}
+	if r.node != nil {
+		r.node.SetSerial(cfg.Serial)
+		r.node.SetLink(r.linksOK())
+	}
+	// The addresses follow the configuration while active.
+	if r.role == Active && !slices.Equal(old.vips, p.vips) {
+		r.applyVIPs(ctx, p.vips)
+	}
+	r.follow(ctx)
+	return nil
+}
+
+func (r *run) startNode(ctx context.Context, s pulse.Settings) error {
+	n, err := pulse.New(s, pulse.Options{Log: r.d.o.Log})
+	if err != nil {
+		return fmt.Errorf("heartbeat settings refused: %w", err)
+	}
+	nctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := n.Run(nctx); err != nil {
+			r.d.setWarning("pulse", "heartbeat stopped: "+err.Error())
+		}
+	}()
+	r.node, r.nodeStop, r.nodeDone = n, cancel, done
+	return nil
+}
+
+// stopNode stops pulse; its goodbye tells the peer to take over.
+func (r *run) stopNode() {
+	if r.node == nil {
+		return
+	}
+	r.nodeStop()
+	<-r.nodeDone
+	r.node, r.nodeStop, r.nodeDone = nil, nil, nil
+}
+
+func (r *run) stop() {
+	r.stopNode()
+	if r.linkStop != nil {
+		r.linkStop()
+	}
+	if r.announce != nil {
+		r.announce()
+	}
+}
+
+// follow acts on what pulse says.
+func (r *run) follow(ctx context.Context) {
+	if r.node == nil {
+		return
+	}
+	d := r.d
+	st := r.node.Status()
+	d.mu.Lock()
+	d.status.Pulse = st
+	d.status.PeerConsole = ""
+	if st.Peer.Console != 0 && st.Peer.Addr.IsValid() {
+		d.status.PeerConsole = consoleURL(st.Peer.Addr, st.Peer.Console, d.o.ConsoleTLS)
+	}
+	d.status.InSync = st.Peer.Heard && st.Peer.Serial == r.cfg.Serial
+	d.mu.Unlock()
+	d.signal()
+
+	switch {
+	case !st.Decided:
+		// Leave everything as it is.
+	case st.Role == pulse.Active:
+		r.setRole(ctx, Active, st.Reason)
+	default:
+		r.setRole(ctx, Standby, st.Reason)
+	}
+	r.syncConfig(ctx, st)
+}
+
+// setRole moves to role, doing what it takes.
+func (r *run) setRole(ctx context.Context, role Role, reason string) {
+	if role == r.role {
+		return
+	}
+	d := r.d
+	prev := r.role
+	r.role = role
+	d.mu.Lock()
+	d.status.Role, d.status.Since, d.status.Reason = role, time.Now(), reason
+	d.mu.Unlock()
+	d.log.Info("role", "role", string(role), "was", string(prev), "reason", reason)
+	switch role {
+	case Active:
+		r.takeOver(ctx)
+	case Standby:
+		r.standDown(ctx, reason)
+	}
+	d.signal()
+}
+
+// takeOver: addresses up and announced, sync daemon master, active_cmd.
+func (r *run) takeOver(ctx context.Context) {
+	r.applyVIPs(ctx, r.plan.vips)
+	r.syncDaemon(ctx, ipvs.DaemonMaster)
+	r.command(ctx, "active_cmd", r.plan.active)
+}
+
+// standDown: the reverse.
+func (r *run) standDown(ctx context.Context, reason string) {
+	r.applyVIPs(ctx, nil)
+	r.syncDaemon(ctx, ipvs.DaemonBackup)
+	r.command(ctx, "inactive_cmd", r.plan.inactive)
+}
+
+// applyVIPs makes want the addresses this director has up, and announces
+// the new ones.
+func (r *run) applyVIPs(ctx context.Context, want []netif.Addr) {
+	d := r.d
+	keep := map[netif.Addr]bool{}
+	for _, a := range want {
+		keep[a] = true
+	}
+	d.mu.Lock()
+	var drop []netif.Addr
+	for a := range d.up {
+		if !keep[a] {
+			drop = append(drop, a)
+		}
+	}
+	d.mu.Unlock()
+	if len(want) == 0 {
+		// Standing down: the configured addresses go too, even those this
+		// process did not bring up (a director killed while active left
+		// them behind).
+		for _, a := range r.plan.vips {
+			if !slices.Contains(drop, a) {
+				drop = append(drop, a)
+			}
+		}
+	}
+	for _, a := range drop {
+		had, err := r.h.Has(ctx, a.Prefix.Addr())
+		if err == nil && had {
+			err = r.h.Del(ctx, a)
+		}
+		if err != nil {
+			d.setWarning("vip "+a.String(), err.Error())
+			continue
+		}
+		d.setWarning("vip "+a.String(), "")
+		d.mu.Lock()
+		delete(d.up, a)
+		d.mu.Unlock()
+		if had {
+			d.log.Info("address down", "addr", a.String())
+		}
+	}
+	if len(want) == 0 && r.announce != nil {
+		r.announce()
+		r.announce = nil
+	}
+	var added []netif.Addr
+	for _, a := range want {
+		if err := r.h.Add(ctx, a); err != nil {
+			d.setWarning("vip "+a.String(), err.Error())
+			continue
+		}
+		d.setWarning("vip "+a.String(), "")
+		d.mu.Lock()
+		isNew := !d.up[a]
+		d.up[a] = true
+		d.mu.Unlock()
+		if isNew {
+			added = append(added, a)
+			d.log.Info("address up", "addr", a.String())
+		}
+	}
+	d.signal()
+	if len(added) > 0 {
+		r.announceAll(ctx, added)
+	}
+}
+
+// announceAll tells the LAN where added now live: piranha's 5 gratuitous
+// ARPs 1 s apart (neighbour advertisements for IPv6); the first at once.
+func (r *run) announceAll(ctx context.Context, added []netif.Addr) {
+	d := r.d
+	actx, cancel := context.WithCancel(ctx)
+	prev := r.announce
+	r.announce = func() {
+		cancel()
+		if prev != nil {
+			prev()
+		}
+	}
+	go func() {
+		t := time.NewTicker(d.o.AnnounceEvery)
+		defer t.Stop()
+		for i := range d.o.Announcements {
+			for _, a := range added {
+				if err := netif.Announce(actx, a.Device, a.Prefix.Addr()); err != nil && actx.Err() == nil {
+					d.log.Warn("announcing an address", "addr", a.String(), "err", err)
+				} else if i == 0 && err == nil {
+					d.log.Info("announced", "addr", a.Prefix.Addr().String(), "device", a.Device)
+				}
+			}
+			if i == d.o.Announcements-1 {
+				return
+			}
+			select {
+			case <-actx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// syncDaemon moves the IPVS connection sync daemon to state, when the
+// configuration runs one.
+func (r *run) syncDaemon(ctx context.Context, state ipvs.DaemonState) {
+	d := r.d
+	if r.plan.sync == nil {
+		d.setWarning("syncd", "")
+		return
+	}
+	err := func() error {
+		c, err := ipvs.Dial(nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		running, err := c.Daemons(ctx)
+		if err != nil {
+			return err
+		}
+		for _, dm := range running {
+			if dm.State != state {
+				if err := c.StopDaemon(ctx, dm.State); err != nil {
+					return err
+				}
+			}
+		}
+		for _, dm := range running {
+			if dm.State == state {
+				return nil
+			}
+		}
+		want := *r.plan.sync
+		want.State = state
+		return c.StartDaemon(ctx, want)
+	}()
+	if err != nil {
+		d.setWarning("syncd", fmt.Sprintf("starting the connection sync daemon as %s: %v", state, err))
+		return
+	}
+	d.setWarning("syncd", "")
+	d.log.Info("sync daemon", "state", state.String())
+}
+
+// command runs active_cmd or inactive_cmd: an argument vector, no shell.
+func (r *run) command(ctx context.Context, field string, argv []string) {
+	if len(argv) == 0 {
+		return
+	}
+	d := r.d
+	cctx, cancel := context.WithTimeout(ctx, d.o.CommandTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(cctx, argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		d.setWarning(field, fmt.Sprintf("%s %q failed: %v: %s", field, strings.Join(argv, " "), err, strings.TrimSpace(string(out))))
+		return
+	}
+	d.setWarning(field, "")
+	d.log.Info("ran "+field, "argv", argv, "output", strings.TrimSpace(string(out)))
+}
+
+// watchLinks follows the links of p's devices when monitor_links is on.
+func (r *run) watchLinks(ctx context.Context, p plan) {
+	if !p.monitor || !p.pair {
+		if r.linkStop != nil {
+			r.linkStop()
+			r.linkStop, r.links = nil, nil
+		}
+		r.linkUp = nil
+		return
+	}
+	if r.linkStop == nil {
+		lctx, cancel := context.WithCancel(ctx)
+		ch := make(chan netif.LinkState, 16)
+		go func() {
+			if err := netif.WatchLinks(lctx, ch); err != nil {
+				r.d.setWarning("links", "watching the links: "+err.Error())
+			}
+		}()
+		r.links, r.linkStop = ch, cancel
+	}
+	up := map[string]bool{}
+	for _, dev := range p.devices {
+		ls, err := r.h.Link(ctx, dev)
+		up[dev] = err == nil && ls.Up
+	}
+	r.linkUp = up
+	r.reportLinks()
+}
+
+func (r *run) link(ls netif.LinkState) {
+	if _, watched := r.linkUp[ls.Device]; !watched {
+		return
+	}
+	r.linkUp[ls.Device] = ls.Up
+	r.reportLinks()
+	if r.node != nil {
+		r.node.SetLink(r.linksOK())
+	}
+}
+
+func (r *run) reportLinks() {
+	var down []string
+	for dev, up := range r.linkUp {
+		if !up {
+			down = append(down, dev)
+		}
+	}
+	slices.Sort(down)
+	if len(down) > 0 {
+		r.d.setWarning("links", "link down on "+strings.Join(down, ", ")+": this director stays standby until it returns")
+	} else {
+		r.d.setWarning("links", "")
+	}
+}
+
+func (r *run) linksOK() bool {
+	for _, up := range r.linkUp {
+		if !up {
+			return false
+		}
+	}
+	return true
+}
+
+// checkForwarding warns when NAT is used and the kernel does not forward.
+func (r *run) checkForwarding(p plan) {
+	if !p.nat {
+		r.d.setWarning("forwarding", "")
+		return
+	}
+	var off []string
+	for _, fam := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
+		if !usesFamily(r.cfg, fam.Is4()) {
+			continue
+		}
+		on, err := netif.Forwarding(fam)
+		if err == nil && !on {
+			if fam.Is4() {
+				off = append(off, "net.ipv4.ip_forward")
+			} else {
+				off = append(off, "net.ipv6.conf.all.forwarding")
+			}
+		}
+	}
+	if len(off) > 0 {
+		r.d.setWarning("forwarding", "NAT forwarding needs "+strings.Join(off, " and ")+" = 1 on this director; it is 0, so replies from the real servers go nowhere")
+	} else {
+		r.d.setWarning("forwarding", "")
+	}
+}
+
+func usesFamily(c *config.Config, v4 bool) bool {
+	for i := range c.Virtuals {
+		if a := c.Virtuals[i].Address; a.IsValid() && a.Is4() == v4 && c.Virtuals[i].Active {
+			return true
+		}
+	}
+	return false
+}
+
+// makePlan translates a configuration.
+func makePlan(c *config.Config, primary bool, key []byte, console uint16) plan {
+	g, rd := &c.Global, &c.Redundancy
+	p := plan{pair: rd.BackupActive && rd.Heartbeat, monitor: rd.MonitorLinks}
+	s := pulse.Settings{
+		Key: key, Primary: primary, Keepalive: rd.Keepalive, Deadtime: rd.Deadtime,
+		Preempt: rd.Preempt, PreemptDelay: rd.PreemptDelay, Console: console,
+		Port: uint16(rd.HeartbeatPort),
+	}
+	if primary {
+		s.Self, s.Peer, s.PeerPrivate = g.Primary, rd.Backup, rd.BackupPrivate
+	} else {
+		s.Self, s.Peer, s.PeerPrivate = rd.Backup, g.Primary, g.PrimaryPrivate
+	}
+	if !s.PeerPrivate.IsValid() || s.PeerPrivate.IsUnspecified() {
+		s.PeerPrivate = netip.Addr{}
+	}
+	any := netip.IPv4Unspecified()
+	if s.Self.Is6() {
+		any = netip.IPv6Unspecified()
+	}
+	s.Bind = netip.AddrPortFrom(any, uint16(rd.HeartbeatPort))
+	p.settings = s
+
+	devs := map[string]bool{}
+	add := func(addr netip.Addr, dev string, mask config.Netmask) {
+		if !addr.IsValid() || addr.IsUnspecified() || dev == "" {
+			return
+		}
+		bits := mask.Bits()
+		if bits < 0 || bits > addr.BitLen() {
+			bits = addr.BitLen()
+		}
+		device, _, _ := strings.Cut(dev, ":")
+		a := netif.Addr{Prefix: netip.PrefixFrom(addr, bits), Device: device}
+		if addr.Is4() && dev != device {
+			a.Label = dev
+		}
+		if !slices.Contains(p.vips, a) {
+			p.vips = append(p.vips, a)
+		}
+		devs[device] = true
+	}
+	for i := range c.Virtuals {
+		vs := &c.Virtuals[i]
+		if vs.Active {
+			add(vs.Address, vs.Device, vs.Netmask)
+		}
+		for j := range vs.Reals {
+			if vs.Active && vs.Reals[j].Active && cmpForward(vs.Reals[j].Forward, g.Network) == config.NAT {
+				p.nat = true
+			}
+		}
+	}
+	if g.Network == config.NAT {
+		add(g.NATRouter, g.NATRouterDevice, g.NATNetmask)
+	}
+	slices.SortFunc(p.vips, func(a, b netif.Addr) int { return strings.Compare(a.String(), b.String()) })
+	for dev := range devs {
+		p.devices = append(p.devices, dev)
+	}
+	slices.Sort(p.devices)
+	if rd.SyncDaemon && rd.SyncIface != "" {
+		p.sync = &ipvs.Daemon{Interface: rd.SyncIface, SyncID: uint8(rd.SyncID)}
+	}
+	p.active, _ = config.SplitArgs(g.ActiveCmd)
+	p.inactive, _ = config.SplitArgs(g.InactiveCmd)
+	return p
+}
+
+func cmpForward(f, def config.Forward) config.Forward {
+	if f == "" {
+		return def
+	}
+	return f
+}
+
+func consoleURL(addr netip.Addr, port uint16, tls bool) string {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + netip.AddrPortFrom(addr, port).String()
+}

@@ -1,0 +1,123 @@
+package failover
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
+	"github.com/lvsconsole/lvsconsole/lvs/pulse"
+	"github.com/lvsconsole/lvsconsole/store"
+)
+
+// maxConfig bounds a configuration taken from the peer.
+const maxConfig = 64 << 20
+
+// syncConfig keeps the configurations of the pair the same: the standby
+// takes the active's whenever the active's serial is ahead (the heartbeat
+// carries it); an active whose standby is ahead (it accepted edits the
+// active never saw, e.g. before a failover) moves its own serial past the
+// standby's, so that the standby takes the active's configuration.
+func (r *run) syncConfig(ctx context.Context, st pulse.Status) {
+	if !st.Decided || !st.Peer.Heard || r.cfg == nil {
+		return
+	}
+	switch {
+	case st.Role == pulse.Standby && st.Peer.Role == pulse.Active && st.Peer.Serial > r.cfg.Serial && st.Peer.Console != 0:
+		if r.syncing != nil {
+			select {
+			case <-r.syncing:
+			default:
+				return // one fetch at a time; the next heartbeat asks again
+			}
+		}
+		done := make(chan struct{})
+		r.syncing = done
+		peer := consoleURL(st.Peer.Addr, st.Peer.Console, r.d.o.ConsoleTLS)
+		key := r.key
+		go func() {
+			defer close(done)
+			r.d.fetch(ctx, peer, key, st.Peer.Addr.String())
+		}()
+	case st.Role == pulse.Active && st.Peer.Role == pulse.Standby && st.Peer.Serial > r.cfg.Serial:
+		cfg := r.cfg.Clone()
+		cfg.Serial = st.Peer.Serial + 1
+		_, err := r.d.o.Store.Adopt(ctx, store.Change{Author: "lvsconsole", Note: fmt.Sprintf("the standby was at serial %d; the active's configuration prevails", st.Peer.Serial)}, cfg)
+		if err != nil && !errors.Is(err, store.ErrStale) {
+			r.d.setWarning("sync", "moving the serial past the standby's: "+err.Error())
+		}
+	}
+}
+
+// fetch takes the configuration of the active director at base.
+func (d *Director) fetch(ctx context.Context, base string, key []byte, peer string) {
+	err := func() error {
+		cfg, err := Fetch(ctx, d.client, base, key, time.Now())
+		if err != nil {
+			return err
+		}
+		_, err = d.o.Store.Adopt(ctx, store.Change{Author: "peer " + peer, Note: "from the active director"}, cfg)
+		if errors.Is(err, store.ErrStale) {
+			return nil // already there
+		}
+		return err
+	}()
+	if err != nil {
+		d.setWarning("sync", fmt.Sprintf("taking the configuration from the active director %s: %v", base, err))
+		return
+	}
+	d.setWarning("sync", "")
+	d.mu.Lock()
+	d.status.LastSync = time.Now()
+	d.mu.Unlock()
+	d.log.Info("configuration taken from the active director", "peer", base)
+}
+
+// newClient returns the client of the configuration sync. The answer is
+// authenticated by its MAC, so a TLS console's certificate need not be
+// verifiable by the peer; no proxy stands between two directors.
+func newClient() *http.Client {
+	return &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+	}
+}
+
+// Fetch asks the console at base (scheme://host:port) for its
+// configuration, proving it holds key, and verifies the answer.
+func Fetch(ctx context.Context, client *http.Client, base string, key []byte, now time.Time) (*config.Config, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+ConfigPath, nil)
+	if err != nil {
+		return nil, err
+	}
+	SignRequest(req, key, now)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxConfig+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the peer answered %s: %s", resp.Status, bytes.TrimSpace(body[:min(len(body), 300)]))
+	}
+	if len(body) > maxConfig {
+		return nil, fmt.Errorf("the configuration is over %d bytes", maxConfig)
+	}
+	if err := verifyBody(key, requestStamp(req), body, resp.Header.Get(BodyMACHeader)); err != nil {
+		return nil, err
+	}
+	cfg, err := lvscf.Parse(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("the peer's configuration: %w", err)
+	}
+	return cfg, nil
+}

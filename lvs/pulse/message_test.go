@@ -1,0 +1,139 @@
+package pulse
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"net/netip"
+	"testing"
+)
+
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+func sampleMessages() []Message {
+	return []Message{
+		{From: netip.MustParseAddr("10.0.0.1"), Role: Active, Primary: true, Serial: 42, Console: 3636, Boot: 7, Seq: 1},
+		{From: netip.MustParseAddr("2001:db8::2"), Role: Standby, Leaving: true, Serial: -1, Boot: math.MaxUint64, Seq: math.MaxUint64},
+		{From: netip.MustParseAddr("::ffff:192.0.2.9"), LinkDown: true, Serial: math.MinInt64},
+		{From: netip.MustParseAddr("255.255.255.255"), Role: Active, Primary: true, Leaving: true, LinkDown: true, Serial: math.MaxInt64, Console: math.MaxUint16},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, m := range sampleMessages() {
+		b := m.Marshal(testKey)
+		if len(b) != messageLen {
+			t.Fatalf("%+v: %d bytes, want %d", m, len(b), messageLen)
+		}
+		got, err := Unmarshal(testKey, b)
+		if err != nil {
+			t.Fatalf("%+v: %v", m, err)
+		}
+		if got != m {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, m)
+		}
+	}
+}
+
+// Every byte is covered by the MAC and most by a structural check: no
+// change of a single byte, to any value, is accepted.
+func TestEverySingleByteChangeIsRefused(t *testing.T) {
+	for _, m := range sampleMessages() {
+		b := m.Marshal(testKey)
+		for i := range b {
+			for x := 1; x < 256; x++ {
+				c := bytes.Clone(b)
+				c[i] ^= byte(x)
+				_, err := Unmarshal(testKey, c)
+				if !errors.Is(err, ErrAuth) && !errors.Is(err, ErrMalformed) {
+					t.Fatalf("%+v: byte %d ^ %#x: err = %v, want ErrAuth or ErrMalformed", m, i, x, err)
+				}
+			}
+		}
+	}
+}
+
+func TestWrongKey(t *testing.T) {
+	b := sampleMessages()[0].Marshal(testKey)
+	other := bytes.Clone(testKey)
+	other[len(other)-1] ^= 1
+	for _, key := range [][]byte{other, testKey[:16], nil} {
+		if _, err := Unmarshal(key, b); !errors.Is(err, ErrAuth) {
+			t.Errorf("key %q: err = %v, want ErrAuth", key, err)
+		}
+	}
+}
+
+func TestTruncatedOrExtended(t *testing.T) {
+	b := sampleMessages()[0].Marshal(testKey)
+	for n := range len(b) {
+		if _, err := Unmarshal(testKey, b[:n]); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%d bytes: err = %v, want ErrMalformed", n, err)
+		}
+	}
+	if _, err := Unmarshal(testKey, append(bytes.Clone(b), 0)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("one byte more: err = %v, want ErrMalformed", err)
+	}
+}
+
+// A well-signed datagram whose fields have no meaning is malformed, not
+// accepted: only what Marshal produces decodes.
+func TestSignedNonsenseIsMalformed(t *testing.T) {
+	for name, edit := range map[string]func(b []byte){
+		"magic":        func(b []byte) { b[0] = 'X' },
+		"version":      func(b []byte) { b[4] = 2 },
+		"family 0":     func(b []byte) { b[5] = 0 },
+		"family 5":     func(b []byte) { b[5] = 5 },
+		"ipv4 padding": func(b []byte) { b[21] = 1 },
+		"role":         func(b []byte) { b[22] = 2 },
+		"flags":        func(b []byte) { b[23] |= 8 },
+	} {
+		b := sampleMessages()[0].Marshal(testKey)[:bodyLen]
+		edit(b)
+		b = append(b, mac(testKey, b)...)
+		if _, err := Unmarshal(testKey, b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+	// A zero From marshals (as family 0) but does not come back.
+	if _, err := Unmarshal(testKey, (Message{}).Marshal(testKey)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("zero From: err = %v, want ErrMalformed", err)
+	}
+}
+
+func TestRoleString(t *testing.T) {
+	for r, want := range map[Role]string{Standby: "standby", Active: "active", 7: "Role(7)"} {
+		if r.String() != want {
+			t.Errorf("%d: %q, want %q", r, r.String(), want)
+		}
+	}
+}
+
+// FuzzUnmarshal feeds arbitrary datagrams, and with sign set the same
+// bytes with a valid MAC over their first 50 bytes, so that the fuzzer
+// reaches the decoding of fields and not only the MAC check. Unmarshal must
+// never panic, refuse only with its two errors, and what it accepts must
+// marshal back to the same bytes.
+func FuzzUnmarshal(f *testing.F) {
+	for _, m := range sampleMessages() {
+		f.Add(m.Marshal(testKey), false)
+		f.Add(m.Marshal(testKey)[:bodyLen], true)
+	}
+	f.Add([]byte{}, false)
+	f.Add([]byte("LVSp\x01"), true)
+	f.Fuzz(func(t *testing.T, b []byte, sign bool) {
+		if sign && len(b) >= bodyLen {
+			b = append(b[:bodyLen:bodyLen], mac(testKey, b[:bodyLen])...)
+		}
+		m, err := Unmarshal(testKey, b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrAuth) {
+				t.Fatalf("err = %v, want ErrMalformed or ErrAuth", err)
+			}
+			return
+		}
+		if again := m.Marshal(testKey); !bytes.Equal(again, b) {
+			t.Fatalf("accepted %x, re-marshalled as %x (%+v)", b, again, m)
+		}
+	})
+}
