@@ -3,12 +3,14 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
+	"github.com/lvsconsole/lvsconsole/lvs/pulse"
 )
 
 type fixedFailover failover.Status
@@ -132,5 +134,33 @@ func TestPeerConfig(t *testing.T) {
 	// An answer is only good for the request it answers.
 	if _, err := failover.Fetch(context.Background(), anon, e.srv.URL, NewSecret(), time.Now()); err == nil {
 		t.Error("Fetch with another secret succeeded")
+	}
+}
+
+// TestControlShowsFailover: CONTROL/MONITORING shows this director's role,
+// the peer's state and last heartbeat, both serials and whether they agree,
+// the refused heartbeats by reason, the addresses up, and the warnings.
+func TestControlShowsFailover(t *testing.T) {
+	e := newEnv(t, true)
+	now := time.Now()
+	st := failover.Status{
+		Pair: true, Role: failover.Active, Since: now.Add(-time.Minute), Reason: "peer 192.0.2.2 is standby and we are primary",
+		Primary: true, Self: netip.MustParseAddr("192.0.2.1"), Serial: 7, InSync: false,
+		VIPs:        []string{"192.0.2.10/24 on eth0 label eth0:1"},
+		Warnings:    []string{"NAT forwarding needs net.ipv4.ip_forward = 1"},
+		PeerConsole: "http://192.0.2.2:3636",
+	}
+	st.Pulse.Peer = pulse.PeerStatus{Addr: netip.MustParseAddr("192.0.2.2"), Role: pulse.Standby, Serial: 6, Heard: true, LastHeard: now.Add(-150 * time.Millisecond)}
+	st.Pulse.Counters = pulse.Counters{Sent: 100, Received: 98, BadAuth: 3, Replayed: 2, UnknownSource: 1}
+	e.console.failover = fixedFailover(st)
+	page := get(t, e.login(t), e.srv.URL+"/control").body
+	for _, want := range []string{
+		`id="failover"`, ">active<", "primary 192.0.2.1", "192.0.2.2", ">standby<", "last heartbeat 1", "ms ago",
+		"differ", "this director 7, peer 6", "refused: bad authentication 3", "replayed 2", "unknown source 1",
+		"192.0.2.10/24 on eth0 label eth0:1", "net.ipv4.ip_forward", "http://192.0.2.2:3636",
+	} {
+		if !strings.Contains(page, htmlEscape(want)) && !strings.Contains(page, want) {
+			t.Errorf("the control page lacks %q", want)
+		}
 	}
 }

@@ -523,25 +523,9 @@ func (r *run) syncDaemon(ctx context.Context, state ipvs.DaemonState) {
 			return err
 		}
 		defer c.Close()
-		running, err := c.Daemons(ctx)
-		if err != nil {
-			return err
-		}
-		for _, dm := range running {
-			if dm.State != state {
-				if err := c.StopDaemon(ctx, dm.State); err != nil {
-					return err
-				}
-			}
-		}
-		for _, dm := range running {
-			if dm.State == state {
-				return nil
-			}
-		}
 		want := *r.plan.sync
 		want.State = state
-		return c.StartDaemon(ctx, want)
+		return moveSyncDaemon(ctx, c, want)
 	}()
 	if err != nil {
 		d.setWarning("syncd", fmt.Sprintf("starting the connection sync daemon as %s: %v", state, err))
@@ -549,6 +533,30 @@ func (r *run) syncDaemon(ctx context.Context, state ipvs.DaemonState) {
 	}
 	d.setWarning("syncd", "")
 	d.log.Info("sync daemon", "state", state.String())
+}
+
+// moveSyncDaemon leaves the kernel running the sync daemon want (its
+// State, interface and id), stopping one in the other state: the kernel
+// runs at most one master and one backup, and a director runs one of them.
+func moveSyncDaemon(ctx context.Context, c *ipvs.Client, want ipvs.Daemon) error {
+	running, err := c.Daemons(ctx)
+	if err != nil {
+		return err
+	}
+	have := false
+	for _, dm := range running {
+		if dm.State == want.State && dm.Interface == want.Interface && dm.SyncID == want.SyncID {
+			have = true
+			continue
+		}
+		if err := c.StopDaemon(ctx, dm.State); err != nil {
+			return err
+		}
+	}
+	if have {
+		return nil
+	}
+	return c.StartDaemon(ctx, want)
 }
 
 // command runs active_cmd or inactive_cmd: an argument vector, no shell.

@@ -39,12 +39,36 @@ const (
 	vip         = "10.50.0.10"
 )
 
+// pairOpts are what the pair tests change in the directors' lvs.cf.
+type pairOpts struct {
+	serial, weight int
+	preempt        bool
+	deadtime       string // seconds; "" is 0.6
+	monitorLinks   bool
+	network        string // "" is direct
+}
+
 // pairConfig is both directors' lvs.cf: keepalive 0.2 s, deadtime 0.6 s
-// (the issue's benchmark figures), one virtual server on eth0:1.
-func pairConfig(serial int, weight int, preempt bool) string {
-	p := 0
-	if preempt {
-		p = 1
+// (the issue's benchmark figures), one virtual server on eth0:1, and
+// commands that say which role a director took.
+func pairConfig(o pairOpts) string {
+	b := func(v bool) int {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	if o.deadtime == "" {
+		o.deadtime = "0.6"
+	}
+	if o.network == "" {
+		o.network = "direct"
+	}
+	if o.serial == 0 {
+		o.serial = 1
+	}
+	if o.weight == 0 {
+		o.weight = 1
 	}
 	return fmt.Sprintf(`serial_no = %d
 primary = %s
@@ -54,10 +78,13 @@ backup = %s
 heartbeat = 1
 heartbeat_port = 539
 keepalive = 0.2
-deadtime = 0.6
-network = direct
+deadtime = %s
+network = %s
+monitor_links = %d
 preempt = %d
 preempt_delay = 1
+active_cmd = "/usr/bin/echo now active"
+inactive_cmd = "/usr/bin/echo now standby"
 virtual web {
      active = 1
      address = %s eth0:1
@@ -71,7 +98,7 @@ virtual web {
          weight = %d
      }
 }
-`, serial, primaryAddr, backupAddr, p, vip, weight)
+`, o.serial, primaryAddr, backupAddr, o.deadtime, o.network, b(o.monitorLinks), b(o.preempt), vip, o.weight)
 }
 
 // lab is the namespaces and the directors' files.
@@ -133,7 +160,7 @@ func newLab(t testing.TB) *lab {
 		}
 	}
 	for _, role := range []string{"a", "b"} {
-		l.cli(role, pairConfig(1, 1, false), "import", "-db", l.db(role), "-")
+		l.cli(role, pairConfig(pairOpts{}), "import", "-db", l.db(role), "-")
 		l.cli(role, "admin-password\nadmin-password\n", "passwd", "-db", l.db(role))
 	}
 	l.secret = strings.TrimSpace(l.cli("a", "", "secret", "-generate", "-db", l.db("a")))
@@ -300,9 +327,12 @@ type neighbours struct {
 	lines []logLine
 }
 
-func (l *lab) watchNeighbours() *neighbours {
+func (l *lab) watchNeighbours() *neighbours { return l.watch("c", "neigh") }
+
+// watch follows `ip monitor what` in role's namespace.
+func (l *lab) watch(role, what string) *neighbours {
 	l.t.Helper()
-	cmd := exec.Command("ip", "-n", l.ns["c"], "monitor", "neigh")
+	cmd := exec.Command("ip", "-n", l.ns[role], "monitor", what)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		l.t.Fatal(err)
@@ -323,6 +353,19 @@ func (l *lab) watchNeighbours() *neighbours {
 	}()
 	l.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	return n
+}
+
+// since returns the events after from that mention word.
+func (n *neighbours) since(from int, word string) []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []string
+	for _, l := range n.lines[min(from, len(n.lines)):] {
+		if strings.Contains(l.text, word) {
+			out = append(out, l.text)
+		}
+	}
+	return out
 }
 
 func (n *neighbours) mark() int {
@@ -477,6 +520,8 @@ func TestPairFailover(t *testing.T) {
 	if !l.hasVIP("a") || l.hasVIP("b") {
 		t.Fatalf("after start: VIP on a %v, on b %v; want on a only", l.hasVIP("a"), l.hasVIP("b"))
 	}
+	a.await(t, 0, 10*time.Second, "ran active_cmd", `output="now active"`)
+	b.await(t, 0, 10*time.Second, "ran inactive_cmd", `output="now standby"`)
 	l.ping()
 	if got := l.clientMAC(); got != l.mac["a"] {
 		t.Fatalf("the client reaches the VIP at %s, want the primary's %s", got, l.mac["a"])
@@ -502,7 +547,7 @@ func TestPairFailover(t *testing.T) {
 	// An edit on the active reaches the standby within a second.
 	ma := a.mark()
 	edited := time.Now()
-	l.edit("b", pairConfig(10, 5, false))
+	l.edit("b", pairConfig(pairOpts{weight: 5}))
 	synced := a.await(t, ma, 5*time.Second, "configuration taken from the active director")
 	t.Logf("edit on the active reached the standby after %v", synced.Sub(edited).Round(time.Millisecond))
 	if got := l.exported("a"); !strings.Contains(got, "weight = 5") {
@@ -535,7 +580,7 @@ func TestPairFailover(t *testing.T) {
 	// The standby (b) is away; an edit on the active (a) reaches it when
 	// it comes back.
 	b.stop()
-	l.edit("a", pairConfig(20, 9, true))
+	l.edit("a", pairConfig(pairOpts{weight: 9, preempt: true}))
 	b = l.start("b")
 	b.await(t, 0, 20*time.Second, "msg=role", "role=standby")
 	b.await(t, 0, 10*time.Second, "configuration taken from the active director")
@@ -557,6 +602,52 @@ func TestPairFailover(t *testing.T) {
 	if !l.hasVIP("a") || l.hasVIP("b") {
 		t.Fatalf("after preempt: VIP on a %v, on b %v; want on a only", l.hasVIP("a"), l.hasVIP("b"))
 	}
+
+	// A restart of the active director (a crash and a quick restart)
+	// does not take its VIP down: deadtime 3 s leaves the time to come
+	// back before the backup would take over.
+	mb = b.mark()
+	l.edit("a", pairConfig(pairOpts{weight: 9, preempt: true, deadtime: "3"}))
+	b.await(t, mb, 5*time.Second, "configuration taken from the active director")
+	addrs := l.watch("a", "address")
+	mb, mw := b.mark(), addrs.mark()
+	a.kill()
+	a = l.start("a")
+	a.await(t, 0, 10*time.Second, "msg=role", "role=active")
+	if got := addrs.since(mw, vip); len(got) != 0 {
+		t.Errorf("the VIP flapped on a restart of the active director: %q", got)
+	}
+	if got := b.lines(mb, "msg=role", "role=active"); len(got) != 0 {
+		t.Errorf("the backup took over during a quick restart of the active: %q", got)
+	}
+	if !l.hasVIP("a") {
+		t.Error("the restarted active director has no VIP")
+	}
+
+	// monitor_links: the active's link goes down: it stands by and the
+	// backup takes over; it does not become active while the link is down.
+	mb = b.mark()
+	l.edit("a", pairConfig(pairOpts{weight: 9, monitorLinks: true}))
+	b.await(t, mb, 5*time.Second, "configuration taken from the active director")
+	ma, mb = a.mark(), b.mark()
+	ipRun(t, "-n", l.ns["a"], "link", "set", "eth0", "down")
+	a.await(t, ma, 5*time.Second, "msg=role", "role=standby", "link down")
+	b.await(t, mb, 5*time.Second, "msg=role", "role=active")
+	// Nothing to await here: the check is that something does not happen
+	// during three deadtimes of silence from the peer.
+	<-time.After(3 * 600 * time.Millisecond)
+	if got := a.lines(ma, "msg=role", "role=active"); len(got) > 0 {
+		t.Fatalf("the director with a link down became active: %q", got)
+	}
+	ipRun(t, "-n", l.ns["a"], "link", "set", "eth0", "up")
+
+	// NAT without forwarding: the director says so.
+	mb = b.mark()
+	if out, err := exec.Command("ip", "netns", "exec", l.ns["b"], "sh", "-c", "echo 0 > /proc/sys/net/ipv4/ip_forward").CombinedOutput(); err != nil {
+		t.Fatalf("turning forwarding off: %v %s", err, out)
+	}
+	l.edit("b", pairConfig(pairOpts{weight: 9, network: "nat"}))
+	b.await(t, mb, 5*time.Second, "net.ipv4.ip_forward")
 }
 
 // BenchmarkFailover is the issue's failover time: keepalive 0.2 s, deadtime
