@@ -648,6 +648,15 @@ func TestPairFailover(t *testing.T) {
 	}
 	l.edit("b", pairConfig(pairOpts{weight: 9, network: "nat"}))
 	b.await(t, mb, 5*time.Second, "net.ipv4.ip_forward")
+
+	// A clean stop of the active stands it down and hands over at once
+	// (pulse's goodbye), without waiting for the deadtime.
+	ma = a.mark()
+	b.stop()
+	a.await(t, ma, 5*time.Second, "msg=role", "role=active", "leaving")
+	if l.hasVIP("b") || !l.hasVIP("a") {
+		t.Errorf("after a clean stop of b: VIP on a %v, on b %v; want on a only", l.hasVIP("a"), l.hasVIP("b"))
+	}
 }
 
 // BenchmarkFailover is the failover time: keepalive 0.2 s, deadtime
