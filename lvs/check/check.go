@@ -230,6 +230,33 @@ func Run(ctx context.Context, spec Spec, t Target) Result {
 	return p.Run(ctx, t)
 }
 
+// Async reports whether p's checks wait on an event rather than in a
+// blocking call, so that Start suits them better than Run.
+func (p *Probe) Async() bool { return p.spec.Kind == SYN && p.half != nil }
+
+// Start runs one check of t like Run, but returns at once; done gets the
+// Result, exactly once, from another goroutine or before Start returns. For
+// an Async probe it costs no goroutine; for others it starts one.
+func (p *Probe) Start(ctx context.Context, t Target, done func(Result)) {
+	if !p.Async() {
+		go func() { done(p.Run(ctx, t)) }()
+		return
+	}
+	if !t.Addr.IsValid() || t.Port == 0 {
+		done(down("invalid target: no address or port 0"))
+		return
+	}
+	if ctx.Err() != nil {
+		done(down(cancelled(ctx)))
+		return
+	}
+	start := time.Now()
+	p.half.start(p.spec.Timeout, t, func(r Result) {
+		r.Latency = time.Since(start)
+		done(r)
+	})
+}
+
 // Run runs one check of t; see the package function Run.
 func (p *Probe) Run(ctx context.Context, t Target) Result {
 	start := time.Now()

@@ -42,8 +42,14 @@ type synWait struct {
 	isn      uint32
 	deadline time.Time
 	timeout  time.Duration
-	done     chan struct{}
-	res      Result
+	dones    []func(Result)
+}
+
+// end delivers r to everyone waiting on w; h.mu is not held.
+func (w *synWait) end(r Result) {
+	for _, done := range w.dones {
+		done(r)
+	}
 }
 
 type route struct {
@@ -170,14 +176,17 @@ func (h *HalfOpen) expire() {
 			h.mu.Unlock()
 			return
 		}
+		var late []*synWait
 		for dst, w := range h.waiting {
 			if now.After(w.deadline) {
 				delete(h.waiting, dst)
-				w.res = down("timeout after " + w.timeout.String())
-				close(w.done)
+				late = append(late, w)
 			}
 		}
 		h.mu.Unlock()
+		for _, w := range late {
+			w.end(down("timeout after " + w.timeout.String()))
+		}
 	}
 }
 
@@ -274,12 +283,14 @@ func (h *HalfOpen) answer(from netip.AddrPort, ack uint32, flags byte) {
 		return
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	if w := h.waiting[from]; w != nil && ack == w.isn+1 {
-		delete(h.waiting, from)
-		w.res = r
-		close(w.done)
+	w := h.waiting[from]
+	if w == nil || ack != w.isn+1 {
+		h.mu.Unlock()
+		return
 	}
+	delete(h.waiting, from)
+	h.mu.Unlock()
+	w.end(r)
 }
 
 // TCP flags.
@@ -291,37 +302,49 @@ const (
 
 // check sends a SYN to t and waits for its answer, at most timeout.
 func (h *HalfOpen) check(ctx context.Context, timeout time.Duration, t Target) Result {
+	ch := make(chan Result, 1)
+	h.start(timeout, t, func(r Result) { ch <- r })
+	select {
+	case r := <-ch:
+		return r
+	case <-ctx.Done():
+		return down(cancelled(ctx))
+	}
+}
+
+// start sends a SYN to t and returns; done gets the answer, or a timeout
+// after timeout (from the sweep of expire), exactly once. A check of a
+// target that has a SYN in flight shares its answer.
+func (h *HalfOpen) start(timeout time.Duration, t Target, done func(Result)) {
 	dst := netip.AddrPortFrom(t.Addr.Unmap(), t.Port)
 	h.mu.Lock()
 	if err := h.open(); err != nil {
 		h.mu.Unlock()
-		return down("syn check: " + err.Error())
+		done(down("syn check: " + err.Error()))
+		return
 	}
-	w := h.waiting[dst]
-	if w != nil {
+	if w := h.waiting[dst]; w != nil {
+		w.dones = append(w.dones, done)
 		h.mu.Unlock()
-	} else {
-		w = &synWait{isn: rand.Uint32(), deadline: time.Now().Add(timeout), timeout: timeout, done: make(chan struct{})}
-		h.waiting[dst] = w
-		seg, conn, err := h.segment(dst, w.isn)
-		h.mu.Unlock()
-		if err == nil {
-			err = send(conn, seg, dst.Addr())
-		}
-		if err != nil {
-			h.mu.Lock()
-			if h.waiting[dst] == w {
-				delete(h.waiting, dst)
-			}
-			h.mu.Unlock()
-			return down("send syn: " + err.Error())
-		}
+		return
 	}
-	select {
-	case <-w.done:
-		return w.res
-	case <-ctx.Done():
-		return down(cancelled(ctx))
+	w := &synWait{isn: rand.Uint32(), deadline: time.Now().Add(timeout), timeout: timeout, dones: []func(Result){done}}
+	h.waiting[dst] = w
+	seg, conn, err := h.segment(dst, w.isn)
+	h.mu.Unlock()
+	if err == nil {
+		err = send(conn, seg, dst.Addr())
+	}
+	if err != nil {
+		h.mu.Lock()
+		mine := h.waiting[dst] == w
+		if mine {
+			delete(h.waiting, dst)
+		}
+		h.mu.Unlock()
+		if mine {
+			w.end(down("send syn: " + err.Error()))
+		}
 	}
 }
 

@@ -32,8 +32,8 @@ type Checks struct {
 	half *check.HalfOpen // the raw sockets of every syn check, opened on the first
 
 	mu        sync.Mutex
-	intervals map[checkKey]time.Duration // for the slow start of each checker
-	probes    map[checkKey]health.Probe  // prepared once per checker, reused by later Configures
+	intervals map[checkKey]time.Duration  // for the slow start of each checker
+	probes    map[checkKey]health.Checker // prepared once per checker (no Policy), reused by later Configures
 	wake      chan struct{}
 }
 
@@ -44,7 +44,7 @@ func NewChecks() *Checks {
 		now:       time.Now,
 		half:      check.NewHalfOpen(),
 		intervals: map[checkKey]time.Duration{},
-		probes:    map[checkKey]health.Probe{},
+		probes:    map[checkKey]health.Checker{},
 		wake:      make(chan struct{}, 1),
 	}
 	return c
@@ -161,7 +161,7 @@ func policyOf(vs *config.VirtualServer) health.Policy {
 func (c *Checks) Configure(cfg *config.Config) {
 	want := map[checkKey]health.Checker{}
 	intervals := map[checkKey]time.Duration{}
-	probes := map[checkKey]health.Probe{}
+	probes := map[checkKey]health.Checker{}
 	c.mu.Lock()
 	old := c.probes
 	c.mu.Unlock()
@@ -187,7 +187,8 @@ func (c *Checks) Configure(cfg *config.Config) {
 				p = c.probe(k)
 			}
 			probes[k] = p
-			want[k] = health.Checker{Probe: p, Policy: pol}
+			p.Policy = pol
+			want[k] = p
 			intervals[k] = pol.Interval
 		}
 	}
@@ -198,17 +199,24 @@ func (c *Checks) Configure(cfg *config.Config) {
 }
 
 // probe prepares k's check once (regexes, HTTP client) for all its runs.
-func (c *Checks) probe(k checkKey) health.Probe {
+func (c *Checks) probe(k checkKey) health.Checker {
 	p, err := check.NewProbe(k.Spec, check.WithHalfOpen(c.half))
 	if err != nil {
 		// Validate keeps such a spec out of accepted configurations; say
 		// why rather than let the server look healthy.
-		return func(context.Context) health.Result { return health.Result{Reason: "bad check: " + err.Error()} }
+		return health.Checker{Probe: func(context.Context) health.Result { return health.Result{Reason: "bad check: " + err.Error()} }}
 	}
-	return func(ctx context.Context) health.Result {
+	if p.Async() {
+		return health.Checker{Start: func(ctx context.Context, done func(health.Result)) {
+			p.Start(ctx, k.Target, func(r check.Result) {
+				done(health.Result{OK: r.OK, Reason: r.Reason, Latency: r.Latency})
+			})
+		}}
+	}
+	return health.Checker{Probe: func(ctx context.Context) health.Result {
 		r := p.Run(ctx, k.Target)
 		return health.Result{OK: r.OK, Reason: r.Reason, Latency: r.Latency}
-	}
+	}}
 }
 
 // Weight implements Health.

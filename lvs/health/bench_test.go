@@ -98,15 +98,29 @@ func serveListeners(spec string, w io.Writer, r io.Reader) error {
 func checkProbe(p *check.Probe, addr string, ok, failed *atomic.Int64) Probe {
 	ap := netip.MustParseAddrPort(addr)
 	t := check.Target{Addr: ap.Addr(), Port: ap.Port()}
-	return func(ctx context.Context) Result {
-		r := p.Run(ctx, t)
-		if !r.OK {
-			failed.Add(1)
-			return Result{Reason: r.Reason}
-		}
-		ok.Add(1)
-		return Result{OK: true, Reason: r.Reason}
+	return func(ctx context.Context) Result { return count(p.Run(ctx, t), ok, failed) }
+}
+
+// checkerOf is how lvs/engine checks with p: a Start for the probes that
+// wait on an event, else a Probe.
+func checkerOf(p *check.Probe, addr string, ok, failed *atomic.Int64) Checker {
+	if !p.Async() {
+		return Checker{Probe: checkProbe(p, addr, ok, failed)}
 	}
+	ap := netip.MustParseAddrPort(addr)
+	t := check.Target{Addr: ap.Addr(), Port: ap.Port()}
+	return Checker{Start: func(ctx context.Context, done func(Result)) {
+		p.Start(ctx, t, func(r check.Result) { done(count(r, ok, failed)) })
+	}}
+}
+
+func count(r check.Result, ok, failed *atomic.Int64) Result {
+	if !r.OK {
+		failed.Add(1)
+		return Result{Reason: r.Reason}
+	}
+	ok.Add(1)
+	return Result{OK: true, Reason: r.Reason}
 }
 
 // cpuTime is the user and system CPU time of the process (who) so far.
@@ -224,9 +238,9 @@ func runChecks(b *testing.B, kind check.Kind, targets []string, other func() tim
 		b.Fatal(err)
 	}
 	var ok, failed atomic.Int64
-	probes := make(map[string]Probe, len(targets))
+	probes := make(map[string]Checker, len(targets))
 	for _, t := range targets {
-		probes[t] = checkProbe(p, t, &ok, &failed)
+		probes[t] = checkerOf(p, t, &ok, &failed)
 	}
 	measure(b, probes, &ok, &failed, other)
 }
@@ -236,12 +250,12 @@ func runChecks(b *testing.B, kind check.Kind, targets []string, other func() tim
 // probes that return at once.
 func BenchmarkTenThousandNoopChecks(b *testing.B) {
 	var ok, failed atomic.Int64
-	probes := make(map[string]Probe, 10000)
+	probes := make(map[string]Checker, 10000)
 	for i := range 10000 {
-		probes[strconv.Itoa(i)] = func(ctx context.Context) Result {
+		probes[strconv.Itoa(i)] = Checker{Probe: func(ctx context.Context) Result {
 			ok.Add(1)
 			return Result{OK: true, Reason: "fine"}
-		}
+		}}
 	}
 	measure(b, probes, &ok, &failed, nil)
 }
@@ -250,7 +264,7 @@ func BenchmarkTenThousandNoopChecks(b *testing.B) {
 // of 2 s and a window (10 s, or $LVSCONSOLE_HEALTH_BENCH_WINDOW), and
 // reports what the window cost; see BenchmarkTenThousandTCPChecks. other
 // returns the CPU time of a helper process (nil: none).
-func measure(b *testing.B, probes map[string]Probe, ok, failed *atomic.Int64, other func() time.Duration) {
+func measure(b *testing.B, probes map[string]Checker, ok, failed *atomic.Int64, other func() time.Duration) {
 	const warmup = 2 * time.Second
 	window := 10 * time.Second
 	if s := os.Getenv(windowEnv); s != "" {
@@ -266,7 +280,8 @@ func measure(b *testing.B, probes map[string]Probe, ok, failed *atomic.Int64, ot
 	m := New[string](Options{})
 	checks := make(map[string]Checker, len(probes))
 	for k, p := range probes {
-		checks[k] = Checker{Probe: p, Policy: Policy{Interval: time.Second}}
+		p.Policy = Policy{Interval: time.Second}
+		checks[k] = p
 	}
 	m.Set(checks)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -65,17 +65,20 @@ type runState struct {
 	quit     chan struct{} // closed when Run returns: idle workers end
 }
 
-// job is one probe for a worker to run.
+// job is one probe for a worker to run, or to start (async).
 type job[K comparable] struct {
 	c     *checker[K]
 	r     *runState
 	ctx   *probeCtx
 	probe Probe
+	async Start
+	t0    time.Time
 }
 
 type checker[K comparable] struct {
 	key     K
 	probe   Probe
+	async   Start  // instead of probe
 	pol     Policy // normalized
 	need    int    // pol.ReentryChecks()
 	st      Status
@@ -126,11 +129,12 @@ func New[K comparable](o Options) *Monitor[K] {
 // keep their state, streak and schedule; their probe and policy are
 // replaced and apply from their next check (a shorter interval brings the
 // next check forward). Removed keys are no longer probed: a probe of one in
-// flight is cancelled and its result ignored. Set panics on a nil Probe.
+// flight is cancelled and its result ignored. Set panics on a Checker with
+// neither or both of Probe and Start.
 func (m *Monitor[K]) Set(checks map[K]Checker) {
 	for k, ch := range checks {
-		if ch.Probe == nil {
-			panic(fmt.Sprintf("health: Set: nil Probe for key %v", k))
+		if (ch.Probe == nil) == (ch.Start == nil) {
+			panic(fmt.Sprintf("health: Set: key %v needs a Probe or a Start, not both", k))
 		}
 	}
 	m.mu.Lock()
@@ -147,7 +151,7 @@ func (m *Monitor[K]) Set(checks map[K]Checker) {
 		pol := ch.Policy.normalize()
 		if c := m.checkers[k]; c != nil {
 			old := c.pol.Interval
-			c.probe, c.pol, c.need = ch.Probe, pol, pol.ReentryChecks()
+			c.probe, c.async, c.pol, c.need = ch.Probe, ch.Start, pol, pol.ReentryChecks()
 			if pol.Interval < old && c.run == nil && c.index >= 0 {
 				if due := now + m.spread(pol.Interval); due < c.due {
 					c.due = due
@@ -159,6 +163,7 @@ func (m *Monitor[K]) Set(checks map[K]Checker) {
 		c := &checker[K]{
 			key:   k,
 			probe: ch.Probe,
+			async: ch.Start,
 			pol:   pol,
 			need:  pol.ReentryChecks(),
 			st:    Status{State: Unknown, Since: wall},
@@ -216,6 +221,7 @@ func (m *Monitor[K]) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	var starts []job[K]
 	done := ctx.Done()
 	for {
 		m.mu.Lock()
@@ -254,7 +260,9 @@ func (m *Monitor[K]) Run(ctx context.Context) error {
 		}
 		if !r.stopping {
 			for m.inflight < m.max && len(m.sched) > 0 && m.sched[0].due <= now+slack(m.sched[0].c.pol.Interval) {
-				m.start(heap.Pop(&m.sched).(*checker[K]), r, now)
+				if j, async := m.start(heap.Pop(&m.sched).(*checker[K]), r, now); async {
+					starts = append(starts, j)
+				}
 			}
 		}
 		next := int64(-1)
@@ -265,6 +273,14 @@ func (m *Monitor[K]) Run(ctx context.Context) error {
 			next = m.sched[0].due
 		}
 		m.mu.Unlock()
+		// Asynchronous probes start here, outside the lock: their done
+		// may come at once and take it.
+		for i, j := range starts {
+			j.t0 = time.Now()
+			j.async(j.ctx, func(res Result) { m.complete(j, res) })
+			starts[i] = job[K]{}
+		}
+		starts = starts[:0]
 
 		if next >= 0 {
 			timer.Reset(time.Duration(next - now))
@@ -280,7 +296,9 @@ func (m *Monitor[K]) Run(ctx context.Context) error {
 }
 
 // start starts a probe of c on an idle worker, or a new one; m.mu is held.
-func (m *Monitor[K]) start(c *checker[K], r *runState, now int64) {
+// An asynchronous probe is returned instead, for Run to start once it has
+// let go of the lock.
+func (m *Monitor[K]) start(c *checker[K], r *runState, now int64) (job[K], bool) {
 	iv := c.pol.Interval
 	deadline := now + int64(iv)
 	ctx := newProbeCtx(r.ctx, m.epoch.Add(time.Duration(deadline)))
@@ -288,12 +306,16 @@ func (m *Monitor[K]) start(c *checker[K], r *runState, now int64) {
 	c.started, c.timeout, c.due = now, iv, deadline
 	heap.Push(&m.watch, c)
 	m.inflight++
-	j := job[K]{c: c, r: r, ctx: ctx, probe: c.probe}
+	j := job[K]{c: c, r: r, ctx: ctx, probe: c.probe, async: c.async}
+	if j.async != nil {
+		return j, true
+	}
 	select {
 	case m.jobs <- j:
 	default:
 		go m.worker(j)
 	}
+	return job[K]{}, false
 }
 
 // worker runs probes until the Run of its latest one has returned. Workers
@@ -313,10 +335,14 @@ func (m *Monitor[K]) worker(j job[K]) {
 
 // exec runs one probe.
 func (m *Monitor[K]) exec(j job[K]) {
-	t0 := time.Now()
-	res := j.probe(j.ctx)
+	j.t0 = time.Now()
+	m.complete(j, j.probe(j.ctx))
+}
+
+// complete takes the result of j's probe.
+func (m *Monitor[K]) complete(j job[K], res Result) {
 	if res.Latency <= 0 {
-		res.Latency = time.Since(t0)
+		res.Latency = time.Since(j.t0)
 	}
 	err := j.ctx.Err()
 	j.ctx.cancel(context.Canceled) // like the CancelFunc of WithTimeout

@@ -803,3 +803,64 @@ func TestTCPLoopback(t *testing.T) {
 		receive(t, bannerDone, "another check of banner")
 	}
 }
+
+// TestAsyncStart: a Start probe drives the state machine like a Probe,
+// whether done comes from another goroutine or before Start returns; one
+// that never calls done is a failure after its deadline and grace, like a
+// Probe that ignores its context, and is not started twice at once.
+func TestAsyncStart(t *testing.T) {
+	m := immediate(New[string](Options{}))
+	const iv = 20 * time.Millisecond
+	var mode atomic.Int64 // 0 OK from a goroutine, 1 failure at once, 2 never
+	var inFlight, most atomic.Int64
+	start := func(ctx context.Context, done func(Result)) {
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("an async probe's context has no deadline")
+		}
+		switch mode.Load() {
+		case 0:
+			go done(Result{OK: true, Reason: "syn-ack"})
+		case 1:
+			done(Result{Reason: "connect refused"}) // before Start returns
+		default:
+			k := inFlight.Add(1)
+			for {
+				old := most.Load()
+				if k <= old || most.CompareAndSwap(old, k) {
+					break
+				}
+			}
+		}
+	}
+	m.Set(map[string]Checker{"rs": {Start: start, Policy: Policy{Interval: iv}}})
+	run(t, m)
+
+	if st := waitState(t, m, "rs", Up); st.Reason != "syn-ack" {
+		t.Errorf("up with reason %q", st.Reason)
+	}
+	mode.Store(1)
+	if st := waitState(t, m, "rs", Down); st.Reason != "connect refused" {
+		t.Errorf("down with reason %q", st.Reason)
+	}
+	mode.Store(0)
+	waitState(t, m, "rs", Up)
+	mode.Store(2)
+	if st := waitState(t, m, "rs", Down); !strings.HasSuffix(st.Reason, "probe did not return") {
+		t.Errorf("a start that never calls done: down with %q, want it to say the probe did not return", st.Reason)
+	}
+	if n := most.Load(); n != 1 {
+		t.Errorf("%d starts of one checker without done were in flight at once, want 1", n)
+	}
+}
+
+func TestSetNeedsOneOfProbeAndStart(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("Set accepted a Checker with both a Probe and a Start")
+		}
+	}()
+	New[int](Options{}).Set(map[int]Checker{1: {
+		Probe: func(context.Context) Result { return Result{} },
+		Start: func(context.Context, func(Result)) {},
+	}})
+}
