@@ -155,7 +155,7 @@ func TestControlShowsFailover(t *testing.T) {
 	e.console.failover = fixedFailover(st)
 	page := get(t, e.login(t), e.srv.URL+"/control").body
 	for _, want := range []string{
-		`id="failover"`, ">active<", "primary 192.0.2.1", "192.0.2.2", ">standby<", "last heartbeat 1", "ms ago",
+		`id="failover"`, ">active<", "primary 192.0.2.1", "192.0.2.2", ">standby<", "last heartbeat ", "ms ago",
 		"differ", "this director 7, peer 6", "refused: bad authentication 3", "replayed 2", "unknown source 1",
 		"192.0.2.10/24 on eth0 label eth0:1", "net.ipv4.ip_forward", "http://192.0.2.2:3636",
 	} {
