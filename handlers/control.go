@@ -1,11 +1,19 @@
 package handlers
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
+	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
-
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
+	"github.com/lvsconsole/lvsconsole/lvs/failover"
+	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
+	"github.com/lvsconsole/lvsconsole/store"
 	"github.com/lvsconsole/lvsconsole/web"
 )
 
@@ -22,18 +30,131 @@ type HealthSource interface {
 	Events(n int) []engine.Event
 }
 
-// control is the CONTROL/MONITORING page: the engine's state, the IPVS
-// table (live, or the one it would program) and the configured servers.
+// HistorySource gives the rates of a virtual server ("" for all) over the
+// last hour, and the busiest ones; *engine.Engine provides it.
+type HistorySource interface {
+	History(name string) []engine.Point
+	Busiest(n int) []string
+}
+
+// RoleEvents gives the role changes of this director; *failover.Director
+// provides them.
+type RoleEvents interface {
+	Events(n int) []failover.Event
+}
+
+// Auto update of CONTROL/MONITORING: piranha's default period, and bounds.
+const (
+	defaultEvery = 10
+	maxEvery     = 3600
+	// streamLife ends an update stream now and then; the browser
+	// reconnects, through the session check again.
+	streamLife = 5 * time.Minute
+	// chartPoints is how many points a chart of the last hour has.
+	chartPoints = 120
+	// busiest is how many virtual servers get a chart of their own.
+	busiest = 6
+)
+
+// refresh reads the auto update switch: ?auto=1&every=N.
+func refresh(r *http.Request) (auto bool, every int) {
+	every = defaultEvery
+	if n, err := strconv.Atoi(r.URL.Query().Get("every")); err == nil {
+		every = min(max(n, 1), maxEvery)
+	}
+	return r.URL.Query().Get("auto") == "1", every
+}
+
+// control is the CONTROL/MONITORING page: the engine's state, failover,
+// the IPVS table (live, or the one it would program) with its counters,
+// charts, the configured servers and their health, and recent events. It
+// updates itself (see controlStream) while auto update is on.
 func (c *Console) control(w http.ResponseWriter, r *http.Request) {
-	cfg, err := c.store.Config(r.Context())
+	v, err := c.controlView(r.Context())
 	if err != nil {
 		c.serverError(w, r, "reading the configuration", err)
 		return
 	}
-	v := web.ControlView{Serial: cfg.Serial}
+	v.Auto, v.Every = refresh(r)
+	p := c.page(w, r, "Control / monitoring", web.TabControl, v.Serial)
+	if v.Auto {
+		p.Refresh = v.Every // without JavaScript: a plain reload
+	}
+	c.render(w, r, http.StatusOK, web.Control(p, v))
+}
+
+// controlStream sends the live part of CONTROL/MONITORING as server-sent
+// events, one "update" every ?every= seconds, until the client goes or
+// streamLife passes.
+func (c *Console) controlStream(w http.ResponseWriter, r *http.Request) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	_, every := refresh(r)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	ctx := r.Context()
+	end := time.NewTimer(streamLife)
+	defer end.Stop()
+	tick := time.NewTicker(time.Duration(every) * time.Second)
+	defer tick.Stop()
+	var buf bytes.Buffer
+	for {
+		buf.Reset()
+		if err := c.writeUpdate(ctx, &buf); err != nil {
+			c.log.Error("rendering a dashboard update", "err", err)
+			return
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return // the client went
+		}
+		flusher.Flush()
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.done:
+			return
+		case <-end.C:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// writeUpdate writes one server-sent event carrying the live fragment.
+func (c *Console) writeUpdate(ctx context.Context, w *bytes.Buffer) error {
+	v, err := c.controlView(ctx)
+	if err != nil {
+		return err
+	}
+	var html bytes.Buffer
+	if err := web.ControlLive(v).Render(ctx, &html); err != nil {
+		return err
+	}
+	w.WriteString("event: update\n")
+	for line := range bytes.Lines(html.Bytes()) {
+		w.WriteString("data: ")
+		w.Write(bytes.TrimRight(line, "\r\n"))
+		w.WriteByte('\n')
+	}
+	w.WriteString("\n")
+	return nil
+}
+
+// controlView gathers what CONTROL/MONITORING shows.
+func (c *Console) controlView(ctx context.Context) (web.ControlView, error) {
+	cfg, err := c.store.Config(ctx)
+	if err != nil {
+		return web.ControlView{}, err
+	}
+	v := web.ControlView{Serial: cfg.Serial, At: c.now()}
 	c.engineView(&v)
 	v.Failover = c.failoverView()
-	if revs, err := c.store.Revisions(r.Context(), 0, 1); err == nil && len(revs) == 1 {
+	revs, err := c.store.Revisions(ctx, 0, 10)
+	if err == nil && len(revs) > 0 {
 		row := revisionRow(revs[0], cfg.Serial)
 		v.Last = &row
 	}
@@ -41,16 +162,97 @@ func (c *Console) control(w http.ResponseWriter, r *http.Request) {
 		vs := &cfg.Virtuals[i]
 		cv := web.ControlVirtual{VirtualRow: virtualRow(vs), Service: vs.ServiceString()}
 		for j := range vs.Reals {
-			cv.Reals = append(cv.Reals, c.withHealth(realRow(cfg, vs, &vs.Reals[j]), vs, &vs.Reals[j]))
+			row := c.withHealth(realRow(cfg, vs, &vs.Reals[j]), vs, &vs.Reals[j])
+			switch {
+			case row.Health == "up":
+				// Healthy: counted, and on the IPVS table with its weight
+				// and counters; listing it again would double the page.
+				cv.Up++
+			case c.health != nil && !row.Active:
+				// Deactivated on purpose: nothing to look at.
+			default:
+				cv.Reals = append(cv.Reals, row)
+			}
 		}
 		v.Virtuals = append(v.Virtuals, cv)
 	}
+	v.Recent = c.recentEvents(revs)
+	v.Charts = c.charts()
+	return v, nil
+}
+
+// recentEvents merges health changes, role changes and configuration
+// changes, newest first.
+func (c *Console) recentEvents(revs []store.Revision) []web.Event {
+	const n = 30
+	var evs []web.Event
 	if c.health != nil {
-		for _, ev := range c.health.Events(20) {
-			v.Events = append(v.Events, web.HealthEvent{When: ev.Time, Server: ev.Server, From: ev.From, To: ev.To, Reason: ev.Reason})
+		for _, ev := range c.health.Events(n) {
+			evs = append(evs, web.Event{When: ev.Time, Kind: "health", Subject: ev.Server, State: ev.To,
+				Text: fmt.Sprintf("%s -> %s: %s", ev.From, ev.To, ev.Reason)})
 		}
 	}
-	c.render(w, r, http.StatusOK, web.Control(c.page(w, r, "Control / monitoring", web.TabControl, cfg.Serial), v))
+	if re, ok := c.failover.(RoleEvents); ok && c.failover != nil {
+		for _, ev := range re.Events(n) {
+			evs = append(evs, web.Event{When: ev.When, Kind: "failover", Subject: "this director",
+				Text: fmt.Sprintf("%s -> %s: %s", ev.From, ev.To, ev.Reason)})
+		}
+	}
+	for _, rev := range revs {
+		evs = append(evs, web.Event{When: rev.Created, Kind: "config", Subject: rev.Author,
+			Text: fmt.Sprintf("serial %d: %s", rev.Serial, rev.Summary)})
+	}
+	slices.SortStableFunc(evs, func(a, b web.Event) int { return b.When.Compare(a.When) })
+	return evs[:min(len(evs), n)]
+}
+
+// charts draws the last hour of all virtual servers together, then of the
+// busiest few.
+func (c *Console) charts() []web.Chart {
+	hs, ok := c.engine.(HistorySource)
+	if !ok || c.engine == nil {
+		return nil
+	}
+	line := func(name, title string) (web.Chart, bool) {
+		pts := hs.History(name)
+		if len(pts) == 0 {
+			return web.Chart{}, false
+		}
+		cps, bps := make([]float64, len(pts)), make([]float64, len(pts))
+		for i, p := range pts {
+			cps[i], bps[i] = p.CPS, p.BPS
+		}
+		return web.Chart{Name: title, CPS: web.Line(downsample(cps, chartPoints)), BPS: web.Line(downsample(bps, chartPoints))}, true
+	}
+	all, ok := line("", "all virtual servers")
+	if !ok {
+		return nil
+	}
+	out := []web.Chart{all}
+	for _, name := range hs.Busiest(busiest) {
+		if ch, ok := line(name, name); ok {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+// downsample averages vs into at most n buckets, keeping the newest value
+// in the last one.
+func downsample(vs []float64, n int) []float64 {
+	if len(vs) <= n {
+		return vs
+	}
+	out := make([]float64, n)
+	for i := range n {
+		lo, hi := i*len(vs)/n, (i+1)*len(vs)/n
+		sum := 0.0
+		for _, v := range vs[lo:hi] {
+			sum += v
+		}
+		out[i] = sum / float64(hi-lo)
+	}
+	return out
 }
 
 func (c *Console) engineView(v *web.ControlView) {
@@ -83,13 +285,19 @@ func (c *Console) engineView(v *web.ControlView) {
 	}
 	for _, s := range table.Services {
 		key := engine.ServiceText(s.ServiceKey)
-		row := web.IPVSService{Service: key, Scheduler: s.Scheduler, Flags: engine.FlagsText(&s.Service), Virtual: names[key]}
+		row := web.IPVSService{Service: key, Scheduler: s.Scheduler, Flags: engine.FlagsText(&s.Service), Virtual: names[key],
+			Stats: statCells(s.Stats)}
 		for _, d := range s.Dests {
 			row.Dests = append(row.Dests, web.IPVSDest{
 				Addr: engine.AddrPort(d.Addr, d.Port), Forward: d.Forward.String(), Weight: d.Weight,
-				Active: d.ActiveConns, Inactive: d.InactiveConns,
+				Active: d.ActiveConns, Inactive: d.InactiveConns, Stats: statCells(d.Stats),
 			})
 		}
 		v.Table = append(v.Table, row)
 	}
+}
+
+func statCells(st ipvs.Stats) web.StatCells {
+	return web.StatCells{Conns: st.Conns, Packets: st.InPkts + st.OutPkts, Bytes: st.InBytes + st.OutBytes,
+		CPS: float64(st.CPS), BPS: float64(st.InBPS + st.OutBPS)}
 }

@@ -82,7 +82,7 @@ func TestHealthIsShown(t *testing.T) {
 		t.Errorf("the REAL SERVER tab does not show the failed check")
 	}
 	a = get(t, c, srv.URL+"/control")
-	if !strings.Contains(a.body, "Recent health changes") || !strings.Contains(a.body, "10.0.0.1:80") || !strings.Contains(a.body, "connect refused") {
+	if !strings.Contains(a.body, "Recent events") || !strings.Contains(a.body, "10.0.0.1:80") || !strings.Contains(a.body, "up -&gt; down: connect refused") {
 		t.Errorf("the control page does not show the health change")
 	}
 }

@@ -38,16 +38,22 @@ func (c *Console) writable(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if sb, active := c.standby(); sb {
 			p := c.page(w, r, "Read-only on the standby director", "", 0)
-			msg := "This director is the standby: its configuration follows the active director's, so nothing was saved."
-			if active != "" {
-				msg += " Make the change on the active director's console, " + active + "."
-			}
-			p.Errors = []string{msg}
+			p.Errors = []string{standbyRefusal(active)}
 			c.render(w, r, http.StatusConflict, web.NotFound(p))
 			return
 		}
 		next(w, r)
 	}
+}
+
+// standbyRefusal says why the standby refused a change, and where to make
+// it (active is the active director's console, when known).
+func standbyRefusal(active string) string {
+	msg := "This director is the standby: its configuration follows the active director's, so nothing was saved."
+	if active != "" {
+		msg += " Make the change on the active director's console, " + active + "."
+	}
+	return msg
 }
 
 // peerConfig serves the configuration to the peer director, as lvs.cf,

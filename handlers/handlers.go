@@ -66,8 +66,12 @@ type Console struct {
 	engine   StatusSource
 	health   HealthSource
 	failover FailoverSource
-	mux      *chi.Mux     // the routes, for tests that walk them
-	handler  http.Handler // mux behind the middleware
+	// done ends with the context New was given: long-lived answers (the
+	// dashboard's stream) end then, so that a server shutdown completes.
+	done    <-chan struct{}
+	scrape  http.Handler // /metrics, over the console's own registry
+	mux     *chi.Mux     // the routes, for tests that walk them
+	handler http.Handler // mux behind the middleware
 }
 
 // sessionCookie names the session cookie. Under TLS the __Host- prefix makes
@@ -83,6 +87,7 @@ func (c *Console) sessionCookie() string {
 // first-time setup; SetupCode returns the code to show the admin.
 func New(ctx context.Context, o Options) (*Console, error) {
 	c := &Console{
+		done:     ctx.Done(),
 		store:    o.Store,
 		log:      o.Log,
 		secure:   o.Secure,
@@ -116,6 +121,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		}
 		c.setup = &setupCode{code: code}
 	}
+	c.scrape = c.newMetricsHandler()
 	c.handler = c.routes()
 	return c, nil
 }
@@ -150,6 +156,7 @@ func (c *Console) routes() http.Handler {
 	r.Get("/account", c.accountPage)
 	r.Post("/account", c.changePassword)
 	r.Get("/control", c.control)
+	r.Get("/control/stream", c.controlStream)
 	r.Get("/global", c.globalPage)
 	r.Post("/global", c.writable(c.saveGlobal))
 	r.Get("/redundancy", c.redundancyPage)
@@ -180,7 +187,12 @@ func (c *Console) routes() http.Handler {
 	r.Get("/history/{serial:[0-9]+}", c.revision)
 	r.Post("/history/{serial:[0-9]+}/restore", c.writable(c.restore))
 	r.Get("/export", c.export)
+	r.Get("/metrics", c.metrics)
 	r.Post("/import", c.writable(c.importCf))
+	r.Get("/tokens", c.tokensPage)
+	r.Post("/tokens", c.createToken)                     // local to each director, as users are
+	r.Post("/tokens/{tid:[0-9]+}/revoke", c.revokeToken) // likewise
+	r.Route("/api/v1", c.apiRoutes)                      // the JSON API: see api.go
 
 	// Outermost first: headers on every answer, cross-origin requests
 	// refused before anything else runs, then the session check.
@@ -206,16 +218,26 @@ type userKey struct{}
 // requireSession lets a request through only with a valid session, for
 // every method and every path but the public ones; it also answers the
 // unknown paths, so that not even a 404 tells a stranger what exists.
+// The API and /metrics also take an API token instead (see tokens.go), and
+// the API answers 401 in JSON rather than a redirect to the login page.
 func (c *Console) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if publicPath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if token, ok := bearerToken(r); ok && bearerPath(r.URL.Path) {
+			c.serveWithToken(w, r, token, next)
+			return
+		}
 		user, err := c.sessionUser(r)
 		if err != nil {
 			if !errors.Is(err, store.ErrNoSession) {
 				c.log.Error("reading a session", "err", err)
+			}
+			if apiPath(r.URL.Path) {
+				apiUnauthorized(w, "log in to the console, or send an API token as Authorization: Bearer <token>")
+				return
 			}
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				next := r.URL.Path

@@ -15,6 +15,9 @@ import (
 // errGone is returned when the entry a request names no longer exists.
 var errGone = errors.New("no such entry")
 
+// errWrongKind refuses a change whose form has values of the wrong kind.
+var errWrongKind = errors.New("some values are not of the right kind")
+
 func idParam(r *http.Request, name string) int64 {
 	id, _ := strconv.ParseInt(chi.URLParam(r, name), 10, 64)
 	return id
@@ -255,14 +258,32 @@ func scopeOf(idx func() int, sections ...string) func() scope {
 func (c *Console) apply(w http.ResponseWriter, r *http.Request, f *formReader, fn func(*config.Config) error,
 	sc func() scope, again func(web.Page, int)) (*config.Config, bool) {
 	p := c.page(w, r, "", "", f.form.Serial)
-	if f.form.HasErrors() {
+	wrongKind := func() {
 		p.Errors = []string{"Some values are not of the right kind: see the messages beside the fields."}
 		again(p, http.StatusUnprocessableEntity)
+	}
+	if f.form.HasErrors() {
+		wrongKind()
 		return nil, false
 	}
-	saved, err := c.update(r.Context(), r, f.form.Serial, fn)
+	// fn may read the form itself (ADD and EDIT of virtual and real
+	// servers do): a value of the wrong kind found there refuses the
+	// change too, rather than saving the zero value in its place.
+	saved, err := c.update(r.Context(), r, f.form.Serial, func(cfg *config.Config) error {
+		if err := fn(cfg); err != nil {
+			return err
+		}
+		if f.form.HasErrors() {
+			return errWrongKind
+		}
+		return nil
+	})
 	if err == nil {
 		return saved, true
+	}
+	if errors.Is(err, errWrongKind) {
+		wrongKind()
+		return nil, false
 	}
 	if errors.Is(err, errGone) {
 		c.notFound(w, r)

@@ -4,7 +4,8 @@ package static
 
 import "embed"
 
-// FS holds the files served under /static/.
+// FS holds the files served under /static/, among them openapi.yaml, the
+// description of the JSON API.
 //
-//go:embed *.css *.js
+//go:embed *.css *.js *.yaml
 var FS embed.FS

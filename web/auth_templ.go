@@ -206,7 +206,7 @@ func Account(p Page, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"actions\"><button type=\"submit\" class=\"primary\">Change password</button></div></form><p class=\"hint\">Changing the password ends your other sessions. From a shell: <code>lvsconsole passwd</code>.</p></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"actions\"><button type=\"submit\" class=\"primary\">Change password</button></div></form><p class=\"hint\">Changing the password ends your other sessions. From a shell: <code>lvsconsole passwd</code>.</p><p><a href=\"/tokens\" id=\"tokens-link\">API tokens</a> let scripts and tools use the JSON API without a password.</p></section>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

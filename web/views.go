@@ -38,6 +38,9 @@ type Page struct {
 	// is read-only, and ActiveURL (when known) is the active's console.
 	Standby   bool
 	ActiveURL string
+	// Refresh, when set, reloads the page this many seconds later in a
+	// browser without JavaScript (with it, the page updates itself).
+	Refresh int
 }
 
 // Form carries a form's values as the user typed them, and the message for
@@ -112,14 +115,6 @@ type RealRow struct {
 	HealthSince  time.Time
 }
 
-// HealthEvent is one change of a real server's health.
-type HealthEvent struct {
-	When     time.Time
-	Server   string
-	From, To string
-	Reason   string
-}
-
 // VirtualHead names the virtual server a sub-tab belongs to.
 type VirtualHead struct {
 	ID      int64
@@ -143,11 +138,52 @@ type ControlView struct {
 	// the engine would program.
 	Live    bool
 	Table   []IPVSService
-	Changes []string      // what the engine last changed
-	Errors  []string      // what failed in its last run
-	Events  []HealthEvent // recent health changes, newest first
+	Changes []string // what the engine last changed
+	Errors  []string // what failed in its last run
+	Recent  []Event  // recent events of every kind, newest first
 
 	Failover *FailoverView // nil when no failover runs in this process
+	Charts   []Chart       // rates over the last hour: all, then the busiest
+
+	// The page's own state: when it was made, and the auto update switch.
+	At    time.Time
+	Auto  bool
+	Every int // seconds
+}
+
+// Event is one thing that happened: a health change, a failover, a
+// configuration change.
+type Event struct {
+	When    time.Time
+	Kind    string // health, failover, config
+	Subject string // the real server, the director, the user
+	State   string // health: the new state
+	Text    string
+}
+
+// Chart is one virtual server's (or all's) rates over the last hour.
+type Chart struct {
+	Name     string
+	CPS, BPS ChartLine
+}
+
+// ChartLine is a line of a chart: an SVG path in a ChartWidth x
+// ChartHeight box, and the figures to print beside it.
+type ChartLine struct {
+	Path      string
+	Last, Max float64
+}
+
+// Chart dimensions, in SVG user units.
+const (
+	ChartWidth  = 240
+	ChartHeight = 40
+)
+
+// StatCells are a service's or destination's counters and rates.
+type StatCells struct {
+	Conns, Packets, Bytes uint64
+	CPS, BPS              float64
 }
 
 // SecretView is the peer secret's part of the REDUNDANCY tab.
@@ -191,6 +227,7 @@ type IPVSService struct {
 	Flags     string // "persistent 300 mask 255.255.255.0"
 	Virtual   string // the virtual server's name, "" for a service lvsconsole does not manage
 	Dests     []IPVSDest
+	Stats     StatCells
 }
 
 // IPVSDest is a destination of the IPVS table.
@@ -200,13 +237,17 @@ type IPVSDest struct {
 	Weight   int32
 	Active   uint32
 	Inactive uint32
+	Stats    StatCells
 }
 
 // ControlVirtual is one service of the configured table.
 type ControlVirtual struct {
 	VirtualRow
 	Service string
-	Reals   []RealRow
+	// Reals are the real servers shown: with health checks, only those
+	// that need attention; the healthy ones are counted in Up.
+	Reals []RealRow
+	Up    int
 }
 
 // RevisionRow is one revision of the history.

@@ -9,7 +9,7 @@
 //	lvsconsole import   [-db FILE] [-check] FILE|-
 //	lvsconsole export   [-db FILE] [-serial N] [-o FILE]
 //	lvsconsole secret   [-db FILE] [-generate | -set]
-//	lvsconsole status   [-stats | -rate]
+//	lvsconsole status   [-db FILE] [-stats | -rate]
 //	lvsconsole version
 package main
 
@@ -38,7 +38,7 @@ var commands = []command{
 	{"import", "[-db FILE] [-check] FILE|-", "load an lvs.cf file as a new revision (-check: validate only)", runImport},
 	{"export", "[-db FILE] [-serial N] [-o FILE]", "write the configuration (or revision N) as lvs.cf", runExport},
 	{"secret", "[-db FILE] [-generate | -set]", "show, make (-generate) or set from stdin (-set) the secret the two directors share", runSecret},
-	{"status", "[-stats | -rate]", "print the live IPVS table as ipvsadm -Ln does", runStatus},
+	{"status", "[-db FILE] [-stats | -rate]", "print the live IPVS table as ipvsadm -Ln does, and the director's state (from the running serve)", runStatus},
 	{"version", "", "print the version", runVersion},
 }
 

@@ -17,6 +17,10 @@ import (
 )
 
 func runServe(ctx context.Context, e *env, args []string) error {
+	// Everything started below stops with ctx; a serving error must stop
+	// it too before the deferred waits.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	fs, db := newFlags(e, "serve")
 	listen := fs.String("listen", ":3636", "`address` the console listens on")
 	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM, with -tls-key)")
@@ -81,6 +85,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		ln.Close()
 		return err
 	}
+	stopLocal, err := startLocal(ctx, localSocket(st.Path()), handlers.NewLocal(handlers.LocalOptions{
+		Store: st, Log: log, Engine: eng, Failover: opts.Failover, Info: ipvsInfo,
+	}), log.With("part", "local"))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopLocal()
 	srv := &http.Server{
 		Handler:           console,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -127,6 +139,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}()
 	select {
 	case err := <-errc:
+		stop()
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}

@@ -219,6 +219,15 @@ func (c *Checks) probe(k checkKey) health.Checker {
 	}}
 }
 
+// Latency returns how long the last check of rs took, once it was checked.
+func (c *Checks) Latency(vs *config.VirtualServer, rs *config.RealServer) (time.Duration, bool) {
+	st, ok := c.mon.Status(keyOf(vs, rs))
+	if !ok || st.Checks == 0 {
+		return 0, false
+	}
+	return st.LastLatency, true
+}
+
 // Weight implements Health.
 func (c *Checks) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32, Presence) {
 	st, ok := c.mon.Status(keyOf(vs, rs))

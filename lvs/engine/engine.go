@@ -37,6 +37,10 @@ type Options struct {
 	// Resync is how often the kernel is re-read and repaired even when the
 	// configuration did not change. Default 30 s.
 	Resync time.Duration
+	// Sample is how often the kernel's counters and rates are read for
+	// the dashboard, the metrics and the rate history. Default 5 s;
+	// negative: never.
+	Sample time.Duration
 }
 
 // reconcileTimeout bounds one reconcile; 1,000 x 10 takes about a second.
@@ -51,6 +55,7 @@ type Engine struct {
 	mu      sync.Mutex // guards status
 	status  Status
 	applied chan int64 // serials applied, for whoever waits (tests, sync)
+	hist    *history   // rates per virtual server
 }
 
 // Configurer is a Health that follows the configuration (Checks).
@@ -65,10 +70,11 @@ type Status struct {
 	Reason    string // why not, in words
 	Serial    int64  // the configuration serial last applied
 	LastRun   time.Time
-	Changes   []string // what the last reconcile changed
-	Errors    []string // what failed in the last reconcile
-	Desired   *Table   // the table the configuration asks for
-	Kernel    *Table   // the kernel's table as last read (nil without IPVS)
+	Changes   []string  // what the last reconcile changed
+	Errors    []string  // what failed in the last reconcile
+	Desired   *Table    // the table the configuration asks for
+	Kernel    *Table    // the kernel's table as last read (nil without IPVS)
+	Sampled   time.Time // when Kernel's counters were read
 }
 
 // New returns an engine; Run starts it.
@@ -85,7 +91,14 @@ func New(o Options) *Engine {
 	if o.Resync == 0 {
 		o.Resync = 30 * time.Second
 	}
-	return &Engine{o: o, applied: make(chan int64, 1)}
+	if o.Sample == 0 {
+		o.Sample = 5 * time.Second
+	}
+	every := o.Sample
+	if every < 0 {
+		every = time.Hour
+	}
+	return &Engine{o: o, applied: make(chan int64, 1), hist: newHistory(every)}
 }
 
 // Status returns a copy of the engine's state.
@@ -111,6 +124,12 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	poll := time.NewTicker(e.o.Poll)
 	defer poll.Stop()
+	var sample <-chan time.Time
+	if e.o.Sample > 0 {
+		t := time.NewTicker(e.o.Sample)
+		defer t.Stop()
+		sample = t.C
+	}
 	resynced := time.Now()
 	for {
 		last, _ := e.o.Source.Serial(ctx)
@@ -128,6 +147,10 @@ func (e *Engine) Run(ctx context.Context) error {
 				break wait
 			case <-e.o.Wake:
 				break wait
+			case <-sample:
+				if err := e.Sample(ctx); err != nil {
+					e.o.Log.Warn("sampling IPVS", "err", err)
+				}
 			case <-poll.C:
 				// Another process (lvsconsole import) may have written.
 				if serial, err := e.o.Source.Serial(ctx); err == nil && serial != last || time.Since(resynced) >= e.o.Resync {
@@ -203,6 +226,7 @@ func (e *Engine) Reconcile(ctx context.Context) {
 	e.known = res.After
 	e.update(func(s *Status) {
 		s.Available, s.Reason, s.Serial, s.LastRun = true, "", cfg.Serial, time.Now()
+		carryStats(res.After, s.Kernel) // computed, not read: keep the last counters
 		s.Desired, s.Kernel, s.Errors = want, res.After, errs
 		if len(changes) > 0 {
 			s.Changes = changes // the last reconcile that changed something

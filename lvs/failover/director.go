@@ -84,6 +84,8 @@ type Director struct {
 
 	mu     sync.Mutex
 	status Status
+	events []Event             // role changes, newest last, at most maxEvents
+	node   *pulse.Node         // the heartbeat while one runs, for a live Status
 	up     map[netif.Addr]bool // VIPs we brought up
 	warn   map[string]string   // by topic
 	wake   chan struct{}
@@ -114,11 +116,38 @@ func New(o Options) *Director {
 	}
 }
 
+// Event is a change of this director's role.
+type Event struct {
+	When     time.Time
+	From, To Role
+	Reason   string
+}
+
+// maxEvents bounds the role changes kept.
+const maxEvents = 100
+
+// Events returns the last n role changes, newest first.
+func (d *Director) Events(n int) []Event {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []Event
+	for i := len(d.events) - 1; i >= 0 && len(out) < n; i-- {
+		out = append(out, d.events[i])
+	}
+	return out
+}
+
 // Status returns the current state.
 func (d *Director) Status() Status {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := d.status
+	if d.node != nil {
+		// Live: the heartbeat's age and counters move with every
+		// heartbeat, not only when pulse reports a change.
+		st.Pulse = d.node.Status()
+		st.InSync = st.Pulse.Peer.Heard && st.Pulse.Peer.Serial == st.Serial
+	}
 	st.VIPs = nil
 	for a := range d.up {
 		st.VIPs = append(st.VIPs, a.String())
@@ -319,6 +348,9 @@ func (r *run) startNode(ctx context.Context, s pulse.Settings) error {
 		}
 	}()
 	r.node, r.nodeStop, r.nodeDone = n, cancel, done
+	r.d.mu.Lock()
+	r.d.node = n
+	r.d.mu.Unlock()
 	return nil
 }
 
@@ -330,6 +362,9 @@ func (r *run) stopNode() {
 	r.nodeStop()
 	<-r.nodeDone
 	r.node, r.nodeStop, r.nodeDone = nil, nil, nil
+	r.d.mu.Lock()
+	r.d.node = nil
+	r.d.mu.Unlock()
 }
 
 func (r *run) stop() {
@@ -380,6 +415,10 @@ func (r *run) setRole(ctx context.Context, role Role, reason string) {
 	r.role = role
 	d.mu.Lock()
 	d.status.Role, d.status.Since, d.status.Reason = role, time.Now(), reason
+	d.events = append(d.events, Event{When: d.status.Since, From: prev, To: role, Reason: reason})
+	if len(d.events) > maxEvents {
+		d.events = slices.Delete(d.events, 0, len(d.events)-maxEvents)
+	}
 	d.mu.Unlock()
 	d.log.Info("role", "role", string(role), "was", string(prev), "reason", reason)
 	switch role {

@@ -39,7 +39,7 @@ type Options struct {
 	// initramfs's fixed part is cached beside the kernel.
 	Cache string
 	// Binaries maps a name in the guest's /bin to a program on the host.
-	// They must be static (CGO_ENABLED=0; BuildTest makes such test
+	// They must be static (BuildTest and BuildStaticTest make such test
 	// binaries).
 	Binaries map[string]string
 	// Files are extra files by guest path (mode 0755). Not under /proc,
@@ -385,15 +385,32 @@ func Prepared(cache string) error {
 // static test binary out, for the guest: `go test -c` with CGO_ENABLED=0
 // and the given build tags.
 func BuildTest(pkg, out string, tags ...string) error {
+	return buildTest(pkg, out, false, tags)
+}
+
+// BuildStaticTest is BuildTest for packages that need cgo (the SQLite
+// store): the test binary is linked statically against glibc, with the
+// pure-Go resolver and user lookup, and SQLite without extension loading,
+// so that it needs nothing from the guest's filesystem.
+func BuildStaticTest(pkg, out string, tags ...string) error {
+	return buildTest(pkg, out, true, append(tags, "netgo", "osusergo", "sqlite_omit_load_extension"))
+}
+
+func buildTest(pkg, out string, static bool, tags []string) error {
 	args := []string{"test", "-c", "-o", out}
 	if len(tags) > 0 {
 		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cgo := "CGO_ENABLED=0"
+	if static {
+		cgo = "CGO_ENABLED=1"
+		args = append(args, "-ldflags", `-linkmode external -extldflags "-static"`)
 	}
 	args = append(args, pkg)
 	cmd := exec.Command("go", args...)
 	// The guest's CPU (qemu64 under TCG) has no SSE4/AVX: stay at amd64
 	// v1 whatever the caller's GOAMD64.
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOAMD64=v1")
+	cmd.Env = append(os.Environ(), cgo, "GOOS=linux", "GOARCH=amd64", "GOAMD64=v1")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("guest: go %s: %w\n%s", strings.Join(args, " "), err, b)
 	}

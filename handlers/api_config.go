@@ -1,0 +1,474 @@
+package handlers
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
+	"github.com/lvsconsole/lvsconsole/store"
+)
+
+// goneError is a 404 of the API that says what is missing.
+type goneError string
+
+func (e goneError) Error() string        { return string(e) }
+func (e goneError) Is(target error) bool { return target == errGone }
+
+func noVirtual(vid int64) error { return goneError(fmt.Sprintf("there is no virtual server %d", vid)) }
+func noReal(vid, rid int64) error {
+	return goneError(fmt.Sprintf("virtual server %d has no real server %d", vid, rid))
+}
+
+// readWrite reads the JSON body of a PUT or POST of a resource of type T,
+// refusing (400) anything but an object of T's fields, and returns it with
+// the serial the write is based on. The body is applied later, inside the
+// store's transaction, over the entry as it is then (see apiUpdate), so a
+// field left out keeps its current value even when another change got in
+// between.
+func readWrite[T any](r *http.Request, serial func(*T) int64) ([]byte, int64, error) {
+	body, err := readBody(r, maxJSON, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	var probe T
+	if err := decodeStrict(body, &probe); err != nil {
+		return nil, 0, err
+	}
+	base, err := baseSerial(r, serial(&probe))
+	return body, base, err
+}
+
+func (c *Console) apiConfig(w http.ResponseWriter, r *http.Request) {
+	cfg, ok := c.apiRead(w, r)
+	if !ok {
+		return
+	}
+	writeResource(w, http.StatusOK, cfg.Serial, configOf(cfg))
+}
+
+// apiConfigCf is the configuration as lvs.cf, as the console's export.
+func (c *Console) apiConfigCf(w http.ResponseWriter, r *http.Request) {
+	cfg, ok := c.apiRead(w, r)
+	if !ok {
+		return
+	}
+	c.writeCf(w, r, cfg)
+}
+
+func (c *Console) writeCf(w http.ResponseWriter, r *http.Request, cfg *config.Config) {
+	var buf bytes.Buffer
+	if err := lvscf.Format(&buf, cfg); err != nil {
+		c.apiServerError(w, r, "writing lvs.cf", err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("ETag", etag(cfg.Serial))
+	w.Write(buf.Bytes())
+}
+
+// apiImportCf replaces the configuration with the lvs.cf in the body, as
+// the console's import: refused with the line and column of each problem.
+// The file's serial_no is not the base; If-Match is.
+func (c *Console) apiImportCf(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r, maxUpload, false)
+	if err == nil && len(bytes.TrimSpace(body)) == 0 {
+		err = badf("", "the body is empty: send the lvs.cf to import (an empty file would delete every virtual server)")
+	}
+	var base int64
+	if err == nil {
+		base, err = ifMatch(r)
+	}
+	if err != nil {
+		c.apiRefuse(w, r, err, nil)
+		return
+	}
+	cfg, err := lvscf.Parse(bytes.NewReader(body))
+	if err != nil {
+		c.apiRefuse(w, r, err, nil)
+		return
+	}
+	saved, err := c.store.Replace(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "api: import of lvs.cf"}, cfg)
+	c.afterAPIReplace(w, r, saved, err, cfg)
+}
+
+// afterAPIReplace answers an import or a restore; cfg is what was to be
+// saved, for the ids of refused entries.
+func (c *Console) afterAPIReplace(w http.ResponseWriter, r *http.Request, saved *config.Config, err error, cfg *config.Config) {
+	if errors.Is(err, store.ErrNoChange) {
+		var ok bool
+		if saved, ok = c.apiRead(w, r); !ok {
+			return
+		}
+	} else if err != nil {
+		c.apiRefuse(w, r, err, cfg)
+		return
+	}
+	writeResource(w, http.StatusOK, saved.Serial, configOf(saved))
+}
+
+func (c *Console) apiGlobal(w http.ResponseWriter, r *http.Request) {
+	cfg, ok := c.apiRead(w, r)
+	if !ok {
+		return
+	}
+	out := globalOf(&cfg.Global)
+	out.Serial = cfg.Serial
+	writeResource(w, http.StatusOK, cfg.Serial, out)
+}
+
+func (c *Console) apiPutGlobal(w http.ResponseWriter, r *http.Request) {
+	body, base, err := readWrite(r, func(a *apiGlobal) int64 { return a.Serial })
+	if err != nil {
+		c.apiRefuse(w, r, err, nil)
+		return
+	}
+	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+		in := globalOf(&cfg.Global)
+		if err := decodeStrict(body, &in); err != nil {
+			return err
+		}
+		g, err := in.model()
+		if err != nil {
+			return err
+		}
+		cfg.Global = g
+		return nil
+	})
+	if !ok {
+		return
+	}
+	out := globalOf(&saved.Global)
+	out.Serial = saved.Serial
+	writeResource(w, http.StatusOK, saved.Serial, out)
+}
+
+func (c *Console) apiRedundancy(w http.ResponseWriter, r *http.Request) {
+	cfg, ok := c.apiRead(w, r)
+	if !ok {
+		return
+	}
+	c.writeRedundancy(w, cfg)
+}
+
+func (c *Console) writeRedundancy(w http.ResponseWriter, cfg *config.Config) {
+	out := redundancyOf(&cfg.Redundancy)
+	out.Serial = cfg.Serial
+	writeResource(w, http.StatusOK, cfg.Serial, out)
+}
+
+func (c *Console) apiPutRedundancy(w http.ResponseWriter, r *http.Request) {
+	body, base, err := readWrite(r, func(a *apiRedundancy) int64 { return a.Serial })
+	if err != nil {
+		c.apiRefuse(w, r, err, nil)
+		return
+	}
+	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+		in := redundancyOf(&cfg.Redundancy)
+		if err := decodeStrict(body, &in); err != nil {
+			return err
+		}
+		rd, err := in.model()
+		if err != nil {
+			return err
+		}
+		cfg.Redundancy = rd
+		return nil
+	})
+	if ok {
+		c.writeRedundancy(w, saved)
+	}
+}
+
+// apiResetRedundancy is RESET on the REDUNDANCY tab.
+func (c *Console) apiResetRedundancy(w http.ResponseWriter, r *http.Request) {
+	base, err := readSerialOnly(r)
+	if err != nil {
+		c.apiRefuse(w, r, err, nil)
+		return
+	}
+	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+		cfg.Redundancy = config.DefaultRedundancy()
+		return nil
+	})
+	if ok {
+		c.writeRedundancy(w, saved)
+	}
+}
+
+func (c *Console) apiVirtuals(w http.ResponseWriter, r *http.Request) {
+	cfg, ok := c.apiRead(w, r)
+	if !ok {
+		return
+	}
+	out := struct {
+		Serial   int64        `json:"serial"`
+		Virtuals []apiVirtual `json:"virtuals"`
+	}{cfg.Serial, make([]apiVirtual, len(cfg.Virtuals))}
+	for i := range cfg.Virtuals {
+		out.Virtuals[i] = virtualOf(&cfg.Virtuals[i])
+	}
+	writeResource(w, http.StatusOK, cfg.Serial, out)
+}
+
+func (c *Console) apiVirtual(w http.ResponseWriter, r *http.Request) {
+	cfg, ok := c.apiRead(w, r)
+	if !ok {
+		return
+	}
+	vid := idParam(r, "vid")
+	c.writeVirtual(w, r, http.StatusOK, cfg, vid)
+}
+
+// writeVirtual answers with virtual server vid of cfg.
+func (c *Console) writeVirtual(w http.ResponseWriter, r *http.Request, code int, cfg *config.Config, vid int64) {
+	_, vs := virtualByID(cfg, vid)
+	if vs == nil {
+		c.apiRefuse(w, r, noVirtual(vid), nil)
+		return
+	}
+	out := virtualOf(vs)
+	out.Serial = cfg.Serial
+	writeResource(w, code, cfg.Serial, out)
+}
+
+// apiPutVirtual is PUT of virtual server {vid}, or POST of a new one,
+// which starts from what ADD on the console starts from.
+func (c *Console) apiPutVirtual(w http.ResponseWriter, r *http.Request) {
+	vid := idParam(r, "vid")
+	body, base, err := readWrite(r, func(a *apiVirtual) int64 { return a.Serial })
+	if err != nil {
+		c.apiRefuse(w, r, err, nil)
+		return
+	}
+	idx := -1
+	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+		cur := config.NewVirtual("")
+		idx = len(cfg.Virtuals)
+		if vid != 0 {
+			i, vs := virtualByID(cfg, vid)
+			if vs == nil {
+				return noVirtual(vid)
+			}
+			cur, idx = *vs, i
+		}
+		in := virtualOf(&cur)
+		if err := decodeStrict(body, &in); err != nil {
+			return err
+		}
+		vs, err := in.model(cur, idx)
+		if err != nil {
+			return err
+		}
+		if vid == 0 {
+			cfg.Virtuals = append(cfg.Virtuals, vs)
+		} else {
+			cfg.Virtuals[idx] = vs
+		}
+		return nil
+	})
+	if !ok {
+		return
+	}
+	if vid != 0 {
+		c.writeVirtual(w, r, http.StatusOK, saved, vid)
+		return
+	}
+	id := saved.Virtuals[idx].ID
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/virtual/%d", id))
+	c.writeVirtual(w, r, http.StatusCreated, saved, id)
+}
+
+func (c *Console) apiDeleteVirtual(w http.ResponseWriter, r *http.Request) {
+	vid := idParam(r, "vid")
+	base, err := readSerialOnly(r)
+	if err != nil {
+		c.apiRefuse(w, r, err, nil)
+		return
+	}
+	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+		i, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			return noVirtual(vid)
+		}
+		cfg.Virtuals = append(cfg.Virtuals[:i], cfg.Virtuals[i+1:]...)
+		return nil
+	})
+	if ok {
+		writeResource(w, http.StatusOK, saved.Serial, serialOnly{saved.Serial})
+	}
+}
+
+// apiActivateVirtual is (DE)ACTIVATE: it sets the state, so that a repeated
+// request does not flip it back.
+func (c *Console) apiActivateVirtual(want bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		vid := idParam(r, "vid")
+		base, err := readSerialOnly(r)
+		if err != nil {
+			c.apiRefuse(w, r, err, nil)
+			return
+		}
+		saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+			_, vs := virtualByID(cfg, vid)
+			if vs == nil {
+				return noVirtual(vid)
+			}
+			vs.Active = want
+			return nil
+		})
+		if ok {
+			c.writeVirtual(w, r, http.StatusOK, saved, vid)
+		}
+	}
+}
+
+func (c *Console) apiReals(w http.ResponseWriter, r *http.Request) {
+	cfg, ok := c.apiRead(w, r)
+	if !ok {
+		return
+	}
+	vid := idParam(r, "vid")
+	_, vs := virtualByID(cfg, vid)
+	if vs == nil {
+		c.apiRefuse(w, r, noVirtual(vid), nil)
+		return
+	}
+	out := struct {
+		Serial    int64     `json:"serial"`
+		VirtualID int64     `json:"virtual_id"`
+		Reals     []apiReal `json:"reals"`
+	}{cfg.Serial, vid, make([]apiReal, len(vs.Reals))}
+	for i := range vs.Reals {
+		out.Reals[i] = realOf(&vs.Reals[i])
+	}
+	writeResource(w, http.StatusOK, cfg.Serial, out)
+}
+
+func (c *Console) apiReal(w http.ResponseWriter, r *http.Request) {
+	cfg, ok := c.apiRead(w, r)
+	if !ok {
+		return
+	}
+	c.writeReal(w, r, http.StatusOK, cfg, idParam(r, "vid"), idParam(r, "rid"))
+}
+
+func (c *Console) writeReal(w http.ResponseWriter, r *http.Request, code int, cfg *config.Config, vid, rid int64) {
+	_, vs := virtualByID(cfg, vid)
+	if vs == nil {
+		c.apiRefuse(w, r, noVirtual(vid), nil)
+		return
+	}
+	_, rs := realByID(vs, rid)
+	if rs == nil {
+		c.apiRefuse(w, r, noReal(vid, rid), nil)
+		return
+	}
+	out := realOf(rs)
+	out.Serial = cfg.Serial
+	writeResource(w, code, cfg.Serial, out)
+}
+
+// apiPutReal is PUT of real server {rid}, or POST of a new one, which
+// starts from what ADD on the console starts from.
+func (c *Console) apiPutReal(w http.ResponseWriter, r *http.Request) {
+	vid, rid := idParam(r, "vid"), idParam(r, "rid")
+	body, base, err := readWrite(r, func(a *apiReal) int64 { return a.Serial })
+	if err != nil {
+		c.apiRefuse(w, r, err, nil)
+		return
+	}
+	vi, ri := -1, -1
+	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+		i, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			return noVirtual(vid)
+		}
+		vi = i
+		cur := config.NewReal("")
+		ri = len(vs.Reals)
+		if rid != 0 {
+			j, rs := realByID(vs, rid)
+			if rs == nil {
+				return noReal(vid, rid)
+			}
+			cur, ri = *rs, j
+		}
+		in := realOf(&cur)
+		if err := decodeStrict(body, &in); err != nil {
+			return err
+		}
+		rs, err := in.model(cur, vi, ri, vs.Name)
+		if err != nil {
+			return err
+		}
+		if rid == 0 {
+			vs.Reals = append(vs.Reals, rs)
+		} else {
+			vs.Reals[ri] = rs
+		}
+		return nil
+	})
+	if !ok {
+		return
+	}
+	if rid != 0 {
+		c.writeReal(w, r, http.StatusOK, saved, vid, rid)
+		return
+	}
+	id := saved.Virtuals[vi].Reals[ri].ID
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/virtual/%d/real/%d", vid, id))
+	c.writeReal(w, r, http.StatusCreated, saved, vid, id)
+}
+
+func (c *Console) apiDeleteReal(w http.ResponseWriter, r *http.Request) {
+	vid, rid := idParam(r, "vid"), idParam(r, "rid")
+	base, err := readSerialOnly(r)
+	if err != nil {
+		c.apiRefuse(w, r, err, nil)
+		return
+	}
+	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+		_, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			return noVirtual(vid)
+		}
+		j, rs := realByID(vs, rid)
+		if rs == nil {
+			return noReal(vid, rid)
+		}
+		vs.Reals = append(vs.Reals[:j], vs.Reals[j+1:]...)
+		return nil
+	})
+	if ok {
+		writeResource(w, http.StatusOK, saved.Serial, serialOnly{saved.Serial})
+	}
+}
+
+func (c *Console) apiActivateReal(want bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		vid, rid := idParam(r, "vid"), idParam(r, "rid")
+		base, err := readSerialOnly(r)
+		if err != nil {
+			c.apiRefuse(w, r, err, nil)
+			return
+		}
+		saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+			_, vs := virtualByID(cfg, vid)
+			if vs == nil {
+				return noVirtual(vid)
+			}
+			_, rs := realByID(vs, rid)
+			if rs == nil {
+				return noReal(vid, rid)
+			}
+			rs.Active = want
+			return nil
+		})
+		if ok {
+			c.writeReal(w, r, http.StatusOK, saved, vid, rid)
+		}
+	}
+}

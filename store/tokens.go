@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// TokenPrefix starts every API token, so that a token is recognised in a
+// script, a log or a secret scanner.
+const TokenPrefix = "lvs_"
+
+// tokenBytes is the randomness of a token: 256 bits.
+const tokenBytes = 32
+
+// MaxTokenName bounds the name of a token, in characters.
+const MaxTokenName = 64
+
+// ErrNoToken is returned for a token that is unknown or revoked, and by
+// RevokeToken for an id that names no token.
+var ErrNoToken = errors.New("no such API token")
+
+// Token is an API token as the console lists it; its text is shown once,
+// when it is created, and not kept.
+type Token struct {
+	ID       int64
+	Name     string
+	Owner    string    // the console user the token acts as
+	Created  time.Time // when it was made
+	LastUsed time.Time // zero: never used
+	Revoked  time.Time // zero: in force
+}
+
+// ValidateTokenName checks the name given to a new token.
+func ValidateTokenName(name string) error {
+	switch n := utf8.RuneCountInString(name); {
+	case strings.TrimSpace(name) == "":
+		return errors.New("is required: say what the token is for, e.g. ci or monitoring")
+	case n > MaxTokenName:
+		return fmt.Errorf("is too long: at most %d characters", MaxTokenName)
+	case !utf8.ValidString(name):
+		return errors.New("is not valid UTF-8 text")
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return errors.New("contains a control character")
+		}
+	}
+	return nil
+}
+
+// CreateToken makes an API token for owner, a console user, and returns it
+// with its text: "lvs_" and 32 random bytes in base64url. Only the text's
+// SHA-256 is stored, so the text cannot be shown again.
+func (s *Store) CreateToken(ctx context.Context, owner, name string) (Token, string, error) {
+	if err := ValidateTokenName(name); err != nil {
+		return Token{}, "", fmt.Errorf("token name %w", err)
+	}
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return Token{}, "", fmt.Errorf("making an API token: %w", err)
+	}
+	text := TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
+	now := s.now()
+	t := Token{Name: name, Owner: owner, Created: time.Unix(now.Unix(), 0)}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO api_tokens (token_hash, owner, name, created_at)
+			VALUES (?, ?, ?, ?) RETURNING id`, hashToken(text), owner, name, now.Unix()).Scan(&t.ID)
+	})
+	if err != nil {
+		return Token{}, "", fmt.Errorf("saving an API token for %s: %w", owner, err)
+	}
+	return t, text, nil
+}
+
+const tokenColumns = `id, name, owner, created_at, last_used, revoked_at`
+
+func scanToken(row interface{ Scan(...any) error }) (Token, error) {
+	var (
+		t                      Token
+		created, used, revoked int64
+	)
+	if err := row.Scan(&t.ID, &t.Name, &t.Owner, &created, &used, &revoked); err != nil {
+		return t, err
+	}
+	t.Created = time.Unix(created, 0)
+	if used != 0 {
+		t.LastUsed = time.Unix(used, 0)
+	}
+	if revoked != 0 {
+		t.Revoked = time.Unix(revoked, 0)
+	}
+	return t, nil
+}
+
+// LookupToken returns the token whose text is text, if it is in force, and
+// records its use (at most once a minute, so that a request does not cost a
+// write). An unknown or revoked token is ErrNoToken. The text is never
+// logged or kept: it is looked up by its hash.
+func (s *Store) LookupToken(ctx context.Context, text string) (Token, error) {
+	if !strings.HasPrefix(text, TokenPrefix) {
+		return Token{}, ErrNoToken
+	}
+	t, err := scanToken(s.ro.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE token_hash = ?`, hashToken(text)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Token{}, ErrNoToken
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("reading an API token: %w", err)
+	}
+	if !t.Revoked.IsZero() {
+		return Token{}, ErrNoToken
+	}
+	now := s.now()
+	if now.Sub(t.LastUsed) >= touchEvery {
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			// revoked_at = 0: a revocation that got in first stays.
+			_, err := tx.ExecContext(ctx, `UPDATE api_tokens SET last_used = ? WHERE id = ? AND revoked_at = 0`, now.Unix(), t.ID)
+			return err
+		})
+		if err != nil {
+			return Token{}, fmt.Errorf("recording an API token's use: %w", err)
+		}
+		t.LastUsed = time.Unix(now.Unix(), 0)
+	}
+	return t, nil
+}
+
+// Token returns the token with id, revoked or not.
+func (s *Store) Token(ctx context.Context, id int64) (Token, error) {
+	t, err := scanToken(s.ro.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Token{}, fmt.Errorf("API token %d: %w", id, ErrNoToken)
+	}
+	if err != nil {
+		return Token{}, fmt.Errorf("reading API token %d: %w", id, err)
+	}
+	return t, nil
+}
+
+// ListTokens returns every token, revoked ones too, newest first.
+func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
+	rows, err := s.ro.QueryContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("listing API tokens: %w", err)
+	}
+	defer rows.Close()
+	var ts []Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing API tokens: %w", err)
+		}
+		ts = append(ts, t)
+	}
+	return ts, rows.Err()
+}
+
+// RevokeToken ends the token with id for good, and returns it. Revoking a
+// revoked token changes nothing; an unknown id is ErrNoToken.
+func (s *Store) RevokeToken(ctx context.Context, id int64) (Token, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, s.now().Unix(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_tokens WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("API token %d: %w", id, ErrNoToken)
+			} else if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrNoToken) {
+			return Token{}, err
+		}
+		return Token{}, fmt.Errorf("revoking API token %d: %w", id, err)
+	}
+	return s.Token(ctx, id)
+}

@@ -1,0 +1,70 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strconv"
+
+	"github.com/a-h/templ"
+)
+
+// ipvsService writes one service of the routing table and its
+// destinations. It is Go rather than templ: a table of 10,000 destinations
+// is most of CONTROL/MONITORING, and templ formats every value with fmt
+// (the page took twice as long).
+func ipvsService(s IPVSService) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		b := bufio.NewWriterSize(w, 4096)
+		var num [24]byte
+		text := func(v string) { b.WriteString(templ.EscapeString(v)) }
+		td := func(v string) {
+			b.WriteString("<td>")
+			text(v)
+			b.WriteString("</td>")
+		}
+		tdNum := func(v string) {
+			b.WriteString(`<td class="num">`)
+			b.WriteString(v) // digits and units only
+			b.WriteString("</td>")
+		}
+		u := func(n uint64) string { return string(strconv.AppendUint(num[:0], n, 10)) }
+		stats := func(st StatCells) {
+			tdNum(u(st.Conns))
+			tdNum(u(st.Packets))
+			tdNum(Bytes(st.Bytes))
+			tdNum(Rate(st.CPS))
+			tdNum(Rate(st.BPS))
+		}
+		b.WriteString(`<tbody><tr class="service-row"><td>`)
+		text(s.Service)
+		if s.Virtual != "" {
+			b.WriteString(` <span class="muted">`)
+			text(s.Virtual)
+			b.WriteString(`</span>`)
+		} else {
+			b.WriteString(` <span class="badge off">not lvsconsole's</span>`)
+		}
+		b.WriteString("</td>")
+		td(s.Scheduler)
+		b.WriteString(`<td colspan="6" class="muted">`)
+		text(s.Flags)
+		b.WriteString("</td>")
+		stats(s.Stats)
+		b.WriteString("</tr>\n")
+		for _, d := range s.Dests {
+			b.WriteString(`<tr data-dest="`)
+			text(d.Addr)
+			b.WriteString(`"><td colspan="3"></td>`)
+			td(d.Addr)
+			td(d.Forward)
+			tdNum(strconv.FormatInt(int64(d.Weight), 10))
+			tdNum(u(uint64(d.Active)))
+			tdNum(u(uint64(d.Inactive)))
+			stats(d.Stats)
+			b.WriteString("</tr>\n")
+		}
+		b.WriteString("</tbody>\n")
+		return b.Flush()
+	})
+}
