@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -101,15 +102,12 @@ func (c *Console) controlStream(w http.ResponseWriter, r *http.Request) {
 	defer end.Stop()
 	tick := time.NewTicker(time.Duration(every) * time.Second)
 	defer tick.Stop()
-	var buf bytes.Buffer
 	for {
-		buf.Reset()
-		if err := c.writeUpdate(ctx, &buf); err != nil {
-			c.log.Error("rendering a dashboard update", "err", err)
-			return
-		}
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return // the client went
+		if err := c.writeUpdate(ctx, w); err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("sending a dashboard update", "err", err)
+			}
+			return // the client went, most likely
 		}
 		flusher.Flush()
 		select {
@@ -125,23 +123,46 @@ func (c *Console) controlStream(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeUpdate writes one server-sent event carrying the live fragment.
-func (c *Console) writeUpdate(ctx context.Context, w *bytes.Buffer) error {
+func (c *Console) writeUpdate(ctx context.Context, w io.Writer) error {
 	v, err := c.controlView(ctx)
 	if err != nil {
 		return err
 	}
-	var html bytes.Buffer
-	if err := web.ControlLive(v).Render(ctx, &html); err != nil {
+	if _, err := io.WriteString(w, "event: update\ndata: "); err != nil {
 		return err
 	}
-	w.WriteString("event: update\n")
-	for line := range bytes.Lines(html.Bytes()) {
-		w.WriteString("data: ")
-		w.Write(bytes.TrimRight(line, "\r\n"))
-		w.WriteByte('\n')
+	ev := &eventData{w: w}
+	if err := web.ControlLive(v).Render(ctx, ev); err != nil {
+		return err
 	}
-	w.WriteString("\n")
-	return nil
+	_, err = io.WriteString(w, "\n\n")
+	return err
+}
+
+// eventData writes the data of a server-sent event: each line break of
+// what it is given starts a new "data: " line, so that the fragment is
+// streamed without being held whole in memory twice.
+type eventData struct {
+	w io.Writer
+}
+
+func (e *eventData) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			_, err := e.w.Write(bytes.TrimSuffix(p, []byte("\r")))
+			return n, err
+		}
+		if _, err := e.w.Write(bytes.TrimSuffix(p[:i], []byte("\r"))); err != nil {
+			return 0, err
+		}
+		if _, err := io.WriteString(e.w, "\ndata: "); err != nil {
+			return 0, err
+		}
+		p = p[i+1:]
+	}
+	return n, nil
 }
 
 // controlView gathers what CONTROL/MONITORING shows.
@@ -213,28 +234,43 @@ func (c *Console) charts() []web.Chart {
 	if !ok || c.engine == nil {
 		return nil
 	}
-	line := func(name, title string) (web.Chart, bool) {
-		pts := hs.History(name)
-		if len(pts) == 0 {
-			return web.Chart{}, false
-		}
-		cps, bps := make([]float64, len(pts)), make([]float64, len(pts))
-		for i, p := range pts {
-			cps[i], bps[i] = p.CPS, p.BPS
-		}
-		return web.Chart{Name: title, CPS: web.Line(downsample(cps, chartPoints)), BPS: web.Line(downsample(bps, chartPoints))}, true
-	}
-	all, ok := line("", "all virtual servers")
+	all, ok := chartOf(hs, "", "all virtual servers")
 	if !ok {
 		return nil
 	}
 	out := []web.Chart{all}
 	for _, name := range hs.Busiest(busiest) {
-		if ch, ok := line(name, name); ok {
+		if ch, ok := chartOf(hs, name, name); ok {
 			out = append(out, ch)
 		}
 	}
 	return out
+}
+
+// chartOf is the chart of virtual server name (for its REAL SERVER tab),
+// or nil before the engine has sampled it.
+func (c *Console) chartOf(name string) *web.Chart {
+	hs, ok := c.engine.(HistorySource)
+	if !ok || c.engine == nil {
+		return nil
+	}
+	ch, ok := chartOf(hs, name, "last hour")
+	if !ok {
+		return nil
+	}
+	return &ch
+}
+
+func chartOf(hs HistorySource, name, title string) (web.Chart, bool) {
+	pts := hs.History(name)
+	if len(pts) == 0 {
+		return web.Chart{}, false
+	}
+	cps, bps := make([]float64, len(pts)), make([]float64, len(pts))
+	for i, p := range pts {
+		cps[i], bps[i] = p.CPS, p.BPS
+	}
+	return web.Chart{Name: title, CPS: web.Line(downsample(cps, chartPoints)), BPS: web.Line(downsample(bps, chartPoints))}, true
 }
 
 // downsample averages vs into at most n buckets, keeping the newest value
@@ -283,10 +319,11 @@ func (c *Console) engineView(v *web.ControlView) {
 			names[engine.ServiceText(s.ServiceKey)] = s.Virtual
 		}
 	}
+	v.Table = make([]web.IPVSService, 0, len(table.Services))
 	for _, s := range table.Services {
 		key := engine.ServiceText(s.ServiceKey)
 		row := web.IPVSService{Service: key, Scheduler: s.Scheduler, Flags: engine.FlagsText(&s.Service), Virtual: names[key],
-			Stats: statCells(s.Stats)}
+			Stats: statCells(s.Stats), Dests: make([]web.IPVSDest, 0, len(s.Dests))}
 		for _, d := range s.Dests {
 			row.Dests = append(row.Dests, web.IPVSDest{
 				Addr: engine.AddrPort(d.Addr, d.Port), Forward: d.Forward.String(), Weight: d.Weight,

@@ -65,6 +65,10 @@ func TestControlShowsCountersAndCharts(t *testing.T) {
 	if strings.Contains(page, "http-equiv") {
 		t.Error("a refresh without auto update")
 	}
+	reals := get(t, e.login(t), fmt.Sprintf("%s/virtual/%d/real", e.srv.URL, cfg.Virtuals[0].ID)).body
+	if !strings.Contains(reals, `id="charts"`) || !strings.Contains(reals, "<svg") {
+		t.Error("the REAL SERVER tab has no chart of its virtual server")
+	}
 	page = get(t, e.login(t), e.srv.URL+"/control?auto=1&every=7").body
 	if !strings.Contains(page, `<noscript><meta http-equiv="refresh" content="7">`) {
 		t.Error("with auto update every 7 s, no reload for browsers without JavaScript")

@@ -477,7 +477,7 @@ func (c *Console) renderRealList(w http.ResponseWriter, r *http.Request, p web.P
 	for i := range vs.Reals {
 		rows[i] = c.withHealth(realRow(cfg, vs, &vs.Reals[i]), vs, &vs.Reals[i])
 	}
-	c.render(w, r, code, web.RealList(p, head(vs, web.SubReal), rows))
+	c.render(w, r, code, web.RealList(p, head(vs, web.SubReal), rows, c.chartOf(vs.Name)))
 }
 
 func realForm(rs *config.RealServer, serial int64) *web.Form {
