@@ -18,6 +18,20 @@ type checkKey struct {
 	Spec   check.Spec
 }
 
+// rampSettle is how long after a transition the next slow start step is
+// looked for (at most a quarter of the shortest interval); a step comes
+// that much late at most.
+const rampSettle = 100 * time.Millisecond
+
+func (c *Checks) settleTime() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.shortest > 0 {
+		return min(rampSettle, c.shortest/4)
+	}
+	return rampSettle
+}
+
 // slowStartCycles is piranha's ramp: a server back UP starts near 1/32 of
 // its weight and doubles it each check interval.
 const slowStartCycles = 5
@@ -35,6 +49,7 @@ type Checks struct {
 	intervals map[checkKey]time.Duration  // for the slow start of each checker
 	probes    map[checkKey]health.Checker // prepared once per checker (no Policy), reused by later Configures
 	serial    int64                       // of the configuration last configured
+	shortest  time.Duration               // the shortest interval of a checker
 	wake      chan struct{}
 }
 
@@ -56,22 +71,34 @@ func NewChecks() *Checks {
 func (c *Checks) Run(ctx context.Context) error {
 	go func() {
 		// Transitions of the monitor, and the ramp steps that follow an Up.
+		// Finding the next step looks at every checker: when thousands come
+		// up together it is done once per rampSettle, not per transition.
 		ramp := time.NewTimer(time.Hour)
 		ramp.Stop()
+		settle := time.NewTimer(time.Hour)
+		settle.Stop()
+		settling := false
+		next := func() {
+			if d := c.nextRampStep(); d > 0 {
+				ramp.Reset(d)
+			}
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-c.mon.Changes():
 				c.signal()
-				if d := c.nextRampStep(); d > 0 {
-					ramp.Reset(d)
+				if !settling {
+					settling = true
+					settle.Reset(c.settleTime())
 				}
+			case <-settle.C:
+				settling = false
+				next()
 			case <-ramp.C:
 				c.signal()
-				if d := c.nextRampStep(); d > 0 {
-					ramp.Reset(d)
-				}
+				next()
 			}
 		}
 	}()
@@ -203,8 +230,14 @@ func (c *Checks) Configure(cfg *config.Config) {
 			intervals[k] = pol.Interval
 		}
 	}
+	shortest := time.Duration(0)
+	for _, iv := range intervals {
+		if shortest == 0 || iv < shortest {
+			shortest = iv
+		}
+	}
 	c.mu.Lock()
-	c.intervals, c.probes, c.serial = intervals, probes, cfg.Serial
+	c.intervals, c.probes, c.serial, c.shortest = intervals, probes, cfg.Serial, shortest
 	c.mu.Unlock()
 	c.mon.Set(want)
 }
