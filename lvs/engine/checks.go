@@ -19,9 +19,9 @@ type checkKey struct {
 }
 
 // rampSettle is how long after a transition the next slow start step is
-// looked for (at most a quarter of the shortest interval); a step comes
-// that much late at most.
-const rampSettle = 100 * time.Millisecond
+// looked for, and the least time between two steps (at most a quarter of
+// the shortest interval); a step comes that much late at most.
+const rampSettle = 250 * time.Millisecond
 
 func (c *Checks) settleTime() time.Duration {
 	c.mu.Lock()
@@ -79,8 +79,11 @@ func (c *Checks) Run(ctx context.Context) error {
 		settle.Stop()
 		settling := false
 		next := func() {
+			// Servers that came up at different moments step at different
+			// moments: gather the steps of a settle period into one wake-up
+			// (and one reconcile) rather than one for each server.
 			if d := c.nextRampStep(); d > 0 {
-				ramp.Reset(d)
+				ramp.Reset(max(d, c.settleTime()))
 			}
 		}
 		for {
