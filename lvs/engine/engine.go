@@ -43,6 +43,10 @@ type Options struct {
 	Sample time.Duration
 }
 
+// wakeSettle is how long the engine gathers health changes before it
+// reconciles: a server that fails leaves the table that much later at most.
+const wakeSettle = 50 * time.Millisecond
+
 // reconcileTimeout bounds one reconcile; 1,000 x 10 takes about a second.
 const reconcileTimeout = 2 * time.Minute
 
@@ -146,6 +150,16 @@ func (e *Engine) Run(ctx context.Context) error {
 			case <-changes:
 				break wait
 			case <-e.o.Wake:
+				// Health changes come in bursts (thousands of servers
+				// checked at start, a switch failing): gather a burst into
+				// one reconcile, which reads every server's weight.
+				t := time.NewTimer(wakeSettle)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil
+				case <-t.C:
+				}
 				break wait
 			case <-sample:
 				if err := e.Sample(ctx); err != nil {
