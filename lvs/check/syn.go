@@ -125,8 +125,8 @@ func (h *HalfOpen) openSockets() error {
 
 	// A raw TCP socket sees every TCP segment the host receives: the filter
 	// keeps only those to the reserved port, in the kernel.
-	v4, err := h.listen("ip4:tcp", "0.0.0.0", func(port uint32) []syscall.SockFilter {
-		return []syscall.SockFilter{
+	v4, err := h.listen("ip4:tcp", "0.0.0.0", func(port uint32) []unix.SockFilter {
+		return []unix.SockFilter{
 			{Code: unix.BPF_LDX | unix.BPF_B | unix.BPF_MSH, K: 0}, // x = IPv4 header length
 			{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_IND, K: 2},  // destination port
 			{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: port},
@@ -139,8 +139,8 @@ func (h *HalfOpen) openSockets() error {
 	}
 	h.v4 = v4
 	// IPv6 raw sockets get the segment without the IPv6 header.
-	v6, err := h.listen("ip6:tcp", "::", func(port uint32) []syscall.SockFilter {
-		return []syscall.SockFilter{
+	v6, err := h.listen("ip6:tcp", "::", func(port uint32) []unix.SockFilter {
+		return []unix.SockFilter{
 			{Code: unix.BPF_LD | unix.BPF_H | unix.BPF_ABS, K: 2},
 			{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: port},
 			{Code: unix.BPF_RET | unix.BPF_K, K: 0xffff},
@@ -190,7 +190,7 @@ func (h *HalfOpen) expire() {
 	}
 }
 
-func (h *HalfOpen) listen(network, addr string, filter func(port uint32) []syscall.SockFilter) (*net.IPConn, error) {
+func (h *HalfOpen) listen(network, addr string, filter func(port uint32) []unix.SockFilter) (*net.IPConn, error) {
 	pc, err := net.ListenPacket(network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("open a raw %s socket (the syn check needs CAP_NET_RAW): %w", network, err)
@@ -203,7 +203,9 @@ func (h *HalfOpen) listen(network, addr string, filter func(port uint32) []sysca
 	}
 	var serr error
 	cerr := rc.Control(func(fd uintptr) {
-		serr = syscall.AttachLsf(int(fd), filter(uint32(h.port)))
+		prog := filter(uint32(h.port))
+		serr = unix.SetsockoptSockFprog(int(fd), unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
+			&unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]})
 		if serr == nil && network == "ip6:tcp" {
 			// The kernel fills in the IPv6 checksum (offset 16 in the TCP
 			// header); IPv4 raw sockets have no such option.
