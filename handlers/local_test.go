@@ -44,22 +44,22 @@ func TestLocalTableRoundTrip(t *testing.T) {
 				Dests: []ipvs.Destination{{Addr: netip.MustParseAddr("2001:db8::2"), Port: 53, Family: ipvs.FamilyIPv6, Forward: ipvs.DirectRoute, Weight: 1}}},
 		},
 	}
-	b, err := json.Marshal(LocalTableOf(in))
+	b, err := json.Marshal(LocalStatus{Engine: &engine.Status{Kernel: in}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lt LocalTable
-	if err := json.Unmarshal(b, &lt); err != nil {
+	var st LocalStatus
+	if err := json.Unmarshal(b, &st); err != nil {
 		t.Fatal(err)
 	}
-	out := lt.Table()
+	out := st.Engine.Kernel
 	var want, got strings.Builder
 	in.WriteText(&want, ipvs.Info{}, engine.TextStats)
 	out.WriteText(&got, ipvs.Info{}, engine.TextStats)
 	if !reflect.DeepEqual(in, out) {
 		t.Errorf("the table changed through JSON:\n%s\nwas\n%s\n%s", got.String(), want.String(), b)
 	}
-	if (*LocalTable)(nil).Table() != nil || LocalTableOf(nil) != nil {
+	if st.Engine.Desired != nil {
 		t.Error("a nil table did not stay nil")
 	}
 }
@@ -97,12 +97,16 @@ func TestLocalStatus(t *testing.T) {
 	if st.Serial != cfg.Serial || st.Engine == nil || !st.Engine.Available || st.IPVS != nil {
 		t.Errorf("status %+v", st)
 	}
-	if k := st.Engine.Kernel; k == nil || len(k.Services) != 1 || k.Services[0].Virtual != "www" || k.Services[0].Service != "TCP 192.0.2.10:80" {
+	if k := st.Engine.Kernel; k == nil || len(k.Services) != 1 || k.Services[0].Virtual != "www" || k.Services[0].ServiceKey != www {
 		t.Errorf("kernel table %+v, want TCP 192.0.2.10:80 named www", st.Engine.Kernel)
 	}
 	f := st.Failover
-	if f == nil || f.Role != "standby" || f.Peer == nil || f.Peer.Role != "active" || f.Peer.Age < 1.99 || f.Peer.Age > 2.01 || f.VIPs == nil {
-		t.Errorf("failover %+v peer %+v", f, f.Peer)
+	if f == nil || f.Role != failover.Standby || f.Pulse.Peer.Role != pulse.Active {
+		t.Fatalf("failover %+v", f)
+	}
+	// The peer's heartbeat age, by serve's clock.
+	if ago := st.Time.Sub(f.Pulse.Peer.LastHeard); ago != 2*time.Second {
+		t.Errorf("the peer was heard %v before the answer, want 2s", ago)
 	}
 	if a := post(t, c, srv.URL+"/status", nil); a.code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /status = %d", a.code)

@@ -81,9 +81,9 @@ func writeStatus(w io.Writer, st *handlers.LocalStatus, mode engine.TextMode) er
 	case eng.Available && eng.Kernel != nil:
 		var info ipvs.Info
 		if st.IPVS != nil {
-			info = ipvs.Info{Version: st.IPVS.Version, ConnTableSize: st.IPVS.ConnTableSize}
+			info = *st.IPVS
 		}
-		if err := eng.Kernel.Table().WriteText(&b, info, mode); err != nil {
+		if err := eng.Kernel.WriteText(&b, info, mode); err != nil {
 			return err
 		}
 	default:
@@ -91,7 +91,7 @@ func writeStatus(w io.Writer, st *handlers.LocalStatus, mode engine.TextMode) er
 		if eng.Desired != nil {
 			b.WriteString("The table it would program:\n")
 			var t bytes.Buffer
-			if err := eng.Desired.Table().WriteText(&t, ipvs.Info{}, mode); err != nil {
+			if err := eng.Desired.WriteText(&t, ipvs.Info{}, mode); err != nil {
 				return err
 			}
 			// Without IPVS there is no version to show.
@@ -132,7 +132,7 @@ func writeDirector(b *bytes.Buffer, st *handlers.LocalStatus) {
 		return
 	}
 	fmt.Fprintf(b, "Director: %s", f.Role)
-	if f.Self != "" {
+	if f.Self.IsValid() {
 		switch {
 		case f.Primary:
 			fmt.Fprintf(b, " (primary %s)", f.Self)
@@ -149,18 +149,21 @@ func writeDirector(b *bytes.Buffer, st *handlers.LocalStatus) {
 		fmt.Fprintf(b, ": %s", f.Reason)
 	}
 	b.WriteString("\n")
-	if p := f.Peer; p != nil {
+	if f.Pair {
+		p := f.Pulse.Peer
 		b.WriteString("Peer: ")
-		if p.Addr != "" {
-			b.WriteString(p.Addr + " ")
+		if p.Addr.IsValid() {
+			b.WriteString(p.Addr.String() + " ")
 		}
+		// Measured against serve's clock, not this one.
+		ago := st.Time.Sub(p.LastHeard).Seconds()
 		switch {
 		case p.LastHeard.IsZero():
 			b.WriteString("never heard")
 		case p.Heard:
-			fmt.Fprintf(b, "%s, last heartbeat %s ago", p.Role, age(p.Age))
+			fmt.Fprintf(b, "%s, last heartbeat %s ago", p.Role, age(ago))
 		default:
-			fmt.Fprintf(b, "silent for %s (was %s)", age(p.Age), p.Role)
+			fmt.Fprintf(b, "silent for %s (was %s)", age(ago), p.Role)
 		}
 		if !p.LastHeard.IsZero() {
 			fmt.Fprintf(b, ", serial %d", p.Serial)
@@ -171,7 +174,7 @@ func writeDirector(b *bytes.Buffer, st *handlers.LocalStatus) {
 			}
 		}
 		b.WriteString("\n")
-		k := f.Counters
+		k := f.Pulse.Counters
 		if refused := k.Malformed + k.UnknownSource + k.BadAuth + k.Replayed; refused > 0 {
 			fmt.Fprintf(b, "Heartbeats refused: %d bad authentication, %d unknown source, %d replayed, %d malformed\n",
 				k.BadAuth, k.UnknownSource, k.Replayed, k.Malformed)
