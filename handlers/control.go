@@ -213,7 +213,7 @@ func (c *Console) recentEvents(revs []store.Revision) []web.Event {
 				Text: fmt.Sprintf("%s -> %s: %s", ev.From, ev.To, ev.Reason)})
 		}
 	}
-	if re, ok := c.failover.(RoleEvents); ok && c.failover != nil {
+	if re, ok := c.failover.(RoleEvents); ok {
 		for _, ev := range re.Events(n) {
 			evs = append(evs, web.Event{When: ev.When, Kind: "failover", Subject: "this director",
 				Text: fmt.Sprintf("%s -> %s: %s", ev.From, ev.To, ev.Reason)})
@@ -231,7 +231,7 @@ func (c *Console) recentEvents(revs []store.Revision) []web.Event {
 // busiest few.
 func (c *Console) charts() []web.Chart {
 	hs, ok := c.engine.(HistorySource)
-	if !ok || c.engine == nil {
+	if !ok {
 		return nil
 	}
 	all, ok := chartOf(hs, "", "all virtual servers")
@@ -251,7 +251,7 @@ func (c *Console) charts() []web.Chart {
 // or nil before the engine has sampled it.
 func (c *Console) chartOf(name string) *web.Chart {
 	hs, ok := c.engine.(HistorySource)
-	if !ok || c.engine == nil {
+	if !ok {
 		return nil
 	}
 	ch, ok := chartOf(hs, name, "last hour")

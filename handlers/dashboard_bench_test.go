@@ -95,7 +95,7 @@ func dashboard1000x10(b *testing.B) (*Console, *httptest.Server, *http.Client) {
 	srv := httptest.NewServer(c)
 	b.Cleanup(srv.Close)
 	e := &testEnv{store: st, console: c, srv: srv}
-	return c, srv, e.login(&testing.T{})
+	return c, srv, e.login(b)
 }
 
 // BenchmarkDashboard1000x10 is the benchmark: CONTROL/MONITORING

@@ -68,13 +68,13 @@ func newEnv(t *testing.T, admin bool) *testEnv {
 
 // client returns an HTTP client that keeps cookies and does not follow
 // redirects, so that tests see every answer.
-func (e *testEnv) client(t *testing.T) *http.Client {
+func (e *testEnv) client(t testing.TB) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // login returns a client logged in as admin.
-func (e *testEnv) login(t *testing.T) *http.Client {
+func (e *testEnv) login(t testing.TB) *http.Client {
 	t.Helper()
 	c := e.client(t)
 	resp := post(t, c, e.srv.URL+"/login", url.Values{"user": {"admin"}, "password": {testPassword}})
@@ -91,7 +91,7 @@ type answer struct {
 	header   http.Header
 }
 
-func do(t *testing.T, c *http.Client, req *http.Request) answer {
+func do(t testing.TB, c *http.Client, req *http.Request) answer {
 	t.Helper()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -102,13 +102,13 @@ func do(t *testing.T, c *http.Client, req *http.Request) answer {
 	return answer{code: resp.StatusCode, body: string(b), location: resp.Header.Get("Location"), header: resp.Header}
 }
 
-func get(t *testing.T, c *http.Client, u string) answer {
+func get(t testing.TB, c *http.Client, u string) answer {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, u, nil)
 	return do(t, c, req)
 }
 
-func post(t *testing.T, c *http.Client, u string, form url.Values) answer {
+func post(t testing.TB, c *http.Client, u string, form url.Values) answer {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

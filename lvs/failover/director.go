@@ -143,10 +143,14 @@ func (d *Director) Status() Status {
 	defer d.mu.Unlock()
 	st := d.status
 	if d.node != nil {
-		// Live: the heartbeat's age and counters move with every
-		// heartbeat, not only when pulse reports a change.
+		// Read live, not kept: the heartbeat's age and counters move with
+		// every heartbeat, not only when pulse reports a change.
 		st.Pulse = d.node.Status()
-		st.InSync = st.Pulse.Peer.Heard && st.Pulse.Peer.Serial == st.Serial
+		p := st.Pulse.Peer
+		st.InSync = p.Heard && p.Serial == st.Serial
+		if p.Console != 0 && p.Addr.IsValid() {
+			st.PeerConsole = consoleURL(p.Addr, p.Console, d.o.ConsoleTLS)
+		}
 	}
 	st.VIPs = nil
 	for a := range d.up {
@@ -382,17 +386,8 @@ func (r *run) follow(ctx context.Context) {
 	if r.node == nil {
 		return
 	}
-	d := r.d
 	st := r.node.Status()
-	d.mu.Lock()
-	d.status.Pulse = st
-	d.status.PeerConsole = ""
-	if st.Peer.Console != 0 && st.Peer.Addr.IsValid() {
-		d.status.PeerConsole = consoleURL(st.Peer.Addr, st.Peer.Console, d.o.ConsoleTLS)
-	}
-	d.status.InSync = st.Peer.Heard && st.Peer.Serial == r.cfg.Serial
-	d.mu.Unlock()
-	d.signal()
+	r.d.signal()
 
 	switch {
 	case !st.Decided:
@@ -471,19 +466,18 @@ func (r *run) applyVIPs(ctx context.Context, want []netif.Addr) {
 		}
 	}
 	for _, a := range drop {
-		had, err := r.h.Has(ctx, a.Prefix.Addr())
-		if err == nil && had {
-			err = r.h.Del(ctx, a)
-		}
-		if err != nil {
+		// Del is a no-op for an absent address, and a device that does not
+		// exist holds none.
+		if err := r.h.Del(ctx, a); err != nil && !errors.Is(err, netif.ErrNoDevice) {
 			d.setWarning("vip "+a.String(), err.Error())
 			continue
 		}
 		d.setWarning("vip "+a.String(), "")
 		d.mu.Lock()
+		ours := d.up[a]
 		delete(d.up, a)
 		d.mu.Unlock()
-		if had {
+		if ours {
 			d.log.Info("address down", "addr", a.String())
 		}
 	}
