@@ -43,6 +43,8 @@ type Store struct {
 	mu     sync.Mutex
 	cached *config.Config // the configuration at cached.Serial; never handed out
 	subs   map[chan struct{}]bool
+
+	repaired []string // what Open changed of the files' modes, for the log
 }
 
 // Open opens (creating if needed) the database at path, applies pending
@@ -56,6 +58,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s := &Store{path: path, now: time.Now, subs: map[chan struct{}]bool{}}
 	var err error
+	if s.repaired, err = private(path); err != nil {
+		return nil, err
+	}
 	// synchronous=FULL: an accepted change survives a power cut, not only a
 	// crash; admin edits are rare enough that the fsync is free.
 	common := "_busy_timeout=5000&_foreign_keys=on&_synchronous=FULL"
@@ -82,6 +87,42 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// private makes the database file, and its WAL and shared-memory files if
+// they exist, readable by their owner only: the file holds the password
+// hashes, the session and token hashes and the peer secret. SQLite creates
+// the WAL and SHM files with the mode of the database file, so a database
+// made here is 0600 whatever the umask; an older one is repaired, and what
+// was repaired is returned for the log.
+func private(path string) ([]string, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	f.Close()
+	var repaired []string
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("checking the mode of %s: %w", p, err)
+		}
+		if fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+			return nil, fmt.Errorf("making %s private (it is %04o): %w", p, fi.Mode().Perm(), err)
+		}
+		repaired = append(repaired, fmt.Sprintf("%s was mode %04o, readable by others: now %04o", p, fi.Mode().Perm(), fi.Mode().Perm()&0o700))
+	}
+	return repaired, nil
+}
+
+// Repaired says what Open changed of the database files' modes (an older
+// database was readable by other users); empty when nothing.
+func (s *Store) Repaired() []string { return s.repaired }
 
 func dsn(path, params string) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + params

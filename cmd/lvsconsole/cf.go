@@ -40,7 +40,7 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s: valid: %d virtual servers\n", name, len(cfg.Virtuals))
 		return nil
 	}
-	st, err := store.Open(ctx, *db)
+	st, err := e.openStore(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func runExport(ctx context.Context, e *env, args []string) error {
 	if _, err := os.Stat(*db); err != nil {
 		return fmt.Errorf("no database at %s: %w", *db, err)
 	}
-	st, err := store.Open(ctx, *db)
+	st, err := e.openStore(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/lvsconsole/lvsconsole/store"
 )
 
 // defaultDB is where `make run` keeps its database.
@@ -96,4 +98,17 @@ func newFlags(e *env, name string) (*flag.FlagSet, *string) {
 	fs.SetOutput(e.stderr)
 	db := fs.String("db", defaultDB, "SQLite database `file`")
 	return fs, db
+}
+
+// openStore opens the database for a command, saying on stderr what it had
+// to repair (an older database readable by other users).
+func (e *env) openStore(ctx context.Context, path string) (*store.Store, error) {
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range st.Repaired() {
+		fmt.Fprintf(e.stderr, "lvsconsole: %s\n", r)
+	}
+	return st, nil
 }

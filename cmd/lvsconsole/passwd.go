@@ -28,7 +28,7 @@ func runPasswd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, *db)
+	st, err := e.openStore(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func runSecret(ctx context.Context, e *env, args []string) error {
 	if *generate && *set {
 		return errors.New("-generate and -set exclude each other")
 	}
-	st, err := store.Open(ctx, *db)
+	st, err := e.openStore(ctx, *db)
 	if err != nil {
 		return err
 	}

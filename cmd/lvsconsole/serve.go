@@ -45,6 +45,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	for _, r := range st.Repaired() {
+		log.Warn("made the database private: it holds password hashes and the peer secret", "change", r)
+	}
 	cfg, err := st.Config(ctx)
 	if err != nil {
 		return err
