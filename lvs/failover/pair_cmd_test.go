@@ -1,6 +1,11 @@
 package failover_test
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -19,10 +24,22 @@ import (
 //     whose active_cmd left its daemon, stands down and drops the VIP.
 func TestPairCommandsDoNotBlock(t *testing.T) {
 	l := newLab(t)
+	// The commands note their process groups, so that what a director
+	// killed with -9 could not kill is killed at the end (registered
+	// before the directors start, this cleanup runs after they are gone).
+	pgids := filepath.Join(l.dir, "pgids")
+	t.Cleanup(func() {
+		b, _ := os.ReadFile(pgids)
+		for _, f := range strings.Fields(string(b)) {
+			if pgid, err := strconv.Atoi(f); err == nil && pgid > 1 {
+				syscall.Kill(-pgid, syscall.SIGKILL)
+			}
+		}
+	})
 	cfg := pairConfig(pairOpts{
 		preempt:     true,
-		activeCmd:   `"/usr/bin/sh -c '/usr/bin/sleep 600 &'"`,
-		inactiveCmd: `"/usr/bin/sh -c '/usr/bin/sleep 20 &'"`,
+		activeCmd:   `"/usr/bin/sh -c 'echo $$ >> ` + pgids + `; /usr/bin/sleep 600 &'"`,
+		inactiveCmd: `"/usr/bin/sh -c 'echo $$ >> ` + pgids + `; /usr/bin/sleep 20 &'"`,
 	})
 	for _, role := range []string{"a", "b"} {
 		l.cli(role, cfg, "import", "-db", l.db(role), "-")
