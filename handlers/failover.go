@@ -85,10 +85,12 @@ func newPeerEndpoint() *peerEndpoint {
 func (p *peerEndpoint) logRefusal(now time.Time) (bool, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.last.IsZero() {
-		p.tokens = min(refusalBurst, p.tokens+now.Sub(p.last).Minutes()*refusalRate)
+	if d := now.Sub(p.last); !p.last.IsZero() && d > 0 {
+		p.tokens = min(refusalBurst, p.tokens+d.Minutes()*refusalRate)
 	}
-	p.last = now
+	if now.After(p.last) {
+		p.last = now
+	}
 	if p.tokens < 1 {
 		p.dropped++
 		return false, 0

@@ -361,3 +361,41 @@ func TestPeerConfigRefusalLog(t *testing.T) {
 	}
 	t.Logf("%d refused requests: %d log lines, then one counting %d left out", flood, len(refused), n)
 }
+
+// TestLogRefusal: the refusal log's budget, step by step: a burst of 10,
+// then 10 a minute; each logged line after a gap counts the refusals left
+// out; a clock going back gives nothing back.
+func TestLogRefusal(t *testing.T) {
+	p := newPeerEndpoint()
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, step := range []struct {
+		at      time.Duration
+		n       int // refusals at that time
+		logged  int
+		counted int // not_logged in the first line logged
+	}{
+		{0, 15, 10, 0},
+		{3 * time.Second, 1, 0, 0}, // half a line's worth of time
+		{6 * time.Second, 1, 1, 6}, // one line: 5 + 1 left out before
+		{-time.Hour, 5, 0, 0},      // the clock went back: no new budget
+		{time.Minute, 20, 9, 5},    // 54 s at 10 a minute: 9 lines
+		{time.Hour, 10, 10, 11},
+	} {
+		logged, counted := 0, -1
+		for range step.n {
+			ok, dropped := p.logRefusal(t0.Add(step.at))
+			if ok {
+				logged++
+				if counted < 0 {
+					counted = dropped
+				}
+			}
+		}
+		if counted < 0 {
+			counted = 0
+		}
+		if logged != step.logged || counted != step.counted {
+			t.Errorf("at %v, %d refusals: %d logged, the first counting %d left out; want %d and %d", step.at, step.n, logged, counted, step.logged, step.counted)
+		}
+	}
+}
