@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
@@ -56,23 +58,71 @@ func standbyRefusal(active string) string {
 	return msg
 }
 
-// peerConfig serves the configuration to the peer director, as lvs.cf,
-// when the request proves it holds the peer secret (see failover).
+// peerEndpoint is the state of the configuration endpoint: the request
+// nonces it took, and its refusals for the log.
+type peerEndpoint struct {
+	verify *failover.Verifier
+
+	mu      sync.Mutex
+	tokens  float64   // log lines that may be written now
+	last    time.Time // when tokens was counted
+	dropped int       // refusals not logged since the last logged one
+}
+
+// Refusals are logged at most refusalBurst at once and refusalRate a
+// minute after that: a flood of requests cannot fill the log.
+const (
+	refusalBurst = 10
+	refusalRate  = 10
+)
+
+func newPeerEndpoint() *peerEndpoint {
+	return &peerEndpoint{verify: failover.NewVerifier(), tokens: refusalBurst}
+}
+
+// logRefusal reports whether a refusal at now may be logged, and how many
+// were not since the last that was.
+func (p *peerEndpoint) logRefusal(now time.Time) (bool, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d := now.Sub(p.last); !p.last.IsZero() && d > 0 {
+		p.tokens = min(refusalBurst, p.tokens+d.Minutes()*refusalRate)
+	}
+	if now.After(p.last) {
+		p.last = now
+	}
+	if p.tokens < 1 {
+		p.dropped++
+		return false, 0
+	}
+	p.tokens--
+	dropped := p.dropped
+	p.dropped = 0
+	return true, dropped
+}
+
+// peerConfig serves the configuration to the peer director, sealed for
+// the request, when the request proves it holds the peer secret (see
+// lvs/failover's peerauth.go). Every refusal is the same 401, whatever
+// the reason: the reason goes to the log only.
 func (c *Console) peerConfig(w http.ResponseWriter, r *http.Request) {
 	key, _, err := c.store.PeerSecret(r.Context())
-	if errors.Is(err, store.ErrNoSecret) {
-		http.Error(w, "no peer secret is set on this director", http.StatusForbidden)
-		return
-	}
 	if err != nil {
-		c.log.Error("reading the peer secret", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
+		key = nil
 	}
-	ts, err := failover.VerifyRequest(r, key, c.now())
-	if err != nil {
-		c.log.Warn("refused a configuration request", "remote", r.RemoteAddr, "err", err)
-		http.Error(w, err.Error(), http.StatusUnauthorized)
+	q, verr := c.peer.verify.Verify(r, key, c.now())
+	if err != nil && !errors.Is(err, store.ErrNoSecret) {
+		verr = fmt.Errorf("reading the peer secret: %w", err)
+	}
+	if verr != nil {
+		if ok, dropped := c.peer.logRefusal(c.now()); ok {
+			args := []any{"remote", r.RemoteAddr, "err", verr}
+			if dropped > 0 {
+				args = append(args, "not_logged", dropped)
+			}
+			c.log.Warn("refused a configuration request", args...)
+		}
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	cfg, err := c.store.Config(r.Context())
@@ -87,9 +137,8 @@ func (c *Console) peerConfig(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set(failover.BodyMACHeader, failover.SignBody(key, ts, buf.Bytes()))
-	w.Write(buf.Bytes())
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(failover.SealAnswer(key, q, buf.Bytes()))
 }
 
 // failoverView fills the failover card of CONTROL/MONITORING.

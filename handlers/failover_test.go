@@ -97,15 +97,15 @@ func TestPeerSecretForm(t *testing.T) {
 
 // TestPeerConfig: the peer endpoint needs no session but the secret: it
 // refuses a request without it, with another secret or an old time stamp,
-// and answers the right one with the configuration and a MAC that
-// failover.Fetch verifies.
+// and answers the right one with the configuration sealed for it, which
+// failover.Fetch opens.
 func TestPeerConfig(t *testing.T) {
 	e := newEnv(t, true)
 	want := e.seed(t)
 	u := e.srv.URL + failover.ConfigPath
 	anon := &http.Client{}
-	if a := get(t, anon, u); a.code != http.StatusForbidden {
-		t.Errorf("without a secret set: %d, want 403", a.code)
+	if a := get(t, anon, u); a.code != http.StatusUnauthorized {
+		t.Errorf("without a secret set: %d, want 401", a.code)
 	}
 	key := NewSecret()
 	if err := e.store.SetPeerSecret(context.Background(), key); err != nil {

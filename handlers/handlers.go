@@ -66,6 +66,7 @@ type Console struct {
 	engine   StatusSource
 	health   HealthSource
 	failover FailoverSource
+	peer     *peerEndpoint // the peer's configuration requests (failover.go)
 	// done ends with the context New was given: long-lived answers (the
 	// dashboard's stream) end then, so that a server shutdown completes.
 	done    <-chan struct{}
@@ -110,6 +111,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		c.policy.Absolute = 12 * time.Hour
 	}
 	c.throttle = newThrottle(c.now)
+	c.peer = newPeerEndpoint()
 	has, err := c.store.HasUsers(ctx)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -213,7 +212,15 @@ func (d *Director) Run(ctx context.Context) error {
 		return fmt.Errorf("failover: %w", err)
 	}
 	defer h.Close()
-	r := &run{d: d, h: h}
+	cmds := newCommands(d.log, d.setWarning, d.o.CommandTimeout)
+	cctx, killCmds := context.WithCancel(context.Background())
+	defer killCmds()
+	cmdsDone := make(chan struct{})
+	go func() {
+		defer close(cmdsDone)
+		cmds.run(cctx)
+	}()
+	r := &run{d: d, h: h, cmds: cmds}
 	defer func() {
 		// A clean shutdown stands down, whatever ctx says now.
 		sctx, cancel := context.WithTimeout(context.Background(), d.o.CommandTimeout+5*time.Second)
@@ -221,6 +228,14 @@ func (d *Director) Run(ctx context.Context) error {
 		r.stop()
 		if r.role == Active {
 			r.standDown(sctx, "shutting down")
+		}
+		// inactive_cmd, or a command still running, gets its timeout.
+		cmds.close()
+		select {
+		case <-cmdsDone:
+		case <-sctx.Done():
+			killCmds()
+			<-cmdsDone
 		}
 	}()
 	return r.loop(ctx)
@@ -242,6 +257,7 @@ type run struct {
 	linkUp   map[string]bool
 	announce context.CancelFunc
 	syncing  chan struct{} // a configuration fetch in flight
+	cmds     *commands
 }
 
 func (r *run) loop(ctx context.Context) error {
@@ -429,14 +445,14 @@ func (r *run) setRole(ctx context.Context, role Role, reason string) {
 func (r *run) takeOver(ctx context.Context) {
 	r.applyVIPs(ctx, r.plan.vips)
 	r.syncDaemon(ctx, ipvs.DaemonMaster)
-	r.command(ctx, "active_cmd", r.plan.active)
+	r.cmds.want(Active, "active_cmd", r.plan.active)
 }
 
 // standDown: the reverse.
 func (r *run) standDown(ctx context.Context, reason string) {
 	r.applyVIPs(ctx, nil)
 	r.syncDaemon(ctx, ipvs.DaemonBackup)
-	r.command(ctx, "inactive_cmd", r.plan.inactive)
+	r.cmds.want(Standby, "inactive_cmd", r.plan.inactive)
 }
 
 // applyVIPs makes want the addresses this director has up, and announces
@@ -590,23 +606,6 @@ func moveSyncDaemon(ctx context.Context, c *ipvs.Client, want ipvs.Daemon) error
 		return nil
 	}
 	return c.StartDaemon(ctx, want)
-}
-
-// command runs active_cmd or inactive_cmd: an argument vector, no shell.
-func (r *run) command(ctx context.Context, field string, argv []string) {
-	if len(argv) == 0 {
-		return
-	}
-	d := r.d
-	cctx, cancel := context.WithTimeout(ctx, d.o.CommandTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(cctx, argv[0], argv[1:]...).CombinedOutput()
-	if err != nil {
-		d.setWarning(field, fmt.Sprintf("%s %q failed: %v: %s", field, strings.Join(argv, " "), err, strings.TrimSpace(string(out))))
-		return
-	}
-	d.setWarning(field, "")
-	d.log.Info("ran "+field, "argv", argv, "output", strings.TrimSpace(string(out)))
 }
 
 // watchLinks follows the links of p's devices when monitor_links is on.

@@ -45,6 +45,8 @@ type pairOpts struct {
 	deadtime       string // seconds; "" is 0.6
 	monitorLinks   bool
 	network        string // "" is direct
+	// activeCmd and inactiveCmd replace the commands that echo the role.
+	activeCmd, inactiveCmd string
 }
 
 // pairConfig is both directors' lvs.cf: keepalive 0.2 s, deadtime 0.6 s
@@ -69,6 +71,12 @@ func pairConfig(o pairOpts) string {
 	if o.weight == 0 {
 		o.weight = 1
 	}
+	if o.activeCmd == "" {
+		o.activeCmd = `"/usr/bin/echo now active"`
+	}
+	if o.inactiveCmd == "" {
+		o.inactiveCmd = `"/usr/bin/echo now standby"`
+	}
 	return fmt.Sprintf(`serial_no = %d
 primary = %s
 service = lvs
@@ -82,8 +90,8 @@ network = %s
 monitor_links = %d
 preempt = %d
 preempt_delay = 1
-active_cmd = "/usr/bin/echo now active"
-inactive_cmd = "/usr/bin/echo now standby"
+active_cmd = %s
+inactive_cmd = %s
 virtual web {
      active = 1
      address = %s eth0:1
@@ -97,7 +105,7 @@ virtual web {
          weight = %d
      }
 }
-`, o.serial, primaryAddr, backupAddr, o.deadtime, o.network, b(o.monitorLinks), b(o.preempt), vip, o.weight)
+`, o.serial, primaryAddr, backupAddr, o.deadtime, o.network, b(o.monitorLinks), b(o.preempt), o.activeCmd, o.inactiveCmd, vip, o.weight)
 }
 
 // lab is the namespaces and the directors' files.
@@ -518,8 +526,8 @@ func TestPairFailover(t *testing.T) {
 	if !l.hasVIP("a") || l.hasVIP("b") {
 		t.Fatalf("after start: VIP on a %v, on b %v; want on a only", l.hasVIP("a"), l.hasVIP("b"))
 	}
-	a.await(t, 0, 10*time.Second, "ran active_cmd", `output="now active"`)
-	b.await(t, 0, 10*time.Second, "ran inactive_cmd", `output="now standby"`)
+	a.await(t, 0, 10*time.Second, "ran active_cmd", `stdout="now active"`)
+	b.await(t, 0, 10*time.Second, "ran inactive_cmd", `stdout="now standby"`)
 	l.ping()
 	if got := l.clientMAC(); got != l.mac["a"] {
 		t.Fatalf("the client reaches the VIP at %s, want the primary's %s", got, l.mac["a"])
