@@ -124,7 +124,7 @@ func (c *Console) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 			Fields: []apiFieldError{{Field: "name", Message: err.Error()}}})
 		return
 	}
-	t, text, err := c.store.CreateToken(r.Context(), userOf(r), in.Name)
+	t, text, err := c.store.CreateToken(r.Context(), userOf(r), in.Name, store.ScopeAdmin)
 	if err != nil {
 		c.apiServerError(w, r, "making the API token", err)
 		return
@@ -186,7 +186,7 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request) {
 		c.renderTokens(w, r, p, web.TokensView{Form: f}, http.StatusUnprocessableEntity)
 		return
 	}
-	t, text, err := c.store.CreateToken(r.Context(), userOf(r), name)
+	t, text, err := c.store.CreateToken(r.Context(), userOf(r), name, store.ScopeAdmin)
 	if err != nil {
 		c.serverError(w, r, "making the API token", err)
 		return
