@@ -746,7 +746,7 @@ func TestAPIStandbyIsReadOnly(t *testing.T) {
 	}
 	api.expect(http.StatusOK, "GET", "/config", nil)
 	api.expect(http.StatusOK, "GET", "/status", nil)
-	tk := obj(t, sess.expect(http.StatusCreated, "POST", "/tokens", map[string]any{"name": "on the standby"}))
+	tk := obj(t, sess.expect(http.StatusCreated, "POST", "/tokens", map[string]any{"name": "on the standby", "scope": "read"}))
 	api.expect(http.StatusOK, "DELETE", fmt.Sprintf("/tokens/%d", num(tk["id"])), nil)
 
 	e.console.failover = fixedFailover{Pair: true, Role: failover.Active}

@@ -188,15 +188,16 @@ func (c *Console) virtualPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, web.VirtualEdit(p, head(vs, web.SubVirtual), virtualForm(vs, cfg.Serial)))
 }
 
-// saveVirtual is ACCEPT on the VIRTUAL SERVER tab, of a new or an existing
-// virtual server.
+// saveVirtual is ACCEPT on the VIRTUAL SERVER tab, of a new virtual server
+// (/virtual/new) or an existing one (an id that names none is 404).
 func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
 	vid := idParam(r, "vid")
+	create := chi.URLParam(r, "vid") == ""
 	f := newFormReader(r)
 	var vs config.VirtualServer
 	idx := -1
 	save := func(cfg *config.Config) error {
-		if vid == 0 {
+		if create {
 			vs = readVirtual(f, config.NewVirtual(""))
 			idx = len(cfg.Virtuals)
 			cfg.Virtuals = append(cfg.Virtuals, vs)
@@ -210,12 +211,12 @@ func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
 		idx, *cur = i, vs
 		return nil
 	}
-	h := web.VirtualHead{ID: vid, Name: "new", Sub: web.SubVirtual, New: vid == 0}
+	h := web.VirtualHead{ID: vid, Name: "new", Sub: web.SubVirtual, New: create}
 	again := func(p web.Page, code int) {
 		p.Title, p.Tab = "Virtual server "+h.Name, web.TabVirtual
 		c.render(w, r, code, web.VirtualEdit(p, h, f.form))
 	}
-	if vid != 0 {
+	if !create {
 		_, _, cur, ok := c.loadVirtual(w, r)
 		if !ok {
 			return
@@ -227,7 +228,7 @@ func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, sv := virtualByID(saved, savedID(saved, vid, idx))
-	if vid == 0 {
+	if create {
 		setFlash(w, fmt.Sprintf("Virtual server %s added (serial %d). Now add its real servers.", sv.Name, saved.Serial))
 		http.Redirect(w, r, fmt.Sprintf("/virtual/%d/real", sv.ID), http.StatusSeeOther)
 		return
@@ -536,14 +537,16 @@ func (c *Console) realPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, web.RealEdit(p, head(vs, web.SubReal), rs.ID, realForm(rs, cfg.Serial)))
 }
 
-// saveReal is ACCEPT on a real server's form, new or existing.
+// saveReal is ACCEPT on a real server's form, new (real/new) or existing
+// (an id that names none is 404).
 func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 	_, _, cur, ok := c.loadVirtual(w, r)
 	if !ok {
 		return
 	}
 	vid, rid := cur.ID, idParam(r, "rid")
-	if rid != 0 {
+	create := chi.URLParam(r, "rid") == ""
+	if !create {
 		if _, rs := realByID(cur, rid); rs == nil {
 			c.notFound(w, r)
 			return
@@ -563,7 +566,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 			return errGone
 		}
 		vi = i
-		if rid == 0 {
+		if create {
 			rs := readReal(f, config.NewReal(""))
 			ri, name = len(vs.Reals), rs.Name
 			vs.Reals = append(vs.Reals, rs)
@@ -581,7 +584,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	verb := "saved"
-	if rid == 0 {
+	if create {
 		verb = "added"
 	}
 	setFlash(w, fmt.Sprintf("Real server %s %s (serial %d).", name, verb, saved.Serial))
