@@ -267,10 +267,20 @@ func (c *Console) apply(w http.ResponseWriter, r *http.Request, f *formReader, f
 		wrongKind()
 		return nil, false
 	}
+	elevated, code, err := c.reauth(r, f.form)
+	if err != nil {
+		c.serverError(w, r, "checking the password", err)
+		return nil, false
+	}
+	if code != 0 {
+		p.Errors = []string{reauthRefused}
+		again(p, code)
+		return nil, false
+	}
 	// fn may read the form itself (ADD and EDIT of virtual and real
 	// servers do): a value of the wrong kind found there refuses the
 	// change too, rather than saving the zero value in its place.
-	saved, err := c.update(r.Context(), r, f.form.Serial, func(cfg *config.Config) error {
+	saved, err := c.update(r.Context(), r, f.form.Serial, elevated, func(cfg *config.Config) error {
 		if err := fn(cfg); err != nil {
 			return err
 		}
@@ -290,7 +300,11 @@ func (c *Console) apply(w http.ResponseWriter, r *http.Request, f *formReader, f
 		c.notFound(w, r)
 		return nil, false
 	}
-	code := place(err, f.form, &p, sc())
+	if code, ok := placeProgramError(err, f.form, &p); ok {
+		again(p, code)
+		return nil, false
+	}
+	code = place(err, f.form, &p, sc())
 	switch code {
 	case 0:
 		c.serverError(w, r, "saving the change", err)
@@ -345,7 +359,7 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request, done string
 	fn func(*config.Config) (string, error), again func(web.Page, *config.Config, int)) {
 	serial, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
 	var msg string
-	saved, err := c.update(r.Context(), r, serial, func(cfg *config.Config) error {
+	saved, err := c.update(r.Context(), r, serial, false, func(cfg *config.Config) error {
 		m, err := fn(cfg)
 		msg = m
 		return err
