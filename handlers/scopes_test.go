@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/static"
 	"github.com/lvsconsole/lvsconsole/store"
 )
 
@@ -423,5 +424,46 @@ func TestTokenScopeIsChosen(t *testing.T) {
 	}
 	if !regexp.MustCompile(`data-name="on-call">(?s:.*?)<td class="scope">operator</td>`).MatchString(a.body) {
 		t.Error("the list does not show the token's scope")
+	}
+}
+
+// TestOpenAPIScopes: static/openapi.yaml gives each operation the scope
+// apiScope gives its route (x-scope), and a 403 to each that a token can
+// be refused.
+func TestOpenAPIScopes(t *testing.T) {
+	spec, err := static.FS.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pathRE := regexp.MustCompile(`^  (/\S*):\s*$`)
+	methodRE := regexp.MustCompile(`^    (get|put|post|delete):\s*$`)
+	scopeRE := regexp.MustCompile(`^      x-scope: (\w+)\s*$`)
+	forbidRE := regexp.MustCompile(`^        "403":`)
+	var path, op string
+	scopes, forbids := map[string]string{}, map[string]bool{}
+	for line := range strings.SplitSeq(string(spec), "\n") {
+		if line != "" && line[0] != ' ' && line[0] != '#' && !strings.HasPrefix(line, "paths:") {
+			path, op = "", ""
+		}
+		switch m := pathRE.FindStringSubmatch(line); {
+		case m != nil:
+			path = m[1]
+		case methodRE.MatchString(line) && path != "":
+			op = strings.ToUpper(methodRE.FindStringSubmatch(line)[1]) + " " + path
+		case scopeRE.MatchString(line) && op != "":
+			scopes[op] = scopeRE.FindStringSubmatch(line)[1]
+		case forbidRE.MatchString(line) && op != "":
+			forbids[op] = true
+		}
+	}
+	for _, rt := range apiRoutesOf(t) {
+		method, pattern, _ := strings.Cut(rt, " ")
+		need, _ := apiScope(method, pattern)
+		if scopes[rt] != need.String() {
+			t.Errorf("openapi.yaml: %s has x-scope %q, the route needs %s", rt, scopes[rt], need)
+		}
+		if need != store.ScopeRead && !forbids[rt] {
+			t.Errorf("openapi.yaml: %s lacks its 403", rt)
+		}
 	}
 }
