@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -96,5 +97,23 @@ func TestNewPrograms(t *testing.T) {
 				t.Errorf("NewPrograms = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// BenchmarkNewPrograms is what the store's rule for programs adds to the
+// save of a large configuration (1,000 virtual servers, each with a
+// sending program) when nothing in it changes.
+func BenchmarkNewPrograms(b *testing.B) {
+	c := Default()
+	for i := range 1000 {
+		vs := NewVirtual(fmt.Sprintf("vs%d", i))
+		vs.ID, vs.SendProgram = int64(i+1), "/usr/local/sbin/check %h %p"
+		c.Virtuals = append(c.Virtuals, vs)
+	}
+	next := c.Clone()
+	for b.Loop() {
+		if len(NewPrograms(c, next)) != 0 {
+			b.Fatal("an unchanged configuration has new programs")
+		}
 	}
 }
