@@ -355,9 +355,8 @@ func (c *Console) apiRefuse(w http.ResponseWriter, r *http.Request, err error, c
 	case errors.As(err, &se):
 		writeJSON(w, http.StatusForbidden, apiError{Error: "nothing was saved: " + se.Error(), Scope: se.need.String(), TokenScope: se.have.String()})
 	case errors.As(err, &pe):
-		// The API never proves a password: tokens are for programs, and
-		// a program that could change what root runs is what a leaked
-		// token must not be.
+		// The API takes no password: its callers are scripts, and a
+		// script's leaked token must not choose what root runs.
 		refused := &config.ValidationError{}
 		for _, p := range pe.Programs {
 			refused.Fields = append(refused.Fields, p.FieldError("is a program the directors run as root: change it in the console, with your password"))
@@ -414,9 +413,9 @@ func fieldErrors(ve *config.ValidationError, cfg *config.Config) []apiFieldError
 
 // apiUpdate saves one change as the forms do, by the request's user on
 // base, and answers the refusal itself. A change that changes nothing is
-// no refusal: it returns the current configuration.
-// The change is checked against the credential's scope here, on the
-// configuration before and after, inside the store's transaction.
+// no refusal: it returns the current configuration. What the change does
+// is checked against the credential's scope here, on the configuration
+// before and after, inside the store's transaction (allowedChange).
 func (c *Console) apiUpdate(w http.ResponseWriter, r *http.Request, base int64, fn func(*config.Config) error) (*config.Config, bool) {
 	var next *config.Config
 	scope := requestScope(r)

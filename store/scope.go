@@ -1,8 +1,6 @@
 package store
 
-import (
-	"fmt"
-)
+import "fmt"
 
 // Scope is what a credential may do through the API: an API token's scope,
 // chosen when it is made, and (once console users have roles) a user's.
