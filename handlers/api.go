@@ -21,9 +21,14 @@ package handlers
 //     refused (409), one without a serial applies to the current
 //     configuration, like an lvs.cf import;
 //   - a refusal is {"error": "...", ...}: 400 for a body that is not what
-//     the route takes, 401 without credentials, 404 for an unknown id, 409
-//     for a conflict or the standby, 422 for refused values, with "fields"
-//     (or "lines" for lvs.cf) carrying the console's messages.
+//     the route takes, 401 without credentials, 403 for what the
+//     credential's scope does not allow (with "scope" and "token_scope")
+//     and for a change of a program run as root (console only, with the
+//     user's password), 404 for an unknown id, 409 for a conflict or the
+//     standby, 422 for refused values, with "fields" (or "lines" for
+//     lvs.cf) carrying the console's messages;
+//   - only a POST to a collection creates: a PUT, DELETE or (de)activation
+//     of an id that names nothing is 404.
 
 import (
 	"bytes"
@@ -51,6 +56,7 @@ const maxJSON = 1 << 20
 // apiRoutes are the routes under /api/v1. Writes of the configuration go
 // through apiWritable, as the console's go through writable.
 func (c *Console) apiRoutes(r chi.Router) {
+	r.Use(c.requireScope(r)) // first: every route below needs its scope (scopes.go)
 	r.NotFound(c.apiNotFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, apiError{Error: r.Method + " is not allowed on " + r.URL.Path})
@@ -67,17 +73,17 @@ func (c *Console) apiRoutes(r chi.Router) {
 	r.Post("/redundancy/reset", c.apiWritable(c.apiResetRedundancy))
 
 	r.Get("/virtual", c.apiVirtuals)
-	r.Post("/virtual", c.apiWritable(c.apiPutVirtual))
+	r.Post("/virtual", c.apiWritable(c.apiWriteVirtual(true)))
 	r.Route("/virtual/{vid:[0-9]+}", func(r chi.Router) {
 		r.Get("/", c.apiVirtual)
-		r.Put("/", c.apiWritable(c.apiPutVirtual))
+		r.Put("/", c.apiWritable(c.apiWriteVirtual(false)))
 		r.Delete("/", c.apiWritable(c.apiDeleteVirtual))
 		r.Post("/activate", c.apiWritable(c.apiActivateVirtual(true)))
 		r.Post("/deactivate", c.apiWritable(c.apiActivateVirtual(false)))
 		r.Get("/real", c.apiReals)
-		r.Post("/real", c.apiWritable(c.apiPutReal))
+		r.Post("/real", c.apiWritable(c.apiWriteReal(true)))
 		r.Get("/real/{rid:[0-9]+}", c.apiReal)
-		r.Put("/real/{rid:[0-9]+}", c.apiWritable(c.apiPutReal))
+		r.Put("/real/{rid:[0-9]+}", c.apiWritable(c.apiWriteReal(false)))
 		r.Delete("/real/{rid:[0-9]+}", c.apiWritable(c.apiDeleteReal))
 		r.Post("/real/{rid:[0-9]+}/activate", c.apiWritable(c.apiActivateReal(true)))
 		r.Post("/real/{rid:[0-9]+}/deactivate", c.apiWritable(c.apiActivateReal(false)))
@@ -117,6 +123,10 @@ type apiError struct {
 	Current *apiRevision `json:"current,omitempty"`
 	// ActiveConsole is, on the standby director, the active's console.
 	ActiveConsole string `json:"active_console,omitempty"`
+	// Scope and TokenScope explain a 403: the scope the request needs,
+	// and the one its credential has.
+	Scope      string `json:"scope,omitempty"`
+	TokenScope string `json:"token_scope,omitempty"`
 }
 
 // apiFieldError is one refused value: config.FieldError, with the ids of
@@ -338,8 +348,23 @@ func (c *Console) apiRefuse(w http.ResponseWriter, r *http.Request, err error, c
 		ve   *config.ValidationError
 		ce   *store.ConflictError
 		perr lvscf.Errors
+		se   *scopeError
+		pe   *store.ProgramError
 	)
 	switch {
+	case errors.As(err, &se):
+		writeJSON(w, http.StatusForbidden, apiError{Error: "nothing was saved: " + se.Error(), Scope: se.need.String(), TokenScope: se.have.String()})
+	case errors.As(err, &pe):
+		// The API takes no password: its callers are scripts, and a
+		// script's leaked token must not choose what root runs.
+		refused := &config.ValidationError{}
+		for _, p := range pe.Programs {
+			refused.Fields = append(refused.Fields, p.FieldError("is a program the directors run as root: change it in the console, with your password"))
+		}
+		writeJSON(w, http.StatusForbidden, apiError{
+			Error:  "nothing was saved: programs can only be changed in the console with your password: " + pe.Error(),
+			Fields: fieldErrors(refused, cfg),
+		})
 	case errors.As(err, &bad):
 		e := apiError{Error: bad.msg}
 		if bad.field != "" {
@@ -388,12 +413,22 @@ func fieldErrors(ve *config.ValidationError, cfg *config.Config) []apiFieldError
 
 // apiUpdate saves one change as the forms do, by the request's user on
 // base, and answers the refusal itself. A change that changes nothing is
-// no refusal: it returns the current configuration.
+// no refusal: it returns the current configuration. What the change does
+// is checked against the credential's scope here, on the configuration
+// before and after, inside the store's transaction (allowedChange).
 func (c *Console) apiUpdate(w http.ResponseWriter, r *http.Request, base int64, fn func(*config.Config) error) (*config.Config, bool) {
 	var next *config.Config
+	scope := requestScope(r)
 	saved, err := c.store.Update(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "api"}, func(cfg *config.Config) error {
 		next = cfg
-		return fn(cfg)
+		var before *config.Config
+		if !scope.Allows(store.ScopeAdmin) {
+			before = cfg.Clone()
+		}
+		if err := fn(cfg); err != nil {
+			return err
+		}
+		return allowedChange(scope, before, cfg)
 	})
 	if errors.Is(err, store.ErrNoChange) {
 		saved, err = c.store.Config(r.Context())

@@ -234,51 +234,54 @@ func (c *Console) writeVirtual(w http.ResponseWriter, r *http.Request, code int,
 	writeResource(w, code, cfg.Serial, out)
 }
 
-// apiPutVirtual is PUT of virtual server {vid}, or POST of a new one,
-// which starts from what ADD on the console starts from.
-func (c *Console) apiPutVirtual(w http.ResponseWriter, r *http.Request) {
-	vid := idParam(r, "vid")
-	body, base, err := readWrite(r, func(a *apiVirtual) int64 { return a.Serial })
-	if err != nil {
-		c.apiRefuse(w, r, err, nil)
-		return
-	}
-	idx := -1
-	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
-		cur := config.NewVirtual("")
-		idx = len(cfg.Virtuals)
-		if vid != 0 {
-			i, vs := virtualByID(cfg, vid)
-			if vs == nil {
-				return noVirtual(vid)
-			}
-			cur, idx = *vs, i
-		}
-		in := virtualOf(&cur)
-		if err := decodeStrict(body, &in); err != nil {
-			return err
-		}
-		vs, err := in.model(cur, idx)
+// apiWriteVirtual is POST of a new virtual server (create), which starts
+// from what ADD on the console starts from, or PUT of virtual server {vid},
+// which must exist: an id that names nothing is 404, never a new entry.
+func (c *Console) apiWriteVirtual(create bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		vid := idParam(r, "vid")
+		body, base, err := readWrite(r, func(a *apiVirtual) int64 { return a.Serial })
 		if err != nil {
-			return err
+			c.apiRefuse(w, r, err, nil)
+			return
 		}
-		if vid == 0 {
-			cfg.Virtuals = append(cfg.Virtuals, vs)
-		} else {
-			cfg.Virtuals[idx] = vs
+		idx := -1
+		saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+			cur := config.NewVirtual("")
+			idx = len(cfg.Virtuals)
+			if !create {
+				i, vs := virtualByID(cfg, vid)
+				if vs == nil {
+					return noVirtual(vid)
+				}
+				cur, idx = *vs, i
+			}
+			in := virtualOf(&cur)
+			if err := decodeStrict(body, &in); err != nil {
+				return err
+			}
+			vs, err := in.model(cur, idx)
+			if err != nil {
+				return err
+			}
+			if create {
+				cfg.Virtuals = append(cfg.Virtuals, vs)
+			} else {
+				cfg.Virtuals[idx] = vs
+			}
+			return nil
+		})
+		if !ok {
+			return
 		}
-		return nil
-	})
-	if !ok {
-		return
+		if !create {
+			c.writeVirtual(w, r, http.StatusOK, saved, vid)
+			return
+		}
+		id := saved.Virtuals[idx].ID
+		w.Header().Set("Location", fmt.Sprintf("/api/v1/virtual/%d", id))
+		c.writeVirtual(w, r, http.StatusCreated, saved, id)
 	}
-	if vid != 0 {
-		c.writeVirtual(w, r, http.StatusOK, saved, vid)
-		return
-	}
-	id := saved.Virtuals[idx].ID
-	w.Header().Set("Location", fmt.Sprintf("/api/v1/virtual/%d", id))
-	c.writeVirtual(w, r, http.StatusCreated, saved, id)
 }
 
 func (c *Console) apiDeleteVirtual(w http.ResponseWriter, r *http.Request) {
@@ -371,56 +374,59 @@ func (c *Console) writeReal(w http.ResponseWriter, r *http.Request, code int, cf
 	writeResource(w, code, cfg.Serial, out)
 }
 
-// apiPutReal is PUT of real server {rid}, or POST of a new one, which
-// starts from what ADD on the console starts from.
-func (c *Console) apiPutReal(w http.ResponseWriter, r *http.Request) {
-	vid, rid := idParam(r, "vid"), idParam(r, "rid")
-	body, base, err := readWrite(r, func(a *apiReal) int64 { return a.Serial })
-	if err != nil {
-		c.apiRefuse(w, r, err, nil)
-		return
-	}
-	vi, ri := -1, -1
-	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
-		i, vs := virtualByID(cfg, vid)
-		if vs == nil {
-			return noVirtual(vid)
-		}
-		vi = i
-		cur := config.NewReal("")
-		ri = len(vs.Reals)
-		if rid != 0 {
-			j, rs := realByID(vs, rid)
-			if rs == nil {
-				return noReal(vid, rid)
-			}
-			cur, ri = *rs, j
-		}
-		in := realOf(&cur)
-		if err := decodeStrict(body, &in); err != nil {
-			return err
-		}
-		rs, err := in.model(cur, vi, ri, vs.Name)
+// apiWriteReal is POST of a new real server of virtual server {vid}
+// (create), which starts from what ADD on the console starts from, or PUT
+// of real server {rid}, which must exist.
+func (c *Console) apiWriteReal(create bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		vid, rid := idParam(r, "vid"), idParam(r, "rid")
+		body, base, err := readWrite(r, func(a *apiReal) int64 { return a.Serial })
 		if err != nil {
-			return err
+			c.apiRefuse(w, r, err, nil)
+			return
 		}
-		if rid == 0 {
-			vs.Reals = append(vs.Reals, rs)
-		} else {
-			vs.Reals[ri] = rs
+		vi, ri := -1, -1
+		saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+			i, vs := virtualByID(cfg, vid)
+			if vs == nil {
+				return noVirtual(vid)
+			}
+			vi = i
+			cur := config.NewReal("")
+			ri = len(vs.Reals)
+			if !create {
+				j, rs := realByID(vs, rid)
+				if rs == nil {
+					return noReal(vid, rid)
+				}
+				cur, ri = *rs, j
+			}
+			in := realOf(&cur)
+			if err := decodeStrict(body, &in); err != nil {
+				return err
+			}
+			rs, err := in.model(cur, vi, ri, vs.Name)
+			if err != nil {
+				return err
+			}
+			if create {
+				vs.Reals = append(vs.Reals, rs)
+			} else {
+				vs.Reals[ri] = rs
+			}
+			return nil
+		})
+		if !ok {
+			return
 		}
-		return nil
-	})
-	if !ok {
-		return
+		if !create {
+			c.writeReal(w, r, http.StatusOK, saved, vid, rid)
+			return
+		}
+		id := saved.Virtuals[vi].Reals[ri].ID
+		w.Header().Set("Location", fmt.Sprintf("/api/v1/virtual/%d/real/%d", vid, id))
+		c.writeReal(w, r, http.StatusCreated, saved, vid, id)
 	}
-	if rid != 0 {
-		c.writeReal(w, r, http.StatusOK, saved, vid, rid)
-		return
-	}
-	id := saved.Virtuals[vi].Reals[ri].ID
-	w.Header().Set("Location", fmt.Sprintf("/api/v1/virtual/%d/real/%d", vid, id))
-	c.writeReal(w, r, http.StatusCreated, saved, vid, id)
 }
 
 func (c *Console) apiDeleteReal(w http.ResponseWriter, r *http.Request) {

@@ -118,7 +118,7 @@ func num(v any) int64 {
 // as a change of the database in tests that check there is none.
 func (e *testEnv) token(t *testing.T, owner string) string {
 	t.Helper()
-	_, text, err := e.store.CreateToken(context.Background(), owner, "test")
+	_, text, err := e.store.CreateToken(context.Background(), owner, "test", store.ScopeAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestAPIAuthentication(t *testing.T) {
 	e := newEnv(t, true)
 	cfg := e.seed(t)
 	vid, rid := cfg.Virtuals[0].ID, cfg.Virtuals[0].Reals[0].ID
-	_, good, err := e.store.CreateToken(context.Background(), "admin", "unused yet")
+	_, good, err := e.store.CreateToken(context.Background(), "admin", "unused yet", store.ScopeAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -746,7 +746,7 @@ func TestAPIStandbyIsReadOnly(t *testing.T) {
 	}
 	api.expect(http.StatusOK, "GET", "/config", nil)
 	api.expect(http.StatusOK, "GET", "/status", nil)
-	tk := obj(t, sess.expect(http.StatusCreated, "POST", "/tokens", map[string]any{"name": "on the standby"}))
+	tk := obj(t, sess.expect(http.StatusCreated, "POST", "/tokens", map[string]any{"name": "on the standby", "scope": "read"}))
 	api.expect(http.StatusOK, "DELETE", fmt.Sprintf("/tokens/%d", num(tk["id"])), nil)
 
 	e.console.failover = fixedFailover{Pair: true, Role: failover.Active}

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -30,10 +35,11 @@ func (c *Console) history(w http.ResponseWriter, r *http.Request) {
 		c.serverError(w, r, "reading the configuration", err)
 		return
 	}
-	c.renderHistory(w, r, c.page(w, r, "", "", cfg.Serial), http.StatusOK)
+	c.renderHistory(w, r, c.page(w, r, "", "", cfg.Serial), web.NewForm(cfg.Serial), http.StatusOK)
 }
 
-func (c *Console) renderHistory(w http.ResponseWriter, r *http.Request, p web.Page, code int) {
+// renderHistory shows the HISTORY tab; f is its import form.
+func (c *Console) renderHistory(w http.ResponseWriter, r *http.Request, p web.Page, f *web.Form, code int) {
 	p.Title, p.Tab = "History", web.TabHistory
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 	revs, err := c.store.Revisions(r.Context(), before, historyPage+1)
@@ -50,7 +56,7 @@ func (c *Console) renderHistory(w http.ResponseWriter, r *http.Request, p web.Pa
 	for i, rev := range revs {
 		rows[i] = revisionRow(rev, p.Serial)
 	}
-	c.render(w, r, code, web.History(p, rows, older))
+	c.render(w, r, code, web.History(p, rows, older, f))
 }
 
 func (c *Console) revision(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +66,11 @@ func (c *Console) revision(w http.ResponseWriter, r *http.Request) {
 		c.serverError(w, r, "reading the configuration", err)
 		return
 	}
+	c.renderRevision(w, r, c.page(w, r, "", "", cur.Serial), serial, web.NewForm(cur.Serial), http.StatusOK)
+}
+
+// renderRevision shows revision serial; f is its RESTORE form.
+func (c *Console) renderRevision(w http.ResponseWriter, r *http.Request, p web.Page, serial int64, f *web.Form, code int) {
 	rev, cfg, err := c.store.Revision(r.Context(), serial)
 	if errors.Is(err, store.ErrNoRevision) {
 		c.notFound(w, r)
@@ -74,19 +85,52 @@ func (c *Console) revision(w http.ResponseWriter, r *http.Request) {
 		c.serverError(w, r, "writing the revision as lvs.cf", err)
 		return
 	}
-	p := c.page(w, r, fmt.Sprintf("Revision %d", serial), web.TabHistory, cur.Serial)
-	c.render(w, r, http.StatusOK, web.Revision(p, revisionRow(rev, cur.Serial), buf.String()))
+	p.Title, p.Tab = fmt.Sprintf("Revision %d", serial), web.TabHistory
+	c.render(w, r, code, web.Revision(p, revisionRow(rev, p.Serial), buf.String(), f))
 }
 
+// restore is RESTORE of a revision; a refusal comes back on the
+// revision's page, whose form has the password field.
 func (c *Console) restore(w http.ResponseWriter, r *http.Request) {
 	serial, _ := strconv.ParseInt(chi.URLParam(r, "serial"), 10, 64)
 	base, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
-	saved, err := c.store.Restore(r.Context(), store.Change{Author: userOf(r), Base: base}, serial)
-	c.afterReplace(w, r, saved, err, fmt.Sprintf("Revision %d restored", serial))
+	f := web.NewForm(base)
+	again := func(p web.Page, code int) { c.renderRevision(w, r, p, serial, f, code) }
+	elevated, ok := c.reauthPage(w, r, f, again)
+	if !ok {
+		return
+	}
+	saved, err := c.store.Restore(r.Context(), store.Change{Author: userOf(r), Base: base, Elevated: elevated}, serial)
+	c.afterReplace(w, r, saved, err, fmt.Sprintf("Revision %d restored", serial), f, nil, again)
 }
 
-// afterReplace answers a restore or an import.
-func (c *Console) afterReplace(w http.ResponseWriter, r *http.Request, saved *config.Config, err error, what string) {
+// reauthPage checks the password of a form that is not a configuration
+// tab's (import, restore), answering a refusal itself with again.
+func (c *Console) reauthPage(w http.ResponseWriter, r *http.Request, f *web.Form, again func(web.Page, int)) (elevated, ok bool) {
+	elevated, code, err := c.reauth(r, f)
+	if err != nil {
+		c.serverError(w, r, "checking the password", err)
+		return false, false
+	}
+	if code == 0 {
+		return elevated, true
+	}
+	cur, err := c.store.Serial(r.Context())
+	if err != nil {
+		c.serverError(w, r, "reading the configuration", err)
+		return false, false
+	}
+	p := c.page(w, r, "", "", cur)
+	p.Errors = []string{reauthRefused}
+	again(p, code)
+	return false, false
+}
+
+// afterReplace answers a restore or an import: on refusal, again shows its
+// form (f) with the reasons; cf, for an import, is the file, whose lines
+// the reasons name.
+func (c *Console) afterReplace(w http.ResponseWriter, r *http.Request, saved *config.Config, err error, what string,
+	f *web.Form, cf []byte, again func(web.Page, int)) {
 	switch {
 	case err == nil:
 		setFlash(w, fmt.Sprintf("%s as serial %d.", what, saved.Serial))
@@ -106,17 +150,27 @@ func (c *Console) afterReplace(w http.ResponseWriter, r *http.Request, saved *co
 		return
 	}
 	p := c.page(w, r, "", "", cur.Serial)
+	if cf != nil {
+		err = lvscf.Locate(cf, err) // the store's field errors, at the file's lines
+	}
 	var perr lvscf.Errors
 	code := http.StatusUnprocessableEntity
-	if errors.As(err, &perr) {
+	switch {
+	case errors.As(err, &perr):
 		for _, e := range perr {
 			p.Errors = append(p.Errors, e.Error())
 		}
-	} else if code = place(err, web.NewForm(0), &p, scope{virtual: -1, real: -1}); code == 0 {
-		c.serverError(w, r, "saving the configuration", err)
-		return
+	default:
+		var ok bool
+		if code, ok = placeProgramError(err, f, &p); ok {
+			break
+		}
+		if code = place(err, web.NewForm(0), &p, scope{virtual: -1, real: -1}); code == 0 {
+			c.serverError(w, r, "saving the configuration", err)
+			return
+		}
 	}
-	c.renderHistory(w, r, p, code)
+	again(p, code)
 }
 
 // export downloads the configuration, or revision ?serial=N, as lvs.cf.
@@ -149,10 +203,30 @@ func (c *Console) export(w http.ResponseWriter, r *http.Request) {
 	w.Write(buf.Bytes())
 }
 
-// importCf replaces the configuration with an uploaded lvs.cf.
+// maxFileName bounds the name an upload gives its file, which goes into
+// the history.
+const maxFileName = 255
+
+// importCf replaces the configuration with an uploaded lvs.cf, or with the
+// text of a refused upload that the HISTORY page kept to send again.
 func (c *Console) importCf(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+	base, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
+	f := web.NewForm(base)
+	again := func(p web.Page, code int) { c.renderHistory(w, r, p, f, code) }
+	var (
+		text []byte
+		name string
+	)
 	file, hdr, err := r.FormFile("file")
+	switch {
+	case err == nil:
+		defer file.Close()
+		text, err = io.ReadAll(file)
+		name = hdr.Filename
+	case r.PostFormValue("cf") != "":
+		text, name, err = []byte(r.PostFormValue("cf")), r.PostFormValue("name"), nil
+	}
 	if err != nil {
 		cur, rerr := c.store.Config(r.Context())
 		if rerr != nil {
@@ -161,15 +235,23 @@ func (c *Console) importCf(w http.ResponseWriter, r *http.Request) {
 		}
 		p := c.page(w, r, "", "", cur.Serial)
 		p.Errors = []string{"Choose an lvs.cf file to import (at most 8 MiB)."}
-		c.renderHistory(w, r, p, http.StatusBadRequest)
+		c.renderHistory(w, r, p, web.NewForm(cur.Serial), http.StatusBadRequest)
 		return
 	}
-	defer file.Close()
-	base, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
-	cfg, err := lvscf.Parse(file)
+	name = filepath.Base(name)
+	if len(name) > maxFileName || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) || name == "." {
+		name = "lvs.cf"
+	}
+	// Kept for a refused upload, to send again without choosing the file.
+	f.Values["cf"], f.Values["name"] = string(text), name
+	elevated, ok := c.reauthPage(w, r, f, again)
+	if !ok {
+		return
+	}
+	cfg, err := lvscf.Parse(bytes.NewReader(text))
 	var saved *config.Config
 	if err == nil {
-		saved, err = c.store.Replace(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "import of " + hdr.Filename}, cfg)
+		saved, err = c.store.Replace(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "import of " + name, Elevated: elevated}, cfg)
 	}
-	c.afterReplace(w, r, saved, err, hdr.Filename+" imported")
+	c.afterReplace(w, r, saved, err, name+" imported", f, text, again)
 }

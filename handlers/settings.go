@@ -12,9 +12,10 @@ import (
 )
 
 // update saves a change made by the logged-in user on the serial the form
-// was filled from.
-func (c *Console) update(ctx context.Context, r *http.Request, base int64, fn func(*config.Config) error) (*config.Config, error) {
-	return c.store.Update(ctx, store.Change{Author: userOf(r), Base: base}, fn)
+// was filled from; elevated when the user re-entered their password (see
+// reauth).
+func (c *Console) update(ctx context.Context, r *http.Request, base int64, elevated bool, fn func(*config.Config) error) (*config.Config, error) {
+	return c.store.Update(ctx, store.Change{Author: userOf(r), Base: base, Elevated: elevated}, fn)
 }
 
 func boolValue(b bool) string {

@@ -6,10 +6,12 @@ package handlers
 // needs a session. A token acts as the console user who made it: the
 // history names that user as the author of its changes.
 //
-// A token may read everything, change the configuration, list tokens and
-// revoke them, but not make another token: that needs a session, that is
-// someone who knows a password. So a leaked token, once revoked, is the end
-// of it: it cannot have left a successor behind. Tokens are local to each
+// A token has a scope, chosen when it is made (scopes.go): read, operator
+// or admin. Whatever its scope it cannot make another token: that needs a
+// session, that is someone who knows a password. Nor can it change a
+// program the directors run as root (the store asks for the password).
+// So a leaked token, once revoked, is the end of it: it cannot have left a
+// successor behind, in the tokens or through a program. Tokens are local to each
 // director, as users and the peer secret are: they are not part of the
 // configuration, its history or its sync, and the standby takes them too.
 
@@ -60,6 +62,7 @@ func (c *Console) serveWithToken(w http.ResponseWriter, r *http.Request, token s
 	}
 	ctx := context.WithValue(r.Context(), userKey{}, t.Owner)
 	ctx = context.WithValue(ctx, tokenKey{}, t.ID)
+	ctx = withScope(ctx, t.Scope)
 	next.ServeHTTP(w, r.WithContext(ctx))
 }
 
@@ -73,17 +76,18 @@ func tokenOf(r *http.Request) (int64, bool) {
 // apiToken is an API token as the API lists it; Token, the text, is in the
 // answer that creates it only.
 type apiToken struct {
-	ID       int64     `json:"id"`
-	Name     string    `json:"name"`
-	Owner    string    `json:"owner"`
-	Created  time.Time `json:"created"`
-	LastUsed time.Time `json:"last_used,omitzero"`
-	Revoked  time.Time `json:"revoked,omitzero"`
-	Token    string    `json:"token,omitempty"`
+	ID       int64       `json:"id"`
+	Name     string      `json:"name"`
+	Owner    string      `json:"owner"`
+	Scope    store.Scope `json:"scope"`
+	Created  time.Time   `json:"created"`
+	LastUsed time.Time   `json:"last_used,omitzero"`
+	Revoked  time.Time   `json:"revoked,omitzero"`
+	Token    string      `json:"token,omitempty"`
 }
 
 func apiTokenOf(t store.Token) apiToken {
-	return apiToken{ID: t.ID, Name: t.Name, Owner: t.Owner, Created: t.Created.UTC(), LastUsed: t.LastUsed.UTC(), Revoked: t.Revoked.UTC()}
+	return apiToken{ID: t.ID, Name: t.Name, Owner: t.Owner, Scope: t.Scope, Created: t.Created.UTC(), LastUsed: t.LastUsed.UTC(), Revoked: t.Revoked.UTC()}
 }
 
 func (c *Console) apiTokens(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +105,8 @@ func (c *Console) apiTokens(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// apiCreateToken makes a token ({"name": "..."}), with a session only.
+// apiCreateToken makes a token ({"name": "...", "scope": "read"}), with a
+// session only.
 func (c *Console) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 	if _, ok := tokenOf(r); ok {
 		writeJSON(w, http.StatusForbidden, apiError{Error: "an API token cannot make another: log in to the console " +
@@ -110,7 +115,8 @@ func (c *Console) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := readBody(r, maxJSON, true)
 	var in struct {
-		Name string `json:"name"`
+		Name  string `json:"name"`
+		Scope string `json:"scope"`
 	}
 	if err == nil {
 		err = decodeStrict(body, &in)
@@ -119,20 +125,43 @@ func (c *Console) apiCreateToken(w http.ResponseWriter, r *http.Request) {
 		c.apiRefuse(w, r, err, nil)
 		return
 	}
-	if err := store.ValidateTokenName(in.Name); err != nil {
-		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "nothing was saved: name: " + err.Error(),
-			Fields: []apiFieldError{{Field: "name", Message: err.Error()}}})
+	scope, refused := checkToken(in.Name, in.Scope)
+	if len(refused) > 0 {
+		var e apiError
+		var msgs []string
+		for _, f := range []string{"name", "scope"} {
+			if msg, ok := refused[f]; ok {
+				msgs = append(msgs, f+": "+msg)
+				e.Fields = append(e.Fields, apiFieldError{Field: f, Message: msg})
+			}
+		}
+		e.Error = "nothing was saved: " + strings.Join(msgs, "; ")
+		writeJSON(w, http.StatusUnprocessableEntity, e)
 		return
 	}
-	t, text, err := c.store.CreateToken(r.Context(), userOf(r), in.Name)
+	t, text, err := c.store.CreateToken(r.Context(), userOf(r), in.Name, scope)
 	if err != nil {
 		c.apiServerError(w, r, "making the API token", err)
 		return
 	}
-	c.log.Info("API token created", "user", userOf(r), "token_id", t.ID, "name", t.Name)
+	c.log.Info("API token created", "user", userOf(r), "token_id", t.ID, "name", t.Name, "scope", t.Scope)
 	out := apiTokenOf(t)
 	out.Token = text
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// checkToken checks the name and scope of a new token, returning the
+// scope, and each refusal by field.
+func checkToken(name, scope string) (store.Scope, map[string]string) {
+	refused := map[string]string{}
+	if err := store.ValidateTokenName(name); err != nil {
+		refused["name"] = err.Error()
+	}
+	s, err := store.ParseScope(scope)
+	if err != nil {
+		refused["scope"] = err.Error()
+	}
+	return s, refused
 }
 
 func (c *Console) apiRevokeToken(w http.ResponseWriter, r *http.Request) {
@@ -167,7 +196,8 @@ func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, p web.Pag
 	}
 	p.Title = "API tokens"
 	for _, t := range ts {
-		v.Rows = append(v.Rows, web.TokenRow{ID: t.ID, Name: t.Name, Owner: t.Owner, Created: t.Created, LastUsed: t.LastUsed, Revoked: t.Revoked})
+		v.Rows = append(v.Rows, web.TokenRow{ID: t.ID, Name: t.Name, Owner: t.Owner, Scope: t.Scope.String(),
+			Created: t.Created, LastUsed: t.LastUsed, Revoked: t.Revoked})
 	}
 	c.render(w, r, code, web.Tokens(p, v))
 }
@@ -177,22 +207,28 @@ func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, p web.Pag
 // page could show it from.
 func (c *Console) createToken(w http.ResponseWriter, r *http.Request) {
 	f := web.NewForm(0)
-	name := r.PostFormValue("name")
-	f.Values["name"] = name
+	name, scopeName := r.PostFormValue("name"), r.PostFormValue("scope")
+	f.Values["name"], f.Values["scope"] = name, scopeName
 	p := c.page(w, r, "", "", 0)
-	if err := store.ValidateTokenName(name); err != nil {
-		f.Errs["name"] = "Token name " + err.Error()
+	scope, refused := checkToken(name, scopeName)
+	if len(refused) > 0 {
+		if msg, ok := refused["name"]; ok {
+			f.Errs["name"] = "Token name " + msg
+		}
+		if msg, ok := refused["scope"]; ok {
+			f.Errs["scope"] = "Scope " + msg
+		}
 		p.Errors = []string{"Some values were refused: see the messages beside the fields."}
 		c.renderTokens(w, r, p, web.TokensView{Form: f}, http.StatusUnprocessableEntity)
 		return
 	}
-	t, text, err := c.store.CreateToken(r.Context(), userOf(r), name)
+	t, text, err := c.store.CreateToken(r.Context(), userOf(r), name, scope)
 	if err != nil {
 		c.serverError(w, r, "making the API token", err)
 		return
 	}
-	c.log.Info("API token created", "user", userOf(r), "token_id", t.ID, "name", t.Name)
-	p.Flash = fmt.Sprintf("Token %s created. Copy it now: it is not shown again.", t.Name)
+	c.log.Info("API token created", "user", userOf(r), "token_id", t.ID, "name", t.Name, "scope", t.Scope)
+	p.Flash = fmt.Sprintf("Token %s (%s) created. Copy it now: it is not shown again.", t.Name, t.Scope)
 	c.renderTokens(w, r, p, web.TokensView{Form: web.NewForm(0), Shown: text, ShownName: t.Name}, http.StatusOK)
 }
 

@@ -33,7 +33,7 @@ func TestTokensPage(t *testing.T) {
 		t.Fatal("a refused name made a token")
 	}
 
-	a = post(t, c, e.srv.URL+"/tokens", url.Values{"name": {"ci <pipeline>"}})
+	a = post(t, c, e.srv.URL+"/tokens", url.Values{"name": {"ci <pipeline>"}, "scope": {"admin"}})
 	m := regexp.MustCompile(`id="new-token">(lvs_[A-Za-z0-9_-]{43})<`).FindStringSubmatch(a.body)
 	if a.code != http.StatusOK || m == nil {
 		t.Fatalf("create = %d: %s", a.code, a.body)
@@ -87,7 +87,7 @@ func TestTokensPage(t *testing.T) {
 func TestAPITokens(t *testing.T) {
 	e := newEnv(t, true)
 	sess := e.api(t, e.login(t), "")
-	a := sess.expect(http.StatusCreated, "POST", "/tokens", map[string]any{"name": "prometheus"})
+	a := sess.expect(http.StatusCreated, "POST", "/tokens", map[string]any{"name": "prometheus", "scope": "admin"})
 	made := obj(t, a)
 	text, _ := made["token"].(string)
 	if !strings.HasPrefix(text, store.TokenPrefix) || made["owner"] != "admin" || made["name"] != "prometheus" || made["revoked"] != nil {
@@ -106,8 +106,8 @@ func TestAPITokens(t *testing.T) {
 		t.Errorf("%d tokens", len(ts))
 	}
 	for body, code := range map[string]int{
-		`{"name": ""}`: http.StatusUnprocessableEntity, `{"name": "` + strings.Repeat("x", 65) + `"}`: http.StatusUnprocessableEntity,
-		`{"name": "x", "owner": "root"}`: http.StatusBadRequest, `{}`: http.StatusUnprocessableEntity,
+		`{"name": "", "scope": "read"}`: http.StatusUnprocessableEntity, `{"name": "` + strings.Repeat("x", 65) + `", "scope": "read"}`: http.StatusUnprocessableEntity,
+		`{"name": "x", "owner": "root"}`: http.StatusBadRequest, `{"scope": "read"}`: http.StatusUnprocessableEntity,
 	} {
 		a := sess.call("POST", "/tokens", body)
 		if ref := refusal(t, a); a.code != code || len(ref.Fields) != 1 {

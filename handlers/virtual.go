@@ -188,15 +188,16 @@ func (c *Console) virtualPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, web.VirtualEdit(p, head(vs, web.SubVirtual), virtualForm(vs, cfg.Serial)))
 }
 
-// saveVirtual is ACCEPT on the VIRTUAL SERVER tab, of a new or an existing
-// virtual server.
+// saveVirtual is ACCEPT on the VIRTUAL SERVER tab, of a new virtual server
+// (/virtual/new) or an existing one (an id that names none is 404).
 func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
 	vid := idParam(r, "vid")
+	create := chi.URLParam(r, "vid") == ""
 	f := newFormReader(r)
 	var vs config.VirtualServer
 	idx := -1
 	save := func(cfg *config.Config) error {
-		if vid == 0 {
+		if create {
 			vs = readVirtual(f, config.NewVirtual(""))
 			idx = len(cfg.Virtuals)
 			cfg.Virtuals = append(cfg.Virtuals, vs)
@@ -210,12 +211,12 @@ func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
 		idx, *cur = i, vs
 		return nil
 	}
-	h := web.VirtualHead{ID: vid, Name: "new", Sub: web.SubVirtual, New: vid == 0}
+	h := web.VirtualHead{ID: vid, Name: "new", Sub: web.SubVirtual, New: create}
 	again := func(p web.Page, code int) {
 		p.Title, p.Tab = "Virtual server "+h.Name, web.TabVirtual
 		c.render(w, r, code, web.VirtualEdit(p, h, f.form))
 	}
-	if vid != 0 {
+	if !create {
 		_, _, cur, ok := c.loadVirtual(w, r)
 		if !ok {
 			return
@@ -227,7 +228,7 @@ func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, sv := virtualByID(saved, savedID(saved, vid, idx))
-	if vid == 0 {
+	if create {
 		setFlash(w, fmt.Sprintf("Virtual server %s added (serial %d). Now add its real servers.", sv.Name, saved.Serial))
 		http.Redirect(w, r, fmt.Sprintf("/virtual/%d/real", sv.ID), http.StatusSeeOther)
 		return
@@ -266,10 +267,20 @@ func (c *Console) apply(w http.ResponseWriter, r *http.Request, f *formReader, f
 		wrongKind()
 		return nil, false
 	}
+	elevated, code, err := c.reauth(r, f.form)
+	if err != nil {
+		c.serverError(w, r, "checking the password", err)
+		return nil, false
+	}
+	if code != 0 {
+		p.Errors = []string{reauthRefused}
+		again(p, code)
+		return nil, false
+	}
 	// fn may read the form itself (ADD and EDIT of virtual and real
 	// servers do): a value of the wrong kind found there refuses the
 	// change too, rather than saving the zero value in its place.
-	saved, err := c.update(r.Context(), r, f.form.Serial, func(cfg *config.Config) error {
+	saved, err := c.update(r.Context(), r, f.form.Serial, elevated, func(cfg *config.Config) error {
 		if err := fn(cfg); err != nil {
 			return err
 		}
@@ -289,7 +300,11 @@ func (c *Console) apply(w http.ResponseWriter, r *http.Request, f *formReader, f
 		c.notFound(w, r)
 		return nil, false
 	}
-	code := place(err, f.form, &p, sc())
+	if code, ok := placeProgramError(err, f.form, &p); ok {
+		again(p, code)
+		return nil, false
+	}
+	code = place(err, f.form, &p, sc())
 	switch code {
 	case 0:
 		c.serverError(w, r, "saving the change", err)
@@ -344,7 +359,7 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request, done string
 	fn func(*config.Config) (string, error), again func(web.Page, *config.Config, int)) {
 	serial, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
 	var msg string
-	saved, err := c.update(r.Context(), r, serial, func(cfg *config.Config) error {
+	saved, err := c.update(r.Context(), r, serial, false, func(cfg *config.Config) error {
 		m, err := fn(cfg)
 		msg = m
 		return err
@@ -536,14 +551,16 @@ func (c *Console) realPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, web.RealEdit(p, head(vs, web.SubReal), rs.ID, realForm(rs, cfg.Serial)))
 }
 
-// saveReal is ACCEPT on a real server's form, new or existing.
+// saveReal is ACCEPT on a real server's form, new (real/new) or existing
+// (an id that names none is 404).
 func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 	_, _, cur, ok := c.loadVirtual(w, r)
 	if !ok {
 		return
 	}
 	vid, rid := cur.ID, idParam(r, "rid")
-	if rid != 0 {
+	create := chi.URLParam(r, "rid") == ""
+	if !create {
 		if _, rs := realByID(cur, rid); rs == nil {
 			c.notFound(w, r)
 			return
@@ -563,7 +580,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 			return errGone
 		}
 		vi = i
-		if rid == 0 {
+		if create {
 			rs := readReal(f, config.NewReal(""))
 			ri, name = len(vs.Reals), rs.Name
 			vs.Reals = append(vs.Reals, rs)
@@ -581,7 +598,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	verb := "saved"
-	if rid == 0 {
+	if create {
 		verb = "added"
 	}
 	setFlash(w, fmt.Sprintf("Real server %s %s (serial %d).", name, verb, saved.Serial))

@@ -45,6 +45,12 @@ type Change struct {
 	// Note goes before the computed summary of what changed, e.g.
 	// "import of lvs.cf" or "restored revision 12".
 	Note string
+	// Elevated says the author proved who they are for this change: a
+	// console user who re-entered their password in this request, or
+	// root at the command line. Only then may a change add or alter a
+	// program the directors run as root (ErrNeedsPassword); an API token
+	// never is.
+	Elevated bool
 }
 
 // Config returns the current configuration.
@@ -96,8 +102,10 @@ func (s *Store) remember(c *config.Config) {
 // Update applies fn to a copy of the current configuration and, when the
 // result is valid, saves it as a new revision in one transaction. It returns
 // the saved configuration with its new serial and the ids of new entries. An
-// error from fn, a *config.ValidationError, ErrNoChange or a *ConflictError
-// leave the database untouched.
+// error from fn, a *config.ValidationError, ErrNoChange, a *ConflictError or
+// a *ProgramError (ErrNeedsPassword: see Change.Elevated) leave the
+// database untouched. A program the change adds or alters must also be a
+// file only root can change, or is refused as a field error.
 func (s *Store) Update(ctx context.Context, ch Change, fn func(*config.Config) error) (*config.Config, error) {
 	return s.save(ctx, ch, fn, 0)
 }
@@ -157,6 +165,13 @@ func (s *Store) save(ctx context.Context, ch Change, fn func(*config.Config) err
 		}
 		if err := next.Validate(); err != nil {
 			return err
+		}
+		// Adopt is exempt: the peer secret authenticates the active
+		// director, and the standby checks each program when it runs it.
+		if at == 0 {
+			if err := checkPrograms(old, next, ch.Elevated); err != nil {
+				return err
+			}
 		}
 		if at != 0 && at <= old.Serial {
 			return fmt.Errorf("serial %d, this director is at %d: %w", at, old.Serial, ErrStale)

@@ -13,7 +13,7 @@ import (
 // when only the serial differs (so that both directors agree on it).
 func TestAdopt(t *testing.T) {
 	st := openTest(t)
-	cur, err := st.Replace(ctx, Change{Author: "test"}, rich())
+	cur, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, rich())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,10 @@
 // Every change goes through [Store.Update] (or its wrappers Replace and
 // Restore): the new configuration is validated as a whole, written in one
 // immediate transaction together with a new revision, and the serial number is
-// bumped. A refused change writes nothing at all.
+// bumped. A refused change writes nothing at all. The rule for the programs
+// the directors run as root is kept there too, so that no writer can forget
+// it: adding or altering one needs an author who proved their password
+// (Change.Elevated), and a program only root can change.
 package store
 
 import (

@@ -29,6 +29,8 @@ func openTest(t testing.TB) *Store {
 var ctx = context.Background()
 
 // rich returns a valid configuration that sets every field of the model.
+// Its programs are root's, and a change that brings them in needs
+// Elevated (see programs_test.go).
 func rich() *config.Config {
 	a := netip.MustParseAddr
 	c := config.Default()
@@ -36,7 +38,7 @@ func rich() *config.Config {
 		Primary: a("192.0.2.1"), PrimaryPrivate: a("10.0.0.1"), Network: config.NAT,
 		NATRouter: a("10.10.0.254"), NATRouterDevice: "eth1:1", NATNetmask: config.MaskBits(24),
 		TCPTimeout: 900, TCPFinTimeout: 120, UDPTimeout: 300,
-		ActiveCmd: `/usr/local/bin/notify "became active"`, InactiveCmd: "/usr/local/bin/notify standby",
+		ActiveCmd: `/usr/bin/logger -t lvs "became active"`, InactiveCmd: "/usr/bin/logger -t lvs standby",
 		Service: "lvs", HardShutdown: true, RshCommand: "ssh", DebugLevel: "NONE",
 	}
 	c.Redundancy = config.Redundancy{
@@ -61,7 +63,7 @@ func rich() *config.Config {
 			Name: "dns6", Active: true, Address: a("2001:db8::53"), Device: "eth0", Netmask: config.MaskBits(64),
 			Protocol: config.UDP, Port: 53, Scheduler: "mh", SchedFallback: true, SchedPort: true, OnePacket: true,
 			CheckTimeout: 1500 * time.Millisecond, Reentry: 0, Expect: "^ok", UseRegex: true,
-			SendProgram: "/usr/lib/lvsconsole/check-dns %h %p", CheckKind: "program", CheckInterval: 3 * time.Second, CheckFailures: 2,
+			SendProgram: "/bin/true %h %p", CheckKind: "program", CheckInterval: 3 * time.Second, CheckFailures: 2,
 			Reals: []config.RealServer{
 				{Name: "ns1", Active: true, Address: a("2001:db8:1::1"), Weight: 10, Forward: config.Direct},
 				{Name: "ns-v4", Active: false, Address: a("10.10.0.53"), Weight: 1, Forward: config.Tunnel},
@@ -135,7 +137,7 @@ func TestEveryFieldSurvivesTheDatabase(t *testing.T) {
 	if err := in.Validate(); err != nil {
 		t.Fatalf("test configuration invalid: %v", err)
 	}
-	saved, err := st.Replace(ctx, Change{Author: "test"}, in)
+	saved, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +176,7 @@ func TestEveryFieldSurvivesTheDatabase(t *testing.T) {
 
 func TestUpdateEditsAndRecordsRevisions(t *testing.T) {
 	st := openTest(t)
-	c, err := st.Replace(ctx, Change{Author: "alice"}, rich())
+	c, err := st.Replace(ctx, Change{Author: "alice", Elevated: true}, rich())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +256,7 @@ func fileSums(t *testing.T, st *Store) map[string][32]byte {
 
 func TestRefusedChangesLeaveTheFileUnchanged(t *testing.T) {
 	st := openTest(t)
-	base, err := st.Replace(ctx, Change{Author: "test"}, rich())
+	base, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, rich())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +323,7 @@ func TestRefusedChangesLeaveTheFileUnchanged(t *testing.T) {
 
 func TestRestore(t *testing.T) {
 	st := openTest(t)
-	first, err := st.Replace(ctx, Change{Author: "test"}, rich())
+	first, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, rich())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +334,7 @@ func TestRestore(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	restored, err := st.Restore(ctx, Change{Author: "admin"}, first.Serial)
+	restored, err := st.Restore(ctx, Change{Author: "admin", Elevated: true}, first.Serial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +359,7 @@ func TestRestore(t *testing.T) {
 
 func TestReplaceKeepsIDsByName(t *testing.T) {
 	st := openTest(t)
-	first, err := st.Replace(ctx, Change{Author: "test"}, rich())
+	first, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, rich())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ type Token struct {
 	ID       int64
 	Name     string
 	Owner    string    // the console user the token acts as
+	Scope    Scope     // what it may do
 	Created  time.Time // when it was made
 	LastUsed time.Time // zero: never used
 	Revoked  time.Time // zero: in force
@@ -55,12 +56,15 @@ func ValidateTokenName(name string) error {
 	return nil
 }
 
-// CreateToken makes an API token for owner, a console user, and returns it
-// with its text: "lvs_" and 32 random bytes in base64url. Only the text's
-// SHA-256 is stored, so the text cannot be shown again.
-func (s *Store) CreateToken(ctx context.Context, owner, name string) (Token, string, error) {
+// CreateToken makes an API token for owner, a console user, with scope, and
+// returns it with its text: "lvs_" and 32 random bytes in base64url. Only
+// the text's SHA-256 is stored, so the text cannot be shown again.
+func (s *Store) CreateToken(ctx context.Context, owner, name string, scope Scope) (Token, string, error) {
 	if err := ValidateTokenName(name); err != nil {
 		return Token{}, "", fmt.Errorf("token name %w", err)
+	}
+	if !scope.Allows(ScopeRead) {
+		return Token{}, "", fmt.Errorf("token scope %v is not one: choose read, operator or admin", scope)
 	}
 	b := make([]byte, tokenBytes)
 	if _, err := rand.Read(b); err != nil {
@@ -68,10 +72,10 @@ func (s *Store) CreateToken(ctx context.Context, owner, name string) (Token, str
 	}
 	text := TokenPrefix + base64.RawURLEncoding.EncodeToString(b)
 	now := s.now()
-	t := Token{Name: name, Owner: owner, Created: time.Unix(now.Unix(), 0)}
+	t := Token{Name: name, Owner: owner, Scope: scope, Created: time.Unix(now.Unix(), 0)}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO api_tokens (token_hash, owner, name, created_at)
-			VALUES (?, ?, ?, ?) RETURNING id`, hashToken(text), owner, name, now.Unix()).Scan(&t.ID)
+		return tx.QueryRowContext(ctx, `INSERT INTO api_tokens (token_hash, owner, name, scope, created_at)
+			VALUES (?, ?, ?, ?, ?) RETURNING id`, hashToken(text), owner, name, scope.String(), now.Unix()).Scan(&t.ID)
 	})
 	if err != nil {
 		return Token{}, "", fmt.Errorf("saving an API token for %s: %w", owner, err)
@@ -79,15 +83,20 @@ func (s *Store) CreateToken(ctx context.Context, owner, name string) (Token, str
 	return t, text, nil
 }
 
-const tokenColumns = `id, name, owner, created_at, last_used, revoked_at`
+const tokenColumns = `id, name, owner, scope, created_at, last_used, revoked_at`
 
 func scanToken(row interface{ Scan(...any) error }) (Token, error) {
 	var (
 		t                      Token
+		scope                  string
 		created, used, revoked int64
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.Owner, &created, &used, &revoked); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.Owner, &scope, &created, &used, &revoked); err != nil {
 		return t, err
+	}
+	var err error
+	if t.Scope, err = ParseScope(scope); err != nil {
+		return t, fmt.Errorf("token %d: scope %w", t.ID, err)
 	}
 	t.Created = time.Unix(created, 0)
 	if used != 0 {

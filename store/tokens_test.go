@@ -18,7 +18,7 @@ func TestTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tok, text, err := st.CreateToken(ctx, "admin", "ci")
+	tok, text, err := st.CreateToken(ctx, "admin", "ci", ScopeAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func TestTokens(t *testing.T) {
 	if tok.ID == 0 || tok.Owner != "admin" || tok.Name != "ci" || !tok.Created.Equal(clock) || !tok.LastUsed.IsZero() {
 		t.Errorf("new token = %+v", tok)
 	}
-	_, text2, _ := st.CreateToken(ctx, "admin", "monitoring")
+	_, text2, _ := st.CreateToken(ctx, "admin", "monitoring", ScopeRead)
 	if text2 == text {
 		t.Fatal("two tokens have the same text")
 	}
@@ -117,17 +117,17 @@ func TestTokenNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"", "  ", strings.Repeat("x", MaxTokenName+1), "a\nb", "tab\there", "bad\xff"} {
-		if _, _, err := st.CreateToken(ctx, "admin", name); err == nil {
+		if _, _, err := st.CreateToken(ctx, "admin", name, ScopeRead); err == nil {
 			t.Errorf("token name %q accepted", name)
 		}
 	}
 	for _, name := range []string{"ci", "Prometheus on mon-1", strings.Repeat("é", MaxTokenName)} {
-		if _, _, err := st.CreateToken(ctx, "admin", name); err != nil {
+		if _, _, err := st.CreateToken(ctx, "admin", name, ScopeRead); err != nil {
 			t.Errorf("token name %q refused: %v", name, err)
 		}
 	}
 	// A token belongs to a console user.
-	if _, _, err := st.CreateToken(ctx, "nobody", "ci"); err == nil {
+	if _, _, err := st.CreateToken(ctx, "nobody", "ci", ScopeRead); err == nil {
 		t.Error("a token was made for a user that does not exist")
 	}
 }

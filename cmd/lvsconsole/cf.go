@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,9 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
 	"github.com/lvsconsole/lvsconsole/store"
 )
+
+// maxCf bounds what import reads of a file: lvscf refuses more than 8 MiB.
+const maxCf = 8 << 20
 
 func runImport(ctx context.Context, e *env, args []string) error {
 	fs, db := newFlags(e, "import")
@@ -32,7 +36,14 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	cfg, err := lvscf.Parse(r)
+	// Read whole, to name the lines of what the store refuses; lvscf
+	// refuses a file of more than its limit, which this reads one byte
+	// past.
+	data, err := io.ReadAll(io.LimitReader(r, maxCf+1))
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	cfg, err := lvscf.Parse(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -45,13 +56,16 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	saved, err := st.Replace(ctx, store.Change{Author: cliAuthor(), Note: "import of " + name}, cfg)
+	// Whoever can write the database could write anything into it: the
+	// command line needs no password for programs (Elevated), but they
+	// must still be files only root can change.
+	saved, err := st.Replace(ctx, store.Change{Author: cliAuthor(), Note: "import of " + name, Elevated: true}, cfg)
 	if errors.Is(err, store.ErrNoChange) {
 		fmt.Fprintf(e.stdout, "%s: the configuration is already this; nothing saved\n", name)
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("importing %s: %w", name, err)
+		return fmt.Errorf("importing %s: %w", name, lvscf.Locate(data, err))
 	}
 	fmt.Fprintf(e.stdout, "%s: imported as serial %d\n", name, saved.Serial)
 	return nil

@@ -88,6 +88,37 @@ func Parse(r io.Reader) (*config.Config, error) {
 	if len(data) > maxSize {
 		return nil, Errors{{Line: 1, Col: 1, Msg: fmt.Sprintf("the file is larger than %d MiB; this is not an lvs.cf", maxSize>>20)}}
 	}
+	p := parse(data)
+	if !p.full {
+		p.validate()
+	}
+	if len(p.errs) == 0 {
+		return p.c, nil
+	}
+	return nil, p.sorted()
+}
+
+// Locate places the field errors of err, a refusal of the configuration
+// Parse read from data by someone who checks what Parse cannot (the store,
+// which checks the programs a change brings in), at the lines of data that
+// set the values, as Parse places Validate's. An err without field errors
+// is returned as it is.
+func Locate(data []byte, err error) error {
+	var ve *config.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	p := parse(data)
+	if len(p.errs) > 0 { // not a file Parse took
+		return err
+	}
+	p.place(ve)
+	return p.sorted()
+}
+
+// parse reads data into the model, with its syntax errors, but does not
+// validate it.
+func parse(data []byte) *parser {
 	p := &parser{c: defaultConfig(), global: newScope(global, "", pos{1, 1})}
 	text := strings.TrimPrefix(string(data), "\uFEFF")
 	for i, line := range strings.Split(text, "\n") {
@@ -104,12 +135,11 @@ func Parse(r io.Reader) (*config.Config, error) {
 		p.stack = nil
 	}
 	p.build()
-	if !p.full {
-		p.validate()
-	}
-	if len(p.errs) == 0 {
-		return p.c, nil
-	}
+	return p
+}
+
+// sorted returns the errors in file order.
+func (p *parser) sorted() Errors {
 	slices.SortStableFunc(p.errs, func(a, b *Error) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 	})
@@ -118,7 +148,7 @@ func Parse(r io.Reader) (*config.Config, error) {
 		p.errs = append(p.errs, &Error{Line: last.Line, Col: last.Col,
 			Msg: fmt.Sprintf("too many errors; only the first %d are listed", maxErrors)})
 	}
-	return nil, p.errs
+	return p.errs
 }
 
 func (p *parser) errorf(at pos, key, format string, args ...any) {
@@ -391,6 +421,11 @@ func (p *parser) validate() {
 		p.errorf(pos{1, 1}, "", "%v", err)
 		return
 	}
+	p.place(ve)
+}
+
+// place puts each field error at the key that set the value.
+func (p *parser) place(ve *config.ValidationError) {
 	for _, fe := range ve.Fields {
 		sc := p.scopeOf(fe)
 		if sc == nil {
