@@ -236,7 +236,12 @@ func (f *formatter) virtual(vs *config.VirtualServer) {
 		in := indent2
 		f.addrDev(in, "address", rs.Address, "")
 		f.bool(in, "active", rs.Active)
-		f.intIf(in, "port", int64(rs.Port))
+		if vs.IsFWMark() {
+			// Absent would mean the virtual server's port (piranha's).
+			f.int(in, "port", int64(rs.Port))
+		} else {
+			f.intIf(in, "port", int64(rs.Port))
+		}
 		// weight is written even when 0: absent would mean 1.
 		f.int(in, "weight", rs.Weight)
 		f.strIf(in, "fwd", string(rs.Forward))
