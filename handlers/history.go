@@ -166,10 +166,13 @@ func (c *Console) importCf(w http.ResponseWriter, r *http.Request) {
 	}
 	defer file.Close()
 	base, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
-	cfg, err := lvscf.Parse(file)
+	cfg, warns, err := importLvsCf(r.Context(), file)
 	var saved *config.Config
 	if err == nil {
 		saved, err = c.store.Replace(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "import of " + hdr.Filename}, cfg)
+	}
+	if c.showImported(w, r, saved, err, hdr.Filename, warns) {
+		return
 	}
 	c.afterReplace(w, r, saved, err, hdr.Filename+" imported")
 }
