@@ -178,7 +178,8 @@ func (f *formatter) config(c *config.Config) {
 		f.raw("", "preempt_delay", config.FormatSeconds(r.PreemptDelay))
 	}
 	f.boolIf("", "syncdaemon", r.SyncDaemon)
-	f.strIf("", "syncd_iface", r.SyncIface)
+	// syncd_iface is written even when empty: absent would mean eth0.
+	f.str("", "syncd_iface", r.SyncIface)
 	f.intIf("", "syncd_id", int64(r.SyncID))
 	f.intIf("", "tcp_timeout", g.TCPTimeout)
 	f.intIf("", "tcpfin_timeout", g.TCPFinTimeout)

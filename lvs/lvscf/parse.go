@@ -479,6 +479,13 @@ func value(line string, off int) (v string, at pos, quoted bool, err error) {
 
 // build turns the parsed blocks into the model, in file order.
 func (p *parser) build() {
+	if r := &p.c.Redundancy; r.BackupActive && (!r.Backup.IsValid() || r.Backup.IsUnspecified()) {
+		// piranha's pulse clears it at start (pulse.c main: "Undefined
+		// backup node marked as active? -- clearing that!").
+		r.BackupActive = false
+		p.warnf(p.global.keys["backup_active"], "backup_active", "is 1 but there is no backup address: piranha's "+
+			"pulse cleared it and ran this director alone; imported as backup_active = 0")
+	}
 	for _, sc := range p.virtuals {
 		vs := *sc.vs
 		for _, rsc := range sc.reals {

@@ -182,6 +182,9 @@ func piranhaMeaning(src string, resolve func(string) (string, error)) (map[strin
 	}
 	out["nat_nmask"] = notGiven(g["nat_nmask"])
 	out["backup_active"] = num(cmp.Or(g["backup_active"], "0"))
+	if out["backup"] == "" {
+		out["backup_active"] = "0" // pulse.c main: "Undefined backup node marked as active? -- clearing that!"
+	}
 	out["heartbeat_port"] = num(cmp.Or(g["heartbeat_port"], "539"))
 	out["keepalive"] = num(cmp.Or(g["keepalive"], "2"))
 	out["deadtime"] = num(cmp.Or(g["deadtime"], "5"))

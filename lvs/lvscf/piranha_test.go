@@ -341,7 +341,7 @@ func TestImportRealServerPorts(t *testing.T) {
 // the same model, and the export means to piranha what the file meant.
 func TestImportRoundTripPiranhaFixtures(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "piranha", "*.cf"))
-	if len(files) < 9 {
+	if len(files) < 10 {
 		t.Fatalf("testdata/piranha has only %v", files)
 	}
 	resolve := func(name string) (string, error) {
@@ -383,4 +383,16 @@ func TestImportRoundTripPiranhaFixtures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// backup_active = 1 without a backup address is a director alone, as
+// piranha's pulse made it.
+func TestImportBackupActiveWithoutBackup(t *testing.T) {
+	src := readFixture(t, "backup-undefined.cf")
+	c, ws := importText(t, src)
+	if c.Redundancy.BackupActive {
+		t.Error("backup_active stays on without a backup")
+	}
+	takeWarning(t, &ws, lineOf(t, src, "backup_active =", 2), "backup_active", "no backup address", "alone", "backup_active = 0")
+	noMoreWarnings(t, ws)
 }
