@@ -131,3 +131,14 @@ func TestValidateRefusesWhatPiranhaReadsOtherwise(t *testing.T) {
 		})
 	}
 }
+
+// Check gives what Validate and Warnings give, in one pass.
+func TestCheckIsValidateAndWarnings(t *testing.T) {
+	c := valid()
+	web(c).Active, web(c).Address, web(c).Device = false, netip.Addr{}, ""
+	web6(c).Scheduler = "bogus"
+	ws, err := c.Check()
+	if err == nil || err.Error() != c.Validate().Error() || len(ws) != 1 || ws[0].Error() != c.Warnings()[0].Error() {
+		t.Errorf("Check = %v, %v; Validate %v, Warnings %v", ws, err, c.Validate(), c.Warnings())
+	}
+}

@@ -131,6 +131,15 @@ func (c *Config) Validate() error {
 // refused, with the same message, once activated.
 func (c *Config) Warnings() []*FieldError { return c.validate().warns }
 
+// Check is Validate and Warnings in one pass.
+func (c *Config) Check() (warnings []*FieldError, err error) {
+	v := c.validate()
+	if len(v.errs) != 0 {
+		err = &ValidationError{Fields: v.errs}
+	}
+	return v.warns, err
+}
+
 func (c *Config) validate() *validator {
 	v := &validator{section: "global", vi: -1, ri: -1}
 	c.Global.validate(v)

@@ -525,7 +525,8 @@ func (p *parser) defaultPort(vs *config.VirtualServer, rs *config.RealServer, vs
 // already failed to parse is not reported again: its default is what
 // Validate saw, not what the admin wrote.
 func (p *parser) validate() {
-	if err := p.c.Validate(); err != nil {
+	warns, err := p.c.Check()
+	if err != nil {
 		var ve *config.ValidationError
 		if !errors.As(err, &ve) {
 			p.errorf(pos{1, 1}, "", "%v", err)
@@ -535,7 +536,7 @@ func (p *parser) validate() {
 			p.place(fe, p.errorf)
 		}
 	}
-	for _, fe := range p.c.Warnings() {
+	for _, fe := range warns {
 		p.place(fe, p.warnf)
 	}
 }
