@@ -42,20 +42,17 @@ func TestImportPrintsWarnings(t *testing.T) {
 func TestImportSaysWhichSerial(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "lvs.db")
-	src, err := os.ReadFile(fixture("network-default.cf"))
+	ahead := fixture("serial-ahead.cf") // serial_no = 70
+	src, err := os.ReadFile(ahead)
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(name, serial, port string) string {
-		s := strings.Replace(string(src), "serial_no = 3", "serial_no = "+serial, 1)
-		s = strings.Replace(s, "port = 80", "port = "+port, 1)
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
+	// The same file, changed and with a serial behind the database's.
+	behind := filepath.Join(dir, "behind.cf")
+	s := strings.Replace(strings.Replace(string(src), "serial_no = 70", "serial_no = 12", 1), "port = 80", "port = 81", 1)
+	if err := os.WriteFile(behind, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	ahead, behind := write("ahead.cf", "70", "80"), write("behind.cf", "12", "81")
 	out, _, err := runCmd(t, "", "import", "-db", db, ahead)
 	if err != nil || !strings.Contains(out, ahead+": imported as serial 70 (the file's serial_no)") {
 		t.Errorf("a file ahead: %q %v", out, err)
@@ -71,7 +68,7 @@ func TestImportSaysWhichSerial(t *testing.T) {
 func TestImportSaysThePeerSecretIsMissing(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "lvs.db")
-	src := fixture("duplicate-keys.cf") // backup_active = 1
+	src := fixture("pair.cf") // backup_active = 1
 	out, _, err := runCmd(t, "", "import", "-db", db, src)
 	if err != nil {
 		t.Fatal(err)

@@ -341,7 +341,7 @@ func TestImportRealServerPorts(t *testing.T) {
 // the same model, and the export means to piranha what the file meant.
 func TestImportRoundTripPiranhaFixtures(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "piranha", "*.cf"))
-	if len(files) < 10 {
+	if len(files) < 12 {
 		t.Fatalf("testdata/piranha has only %v", files)
 	}
 	resolve := func(name string) (string, error) {
