@@ -122,7 +122,7 @@ func TestValidateRefusesWhatPiranhaReadsOtherwise(t *testing.T) {
 		}, virt, vWeb, -1, "vip_nmask", "not given"},
 		{"device without an address on an inactive draft", func(c *config.Config) {
 			web(c).Active, web(c).Address = false, netip.Addr{}
-		}, virt, vWeb, -1, "device", `"eth0:1" has no address`},
+		}, virt, vWeb, -1, "address", `required with a device ("eth0:1")`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid()

@@ -280,14 +280,14 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 	if !nameRE.MatchString(vs.Name) || len(vs.Name) > maxNameLen {
 		v.add("name", "%q is not allowed: 1-%d letters, digits, '.', '_' or '-', starting with a letter or digit", vs.Name, maxNameLen)
 	}
-	if !vs.Address.IsValid() {
+	switch {
+	case !vs.Address.IsValid() && !vs.Active && vs.Device != "":
+		// lvs.cf writes the device after the address: alone it could not
+		// be written, even in a draft.
+		v.add("address", "is required with a device (%q): give the virtual IP address, or leave the device empty", vs.Device)
+	case !vs.Address.IsValid():
 		v.need(vs.Active, "address", "is required: the virtual IP address")
-		if !vs.Active && vs.Device != "" {
-			// lvs.cf writes the device after the address; alone it
-			// could not be written.
-			v.add("device", "%q has no address: give the virtual IP address too, or leave the device empty", vs.Device)
-		}
-	} else {
+	default:
 		checkUnicast(v, "address", vs.Address, vs.Active)
 	}
 	checkDevice(v, "device", vs.Device)
