@@ -85,12 +85,16 @@ func (c *Console) apiImportCf(w http.ResponseWriter, r *http.Request) {
 		c.apiRefuse(w, r, err, nil)
 		return
 	}
-	cfg, err := lvscf.Parse(bytes.NewReader(body))
+	cfg, warns, err := importLvsCf(r.Context(), bytes.NewReader(body))
 	if err != nil {
 		c.apiRefuse(w, r, err, nil)
 		return
 	}
 	saved, err := c.store.Replace(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "api: import of lvs.cf"}, cfg)
+	if err == nil || errors.Is(err, store.ErrNoChange) {
+		c.answerImport(w, r, saved, warns)
+		return
+	}
 	c.afterAPIReplace(w, r, saved, err, cfg)
 }
 

@@ -497,7 +497,9 @@ func TestAPIRefusesWhatTheConsoleRefuses(t *testing.T) {
 		{"/global", url.Values{"primary": {"1.2.3"}, "network": {"direct"}}, "PUT", "/global", map[string]any{"primary": "1.2.3"}, "primary"},
 		{"/global", url.Values{"network": {"bogus"}}, "PUT", "/global", map[string]any{"network": "bogus"}, "network"},
 		{"/global", url.Values{"network": {"nat"}, "active_cmd": {"notify-send up"}}, "PUT", "/global", map[string]any{"active_cmd": "notify-send up"}, "active_cmd"},
-		{"/redundancy", url.Values{"keepalive": {"5"}, "deadtime": {"2"}, "heartbeat_port": {"539"}}, "PUT", "/redundancy", map[string]any{"keepalive": 5, "deadtime": 2}, "deadtime"},
+		// The heartbeat's timing is checked while a backup is active.
+		{"/redundancy", url.Values{"backup_active": {"1"}, "backup": {"192.0.2.2"}, "keepalive": {"5"}, "deadtime": {"2"}, "heartbeat_port": {"539"}},
+			"PUT", "/redundancy", map[string]any{"backup_active": true, "backup": "192.0.2.2", "keepalive": 5, "deadtime": 2}, "deadtime"},
 		{"/redundancy", url.Values{"keepalive": {"six"}, "deadtime": {"18"}, "heartbeat_port": {"539"}}, "PUT", "/redundancy", map[string]any{"keepalive": "six"}, "keepalive"},
 		{"/redundancy", url.Values{"keepalive": {"6"}, "deadtime": {"18"}, "heartbeat_port": {"70000"}}, "PUT", "/redundancy", map[string]any{"heartbeat_port": 70000}, "heartbeat_port"},
 		{"/virtual/new", url.Values{"name": {"bad name"}, "address": {"192.0.2.20"}, "protocol": {"tcp"}, "port": {"80"}, "scheduler": {"wlc"}, "timeout": {"6"}, "reentry": {"15"}},

@@ -174,6 +174,7 @@ func (c *Console) controlView(ctx context.Context) (web.ControlView, error) {
 	v := web.ControlView{Serial: cfg.Serial, At: c.now()}
 	c.engineView(&v)
 	v.Failover = c.failoverView()
+	c.hintSecret(ctx, cfg, &v)
 	revs, err := c.store.Revisions(ctx, 0, 10)
 	if err == nil && len(revs) > 0 {
 		row := revisionRow(revs[0], cfg.Serial)

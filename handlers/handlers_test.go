@@ -293,7 +293,7 @@ func TestBadFieldsShowMessagesAndSaveNothing(t *testing.T) {
 		{"/global", url.Values{"primary": {"1.2.3"}, "network": {"direct"}}, "primary", "not an IP address"},
 		{"/global", url.Values{"network": {"bogus"}}, "network", "nat, direct or tunnel"},
 		{"/global", url.Values{"network": {"nat"}, "active_cmd": {"notify-send up"}}, "active_cmd", "absolute path"},
-		{"/redundancy", url.Values{"keepalive": {"5"}, "deadtime": {"2"}, "heartbeat_port": {"539"}}, "deadtime", "longer than keepalive"},
+		{"/redundancy", url.Values{"backup_active": {"1"}, "backup": {"192.0.2.2"}, "keepalive": {"5"}, "deadtime": {"2"}, "heartbeat_port": {"539"}}, "deadtime", "longer than keepalive"},
 		{"/redundancy", url.Values{"keepalive": {"six"}, "deadtime": {"18"}, "heartbeat_port": {"539"}}, "keepalive", "not a number of seconds"},
 		{"/redundancy", url.Values{"keepalive": {"6"}, "deadtime": {"18"}, "heartbeat_port": {"70000"}}, "heartbeat_port", "1-65535"},
 		{"/virtual/new", url.Values{"name": {"bad name"}, "address": {"192.0.2.20"}, "protocol": {"tcp"}, "port": {"80"}, "scheduler": {"wlc"}, "timeout": {"6"}, "reentry": {"15"}}, "name", "letters, digits"},
@@ -598,7 +598,7 @@ func TestImportExportAndRestore(t *testing.T) {
 		return do(t, c, req)
 	}
 	a := upload("lvs.cf", string(example))
-	if a.code != http.StatusSeeOther {
+	if a.code != http.StatusOK || !strings.Contains(a.body, "no peer secret") { // backup_active = 1
 		t.Fatalf("import = %d: %s", a.code, a.body)
 	}
 	cfg := e.config(t)

@@ -248,10 +248,13 @@ func (c *Console) importCf(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cfg, err := lvscf.Parse(bytes.NewReader(text))
+	cfg, warns, err := importLvsCf(r.Context(), bytes.NewReader(text))
 	var saved *config.Config
 	if err == nil {
 		saved, err = c.store.Replace(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "import of " + name, Elevated: elevated}, cfg)
+	}
+	if c.showImported(w, r, saved, err, name, warns) {
+		return
 	}
 	c.afterReplace(w, r, saved, err, name+" imported", f, text, again)
 }

@@ -146,7 +146,9 @@ func (c *Console) redundancyPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := c.page(w, r, "Redundancy", web.TabRedundancy, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.Redundancy(p, redundancyForm(cfg), c.secretView(r, web.NewForm(0), "")))
+	f := redundancyForm(cfg)
+	c.noteSecret(r, f, cfg)
+	c.render(w, r, http.StatusOK, web.Redundancy(p, f, c.secretView(r, web.NewForm(0), "")))
 }
 
 func (c *Console) renderRedundancy(w http.ResponseWriter, r *http.Request, f *web.Form) func(web.Page, int) {

@@ -187,7 +187,9 @@ func (s *Store) save(ctx context.Context, ch Change, fn func(*config.Config) err
 		if ch.Note != "" {
 			summary = ch.Note + ": " + summary
 		}
-		next.Serial = old.Serial + 1
+		// Never backwards: an import (Replace) keeps a file's serial
+		// that is ahead.
+		next.Serial = max(old.Serial+1, next.Serial)
 		if at != 0 {
 			next.Serial = at
 		}
@@ -211,12 +213,14 @@ func (s *Store) save(ctx context.Context, ch Change, fn func(*config.Config) err
 // Replace saves cfg whole as the next revision (an import, or a
 // configuration received from the peer). Virtual and real servers without an
 // id take the id of the current entry of the same name, so that their
-// history and health state carry over.
+// history and health state carry over. The serial is cfg's when that is
+// ahead of the current one (an imported file's serial_no, which must not go
+// backwards), else the next one.
 func (s *Store) Replace(ctx context.Context, ch Change, cfg *config.Config) (*config.Config, error) {
 	return s.Update(ctx, ch, func(c *config.Config) error {
 		next := cfg.Clone()
 		adoptIDs(c, next)
-		next.Serial = c.Serial
+		next.Serial = max(c.Serial, cfg.Serial)
 		*c = *next
 		return nil
 	})

@@ -41,6 +41,9 @@ type Page struct {
 	// Refresh, when set, reloads the page this many seconds later in a
 	// browser without JavaScript (with it, the page updates itself).
 	Refresh int
+	// Warnings are what an accepted action should make the admin read,
+	// such as an import's ("line 12, column 6: port: ...").
+	Warnings []string
 }
 
 // Form carries a form's values as the user typed them, and the message for
@@ -48,6 +51,9 @@ type Page struct {
 type Form struct {
 	Values map[string]string
 	Errs   map[string]string
+	// Notes say something about an accepted field that the admin must
+	// act on (not a refusal), shown beside it.
+	Notes map[string]string
 	// Serial is the configuration the form was filled from; an edit based on
 	// an older one is refused rather than overwriting someone else's.
 	Serial int64
@@ -63,6 +69,9 @@ func (f *Form) Get(name string) string { return f.Values[name] }
 
 // Err returns the message for field name, or "".
 func (f *Form) Err(name string) string { return f.Errs[name] }
+
+// Note returns the note on field name, or "".
+func (f *Form) Note(name string) string { return f.Notes[name] }
 
 // Checked reports whether checkbox name is on.
 func (f *Form) Checked(name string) bool { return f.Values[name] == "1" }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -43,12 +44,13 @@ func runImport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", name, err)
 	}
-	cfg, err := lvscf.Parse(bytes.NewReader(data))
+	cfg, warns, err := lvscf.Import(ctx, bytes.NewReader(data), lvscf.Options{Resolver: net.DefaultResolver})
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	if *check {
 		fmt.Fprintf(e.stdout, "%s: valid: %d virtual servers\n", name, len(cfg.Virtuals))
+		printWarnings(e.stdout, name, warns)
 		return nil
 	}
 	st, err := e.openStore(ctx, *db)
@@ -56,19 +58,25 @@ func runImport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	old, err := st.Config(ctx)
+	if err != nil {
+		return err
+	}
 	// Whoever can write the database could write anything into it: the
 	// command line needs no password for programs (Elevated), but they
 	// must still be files only root can change.
 	saved, err := st.Replace(ctx, store.Change{Author: cliAuthor(), Note: "import of " + name, Elevated: true}, cfg)
 	if errors.Is(err, store.ErrNoChange) {
 		fmt.Fprintf(e.stdout, "%s: the configuration is already this; nothing saved\n", name)
-		return nil
+		saved, err = old, nil
+	} else if err == nil {
+		fmt.Fprintf(e.stdout, "%s: imported as serial %d%s\n", name, saved.Serial, serialNote(cfg.Serial, old.Serial, saved.Serial))
 	}
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", name, lvscf.Locate(data, err))
 	}
-	fmt.Fprintf(e.stdout, "%s: imported as serial %d\n", name, saved.Serial)
-	return nil
+	printWarnings(e.stdout, name, warns)
+	return secretNote(ctx, e.stdout, name, st, saved)
 }
 
 func runExport(ctx context.Context, e *env, args []string) error {

@@ -108,8 +108,8 @@ func TestStatusThroughServe(t *testing.T) {
 	for _, want := range []string{
 		"IPVS: IPVS is not available in this kernel",
 		"The table it would program:\nProt LocalAddress:Port Scheduler Flags\n",
-		"Engine: IPVS not available, serial 2 applied",
-		"Director: failover is off (lvsconsole serve -failover=false), configuration serial 2\n",
+		"Engine: IPVS not available, serial 12 applied",
+		"Director: failover is off (lvsconsole serve -failover=false), configuration serial 12\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status through serve lacks %q:\n%s", want, out)

@@ -67,7 +67,7 @@ func TestImportExport(t *testing.T) {
 		t.Errorf("import -check created the database")
 	}
 	out, _, err = runCmd(t, "", "import", "-db", db, src)
-	if err != nil || !strings.Contains(out, "imported as serial 2") {
+	if err != nil || !strings.Contains(out, "imported as serial 12 (the file's serial_no)") {
 		t.Fatalf("import: %q %v", out, err)
 	}
 	out, _, err = runCmd(t, "", "import", "-db", db, src)

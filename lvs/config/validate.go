@@ -79,26 +79,68 @@ var (
 	deviceRE = regexp.MustCompile(`^[A-Za-z0-9_.@+:-]+$`)
 )
 
-// validator collects field errors for one section at a time.
+// validator collects field errors, and the warnings of drafts, for one
+// section at a time.
 type validator struct {
 	errs    []*FieldError
+	warns   []*FieldError
 	section string
 	vi, ri  int
 	vname   string
 	rname   string
 }
 
-func (v *validator) add(field, format string, args ...any) {
-	v.errs = append(v.errs, &FieldError{
+func (v *validator) field(field, format string, args ...any) *FieldError {
+	return &FieldError{
 		Section: v.section, Virtual: v.vi, Real: v.ri,
 		VirtualName: v.vname, RealName: v.rname,
 		Field: field, Msg: fmt.Sprintf(format, args...),
-	})
+	}
+}
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, v.field(field, format, args...))
+}
+
+// need refuses a value an entry in effect must have, and only warns about
+// it on a draft: piranha's daemons skip inactive entries (and run no
+// heartbeat without a backup), so its files hold unfinished ones. The
+// message is the same either way, so that ACTIVATE refuses a draft with the
+// words the import warned with.
+func (v *validator) need(inEffect bool, field, format string, args ...any) {
+	if inEffect {
+		v.add(field, format, args...)
+		return
+	}
+	v.warns = append(v.warns, v.field(field, format, args...))
 }
 
 // Validate checks every rule a configuration must obey and returns a
-// *ValidationError listing all refused values, or nil.
+// *ValidationError listing all refused values, or nil. What an inactive
+// entry lacks is not refused; Warnings lists it.
 func (c *Config) Validate() error {
+	v := c.validate()
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: v.errs}
+}
+
+// Warnings lists what the drafts of c lack: inactive virtual and real
+// servers, and heartbeat settings while no backup is active. Each would be
+// refused, with the same message, once activated.
+func (c *Config) Warnings() []*FieldError { return c.validate().warns }
+
+// Check is Validate and Warnings in one pass.
+func (c *Config) Check() (warnings []*FieldError, err error) {
+	v := c.validate()
+	if len(v.errs) != 0 {
+		err = &ValidationError{Fields: v.errs}
+	}
+	return v.warns, err
+}
+
+func (c *Config) validate() *validator {
 	v := &validator{section: "global", vi: -1, ri: -1}
 	c.Global.validate(v)
 	v.section = "redundancy"
@@ -123,10 +165,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if len(v.errs) == 0 {
-		return nil
-	}
-	return &ValidationError{Fields: v.errs}
+	return v
 }
 
 func identityField(vs *VirtualServer) string {
@@ -217,12 +256,14 @@ func (r *Redundancy) validate(v *validator, g *Global) {
 			v.add(field, "must be set on both directors or on neither (it is the second heartbeat path)")
 		}
 	}
-	checkDuration(v, "keepalive", r.Keepalive, minInterval, maxKeepalive)
+	// The heartbeat's timing matters only when one runs.
+	hb := r.BackupActive
+	checkDurationNeed(v, hb, "keepalive", r.Keepalive, minInterval, maxKeepalive)
 	if r.Deadtime <= r.Keepalive {
-		v.add("deadtime", "%ss must be longer than keepalive (%ss), or every heartbeat would be late",
+		v.need(hb, "deadtime", "%ss must be longer than keepalive (%ss), or every heartbeat would be late",
 			FormatSeconds(r.Deadtime), FormatSeconds(r.Keepalive))
 	} else {
-		checkDuration(v, "deadtime", r.Deadtime, minInterval, maxKeepalive)
+		checkDurationNeed(v, hb, "deadtime", r.Deadtime, minInterval, maxKeepalive)
 	}
 	checkRange(v, "heartbeat_port", int64(r.HeartbeatPort), 1, 65535)
 	if r.PreemptDelay != 0 {
@@ -239,9 +280,14 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 	if !nameRE.MatchString(vs.Name) || len(vs.Name) > maxNameLen {
 		v.add("name", "%q is not allowed: 1-%d letters, digits, '.', '_' or '-', starting with a letter or digit", vs.Name, maxNameLen)
 	}
-	if !vs.Address.IsValid() {
-		v.add("address", "is required: the virtual IP address")
-	} else {
+	switch {
+	case !vs.Address.IsValid() && !vs.Active && vs.Device != "":
+		// lvs.cf writes the device after the address: alone it could not
+		// be written, even in a draft.
+		v.add("address", "is required with a device (%q): give the virtual IP address, or leave the device empty", vs.Device)
+	case !vs.Address.IsValid():
+		v.need(vs.Active, "address", "is required: the virtual IP address")
+	default:
 		checkUnicast(v, "address", vs.Address, vs.Active)
 	}
 	checkDevice(v, "device", vs.Device)
@@ -266,9 +312,6 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 	}
 	checkRange(v, "persistent", vs.Persistence, 0, MaxUint32)
 	checkMask(v, "pmask", vs.PersistenceNetmask, vs.Address)
-	if vs.Address.Is6() && vs.PersistenceNetmask.IsSet() && vs.PersistenceNetmask.Bits() == 0 {
-		v.add("pmask", "an IPv6 persistence netmask is a prefix length of 1-128")
-	}
 	if vs.SorryServer.IsValid() {
 		checkUnicast(v, "sorry_server", vs.SorryServer, true)
 		if usable(vs.Address) && vs.SorryServer.Is4() != vs.Address.Is4() && g.Network != Tunnel {
@@ -301,7 +344,7 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 			v.add("name", "%q is already the name of real server #%d of this virtual server", rs.Name, prev+1)
 		}
 		names[rs.Name] = j
-		rs.validate(v, vs, g)
+		rs.validate(v, vs, g, vs.Active && rs.Active)
 		if rs.Active && usable(rs.Address) {
 			key := netip.AddrPortFrom(rs.Address, uint16(rs.EffectivePort(vs)))
 			if other, dup := dests[key]; dup {
@@ -314,14 +357,18 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 	v.section, v.ri, v.rname = "virtual", -1, ""
 }
 
-func (rs *RealServer) validate(v *validator, vs *VirtualServer, g *Global) {
+// validate checks rs; inEffect is whether rs and vs are both active.
+func (rs *RealServer) validate(v *validator, vs *VirtualServer, g *Global, inEffect bool) {
 	if !nameRE.MatchString(rs.Name) || len(rs.Name) > maxNameLen {
 		v.add("name", "%q is not allowed: 1-%d letters, digits, '.', '_' or '-', starting with a letter or digit", rs.Name, maxNameLen)
 	}
-	if !rs.Address.IsValid() {
-		v.add("address", "is required: the real server's IP address")
-	} else {
-		checkUnicast(v, "address", rs.Address, rs.Active)
+	switch {
+	case !rs.Address.IsValid():
+		v.need(inEffect, "address", "is required: the real server's IP address")
+	case rs.Active && !inEffect && rs.Address.IsUnspecified():
+		v.need(false, "address", placeholder, rs.Address)
+	default:
+		checkUnicast(v, "address", rs.Address, inEffect)
 	}
 	if rs.Forward != "" && !slices.Contains(Forwards, rs.Forward) {
 		v.add("fwd", "%q is not a forwarding method: use nat, direct or tunnel (or leave it empty for the global setting)", rs.Forward)
@@ -331,7 +378,7 @@ func (rs *RealServer) validate(v *validator, vs *VirtualServer, g *Global) {
 	}
 	checkRange(v, "port", int64(rs.Port), 0, 65535)
 	if rs.Port == 0 && vs.Port == 0 && vs.IsFWMark() && rs.Active {
-		v.add("port", "is required: the firewall-mark virtual server has no port to inherit")
+		v.need(inEffect, "port", "is required: the firewall-mark virtual server has no port to inherit")
 	}
 	checkRange(v, "weight", rs.Weight, 0, MaxWeight)
 	checkRange(v, "uthreshold", rs.UpperThreshold, 0, MaxUint32)
@@ -345,6 +392,8 @@ func (rs *RealServer) validate(v *validator, vs *VirtualServer, g *Global) {
 // piranha's "not configured" placeholder.
 func usable(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }
 
+const placeholder = "%s is a placeholder; an active entry needs a real address"
+
 // checkUnicast refuses addresses that cannot be a host's. The unspecified
 // address is piranha's placeholder for "not configured yet" and is allowed
 // unless required is set (an active entry).
@@ -353,7 +402,7 @@ func checkUnicast(v *validator, field string, a netip.Addr, required bool) {
 	case !a.IsValid():
 	case a.IsUnspecified():
 		if required {
-			v.add(field, "%s is a placeholder; an active entry needs a real address", a)
+			v.add(field, placeholder, a)
 		}
 	case a.IsMulticast(), a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 		v.add(field, "%s is a multicast or broadcast address; a unicast address is needed", a)
@@ -370,8 +419,13 @@ func checkMask(v *validator, field string, m Netmask, a netip.Addr) {
 	if a.Is6() {
 		maxBits = 128
 	}
-	if m.Bits() < 0 || m.Bits() > maxBits {
+	switch {
+	case m.Bits() < 0 || m.Bits() > maxBits:
 		v.add(field, "/%d is too long for %s: use a prefix length of 0-%d", m.Bits(), familyName(a), maxBits)
+	case m.Bits() == 0:
+		// lvs.cf could not carry it: piranha reads a mask of 0.0.0.0 as
+		// "not given", and so does the import.
+		v.add(field, "/0 (0.0.0.0) means \"not given\" in lvs.cf, as in piranha: leave it empty, or use a prefix length of 1-%d", maxBits)
 	}
 }
 
@@ -399,11 +453,16 @@ func checkRange(v *validator, field string, n, lo, hi int64) {
 }
 
 func checkDuration(v *validator, field string, d, lo, hi time.Duration) {
+	checkDurationNeed(v, true, field, d, lo, hi)
+}
+
+// checkDurationNeed is checkDuration that only warns while !inEffect.
+func checkDurationNeed(v *validator, inEffect bool, field string, d, lo, hi time.Duration) {
 	switch {
 	case d < lo || d > hi:
-		v.add(field, "%ss is out of range: use %s to %s seconds", FormatSeconds(d), FormatSeconds(lo), FormatSeconds(hi))
+		v.need(inEffect, field, "%ss is out of range: use %s to %s seconds", FormatSeconds(d), FormatSeconds(lo), FormatSeconds(hi))
 	case d%time.Millisecond != 0:
-		v.add(field, "%v is finer than a millisecond; use whole milliseconds", d)
+		v.need(inEffect, field, "%v is finer than a millisecond; use whole milliseconds", d)
 	}
 }
 

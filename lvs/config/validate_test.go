@@ -336,7 +336,6 @@ func TestValidateRefuses(t *testing.T) {
 		{"real name 64 chars", func(c *config.Config) { web6a(c).Name = long64 }, srv, vWeb6, 0, "name", "1-63"},
 		{"duplicate real name", func(c *config.Config) { web2(c).Name = "web1" }, srv, vWeb, 1, "name", "already the name"},
 		{"real address unset", func(c *config.Config) { web1(c).Address = netip.Addr{} }, srv, vWeb, 0, "address", "required"},
-		{"inactive real address unset", func(c *config.Config) { web1(c).Active, web1(c).Address = false, netip.Addr{} }, srv, vWeb, 0, "address", "required"},
 		{"real address multicast", func(c *config.Config) { web1(c).Address = mustAddr("224.0.0.1") }, srv, vWeb, 0, "address", "unicast"},
 		{"real address broadcast", func(c *config.Config) { web2(c).Address = mustAddr("255.255.255.255") }, srv, vWeb, 1, "address", "unicast"},
 		{"active real on 0.0.0.0", func(c *config.Config) { web1(c).Address = netip.IPv4Unspecified() }, srv, vWeb, 0, "address", "real address"},
@@ -435,13 +434,11 @@ func TestValidateAccepts(t *testing.T) {
 		{"one-packet on udp", func(c *config.Config) { web(c).Protocol, web(c).OnePacket = config.UDP, true }},
 		{"sctp", func(c *config.Config) { web(c).Protocol = config.SCTP }},
 		{"vip_nmask /32", func(c *config.Config) { web(c).Netmask = config.MaskBits(32) }},
-		{"vip_nmask /0", func(c *config.Config) { web(c).Netmask = config.MaskBits(0) }},
 		{"vip_nmask /64 on IPv6", func(c *config.Config) { web6(c).Netmask = config.MaskBits(64) }},
 		{"vip_nmask /128 on IPv6", func(c *config.Config) { web6(c).Netmask = config.MaskBits(128) }},
 		{"vip_nmask unset", func(c *config.Config) { web(c).Netmask = config.Netmask{} }},
 		{"pmask /128 on IPv6", func(c *config.Config) { web6(c).PersistenceNetmask = config.MaskBits(128) }},
 		{"pmask unset on IPv6", func(c *config.Config) { web6(c).PersistenceNetmask = config.Netmask{} }},
-		{"pmask /0 on IPv4", func(c *config.Config) { web(c).PersistenceNetmask = config.MaskBits(0) }},
 		{"inactive virtual on 0.0.0.0", func(c *config.Config) { web(c).Active, web(c).Address = false, netip.IPv4Unspecified() }},
 		{"inactive virtual on ::", func(c *config.Config) { web6(c).Active, web6(c).Address = false, netip.IPv6Unspecified() }},
 		{"inactive real on 0.0.0.0", func(c *config.Config) { web1(c).Active, web1(c).Address = false, netip.IPv4Unspecified() }},
@@ -541,18 +538,18 @@ func TestValidateAccepts(t *testing.T) {
 
 func TestValidateReportsEveryError(t *testing.T) {
 	c := valid()
-	c.Global.Network = "bogus"                              // global network
-	c.Global.RshCommand = "telnet"                          // global rsh_command
-	c.Redundancy.Keepalive = 0                              // redundancy keepalive
-	c.Redundancy.HeartbeatPort = 0                          // redundancy heartbeat_port
-	web(c).Port = 65536                                     // virtual 0 port
-	web(c).Scheduler = "foo"                                // virtual 0 scheduler
-	web1(c).Weight = -1                                     // server 0/0 weight
-	web2(c).Forward = "bogus"                               // server 0/1 fwd
-	web6a(c).Address = mustAddr("10.1.0.30")                // server 1/0 address
-	marked(c).Name = "web"                                  // virtual 2 name
-	m1(c).Port = 0                                          // server 2/0 port
-	c.Virtuals = append(c.Virtuals, config.VirtualServer{}) // virtual 3: name, address, protocol, port, scheduler, timeout
+	c.Global.Network = "bogus"                                          // global network
+	c.Global.RshCommand = "telnet"                                      // global rsh_command
+	c.Redundancy.Keepalive = 0                                          // redundancy keepalive
+	c.Redundancy.HeartbeatPort = 0                                      // redundancy heartbeat_port
+	web(c).Port = 65536                                                 // virtual 0 port
+	web(c).Scheduler = "foo"                                            // virtual 0 scheduler
+	web1(c).Weight = -1                                                 // server 0/0 weight
+	web2(c).Forward = "bogus"                                           // server 0/1 fwd
+	web6a(c).Address = mustAddr("10.1.0.30")                            // server 1/0 address
+	marked(c).Name = "web"                                              // virtual 2 name
+	m1(c).Port = 0                                                      // server 2/0 port
+	c.Virtuals = append(c.Virtuals, config.VirtualServer{Active: true}) // virtual 3: name, address, protocol, port, scheduler, timeout
 
 	err := c.Validate()
 	var ve *config.ValidationError

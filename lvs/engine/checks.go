@@ -285,10 +285,10 @@ func (c *Checks) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32,
 	case health.Up:
 		return rampedWeight(int32(rs.Weight), c.now().Sub(st.UpSince), policyOf(vs).Interval), In
 	case health.Down:
-		if vs.Quiesce {
-			return 0, In // existing connections finish; no new ones
+		if vs.Quiesce && st.WasUp {
+			return 0, Quiesced // existing connections finish; no new ones
 		}
-		return 0, Out
+		return 0, Out // also one never up: piranha quiesced only what it had brought up
 	}
 	if st.Checks > 0 {
 		return 0, Out // checked, never good yet: piranha adds it after its first good check
@@ -333,7 +333,7 @@ func (c *Checks) Of(vs *config.VirtualServer, rs *config.RealServer) (ServerHeal
 	case health.Down:
 		h.State = "down"
 	}
-	if w, p := c.Weight(vs, rs); p == In {
+	if w, p := c.Weight(vs, rs); p == In || p == Quiesced {
 		h.Weight = w
 	}
 	return h, true

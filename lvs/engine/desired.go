@@ -45,9 +45,10 @@ func (t *Table) Lookup(k ipvs.ServiceKey) *Service {
 type Presence int
 
 const (
-	Out     Presence = iota // not in the table (down, or never seen up)
-	In                      // in the table, at the weight given
-	Pending                 // not checked yet: keep it as the kernel has it
+	Out      Presence = iota // not in the table (down, or never seen up)
+	In                       // in the table, at the weight given
+	Pending                  // not checked yet: keep it as the kernel has it
+	Quiesced                 // down, but kept in the table at weight 0 so that its connections finish
 )
 
 // Health tells which real servers may take traffic, and with what weight.
@@ -80,6 +81,7 @@ func Desired(cfg *config.Config, health Health) *Table {
 			continue
 		}
 		s := &Service{Service: serviceOf(vs), Virtual: vs.Name}
+		live := false // a real server takes new connections
 		for j := range vs.Reals {
 			rs := &vs.Reals[j]
 			if !rs.Active || !usable(rs.Address) {
@@ -93,15 +95,17 @@ func Desired(cfg *config.Config, health Health) *Table {
 				port = uint16(rs.Port)
 			}
 			switch presence {
-			case In:
+			case In, Quiesced:
 				s.Dests = append(s.Dests, destination(rs.Address, port, rs.EffectiveForward(&cfg.Global),
 					w, rs.UpperThreshold, rs.LowerThreshold))
+				live = live || presence == In
 			case Pending:
 				s.Pending = append(s.Pending, ipvs.DestKey{Addr: rs.Address, Port: port})
 			}
 		}
-		if len(s.Dests) == 0 && len(s.Pending) == 0 && usable(vs.SorryServer) {
-			// piranha's sorry server: weight 1, the service's port, the
+		if !live && len(s.Pending) == 0 && usable(vs.SorryServer) {
+			// piranha's sorry server, when no real server is healthy
+			// (quiesced ones are not): weight 1, the service's port, the
 			// director's default forwarding.
 			s.Dests = append(s.Dests, destination(vs.SorryServer, uint16(vs.Port), cfg.Global.Network, 1, 0, 0))
 		}

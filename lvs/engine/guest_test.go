@@ -342,9 +342,14 @@ func TestGuestProgramEverything(t *testing.T) {
 
 // serveNames runs, in namespace ns, a TCP server on :80 that greets each
 // connection with name and then echoes lines.
-func serveNames(t *testing.T, ns, name string) {
+func serveNames(t *testing.T, ns, name string) { serveOn(t, ns, ":80", name) }
+
+// serveOn runs, in namespace ns, a TCP server on addr that greets each
+// connection with name and then echoes lines; closing the listener it
+// returns leaves the connections it accepted open.
+func serveOn(t *testing.T, ns, addr, name string) net.Listener {
 	var ln net.Listener
-	if err := netns.Do(ns, func() (err error) { ln, err = net.Listen("tcp", ":80"); return err }); err != nil {
+	if err := netns.Do(ns, func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
@@ -364,15 +369,20 @@ func serveNames(t *testing.T, ns, name string) {
 			}()
 		}
 	}()
+	return ln
 }
 
 // connect opens a connection from the client namespace to the VIP and
 // reads the greeting.
-func connect(t *testing.T) (net.Conn, *bufio.Reader, string) {
+func connect(t *testing.T) (net.Conn, *bufio.Reader, string) { return connectTo(t, "10.1.0.1:80") }
+
+// connectTo opens a connection from the client namespace to addr and reads
+// the greeting.
+func connectTo(t *testing.T, addr string) (net.Conn, *bufio.Reader, string) {
 	t.Helper()
 	var conn net.Conn
 	err := netns.Do("cli", func() (err error) {
-		conn, err = net.DialTimeout("tcp", "10.1.0.1:80", 5*time.Second)
+		conn, err = net.DialTimeout("tcp", addr, 5*time.Second)
 		return err
 	})
 	if err != nil {
@@ -448,6 +458,121 @@ func TestGuestTrafficAndEdits(t *testing.T) {
 	line, err := r.ReadString('\n')
 	if err != nil || line != "still there?\n" {
 		t.Fatalf("the connection to %s did not survive the edit: %q %v", name, line, err)
+	}
+}
+
+// TestGuestQuiescedServersBringTheSorryServer kills every real server of a
+// quiesced NAT service on the real kernel, checked by the real health
+// checks: they stay in the table at weight 0 and the connection open to one
+// of them keeps working, while the sorry server comes in and takes the new
+// connections (piranha's lvsd.c checkClientMonitor brings it up when nanny
+// reports no real server active, quiesced or not); when a real server
+// returns, the sorry server leaves.
+func TestGuestQuiescedServersBringTheSorryServer(t *testing.T) {
+	// Port 81 and 8081: servers and a service of their own, not the ones
+	// other tests use. The sorry server runs on r2's host, on the service's
+	// port as piranha's sorry server is.
+	r1 := serveOn(t, "r1", ":81", "r1")
+	r2 := serveOn(t, "r2", ":81", "r2")
+	serveOn(t, "r2", ":8081", "sorry")
+
+	cfg := config.Default()
+	cfg.Serial = 1
+	cfg.Global.Network = config.NAT
+	vs := config.NewVirtual("quiesced")
+	vs.Active, vs.Address, vs.Port, vs.Scheduler, vs.Quiesce = true, a("10.1.0.1"), 8081, "rr", true
+	vs.CheckKind, vs.CheckTimeout, vs.Reentry = "tcp", 200*time.Millisecond, 200*time.Millisecond
+	vs.SorryServer = a("192.168.10.12")
+	vs.Reals = []config.RealServer{
+		{Name: "r1", Active: true, Address: a("192.168.10.11"), Port: 81, Weight: 1},
+		{Name: "r2", Active: true, Address: a("192.168.10.12"), Port: 81, Weight: 1},
+	}
+	cfg.Virtuals = []config.VirtualServer{vs}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The checks run in this namespace, on the real servers' LAN (h-eth of
+	// kernel_test.go), as a director's do; IPVS is the one of "dir".
+	checks := NewChecks()
+	checks.Configure(cfg)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { checks.Run(runCtx); close(done) }()
+	defer func() { cancel(); <-done }()
+	c := dialIPVS(t, "dir")
+	l := newLedger()
+	var known *Table
+	defer func() { Reconcile(ctx, c, l, Desired(config.Default(), Configured{}), nil) }()
+
+	const svc = "-t 10.1.0.1:8081"
+	r1Key, r2Key, sorryKey := svc+" -r 192.168.10.11:81", svc+" -r 192.168.10.12:81", svc+" -r 192.168.10.12:8081"
+	// until reconciles on every change of the checks until the kernel's
+	// destinations of the service, read with ipvsadm, satisfy cond.
+	until := func(what string, cond func(weights map[string]string) bool) {
+		t.Helper()
+		deadline := time.After(30 * time.Second)
+		for {
+			res, err := Reconcile(ctx, c, l, Desired(cfg, checks), known)
+			if err != nil || len(res.Errors) != 0 {
+				t.Fatal(err, res.Errors)
+			}
+			known = res.After
+			_, dests := parseSave(t, sh(t, "ip", "netns", "exec", "dir", "ipvsadm", "-Sn"))
+			weights := map[string]string{}
+			for k, r := range dests {
+				if strings.HasPrefix(k, svc+" ") {
+					weights[k] = r["-w"]
+				}
+			}
+			if cond(weights) {
+				t.Logf("%s: %v", what, weights)
+				return
+			}
+			select {
+			case <-checks.Changes():
+			case <-deadline:
+				t.Fatalf("gave up waiting for %s: the kernel has %v", what, weights)
+			}
+		}
+	}
+
+	until("both real servers in", func(w map[string]string) bool {
+		return w[r1Key] == "1" && w[r2Key] == "1" && len(w) == 2
+	})
+	conn, rd, first := connectTo(t, "10.1.0.1:8081")
+	defer conn.Close()
+	if first != "r1" && first != "r2" {
+		t.Fatalf("the service answered %q", first)
+	}
+
+	// Every real server dies.
+	r1.Close()
+	r2.Close()
+	until("both quiesced and the sorry server in", func(w map[string]string) bool {
+		return w[r1Key] == "0" && w[r2Key] == "0" && w[sorryKey] == "1" && len(w) == 3
+	})
+	c2, _, name := connectTo(t, "10.1.0.1:8081")
+	c2.Close()
+	if name != "sorry" {
+		t.Errorf("a new connection reached %q, want the sorry server", name)
+	}
+	fmt.Fprintf(conn, "still there?\n")
+	if line, err := rd.ReadString('\n'); err != nil || line != "still there?\n" {
+		t.Errorf("the connection open to %s did not survive its quiescing: %q %v", first, line, err)
+	}
+
+	// r1 comes back: after re-entry it takes the new connections, and the
+	// sorry server leaves.
+	serveOn(t, "r1", ":81", "r1")
+	until("r1 back and the sorry server out", func(w map[string]string) bool {
+		_, sorry := w[sorryKey]
+		return w[r1Key] != "0" && w[r1Key] != "" && !sorry
+	})
+	c3, _, name := connectTo(t, "10.1.0.1:8081")
+	c3.Close()
+	if name != "r1" {
+		t.Errorf("a new connection reached %q, want r1, the only live server", name)
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package health schedules the health checks of many real servers and keeps
-// the state of each: Unknown until its first good check, then Up, Down after
-// Policy.Failures consecutive failures, and Up again after the re-entry streak
-// of consecutive good checks.
+// the state of each: Unknown until its first check, Up after a good one, Down
+// after Policy.Failures consecutive failures (whether it was Up or never
+// was), and Up again after the re-entry streak of consecutive good checks.
 //
 // It fixes what piranha's nanny got wrong: one failed check no longer removes
 // a server (Policy.Failures), a check that hangs is a failure (every probe
@@ -123,13 +123,15 @@ func (p Policy) ReentryChecks() int {
 type State uint8
 
 const (
-	// Unknown: never checked, or no check has succeeded yet. Like
-	// piranha, the caller keeps such a server out of the table.
+	// Unknown: not checked yet, or fewer than Policy.Failures checks
+	// failed and none succeeded. Like piranha, the caller keeps such a
+	// server out of the table.
 	Unknown State = iota
 	// Up: the first check succeeded, or enough consecutive checks after
 	// being Down.
 	Up
-	// Down: Policy.Failures consecutive checks failed while Up.
+	// Down: Policy.Failures consecutive checks failed, while Up or before
+	// any succeeded.
 	Down
 )
 
@@ -169,6 +171,10 @@ type Status struct {
 	// UpSince is when the server last became Up, zero unless it is Up
 	// (a caller ramping the weight up after re-entry starts from it).
 	UpSince time.Time
+	// WasUp is whether the server has been Up since its checker was
+	// added: a Down one that never was has never taken traffic (piranha
+	// quiesced only a server it had brought up).
+	WasUp bool
 }
 
 // Transition is one change of a checker's state.

@@ -428,7 +428,9 @@ func (m *Monitor[K]) record(c *checker[K], res Result, err error) {
 	switch {
 	case st.State == Unknown && ok:
 		m.transition(c, Up, now)
-	case st.State == Up && !ok && -st.Streak >= c.pol.Failures:
+	case st.State != Down && !ok && -st.Streak >= c.pol.Failures:
+		// Up, or never Up yet: a server that never passes is as down as
+		// one that stopped.
 		m.transition(c, Down, now)
 	case st.State == Down && ok && st.Streak >= c.need:
 		m.transition(c, Up, now)
@@ -441,7 +443,7 @@ func (m *Monitor[K]) transition(c *checker[K], to State, now time.Time) {
 	from := c.st.State
 	c.st.State, c.st.Since = to, now
 	if to == Up {
-		c.st.UpSince = now
+		c.st.UpSince, c.st.WasUp = now, true
 	} else {
 		c.st.UpSince = time.Time{}
 	}

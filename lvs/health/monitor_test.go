@@ -791,11 +791,12 @@ func TestTCPLoopback(t *testing.T) {
 	if !strings.Contains(st.Reason, "refused") {
 		t.Errorf("reason %q, want connection refused", st.Reason)
 	}
-	// banner never succeeds: it stays Unknown, each check a timeout.
+	// banner never succeeds: it is Down after its first check (Failures
+	// is piranha's 1), each check a timeout.
 	for {
 		st := status(t, m, "banner")
 		if st.Checks >= 2 {
-			if st.State != Unknown || !strings.HasPrefix(st.Reason, "timeout after 50ms: read tcp") {
+			if st.State != Down || st.WasUp || !strings.HasPrefix(st.Reason, "timeout after 50ms: read tcp") {
 				t.Errorf("banner: %+v", st)
 			}
 			break

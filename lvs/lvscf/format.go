@@ -178,7 +178,8 @@ func (f *formatter) config(c *config.Config) {
 		f.raw("", "preempt_delay", config.FormatSeconds(r.PreemptDelay))
 	}
 	f.boolIf("", "syncdaemon", r.SyncDaemon)
-	f.strIf("", "syncd_iface", r.SyncIface)
+	// syncd_iface is written even when empty: absent would mean eth0.
+	f.str("", "syncd_iface", r.SyncIface)
 	f.intIf("", "syncd_id", int64(r.SyncID))
 	f.intIf("", "tcp_timeout", g.TCPTimeout)
 	f.intIf("", "tcpfin_timeout", g.TCPFinTimeout)
@@ -236,7 +237,12 @@ func (f *formatter) virtual(vs *config.VirtualServer) {
 		in := indent2
 		f.addrDev(in, "address", rs.Address, "")
 		f.bool(in, "active", rs.Active)
-		f.intIf(in, "port", int64(rs.Port))
+		if vs.IsFWMark() {
+			// Absent would mean the virtual server's port (piranha's).
+			f.int(in, "port", int64(rs.Port))
+		} else {
+			f.intIf(in, "port", int64(rs.Port))
+		}
 		// weight is written even when 0: absent would mean 1.
 		f.int(in, "weight", rs.Weight)
 		f.strIf(in, "fwd", string(rs.Forward))

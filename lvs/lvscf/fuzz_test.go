@@ -13,7 +13,8 @@ import (
 
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.cf")
-	for _, name := range files {
+	more, _ := filepath.Glob("testdata/piranha/*.cf")
+	for _, name := range append(files, more...) {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)

@@ -106,11 +106,33 @@ func addr[T any](f func(*T) *netip.Addr) setter[T] {
 	}
 }
 
+// mask reads a netmask; 0.0.0.0 (or 0) is "not given", as piranha's
+// daemons read it (pulse.c sendArps brings an address up without a netmask
+// when it is 0, lvsd.c startVirtualServer passes no pmask).
 func mask[T any](f func(*T) *config.Netmask) setter[T] {
 	return func(t *T, v string) error {
 		m, err := config.ParseNetmask(v)
 		if err == nil {
+			if m.Bits() == 0 {
+				m = config.Netmask{}
+			}
 			*f(t) = m
+		}
+		return err
+	}
+}
+
+// optionalAddr reads an address of which 0.0.0.0 is "none", as piranha's
+// sorry_server (lvsd.c checkClientMonitor: an all-zero one is no sorry
+// server).
+func optionalAddr[T any](f func(*T) *netip.Addr) setter[T] {
+	return func(t *T, v string) error {
+		a, err := config.ParseAddr(v)
+		if err == nil {
+			if a.IsUnspecified() {
+				a = netip.Addr{}
+			}
+			*f(t) = a
 		}
 		return err
 	}
@@ -220,7 +242,7 @@ var virtualKeys = []key[config.VirtualServer]{
 		return addrDev(v, &vs.Address, &vs.Device)
 	}},
 	{"vip_nmask", mask(func(vs *config.VirtualServer) *config.Netmask { return &vs.Netmask })},
-	{"sorry_server", addr(func(vs *config.VirtualServer) *netip.Addr { return &vs.SorryServer })},
+	{"sorry_server", optionalAddr(func(vs *config.VirtualServer) *netip.Addr { return &vs.SorryServer })},
 	{"fwmark", integer(func(vs *config.VirtualServer) *int64 { return &vs.FWMark })},
 	{"protocol", func(vs *config.VirtualServer, v string) error { vs.Protocol = config.Protocol(v); return nil }},
 	{"port", port(func(vs *config.VirtualServer) *int { return &vs.Port })},
@@ -258,13 +280,15 @@ var serverKeys = []key[config.RealServer]{
 }
 
 // Parser defaults for absent keys. They are piranha's parser's, not the
-// console's (config.Default), because a file written for piranha meant these.
+// console's (config.Default), because a file written for piranha meant these
+// (lvsconfig.c lvsParseConfig and lvsInitVirtualServer).
 const (
 	defKeepalive     = 2 * time.Second
 	defDeadtime      = 5 * time.Second
 	defHeartbeatPort = 539
 	defService       = "lvs"
-	defNetwork       = config.Direct
+	defNetwork       = config.NAT
+	defSyncIface     = "eth0"
 	defProtocol      = config.TCP
 	defPort          = 80
 	defScheduler     = "wlc"
@@ -284,6 +308,7 @@ func defaultConfig() *config.Config {
 			Keepalive:     defKeepalive,
 			Deadtime:      defDeadtime,
 			HeartbeatPort: defHeartbeatPort,
+			SyncIface:     defSyncIface,
 		},
 	}
 }
@@ -301,4 +326,41 @@ func defaultVirtual(name string) *config.VirtualServer {
 
 func defaultReal(name string) *config.RealServer {
 	return &config.RealServer{Name: name, Weight: defWeight}
+}
+
+// droppedKey is a key piranha's parser reads that does nothing here: it is
+// accepted, if piranha would have accepted its value, and dropped with a
+// warning saying why.
+type droppedKey struct {
+	why   string
+	check func(v string) error // piranha's own check of the value, if any
+}
+
+// piranhaOnly lists them by block, from lvsconfig.c parseConfiguration and
+// parseVirtualServer.
+var piranhaOnly = map[kind]map[string]droppedKey{
+	global: {
+		"primary_shared": {why: "the shared SCSI disk piranha's pulse reserved when its director became active " +
+			"(pulse.c using_shared_SCSI); lvsconsole reserves no disk"},
+		"backup_shared": {why: "the shared SCSI disk piranha's pulse reserved when its director became active " +
+			"(pulse.c using_shared_SCSI); lvsconsole reserves no disk"},
+		"reservation_conflict_action": {why: "what piranha's pulse did when its SCSI reservation of the shared disk " +
+			"conflicted; lvsconsole reserves no disk", check: func(v string) error {
+			if v != "nothing" && v != "preempt" {
+				return fmt.Errorf("%q is not allowed: use nothing or preempt", v)
+			}
+			return nil
+		}},
+		"ipvsadm": {why: "the ipvsadm program piranha's daemons ran; lvsconsole programs IPVS over netlink, without it"},
+		"sync": {why: "piranha's file sync switch, which its daemons never read; lvsconsole copies the configuration " +
+			"to the backup itself", check: func(v string) error { _, err := config.ParseBool(v); return err }},
+	},
+	virtual: {
+		"client_monitor": {why: "the checker piranha's lvsd started for each real server (nanny); lvsconsole " +
+			"checks real servers itself (check, send and expect)"},
+		"master":    {why: "a setting piranha's daemons never read"},
+		"dirs":      {why: "a setting piranha's daemons never read"},
+		"start_cmd": {why: "a command of piranha's failover services (fos), which a virtual server never runs"},
+		"stop_cmd":  {why: "a command of piranha's failover services (fos), which a virtual server never runs"},
+	},
 }

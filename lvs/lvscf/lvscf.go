@@ -8,7 +8,9 @@
 package lvscf
 
 import (
+	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -46,4 +48,32 @@ func (es Errors) Unwrap() []error {
 		errs[i] = e
 	}
 	return errs
+}
+
+// Warning is something an import accepted but the admin should know: a key
+// given twice, a piranha key that does nothing here, a host name looked up,
+// an inactive entry that could not be activated as it is. It has the shape
+// of an Error, so that both can be listed together in file order.
+type Warning struct {
+	Line, Col int    // 1-based; Col counts characters, not bytes
+	Key       string // the lvs.cf key (or model field) concerned
+	Msg       string
+}
+
+func (w *Warning) String() string {
+	return (&Error{Line: w.Line, Col: w.Col, Key: w.Key, Msg: w.Msg}).Error()
+}
+
+// Resolver looks up host names; *net.Resolver is one.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Options are how Import reads a file.
+type Options struct {
+	// Resolver looks up the host names piranha accepted in place of an
+	// address (primary, backup, their private addresses, nat_router, and
+	// the address of a virtual or real server). Without one, a host name
+	// is refused.
+	Resolver Resolver
 }

@@ -53,7 +53,7 @@ func TestParsePiranhaExample(t *testing.T) {
 	check("heartbeat_port", r.HeartbeatPort, 539)
 	check("keepalive", r.Keepalive, 6*time.Second)
 	check("deadtime", r.Deadtime, 18*time.Second)
-	check("syncd_iface (default)", r.SyncIface, "")
+	check("syncd_iface (default)", r.SyncIface, "eth0")
 	check("monitor_links", r.MonitorLinks, false)
 
 	if len(c.Virtuals) != 1 {
@@ -116,14 +116,14 @@ virtual m {
 }
 `)
 	want := &config.Config{
-		Global:     config.Global{Network: config.Direct, Service: "lvs", HardShutdown: true},
-		Redundancy: config.Redundancy{Keepalive: 2 * time.Second, Deadtime: 5 * time.Second, HeartbeatPort: 539},
+		Global:     config.Global{Network: config.NAT, Service: "lvs", HardShutdown: true},
+		Redundancy: config.Redundancy{Keepalive: 2 * time.Second, Deadtime: 5 * time.Second, HeartbeatPort: 539, SyncIface: "eth0"},
 		Virtuals: []config.VirtualServer{{
 			Name: "a", Address: netip.MustParseAddr("192.0.2.1"), Protocol: config.TCP, Port: 80,
 			Scheduler: "wlc", CheckTimeout: 10 * time.Second, Reentry: 180 * time.Second,
 			Reals: []config.RealServer{{Name: "r", Address: netip.MustParseAddr("10.0.0.1"), Weight: 1}},
 		}, {
-			Name: "m", Address: netip.MustParseAddr("192.0.2.2"), Protocol: config.TCP, Port: 0, FWMark: 3,
+			Name: "m", Address: netip.MustParseAddr("192.0.2.2"), Protocol: config.TCP, Port: 80, FWMark: 3,
 			Scheduler: "wlc", CheckTimeout: 10 * time.Second, Reentry: 180 * time.Second,
 		}},
 	}

@@ -186,7 +186,7 @@ func richModel() *config.Config {
 			Name:         "placeholder",
 			Address:      netip.IPv4Unspecified(),
 			Device:       "eth0:9",
-			Netmask:      config.MaskBits(0),
+			Netmask:      config.MaskBits(32),
 			Protocol:     config.SCTP,
 			Port:         80,
 			Scheduler:    "mh",
