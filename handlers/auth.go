@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"crypto/subtle"
+	"net/url"
 	"errors"
 	"fmt"
 	"net"
@@ -15,13 +16,46 @@ import (
 )
 
 // safeNext keeps a post-login redirect on this site: a path, never a URL
-// elsewhere.
+// elsewhere. It judges the target as a browser reads it: browsers drop tab,
+// CR and LF anywhere in a URL and take a backslash for a slash, so
+// "/\t/evil.example" and "/\\evil.example" are "//evil.example", another
+// host. What is left must be a path with a single leading slash that
+// url.Parse finds no scheme or host in; percent-encoded control characters
+// (which some servers and proxies decode) and an encoded slash or backslash
+// at the start are refused too. It returns the target as the browser will
+// read it, or /control.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/setup") {
-		return "/control"
+	const fallback = "/control"
+	s := strings.NewReplacer("\t", "", "\r", "", "\n", "", `\`, "/").Replace(next)
+	if len(s) < 2 || s[0] != '/' || s[1] == '/' {
+		return fallback
 	}
-	return next
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return fallback
+		}
+		if s[i] == '%' && i+2 < len(s) && encodedControl(s[i+1], s[i+2]) {
+			return fallback
+		}
+	}
+	if lead := strings.ToLower(s[1:min(len(s), 4)]); lead == "%2f" || lead == "%5c" {
+		return fallback
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return fallback
+	}
+	if strings.HasPrefix(u.Path, "/login") || strings.HasPrefix(u.Path, "/setup") {
+		return fallback
+	}
+	return s
+}
+
+// encodedControl reports whether %hi lo encodes an ASCII control character.
+func encodedControl(hi, lo byte) bool {
+	lo |= 0x20 // lower case
+	isHex := lo >= '0' && lo <= '9' || lo >= 'a' && lo <= 'f'
+	return isHex && (hi == '0' || hi == '1') || hi == '7' && lo == 'f'
 }
 
 // setupOpen reports whether first-time setup is still possible: no user
