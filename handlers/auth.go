@@ -2,11 +2,11 @@ package handlers
 
 import (
 	"crypto/subtle"
-	"net/url"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"

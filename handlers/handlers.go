@@ -52,6 +52,8 @@ type Options struct {
 	// Failover reports failover; nil when none runs. On the standby
 	// director of a pair it makes the configuration read-only.
 	Failover FailoverSource
+	// Timeouts bound reading requests and writing answers.
+	Timeouts Timeouts
 }
 
 // Console is the console's HTTP handler.
@@ -66,6 +68,7 @@ type Console struct {
 	engine   StatusSource
 	health   HealthSource
 	failover FailoverSource
+	timeouts Timeouts
 	// done ends with the context New was given: long-lived answers (the
 	// dashboard's stream) end then, so that a server shutdown completes.
 	done    <-chan struct{}
@@ -96,6 +99,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		engine:   o.Engine,
 		health:   o.Health,
 		failover: o.Failover,
+		timeouts: o.Timeouts.withDefaults(),
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -143,7 +147,9 @@ func (c *Console) routes() http.Handler {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
 
-	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static.FS)))
+	files := http.StripPrefix("/static/", http.FileServerFS(static.FS))
+	r.Method(http.MethodGet, "/static/*", files)
+	r.Method(http.MethodHead, "/static/*", files)
 	r.Get("/healthz", c.healthz)
 	r.Get(failover.ConfigPath, c.peerConfig) // authenticated by the peer secret, not a session
 	r.Get("/login", c.loginPage)
@@ -188,17 +194,20 @@ func (c *Console) routes() http.Handler {
 	r.Post("/history/{serial:[0-9]+}/restore", c.writable(c.restore))
 	r.Get("/export", c.export)
 	r.Get("/metrics", c.metrics)
-	r.Post("/import", c.writable(c.importCf))
+	r.Post("/import", c.writable(c.upload(c.importCf)))
 	r.Get("/tokens", c.tokensPage)
 	r.Post("/tokens", c.createToken)                     // local to each director, as users are
 	r.Post("/tokens/{tid:[0-9]+}/revoke", c.revokeToken) // likewise
 	r.Route("/api/v1", c.apiRoutes)                      // the JSON API: see api.go
 
 	// Outermost first: headers on every answer, cross-origin requests
-	// refused before anything else runs, then the session check.
+	// refused before anything else runs, the body's limit and the
+	// deadlines, the session check, then the body read (see wall.go).
 	c.mux = r
 	var h http.Handler = r
+	h = c.readBodies(h)
 	h = c.requireSession(h)
+	h = c.bound(h)
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = securityHeaders(h)
 	return h
