@@ -58,17 +58,21 @@ type Options struct {
 
 // Console is the console's HTTP handler.
 type Console struct {
-	store    *store.Store
-	log      *slog.Logger
-	secure   bool
-	policy   store.SessionPolicy
-	setup    *setupCode
-	throttle *throttle
-	now      func() time.Time
-	engine   StatusSource
-	health   HealthSource
-	failover FailoverSource
-	timeouts Timeouts
+	store *store.Store
+	// passwords checks and sets passwords: the store, which a test may
+	// wrap to watch the hashing.
+	passwords passwordStore
+	log       *slog.Logger
+	secure    bool
+	policy    store.SessionPolicy
+	setup     *setupCode
+	throttle  *throttle
+	hashes    *hashGate
+	now       func() time.Time
+	engine    StatusSource
+	health    HealthSource
+	failover  FailoverSource
+	timeouts  Timeouts
 	// done ends with the context New was given: long-lived answers (the
 	// dashboard's stream) end then, so that a server shutdown completes.
 	done    <-chan struct{}
@@ -90,16 +94,17 @@ func (c *Console) sessionCookie() string {
 // first-time setup; SetupCode returns the code to show the admin.
 func New(ctx context.Context, o Options) (*Console, error) {
 	c := &Console{
-		done:     ctx.Done(),
-		store:    o.Store,
-		log:      o.Log,
-		secure:   o.Secure,
-		policy:   o.Sessions,
-		now:      o.Now,
-		engine:   o.Engine,
-		health:   o.Health,
-		failover: o.Failover,
-		timeouts: o.Timeouts.withDefaults(),
+		done:      ctx.Done(),
+		store:     o.Store,
+		passwords: o.Store,
+		log:       o.Log,
+		secure:    o.Secure,
+		policy:    o.Sessions,
+		now:       o.Now,
+		engine:    o.Engine,
+		health:    o.Health,
+		failover:  o.Failover,
+		timeouts:  o.Timeouts.withDefaults(),
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -113,7 +118,8 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	if c.policy.Absolute == 0 {
 		c.policy.Absolute = 12 * time.Hour
 	}
-	c.throttle = newThrottle(c.now)
+	c.throttle = newThrottle(c.now, maxThrottled)
+	c.hashes = newHashGate(hashSlots(), hashWait)
 	has, err := c.store.HasUsers(ctx)
 	if err != nil {
 		return nil, err
@@ -128,6 +134,13 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	c.scrape = c.newMetricsHandler()
 	c.handler = c.routes()
 	return c, nil
+}
+
+// passwordStore is what the login, setup and account pages need of the
+// store: each call hashes a password (argon2id, 19 MiB).
+type passwordStore interface {
+	CheckPassword(ctx context.Context, user, password string) error
+	SetPassword(ctx context.Context, user, password string) error
 }
 
 // SetupCode returns the first-time setup code while no console user exists.

@@ -386,34 +386,6 @@ func TestLoginThrottle(t *testing.T) {
 	}
 }
 
-func TestThrottleBacksOff(t *testing.T) {
-	now := time.Unix(1000, 0)
-	th := newThrottle(func() time.Time { return now })
-	for range freeFailures {
-		if th.wait("c") != 0 {
-			t.Fatal("throttled before the free failures were used")
-		}
-		th.fail("c")
-	}
-	prev := time.Duration(0)
-	for i := range 12 {
-		w := th.wait("c")
-		if w <= prev && w != maxLockout || w > maxLockout {
-			t.Fatalf("failure %d: wait %v after %v", i, w, prev)
-		}
-		prev = w
-		now = now.Add(w)
-		th.fail("c")
-	}
-	if th.wait("other") != 0 {
-		t.Error("another client is throttled")
-	}
-	th.succeed("c")
-	if th.wait("c") != 0 {
-		t.Error("a success did not clear the count")
-	}
-}
-
 func TestFirstTimeSetup(t *testing.T) {
 	e := newEnv(t, false)
 	c := e.client(t)
