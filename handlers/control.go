@@ -86,13 +86,11 @@ func (c *Console) control(w http.ResponseWriter, r *http.Request) {
 
 // controlStream sends the live part of CONTROL/MONITORING as server-sent
 // events, one "update" every ?every= seconds, until the client goes or
-// streamLife passes.
+// streamLife passes. The stream as a whole has no write deadline (the
+// wall leaves it without); each event must be written within
+// Timeouts.Event, so that a client that stops reading is let go.
 func (c *Console) controlStream(w http.ResponseWriter, r *http.Request) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
-	}
+	rc := http.NewResponseController(w)
 	_, every := refresh(r)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -103,13 +101,17 @@ func (c *Console) controlStream(w http.ResponseWriter, r *http.Request) {
 	tick := time.NewTicker(time.Duration(every) * time.Second)
 	defer tick.Stop()
 	for {
-		if err := c.writeUpdate(ctx, w); err != nil {
+		c.deadline(rc.SetWriteDeadline, time.Now().Add(c.timeouts.Event))
+		err := c.writeUpdate(ctx, w)
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("sending a dashboard update", "err", err)
 			}
-			return // the client went, most likely
+			return // the client went, or reads too slowly
 		}
-		flusher.Flush()
 		select {
 		case <-ctx.Done():
 			return
