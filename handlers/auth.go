@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -138,11 +137,11 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, user stri
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name:     c.sessionCookie(),
+		Name:     c.sessionCookie(r),
 		Value:    token,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   c.secure,
+		Secure:   secureRequest(r),
 		SameSite: http.SameSiteStrictMode,
 		MaxAge:   int(c.policy.Absolute.Seconds()),
 	})
@@ -150,14 +149,14 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, user stri
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
-	if ck, err := r.Cookie(c.sessionCookie()); err == nil {
+	if ck, err := r.Cookie(c.sessionCookie(r)); err == nil {
 		if err := c.store.DeleteSession(r.Context(), ck.Value); err != nil {
 			c.serverError(w, r, "ending the session", err)
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: c.sessionCookie(), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: c.sessionCookie(r), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteStrictMode})
 	c.log.Info("logout", "user", userOf(r))
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
@@ -326,21 +325,6 @@ func (s *setupCode) reopen() {
 	s.mu.Lock()
 	s.closed = false
 	s.mu.Unlock()
-}
-
-// clientIP is the peer's address; headers such as X-Forwarded-For are not
-// trusted, since anyone can send them.
-func clientIP(r *http.Request) string {
-	return clientAddr(r).String()
-}
-
-// clientAddr is the peer's address.
-func clientAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.IPv6Unspecified()
-	}
-	return ap.Addr().Unmap()
 }
 
 // Keys of the throttle for what is not a user name.

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -35,7 +36,9 @@ import (
 type Options struct {
 	Store *store.Store
 	Log   *slog.Logger
-	// Secure marks cookies Secure; set it when serving over TLS.
+	// Secure marks cookies Secure and sends HSTS on every request, as for
+	// a request over TLS (which needs no option); set it when serving over
+	// TLS.
 	Secure bool
 	// Sessions says how long a login lasts; zero values take the defaults
 	// (30 minutes idle, 12 hours at most).
@@ -54,6 +57,10 @@ type Options struct {
 	Failover FailoverSource
 	// Timeouts bound reading requests and writing answers.
 	Timeouts Timeouts
+	// TrustedProxies are the proxies whose X-Forwarded-For (the client's
+	// address) and X-Forwarded-Proto (https: Secure cookies and HSTS) are
+	// believed; nobody else's are.
+	TrustedProxies []netip.Prefix
 }
 
 // Console is the console's HTTP handler.
@@ -73,6 +80,7 @@ type Console struct {
 	health    HealthSource
 	failover  FailoverSource
 	timeouts  Timeouts
+	proxies   []netip.Prefix
 	// done ends with the context New was given: long-lived answers (the
 	// dashboard's stream) end then, so that a server shutdown completes.
 	done    <-chan struct{}
@@ -81,10 +89,12 @@ type Console struct {
 	handler http.Handler // mux behind the middleware
 }
 
-// sessionCookie names the session cookie. Under TLS the __Host- prefix makes
-// the browser refuse it unless it is Secure, host-only and for path /.
-func (c *Console) sessionCookie() string {
-	if c.secure {
+// sessionCookie names the session cookie of r. Over HTTPS the __Host-
+// prefix makes the browser refuse it unless it is Secure, host-only and for
+// path /; the same request (and those after it, over the same scheme) set
+// and read the same name.
+func (c *Console) sessionCookie(r *http.Request) string {
+	if secureRequest(r) {
 		return "__Host-lvsconsole"
 	}
 	return "lvsconsole"
@@ -105,6 +115,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		health:    o.Health,
 		failover:  o.Failover,
 		timeouts:  o.Timeouts.withDefaults(),
+		proxies:   o.TrustedProxies,
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -213,7 +224,8 @@ func (c *Console) routes() http.Handler {
 	r.Post("/tokens/{tid:[0-9]+}/revoke", c.revokeToken) // likewise
 	r.Route("/api/v1", c.apiRoutes)                      // the JSON API: see api.go
 
-	// Outermost first: headers on every answer, cross-origin requests
+	// Outermost first: where the request comes from, headers on every
+	// answer, cross-origin requests
 	// refused before anything else runs, the body's limit and the
 	// deadlines, the session check, then the body read (see wall.go).
 	c.mux = r
@@ -223,6 +235,7 @@ func (c *Console) routes() http.Handler {
 	h = c.bound(h)
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = securityHeaders(h)
+	h = c.origins(h)
 	return h
 }
 
@@ -277,7 +290,7 @@ func (c *Console) requireSession(next http.Handler) http.Handler {
 }
 
 func (c *Console) sessionUser(r *http.Request) (string, error) {
-	ck, err := r.Cookie(c.sessionCookie())
+	ck, err := r.Cookie(c.sessionCookie(r))
 	if err != nil || ck.Value == "" {
 		return "", store.ErrNoSession
 	}
@@ -294,8 +307,10 @@ func userOf(r *http.Request) string {
 	return u
 }
 
-// securityHeaders keeps pages out of frames and caches and allows only the
-// console's own scripts and styles.
+// securityHeaders keeps pages out of frames and caches, allows only the
+// console's own scripts and styles, and over HTTPS tells the browser to
+// come back over HTTPS only (HSTS; not for subdomains, which may be
+// other machines).
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -305,6 +320,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		if !strings.HasPrefix(r.URL.Path, "/static/") {
 			h.Set("Cache-Control", "no-store")
+		}
+		if secureRequest(r) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -85,6 +85,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Sessions: store.SessionPolicy{Idle: *idle, Absolute: *maxAge},
 		Engine:   eng,
 		Health:   checks,
+
+		TrustedProxies: proxies,
 	}
 	var director *failover.Director
 	if *withFailover {

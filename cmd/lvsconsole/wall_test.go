@@ -210,3 +210,28 @@ func TestParsePrefixes(t *testing.T) {
 		t.Errorf("a name: %v", err)
 	}
 }
+
+// TestServeTrustedProxy: serve believes X-Forwarded-Proto from the proxy
+// it is told to trust, and from nobody else.
+func TestServeTrustedProxy(t *testing.T) {
+	addr := serveOn(t, "-trusted-proxy", "127.0.0.2/32")
+	hsts := func(from string) string {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: margin}
+		cl := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}, Timeout: margin}
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/healthz", nil)
+		req.Header.Set("X-Forwarded-Proto", "https")
+		req.Header.Set("X-Forwarded-For", "203.0.113.1")
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Strict-Transport-Security")
+	}
+	if h := hsts("127.0.0.1"); h != "" {
+		t.Errorf("an untrusted peer's X-Forwarded-Proto was believed: HSTS %q", h)
+	}
+	if h := hsts("127.0.0.2"); h == "" {
+		t.Errorf("the trusted proxy's X-Forwarded-Proto was not believed")
+	}
+}
