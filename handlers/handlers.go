@@ -254,7 +254,8 @@ type userKey struct{}
 // every method and every path but the public ones; it also answers the
 // unknown paths, so that not even a 404 tells a stranger what exists.
 // The API and /metrics also take an API token instead (see tokens.go), and
-// the API answers 401 in JSON rather than a redirect to the login page.
+// answer 401 (the API in JSON, /metrics in text) rather than a redirect to
+// the login page.
 func (c *Console) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if publicPath(r.URL.Path) {
@@ -272,6 +273,13 @@ func (c *Console) requireSession(next http.Handler) http.Handler {
 			}
 			if apiPath(r.URL.Path) {
 				apiUnauthorized(w, "log in to the console, or send an API token as Authorization: Bearer <token>")
+				return
+			}
+			if r.URL.Path == "/metrics" {
+				// Scrapers: a challenge and a line of text, not the
+				// login page.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="lvsconsole"`)
+				http.Error(w, "send an API token as Authorization: Bearer <token>, or log in to the console", http.StatusUnauthorized)
 				return
 			}
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {

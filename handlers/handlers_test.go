@@ -200,6 +200,11 @@ func TestEveryRouteRequiresLogin(t *testing.T) {
 				if a.code != http.StatusUnauthorized || a.header.Get("Content-Type") != "application/json" {
 					t.Errorf("%s %s without login = %d %s, want 401 in JSON", method, path, a.code, a.header.Get("Content-Type"))
 				}
+			case path == "/metrics":
+				// Scrapers get a challenge, not the login page.
+				if a.code != http.StatusUnauthorized || a.header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%s %s without login = %d, want 401 with a challenge", method, path, a.code)
+				}
 			case method == "GET", method == "HEAD":
 				if a.code != http.StatusSeeOther || !strings.HasPrefix(a.location, "/login?next=") {
 					t.Errorf("%s %s without login = %d %q, want 303 to /login", method, path, a.code, a.location)
