@@ -36,9 +36,8 @@ import (
 type Options struct {
 	Store *store.Store
 	Log   *slog.Logger
-	// Secure marks cookies Secure and sends HSTS on every request, as for
-	// a request over TLS (which needs no option); set it when serving over
-	// TLS.
+	// Secure treats every request as one over HTTPS (Secure cookies,
+	// HSTS); a request over TLS is one anyway. serve sets it with TLS.
 	Secure bool
 	// Sessions says how long a login lasts; zero values take the defaults
 	// (30 minutes idle, 12 hours at most).
@@ -225,9 +224,9 @@ func (c *Console) routes() http.Handler {
 	r.Route("/api/v1", c.apiRoutes)                      // the JSON API: see api.go
 
 	// Outermost first: where the request comes from, headers on every
-	// answer, cross-origin requests
-	// refused before anything else runs, the body's limit and the
-	// deadlines, the session check, then the body read (see wall.go).
+	// answer, cross-origin requests refused before anything else runs,
+	// the body's limit and the deadlines, the session check, then the
+	// body read (see wall.go).
 	c.mux = r
 	var h http.Handler = r
 	h = c.readBodies(h)

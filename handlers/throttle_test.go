@@ -250,3 +250,21 @@ func TestHashGate(t *testing.T) {
 		t.Error("entered a full gate after its wait")
 	}
 }
+
+// BenchmarkThrottleAttempt is the throttle's cost per attempt with its
+// tables full, each attempt from a new address for a new name (the
+// attacker's case: every attempt inserts and evicts).
+func BenchmarkThrottleAttempt(b *testing.B) {
+	now := time.Unix(1e9, 0)
+	th := newThrottle(func() time.Time { return now }, maxThrottled)
+	names := make([]string, 1<<16)
+	for i := range names {
+		names[i] = fmt.Sprint("user", i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		th.attempt(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), names[i&(1<<16-1)])
+		i++
+	}
+}
