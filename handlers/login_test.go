@@ -149,7 +149,7 @@ func tally(t *testing.T, as []answer) map[int]int {
 // address are counted before any is checked: five are checked, the others
 // refused at once (429), and memory stays bounded.
 func TestParallelWrongLogins(t *testing.T) {
-	e := newEnv(t, true)
+	e := newEnvWith(t, true, frozenClock)
 	pw := countHashes(e)
 	rise := memoryWatch(t)
 	c := clientFrom("127.0.0.1")
@@ -196,7 +196,7 @@ func TestParallelLoginsFromManyAddresses(t *testing.T) {
 // TestSetupCodeThrottled: 100 wrong setup codes at once from one address:
 // most are refused before they are looked at.
 func TestSetupCodeThrottled(t *testing.T) {
-	e := newEnv(t, false)
+	e := newEnvWith(t, false, frozenClock)
 	c := clientFrom("127.0.0.1")
 	as := parallel(t, 100, func(i int) answer {
 		return post(t, c, e.srv.URL+"/setup", url.Values{"code": {fmt.Sprintf("AAAA-%04d", i)}, "user": {"admin"},
@@ -217,7 +217,7 @@ func TestSetupCodeThrottled(t *testing.T) {
 // TestAccountPasswordThrottled: the current-password check of the account
 // page is throttled too, and hashes a few at a time.
 func TestAccountPasswordThrottled(t *testing.T) {
-	e := newEnv(t, true)
+	e := newEnvWith(t, true, frozenClock)
 	c := e.login(t)
 	pw := countHashes(e)
 	as := parallel(t, 100, func(i int) answer {
@@ -241,7 +241,7 @@ func TestAccountPasswordThrottled(t *testing.T) {
 // lock the name for those addresses and, briefly, for new ones; the
 // address admin logged in from before keeps working.
 func TestAttackerCannotLockAdminOut(t *testing.T) {
-	e := newEnv(t, true)
+	e := newEnvWith(t, true, frozenClock)
 	admin := clientFrom("127.0.0.1")
 	if a := post(t, admin, e.srv.URL+"/login", url.Values{"user": {"admin"}, "password": {testPassword}}); a.code != http.StatusSeeOther {
 		t.Fatalf("login = %d", a.code)
@@ -314,6 +314,13 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if !strings.Contains(logs.String(), "failed login") {
 		t.Errorf("the failed logins were not logged:\n%s", logs.String())
 	}
+}
+
+// frozenClock stops the console's clock, which the throttle counts by: a
+// lockout then lasts the whole test, however slow the machine.
+func frozenClock(o *Options) {
+	at := time.Now()
+	o.Now = func() time.Time { return at }
 }
 
 // newEnvWith is newEnv with options of the test's own.
