@@ -95,6 +95,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzQuote$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/lvscf/
 	$(GO) test -run='^$$' -fuzz='^FuzzSplitArgs$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/config/
 	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshal$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/pulse/
+	$(GO) test -run='^$$' -fuzz='^FuzzForms$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./handlers/
+	$(GO) test -run='^$$' -fuzz='^FuzzAPIJSON$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./handlers/
 
 # Host benchmarks, then the real-kernel ones inside the qemu guest.
 bench: guest

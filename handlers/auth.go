@@ -4,10 +4,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/store"
@@ -15,13 +15,46 @@ import (
 )
 
 // safeNext keeps a post-login redirect on this site: a path, never a URL
-// elsewhere.
+// elsewhere. It judges the target as a browser reads it: browsers drop tab,
+// CR and LF anywhere in a URL and take a backslash for a slash, so
+// "/\t/evil.example" and "/\\evil.example" are "//evil.example", another
+// host. What is left must be a path with a single leading slash that
+// url.Parse finds no scheme or host in; percent-encoded control characters
+// (which some servers and proxies decode) and an encoded slash or backslash
+// at the start are refused too. It returns the target as the browser will
+// read it, or /control.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.HasPrefix(next, "/login") || strings.HasPrefix(next, "/setup") {
-		return "/control"
+	const fallback = "/control"
+	s := strings.NewReplacer("\t", "", "\r", "", "\n", "", `\`, "/").Replace(next)
+	if len(s) < 2 || s[0] != '/' || s[1] == '/' {
+		return fallback
 	}
-	return next
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return fallback
+		}
+		if s[i] == '%' && i+2 < len(s) && encodedControl(s[i+1], s[i+2]) {
+			return fallback
+		}
+	}
+	if lead := strings.ToLower(s[1:min(len(s), 4)]); lead == "%2f" || lead == "%5c" {
+		return fallback
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return fallback
+	}
+	if strings.HasPrefix(u.Path, "/login") || strings.HasPrefix(u.Path, "/setup") {
+		return fallback
+	}
+	return s
+}
+
+// encodedControl reports whether %hi lo encodes an ASCII control character.
+func encodedControl(hi, lo byte) bool {
+	lo |= 0x20 // lower case
+	isHex := lo >= '0' && lo <= '9' || lo >= 'a' && lo <= 'f'
+	return isHex && (hi == '0' || hi == '1') || hi == '7' && lo == 'f'
 }
 
 // setupOpen reports whether first-time setup is still possible: no user
@@ -63,27 +96,33 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	f.Values["user"] = strings.TrimSpace(r.PostFormValue("user"))
 	f.Values["next"] = r.PostFormValue("next")
 	p := web.Page{Title: "Log in"}
-	client := clientIP(r)
-	if wait := c.throttle.wait(client); wait > 0 {
-		p.Errors = []string{fmt.Sprintf("Too many failed logins from %s; try again in %s.", client, wait.Round(time.Second))}
-		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+1)))
+	user, client := f.Values["user"], clientIP(r)
+	err := c.guess(r, throttleName(user), func() error {
+		if store.ValidateUserName(user) != nil {
+			return store.ErrBadPassword // no such user can exist: no hash
+		}
+		if !c.hashes.enter(r.Context()) {
+			return errBusy
+		}
+		defer c.hashes.leave()
+		return c.passwords.CheckPassword(r.Context(), user, r.PostFormValue("password"))
+	})
+	var th *throttled
+	switch {
+	case errors.As(err, &th):
+		p.Errors = []string{th.message("logins")}
+		th.header(w)
 		c.render(w, r, http.StatusTooManyRequests, web.Login(p, f, c.setupOpen(r)))
 		return
-	}
-	user := f.Values["user"]
-	err := c.store.CheckPassword(r.Context(), user, r.PostFormValue("password"))
-	if errors.Is(err, store.ErrBadPassword) {
-		c.throttle.fail(client)
-		c.log.Warn("failed login", "user", user, "client", client)
+	case errors.Is(err, store.ErrBadPassword):
+		c.log.Warn("failed login", "user", logName(user), "client", client)
 		p.Errors = []string{"Wrong user name or password."}
 		c.render(w, r, http.StatusUnauthorized, web.Login(p, f, c.setupOpen(r)))
 		return
-	}
-	if err != nil {
+	case err != nil:
 		c.serverError(w, r, "checking the password", err)
 		return
 	}
-	c.throttle.succeed(client)
 	if err := c.startSession(w, r, user); err != nil {
 		c.serverError(w, r, "starting a session", err)
 		return
@@ -98,11 +137,11 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, user stri
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name:     c.sessionCookie(),
+		Name:     c.sessionCookie(r),
 		Value:    token,
 		Path:     "/",
 		HttpOnly: true,
-		Secure:   c.secure,
+		Secure:   secureRequest(r),
 		SameSite: http.SameSiteStrictMode,
 		MaxAge:   int(c.policy.Absolute.Seconds()),
 	})
@@ -110,14 +149,14 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, user stri
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
-	if ck, err := r.Cookie(c.sessionCookie()); err == nil {
+	if ck, err := r.Cookie(c.sessionCookie(r)); err == nil {
 		if err := c.store.DeleteSession(r.Context(), ck.Value); err != nil {
 			c.serverError(w, r, "ending the session", err)
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: c.sessionCookie(), Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: c.sessionCookie(r), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteStrictMode})
 	c.log.Info("logout", "user", userOf(r))
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
@@ -142,17 +181,24 @@ func (c *Console) doSetup(w http.ResponseWriter, r *http.Request) {
 	f.Values["code"] = strings.TrimSpace(r.PostFormValue("code"))
 	f.Values["user"] = strings.TrimSpace(r.PostFormValue("user"))
 	client := clientIP(r)
-	if wait := c.throttle.wait(client); wait > 0 {
-		p.Errors = []string{fmt.Sprintf("Too many wrong setup codes; try again in %s.", wait.Round(time.Second))}
+	err := c.guess(r, setupKey, func() error {
+		if !c.setup.matches(f.Values["code"]) {
+			return errWrongCode
+		}
+		return nil
+	})
+	var th *throttled
+	switch {
+	case errors.As(err, &th):
+		p.Errors = []string{th.message("setup codes")}
+		th.header(w)
 		c.render(w, r, http.StatusTooManyRequests, web.Setup(p, f))
 		return
-	}
-	pw, pw2 := r.PostFormValue("password"), r.PostFormValue("password2")
-	if !c.setup.matches(f.Values["code"]) {
-		c.throttle.fail(client)
+	case err != nil:
 		c.log.Warn("wrong setup code", "client", client)
 		f.Errs["code"] = "This is not the setup code in the log of lvsconsole serve."
 	}
+	pw, pw2 := r.PostFormValue("password"), r.PostFormValue("password2")
 	if err := store.ValidateUserName(f.Values["user"]); err != nil {
 		f.Errs["user"] = err.Error()
 	}
@@ -167,11 +213,19 @@ func (c *Console) doSetup(w http.ResponseWriter, r *http.Request) {
 	}
 	// Close setup before the password is set, so that two racing requests
 	// cannot both create an administrator.
+	if !c.hashes.enter(r.Context()) {
+		th := &throttled{wait: time.Second, busy: true}
+		p.Errors = []string{th.message("")}
+		th.header(w)
+		c.render(w, r, http.StatusTooManyRequests, web.Setup(p, f))
+		return
+	}
+	defer c.hashes.leave()
 	if !c.setup.close() {
 		http.Error(w, "setup is closed: a console user exists", http.StatusForbidden)
 		return
 	}
-	if err := c.store.SetPassword(r.Context(), f.Values["user"], pw); err != nil {
+	if err := c.passwords.SetPassword(r.Context(), f.Values["user"], pw); err != nil {
 		c.setup.reopen()
 		c.serverError(w, r, "creating the administrator", err)
 		return
@@ -188,19 +242,14 @@ func (c *Console) accountPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, web.Account(c.page(w, r, "Account "+userOf(r), "", 0), web.NewForm(0)))
 }
 
+// changePassword checks the current password, then sets the new one,
+// both in one turn of the hash gate. The current password is not checked
+// while the new one is refused: nothing is hashed for nothing.
 func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 	user := userOf(r)
 	p := c.page(w, r, "Account "+user, "", 0)
 	f := web.NewForm(0)
 	pw, pw2 := r.PostFormValue("password"), r.PostFormValue("password2")
-	err := c.store.CheckPassword(r.Context(), user, r.PostFormValue("current"))
-	switch {
-	case errors.Is(err, store.ErrBadPassword):
-		f.Errs["current"] = "This is not your current password."
-	case err != nil:
-		c.serverError(w, r, "checking the password", err)
-		return
-	}
 	if err := store.ValidatePassword(pw); err != nil {
 		f.Errs["password"] = err.Error()
 	} else if pw != pw2 {
@@ -210,8 +259,35 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f))
 		return
 	}
-	if err := c.store.SetPassword(r.Context(), user, pw); err != nil {
+	saved := false
+	err := c.guess(r, throttleName(user), func() error {
+		if !c.hashes.enter(r.Context()) {
+			return errBusy
+		}
+		defer c.hashes.leave()
+		if err := c.passwords.CheckPassword(r.Context(), user, r.PostFormValue("current")); err != nil {
+			return err
+		}
+		saved = true
+		return c.passwords.SetPassword(r.Context(), user, pw)
+	})
+	var th *throttled
+	switch {
+	case errors.As(err, &th):
+		p.Errors = []string{th.message("password checks")}
+		th.header(w)
+		c.render(w, r, http.StatusTooManyRequests, web.Account(p, f))
+		return
+	case errors.Is(err, store.ErrBadPassword):
+		c.log.Warn("wrong current password on the account page", "user", user, "client", clientIP(r))
+		f.Errs["current"] = "This is not your current password."
+		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f))
+		return
+	case err != nil && saved:
 		c.serverError(w, r, "saving the password", err)
+		return
+	case err != nil:
+		c.serverError(w, r, "checking the password", err)
 		return
 	}
 	// SetPassword ended every session of the user; this one starts afresh.
@@ -251,79 +327,78 @@ func (s *setupCode) reopen() {
 	s.mu.Unlock()
 }
 
-// clientIP is the peer's address; headers such as X-Forwarded-For are not
-// trusted, since anyone can send them.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// throttle slows password and setup-code guessing per client address:
-// after 5 failures each further attempt waits twice as long as the last,
-// up to 15 minutes. A success clears the count.
-type throttle struct {
-	mu      sync.Mutex
-	now     func() time.Time
-	clients map[string]*failures
-}
-
-type failures struct {
-	count int
-	last  time.Time
-}
-
+// Keys of the throttle for what is not a user name.
 const (
-	freeFailures = 5
-	maxLockout   = 15 * time.Minute
-	forgetAfter  = time.Hour
+	setupKey   = "\x00setup code"
+	invalidKey = "\x00invalid name" // every name no user can have
 )
 
-func newThrottle(now func() time.Time) *throttle {
-	return &throttle{now: now, clients: map[string]*failures{}}
+// throttleName is the throttle's key for a user name typed at login: the name,
+// or one key for all that cannot be a user's (so that junk names do not
+// fill the throttle's tables).
+func throttleName(name string) string {
+	if store.ValidateUserName(name) != nil {
+		return invalidKey
+	}
+	return name
 }
 
-// wait returns how long client must wait before its next attempt.
-func (t *throttle) wait(client string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	f := t.clients[client]
-	if f == nil || f.count < freeFailures {
-		return 0
+// logName is a typed user name as it may be logged: not one that cannot be
+// a user's, which may be a password typed in the wrong field.
+func logName(name string) string {
+	if store.ValidateUserName(name) != nil {
+		return "(not a valid user name)"
 	}
-	lock := time.Second << min(f.count-freeFailures, 10)
-	lock = min(lock, maxLockout)
-	if left := f.last.Add(lock).Sub(t.now()); left > 0 {
-		return left
-	}
-	return 0
+	return name
 }
 
-func (t *throttle) fail(client string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	// Forget clients that have been quiet for long, so the map stays small.
-	if len(t.clients) > 10000 {
-		for k, f := range t.clients {
-			if now.Sub(f.last) > forgetAfter {
-				delete(t.clients, k)
-			}
-		}
-	}
-	f := t.clients[client]
-	if f == nil || now.Sub(f.last) > forgetAfter {
-		f = &failures{}
-		t.clients[client] = f
-	}
-	f.count++
-	f.last = now
+var (
+	errWrongCode = errors.New("wrong setup code")
+	// errBusy: no hash could run soon; the attempt was not made.
+	errBusy = errors.New("too many password checks at once")
+)
+
+// throttled is an attempt refused before it was made.
+type throttled struct {
+	wait time.Duration
+	busy bool // the hash gate's refusal, not the throttle's
 }
 
-func (t *throttle) succeed(client string) {
-	t.mu.Lock()
-	delete(t.clients, client)
-	t.mu.Unlock()
+func (e *throttled) Error() string { return "throttled" }
+
+func (e *throttled) message(what string) string {
+	if e.busy {
+		return "The console is busy checking other passwords; try again in a second."
+	}
+	return fmt.Sprintf("Too many failed %s; try again in %s.", what, max(e.wait.Round(time.Second), time.Second))
+}
+
+// header says when to come back, in whole seconds, rounded up.
+func (e *throttled) header(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(int((e.wait+time.Second-1)/time.Second)))
+}
+
+// guess makes one attempt of r's client at user's password or the setup
+// code: counted before check runs, refused (*throttled) while the
+// throttle says wait. check returns nil for a right guess,
+// store.ErrBadPassword or errWrongCode for a wrong one, errBusy when it
+// could not run; an attempt that did not run, or failed for another
+// reason, is not counted.
+func (c *Console) guess(r *http.Request, user string, check func() error) error {
+	client := clientAddr(r)
+	if wait := c.throttle.attempt(client, user); wait > 0 {
+		return &throttled{wait: wait}
+	}
+	err := check()
+	switch {
+	case err == nil:
+		c.throttle.succeed(client, user)
+	case errors.Is(err, errBusy):
+		c.throttle.refund(client, user)
+		return &throttled{wait: time.Second, busy: true}
+	case errors.Is(err, store.ErrBadPassword), errors.Is(err, errWrongCode):
+	default:
+		c.throttle.refund(client, user)
+	}
+	return err
 }

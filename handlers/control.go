@@ -86,13 +86,11 @@ func (c *Console) control(w http.ResponseWriter, r *http.Request) {
 
 // controlStream sends the live part of CONTROL/MONITORING as server-sent
 // events, one "update" every ?every= seconds, until the client goes or
-// streamLife passes.
+// streamLife passes. The stream as a whole has no write deadline (the
+// wall leaves it without); each event must be written within
+// Timeouts.Event, so that a client that stops reading is let go.
 func (c *Console) controlStream(w http.ResponseWriter, r *http.Request) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
-	}
+	rc := http.NewResponseController(w)
 	_, every := refresh(r)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -103,13 +101,17 @@ func (c *Console) controlStream(w http.ResponseWriter, r *http.Request) {
 	tick := time.NewTicker(time.Duration(every) * time.Second)
 	defer tick.Stop()
 	for {
-		if err := c.writeUpdate(ctx, w); err != nil {
+		c.deadline(rc.SetWriteDeadline, time.Now().Add(c.timeouts.Event))
+		err := c.writeUpdate(ctx, w)
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("sending a dashboard update", "err", err)
 			}
-			return // the client went, most likely
+			return // the client went, or reads too slowly
 		}
-		flusher.Flush()
 		select {
 		case <-ctx.Done():
 			return
@@ -141,24 +143,41 @@ func (c *Console) writeUpdate(ctx context.Context, w io.Writer) error {
 
 // eventData writes the data of a server-sent event: each line break of
 // what it is given starts a new "data: " line, so that the fragment is
-// streamed without being held whole in memory twice.
+// streamed without being held whole in memory twice. A line break is CR,
+// LF or CRLF, as for the browser's parser: a bare CR left in the data
+// would end the line there and drop the rest of it. A CRLF may come split
+// over two writes.
 type eventData struct {
-	w io.Writer
+	w  io.Writer
+	cr bool // the last write ended with a CR
 }
 
 func (e *eventData) Write(p []byte) (int, error) {
 	n := len(p)
+	if e.cr && len(p) > 0 && p[0] == '\n' {
+		p = p[1:] // the rest of a CRLF
+	}
+	e.cr = false
 	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
+		i := bytes.IndexAny(p, "\r\n")
 		if i < 0 {
-			_, err := e.w.Write(bytes.TrimSuffix(p, []byte("\r")))
-			return n, err
+			if _, err := e.w.Write(p); err != nil {
+				return 0, err
+			}
+			break
 		}
-		if _, err := e.w.Write(bytes.TrimSuffix(p[:i], []byte("\r"))); err != nil {
+		if _, err := e.w.Write(p[:i]); err != nil {
 			return 0, err
 		}
 		if _, err := io.WriteString(e.w, "\ndata: "); err != nil {
 			return 0, err
+		}
+		if p[i] == '\r' {
+			if i+1 == len(p) {
+				e.cr = true
+			} else if p[i+1] == '\n' {
+				i++
+			}
 		}
 		p = p[i+1:]
 	}

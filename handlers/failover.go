@@ -251,7 +251,7 @@ func (c *Console) peerSecret(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusOK, web.Redundancy(p, redundancyForm(cfg), c.secretView(r, web.NewForm(0), EncodeSecret(key))))
 		return
 	}
-	setFlash(w, "The peer secret was set. Heartbeats and configuration sync now use it.")
+	setFlash(w, r, "The peer secret was set. Heartbeats and configuration sync now use it.")
 	http.Redirect(w, r, "/redundancy", http.StatusSeeOther)
 }
 

@@ -155,9 +155,9 @@ func (sc scope) covers(fe *config.FieldError) bool {
 const flashCookie = "lvsconsole_flash"
 
 // setFlash leaves a message for the page the browser is redirected to.
-func setFlash(w http.ResponseWriter, msg string) {
+func setFlash(w http.ResponseWriter, r *http.Request, msg string) {
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/",
-		MaxAge: 60, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		MaxAge: 60, HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteStrictMode})
 }
 
 // takeFlash returns the message left for this page, and clears it.
@@ -167,7 +167,7 @@ func takeFlash(w http.ResponseWriter, r *http.Request) string {
 		return ""
 	}
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteStrictMode})
 	msg, _ := url.QueryUnescape(ck.Value)
 	return msg
 }

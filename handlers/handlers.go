@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -35,7 +36,8 @@ import (
 type Options struct {
 	Store *store.Store
 	Log   *slog.Logger
-	// Secure marks cookies Secure; set it when serving over TLS.
+	// Secure treats every request as one over HTTPS (Secure cookies,
+	// HSTS); a request over TLS is one anyway. serve sets it with TLS.
 	Secure bool
 	// Sessions says how long a login lasts; zero values take the defaults
 	// (30 minutes idle, 12 hours at most).
@@ -52,21 +54,33 @@ type Options struct {
 	// Failover reports failover; nil when none runs. On the standby
 	// director of a pair it makes the configuration read-only.
 	Failover FailoverSource
+	// Timeouts bound reading requests and writing answers.
+	Timeouts Timeouts
+	// TrustedProxies are the proxies whose X-Forwarded-For (the client's
+	// address) and X-Forwarded-Proto (https: Secure cookies and HSTS) are
+	// believed; nobody else's are.
+	TrustedProxies []netip.Prefix
 }
 
 // Console is the console's HTTP handler.
 type Console struct {
-	store    *store.Store
-	log      *slog.Logger
-	secure   bool
-	policy   store.SessionPolicy
-	setup    *setupCode
-	throttle *throttle
-	now      func() time.Time
-	engine   StatusSource
-	health   HealthSource
-	failover FailoverSource
-	peer     *peerEndpoint // the peer's configuration requests (failover.go)
+	store *store.Store
+	// passwords checks and sets passwords: the store, which a test may
+	// wrap to watch the hashing.
+	passwords passwordStore
+	log       *slog.Logger
+	secure    bool
+	policy    store.SessionPolicy
+	setup     *setupCode
+	throttle  *throttle
+	hashes    *hashGate
+	now       func() time.Time
+	engine    StatusSource
+	health    HealthSource
+	failover  FailoverSource
+	timeouts  Timeouts
+	proxies   []netip.Prefix
+	peer      *peerEndpoint // the peer's configuration requests (failover.go)
 	// done ends with the context New was given: long-lived answers (the
 	// dashboard's stream) end then, so that a server shutdown completes.
 	done    <-chan struct{}
@@ -75,10 +89,12 @@ type Console struct {
 	handler http.Handler // mux behind the middleware
 }
 
-// sessionCookie names the session cookie. Under TLS the __Host- prefix makes
-// the browser refuse it unless it is Secure, host-only and for path /.
-func (c *Console) sessionCookie() string {
-	if c.secure {
+// sessionCookie names the session cookie of r. Over HTTPS the __Host-
+// prefix makes the browser refuse it unless it is Secure, host-only and for
+// path /; the same request (and those after it, over the same scheme) set
+// and read the same name.
+func (c *Console) sessionCookie(r *http.Request) string {
+	if secureRequest(r) {
 		return "__Host-lvsconsole"
 	}
 	return "lvsconsole"
@@ -88,15 +104,18 @@ func (c *Console) sessionCookie() string {
 // first-time setup; SetupCode returns the code to show the admin.
 func New(ctx context.Context, o Options) (*Console, error) {
 	c := &Console{
-		done:     ctx.Done(),
-		store:    o.Store,
-		log:      o.Log,
-		secure:   o.Secure,
-		policy:   o.Sessions,
-		now:      o.Now,
-		engine:   o.Engine,
-		health:   o.Health,
-		failover: o.Failover,
+		done:      ctx.Done(),
+		store:     o.Store,
+		passwords: o.Store,
+		log:       o.Log,
+		secure:    o.Secure,
+		policy:    o.Sessions,
+		now:       o.Now,
+		engine:    o.Engine,
+		health:    o.Health,
+		failover:  o.Failover,
+		timeouts:  o.Timeouts.withDefaults(),
+		proxies:   o.TrustedProxies,
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -110,7 +129,8 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	if c.policy.Absolute == 0 {
 		c.policy.Absolute = 12 * time.Hour
 	}
-	c.throttle = newThrottle(c.now)
+	c.throttle = newThrottle(c.now, maxThrottled)
+	c.hashes = newHashGate(hashSlots(), hashWait)
 	c.peer = newPeerEndpoint()
 	has, err := c.store.HasUsers(ctx)
 	if err != nil {
@@ -126,6 +146,13 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	c.scrape = c.newMetricsHandler()
 	c.handler = c.routes()
 	return c, nil
+}
+
+// passwordStore is what the login, setup and account pages need of the
+// store: each call hashes a password (argon2id, 19 MiB).
+type passwordStore interface {
+	CheckPassword(ctx context.Context, user, password string) error
+	SetPassword(ctx context.Context, user, password string) error
 }
 
 // SetupCode returns the first-time setup code while no console user exists.
@@ -145,7 +172,9 @@ func (c *Console) routes() http.Handler {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	})
 
-	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static.FS)))
+	files := http.StripPrefix("/static/", http.FileServerFS(static.FS))
+	r.Method(http.MethodGet, "/static/*", files)
+	r.Method(http.MethodHead, "/static/*", files)
 	r.Get("/healthz", c.healthz)
 	r.Get(failover.ConfigPath, c.peerConfig) // authenticated by the peer secret, not a session
 	r.Get("/login", c.loginPage)
@@ -190,19 +219,24 @@ func (c *Console) routes() http.Handler {
 	r.Post("/history/{serial:[0-9]+}/restore", c.writable(c.restore))
 	r.Get("/export", c.export)
 	r.Get("/metrics", c.metrics)
-	r.Post("/import", c.writable(c.importCf))
+	r.Post("/import", c.writable(c.upload(c.importCf)))
 	r.Get("/tokens", c.tokensPage)
 	r.Post("/tokens", c.createToken)                     // local to each director, as users are
 	r.Post("/tokens/{tid:[0-9]+}/revoke", c.revokeToken) // likewise
 	r.Route("/api/v1", c.apiRoutes)                      // the JSON API: see api.go
 
-	// Outermost first: headers on every answer, cross-origin requests
-	// refused before anything else runs, then the session check.
+	// Outermost first: where the request comes from, headers on every
+	// answer, cross-origin requests refused before anything else runs,
+	// the body's limit and the deadlines, the session check, then the
+	// body read (see wall.go).
 	c.mux = r
 	var h http.Handler = r
+	h = c.readBodies(h)
 	h = c.requireSession(h)
+	h = c.bound(h)
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = securityHeaders(h)
+	h = c.origins(h)
 	return h
 }
 
@@ -221,7 +255,8 @@ type userKey struct{}
 // every method and every path but the public ones; it also answers the
 // unknown paths, so that not even a 404 tells a stranger what exists.
 // The API and /metrics also take an API token instead (see tokens.go), and
-// the API answers 401 in JSON rather than a redirect to the login page.
+// answer 401 (the API in JSON, /metrics in text) rather than a redirect to
+// the login page.
 func (c *Console) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if publicPath(r.URL.Path) {
@@ -241,6 +276,13 @@ func (c *Console) requireSession(next http.Handler) http.Handler {
 				apiUnauthorized(w, "log in to the console, or send an API token as Authorization: Bearer <token>")
 				return
 			}
+			if r.URL.Path == "/metrics" {
+				// Scrapers: a challenge and a line of text, not the
+				// login page.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="lvsconsole"`)
+				http.Error(w, "send an API token as Authorization: Bearer <token>, or log in to the console", http.StatusUnauthorized)
+				return
+			}
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				next := r.URL.Path
 				if r.URL.RawQuery != "" {
@@ -257,7 +299,7 @@ func (c *Console) requireSession(next http.Handler) http.Handler {
 }
 
 func (c *Console) sessionUser(r *http.Request) (string, error) {
-	ck, err := r.Cookie(c.sessionCookie())
+	ck, err := r.Cookie(c.sessionCookie(r))
 	if err != nil || ck.Value == "" {
 		return "", store.ErrNoSession
 	}
@@ -274,8 +316,10 @@ func userOf(r *http.Request) string {
 	return u
 }
 
-// securityHeaders keeps pages out of frames and caches and allows only the
-// console's own scripts and styles.
+// securityHeaders keeps pages out of frames and caches, allows only the
+// console's own scripts and styles, and over HTTPS tells the browser to
+// come back over HTTPS only (HSTS; not for subdomains, which may be
+// other machines).
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -285,6 +329,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		if !strings.HasPrefix(r.URL.Path, "/static/") {
 			h.Set("Cache-Control", "no-store")
+		}
+		if secureRequest(r) {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		next.ServeHTTP(w, r)
 	})

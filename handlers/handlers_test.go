@@ -200,6 +200,11 @@ func TestEveryRouteRequiresLogin(t *testing.T) {
 				if a.code != http.StatusUnauthorized || a.header.Get("Content-Type") != "application/json" {
 					t.Errorf("%s %s without login = %d %s, want 401 in JSON", method, path, a.code, a.header.Get("Content-Type"))
 				}
+			case path == "/metrics":
+				// Scrapers get a challenge, not the login page.
+				if a.code != http.StatusUnauthorized || a.header.Get("WWW-Authenticate") == "" {
+					t.Errorf("%s %s without login = %d, want 401 with a challenge", method, path, a.code)
+				}
 			case method == "GET", method == "HEAD":
 				if a.code != http.StatusSeeOther || !strings.HasPrefix(a.location, "/login?next=") {
 					t.Errorf("%s %s without login = %d %q, want 303 to /login", method, path, a.code, a.location)
@@ -383,34 +388,6 @@ func TestLoginThrottle(t *testing.T) {
 	a = post(t, e2.client(t), e2.srv.URL+"/login", url.Values{"user": {"nobody"}, "password": {testPassword}})
 	if a.code != http.StatusUnauthorized || !strings.Contains(a.body, "Wrong user name or password") {
 		t.Errorf("unknown user = %d", a.code)
-	}
-}
-
-func TestThrottleBacksOff(t *testing.T) {
-	now := time.Unix(1000, 0)
-	th := newThrottle(func() time.Time { return now })
-	for range freeFailures {
-		if th.wait("c") != 0 {
-			t.Fatal("throttled before the free failures were used")
-		}
-		th.fail("c")
-	}
-	prev := time.Duration(0)
-	for i := range 12 {
-		w := th.wait("c")
-		if w <= prev && w != maxLockout || w > maxLockout {
-			t.Fatalf("failure %d: wait %v after %v", i, w, prev)
-		}
-		prev = w
-		now = now.Add(w)
-		th.fail("c")
-	}
-	if th.wait("other") != 0 {
-		t.Error("another client is throttled")
-	}
-	th.succeed("c")
-	if th.wait("c") != 0 {
-		t.Error("a success did not clear the count")
 	}
 }
 

@@ -133,14 +133,14 @@ func (c *Console) afterReplace(w http.ResponseWriter, r *http.Request, saved *co
 	f *web.Form, cf []byte, again func(web.Page, int)) {
 	switch {
 	case err == nil:
-		setFlash(w, fmt.Sprintf("%s as serial %d.", what, saved.Serial))
+		setFlash(w, r, fmt.Sprintf("%s as serial %d.", what, saved.Serial))
 		http.Redirect(w, r, "/history", http.StatusSeeOther)
 		return
 	case errors.Is(err, store.ErrNoRevision):
 		c.notFound(w, r)
 		return
 	case errors.Is(err, store.ErrNoChange):
-		setFlash(w, "Nothing changed: the configuration is already this.")
+		setFlash(w, r, "Nothing changed: the configuration is already this.")
 		http.Redirect(w, r, "/history", http.StatusSeeOther)
 		return
 	}

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"html"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"os"
@@ -128,7 +130,7 @@ func TestScriptsNeedThePassword(t *testing.T) {
 		t.Errorf("a login after %d wrong re-entered passwords = %d, want 429", freeFailures, a.code)
 	}
 	a = post(t, c, path, form(testPassword))
-	e.refusedAtPassword(t, a, http.StatusTooManyRequests, "Too many wrong passwords", before)
+	e.refusedAtPassword(t, a, http.StatusTooManyRequests, "Too many failed password checks", before)
 	keeps(t, a, form(testPassword))
 
 	e.advance(maxLockout)
@@ -228,7 +230,18 @@ func TestImportNeedsThePassword(t *testing.T) {
 	e.refusedAtPassword(t, a, http.StatusForbidden, "This is not your password", before)
 
 	// The text kept on the page goes back with the password.
-	a = post(t, c, e.srv.URL+"/import", url.Values{"serial": {itoa(e.config(t).Serial)}, "cf": {cf}, "name": {"lvs.cf"}, "password": {testPassword}})
+	// As the browser sends that form: multipart, the file input left empty.
+	var kept bytes.Buffer
+	mw := multipart.NewWriter(&kept)
+	for _, kv := range [][2]string{{"serial", itoa(e.config(t).Serial)}, {"name", "lvs.cf"}, {"cf", cf}, {"password", testPassword}} {
+		mw.WriteField(kv[0], kv[1])
+	}
+	fw, _ := mw.CreateFormFile("file", "")
+	fw.Write(nil)
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/import", &kept)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	a = do(t, c, req)
 	if a.code != http.StatusSeeOther || e.config(t).Global.ActiveCmd != "/usr/bin/logger up" {
 		t.Fatalf("the kept text with the password = %d: %s", a.code, a.body)
 	}

@@ -8,16 +8,16 @@ package handlers
 // make such a change have a "Your password" field; a refused form comes
 // back with every value kept and the reason beside that field.
 //
-// A wrong password counts as a failed login of the client's address (the
-// login throttle's wait, fail and succeed), so that a stolen session is no
-// way to guess the password it lacks.
+// A re-entered password is a guess like a login (Console.guess: the same
+// throttle, counted before the hash, and the same limit on hashes at
+// once), so that a stolen session is no way to guess the password it
+// lacks.
 
 import (
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/lvsconsole/lvsconsole/store"
 	"github.com/lvsconsole/lvsconsole/web"
@@ -36,22 +36,26 @@ func (c *Console) reauth(r *http.Request, f *web.Form) (elevated bool, code int,
 	if pw == "" {
 		return false, 0, nil
 	}
-	client := clientIP(r)
-	if wait := c.throttle.wait(client); wait > 0 {
-		f.Errs[passwordField] = fmt.Sprintf("Too many wrong passwords from %s: try again in %s.", client, wait.Round(time.Second))
-		return false, http.StatusTooManyRequests, nil
-	}
-	err = c.store.CheckPassword(r.Context(), userOf(r), pw)
+	user := userOf(r)
+	err = c.guess(r, throttleName(user), func() error {
+		if !c.hashes.enter(r.Context()) {
+			return errBusy
+		}
+		defer c.hashes.leave()
+		return c.passwords.CheckPassword(r.Context(), user, pw)
+	})
+	var th *throttled
 	switch {
+	case errors.As(err, &th):
+		f.Errs[passwordField] = th.message("password checks")
+		return false, http.StatusTooManyRequests, nil
 	case errors.Is(err, store.ErrBadPassword):
-		c.throttle.fail(client)
-		c.log.Warn("wrong password re-entered", "user", userOf(r), "client", client, "path", r.URL.Path)
+		c.log.Warn("wrong password re-entered", "user", user, "client", clientIP(r), "path", r.URL.Path)
 		f.Errs[passwordField] = "This is not your password: enter the one you log in with."
 		return false, http.StatusForbidden, nil
 	case err != nil:
 		return false, 0, err
 	}
-	c.throttle.succeed(client)
 	return true, 0, nil
 }
 

@@ -97,7 +97,7 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, f *formRe
 	if !ok {
 		return
 	}
-	setFlash(w, fmt.Sprintf("%s Serial %d.", okMsg, saved.Serial))
+	setFlash(w, r, fmt.Sprintf("%s Serial %d.", okMsg, saved.Serial))
 	http.Redirect(w, r, done, http.StatusSeeOther)
 }
 

@@ -244,6 +244,6 @@ func (c *Console) revokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.log.Info("API token revoked", "user", userOf(r), "token_id", t.ID, "name", t.Name)
-	setFlash(w, fmt.Sprintf("Token %s revoked: it no longer opens anything.", t.Name))
+	setFlash(w, r, fmt.Sprintf("Token %s revoked: it no longer opens anything.", t.Name))
 	http.Redirect(w, r, "/tokens", http.StatusSeeOther)
 }

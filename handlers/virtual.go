@@ -229,11 +229,11 @@ func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
 	}
 	_, sv := virtualByID(saved, savedID(saved, vid, idx))
 	if create {
-		setFlash(w, fmt.Sprintf("Virtual server %s added (serial %d). Now add its real servers.", sv.Name, saved.Serial))
+		setFlash(w, r, fmt.Sprintf("Virtual server %s added (serial %d). Now add its real servers.", sv.Name, saved.Serial))
 		http.Redirect(w, r, fmt.Sprintf("/virtual/%d/real", sv.ID), http.StatusSeeOther)
 		return
 	}
-	setFlash(w, fmt.Sprintf("Virtual server %s saved (serial %d).", sv.Name, saved.Serial))
+	setFlash(w, r, fmt.Sprintf("Virtual server %s saved (serial %d).", sv.Name, saved.Serial))
 	http.Redirect(w, r, "/virtual", http.StatusSeeOther)
 }
 
@@ -365,7 +365,7 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request, done string
 		return err
 	})
 	if err == nil {
-		setFlash(w, fmt.Sprintf("%s Serial %d.", msg, saved.Serial))
+		setFlash(w, r, fmt.Sprintf("%s Serial %d.", msg, saved.Serial))
 		http.Redirect(w, r, done, http.StatusSeeOther)
 		return
 	}
@@ -385,7 +385,7 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request, done string
 		c.serverError(w, r, "saving the change", err)
 		return
 	case http.StatusOK:
-		setFlash(w, "Nothing changed.")
+		setFlash(w, r, "Nothing changed.")
 		http.Redirect(w, r, done, http.StatusSeeOther)
 		return
 	}
@@ -474,7 +474,7 @@ func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	setFlash(w, fmt.Sprintf("Monitoring scripts of %s saved (serial %d).", h.Name, saved.Serial))
+	setFlash(w, r, fmt.Sprintf("Monitoring scripts of %s saved (serial %d).", h.Name, saved.Serial))
 	http.Redirect(w, r, fmt.Sprintf("/virtual/%d/scripts", vid), http.StatusSeeOther)
 }
 
@@ -601,7 +601,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 	if create {
 		verb = "added"
 	}
-	setFlash(w, fmt.Sprintf("Real server %s %s (serial %d).", name, verb, saved.Serial))
+	setFlash(w, r, fmt.Sprintf("Real server %s %s (serial %d).", name, verb, saved.Serial))
 	http.Redirect(w, r, fmt.Sprintf("/virtual/%d/real", vid), http.StatusSeeOther)
 }
 

@@ -27,6 +27,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	keyFile := fs.String("tls-key", "", "the certificate's private key `file` (PEM)")
 	idle := fs.Duration("session-idle", 30*time.Minute, "log a console user out after this long unused")
 	maxAge := fs.Duration("session-max", 12*time.Hour, "log a console user out this long after login")
+	maxConns := fs.Int("max-conns", 512, "keep at most this many connections to the console open; more are closed at once")
+	maxPerClient := fs.Int("max-conns-per-client", 64, "keep at most this many connections from one client address (an IPv6 /64) open; more are closed at once")
+	trusted := fs.String("trusted-proxy", "", "believe X-Forwarded-For and X-Forwarded-Proto from these `CIDR[,CIDR]` only (a TLS-terminating proxy in front of the console)")
 	withFailover := fs.Bool("failover", true, "bring the virtual IP addresses up and down, run the heartbeat with the backup director and sync the configuration to it (false: console, IPVS and health checks only)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -36,6 +39,18 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	if (*certFile == "") != (*keyFile == "") {
 		return errors.New("-tls-cert and -tls-key go together")
+	}
+	switch {
+	case *maxConns < 1:
+		return fmt.Errorf("-max-conns %d: allow at least 1 connection", *maxConns)
+	case *maxPerClient < 1:
+		return fmt.Errorf("-max-conns-per-client %d: allow at least 1 connection", *maxPerClient)
+	case *maxPerClient > *maxConns:
+		return fmt.Errorf("-max-conns-per-client %d is more than -max-conns %d: make it at most that", *maxPerClient, *maxConns)
+	}
+	proxies, err := parsePrefixes(*trusted)
+	if err != nil {
+		return fmt.Errorf("-trusted-proxy: %w", err)
 	}
 	tls := *certFile != ""
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
@@ -61,10 +76,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Wake:   checks.Changes(),
 		Log:    log.With("part", "engine"),
 	})
-	ln, err := net.Listen("tcp", *listen)
+	tcp, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *listen, err)
 	}
+	ln := newConnLimit(tcp, *maxConns, *maxPerClient, proxies, log)
 	opts := handlers.Options{
 		Store:    st,
 		Log:      log,
@@ -72,6 +88,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Sessions: store.SessionPolicy{Idle: *idle, Absolute: *maxAge},
 		Engine:   eng,
 		Health:   checks,
+
+		TrustedProxies: proxies,
 	}
 	var director *failover.Director
 	if *withFailover {
@@ -96,10 +114,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer stopLocal()
+	// The deadlines to read a body and write an answer are the console's,
+	// route by route (handlers.Timeouts): an lvs.cf upload takes longer
+	// than a form, and the dashboard's stream has none as a whole.
 	srv := &http.Server{
 		Handler:           console,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
