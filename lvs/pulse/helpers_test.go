@@ -41,7 +41,7 @@ func settings(self, peer netip.Addr, bind, peerPort uint16, primary bool) Settin
 }
 
 // freePort finds a UDP port that is free on every address.
-func freePort(t *testing.T, addrs ...netip.Addr) uint16 {
+func freePort(t testing.TB, addrs ...netip.Addr) uint16 {
 	t.Helper()
 	for range 100 {
 		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addrs[0], 0)))

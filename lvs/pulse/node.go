@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/bits"
 	"net/netip"
+	"os/exec"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,9 +100,11 @@ type Node struct {
 	rand    io.Reader // challenges
 	changes chan struct{}
 
-	mu  sync.Mutex // serialises SetSerial, SetLink, Configure and Run's start and end
-	c   core       // guarded by mu while not running; the heartbeat thread's while running
-	run *runState  // guarded by mu
+	mu     sync.Mutex // serialises SetSerial, SetLink, Configure and Run's start and end
+	c      core       // guarded by mu while not running; the heartbeat thread's while running
+	run    *runState  // guarded by mu
+	helper func() *exec.Cmd
+	remote *remoteRun // guarded by mu: Run with a helper
 
 	snap      atomic.Pointer[Status] // the last published Status, without Counters and LastHeard
 	counters  counters
@@ -165,6 +168,7 @@ func New(s Settings, o Options) (*Node, error) {
 		base:    time.Now(),
 		rand:    rand.Reader,
 		changes: make(chan struct{}, 1),
+		helper:  o.Helper,
 		c: core{
 			set:     s,
 			seal:    newSealer(s.Key),
@@ -225,6 +229,9 @@ func (n *Node) SetSerial(serial int64) {
 		return
 	}
 	n.c.setSerial(serial)
+	if r := n.remote; r != nil {
+		r.send(helperRequest{Op: opSerial, Serial: serial})
+	}
 }
 
 func (c *core) setSerial(serial int64) {
@@ -248,6 +255,12 @@ func (n *Node) SetLink(ok bool) {
 			return
 		}
 		// Run ended meanwhile: the state is ours again.
+	}
+	if r := n.remote; r != nil {
+		n.c.st.LinkDown = !ok // for the next Run
+		if _, err := r.call(helperRequest{Op: opLink, LinkOK: ok}); err == nil {
+			return
+		}
 	}
 	n.setLink(time.Now(), ok)
 }
@@ -292,6 +305,12 @@ func (n *Node) Configure(s Settings) error {
 			return err
 		}
 		// Run ended meanwhile: the state is ours again.
+	}
+	if r := n.remote; r != nil {
+		rep, err := r.call(helperRequest{Op: opConfigure, Settings: s})
+		if err == nil && rep.Err != "" {
+			return errors.New(rep.Err)
+		}
 	}
 	n.configure(time.Now(), s)
 	return nil
@@ -598,8 +617,11 @@ func (n *Node) noteSend(to netip.AddrPort, err error) {
 // takes over at once, sets the node standby and returns nil. It returns an
 // error if it cannot bind, or if it is already running.
 func (n *Node) Run(ctx context.Context) error {
+	if n.helper != nil {
+		return n.runHelper(ctx)
+	}
 	n.mu.Lock()
-	if n.run != nil {
+	if n.run != nil || n.remote != nil {
 		n.mu.Unlock()
 		return errors.New("pulse: Run is already running")
 	}

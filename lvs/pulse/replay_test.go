@@ -115,11 +115,11 @@ func TestPeerClockSteppedBack(t *testing.T) {
 // aheadOfPeer moves m's counter far ahead of the peer's.
 func aheadOfPeer(m *Message) { m.Counter += 1 << 40 }
 
-// listening says whether Run has bound the socket.
+// listening says whether Run has bound the socket (or started a helper).
 func (n *testNode) listening() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.run != nil
+	return n.run != nil || n.remote != nil
 }
 
 // A receiver that wakes up late (here: its heartbeat thread held for
