@@ -285,3 +285,42 @@ func BenchmarkFalseFailover(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFailoverDeadtime80ms is BenchmarkFailover at the shortest dead
+// time the load benchmark recommends: keepalive 0.02 s, deadtime 0.08 s,
+// 20 kills (-9) of the active director, each followed by its restart. It
+// reports, from the kill, the VIP up on the other director and the
+// client's neighbour entry moving to its MAC: median and maximum. Run it
+// with -benchtime=1x.
+func BenchmarkFailoverDeadtime80ms(b *testing.B) {
+	const kills = 20
+	l, dirs := startTimedPair(b, "0.02", "0.08")
+	neigh := l.watchNeighbours()
+	l.ping()
+	active, standby := "a", "b"
+	var vipUp, moved []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		for range kills {
+			ms, mn := dirs[standby].mark(), neigh.mark()
+			killed := dirs[active].kill()
+			up := dirs[standby].await(b, ms, 10*time.Second, "msg=\"address up\"", vip)
+			at := neigh.await(b, mn, l.mac[standby], 10*time.Second)
+			vipUp, moved = append(vipUp, up.Sub(killed)), append(moved, at.Sub(killed))
+			dirs[active] = l.start(active)
+			dirs[active].await(b, 0, 20*time.Second, "msg=role", "role=standby")
+			active, standby = standby, active
+		}
+	}
+	b.StopTimer()
+	slices.Sort(vipUp)
+	slices.Sort(moved)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(ms(vipUp[len(vipUp)/2]), "vip-up-median-ms")
+	b.ReportMetric(ms(vipUp[len(vipUp)-1]), "vip-up-max-ms")
+	b.ReportMetric(ms(moved[len(moved)/2]), "neigh-moved-median-ms")
+	b.ReportMetric(ms(moved[len(moved)-1]), "neigh-moved-max-ms")
+	b.Logf("VIP up after kill: %v", vipUp)
+	b.Logf("client's entry moved after kill: %v", moved)
+}
