@@ -24,14 +24,15 @@
 //
 // A well-signed heartbeat from the peer is news (liveness, role, serial,
 // Leaving, LinkDown) only if its Echo is one of the receiver's own last two
-// challenges, which it drew itself and never sent before, and it is newer
-// than the last accepted one: a higher Counter of the same Boot, or the
-// answer to a challenge drawn after that one was accepted (which resets the
-// Counter window, so a counter that jumps cannot lock the peer out for
-// longer than one challenge), or a new Boot (whose predecessor is then
-// retired for good). A recording therefore expires as soon as the receiver
-// has drawn two challenges since it was made, and a restarted receiver,
-// with challenges nobody has seen, believes nothing recorded before.
+// challenges, which it drew itself, and it is newer than the last accepted
+// one: a higher Counter of the same Boot that does not answer an older
+// challenge than that one did, or the answer to a challenge drawn after
+// that one was accepted (which resets the Counter window, so a counter
+// that jumps cannot lock the peer out for longer than one challenge), or a
+// new Boot (whose predecessor is then retired for good). A recording
+// therefore expires as soon as the receiver has drawn two challenges since
+// it was made, and a restarted receiver, with challenges nobody has seen,
+// believes nothing recorded before.
 //
 // The challenge to echo is learnt from the peer's accepted heartbeats, from
 // newer heartbeats of the Boot last accepted (so a path that was cut for a
@@ -52,7 +53,10 @@
 // ppoll(2) on its own socket rather than in Go's timers and netpoller, and
 // judges silence by the kernel's receive timestamps of what is queued, so
 // that a late wake-up of the receiver cannot by itself declare the peer
-// dead.
+// dead. That thread still needs one of its process's Go Ps to run, which
+// the process's other threads may hold while the kernel does not run them:
+// Options.Helper moves the heartbeat into a helper process whose threads
+// are all real-time (see ServeHelper).
 //
 // The package only decides; acting on a role change (addresses, gratuitous
 // ARP, the IPVS sync daemon, configuration sync) is the caller's business:

@@ -92,7 +92,8 @@ func (c *counters) load() Counters {
 // heartbeat's state: it sends, receives and decides, and never waits for a
 // lock another goroutine holds. Status reads what it publishes (atomics and
 // an immutable snapshot); SetSerial, SetLink and Configure leave requests in
-// a mailbox and wake it.
+// a mailbox and wake it. With Options.Helper, that goroutine runs in a
+// helper process instead and the Node relays to it.
 type Node struct {
 	log     *slog.Logger
 	boot    uint64
