@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/bits"
 	"net/netip"
@@ -98,7 +97,6 @@ type Node struct {
 	log     *slog.Logger
 	boot    uint64
 	base    time.Time // origin of lastHeard
-	rand    io.Reader // challenges
 	changes chan struct{}
 
 	mu     sync.Mutex // serialises SetSerial, SetLink, Configure and Run's start and end
@@ -167,7 +165,6 @@ func New(s Settings, o Options) (*Node, error) {
 		log:     log,
 		boot:    binary.BigEndian.Uint64(b[:]),
 		base:    time.Now(),
-		rand:    rand.Reader,
 		changes: make(chan struct{}, 1),
 		helper:  o.Helper,
 		c: core{
@@ -210,7 +207,9 @@ func (n *Node) publish() {
 		},
 	}
 	if old := n.snap.Load(); old == nil || *old != st {
-		n.snap.Store(&st)
+		p := new(Status) // only now: st itself stays off the heap
+		*p = st
+		n.snap.Store(p)
 	}
 	if p.Heard {
 		n.lastHeard.Store(max(1, int64(p.Last.Sub(n.base))))
@@ -561,7 +560,7 @@ func (n *Node) next(leaving, tick bool) (Message, error) {
 	if tick {
 		c.ticks++
 		if c.ticks >= rotateEvery(c.set) {
-			if err := c.ours.rotate(n.rand); err != nil {
+			if err := c.ours.rotate(); err != nil {
 				return Message{}, err
 			}
 			c.ticks = 0
@@ -633,7 +632,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	now := time.Now()
 	c := &n.c
-	if err := c.ours.rotate(n.rand); err != nil {
+	if err := c.ours.rotate(); err != nil {
 		r.close()
 		n.mu.Unlock()
 		return err

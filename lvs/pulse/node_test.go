@@ -460,7 +460,7 @@ func TestSettingsValidation(t *testing.T) {
 // challenge as learnt.
 func TestCounterPerBoot(t *testing.T) {
 	a, _ := directPair(t, nil)
-	if err := a.c.ours.rotate(a.rand); err != nil {
+	if err := a.c.ours.rotate(); err != nil {
 		t.Fatal(err)
 	}
 	every := rotateEvery(a.set)

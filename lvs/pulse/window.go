@@ -1,8 +1,8 @@
 package pulse
 
 import (
+	"crypto/rand"
 	"fmt"
-	"io"
 )
 
 // challenges are a node's own: the current one, sent in every heartbeat,
@@ -14,15 +14,14 @@ type challenges struct {
 	epoch uint64
 }
 
-// rotate draws a new current challenge from rand.
-func (c *challenges) rotate(rand io.Reader) error {
-	var next Challenge
-	for next.IsZero() { // zero means "none" on the wire
-		if _, err := io.ReadFull(rand, next[:]); err != nil {
+// rotate draws a new current challenge.
+func (c *challenges) rotate() error {
+	c.prev = c.cur
+	for c.cur = (Challenge{}); c.cur.IsZero(); { // zero means "none" on the wire
+		if _, err := rand.Read(c.cur[:]); err != nil {
 			return fmt.Errorf("pulse: drawing a challenge: %w", err)
 		}
 	}
-	c.prev, c.cur = c.cur, next
 	c.epoch++
 	return nil
 }

@@ -1,7 +1,7 @@
 package pulse
 
 import (
-	"crypto/rand"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -94,13 +94,13 @@ func (p *peerSim) next() Message {
 // one, from the peer's current boot or an earlier one.
 func TestRecordingExpiresAfterTwoChallenges(t *testing.T) {
 	var ours challenges
-	ours.rotate(rand.Reader)
+	ours.rotate()
 	var w window
 	p := &peerSim{boot: 1}
 	var rec []Message
 	for i := range 30 {
 		if i%3 == 0 {
-			ours.rotate(rand.Reader)
+			ours.rotate()
 		}
 		p.echo = ours.cur
 		m := p.next()
@@ -109,10 +109,10 @@ func TestRecordingExpiresAfterTwoChallenges(t *testing.T) {
 			t.Fatalf("live heartbeat %d: %v", i, j)
 		}
 	}
-	ours.rotate(rand.Reader)
-	ours.rotate(rand.Reader)
+	ours.rotate()
+	ours.rotate()
 	restarted := challenges{}
-	restarted.rotate(rand.Reader)
+	restarted.rotate()
 	for _, c := range []struct {
 		name string
 		w    window
@@ -136,7 +136,7 @@ func TestRecordingExpiresAfterTwoChallenges(t *testing.T) {
 	// A new process of the peer took over: the old boot's recordings are
 	// refused even while the challenge they answer is still current.
 	w2, ours2 := window{}, challenges{}
-	ours2.rotate(rand.Reader)
+	ours2.rotate()
 	old := &peerSim{boot: 1, echo: ours2.cur}
 	held := old.next() // made, held back by an attacker
 	m := old.next()
@@ -164,7 +164,7 @@ func reversed(ms []Message) []Message {
 // challenge we draw.
 func TestCounterJumpRecoversInOneChallenge(t *testing.T) {
 	var ours challenges
-	ours.rotate(rand.Reader)
+	ours.rotate()
 	var w window
 	p := &peerSim{boot: 1, echo: ours.cur}
 	for range 5 {
@@ -182,7 +182,7 @@ func TestCounterJumpRecoversInOneChallenge(t *testing.T) {
 			t.Fatalf("before a new challenge: %v, want replayed", j)
 		}
 	}
-	ours.rotate(rand.Reader)
+	ours.rotate()
 	p.echo = ours.cur
 	for i := range 5 {
 		m := p.next()
@@ -219,5 +219,46 @@ func TestArrival(t *testing.T) {
 		if got := arrival(c.stamp, now, c.wall, empty); !got.Equal(c.want) {
 			t.Errorf("%s: %v, want %v", c.name, got.Sub(now), c.want.Sub(now))
 		}
+	}
+}
+
+// The heartbeat thread's work per datagram, taking a peer's heartbeat and
+// making and signing our own, allocates nothing: the thread must not wait
+// for the garbage collector.
+func TestHeartbeatPathAllocatesNothing(t *testing.T) {
+	a, _ := directPair(t, nil)
+	c := &a.c
+	if err := c.ours.rotate(); err != nil {
+		t.Fatal(err)
+	}
+	c.running = true // decide, as under Run
+	c.st.Ref = time.Now()
+	peer := newSealer(testKey)
+	const runs = 100
+	in := make([]byte, 0, messageLen)
+	counter := uint64(0)
+	from := netip.AddrPortFrom(addrB, 539)
+	take := func() {
+		counter++
+		m := Message{From: addrB, Role: Active, Boot: 99, Counter: counter, Challenge: Challenge{1}, Echo: c.ours.cur}
+		in = peer.seal(in[:0], &m) // what the peer sends: not counted below
+		now := time.Now()
+		a.handle(packet{data: in, from: from, at: now}, now)
+	}
+	take() // the first is news, and logged
+	out := make([]byte, 0, messageLen)
+	allocs := testing.AllocsPerRun(runs, func() {
+		take()
+		m, err := a.next(false, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = c.seal.seal(out[:0], &m)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per heartbeat taken and sent", allocs)
+	}
+	if got := a.Status().Counters.Received; got < runs {
+		t.Errorf("only %d of the peer's heartbeats accepted", got)
 	}
 }
