@@ -39,18 +39,18 @@ type runState struct {
 	closed bool          // efd closed, guarded by Node.mu
 
 	// Owned by the heartbeat thread.
-	sock          *socket
-	fds           [2]unix.PollFd
-	dests         []dest
-	out           []byte
-	nextTick      time.Time
-	lastEmpty     time.Time // when the socket was last found empty
-	handshake     bool      // the peer should hear from us soon
-	lastHandshake time.Time
-	retryMail     bool
-	readErr       string    // the last error reading the socket, to log changes only
-	readPause     time.Time // after an error, the socket is left alone until then
-	goodbye       bool
+	sock       *socket
+	fds        [2]unix.PollFd
+	dests      []dest
+	out        []byte
+	nextTick   time.Time
+	lastEmpty  time.Time // when the socket was last found empty
+	handshake  bool      // the peer should hear from us soon
+	handshakes bucket
+	retryMail  bool
+	readErr    string    // the last error reading the socket, to log changes only
+	readPause  time.Time // after an error, the socket is left alone until then
+	goodbye    bool
 }
 
 // mailbox holds what SetSerial, SetLink and Configure ask of a running
@@ -132,6 +132,40 @@ func (r *runState) wake() {
 	unix.Write(r.efd, one[:])
 }
 
+// bucket limits the heartbeats sent at once because of what came in (an
+// unanswered challenge, a new one learnt): a handshake takes two or three
+// in a row, but a flood of recordings must not make us send as many.
+// Burst handshakeBurst, then one per quarter keepalive.
+type bucket struct {
+	tokens float64
+	at     time.Time // when tokens was counted
+}
+
+const handshakeBurst = 4
+
+func (b *bucket) fill(now time.Time, keepalive time.Duration) {
+	if b.at.IsZero() {
+		b.tokens = handshakeBurst
+	} else {
+		b.tokens = min(handshakeBurst, b.tokens+float64(now.Sub(b.at))/float64(keepalive/4))
+	}
+	b.at = now
+}
+
+// next is when a token is there: now, or later.
+func (b *bucket) next(now time.Time, keepalive time.Duration) time.Time {
+	b.fill(now, keepalive)
+	if b.tokens >= 1 {
+		return now
+	}
+	return now.Add(time.Duration((1 - b.tokens) * float64(keepalive/4)))
+}
+
+func (b *bucket) take(now time.Time, keepalive time.Duration) {
+	b.fill(now, keepalive)
+	b.tokens--
+}
+
 // readWakes empties the eventfd (non-blocking, on the heartbeat thread).
 func (r *runState) readWakes() {
 	var buf [8]byte
@@ -187,7 +221,7 @@ func (n *Node) loop(r *runState) error {
 			deadline = wake
 		}
 		if r.handshake {
-			if at := r.lastHandshake.Add(c.set.Keepalive / 4); at.Before(deadline) {
+			if at := r.handshakes.next(now, c.set.Keepalive); at.Before(deadline) {
 				deadline = at
 			}
 		}
@@ -238,9 +272,10 @@ func (n *Node) loop(r *runState) error {
 
 		now = time.Now()
 		tick := !now.Before(r.nextTick)
-		if tick || c.sendNow || (r.handshake && !now.Before(r.lastHandshake.Add(c.set.Keepalive/4))) {
-			if r.handshake {
-				r.lastHandshake = now
+		shake := r.handshake && !now.Before(r.handshakes.next(now, c.set.Keepalive))
+		if tick || c.sendNow || shake {
+			if shake {
+				r.handshakes.take(now, c.set.Keepalive)
 			}
 			c.sendNow, r.handshake = false, false
 			if err := n.send(r, false, tick); err != nil {

@@ -169,3 +169,62 @@ func (r *recorder) take(n int) []time.Time {
 }
 
 func (r *recorder) skip(n int) { r.take(n) }
+
+// BenchmarkStartHearsPeer is how long a starting director takes to hear
+// its running peer and decide, with keepalive 1 s: the handshake (the
+// peer answers a heartbeat that does not know its challenge at once, and
+// so does the starter) makes it a few round trips, not a keepalive. One op
+// is one start of the backup, a second after the last one stopped.
+func BenchmarkStartHearsPeer(b *testing.B) {
+	port := freePort(b, addrA, addrB)
+	s := func(self, peer netip.Addr, primary bool) Settings {
+		return Settings{Self: self, Peer: peer, Bind: netip.AddrPortFrom(self, port), Port: port,
+			Key: testKey, Primary: primary, Keepalive: time.Second, Deadtime: 4 * time.Second}
+	}
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("DEBUGLOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	a, err := New(s(addrA, addrB, true), Options{Log: log.With("node", "a")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.Run(ctx)
+	var took []time.Duration
+	for i := range b.N + 1 {
+		n, err := New(s(addrB, addrA, false), Options{Log: log.With("node", "b")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		nctx, stop := context.WithCancel(context.Background())
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- n.Run(nctx) }()
+		for st := n.Status(); !st.Decided; st = n.Status() {
+			select {
+			case <-n.Changes():
+			case <-time.After(10 * time.Second):
+				b.Fatalf("the backup did not decide: %+v", n.Status())
+			}
+		}
+		st := n.Status()
+		if st.Role != Standby || !st.Peer.Heard {
+			b.Fatalf("the backup decided %v for %q", st.Role, st.Reason)
+		}
+		if i > 0 { // the first start is a's first meeting: a waited its dead time alone
+			took = append(took, st.Since.Sub(start))
+		}
+		n.noGoodbye.Store(true) // as if killed: a stays active
+		stop()
+		<-done
+		// Restarts come seconds apart, not back to back: a keepalive
+		// refills a's allowance of immediate answers (bucket).
+		<-time.After(time.Second)
+	}
+	slices.Sort(took)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(took[len(took)/2])/float64(time.Millisecond), "decided-p50-ms")
+	b.ReportMetric(float64(took[len(took)-1])/float64(time.Millisecond), "decided-max-ms")
+}

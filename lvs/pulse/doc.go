@@ -39,9 +39,9 @@
 // while recovers within a round trip), and, while the peer is silent, from
 // any well-signed heartbeat not known to be older, so that two directors
 // that have never met can start. A heartbeat that does not answer our
-// challenge makes us send one at once (at most one per quarter keepalive):
-// a starting director hears its peer within a round trip or two of the
-// peer's first heartbeat, not a keepalive later.
+// challenge makes us send one at once (four in a row at most, then one per
+// quarter keepalive): a starting director hears its running peer within a
+// few round trips, not a keepalive later (BenchmarkStartHearsPeer).
 //
 // docs/heartbeat.md in the repository describes the wire format and the
 // protocol for administrators and auditors.

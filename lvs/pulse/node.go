@@ -468,9 +468,16 @@ func (n *Node) handle(p packet, now time.Time) (wake time.Time, handshake bool) 
 		})
 		return n.update(now, nil), handshake
 	case stale:
-		n.refuse(&n.counters.stale, p, func() error {
-			return fmt.Errorf("boot %d counter %d does not answer one of our last two challenges", m.Boot, m.Counter)
-		})
+		if m.Echo.IsZero() {
+			// A peer that has just started knows no challenge of ours
+			// yet: counted, but normal, so not worth a warning.
+			v := n.counters.stale.Add(1)
+			n.logAt(slog.LevelDebug, "pulse: refused a datagram", "from", p.from, "why", "the peer's first heartbeats answer no challenge yet", "count", v)
+		} else {
+			n.refuse(&n.counters.stale, p, func() error {
+				return fmt.Errorf("boot %d counter %d does not answer one of our last two challenges", m.Boot, m.Counter)
+			})
+		}
 		return n.update(now, nil), true // tell the peer our challenge
 	}
 	n.counters.received.Add(1)
