@@ -103,7 +103,10 @@ bench: guest
 	$(GO) test -run='^$$' -bench=. -benchmem ./store/ ./lvs/lvscf/ ./lvs/ipvs/ ./lvs/engine/
 	$(GO) test -run='^$$' -bench=. -benchtime=1x ./lvs/health/
 	$(GO) test -run='^$$' -bench=. -benchmem ./lvs/check/
-	$(GO) test -run='^$$' -bench=Failover -benchtime=1x ./lvs/failover/
+	$(GO) test -run='^$$' -bench='^BenchmarkFailover' -benchtime=1x ./lvs/failover/
+	LVSCONSOLE_LOAD_TIME=2m $(GO) test -timeout 30m -run='^$$' -bench=FalseFailover -benchtime=1x ./lvs/failover/
+	$(GO) test -run='^$$' -bench=SendInterval -benchtime=1000x ./lvs/pulse/
+	$(GO) test -run='^$$' -bench=StartHearsPeer -benchtime=20x ./lvs/pulse/
 	$(GO) test -run='^$$' -bench=Dashboard1000x10 -benchtime=100x ./handlers/
 	$(GO) test -run='^$$' -bench=Serve1000x10 -benchtime=1x ./cmd/lvsconsole/
 	LVSCONSOLE_GUEST_BENCH=3x $(GO) test -count=1 -timeout 30m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'

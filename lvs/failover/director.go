@@ -54,6 +54,9 @@ type Options struct {
 	Announcements  int
 	AnnounceEvery  time.Duration
 	CommandTimeout time.Duration // of active_cmd and inactive_cmd; 0 = 30 s
+	// HeartbeatHelper, if set, runs the heartbeat in a helper process
+	// (see pulse.Options.Helper); nil: in this process.
+	HeartbeatHelper func() *exec.Cmd
 }
 
 // Status is what the console shows of failover.
@@ -355,7 +358,7 @@ func (r *run) reload(ctx context.Context) error {
 }
 
 func (r *run) startNode(ctx context.Context, s pulse.Settings) error {
-	n, err := pulse.New(s, pulse.Options{Log: r.d.o.Log})
+	n, err := pulse.New(s, pulse.Options{Log: r.d.o.Log, Helper: r.d.o.HeartbeatHelper})
 	if err != nil {
 		return fmt.Errorf("heartbeat settings refused: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,7 +41,7 @@ func settings(self, peer netip.Addr, bind, peerPort uint16, primary bool) Settin
 }
 
 // freePort finds a UDP port that is free on every address.
-func freePort(t *testing.T, addrs ...netip.Addr) uint16 {
+func freePort(t testing.TB, addrs ...netip.Addr) uint16 {
 	t.Helper()
 	for range 100 {
 		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addrs[0], 0)))
@@ -73,10 +74,12 @@ func freePort(t *testing.T, addrs ...netip.Addr) uint16 {
 // for tests that wait for a refusal to be counted.
 type testNode struct {
 	*Node
+	set     Settings // as New normalized them
 	name    string
 	handled chan struct{}
 	cancel  context.CancelFunc
 	done    chan error
+	started time.Time // when start was called
 }
 
 func newNode(t *testing.T, name string, s Settings) *testNode {
@@ -86,7 +89,7 @@ func newNode(t *testing.T, name string, s Settings) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn := &testNode{Node: n, name: name, handled: make(chan struct{}, 1)}
+	tn := &testNode{Node: n, set: n.c.set, name: name, handled: make(chan struct{}, 1)}
 	n.afterPacket = func() {
 		select {
 		case tn.handled <- struct{}{}:
@@ -101,6 +104,7 @@ func (n *testNode) start(t *testing.T) *testNode {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel, n.done = cancel, make(chan error, 1)
+	n.started = time.Now()
 	go func() {
 		err := n.Run(ctx)
 		if err != nil {
@@ -140,14 +144,17 @@ func (n *testNode) is(r Role) bool {
 }
 
 // waitFor waits until cond holds, re-checking it whenever one of the
-// nodes signals Changes or handles a datagram; it fails the test after
-// patience.
+// nodes signals Changes or handles a datagram, and every few milliseconds
+// for what signals neither; it fails the test after patience.
 func waitFor(t *testing.T, what string, cond func() bool, nodes ...*testNode) time.Duration {
 	t.Helper()
 	start := time.Now()
 	deadline := time.NewTimer(patience)
 	defer deadline.Stop()
-	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline.C)}}
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline.C)},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(poll.C)}}
 	for _, n := range nodes {
 		cases = append(cases,
 			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(n.Changes())},
@@ -257,6 +264,10 @@ func (r *relay) portOnB() uint16 { return uint16(r.onB.LocalAddr().(*net.UDPAddr
 
 func (r *relay) pump(in, out *net.UDPConn, to netip.AddrPort, record bool) {
 	defer r.wg.Done()
+	// A path, not a program: at the nodes' priority, so that a loaded
+	// machine does not delay what a real network would not.
+	runtime.LockOSThread()
+	realtime()
 	buf := make([]byte, 2048)
 	for {
 		n, _, err := in.ReadFromUDPAddrPort(buf)

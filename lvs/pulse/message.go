@@ -1,18 +1,3 @@
-// Package pulse is the heartbeat and role decision of a pair of LVS
-// directors, piranha's pulse rebuilt: each director sends a small
-// authenticated UDP datagram to the other every Keepalive, and from what it
-// hears (or does not hear for Deadtime) decides whether it is the active
-// director, the one that holds the virtual addresses, or the standby.
-//
-// Unlike piranha's bare 4-byte word, every heartbeat carries an HMAC-SHA256
-// over its contents with a shared key, the sender's own address and a
-// sequence number that only grows, so a host that can spoof the peer's
-// address but lacks the key can neither force a failover nor block one, and
-// a recorded heartbeat (a goodbye, say) cannot be played back later.
-//
-// The package only decides; acting on a role change (addresses, gratuitous
-// ARP, the IPVS sync daemon, configuration sync) is the caller's business:
-// watch Node.Changes and read Node.Status.
 package pulse
 
 import (
@@ -21,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"net/netip"
 )
 
@@ -44,6 +30,14 @@ func (r Role) String() string {
 	return fmt.Sprintf("Role(%d)", uint8(r))
 }
 
+// Challenge is a random value a director sends so that the peer's answer
+// (its Echo) proves the answer was made after it.
+type Challenge [16]byte
+
+// IsZero says whether c is the zero Challenge, which no director draws: as
+// an Echo it means "none learnt yet".
+func (c Challenge) IsZero() bool { return c == Challenge{} }
+
 // Message is one heartbeat.
 type Message struct {
 	// From is the sender's own public address as configured. The receiver
@@ -66,34 +60,42 @@ type Message struct {
 	// Console is the port of the sender's web console (0 = none), for
 	// configuration sync.
 	Console uint16
-	// Boot is random per process start.
+	// Boot is random per process start, never zero.
 	Boot uint64
-	// Seq grows strictly per sender, across restarts too: each message has
-	// max(previous+1, Unix nanoseconds now).
-	Seq uint64
+	// Counter numbers the heartbeats of one Boot from 1. No clock is in it.
+	Counter uint64
+	// Challenge is the sender's current challenge, never zero.
+	Challenge Challenge
+	// Echo is the last challenge the sender learnt from the receiver, zero
+	// if none yet.
+	Echo Challenge
 }
 
-// The wire format, big-endian, 82 bytes:
+// The wire format, big-endian, 114 bytes:
 //
 //	off len field
 //	  0   4 magic "LVSp"
-//	  4   1 version (1)
+//	  4   1 version (2)
 //	  5   1 From's family: 4 or 6
 //	  6  16 From: IPv4 in the first 4 bytes and 12 zero bytes, or IPv6
 //	 22   1 Role: 0 standby, 1 active
 //	 23   1 flags: 1 Primary, 2 Leaving, 4 LinkDown; other bits zero
 //	 24   8 Serial (two's complement)
 //	 32   2 Console
-//	 34   8 Boot
-//	 42   8 Seq
-//	 50  32 HMAC-SHA256(key, bytes 0-49)
+//	 34   8 Boot (not zero)
+//	 42   8 Counter (not zero)
+//	 50  16 Challenge (not zero)
+//	 66  16 Echo (zero: none learnt yet)
+//	 82  32 HMAC-SHA256(key, bytes 0-81)
 //
 // The length is fixed and every byte has exactly one valid meaning, so a
 // datagram decodes to at most one Message and re-encodes to the same bytes.
+// Version 1 (82 bytes: a Seq of max(previous+1, Unix nanoseconds) where
+// Counter is, no Challenge or Echo) is refused as malformed.
 const (
 	magic      = "LVSp"
-	version    = 1
-	bodyLen    = 50
+	version    = 2
+	bodyLen    = 82
 	macLen     = sha256.Size
 	messageLen = bodyLen + macLen
 
@@ -114,9 +116,38 @@ var (
 )
 
 // Marshal encodes m and signs it with key. A zero (invalid) From encodes as
-// family 0, which Unmarshal refuses.
+// family 0, and a zero Boot, Counter or Challenge as zero: Unmarshal
+// refuses all of them.
 func (m Message) Marshal(key []byte) []byte {
-	b := make([]byte, bodyLen, messageLen)
+	return newSealer(key).seal(make([]byte, 0, messageLen), &m)
+}
+
+// Unmarshal checks and decodes a datagram. The structure is checked before
+// the MAC (it needs no key and is cheap), so a garbled datagram is
+// ErrMalformed and a well-formed one with the wrong MAC is ErrAuth; both are
+// wrapped with what was wrong.
+func Unmarshal(key, b []byte) (Message, error) {
+	var m Message
+	err := newSealer(key).open(b, &m)
+	return m, err
+}
+
+// sealer signs and checks heartbeats with one key. It keeps its HMAC state
+// and buffer so that the heartbeat thread allocates nothing per datagram.
+type sealer struct {
+	h   hash.Hash
+	sum []byte
+}
+
+func newSealer(key []byte) *sealer {
+	return &sealer{h: hmac.New(sha256.New, key), sum: make([]byte, 0, macLen)}
+}
+
+// seal appends m's encoding and MAC to dst.
+func (s *sealer) seal(dst []byte, m *Message) []byte {
+	off := len(dst)
+	dst = append(dst, make([]byte, bodyLen)...)
+	b := dst[off:]
 	copy(b, magic)
 	b[4] = version
 	switch {
@@ -144,61 +175,72 @@ func (m Message) Marshal(key []byte) []byte {
 	binary.BigEndian.PutUint64(b[24:], uint64(m.Serial))
 	binary.BigEndian.PutUint16(b[32:], m.Console)
 	binary.BigEndian.PutUint64(b[34:], m.Boot)
-	binary.BigEndian.PutUint64(b[42:], m.Seq)
-	return append(b, mac(key, b)...)
+	binary.BigEndian.PutUint64(b[42:], m.Counter)
+	copy(b[50:66], m.Challenge[:])
+	copy(b[66:82], m.Echo[:])
+	return append(dst, s.mac(b)...)
 }
 
-// Unmarshal checks and decodes a datagram. The structure is checked before
-// the MAC (it needs no key and is cheap), so a garbled datagram is
-// ErrMalformed and a well-formed one with the wrong MAC is ErrAuth; both are
-// wrapped with what was wrong.
-func Unmarshal(key, b []byte) (Message, error) {
-	var m Message
+// open checks b and decodes it into m; see Unmarshal. On error m is zero.
+func (s *sealer) open(b []byte, m *Message) error {
+	*m = Message{}
 	if len(b) != messageLen {
-		return m, fmt.Errorf("%w: %d bytes, want %d", ErrMalformed, len(b), messageLen)
+		return fmt.Errorf("%w: %d bytes, want %d", ErrMalformed, len(b), messageLen)
 	}
 	if string(b[:4]) != magic {
-		return m, fmt.Errorf("%w: bad magic %q", ErrMalformed, b[:4])
+		return fmt.Errorf("%w: bad magic %q", ErrMalformed, b[:4])
 	}
 	if b[4] != version {
-		return m, fmt.Errorf("%w: version %d, want %d", ErrMalformed, b[4], version)
+		return fmt.Errorf("%w: version %d, want %d", ErrMalformed, b[4], version)
 	}
+	var from netip.Addr
 	switch b[5] {
 	case 4:
 		for _, z := range b[10:22] {
 			if z != 0 {
-				return m, fmt.Errorf("%w: IPv4 address with non-zero padding", ErrMalformed)
+				return fmt.Errorf("%w: IPv4 address with non-zero padding", ErrMalformed)
 			}
 		}
-		m.From = netip.AddrFrom4([4]byte(b[6:10]))
+		from = netip.AddrFrom4([4]byte(b[6:10]))
 	case 6:
-		m.From = netip.AddrFrom16([16]byte(b[6:22]))
+		from = netip.AddrFrom16([16]byte(b[6:22]))
 	default:
-		return m, fmt.Errorf("%w: address family %d", ErrMalformed, b[5])
+		return fmt.Errorf("%w: address family %d", ErrMalformed, b[5])
 	}
 	if b[22] > byte(Active) {
-		return m, fmt.Errorf("%w: role %d", ErrMalformed, b[22])
+		return fmt.Errorf("%w: role %d", ErrMalformed, b[22])
 	}
-	m.Role = Role(b[22])
 	f := b[23]
 	if f&^flagsKnown != 0 {
-		return m, fmt.Errorf("%w: unknown flags %#x", ErrMalformed, f)
+		return fmt.Errorf("%w: unknown flags %#x", ErrMalformed, f)
 	}
-	m.Primary = f&flagPrimary != 0
-	m.Leaving = f&flagLeaving != 0
-	m.LinkDown = f&flagLinkDown != 0
-	m.Serial = int64(binary.BigEndian.Uint64(b[24:]))
-	m.Console = binary.BigEndian.Uint16(b[32:])
-	m.Boot = binary.BigEndian.Uint64(b[34:])
-	m.Seq = binary.BigEndian.Uint64(b[42:])
-	if !hmac.Equal(b[bodyLen:], mac(key, b[:bodyLen])) {
-		return Message{}, fmt.Errorf("%w: MAC mismatch", ErrAuth)
+	boot, counter := binary.BigEndian.Uint64(b[34:]), binary.BigEndian.Uint64(b[42:])
+	challenge, echo := Challenge(b[50:66]), Challenge(b[66:82])
+	switch {
+	case boot == 0:
+		return fmt.Errorf("%w: boot 0", ErrMalformed)
+	case counter == 0:
+		return fmt.Errorf("%w: counter 0", ErrMalformed)
+	case challenge.IsZero():
+		return fmt.Errorf("%w: zero challenge", ErrMalformed)
 	}
-	return m, nil
+	if !hmac.Equal(b[bodyLen:], s.mac(b[:bodyLen])) {
+		return fmt.Errorf("%w: MAC mismatch", ErrAuth)
+	}
+	*m = Message{
+		From: from, Role: Role(b[22]),
+		Primary: f&flagPrimary != 0, Leaving: f&flagLeaving != 0, LinkDown: f&flagLinkDown != 0,
+		Serial:  int64(binary.BigEndian.Uint64(b[24:])),
+		Console: binary.BigEndian.Uint16(b[32:]),
+		Boot:    boot, Counter: counter, Challenge: challenge, Echo: echo,
+	}
+	return nil
 }
 
-func mac(key, body []byte) []byte {
-	h := hmac.New(sha256.New, key)
-	h.Write(body)
-	return h.Sum(nil)
+// mac returns the MAC of body, valid until the next call.
+func (s *sealer) mac(body []byte) []byte {
+	s.h.Reset()
+	s.h.Write(body)
+	s.sum = s.h.Sum(s.sum[:0])
+	return s.sum
 }

@@ -11,13 +11,24 @@ import (
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 func sampleMessages() []Message {
+	ones := Challenge{}
+	for i := range ones {
+		ones[i] = 0xff
+	}
 	return []Message{
-		{From: netip.MustParseAddr("10.0.0.1"), Role: Active, Primary: true, Serial: 42, Console: 3636, Boot: 7, Seq: 1},
-		{From: netip.MustParseAddr("2001:db8::2"), Role: Standby, Leaving: true, Serial: -1, Boot: math.MaxUint64, Seq: math.MaxUint64},
-		{From: netip.MustParseAddr("::ffff:192.0.2.9"), LinkDown: true, Serial: math.MinInt64},
-		{From: netip.MustParseAddr("255.255.255.255"), Role: Active, Primary: true, Leaving: true, LinkDown: true, Serial: math.MaxInt64, Console: math.MaxUint16},
+		{From: netip.MustParseAddr("10.0.0.1"), Role: Active, Primary: true, Serial: 42, Console: 3636, Boot: 7, Counter: 1,
+			Challenge: Challenge{1, 2, 3}},
+		{From: netip.MustParseAddr("2001:db8::2"), Role: Standby, Leaving: true, Serial: -1, Boot: math.MaxUint64, Counter: math.MaxUint64,
+			Challenge: ones, Echo: ones},
+		{From: netip.MustParseAddr("::ffff:192.0.2.9"), LinkDown: true, Serial: math.MinInt64, Boot: 1, Counter: 2,
+			Challenge: Challenge{15: 1}, Echo: Challenge{0: 1}},
+		{From: netip.MustParseAddr("255.255.255.255"), Role: Active, Primary: true, Leaving: true, LinkDown: true, Serial: math.MaxInt64, Console: math.MaxUint16,
+			Boot: 1 << 63, Counter: 1 << 32, Challenge: Challenge{8: 0x80}, Echo: Challenge{7: 0x7f}},
 	}
 }
+
+// mac signs body with testKey.
+func mac(body []byte) []byte { return bytes.Clone(newSealer(testKey).mac(body)) }
 
 func TestRoundTrip(t *testing.T) {
 	for _, m := range sampleMessages() {
@@ -81,16 +92,20 @@ func TestTruncatedOrExtended(t *testing.T) {
 func TestSignedNonsenseIsMalformed(t *testing.T) {
 	for name, edit := range map[string]func(b []byte){
 		"magic":        func(b []byte) { b[0] = 'X' },
-		"version":      func(b []byte) { b[4] = 2 },
+		"version 1":    func(b []byte) { b[4] = 1 },
+		"version 3":    func(b []byte) { b[4] = 3 },
 		"family 0":     func(b []byte) { b[5] = 0 },
 		"family 5":     func(b []byte) { b[5] = 5 },
 		"ipv4 padding": func(b []byte) { b[21] = 1 },
 		"role":         func(b []byte) { b[22] = 2 },
 		"flags":        func(b []byte) { b[23] |= 8 },
+		"boot 0":       func(b []byte) { clear(b[34:42]) },
+		"counter 0":    func(b []byte) { clear(b[42:50]) },
+		"challenge 0":  func(b []byte) { clear(b[50:66]) },
 	} {
 		b := sampleMessages()[0].Marshal(testKey)[:bodyLen]
 		edit(b)
-		b = append(b, mac(testKey, b)...)
+		b = append(b, mac(b)...)
 		if _, err := Unmarshal(testKey, b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
 		}
@@ -110,7 +125,7 @@ func TestRoleString(t *testing.T) {
 }
 
 // FuzzUnmarshal feeds arbitrary datagrams, and with sign set the same
-// bytes with a valid MAC over their first 50 bytes, so that the fuzzer
+// bytes with a valid MAC over their first 82 bytes, so that the fuzzer
 // reaches the decoding of fields and not only the MAC check. Unmarshal must
 // never panic, refuse only with its two errors, and what it accepts must
 // marshal back to the same bytes.
@@ -120,10 +135,11 @@ func FuzzUnmarshal(f *testing.F) {
 		f.Add(m.Marshal(testKey)[:bodyLen], true)
 	}
 	f.Add([]byte{}, false)
-	f.Add([]byte("LVSp\x01"), true)
+	f.Add([]byte("LVSp\x02"), true)
+	f.Add(v1Heartbeat(), false)
 	f.Fuzz(func(t *testing.T, b []byte, sign bool) {
 		if sign && len(b) >= bodyLen {
-			b = append(b[:bodyLen:bodyLen], mac(testKey, b[:bodyLen])...)
+			b = append(b[:bodyLen:bodyLen], mac(b[:bodyLen])...)
 		}
 		m, err := Unmarshal(testKey, b)
 		if err != nil {

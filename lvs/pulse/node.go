@@ -8,11 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/bits"
-	"net"
 	"net/netip"
+	"os/exec"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -39,7 +38,7 @@ type PeerStatus struct {
 	Serial    int64
 	Console   uint16
 	Boot      uint64
-	LastHeard time.Time
+	LastHeard time.Time // when it arrived, by the kernel's timestamp
 	// Heard says the peer is alive: a valid heartbeat came less than
 	// Deadtime ago. The other fields keep the last news after that.
 	Heard  bool
@@ -49,8 +48,10 @@ type PeerStatus struct {
 // Counters count datagrams. Each refused datagram is counted once, by the
 // first check it fails, in this order: Malformed, UnknownSource (not from
 // one of the peer's addresses), BadAuth (wrong MAC, or a From that is not
-// the peer), Replayed (a Seq below the last accepted one) or Duplicate (the
-// last accepted heartbeat again).
+// the peer), Replayed (from a boot of the peer that a later one replaced,
+// or older than the last accepted heartbeat of its boot), Duplicate (the
+// last accepted heartbeat again) or Stale (it does not answer one of our
+// last two challenges).
 type Counters struct {
 	Sent          uint64 // datagrams sent (one per peer address per heartbeat)
 	Received      uint64 // heartbeats accepted
@@ -60,61 +61,88 @@ type Counters struct {
 	Replayed      uint64
 	// Duplicate is normal when both the public and the private path work:
 	// each heartbeat comes twice. Counting it apart keeps Replayed for what
-	// only an attacker (or a clock stepped back at the peer) sends.
+	// only an attacker sends.
 	Duplicate uint64
+	// Stale is normal for a heartbeat or two after either director starts
+	// (neither knows the other's challenge yet) or a path comes back. A
+	// steady count means recordings played back at us, or heartbeats
+	// delayed by more than about half the dead time.
+	Stale uint64
+}
+
+// counters are Counters as the heartbeat thread keeps them: Status reads
+// them without stopping it.
+type counters struct {
+	sent, received, malformed, unknownSource, badAuth, replayed, duplicate, stale atomic.Uint64
+}
+
+func (c *counters) load() Counters {
+	return Counters{
+		Sent: c.sent.Load(), Received: c.received.Load(), Malformed: c.malformed.Load(),
+		UnknownSource: c.unknownSource.Load(), BadAuth: c.badAuth.Load(), Replayed: c.replayed.Load(),
+		Duplicate: c.duplicate.Load(), Stale: c.stale.Load(),
+	}
 }
 
 // Node is one director's side of the heartbeat. Its methods are safe for
 // concurrent use.
+//
+// While Run runs, one goroutine locked to its OS thread owns the
+// heartbeat's state: it sends, receives and decides, and never waits for a
+// lock another goroutine holds. Status reads what it publishes (atomics and
+// an immutable snapshot); SetSerial, SetLink and Configure leave requests in
+// a mailbox and wake it. With Options.Helper, that goroutine runs in a
+// helper process instead and the Node relays to it.
 type Node struct {
 	log     *slog.Logger
 	boot    uint64
+	base    time.Time // origin of lastHeard
 	changes chan struct{}
-	poke    chan struct{} // wakes Run after a change of settings or link
 
-	mu       sync.Mutex
-	set      Settings
-	st       state
-	since    time.Time
-	reason   string
-	sendNow  bool // the role changed: Run sends a heartbeat at once
-	serial   int64
-	seq      uint64 // last Seq sent
-	peer     peerExtra
-	alive    bool // Status.Peer.Heard
-	counters Counters
-	run      *runState
-	sendErr  map[netip.AddrPort]string // last error per destination, to log changes only
+	mu     sync.Mutex // serialises SetSerial, SetLink, Configure and Run's start and end
+	c      core       // guarded by mu while not running; the heartbeat thread's while running
+	run    *runState  // guarded by mu
+	helper func() *exec.Cmd
+	remote *remoteRun // guarded by mu: Run with a helper
+
+	snap      atomic.Pointer[Status] // the last published Status, without Counters and LastHeard
+	counters  counters
+	lastHeard atomic.Int64 // arrival of the last accepted heartbeat, ns after base (0: none)
 
 	// Test hooks, set before Run.
-	noGoodbye   atomic.Bool // end Run without the Leaving message, as if killed
-	afterPacket func()      // called after each datagram was handled
+	noGoodbye   atomic.Bool      // end Run without the Leaving message, as if killed
+	afterPacket func()           // called after each datagram was handled
+	wall        func() time.Time // the wall clock (nil: time.Now), against the kernel's timestamps
+	afterWait   func()           // called on the heartbeat thread each time it wakes up
 }
 
-// peerExtra is what Status shows of the peer beyond the decision's view,
-// and the replay state.
+// core is the protocol and decision state of a node.
+type core struct {
+	set     Settings
+	seal    *sealer
+	st      state
+	since   time.Time
+	reason  string
+	serial  int64
+	counter uint64     // Counter of the last heartbeat sent
+	ours    challenges // what the peer must echo
+	ticks   int        // keepalive ticks since ours rotated
+	win     window
+	echo    Challenge // the peer's challenge, to echo
+	peer    peerExtra
+	alive   bool // Status.Peer.Heard
+	sendNow bool // something the peer should know at once changed
+	running bool // Run decides; before and after it, nothing is decided
+	sendErr map[netip.AddrPort]string
+	logq    *logQueue // while running: the heartbeat thread logs through it
+}
+
+// peerExtra is what Status shows of the peer beyond the decision's view.
 type peerExtra struct {
 	serial  int64
 	console uint16
 	boot    uint64
 	source  netip.Addr
-	seq     uint64 // last accepted Seq
-}
-
-// runState is one call of Run.
-type runState struct {
-	ctx     context.Context
-	conn    *net.UDPConn
-	packets chan packet
-	done    chan struct{} // closed when Run ends: readers stop
-	failed  chan error    // a rebind lost the socket: Run ends with it
-	readers sync.WaitGroup
-}
-
-type packet struct {
-	data []byte
-	from netip.AddrPort
-	at   time.Time
 }
 
 // New checks s and returns a Node that does nothing until Run.
@@ -124,22 +152,30 @@ func New(s Settings, o Options) (*Node, error) {
 		return nil, err
 	}
 	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, fmt.Errorf("pulse: drawing the boot id: %w", err)
+	for binary.BigEndian.Uint64(b[:]) == 0 { // zero is not a boot on the wire
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("pulse: drawing the boot id: %w", err)
+		}
 	}
 	log := o.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Node{
+	n := &Node{
 		log:     log,
 		boot:    binary.BigEndian.Uint64(b[:]),
+		base:    time.Now(),
 		changes: make(chan struct{}, 1),
-		poke:    make(chan struct{}, 1),
-		set:     s,
-		reason:  "not running",
-		sendErr: map[netip.AddrPort]string{},
-	}, nil
+		helper:  o.Helper,
+		c: core{
+			set:     s,
+			seal:    newSealer(s.Key),
+			reason:  "not running",
+			sendErr: map[netip.AddrPort]string{},
+		},
+	}
+	n.publish()
+	return n, nil
 }
 
 // Changes is signalled (capacity 1, never closed) whenever our role or
@@ -149,28 +185,36 @@ func (n *Node) Changes() <-chan struct{} { return n.changes }
 
 // Status returns a snapshot.
 func (n *Node) Status() Status {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	p := n.st.Peer
-	return Status{
-		Role:     n.st.Role,
-		Decided:  n.st.Decided,
-		Since:    n.since,
-		Reason:   n.reason,
-		LinkDown: n.st.LinkDown,
+	st := *n.snap.Load()
+	st.Counters = n.counters.load()
+	if d := n.lastHeard.Load(); d != 0 {
+		st.Peer.LastHeard = n.base.Add(time.Duration(d))
+	}
+	return st
+}
+
+// publish makes what Status shows of c current, allocating only when it
+// changed. Called by c's owner.
+func (n *Node) publish() {
+	c := &n.c
+	p := c.st.Peer
+	st := Status{
+		Role: c.st.Role, Decided: c.st.Decided, Since: c.since, Reason: c.reason, LinkDown: c.st.LinkDown,
 		Peer: PeerStatus{
-			Addr:      n.set.Peer,
-			Role:      p.Role,
-			Primary:   p.Primary,
-			LinkDown:  p.LinkDown,
-			Serial:    n.peer.serial,
-			Console:   n.peer.console,
-			Boot:      n.peer.boot,
-			LastHeard: p.Last,
-			Heard:     n.alive,
-			Source:    n.peer.source,
+			Addr: c.set.Peer, Role: p.Role, Primary: p.Primary, LinkDown: p.LinkDown,
+			Serial: c.peer.serial, Console: c.peer.console, Boot: c.peer.boot,
+			Heard: c.alive, Source: c.peer.source,
 		},
-		Counters: n.counters,
+	}
+	if old := n.snap.Load(); old == nil || *old != st {
+		p := new(Status) // only now: st itself stays off the heap
+		*p = st
+		n.snap.Store(p)
+	}
+	if p.Heard {
+		n.lastHeard.Store(max(1, int64(p.Last.Sub(n.base))))
+	} else {
+		n.lastHeard.Store(0)
 	}
 }
 
@@ -179,14 +223,21 @@ func (n *Node) Status() Status {
 // a round trip, whatever the keepalive.
 func (n *Node) SetSerial(serial int64) {
 	n.mu.Lock()
-	changed := n.serial != serial
-	n.serial = serial
-	if changed {
-		n.sendNow = true
+	defer n.mu.Unlock()
+	if r := n.run; r != nil {
+		r.post(func(m *mailbox) { m.serial, m.hasSerial = serial, true })
+		return
 	}
-	n.mu.Unlock()
-	if changed {
-		n.wakeRun()
+	n.c.setSerial(serial)
+	if r := n.remote; r != nil {
+		r.send(helperRequest{Op: opSerial, Serial: serial})
+	}
+}
+
+func (c *core) setSerial(serial int64) {
+	if c.serial != serial {
+		c.serial = serial
+		c.sendNow = true
 	}
 }
 
@@ -197,38 +248,49 @@ func (n *Node) SetSerial(serial int64) {
 func (n *Node) SetLink(ok bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.st.LinkDown == !ok {
-		return
-	}
-	if ok {
-		n.log.Info("pulse: monitored link up again")
-	} else {
-		n.log.Warn("pulse: monitored link down: standby until it is up")
-	}
-	n.update(time.Now(), func() {
-		n.st.LinkDown = !ok
-		if ok {
-			n.st.Ref = time.Now()
+	if r := n.run; r != nil {
+		reply := make(chan error, 1)
+		r.post(func(m *mailbox) { m.link = &linkRequest{ok: ok, reply: reply} })
+		if r.await(reply) == nil {
+			return
 		}
-	})
-	n.wakeRun()
+		// Run ended meanwhile: the state is ours again.
+	}
+	if r := n.remote; r != nil {
+		n.c.st.LinkDown = !ok // for the next Run
+		if _, err := r.call(helperRequest{Op: opLink, LinkOK: ok}); err == nil {
+			return
+		}
+	}
+	n.setLink(time.Now(), ok)
 }
 
-// wakeRun makes Run send at once if the role changed, and rearm its timer.
-func (n *Node) wakeRun() {
-	select {
-	case n.poke <- struct{}{}:
-	default:
+// setLink applies SetLink; called by c's owner.
+func (n *Node) setLink(now time.Time, ok bool) time.Time {
+	c := &n.c
+	if c.st.LinkDown == !ok {
+		return n.update(now, nil)
 	}
+	if ok {
+		n.logAt(slog.LevelInfo, "pulse: monitored link up again")
+	} else {
+		n.logAt(slog.LevelWarn, "pulse: monitored link down: standby until it is up")
+	}
+	return n.update(now, func() {
+		c.st.LinkDown = !ok
+		if ok {
+			c.st.Ref = now
+		}
+	})
 }
 
 // Configure replaces the settings, while running too: a new Bind is bound
 // before the old socket is closed (or, if the two collide, right after), a
 // new Peer starts afresh, and the same Peer keeps what we know of it (its
-// role, liveness and last sequence number). On error nothing changed,
-// except in one unlikely case: if the new Bind collides with the old, the
-// old socket is closed first, and if neither can then be bound, Run ends
-// with that error.
+// role, liveness and the order of its heartbeats). On error nothing
+// changed, except in one unlikely case: if the new Bind collides with the
+// old, the old socket is closed first, and if neither can then be bound,
+// Run ends with that error.
 func (n *Node) Configure(s Settings) error {
 	s, err := s.normalize()
 	if err != nil {
@@ -236,276 +298,93 @@ func (n *Node) Configure(s Settings) error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	old := n.set
-	if r := n.run; r != nil && s.Bind != old.Bind {
-		if err := n.rebind(r, old.Bind, s.Bind); err != nil {
+	if r := n.run; r != nil {
+		reply := make(chan error, 1)
+		r.post(func(m *mailbox) { m.conf = &confRequest{s: s, reply: reply} })
+		if err := r.await(reply); !errors.Is(err, errRunEnded) {
 			return err
 		}
+		// Run ended meanwhile: the state is ours again.
 	}
-	n.update(time.Now(), func() {
-		n.set = s
+	if r := n.remote; r != nil {
+		rep, err := r.call(helperRequest{Op: opConfigure, Settings: s})
+		if err == nil && rep.Err != "" {
+			return errors.New(rep.Err)
+		}
+	}
+	n.configure(time.Now(), s)
+	return nil
+}
+
+// configure applies settings that are bound already; called by c's owner.
+func (n *Node) configure(now time.Time, s Settings) time.Time {
+	c := &n.c
+	old := c.set
+	return n.update(now, func() {
+		c.set = s
+		if string(s.Key) != string(old.Key) {
+			c.seal = newSealer(s.Key)
+		}
 		if !samePeer(old, s) {
-			n.log.Info("pulse: new peer", "peer", s.Peer, "old", old.Peer)
-			n.st.Peer = peerView{}
-			n.peer = peerExtra{}
-			n.alive = false
-			n.st.Ref = time.Now()
+			n.logAt(slog.LevelInfo, "pulse: new peer", "peer", s.Peer, "old", old.Peer)
+			c.st.Peer = peerView{}
+			c.peer = peerExtra{}
+			c.win = window{}
+			c.echo = Challenge{}
+			c.alive = false
+			c.st.Ref = now
 		}
 	})
-	n.wakeRun()
-	return nil
 }
 
-// rebind moves r to a socket on to; called with n.mu held.
-func (n *Node) rebind(r *runState, from, to netip.AddrPort) error {
-	conn, err := listen(r.ctx, to)
-	if err != nil && errors.Is(err, syscall.EADDRINUSE) {
-		// The new address overlaps the old (e.g. 0.0.0.0:539 to
-		// 10.0.0.1:539): free it and try again, going back if that fails.
-		r.conn.Close()
-		conn, err = listen(r.ctx, to)
-		if err != nil {
-			back, berr := listen(r.ctx, from)
-			if berr != nil {
-				select {
-				case r.failed <- fmt.Errorf("pulse: rebinding back to %v after failing to bind %v: %w", from, to, berr):
-				default:
-				}
-				return fmt.Errorf("pulse: binding %v: %w (and the old socket is lost)", to, err)
-			}
-			r.conn = back
-			n.startReader(r, back)
-			return fmt.Errorf("pulse: binding %v: %w", to, err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("pulse: binding %v: %w", to, err)
-	} else {
-		r.conn.Close()
-	}
-	r.conn = conn
-	n.startReader(r, conn)
-	n.log.Info("pulse: listening", "addr", to)
-	return nil
-}
-
-func listen(ctx context.Context, bind netip.AddrPort) (*net.UDPConn, error) {
-	network := "udp4"
-	if bind.Addr().Is6() {
-		network = "udp6"
-		if bind.Addr().IsUnspecified() {
-			network = "udp" // dual stack: IPv4 peers arrive as ::ffff:a.b.c.d
-		}
-	}
-	var lc net.ListenConfig
-	pc, err := lc.ListenPacket(ctx, network, bind.String())
-	if err != nil {
-		return nil, err
-	}
-	return pc.(*net.UDPConn), nil
-}
-
-// startReader reads conn until it is closed; called with n.mu held.
-func (n *Node) startReader(r *runState, conn *net.UDPConn) {
-	r.readers.Add(1)
-	go func() {
-		defer r.readers.Done()
-		buf := make([]byte, 2*messageLen) // longer datagrams are malformed anyway
-		for {
-			nr, from, err := conn.ReadFromUDPAddrPort(buf)
-			at := time.Now()
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				n.log.Warn("pulse: reading heartbeats", "err", err)
-				select { // don't spin on a persistent error
-				case <-time.After(10 * time.Millisecond):
-					continue
-				case <-r.done:
-					return
-				}
-			}
-			select {
-			case r.packets <- packet{data: append([]byte(nil), buf[:nr]...), from: from, at: at}:
-			case <-r.done:
-				return
-			}
-		}
-	}()
-}
-
-// Run binds Settings.Bind and sends and receives heartbeats until ctx ends;
-// then it sends the peer one Leaving message (role Standby), so that it
-// takes over at once, sets the node standby and returns nil. It returns an
-// error if it cannot bind, or if it is already running.
-func (n *Node) Run(ctx context.Context) error {
-	n.mu.Lock()
-	if n.run != nil {
-		n.mu.Unlock()
-		return errors.New("pulse: Run is already running")
-	}
-	bind := n.set.Bind
-	conn, err := listen(ctx, bind)
-	if err != nil {
-		n.mu.Unlock()
-		return fmt.Errorf("pulse: listening for heartbeats on %v: %w", bind, err)
-	}
-	r := &runState{
-		ctx:     ctx,
-		conn:    conn,
-		packets: make(chan packet, 64),
-		done:    make(chan struct{}),
-		failed:  make(chan error, 1),
-	}
-	n.run = r
-	now := time.Now()
-	first := n.update(now, func() {
-		n.st.Role, n.st.Decided, n.st.Ref = Standby, false, now
-		n.since = now
-		n.reason = fmt.Sprintf("starting: waiting up to %v for the peer", n.set.Deadtime)
-	})
-	n.startReader(r, conn)
-	keepalive := n.set.Keepalive
-	n.mu.Unlock()
-	n.log.Info("pulse: listening", "addr", bind, "boot", n.boot)
-
-	tick := time.NewTimer(0) // the first heartbeat at once
-	defer tick.Stop()
-	wake := time.NewTimer(time.Until(first))
-	defer wake.Stop()
-	for {
-		var at time.Time
-		select {
-		case <-ctx.Done():
-			n.stop(r)
-			return nil
-		case err := <-r.failed:
-			n.stop(r)
-			return err
-		case p := <-r.packets:
-			at = n.handle(p)
-		case <-tick.C:
-			n.send(false)
-			tick.Reset(keepalive)
-			continue
-		case <-wake.C:
-			// Heartbeats already read go first: a starved process must not
-			// declare a peer dead whose heartbeat is waiting in the queue.
-			for drained := false; !drained; {
-				select {
-				case p := <-r.packets:
-					n.handle(p)
-				default:
-					drained = true
-				}
-			}
-			at = n.evaluate()
-		case <-n.poke:
-			at = n.evaluate()
-		}
-
-		n.mu.Lock()
-		sendNow := n.sendNow
-		n.sendNow = false
-		k := n.set.Keepalive
-		n.mu.Unlock()
-		if sendNow {
-			n.send(false) // tell the peer now, not at the next tick
-			tick.Reset(k)
-		} else if k != keepalive {
-			tick.Reset(0)
-		}
-		keepalive = k
-		if at.IsZero() {
-			wake.Stop()
-		} else {
-			wake.Reset(time.Until(at))
-		}
-	}
-}
-
-// stop ends a run: the goodbye, then the socket and its readers.
-func (n *Node) stop(r *runState) {
-	goodbye := !n.noGoodbye.Load()
-	if goodbye {
-		n.send(true)
-	}
-	n.mu.Lock()
-	n.run = nil
-	conn := r.conn
-	now := time.Now()
-	n.update(now, func() {
-		n.reason = "stopped"
-		if goodbye {
-			n.reason = "stopped: asked the peer to take over"
-		}
-		if n.st.Role != Standby || !n.st.Decided {
-			n.st.Role, n.st.Decided, n.since = Standby, true, now
-		}
-	})
-	n.mu.Unlock()
-	close(r.done)
-	conn.Close()
-	r.readers.Wait()
-	n.log.Info("pulse: stopped", "goodbye", goodbye)
-}
-
-// evaluate decides again at the current time.
-func (n *Node) evaluate() time.Time {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.run == nil {
-		return time.Time{}
-	}
-	return n.update(time.Now(), nil)
-}
-
-// update applies f to the node, decides again, signals Changes if anything
-// a caller watches changed, and returns when to decide next. Called with
-// n.mu held.
+// update applies f to the node, decides again at now, signals Changes if
+// anything a caller watches changed, publishes, and returns when to decide
+// next. Called by c's owner.
 func (n *Node) update(now time.Time, f func()) time.Time {
-	before := n.watched()
+	c := &n.c
+	before := c.watched()
 	if f != nil {
 		f()
 	}
 	var wake time.Time
-	if n.run != nil {
+	if c.running {
 		// A change can enable another at the same instant (starting, then
 		// standby, then preempting with no delay): decide until it holds.
 		for range 3 {
-			v := decide(n.st, n.set, now)
+			v := decide(c.st, c.set, now)
 			wake = v.Wake
-			if v.Role == n.st.Role && v.Decided == n.st.Decided {
+			if v.Role == c.st.Role && v.Decided == c.st.Decided {
 				break
 			}
-			n.log.Info("pulse: role change", "from", describe(n.st.Role, n.st.Decided), "to", describe(v.Role, v.Decided), "reason", v.Reason)
-			n.st.Role, n.st.Decided = v.Role, v.Decided
-			n.since, n.reason = now, v.Reason
-			n.sendNow = true
+			n.logAt(slog.LevelInfo, "pulse: role change", "from", describe(c.st.Role, c.st.Decided), "to", describe(v.Role, v.Decided), "reason", v.Reason)
+			c.st.Role, c.st.Decided = v.Role, v.Decided
+			c.since, c.reason = now, v.Reason
+			c.sendNow = true
 		}
-		p := n.st.Peer
-		alive := p.Heard && now.Sub(p.Last) < n.set.Deadtime
-		if alive != n.alive {
+		p := c.st.Peer
+		alive := p.Heard && now.Sub(p.Last) < c.set.Deadtime
+		if alive != c.alive {
 			if alive {
-				n.log.Info("pulse: peer heard", "peer", n.set.Peer, "role", p.Role, "source", n.peer.source)
+				n.logAt(slog.LevelInfo, "pulse: peer heard", "peer", c.set.Peer, "role", p.Role, "source", c.peer.source)
 			} else {
-				n.log.Warn("pulse: peer silent", "peer", n.set.Peer, "for", now.Sub(p.Last).Round(time.Millisecond))
+				n.logAt(slog.LevelWarn, "pulse: peer silent", "peer", c.set.Peer, "for", now.Sub(p.Last).Round(time.Millisecond))
 			}
-			n.alive = alive
+			c.alive = alive
 		}
 		if alive {
 			// Wake when it falls silent, to show it even while active.
-			if dead := p.Last.Add(n.set.Deadtime); wake.IsZero() || dead.Before(wake) {
+			if dead := p.Last.Add(c.set.Deadtime); wake.IsZero() || dead.Before(wake) {
 				wake = dead
 			}
 		}
 	}
-	if n.watched() != before {
+	if c.watched() != before {
 		select {
 		case n.changes <- struct{}{}:
 		default:
 		}
 	}
+	n.publish()
 	return wake
 }
 
@@ -520,9 +399,9 @@ type watched struct {
 	console          uint16
 }
 
-func (n *Node) watched() watched {
-	p := n.st.Peer
-	return watched{n.st.Role, n.st.Decided, n.st.LinkDown, p.Role, p.Primary, p.Leaving, p.LinkDown, n.alive, n.peer.serial, n.peer.console}
+func (c *core) watched() watched {
+	p := c.st.Peer
+	return watched{c.st.Role, c.st.Decided, c.st.LinkDown, p.Role, p.Primary, p.Leaving, p.LinkDown, c.alive, c.peer.serial, c.peer.console}
 }
 
 func describe(r Role, decided bool) string {
@@ -532,142 +411,269 @@ func describe(r Role, decided bool) string {
 	return r.String()
 }
 
-// handle checks one datagram and, if it is a valid heartbeat, takes its
-// news and decides again. It returns when to decide next.
-func (n *Node) handle(p packet) time.Time {
-	n.mu.Lock()
+// packet is one datagram as the heartbeat thread read it.
+type packet struct {
+	data []byte // valid until the next read
+	from netip.AddrPort
+	at   time.Time // arrival, by the kernel's timestamp
+}
+
+// handle checks one datagram and, if it is news from the peer, takes it
+// and decides again at now. It says whether to send a heartbeat soon (the
+// peer does not know our current challenge, or we just learnt its), and
+// returns when to decide next. Called by c's owner.
+func (n *Node) handle(p packet, now time.Time) (wake time.Time, handshake bool) {
 	defer func() {
-		n.mu.Unlock()
 		if n.afterPacket != nil {
 			n.afterPacket()
 		}
 	}()
-	if n.run == nil {
-		return time.Time{}
-	}
-	s := n.set
-	m, err := Unmarshal(s.Key, p.data)
+	c := &n.c
+	s := c.set
+	var m Message
+	err := c.seal.open(p.data, &m)
 	if errors.Is(err, ErrMalformed) {
-		n.refuse(&n.counters.Malformed, p, err)
-		return n.update(time.Now(), nil)
+		n.refuse(&n.counters.malformed, p, func() error { return err })
+		return n.update(now, nil), false
 	}
 	src := p.from.Addr().Unmap().WithZone("")
 	if src != s.Peer && (!s.PeerPrivate.IsValid() || src != s.PeerPrivate.WithZone("")) {
-		n.refuse(&n.counters.UnknownSource, p, errors.New("not from a peer address"))
-		return n.update(time.Now(), nil)
+		n.refuse(&n.counters.unknownSource, p, func() error { return errors.New("not from a peer address") })
+		return n.update(now, nil), false
 	}
 	if err != nil {
-		n.refuse(&n.counters.BadAuth, p, err)
-		return n.update(time.Now(), nil)
+		n.refuse(&n.counters.badAuth, p, func() error { return err })
+		return n.update(now, nil), false
 	}
 	if m.From.Unmap() != s.Peer {
-		n.refuse(&n.counters.BadAuth, p, fmt.Errorf("from %v, not the peer (a reflected heartbeat?)", m.From))
-		return n.update(time.Now(), nil)
+		n.refuse(&n.counters.badAuth, p, func() error { return fmt.Errorf("from %v, not the peer (a reflected heartbeat?)", m.From) })
+		return n.update(now, nil), false
 	}
-	if m.Seq == n.peer.seq {
-		n.counters.Duplicate++ // the other path's copy: harmless, not logged
-		return n.update(time.Now(), nil)
+
+	prevBoot := c.win.boot
+	j, learn := c.win.take(&m, &c.ours, c.alive)
+	if learn {
+		if c.echo != m.Challenge {
+			handshake = j != accept || m.Boot != prevBoot
+		}
+		c.echo = m.Challenge
 	}
-	if m.Seq < n.peer.seq {
-		n.refuse(&n.counters.Replayed, p, fmt.Errorf("sequence %d, last accepted %d", m.Seq, n.peer.seq))
-		return n.update(time.Now(), nil)
+	switch j {
+	case duplicate:
+		n.counters.duplicate.Add(1) // the other path's copy: harmless, not logged
+		return n.update(now, nil), handshake
+	case replayed:
+		n.refuse(&n.counters.replayed, p, func() error {
+			return fmt.Errorf("boot %d counter %d: older than boot %d counter %d, or from a boot that ended", m.Boot, m.Counter, c.win.boot, c.win.counter)
+		})
+		return n.update(now, nil), handshake
+	case stale:
+		if m.Echo.IsZero() {
+			// A peer that has just started knows no challenge of ours
+			// yet: counted, but normal, so not worth a warning.
+			v := n.counters.stale.Add(1)
+			n.logAt(slog.LevelDebug, "pulse: refused a datagram", "from", p.from, "why", "the peer's first heartbeats answer no challenge yet", "count", v)
+		} else {
+			n.refuse(&n.counters.stale, p, func() error {
+				return fmt.Errorf("boot %d counter %d does not answer one of our last two challenges", m.Boot, m.Counter)
+			})
+		}
+		return n.update(now, nil), true // tell the peer our challenge
 	}
-	n.counters.Received++
-	return n.update(time.Now(), func() {
-		v := &n.st.Peer
+	n.counters.received.Add(1)
+	return n.update(now, func() {
+		v := &c.st.Peer
 		// A continuous run of Active heartbeats from one process starts
 		// the Preempt delay once; a restart or a gap starts it again.
-		wasActive := v.Heard && v.Role == Active && n.peer.boot == m.Boot && p.at.Sub(v.Last) < s.Deadtime
+		wasActive := v.Heard && v.Role == Active && c.peer.boot == m.Boot && p.at.Sub(v.Last) < s.Deadtime
 		if m.Role == Active && !wasActive {
 			v.ActiveSince = p.at
 		}
-		v.Heard, v.Last = true, p.at
+		v.Heard = true
+		if p.at.After(v.Last) {
+			v.Last = p.at
+		}
 		v.Role, v.Primary, v.Leaving, v.LinkDown = m.Role, m.Primary, m.Leaving, m.LinkDown
-		if m.Boot != n.peer.boot && n.peer.boot != 0 {
-			n.log.Info("pulse: peer restarted", "peer", s.Peer, "boot", m.Boot)
+		if m.Boot != c.peer.boot && c.peer.boot != 0 {
+			n.logAt(slog.LevelInfo, "pulse: peer restarted", "peer", s.Peer, "boot", m.Boot)
 		}
-		n.peer = peerExtra{serial: m.Serial, console: m.Console, boot: m.Boot, source: src, seq: m.Seq}
+		c.peer = peerExtra{serial: m.Serial, console: m.Console, boot: m.Boot, source: src}
 		if m.Leaving {
-			n.log.Info("pulse: peer says it is leaving", "peer", s.Peer)
+			n.logAt(slog.LevelInfo, "pulse: peer says it is leaving", "peer", s.Peer)
 		}
-	})
+	}), handshake
+}
+
+// logQueue carries the heartbeat thread's log lines to a goroutine that
+// writes them: the thread must not wait for the logger's lock, nor for the
+// pipe or file behind it.
+type logQueue struct {
+	ch      chan slog.Record // made on the thread: the time is the event's
+	dropped atomic.Uint64
+}
+
+// logAt logs through the queue while running, directly otherwise. A full
+// queue drops the line and counts it. Called by c's owner.
+func (n *Node) logAt(level slog.Level, msg string, args ...any) {
+	q := n.c.logq
+	if q == nil {
+		n.log.Log(context.Background(), level, msg, args...)
+		return
+	}
+	if !n.log.Enabled(context.Background(), level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.Add(args...)
+	select {
+	case q.ch <- r:
+	default:
+		q.dropped.Add(1)
+	}
+}
+
+// writeLogs writes the queue's lines until it is closed.
+func (n *Node) writeLogs(q *logQueue, done chan<- struct{}) {
+	defer close(done)
+	h := n.log.Handler()
+	for r := range q.ch {
+		h.Handle(context.Background(), r)
+		if d := q.dropped.Swap(0); d > 0 {
+			n.log.Warn("pulse: log lines dropped: the log could not keep up", "count", d)
+		}
+	}
 }
 
 // refuse counts a refused datagram. Each is logged at debug level, and at
 // warning level the 1st, 2nd, 4th, 8th ... of a kind: visible, but a flood
 // cannot fill the log.
-func (n *Node) refuse(c *uint64, p packet, why error) {
-	*c++
-	if bits.OnesCount64(*c) == 1 {
-		n.log.Warn("pulse: refused a datagram", "from", p.from, "why", why, "count", *c)
-		return
+func (n *Node) refuse(c *atomic.Uint64, p packet, why func() error) {
+	v := c.Add(1)
+	level := slog.LevelDebug
+	if bits.OnesCount64(v) == 1 {
+		level = slog.LevelWarn
 	}
-	n.log.Debug("pulse: refused a datagram", "from", p.from, "why", why, "count", *c)
+	if n.log.Enabled(context.Background(), level) {
+		n.logAt(level, "pulse: refused a datagram", "from", p.from, "why", why(), "count", v)
+	}
 }
 
-// send sends one heartbeat to each of the peer's addresses.
-func (n *Node) send(leaving bool) {
-	n.mu.Lock()
-	if n.run == nil {
-		n.mu.Unlock()
-		return
+// next returns the heartbeat to send now. tick says it is the keepalive's:
+// only those count towards drawing a new challenge, so that extra
+// heartbeats (role changes, handshakes) cannot hurry a challenge out from
+// under an answer on its way. Called by c's owner.
+func (n *Node) next(leaving, tick bool) (Message, error) {
+	c := &n.c
+	if tick {
+		c.ticks++
+		if c.ticks >= rotateEvery(c.set) {
+			if err := c.ours.rotate(); err != nil {
+				return Message{}, err
+			}
+			c.ticks = 0
+		}
 	}
-	s := n.set
-	conn := n.run.conn
+	c.counter++
 	m := Message{
-		From:     s.Self,
-		Role:     n.st.Role,
-		Primary:  s.Primary,
-		Leaving:  leaving,
-		LinkDown: n.st.LinkDown,
-		Serial:   n.serial,
-		Console:  s.Console,
-		Boot:     n.boot,
-		Seq:      n.nextSeq(),
+		From:      c.set.Self,
+		Role:      c.st.Role,
+		Primary:   c.set.Primary,
+		Leaving:   leaving,
+		LinkDown:  c.st.LinkDown,
+		Serial:    c.serial,
+		Console:   c.set.Console,
+		Boot:      n.boot,
+		Counter:   c.counter,
+		Challenge: c.ours.cur,
+		Echo:      c.echo,
 	}
-	if !n.st.Decided || leaving {
+	if !c.st.Decided || leaving {
 		m.Role = Standby // claim nothing while starting or going
 	}
-	n.mu.Unlock()
-
-	b := m.Marshal(s.Key)
-	for _, a := range []netip.Addr{s.Peer, s.PeerPrivate} {
-		if !a.IsValid() {
-			continue
-		}
-		to := netip.AddrPortFrom(a, s.Port)
-		_, err := conn.WriteToUDPAddrPort(b, to)
-		n.mu.Lock()
-		if err == nil {
-			n.counters.Sent++
-		}
-		n.noteSend(to, err)
-		n.mu.Unlock()
-	}
+	return m, nil
 }
 
-// nextSeq returns the Seq of the next heartbeat. It must grow across
-// restarts too, with no state on disk: the clock gives that, the +1 keeps
-// it strict when the clock stands still. Called with n.mu held.
-func (n *Node) nextSeq() uint64 {
-	n.seq = max(n.seq+1, uint64(time.Now().UnixNano()))
-	return n.seq
+// rotateEvery is how many keepalive ticks a challenge lasts: about half the
+// dead time, so that an answer is good for between a half and a whole dead
+// time after we drew its challenge. A peer late by that much is as good as
+// silent anyway, and a recording is worthless after it.
+func rotateEvery(s Settings) int {
+	return max(1, int(s.Deadtime/(2*s.Keepalive)))
 }
 
 // noteSend logs when sending to a destination starts or stops failing, not
-// every heartbeat in between. Called with n.mu held.
+// every heartbeat in between. Called by c's owner.
 func (n *Node) noteSend(to netip.AddrPort, err error) {
 	msg := ""
 	if err != nil {
 		msg = err.Error()
 	}
-	if n.sendErr[to] == msg {
+	if n.c.sendErr[to] == msg {
 		return
 	}
 	if err != nil {
-		n.log.Warn("pulse: sending heartbeats", "to", to, "err", err)
+		n.logAt(slog.LevelWarn, "pulse: sending heartbeats", "to", to, "err", err)
 	} else {
-		n.log.Info("pulse: sending heartbeats again", "to", to)
+		n.logAt(slog.LevelInfo, "pulse: sending heartbeats again", "to", to)
 	}
-	n.sendErr[to] = msg
+	n.c.sendErr[to] = msg
+}
+
+// Run binds Settings.Bind and sends and receives heartbeats until ctx ends;
+// then it sends the peer one Leaving message (role Standby), so that it
+// takes over at once, sets the node standby and returns nil. It returns an
+// error if it cannot bind, or if it is already running.
+func (n *Node) Run(ctx context.Context) error {
+	if n.helper != nil {
+		return n.runHelper(ctx)
+	}
+	n.mu.Lock()
+	if n.run != nil || n.remote != nil {
+		n.mu.Unlock()
+		return errors.New("pulse: Run is already running")
+	}
+	r, err := n.newRun()
+	if err != nil {
+		n.mu.Unlock()
+		return err
+	}
+	now := time.Now()
+	c := &n.c
+	if err := c.ours.rotate(); err != nil {
+		r.close()
+		n.mu.Unlock()
+		return err
+	}
+	c.ticks = 0
+	q := &logQueue{ch: make(chan slog.Record, 256)}
+	logged := make(chan struct{})
+	go n.writeLogs(q, logged)
+	c.logq = q
+	n.run = r
+	n.update(now, func() {
+		c.st.Role, c.st.Decided, c.st.Ref = Standby, false, now
+		c.since, c.running = now, true
+		c.reason = fmt.Sprintf("starting: waiting up to %v for the peer", c.set.Deadtime)
+	})
+	bind := c.set.Bind
+	n.mu.Unlock() // the heartbeat thread owns c from here
+	n.log.Info("pulse: listening", "addr", bind, "boot", n.boot)
+
+	go n.beat(r)
+	select {
+	case <-ctx.Done():
+		r.stop.Store(true)
+		r.wake()
+	case <-r.exited:
+	}
+	<-r.exited
+	n.mu.Lock()
+	n.run = nil
+	c.logq = nil
+	r.close()
+	n.mu.Unlock()
+	close(q.ch)
+	<-logged
+	n.log.Info("pulse: stopped", "goodbye", r.goodbye)
+	return r.err
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os/exec"
 	"time"
 )
 
@@ -40,6 +41,12 @@ type Settings struct {
 // Options are what a Node needs besides its Settings.
 type Options struct {
 	Log *slog.Logger // nil: slog.Default()
+	// Helper, if set, makes the command of a helper process that runs the
+	// heartbeat: a program that calls ServeHelper with its stdin and
+	// stdout (lvsconsole's hidden "pulse-helper" command, say). Run
+	// starts one per call and sets its stdin and stdout. nil: the
+	// heartbeat runs in this process.
+	Helper func() *exec.Cmd
 }
 
 // normalize checks s and returns it in canonical form: IPv4-mapped IPv6
