@@ -130,6 +130,7 @@ type apiCounters struct {
 	UnknownSource uint64 `json:"unknown_source"`
 	BadAuth       uint64 `json:"bad_auth"`
 	Replayed      uint64 `json:"replayed"`
+	Stale         uint64 `json:"stale"` // answered none of our last two challenges
 	Duplicate     uint64 `json:"duplicate"`
 }
 
@@ -243,7 +244,7 @@ func failoverStatus(c *Console) *apiFailover {
 		Peer: apiPeer{Address: addrString(ps.Addr), Role: ps.Role.String(), Primary: ps.Primary, Heard: ps.Heard,
 			LastHeard: ps.LastHeard.UTC(), Serial: ps.Serial, LinkDown: ps.LinkDown},
 		Heartbeats: apiCounters{Sent: k.Sent, Received: k.Received, Malformed: k.Malformed, UnknownSource: k.UnknownSource,
-			BadAuth: k.BadAuth, Replayed: k.Replayed, Duplicate: k.Duplicate},
+			BadAuth: k.BadAuth, Replayed: k.Replayed, Stale: k.Stale, Duplicate: k.Duplicate},
 	}
 }
 

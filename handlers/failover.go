@@ -162,7 +162,8 @@ func (c *Console) failoverView() *web.FailoverView {
 	v.Counters = []web.Counter{
 		{Name: "sent", Value: k.Sent}, {Name: "received", Value: k.Received},
 		{Name: "refused: bad authentication", Value: k.BadAuth}, {Name: "unknown source", Value: k.UnknownSource},
-		{Name: "replayed", Value: k.Replayed}, {Name: "malformed", Value: k.Malformed},
+		{Name: "replayed", Value: k.Replayed}, {Name: "stale (no answer to a recent challenge)", Value: k.Stale},
+		{Name: "malformed", Value: k.Malformed},
 	}
 	return v
 }

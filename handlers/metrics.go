@@ -321,7 +321,7 @@ func (m *lvsCollector) collectFailover(ctx context.Context, ch chan<- prometheus
 		n      uint64
 	}{
 		{"malformed", k.Malformed}, {"unknown_source", k.UnknownSource}, {"bad_auth", k.BadAuth},
-		{"replayed", k.Replayed}, {"duplicate", k.Duplicate},
+		{"replayed", k.Replayed}, {"stale", k.Stale}, {"duplicate", k.Duplicate},
 	} {
 		emit(ch, m.haRefused, prometheus.CounterValue, float64(r.n), r.reason)
 	}

@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/lvsconsole/lvsconsole/lvs/pulse"
 	"github.com/lvsconsole/lvsconsole/store"
 )
 
@@ -42,6 +43,15 @@ var commands = []command{
 	{"secret", "[-db FILE] [-generate | -set]", "show, make (-generate) or set from stdin (-set) the secret the two directors share", runSecret},
 	{"status", "[-db FILE] [-stats | -rate]", "print the live IPVS table as ipvsadm -Ln does, and the director's state (from the running serve)", runStatus},
 	{"version", "", "print the version", runVersion},
+	// Not for people: serve runs it for its heartbeat (pulse.ServeHelper).
+	{"pulse-helper", "", "", runPulseHelper},
+}
+
+// runPulseHelper is the heartbeat's helper process. It ignores ctx: on
+// SIGTERM, serve stops it after the goodbye; if serve dies, its stdin
+// closes.
+func runPulseHelper(context.Context, *env, []string) error {
+	return pulse.ServeHelper(os.Stdin, os.Stdout)
 }
 
 // env is what a command may touch of the outside world, so that tests can
@@ -86,6 +96,9 @@ func run(ctx context.Context, e *env, args []string) error {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: lvsconsole COMMAND [flags]\n\ncommands:")
 	for _, c := range commands {
+		if c.help == "" {
+			continue
+		}
 		fmt.Fprintf(w, "  %-8s %s\n           %s\n", c.name, c.args, c.help)
 	}
 	fmt.Fprintln(w, "\n'lvsconsole COMMAND -h' lists a command's flags.")

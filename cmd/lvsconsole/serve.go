@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/handlers"
@@ -93,11 +95,19 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	var director *failover.Director
 	if *withFailover {
+		exe, err := os.Executable()
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("finding this program for the heartbeat helper: %w", err)
+		}
 		director = failover.New(failover.Options{
 			Store:       st,
 			Log:         log,
 			ConsolePort: uint16(ln.Addr().(*net.TCPAddr).Port),
 			ConsoleTLS:  tls,
+			// The heartbeat in a helper process: this binary's
+			// pulse-helper command (see pulse.Options.Helper).
+			HeartbeatHelper: func() *exec.Cmd { return exec.Command(exe, "pulse-helper") },
 		})
 		opts.Failover = director
 	}

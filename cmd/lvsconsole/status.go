@@ -179,6 +179,9 @@ func writeDirector(b *bytes.Buffer, st *handlers.LocalStatus) {
 			fmt.Fprintf(b, "Heartbeats refused: %d bad authentication, %d unknown source, %d replayed, %d malformed\n",
 				k.BadAuth, k.UnknownSource, k.Replayed, k.Malformed)
 		}
+		if k.Stale > 0 { // a peer's first heartbeats after a start are stale: no alarm
+			fmt.Fprintf(b, "Heartbeats stale (no answer to a recent challenge): %d\n", k.Stale)
+		}
 	}
 	fmt.Fprintf(b, "Addresses: %s\n", orElse(strings.Join(f.VIPs, ", "), "none"))
 	for _, w := range f.Warnings {
