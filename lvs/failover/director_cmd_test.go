@@ -42,8 +42,10 @@ func (s *syncBuffer) String() string {
 }
 
 // soloDirector runs a Director whose active_cmd is activeCmd, and returns
-// it with its store and log; it stops at the end of the test.
-func soloDirector(t *testing.T, activeCmd string, timeout time.Duration) (*failover.Director, *store.Store, *syncBuffer) {
+// it with its store and log; it stops at the end of the test. beforeRun,
+// if any, run once the configuration is saved and before the Director
+// starts.
+func soloDirector(t *testing.T, activeCmd string, timeout time.Duration, beforeRun ...func()) (*failover.Director, *store.Store, *syncBuffer) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("this test needs root (make test runs as root)")
@@ -54,11 +56,14 @@ func soloDirector(t *testing.T, activeCmd string, timeout time.Duration) (*failo
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if _, err := st.Update(ctx, store.Change{Author: "test"}, func(c *config.Config) error {
+	if _, err := st.Update(ctx, store.Change{Author: "test", Elevated: true}, func(c *config.Config) error {
 		c.Global.ActiveCmd = activeCmd
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range beforeRun {
+		f()
 	}
 	var logs syncBuffer
 	d := failover.New(failover.Options{Store: st, Log: slog.New(slog.NewTextHandler(&logs, nil)), CommandTimeout: timeout})
@@ -138,7 +143,7 @@ func TestDirectorCommandDoesNotBlock(t *testing.T) {
 				pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
 				return err == nil
 			})
-			cfg, err := st.Update(context.Background(), store.Change{Author: "test"}, func(c *config.Config) error {
+			cfg, err := st.Update(context.Background(), store.Change{Author: "test", Elevated: true}, func(c *config.Config) error {
 				c.Global.InactiveCmd = "/usr/bin/true"
 				return nil
 			})
@@ -155,7 +160,8 @@ func TestDirectorCommandDoesNotBlock(t *testing.T) {
 }
 
 // TestDirectorUntrustedCommand: an active_cmd that someone other than
-// root could have written is not run (the file it would write stays
+// root could have written since it was saved (the store refuses it when
+// it is untrusted already) is not run (the file it would write stays
 // absent); the console's warnings and the log say why.
 func TestDirectorUntrustedCommand(t *testing.T) {
 	dir := t.TempDir()
@@ -168,10 +174,11 @@ func TestDirectorUntrustedCommand(t *testing.T) {
 	if err := os.WriteFile(prog, []byte("#!/bin/sh\ntouch "+marker+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(open, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	d, _, logs := soloDirector(t, prog+" active", 2*time.Second)
+	d, _, logs := soloDirector(t, prog+" active", 2*time.Second, func() {
+		if err := os.Chmod(open, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	})
 	waitFor(t, 10*time.Second, "a warning about active_cmd", func() bool { return warning(d, "active_cmd") != "" })
 	w := warning(d, "active_cmd")
 	if !containsAll(w, []string{prog, "untrusted", "can write"}) {

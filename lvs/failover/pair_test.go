@@ -254,6 +254,25 @@ func (d *director) stop() {
 	<-d.done
 }
 
+// awaitPeer polls role's serve (lvsconsole status) until its Peer line
+// says what.
+func (l *lab) awaitPeer(role, what string, within time.Duration) {
+	l.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		out := l.cli(role, "", "status", "-db", l.db(role))
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "Peer: ") && strings.Contains(line, what) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("%s's peer is not %q within %v; status:\n%s", role, what, within, out)
+		}
+		<-time.After(20 * time.Millisecond) // a poll's pace, not a wait for a state
+	}
+}
+
 // mark is a position in a director's log.
 func (d *director) mark() int {
 	d.mu.Lock()
@@ -646,6 +665,10 @@ func TestPairFailover(t *testing.T) {
 		t.Fatalf("the director with a link down became active: %q", got)
 	}
 	ipRun(t, "-n", l.ns["a"], "link", "set", "eth0", "up")
+	// The pair talks again once a takes b's heartbeats: they answer a's
+	// challenge. Until then b's goodbye (below) would be stale to a, which
+	// would wait out the dead time instead of taking over at once.
+	l.awaitPeer("a", "active, last heartbeat", 5*time.Second)
 
 	// NAT without forwarding: the director says so.
 	mb = b.mark()
@@ -657,11 +680,14 @@ func TestPairFailover(t *testing.T) {
 
 	// A clean stop of the active stands it down and hands over at once
 	// (pulse's goodbye), without waiting for the deadtime.
-	ma = a.mark()
+	ma, mb = a.mark(), b.mark()
 	b.stop()
 	a.await(t, ma, 5*time.Second, "msg=role", "role=active", "leaving")
 	if l.hasVIP("b") || !l.hasVIP("a") {
-		t.Errorf("after a clean stop of b: VIP on a %v, on b %v; want on a only", l.hasVIP("a"), l.hasVIP("b"))
+		b.mu.Lock()
+		blog := b.text(mb)
+		b.mu.Unlock()
+		t.Errorf("after a clean stop of b: VIP on a %v, on b %v; want on a only; b's log from its stop:\n%s", l.hasVIP("a"), l.hasVIP("b"), blog)
 	}
 }
 
