@@ -65,7 +65,6 @@ func (p *Probe) prepareHTTP() error {
 	return nil
 }
 
-
 // runHTTP GETs Path from t with Host, and judges the status and the body.
 func (p *Probe) runHTTP(a *attempt, t Target) Result {
 	s := &p.spec
