@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/config/configtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -332,5 +333,78 @@ func TestValidateKeepsOutWhatCannotBeWritten(t *testing.T) {
 	c.Virtuals[0].Device = "eth\u00a00"
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "device") {
 		t.Errorf("device with a non-breaking space: %v", err)
+	}
+}
+
+// TestRoundTripRich: every field of the registry, at its example value,
+// comes back from lvs.cf; a field added to the registry is in this test
+// without more.
+func TestRoundTripRich(t *testing.T) {
+	m := configtest.Rich()
+	m.Serial = 7
+	assertEqual(t, parseString(t, format(t, m)), m)
+}
+
+// TestRoundTripEachField: each field alone at its example, over the
+// console's defaults, comes back too (where that alone is valid).
+func TestRoundTripEachField(t *testing.T) {
+	base := func() *config.Config {
+		c := config.Default()
+		vs := config.NewVirtual("www")
+		vs.Reals = []config.RealServer{config.NewReal("web1")}
+		c.Virtuals = []config.VirtualServer{vs}
+		return c
+	}
+	n := 0
+	try := func(form string, set func(c *config.Config) error) {
+		c := base()
+		if err := set(c); err != nil {
+			t.Fatalf("%s: %v", form, err)
+		}
+		if c.Validate() != nil {
+			return
+		}
+		n++
+		if got := parseString(t, format(t, c)); diff(got, c) != "" {
+			t.Errorf("%s at its example: %s", form, diff(got, c))
+		}
+	}
+	for i := range config.GlobalFields {
+		f := &config.GlobalFields[i]
+		try("global "+f.Form, func(c *config.Config) error { return f.SetText(&c.Global, f.Example) })
+	}
+	for i := range config.RedundancyFields {
+		f := &config.RedundancyFields[i]
+		try("redundancy "+f.Form, func(c *config.Config) error { return f.SetText(&c.Redundancy, f.Example) })
+	}
+	for i := range config.VirtualFields {
+		f := &config.VirtualFields[i]
+		try("virtual "+f.Form, func(c *config.Config) error { return f.SetText(&c.Virtuals[0], f.Example) })
+	}
+	for i := range config.RealFields {
+		f := &config.RealFields[i]
+		try("server "+f.Form, func(c *config.Config) error { return f.SetText(&c.Virtuals[0].Reals[0], f.Example) })
+	}
+	if total := len(config.GlobalFields) + len(config.RedundancyFields) + len(config.VirtualFields) + len(config.RealFields); n < total*3/4 {
+		t.Errorf("only %d of %d fields were valid alone at their example", n, total)
+	}
+}
+
+// TestLayoutNamesKeys: piranha's layout names only keys the registry has.
+func TestLayoutNamesKeys(t *testing.T) {
+	for _, name := range globalLayout {
+		if globalKeys.lookup(name) == nil {
+			t.Errorf("global layout: %s is no key", name)
+		}
+	}
+	for _, name := range virtualLayout {
+		if virtualKeys.lookup(name) == nil {
+			t.Errorf("virtual layout: %s is no key", name)
+		}
+	}
+	for _, name := range serverLayout {
+		if serverKeys.lookup(name) == nil {
+			t.Errorf("server layout: %s is no key", name)
+		}
 	}
 }
