@@ -299,7 +299,7 @@ var RealFields = Fields[RealServer]{
 		Ref: func(rs *RealServer) any { return &rs.Port }},
 	{Meta: Meta{Key: "weight", Cf: "weight", Form: "weight", JSON: "weight", Column: "weight",
 		Tab: TabReal, Label: "Weight", Help: "0-2147483647; 0 takes no new connections",
-		Kind: KindInt, Range: Between(0, MaxWeight), Default: Both("1"), CfAlways: true, Example: "3"},
+		Kind: KindInt, Range: Between(0, MaxWeight), Default: Both("1"), CfAlways: true, Example: "5"},
 		Ref: func(rs *RealServer) any { return &rs.Weight }},
 	{Meta: Meta{Key: "fwd", Cf: "fwd", Form: "fwd", JSON: "fwd", Column: "forward",
 		Tab: TabReal, Label: "Forwarding method",
