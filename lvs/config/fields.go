@@ -209,6 +209,11 @@ func (f *Field[T]) Value(t *T) any {
 	return reflect.ValueOf(f.Ref(t)).Elem().Interface()
 }
 
+// Copy sets the field in dst to its value in src.
+func (f *Field[T]) Copy(dst, src *T) {
+	reflect.ValueOf(f.Ref(dst)).Elem().Set(reflect.ValueOf(f.Ref(src)).Elem())
+}
+
 // IsZero reports whether the field is at its zero value in t: false, 0,
 // "", no address, no netmask.
 func (f *Field[T]) IsZero(t *T) bool {
