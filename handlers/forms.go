@@ -40,10 +40,11 @@ func (f *formReader) fail(name string, err error) {
 	}
 }
 
-// readFields reads the fields of fs that tab edits into t, each with its
+// readOver reads the fields of fs that tab edits over base, each with its
 // kind's parser; a blank number is 0. A value that does not parse is
-// refused beside its field and leaves t's as it was.
-func readFields[T any](f *formReader, fs config.Fields[T], tab string, t *T) {
+// refused beside its field and leaves base's as it was.
+func readOver[T any](f *formReader, fs config.Fields[T], tab string, base T) T {
+	t := &base
 	for i := range fs {
 		fl := &fs[i]
 		if fl.Tab != tab {
@@ -61,11 +62,13 @@ func readFields[T any](f *formReader, fs config.Fields[T], tab string, t *T) {
 			f.fail(fl.Form, err)
 		}
 	}
+	return base
 }
 
-// writeFields puts the fields of fs that tab edits, as t holds them, in
-// form f. A FormBlank field shows 0 or a placeholder address as empty.
-func writeFields[T any](f *web.Form, fs config.Fields[T], tab string, t *T) {
+// formOf is tab's form showing t, filled from the configuration at
+// serial. A FormBlank field shows 0 or a placeholder address as empty.
+func formOf[T any](fs config.Fields[T], tab string, t *T, serial int64) *web.Form {
+	f := web.NewForm(serial)
 	for i := range fs {
 		fl := &fs[i]
 		if fl.Tab != tab {
@@ -77,6 +80,7 @@ func writeFields[T any](f *web.Form, fs config.Fields[T], tab string, t *T) {
 		}
 		f.Values[fl.Form] = v
 	}
+	return f
 }
 
 // check reads a checkbox: present and "1" means on.

@@ -21,15 +21,11 @@ func (c *Console) update(ctx context.Context, r *http.Request, base int64, eleva
 func itoa[T ~int | ~int64](n T) string { return strconv.FormatInt(int64(n), 10) }
 
 func globalForm(c *config.Config) *web.Form {
-	f := web.NewForm(c.Serial)
-	writeFields(f, config.GlobalFields, config.TabGlobal, &c.Global)
-	return f
+	return formOf(config.GlobalFields, config.TabGlobal, &c.Global, c.Serial)
 }
 
 func readGlobal(f *formReader) config.Global {
-	var g config.Global
-	readFields(f, config.GlobalFields, config.TabGlobal, &g)
-	return g
+	return readOver(f, config.GlobalFields, config.TabGlobal, config.Global{})
 }
 
 func (c *Console) globalPage(w http.ResponseWriter, r *http.Request) {
@@ -65,15 +61,11 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, f *formRe
 }
 
 func redundancyForm(c *config.Config) *web.Form {
-	f := web.NewForm(c.Serial)
-	writeFields(f, config.RedundancyFields, config.TabRedundancy, &c.Redundancy)
-	return f
+	return formOf(config.RedundancyFields, config.TabRedundancy, &c.Redundancy, c.Serial)
 }
 
 func readRedundancy(f *formReader) config.Redundancy {
-	var r config.Redundancy
-	readFields(f, config.RedundancyFields, config.TabRedundancy, &r)
-	return r
+	return readOver(f, config.RedundancyFields, config.TabRedundancy, config.Redundancy{})
 }
 
 func (c *Console) redundancyPage(w http.ResponseWriter, r *http.Request) {

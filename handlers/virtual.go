@@ -99,17 +99,13 @@ func (c *Console) renderVirtualList(w http.ResponseWriter, r *http.Request, p we
 }
 
 func virtualForm(vs *config.VirtualServer, serial int64) *web.Form {
-	f := web.NewForm(serial)
-	writeFields(f, config.VirtualFields, config.TabVirtual, vs)
-	return f
+	return formOf(config.VirtualFields, config.TabVirtual, vs, serial)
 }
 
 // readVirtual reads the VIRTUAL SERVER tab's fields over base, which keeps
 // what other tabs edit (real servers, monitoring scripts).
 func readVirtual(f *formReader, base config.VirtualServer) config.VirtualServer {
-	vs := base
-	readFields(f, config.VirtualFields, config.TabVirtual, &vs)
-	return vs
+	return readOver(f, config.VirtualFields, config.TabVirtual, base)
 }
 
 // loadVirtual reads the configuration and the virtual server the URL names,
@@ -353,9 +349,7 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request, done string
 }
 
 func scriptsForm(vs *config.VirtualServer, serial int64) *web.Form {
-	f := web.NewForm(serial)
-	writeFields(f, config.VirtualFields, config.TabScripts, vs)
-	return f
+	return formOf(config.VirtualFields, config.TabScripts, vs, serial)
 }
 
 // copyScripts copies the fields of the MONITORING SCRIPTS tab.
@@ -369,9 +363,7 @@ func copyScripts(dst, src *config.VirtualServer) {
 
 // readScripts reads the MONITORING SCRIPTS tab over base.
 func readScripts(f *formReader, base config.VirtualServer) config.VirtualServer {
-	vs := base
-	readFields(f, config.VirtualFields, config.TabScripts, &vs)
-	return vs
+	return readOver(f, config.VirtualFields, config.TabScripts, base)
 }
 
 func (c *Console) scriptsPage(w http.ResponseWriter, r *http.Request) {
@@ -440,15 +432,11 @@ func (c *Console) renderRealList(w http.ResponseWriter, r *http.Request, p web.P
 }
 
 func realForm(rs *config.RealServer, serial int64) *web.Form {
-	f := web.NewForm(serial)
-	writeFields(f, config.RealFields, config.TabReal, rs)
-	return f
+	return formOf(config.RealFields, config.TabReal, rs, serial)
 }
 
 func readReal(f *formReader, base config.RealServer) config.RealServer {
-	rs := base
-	readFields(f, config.RealFields, config.TabReal, &rs)
-	return rs
+	return readOver(f, config.RealFields, config.TabReal, base)
 }
 
 func (c *Console) newRealPage(w http.ResponseWriter, r *http.Request) {

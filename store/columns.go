@@ -63,9 +63,9 @@ func dests[T any](fs config.Fields[T], t *T, errs *[]error) []any {
 	for i := range fs {
 		switch p := fs[i].Ref(t).(type) {
 		case *netip.Addr:
-			out[i] = &addrColumn{p, errs}
+			out[i] = &textColumn[netip.Addr]{p, config.ParseAddr, errs}
 		case *config.Netmask:
-			out[i] = &maskColumn{p, errs}
+			out[i] = &textColumn[config.Netmask]{p, config.ParseNetmask, errs}
 		case *time.Duration:
 			out[i] = (*millis)(p)
 		default:
@@ -101,33 +101,19 @@ func values[T any](fs config.Fields[T], t *T) []any {
 	return out
 }
 
-// addrColumn reads an address stored as text.
-type addrColumn struct {
-	p    *netip.Addr
-	errs *[]error
+// textColumn reads a value stored as text with parse.
+type textColumn[V any] struct {
+	p     *V
+	parse func(string) (V, error)
+	errs  *[]error
 }
 
-func (c *addrColumn) Scan(src any) error {
-	a, err := config.ParseAddr(columnText(src))
+func (c *textColumn[V]) Scan(src any) error {
+	v, err := c.parse(columnText(src))
 	if err != nil {
 		*c.errs = append(*c.errs, err)
 	}
-	*c.p = a
-	return nil
-}
-
-// maskColumn reads a netmask stored as text.
-type maskColumn struct {
-	p    *config.Netmask
-	errs *[]error
-}
-
-func (c *maskColumn) Scan(src any) error {
-	m, err := config.ParseNetmask(columnText(src))
-	if err != nil {
-		*c.errs = append(*c.errs, err)
-	}
-	*c.p = m
+	*c.p = v
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/config/configtest"
 )
 
 // sqlType is the type a field of each kind is stored as.
@@ -89,48 +90,20 @@ func TestRegisteredColumnsAreInTheSchema(t *testing.T) {
 // through TestEveryFieldSurvivesTheDatabase.
 func TestEveryRegisteredFieldSurvivesTheDatabase(t *testing.T) {
 	st := openTest(t)
-	base := func() *config.Config {
-		c := config.Default()
-		vs := config.NewVirtual("www")
-		vs.Reals = []config.RealServer{config.NewReal("web1")}
-		c.Virtuals = []config.VirtualServer{vs}
-		return c
-	}
-	try := func(form string, set func(c *config.Config) error) {
-		t.Helper()
-		c := base()
-		if err := set(c); err != nil {
-			t.Fatalf("%s: %v", form, err)
+	for _, s := range configtest.Singles() {
+		if s.Config.Validate() != nil {
+			continue
 		}
-		if c.Validate() != nil {
-			return
-		}
-		saved, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, c)
+		saved, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, s.Config)
 		if err != nil {
-			t.Fatalf("%s at its example: %v", form, err)
+			t.Fatalf("%s at its example: %v", s.Field, err)
 		}
 		got, err := loadConfig(ctx, st.ro)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(got, saved) {
-			t.Errorf("%s at its example does not come back:\n got %+v\nwant %+v", form, got, saved)
+			t.Errorf("%s at its example does not come back:\n got %+v\nwant %+v", s.Field, got, saved)
 		}
-	}
-	for i := range config.GlobalFields {
-		f := &config.GlobalFields[i]
-		try("global "+f.Form, func(c *config.Config) error { return f.SetText(&c.Global, f.Example) })
-	}
-	for i := range config.RedundancyFields {
-		f := &config.RedundancyFields[i]
-		try("redundancy "+f.Form, func(c *config.Config) error { return f.SetText(&c.Redundancy, f.Example) })
-	}
-	for i := range config.VirtualFields {
-		f := &config.VirtualFields[i]
-		try("virtual "+f.Form, func(c *config.Config) error { return f.SetText(&c.Virtuals[0], f.Example) })
-	}
-	for i := range config.RealFields {
-		f := &config.RealFields[i]
-		try("server "+f.Form, func(c *config.Config) error { return f.SetText(&c.Virtuals[0].Reals[0], f.Example) })
 	}
 }

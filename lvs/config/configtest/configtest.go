@@ -36,3 +36,48 @@ func Examples[T any](fs config.Fields[T], t *T) {
 		}
 	}
 }
+
+// Single is a configuration in which one field is at its example.
+type Single struct {
+	Field  string // section and form name: "virtual http_body"
+	Config *config.Config
+}
+
+// Singles returns, for each registered field, the console's defaults with
+// one virtual server www and its real server web1, and that field at its
+// example. Not all of them are valid: an example may need others (a
+// sorry server's address family needs the virtual server's address).
+func Singles() []Single {
+	base := func() *config.Config {
+		c := config.Default()
+		vs := config.NewVirtual("www")
+		vs.Reals = []config.RealServer{config.NewReal("web1")}
+		c.Virtuals = []config.VirtualServer{vs}
+		return c
+	}
+	var out []Single
+	add := func(field string, set func(c *config.Config) error) {
+		c := base()
+		if err := set(c); err != nil {
+			panic(fmt.Sprintf("configtest: the example of %s: %v", field, err))
+		}
+		out = append(out, Single{field, c})
+	}
+	for i := range config.GlobalFields {
+		f := &config.GlobalFields[i]
+		add("global "+f.Form, func(c *config.Config) error { return f.SetText(&c.Global, f.Example) })
+	}
+	for i := range config.RedundancyFields {
+		f := &config.RedundancyFields[i]
+		add("redundancy "+f.Form, func(c *config.Config) error { return f.SetText(&c.Redundancy, f.Example) })
+	}
+	for i := range config.VirtualFields {
+		f := &config.VirtualFields[i]
+		add("virtual "+f.Form, func(c *config.Config) error { return f.SetText(&c.Virtuals[0], f.Example) })
+	}
+	for i := range config.RealFields {
+		f := &config.RealFields[i]
+		add("server "+f.Form, func(c *config.Config) error { return f.SetText(&c.Virtuals[0].Reals[0], f.Example) })
+	}
+	return out
+}
