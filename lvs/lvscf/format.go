@@ -44,6 +44,16 @@ func (f *formatter) fail(key, format string, args ...any) {
 	}
 }
 
+// line writes "key = v" at indent, piece by piece: a string made of them
+// would cost an allocation a line.
+func (f *formatter) line(indent, key, v string) {
+	f.buf.WriteString(indent)
+	f.buf.WriteString(key)
+	f.buf.WriteString(" = ")
+	f.buf.WriteString(v)
+	f.buf.WriteByte('\n')
+}
+
 // raw writes a value that needs no quoting: numbers, addresses, and the
 // "IP dev" pairs piranha writes bare.
 func (f *formatter) raw(indent, key, v string) {
@@ -51,7 +61,7 @@ func (f *formatter) raw(indent, key, v string) {
 		f.fail(key, "%q contains a control character, which lvs.cf cannot hold", v)
 		return
 	}
-	f.buf.WriteString(indent + key + " = " + v + "\n")
+	f.line(indent, key, v)
 }
 
 // str writes a string, quoted when an unquoted value would read back
@@ -61,7 +71,7 @@ func (f *formatter) str(indent, key, v string) {
 		f.fail(key, "%q contains a control character, which lvs.cf cannot hold", v)
 		return
 	}
-	f.buf.WriteString(indent + key + " = " + quote(v) + "\n")
+	f.line(indent, key, quote(v))
 }
 
 // quoted always quotes, as piranha's console did for the check strings,
@@ -71,7 +81,7 @@ func (f *formatter) quoted(indent, key, v string) {
 		f.fail(key, "%q contains a control character, which lvs.cf cannot hold", v)
 		return
 	}
-	f.buf.WriteString(indent + key + " = " + quoteAlways(v) + "\n")
+	f.line(indent, key, quoteAlways(v))
 }
 
 func (f *formatter) bool(indent, key string, b bool) {

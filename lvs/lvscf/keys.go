@@ -150,27 +150,38 @@ func setField[E any](f *config.Field[E], e *E, v string) error {
 // and 0/1 bare, strings quoted when they must be (or always, CfQuoted);
 // nothing for a zero value unless always or CfAlways.
 func writeField[E any](w *formatter, in string, f *config.Field[E], e *E, always bool) {
-	if f.IsZero(e) && !always && !f.CfAlways {
-		return
-	}
+	always = always || f.CfAlways
 	switch p := f.Ref(e).(type) {
 	case *bool:
-		w.bool(in, f.Cf, *p)
+		if *p || always {
+			w.bool(in, f.Cf, *p)
+		}
 	case *int:
-		w.int(in, f.Cf, int64(*p))
+		if *p != 0 || always {
+			w.int(in, f.Cf, int64(*p))
+		}
 	case *int64:
-		w.int(in, f.Cf, *p)
+		if *p != 0 || always {
+			w.int(in, f.Cf, *p)
+		}
 	case *time.Duration:
-		w.raw(in, f.Cf, config.FormatSeconds(*p))
+		if *p != 0 || always {
+			w.raw(in, f.Cf, config.FormatSeconds(*p))
+		}
 	case *netip.Addr:
-		w.raw(in, f.Cf, config.FormatAddr(*p))
+		if p.IsValid() || always {
+			w.raw(in, f.Cf, config.FormatAddr(*p))
+		}
 	case *config.Netmask:
-		w.mask(in, f.Cf, *p, f.IPv6(e))
+		w.mask(in, f.Cf, *p, f.IPv6(e)) // nothing when not set
 	default:
-		if f.CfQuoted {
-			w.quoted(in, f.Cf, f.Text(e))
-		} else {
-			w.str(in, f.Cf, f.Text(e))
+		v := f.Text(e)
+		switch {
+		case v == "" && !always:
+		case f.CfQuoted:
+			w.quoted(in, f.Cf, v)
+		default:
+			w.str(in, f.Cf, v)
 		}
 	}
 }
