@@ -595,10 +595,7 @@ func (p *parser) place(fe *config.FieldError, report func(at pos, key, format st
 		report(pos{1, 1}, "", "%s", fe.Error())
 		return
 	}
-	k := fe.Field
-	if k == "device" {
-		k = "address"
-	}
+	k := cfKey(fe)
 	if sc.bad[k] {
 		return
 	}
@@ -607,6 +604,26 @@ func (p *parser) place(fe *config.FieldError, report func(at pos, key, format st
 		at = sc.head
 	}
 	report(at, fe.Field, "%s", fe.Msg)
+}
+
+// cfKey is the lvs.cf key that sets the value a verdict names: a virtual
+// server's device is written in its address key.
+func cfKey(fe *config.FieldError) string {
+	cf := ""
+	switch fe.Section {
+	case "virtual":
+		if f := config.VirtualFields.Key(fe.Field); f != nil {
+			cf = f.Cf
+		}
+	case "server":
+		if f := config.RealFields.Key(fe.Field); f != nil {
+			cf = f.Cf
+		}
+	}
+	if cf == "" {
+		return fe.Field
+	}
+	return cf
 }
 
 func (p *parser) scopeOf(fe *config.FieldError) *scope {
