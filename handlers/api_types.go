@@ -115,6 +115,9 @@ const (
 	idField     = 1
 )
 
+// newResource makes the resource of fs's fields; with id it has the "id"
+// key, and extra (a virtual server's real servers, in the whole
+// configuration) follows the registry's fields.
 func newResource[T any](fs config.Fields[T], id bool, extra ...reflect.StructField) *resource[T] {
 	res := &resource[T]{fs: fs, id: id}
 	sfs := []reflect.StructField{{Name: "Serial", Type: reflect.TypeFor[int64](), Tag: `json:"serial,omitempty"`}}
