@@ -66,10 +66,10 @@ func (c *Console) apiRoutes(r chi.Router) {
 	r.Get("/config.cf", c.apiConfigCf)
 	r.Put("/config.cf", c.apiWritable(c.apiImportCf))
 
-	r.Get("/global", c.apiGlobal)
-	r.Put("/global", c.apiWritable(c.apiPutGlobal))
-	r.Get("/redundancy", c.apiRedundancy)
-	r.Put("/redundancy", c.apiWritable(c.apiPutRedundancy))
+	r.Get("/global", apiGetSettings(c, globalSettings))
+	r.Put("/global", c.apiWritable(apiPutSettings(c, globalSettings)))
+	r.Get("/redundancy", apiGetSettings(c, redundancySettings))
+	r.Put("/redundancy", c.apiWritable(apiPutSettings(c, redundancySettings)))
 	r.Post("/redundancy/reset", c.apiWritable(c.apiResetRedundancy))
 
 	r.Get("/virtual", c.apiVirtuals)

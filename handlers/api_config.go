@@ -22,22 +22,23 @@ func noReal(vid, rid int64) error {
 	return goneError(fmt.Sprintf("virtual server %d has no real server %d", vid, rid))
 }
 
-// readWrite reads the JSON body of a PUT or POST of a resource of type T,
-// refusing (400) anything but an object of T's fields, and returns it with
-// the serial the write is based on. The body is applied later, inside the
-// store's transaction, over the entry as it is then (see apiUpdate), so a
-// field left out keeps its current value even when another change got in
+// readWrite reads the JSON body of a PUT or POST of res, refusing (400)
+// anything but an object of its fields, and returns it with the serial the
+// write is based on. The body is applied later, inside the store's
+// transaction, over the entry as it is then (see apiUpdate), so a field
+// left out keeps its current value even when another change got in
 // between.
-func readWrite[T any](r *http.Request, serial func(*T) int64) ([]byte, int64, error) {
+func readWrite[T any](r *http.Request, res *resource[T]) ([]byte, int64, error) {
 	body, err := readBody(r, maxJSON, true)
 	if err != nil {
 		return nil, 0, err
 	}
-	var probe T
-	if err := decodeStrict(body, &probe); err != nil {
+	var zero T
+	probe, err := res.decode(body, &zero)
+	if err != nil {
 		return nil, 0, err
 	}
-	base, err := baseSerial(r, serial(&probe))
+	base, err := baseSerial(r, serialOf(probe))
 	return body, base, err
 }
 
@@ -113,76 +114,58 @@ func (c *Console) afterAPIReplace(w http.ResponseWriter, r *http.Request, saved 
 	writeResource(w, http.StatusOK, saved.Serial, configOf(saved))
 }
 
-func (c *Console) apiGlobal(w http.ResponseWriter, r *http.Request) {
-	cfg, ok := c.apiRead(w, r)
-	if !ok {
-		return
-	}
-	out := globalOf(&cfg.Global)
-	out.Serial = cfg.Serial
-	writeResource(w, http.StatusOK, cfg.Serial, out)
+// settings is GLOBAL SETTINGS or REDUNDANCY: its resource, the section
+// its refusals name, and where it is in a configuration.
+type settings[T any] struct {
+	section string
+	res     *resource[T]
+	in      func(*config.Config) *T
 }
 
-func (c *Console) apiPutGlobal(w http.ResponseWriter, r *http.Request) {
-	body, base, err := readWrite(r, func(a *apiGlobal) int64 { return a.Serial })
-	if err != nil {
-		c.apiRefuse(w, r, err, nil)
-		return
-	}
-	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
-		in := globalOf(&cfg.Global)
-		if err := decodeStrict(body, &in); err != nil {
-			return err
+var (
+	globalSettings = settings[config.Global]{"global", apiGlobal,
+		func(c *config.Config) *config.Global { return &c.Global }}
+	redundancySettings = settings[config.Redundancy]{"redundancy", apiRedundancy,
+		func(c *config.Config) *config.Redundancy { return &c.Redundancy }}
+)
+
+// apiGetSettings answers a GET of s.
+func apiGetSettings[T any](c *Console, s settings[T]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if cfg, ok := c.apiRead(w, r); ok {
+			writeSettings(w, s, cfg)
 		}
-		g, err := in.model()
+	}
+}
+
+func writeSettings[T any](w http.ResponseWriter, s settings[T], cfg *config.Config) {
+	writeResource(w, http.StatusOK, cfg.Serial, s.res.of(s.in(cfg), cfg.Serial).Interface())
+}
+
+// apiPutSettings is a PUT of s: the fields sent change, the others stay.
+func apiPutSettings[T any](c *Console, s settings[T]) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, base, err := readWrite(r, s.res)
 		if err != nil {
-			return err
+			c.apiRefuse(w, r, err, nil)
+			return
 		}
-		cfg.Global = g
-		return nil
-	})
-	if !ok {
-		return
-	}
-	out := globalOf(&saved.Global)
-	out.Serial = saved.Serial
-	writeResource(w, http.StatusOK, saved.Serial, out)
-}
-
-func (c *Console) apiRedundancy(w http.ResponseWriter, r *http.Request) {
-	cfg, ok := c.apiRead(w, r)
-	if !ok {
-		return
-	}
-	c.writeRedundancy(w, cfg)
-}
-
-func (c *Console) writeRedundancy(w http.ResponseWriter, cfg *config.Config) {
-	out := redundancyOf(&cfg.Redundancy)
-	out.Serial = cfg.Serial
-	writeResource(w, http.StatusOK, cfg.Serial, out)
-}
-
-func (c *Console) apiPutRedundancy(w http.ResponseWriter, r *http.Request) {
-	body, base, err := readWrite(r, func(a *apiRedundancy) int64 { return a.Serial })
-	if err != nil {
-		c.apiRefuse(w, r, err, nil)
-		return
-	}
-	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
-		in := redundancyOf(&cfg.Redundancy)
-		if err := decodeStrict(body, &in); err != nil {
-			return err
+		saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+			cur := s.in(cfg)
+			in, err := s.res.decode(body, cur)
+			if err != nil {
+				return err
+			}
+			next, err := s.res.model(in, *cur, newConverter(s.section, -1, -1, "", ""))
+			if err != nil {
+				return err
+			}
+			*cur = next
+			return nil
+		})
+		if ok {
+			writeSettings(w, s, saved)
 		}
-		rd, err := in.model()
-		if err != nil {
-			return err
-		}
-		cfg.Redundancy = rd
-		return nil
-	})
-	if ok {
-		c.writeRedundancy(w, saved)
 	}
 }
 
@@ -198,7 +181,7 @@ func (c *Console) apiResetRedundancy(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if ok {
-		c.writeRedundancy(w, saved)
+		writeSettings(w, redundancySettings, saved)
 	}
 }
 
@@ -208,11 +191,11 @@ func (c *Console) apiVirtuals(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		Serial   int64        `json:"serial"`
-		Virtuals []apiVirtual `json:"virtuals"`
-	}{cfg.Serial, make([]apiVirtual, len(cfg.Virtuals))}
+		Serial   int64 `json:"serial"`
+		Virtuals []any `json:"virtuals"`
+	}{cfg.Serial, make([]any, len(cfg.Virtuals))}
 	for i := range cfg.Virtuals {
-		out.Virtuals[i] = virtualOf(&cfg.Virtuals[i])
+		out.Virtuals[i] = apiVirtual.of(&cfg.Virtuals[i], 0).Interface()
 	}
 	writeResource(w, http.StatusOK, cfg.Serial, out)
 }
@@ -233,9 +216,7 @@ func (c *Console) writeVirtual(w http.ResponseWriter, r *http.Request, code int,
 		c.apiRefuse(w, r, noVirtual(vid), nil)
 		return
 	}
-	out := virtualOf(vs)
-	out.Serial = cfg.Serial
-	writeResource(w, code, cfg.Serial, out)
+	writeResource(w, code, cfg.Serial, apiVirtual.of(vs, cfg.Serial).Interface())
 }
 
 // apiWriteVirtual is POST of a new virtual server (create), which starts
@@ -244,7 +225,7 @@ func (c *Console) writeVirtual(w http.ResponseWriter, r *http.Request, code int,
 func (c *Console) apiWriteVirtual(create bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		vid := idParam(r, "vid")
-		body, base, err := readWrite(r, func(a *apiVirtual) int64 { return a.Serial })
+		body, base, err := readWrite(r, apiVirtual)
 		if err != nil {
 			c.apiRefuse(w, r, err, nil)
 			return
@@ -260,11 +241,11 @@ func (c *Console) apiWriteVirtual(create bool) http.HandlerFunc {
 				}
 				cur, idx = *vs, i
 			}
-			in := virtualOf(&cur)
-			if err := decodeStrict(body, &in); err != nil {
+			in, err := apiVirtual.decode(body, &cur)
+			if err != nil {
 				return err
 			}
-			vs, err := in.model(cur, idx)
+			vs, err := apiVirtual.model(in, cur, newConverter("virtual", idx, -1, apiVirtual.name(in), ""))
 			if err != nil {
 				return err
 			}
@@ -344,12 +325,12 @@ func (c *Console) apiReals(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		Serial    int64     `json:"serial"`
-		VirtualID int64     `json:"virtual_id"`
-		Reals     []apiReal `json:"reals"`
-	}{cfg.Serial, vid, make([]apiReal, len(vs.Reals))}
+		Serial    int64 `json:"serial"`
+		VirtualID int64 `json:"virtual_id"`
+		Reals     []any `json:"reals"`
+	}{cfg.Serial, vid, make([]any, len(vs.Reals))}
 	for i := range vs.Reals {
-		out.Reals[i] = realOf(&vs.Reals[i])
+		out.Reals[i] = apiReal.of(&vs.Reals[i], 0).Interface()
 	}
 	writeResource(w, http.StatusOK, cfg.Serial, out)
 }
@@ -373,9 +354,7 @@ func (c *Console) writeReal(w http.ResponseWriter, r *http.Request, code int, cf
 		c.apiRefuse(w, r, noReal(vid, rid), nil)
 		return
 	}
-	out := realOf(rs)
-	out.Serial = cfg.Serial
-	writeResource(w, code, cfg.Serial, out)
+	writeResource(w, code, cfg.Serial, apiReal.of(rs, cfg.Serial).Interface())
 }
 
 // apiWriteReal is POST of a new real server of virtual server {vid}
@@ -384,7 +363,7 @@ func (c *Console) writeReal(w http.ResponseWriter, r *http.Request, code int, cf
 func (c *Console) apiWriteReal(create bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		vid, rid := idParam(r, "vid"), idParam(r, "rid")
-		body, base, err := readWrite(r, func(a *apiReal) int64 { return a.Serial })
+		body, base, err := readWrite(r, apiReal)
 		if err != nil {
 			c.apiRefuse(w, r, err, nil)
 			return
@@ -405,11 +384,11 @@ func (c *Console) apiWriteReal(create bool) http.HandlerFunc {
 				}
 				cur, ri = *rs, j
 			}
-			in := realOf(&cur)
-			if err := decodeStrict(body, &in); err != nil {
+			in, err := apiReal.decode(body, &cur)
+			if err != nil {
 				return err
 			}
-			rs, err := in.model(cur, vi, ri, vs.Name)
+			rs, err := apiReal.model(in, cur, newConverter("server", vi, ri, vs.Name, apiReal.name(in)))
 			if err != nil {
 				return err
 			}

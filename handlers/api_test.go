@@ -919,3 +919,97 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		t.Errorf("/static/openapi.yaml without login = %d", a.code)
 	}
 }
+
+// TestOpenAPISchemasAreTheRegistrys: the schemas of the configuration's
+// resources in static/openapi.yaml have exactly the API's keys, made from
+// the field registry, each with the JSON type the API takes, and an enum's
+// values where the description lists them. A field added to the registry
+// without its line in openapi.yaml fails here.
+func TestOpenAPISchemasAreTheRegistrys(t *testing.T) {
+	spec, err := static.FS.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas := openAPIProperties(t, spec)
+	checkSchema(t, "Global", schemas["Global"], apiGlobal)
+	checkSchema(t, "Redundancy", schemas["Redundancy"], apiRedundancy)
+	checkSchema(t, "Virtual", schemas["Virtual"], apiVirtual)
+	checkSchema(t, "Real", schemas["Real"], apiReal)
+}
+
+// openAPIProperties reads the properties of each schema of components:
+// schema name -> property -> its flow mapping ("{type: string}").
+func openAPIProperties(t *testing.T, spec []byte) map[string]map[string]string {
+	t.Helper()
+	out := map[string]map[string]string{}
+	schemaRE := regexp.MustCompile(`^    ([A-Za-z]+):\s*$`)
+	propRE := regexp.MustCompile(`^        ([a-z_]+): (\{.*\})\s*$`)
+	in, schema, props := false, "", false
+	sc := bufio.NewScanner(bytes.NewReader(spec))
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "  schemas:":
+			in = true
+		case !in:
+		case line != "" && !strings.HasPrefix(line, "    "):
+			in = false
+		case schemaRE.MatchString(line):
+			schema, props = schemaRE.FindStringSubmatch(line)[1], false
+			out[schema] = map[string]string{}
+		case line == "      properties:":
+			props = true
+		case strings.HasPrefix(line, "      ") && !strings.HasPrefix(line, "       "):
+			props = false
+		case props:
+			if m := propRE.FindStringSubmatch(line); m != nil {
+				out[schema][m[1]] = m[2]
+			}
+		}
+	}
+	return out
+}
+
+func checkSchema[T any](t *testing.T, name string, props map[string]string, res *resource[T]) {
+	t.Helper()
+	if len(props) == 0 {
+		t.Fatalf("openapi.yaml has no schema %s", name)
+	}
+	keys := res.keys()
+	for _, k := range keys {
+		if _, ok := props[k]; !ok {
+			t.Errorf("schema %s lacks %s", name, k)
+		}
+	}
+	for k := range props {
+		if !slices.Contains(keys, k) {
+			t.Errorf("schema %s has %s, which the API has not", name, k)
+		}
+	}
+	for i := range res.typ.NumField() {
+		f := res.typ.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		want := map[string]string{"bool": "type: boolean", "int": "type: integer", "int64": "type: integer",
+			"flexNumber": `$ref: "#/components/schemas/FlexNumber"`, "string": "type: string"}[f.Type.Name()]
+		if p, ok := props[key]; ok && !strings.Contains(p, want) {
+			t.Errorf("schema %s: %s is %s, want %s", name, key, p, want)
+		}
+	}
+	for _, rf := range res.fields {
+		p, ok := props[rf.f.JSON]
+		if !ok || rf.f.Kind != config.KindEnum || !strings.Contains(p, "enum: [") {
+			continue
+		}
+		var vals []string
+		for _, c := range rf.f.Choices {
+			v := c.Value
+			if v == "" {
+				v = `""`
+			}
+			vals = append(vals, v)
+		}
+		if want := "enum: [" + strings.Join(vals, ", ") + "]"; !strings.Contains(p, want) {
+			t.Errorf("schema %s: %s is %s, want %s", name, rf.f.JSON, p, want)
+		}
+	}
+}

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,12 +61,8 @@ func (n *flexNumber) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func secondsOf(d time.Duration) flexNumber { return flexNumber(config.FormatSeconds(d)) }
-func portOf(p int) flexNumber              { return flexNumber(strconv.Itoa(p)) }
-
-// converter reads the text of one entry's values into the model, collecting
-// a field error for each value that is not of the right kind, placed as
-// config.Validate places its own.
+// converter collects a field error for each value of one entry that is
+// not of the right kind, placed as config.Validate places its own.
 type converter struct {
 	at   config.FieldError // section, indexes and names of the entry
 	errs []*config.FieldError
@@ -84,38 +78,6 @@ func (cv *converter) fail(field string, err error) {
 	cv.errs = append(cv.errs, &fe)
 }
 
-func (cv *converter) addr(field, s string) netip.Addr {
-	a, err := config.ParseAddr(s)
-	if err != nil {
-		cv.fail(field, err)
-	}
-	return a
-}
-
-func (cv *converter) mask(field, s string) config.Netmask {
-	m, err := config.ParseNetmask(s)
-	if err != nil {
-		cv.fail(field, err)
-	}
-	return m
-}
-
-func (cv *converter) port(field string, n flexNumber) int {
-	p, err := config.ParsePort(string(n))
-	if err != nil {
-		cv.fail(field, err)
-	}
-	return p
-}
-
-func (cv *converter) seconds(field string, n flexNumber) time.Duration {
-	d, err := config.ParseSeconds(string(n))
-	if err != nil {
-		cv.fail(field, err)
-	}
-	return d
-}
-
 // err returns the values refused, as config.Validate would: a
 // *config.ValidationError, or nil.
 func (cv *converter) err() error {
@@ -125,277 +87,207 @@ func (cv *converter) err() error {
 	return &config.ValidationError{Fields: cv.errs}
 }
 
-// apiGlobal is GLOBAL SETTINGS.
-type apiGlobal struct {
-	Serial          int64  `json:"serial,omitempty"`
-	Primary         string `json:"primary"`
-	PrimaryPrivate  string `json:"primary_private"`
-	Network         string `json:"network"`
-	NATRouter       string `json:"nat_router"`
-	NATRouterDevice string `json:"nat_router_device"`
-	NATNetmask      string `json:"nat_nmask"`
-	TCPTimeout      int64  `json:"tcp_timeout"`
-	TCPFinTimeout   int64  `json:"tcpfin_timeout"`
-	UDPTimeout      int64  `json:"udp_timeout"`
-	ActiveCmd       string `json:"active_cmd"`
-	InactiveCmd     string `json:"inactive_cmd"`
-	Service         string `json:"service"`
-	HardShutdown    bool   `json:"hard_shutdown"`
-	RshCommand      string `json:"rsh_command"`
-	DebugLevel      string `json:"debug_level"`
+// resource is the API's form of one type of entry (GLOBAL SETTINGS,
+// REDUNDANCY, a virtual server, a real server): a struct type made from
+// the field registry, so that encoding/json reads and writes it exactly as
+// it would a declared one (keys in the registry's order, unknown keys and
+// values of the wrong type refused with the JSON name, null leaving a
+// value as it is), and a field added to the registry is in the API
+// without more. Its first field is the serial ("serial", omitted when 0),
+// then the id of virtual and real servers ("id", read only).
+type resource[T any] struct {
+	typ    reflect.Type
+	fs     config.Fields[T]
+	id     bool
+	fields []resourceField[T]
+	reals  int // index of the "reals" list in a virtual server with its real servers, or 0
 }
 
-func globalOf(g *config.Global) apiGlobal {
-	return apiGlobal{
-		Primary: config.FormatAddr(g.Primary), PrimaryPrivate: config.FormatAddr(g.PrimaryPrivate),
-		Network: string(g.Network), NATRouter: config.FormatAddr(g.NATRouter), NATRouterDevice: g.NATRouterDevice,
-		NATNetmask: g.NATNetmask.Format(g.NATRouter.Is6()), TCPTimeout: g.TCPTimeout, TCPFinTimeout: g.TCPFinTimeout,
-		UDPTimeout: g.UDPTimeout, ActiveCmd: g.ActiveCmd, InactiveCmd: g.InactiveCmd, Service: g.Service,
-		HardShutdown: g.HardShutdown, RshCommand: g.RshCommand, DebugLevel: g.DebugLevel,
+// resourceField is one key: a field, or the flags of one lvs.cf key
+// (sched_flags), which share their JSON name.
+type resourceField[T any] struct {
+	index int
+	f     *config.Field[T]
+}
+
+const (
+	serialField = 0
+	idField     = 1
+)
+
+// newResource makes the resource of fs's fields; with id it has the "id"
+// key, and extra (a virtual server's real servers, in the whole
+// configuration) follows the registry's fields.
+func newResource[T any](fs config.Fields[T], id bool, extra ...reflect.StructField) *resource[T] {
+	res := &resource[T]{fs: fs, id: id}
+	sfs := []reflect.StructField{{Name: "Serial", Type: reflect.TypeFor[int64](), Tag: `json:"serial,omitempty"`}}
+	if id {
+		sfs = append(sfs, reflect.StructField{Name: "ID", Type: reflect.TypeFor[int64](), Tag: `json:"id,omitempty"`})
 	}
-}
-
-func (a *apiGlobal) model() (config.Global, error) {
-	cv := newConverter("global", -1, -1, "", "")
-	g := config.Global{
-		Primary:         cv.addr("primary", a.Primary),
-		PrimaryPrivate:  cv.addr("primary_private", a.PrimaryPrivate),
-		Network:         config.Forward(a.Network),
-		NATRouter:       cv.addr("nat_router", a.NATRouter),
-		NATRouterDevice: a.NATRouterDevice,
-		NATNetmask:      cv.mask("nat_nmask", a.NATNetmask),
-		TCPTimeout:      a.TCPTimeout,
-		TCPFinTimeout:   a.TCPFinTimeout,
-		UDPTimeout:      a.UDPTimeout,
-		ActiveCmd:       a.ActiveCmd,
-		InactiveCmd:     a.InactiveCmd,
-		Service:         a.Service,
-		HardShutdown:    a.HardShutdown,
-		RshCommand:      a.RshCommand,
-		DebugLevel:      a.DebugLevel,
+	seen := map[string]bool{}
+	for i := range fs {
+		f := &fs[i]
+		if seen[f.JSON] {
+			continue // a flag of a list already made
+		}
+		seen[f.JSON] = true
+		res.fields = append(res.fields, resourceField[T]{index: len(sfs), f: f})
+		sfs = append(sfs, reflect.StructField{
+			Name: fmt.Sprintf("F%d", len(sfs)),
+			Type: jsonType(f),
+			Tag:  reflect.StructTag(`json:"` + f.JSON + `"`),
+		})
 	}
-	return g, cv.err()
-}
-
-// apiRedundancy is REDUNDANCY.
-type apiRedundancy struct {
-	Serial        int64      `json:"serial,omitempty"`
-	BackupActive  bool       `json:"backup_active"`
-	Backup        string     `json:"backup"`
-	BackupPrivate string     `json:"backup_private"`
-	Heartbeat     bool       `json:"heartbeat"`
-	HeartbeatPort flexNumber `json:"heartbeat_port"`
-	Keepalive     flexNumber `json:"keepalive"`
-	Deadtime      flexNumber `json:"deadtime"`
-	MonitorLinks  bool       `json:"monitor_links"`
-	Preempt       bool       `json:"preempt"`
-	PreemptDelay  flexNumber `json:"preempt_delay"`
-	SyncDaemon    bool       `json:"syncdaemon"`
-	SyncIface     string     `json:"syncd_iface"`
-	SyncID        int        `json:"syncd_id"`
-}
-
-func redundancyOf(r *config.Redundancy) apiRedundancy {
-	return apiRedundancy{
-		BackupActive: r.BackupActive, Backup: config.FormatAddr(r.Backup), BackupPrivate: config.FormatAddr(r.BackupPrivate),
-		Heartbeat: r.Heartbeat, HeartbeatPort: portOf(r.HeartbeatPort), Keepalive: secondsOf(r.Keepalive),
-		Deadtime: secondsOf(r.Deadtime), MonitorLinks: r.MonitorLinks, Preempt: r.Preempt,
-		PreemptDelay: secondsOf(r.PreemptDelay), SyncDaemon: r.SyncDaemon, SyncIface: r.SyncIface, SyncID: r.SyncID,
+	if len(extra) > 0 {
+		res.reals = len(sfs)
 	}
+	res.typ = reflect.StructOf(append(sfs, extra...))
+	return res
 }
 
-func (a *apiRedundancy) model() (config.Redundancy, error) {
-	cv := newConverter("redundancy", -1, -1, "", "")
-	r := config.Redundancy{
-		BackupActive:  a.BackupActive,
-		Backup:        cv.addr("backup", a.Backup),
-		BackupPrivate: cv.addr("backup_private", a.BackupPrivate),
-		Heartbeat:     a.Heartbeat,
-		HeartbeatPort: cv.port("heartbeat_port", a.HeartbeatPort),
-		Keepalive:     cv.seconds("keepalive", a.Keepalive),
-		Deadtime:      cv.seconds("deadtime", a.Deadtime),
-		MonitorLinks:  a.MonitorLinks,
-		Preempt:       a.Preempt,
-		PreemptDelay:  cv.seconds("preempt_delay", a.PreemptDelay),
-		SyncDaemon:    a.SyncDaemon,
-		SyncIface:     a.SyncIface,
-		SyncID:        a.SyncID,
+// jsonType is the Go type a field takes in JSON: true or false, a whole
+// number, a number or text for ports and durations (flexNumber), text for
+// the rest.
+func jsonType[T any](f *config.Field[T]) reflect.Type {
+	switch {
+	case f.Flag != "":
+		return reflect.TypeFor[string]()
+	case f.Kind == config.KindBool:
+		return reflect.TypeFor[bool]()
+	case f.Kind == config.KindInt:
+		var t T
+		return reflect.TypeOf(f.Ref(&t)).Elem()
+	case f.Kind == config.KindPort || f.Kind == config.KindSeconds:
+		return reflect.TypeFor[flexNumber]()
 	}
-	return r, cv.err()
+	return reflect.TypeFor[string]()
 }
 
-// apiVirtual is a virtual server: the VIRTUAL SERVER and MONITORING
-// SCRIPTS tabs. Its real servers are resources of their own.
-type apiVirtual struct {
-	Serial        int64      `json:"serial,omitempty"`
-	ID            int64      `json:"id,omitempty"` // read only
-	Name          string     `json:"name"`
-	Active        bool       `json:"active"`
-	Address       string     `json:"address"`
-	Device        string     `json:"device"`
-	Netmask       string     `json:"vip_nmask"`
-	Protocol      string     `json:"protocol"`
-	Port          flexNumber `json:"port"`
-	FWMark        int64      `json:"fwmark"`
-	Scheduler     string     `json:"scheduler"`
-	SchedFlags    string     `json:"sched_flags"`
-	OnePacket     bool       `json:"ops"`
-	Persistent    int64      `json:"persistent"`
-	PMask         string     `json:"pmask"`
-	SorryServer   string     `json:"sorry_server"`
-	Timeout       flexNumber `json:"timeout"`
-	Reentry       flexNumber `json:"reentry"`
-	Quiesce       bool       `json:"quiesce_server"`
-	LoadMonitor   string     `json:"load_monitor"`
-	Send          string     `json:"send"`
-	Expect        string     `json:"expect"`
-	UseRegex      bool       `json:"use_regex"`
-	SendProgram   string     `json:"send_program"`
-	Check         string     `json:"check"`
-	CheckInterval flexNumber `json:"check_interval"`
-	CheckFailures int        `json:"check_failures"`
-	HTTPPath      string     `json:"http_path"`
-	HTTPHost      string     `json:"http_host"`
-	HTTPStatus    string     `json:"http_status"`
-	HTTPBody      string     `json:"http_body"`
-	TLSVerify     bool       `json:"tls_verify"`
-}
-
-func virtualOf(vs *config.VirtualServer) apiVirtual {
-	six := vs.Address.Is6()
-	return apiVirtual{
-		ID: vs.ID, Name: vs.Name, Active: vs.Active, Address: config.FormatAddr(vs.Address), Device: vs.Device,
-		Netmask: vs.Netmask.Format(six), Protocol: string(vs.Protocol), Port: portOf(vs.Port), FWMark: vs.FWMark,
-		Scheduler: vs.Scheduler, SchedFlags: schedFlagsText(vs), OnePacket: vs.OnePacket, Persistent: vs.Persistence,
-		PMask: vs.PersistenceNetmask.Format(six), SorryServer: config.FormatAddr(vs.SorryServer),
-		Timeout: secondsOf(vs.CheckTimeout), Reentry: secondsOf(vs.Reentry), Quiesce: vs.Quiesce, LoadMonitor: vs.LoadMonitor,
-		Send: vs.Send, Expect: vs.Expect, UseRegex: vs.UseRegex, SendProgram: vs.SendProgram,
-		Check: vs.CheckKind, CheckInterval: secondsOf(vs.CheckInterval), CheckFailures: vs.CheckFailures,
-		HTTPPath: vs.HTTPPath, HTTPHost: vs.HTTPHost, HTTPStatus: vs.HTTPStatus, HTTPBody: vs.HTTPBody, TLSVerify: vs.TLSVerify,
+// of returns t as the resource, a pointer to its struct, at serial (0:
+// without one).
+func (res *resource[T]) of(t *T, serial int64) reflect.Value {
+	p := reflect.New(res.typ)
+	v := p.Elem()
+	v.Field(serialField).SetInt(serial)
+	if res.id {
+		v.Field(idField).SetInt(idOf(t))
 	}
-}
-
-// model returns base (which keeps the id and the real servers) with a's
-// values; idx is the virtual server's index, for the refusals.
-func (a *apiVirtual) model(base config.VirtualServer, idx int) (config.VirtualServer, error) {
-	cv := newConverter("virtual", idx, -1, a.Name, "")
-	vs := base
-	vs.Name, vs.Active = a.Name, a.Active
-	vs.Address = cv.addr("address", a.Address)
-	vs.Device = a.Device
-	vs.Netmask = cv.mask("vip_nmask", a.Netmask)
-	vs.Protocol = config.Protocol(a.Protocol)
-	vs.Port = cv.port("port", a.Port)
-	vs.FWMark = a.FWMark
-	vs.Scheduler = a.Scheduler
-	var err error
-	if vs.SchedFallback, vs.SchedPort, err = parseSchedFlags(a.SchedFlags); err != nil {
-		cv.fail("sched_flags", err)
-	}
-	vs.OnePacket = a.OnePacket
-	vs.Persistence = a.Persistent
-	vs.PersistenceNetmask = cv.mask("pmask", a.PMask)
-	vs.SorryServer = cv.addr("sorry_server", a.SorryServer)
-	vs.CheckTimeout = cv.seconds("timeout", a.Timeout)
-	vs.Reentry = cv.seconds("reentry", a.Reentry)
-	vs.Quiesce, vs.LoadMonitor = a.Quiesce, a.LoadMonitor
-	vs.Send, vs.Expect, vs.UseRegex, vs.SendProgram = a.Send, a.Expect, a.UseRegex, a.SendProgram
-	vs.CheckKind = a.Check
-	vs.CheckInterval = cv.seconds("check_interval", a.CheckInterval)
-	vs.CheckFailures = a.CheckFailures
-	vs.HTTPPath, vs.HTTPHost, vs.HTTPStatus, vs.HTTPBody, vs.TLSVerify = a.HTTPPath, a.HTTPHost, a.HTTPStatus, a.HTTPBody, a.TLSVerify
-	return vs, cv.err()
-}
-
-// schedFlagsText writes the sh and mh flags as lvs.cf's sched_flags.
-func schedFlagsText(vs *config.VirtualServer) string {
-	var f []string
-	if vs.SchedFallback {
-		f = append(f, "fallback")
-	}
-	if vs.SchedPort {
-		f = append(f, "port")
-	}
-	return strings.Join(f, ",")
-}
-
-// parseSchedFlags reads sched_flags as lvs.cf does, with its message.
-func parseSchedFlags(v string) (fallback, port bool, err error) {
-	if strings.Trim(v, " \t") == "" {
-		return false, false, nil
-	}
-	for _, f := range strings.Split(v, ",") {
-		switch strings.Trim(f, " \t") {
-		case "fallback":
-			fallback = true
-		case "port":
-			port = true
+	for _, rf := range res.fields {
+		f, fv := rf.f, v.Field(rf.index)
+		switch {
+		case f.Flag != "":
+			fv.SetString(config.FormatFlags(res.fs, f.Key, t))
+		case f.Kind == config.KindBool:
+			fv.SetBool(*f.Ref(t).(*bool))
+		case f.Kind == config.KindInt:
+			fv.Set(reflect.ValueOf(f.Ref(t)).Elem())
 		default:
-			return false, false, fmt.Errorf("%q is not a scheduler flag: use fallback, port or fallback,port", strings.Trim(f, " \t"))
+			fv.SetString(f.Text(t))
 		}
 	}
-	return fallback, port, nil
+	return p
 }
 
-// apiReal is a real server.
-type apiReal struct {
-	Serial     int64      `json:"serial,omitempty"`
-	ID         int64      `json:"id,omitempty"` // read only
-	Name       string     `json:"name"`
-	Active     bool       `json:"active"`
-	Address    string     `json:"address"`
-	Port       flexNumber `json:"port"` // 0: the virtual server's
-	Weight     int64      `json:"weight"`
-	Forward    string     `json:"fwd"` // "": the global network setting
-	UThreshold int64      `json:"uthreshold"`
-	LThreshold int64      `json:"lthreshold"`
-}
-
-func realOf(rs *config.RealServer) apiReal {
-	return apiReal{
-		ID: rs.ID, Name: rs.Name, Active: rs.Active, Address: config.FormatAddr(rs.Address), Port: portOf(rs.Port),
-		Weight: rs.Weight, Forward: string(rs.Forward), UThreshold: rs.UpperThreshold, LThreshold: rs.LowerThreshold,
+// idOf is the store's id of a virtual or real server.
+func idOf(t any) int64 {
+	switch e := t.(type) {
+	case *config.VirtualServer:
+		return e.ID
+	case *config.RealServer:
+		return e.ID
 	}
+	return 0
 }
 
-// model returns base (which keeps the id) with a's values; vi and ri place
-// the refusals.
-func (a *apiReal) model(base config.RealServer, vi, ri int, vname string) (config.RealServer, error) {
-	cv := newConverter("server", vi, ri, vname, a.Name)
-	rs := base
-	rs.Name, rs.Active = a.Name, a.Active
-	rs.Address = cv.addr("address", a.Address)
-	rs.Port = cv.port("port", a.Port)
-	rs.Weight = a.Weight
-	rs.Forward = config.Forward(a.Forward)
-	rs.UpperThreshold, rs.LowerThreshold = a.UThreshold, a.LThreshold
-	return rs, cv.err()
+// model returns base with the values of p, a pointer to the resource,
+// refusing each value of the wrong kind with the converter's field errors.
+func (res *resource[T]) model(p reflect.Value, base T, cv *converter) (T, error) {
+	t := base
+	v := p.Elem()
+	for _, rf := range res.fields {
+		f, fv := rf.f, v.Field(rf.index)
+		switch {
+		case f.Flag != "":
+			if err := config.ParseFlags(res.fs, f.Key, fv.String(), &t); err != nil {
+				cv.fail(f.Key, err)
+			}
+		case f.Kind == config.KindBool:
+			*f.Ref(&t).(*bool) = fv.Bool()
+		case f.Kind == config.KindInt:
+			reflect.ValueOf(f.Ref(&t)).Elem().Set(fv)
+		default:
+			if err := f.SetText(&t, fv.String()); err != nil {
+				cv.fail(f.Key, err)
+			}
+		}
+	}
+	return t, cv.err()
 }
+
+// decode reads body over t's resource, strictly (decodeStrict).
+func (res *resource[T]) decode(body []byte, t *T) (reflect.Value, error) {
+	p := res.of(t, 0)
+	return p, decodeStrict(body, p.Interface())
+}
+
+// name is the name a decoded virtual or real server resource gives, for
+// its refusals.
+func (res *resource[T]) name(p reflect.Value) string {
+	for _, rf := range res.fields {
+		if rf.f.Kind == config.KindName {
+			return p.Elem().Field(rf.index).String()
+		}
+	}
+	return ""
+}
+
+// serialOf is the serial a decoded resource names.
+func serialOf(p reflect.Value) int64 { return p.Elem().Field(serialField).Int() }
+
+// keys lists the resource's JSON names.
+func (res *resource[T]) keys() []string {
+	var out []string
+	for i := range res.typ.NumField() {
+		if name, _, _ := strings.Cut(res.typ.Field(i).Tag.Get("json"), ","); name != "" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// The API's resources.
+var (
+	apiGlobal     = newResource(config.GlobalFields, false)
+	apiRedundancy = newResource(config.RedundancyFields, false)
+	apiVirtual    = newResource(config.VirtualFields, true)
+	apiReal       = newResource(config.RealFields, true)
+	// apiVirtualReals is a virtual server with its real servers, in the
+	// whole configuration.
+	apiVirtualReals = newResource(config.VirtualFields, true, reflect.StructField{
+		Name: "Reals", Type: reflect.SliceOf(apiReal.typ), Tag: `json:"reals"`})
+)
 
 // apiConfig is the whole configuration, with each virtual server's real
 // servers.
 type apiConfig struct {
-	Serial     int64               `json:"serial"`
-	Global     apiGlobal           `json:"global"`
-	Redundancy apiRedundancy       `json:"redundancy"`
-	Virtuals   []apiVirtualAndReal `json:"virtuals"`
-}
-
-type apiVirtualAndReal struct {
-	apiVirtual
-	Reals []apiReal `json:"reals"`
+	Serial     int64 `json:"serial"`
+	Global     any   `json:"global"`
+	Redundancy any   `json:"redundancy"`
+	Virtuals   []any `json:"virtuals"`
 }
 
 func configOf(cfg *config.Config) apiConfig {
-	out := apiConfig{Serial: cfg.Serial, Global: globalOf(&cfg.Global), Redundancy: redundancyOf(&cfg.Redundancy),
-		Virtuals: make([]apiVirtualAndReal, len(cfg.Virtuals))}
+	out := apiConfig{Serial: cfg.Serial, Global: apiGlobal.of(&cfg.Global, 0).Interface(),
+		Redundancy: apiRedundancy.of(&cfg.Redundancy, 0).Interface(), Virtuals: make([]any, len(cfg.Virtuals))}
 	for i := range cfg.Virtuals {
 		vs := &cfg.Virtuals[i]
-		v := apiVirtualAndReal{apiVirtual: virtualOf(vs), Reals: make([]apiReal, len(vs.Reals))}
+		v := apiVirtualReals.of(vs, 0)
+		reals := reflect.MakeSlice(reflect.SliceOf(apiReal.typ), len(vs.Reals), len(vs.Reals))
 		for j := range vs.Reals {
-			v.Reals[j] = realOf(&vs.Reals[j])
+			reals.Index(j).Set(apiReal.of(&vs.Reals[j], 0).Elem())
 		}
-		out.Virtuals[i] = v
+		v.Elem().Field(apiVirtualReals.reals).Set(reals)
+		out.Virtuals[i] = v.Interface()
 	}
 	return out
 }

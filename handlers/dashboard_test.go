@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lvsconsole/lvsconsole/internal/testnet"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
@@ -130,26 +131,13 @@ func readEvent(t *testing.T, rd *bufio.Reader) (event, data string) {
 // kernel) and real TCP checks, a real server whose listener closes shows
 // as down on CONTROL/MONITORING in the browser without a reload.
 func TestBrowserDashboardUpdatesItself(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := testnet.Listen(t, "127.0.0.1:0")
 	port := ln.Addr().(*net.TCPAddr).Port
 
 	e := newEnv(t, true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err = e.store.Update(ctx, store.Change{Author: "test"}, func(c *config.Config) error {
+	_, err := e.store.Update(ctx, store.Change{Author: "test"}, func(c *config.Config) error {
 		vs := config.NewVirtual("www")
 		vs.Active, vs.Address, vs.CheckKind = true, netip.MustParseAddr("192.0.2.10"), "tcp"
 		vs.CheckTimeout, vs.Reentry = 200*time.Millisecond, 200*time.Millisecond

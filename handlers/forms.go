@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/store"
@@ -41,48 +40,47 @@ func (f *formReader) fail(name string, err error) {
 	}
 }
 
-func (f *formReader) addr(name string) netip.Addr {
-	a, err := config.ParseAddr(f.str(name))
-	if err != nil {
-		f.fail(name, err)
+// readOver reads the fields of fs that tab edits over base, each with its
+// kind's parser; a blank number is 0. A value that does not parse is
+// refused beside its field and leaves base's as it was.
+func readOver[T any](f *formReader, fs config.Fields[T], tab string, base T) T {
+	t := &base
+	for i := range fs {
+		fl := &fs[i]
+		if fl.Tab != tab {
+			continue
+		}
+		if fl.Kind == config.KindBool {
+			*fl.Ref(t).(*bool) = f.check(fl.Form)
+			continue
+		}
+		s := f.str(fl.Form)
+		if fl.Kind == config.KindInt && strings.TrimSpace(s) == "" {
+			s = "0"
+		}
+		if err := fl.SetText(t, s); err != nil {
+			f.fail(fl.Form, err)
+		}
 	}
-	return a
+	return base
 }
 
-func (f *formReader) int(name string) int64 {
-	s := strings.TrimSpace(f.str(name))
-	if s == "" {
-		return 0
+// formOf is tab's form showing t, filled from the configuration at
+// serial. A FormBlank field shows 0 or a placeholder address as empty.
+func formOf[T any](fs config.Fields[T], tab string, t *T, serial int64) *web.Form {
+	f := web.NewForm(serial)
+	for i := range fs {
+		fl := &fs[i]
+		if fl.Tab != tab {
+			continue
+		}
+		v := fl.Text(t)
+		if a, ok := fl.Ref(t).(*netip.Addr); fl.FormBlank && (fl.IsZero(t) || ok && a.IsUnspecified()) {
+			v = ""
+		}
+		f.Values[fl.Form] = v
 	}
-	n, err := config.ParseInt(s)
-	if err != nil {
-		f.fail(name, err)
-	}
-	return n
-}
-
-func (f *formReader) port(name string) int {
-	p, err := config.ParsePort(f.str(name))
-	if err != nil {
-		f.fail(name, err)
-	}
-	return p
-}
-
-func (f *formReader) seconds(name string) time.Duration {
-	d, err := config.ParseSeconds(f.str(name))
-	if err != nil {
-		f.fail(name, err)
-	}
-	return d
-}
-
-func (f *formReader) mask(name string) config.Netmask {
-	m, err := config.ParseNetmask(f.str(name))
-	if err != nil {
-		f.fail(name, err)
-	}
-	return m
+	return f
 }
 
 // check reads a checkbox: present and "1" means on.

@@ -215,39 +215,32 @@ func decodeAs[T any](body []byte) (any, error) {
 	return &v, err
 }
 
-var fuzzResources = []fuzzResource{
-	{
-		decode: decodeAs[apiGlobal],
-		model:  func(v any) (any, error) { return v.(*apiGlobal).model() },
-		of:     func(m any) any { g := m.(config.Global); return globalOf(&g) },
-		place:  func(m any) *config.Config { c := config.Default(); c.Global = m.(config.Global); return c },
-		keys:   jsonKeys[apiGlobal](),
-	},
-	{
-		decode: decodeAs[apiRedundancy],
-		model:  func(v any) (any, error) { return v.(*apiRedundancy).model() },
-		of:     func(m any) any { r := m.(config.Redundancy); return redundancyOf(&r) },
-		place:  func(m any) *config.Config { c := config.Default(); c.Redundancy = m.(config.Redundancy); return c },
-		keys:   jsonKeys[apiRedundancy](),
-	},
-	{
-		decode: decodeAs[apiVirtual],
-		model:  func(v any) (any, error) { return v.(*apiVirtual).model(fuzzVirtual(), 0) },
-		of:     func(m any) any { vs := m.(config.VirtualServer); return virtualOf(&vs) },
-		place:  func(m any) *config.Config { return withVirtual(m.(config.VirtualServer)) },
-		keys:   jsonKeys[apiVirtual](),
-	},
-	{
-		decode: decodeAs[apiReal],
-		model:  func(v any) (any, error) { return v.(*apiReal).model(config.NewReal("web"), 0, 0, "www") },
-		of:     func(m any) any { rs := m.(config.RealServer); return realOf(&rs) },
-		place: func(m any) *config.Config {
-			vs := fuzzVirtual()
-			vs.Reals = append(vs.Reals, m.(config.RealServer))
-			return withVirtual(vs)
+// resourceFuzz is res as a fuzzResource: decoded over a zero entry,
+// converted over base, placed in a configuration by place.
+func resourceFuzz[T any](res *resource[T], section string, base func() T, place func(T) *config.Config) fuzzResource {
+	return fuzzResource{
+		decode: func(body []byte) (any, error) { var zero T; return res.decode(body, &zero) },
+		model: func(v any) (any, error) {
+			return res.model(v.(reflect.Value), base(), newConverter(section, 0, 0, "www", "web"))
 		},
-		keys: jsonKeys[apiReal](),
-	},
+		of:    func(m any) any { t := m.(T); return res.of(&t, 0).Interface() },
+		place: func(m any) *config.Config { return place(m.(T)) },
+		keys:  res.keys(),
+	}
+}
+
+var fuzzResources = []fuzzResource{
+	resourceFuzz(apiGlobal, "global", func() config.Global { return config.Global{} },
+		func(g config.Global) *config.Config { c := config.Default(); c.Global = g; return c }),
+	resourceFuzz(apiRedundancy, "redundancy", func() config.Redundancy { return config.Redundancy{} },
+		func(r config.Redundancy) *config.Config { c := config.Default(); c.Redundancy = r; return c }),
+	resourceFuzz(apiVirtual, "virtual", fuzzVirtual, withVirtual),
+	resourceFuzz(apiReal, "server", func() config.RealServer { return config.NewReal("web") },
+		func(rs config.RealServer) *config.Config {
+			vs := fuzzVirtual()
+			vs.Reals = append(vs.Reals, rs)
+			return withVirtual(vs)
+		}),
 	{ // the writes that take nothing but a serial
 		decode: decodeAs[serialOnly],
 		model:  func(v any) (any, error) { return *v.(*serialOnly), nil },

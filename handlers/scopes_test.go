@@ -168,9 +168,9 @@ func TestOperatorToken(t *testing.T) {
 		need         store.Scope
 		says         string // in the refusal
 	}{
-		{"PUT", rp, map[string]any{"port": 8080}, store.ScopeAdmin, "Port 0 -> 8080"},
-		{"PUT", rp, map[string]any{"weight": 5, "address": "10.0.0.9"}, store.ScopeAdmin, "Address 10.0.0.1 -> 10.0.0.9"},
-		{"PUT", rp, map[string]any{"name": "renamed"}, store.ScopeAdmin, `Name "web1" -> "renamed"`},
+		{"PUT", rp, map[string]any{"port": 8080}, store.ScopeAdmin, "Port (port) 0 -> 8080"},
+		{"PUT", rp, map[string]any{"weight": 5, "address": "10.0.0.9"}, store.ScopeAdmin, "Address (address) 10.0.0.1 -> 10.0.0.9"},
+		{"PUT", rp, map[string]any{"name": "renamed"}, store.ScopeAdmin, `Name (name) "web1" -> "renamed"`},
 		{"PUT", rp, map[string]any{"fwd": "nat"}, store.ScopeAdmin, "Forward"},
 		{"PUT", vp, map[string]any{"scheduler": "rr"}, store.ScopeAdmin, "PUT"},
 		{"PUT", vp, map[string]any{"active": true}, store.ScopeAdmin, "PUT"},
@@ -219,21 +219,21 @@ func TestOperatorChange(t *testing.T) {
 		{"activate a real server", func(c *config.Config) { c.Virtuals[0].Reals[0].Active = true }, ""},
 		{"weight", func(c *config.Config) { c.Virtuals[0].Reals[0].Weight = 9 }, ""},
 		{"weight and active", func(c *config.Config) { c.Virtuals[0].Reals[0].Weight, c.Virtuals[0].Reals[0].Active = 0, true }, ""},
-		{"port of a real server", func(c *config.Config) { c.Virtuals[0].Reals[0].Port = 81 }, "server web1: Port 0 -> 81"},
+		{"port of a real server", func(c *config.Config) { c.Virtuals[0].Reals[0].Port = 81 }, "real server web1: Port (port) 0 -> 81"},
 		{"weight and threshold", func(c *config.Config) {
 			c.Virtuals[0].Reals[0].Weight, c.Virtuals[0].Reals[0].UpperThreshold = 2, 10
-		}, "UpperThreshold 0 -> 10"},
-		{"scheduler", func(c *config.Config) { c.Virtuals[0].Scheduler = "rr" }, `virtual www: Scheduler "wlc" -> "rr"`},
-		{"send_program", func(c *config.Config) { c.Virtuals[0].SendProgram = "/bin/true" }, "SendProgram"},
-		{"global", func(c *config.Config) { c.Global.ActiveCmd = "/bin/true" }, "global: ActiveCmd"},
-		{"redundancy", func(c *config.Config) { c.Redundancy.HeartbeatPort = 540 }, "redundancy: HeartbeatPort"},
+		}, "Upper connection threshold (uthreshold) 0 -> 10"},
+		{"scheduler", func(c *config.Config) { c.Virtuals[0].Scheduler = "rr" }, "virtual server www: Scheduling (scheduler) wlc -> rr"},
+		{"send_program", func(c *config.Config) { c.Virtuals[0].SendProgram = "/bin/true" }, "Sending program (send_program)"},
+		{"global", func(c *config.Config) { c.Global.ActiveCmd = "/bin/true" }, "global: Run when becoming active (active_cmd)"},
+		{"redundancy", func(c *config.Config) { c.Redundancy.HeartbeatPort = 540 }, "redundancy: Heartbeat runs on port (heartbeat_port) 539 -> 540"},
 		{"a real server added", func(c *config.Config) {
 			c.Virtuals[0].Reals = append(c.Virtuals[0].Reals, config.NewReal("web2"))
 		}, "server web2 added"},
 		{"a real server deleted", func(c *config.Config) { c.Virtuals[0].Reals = nil }, "server web1 deleted"},
 		{"a virtual server added", func(c *config.Config) {
 			c.Virtuals = append(c.Virtuals, config.NewVirtual("dns"))
-		}, "virtual dns added"},
+		}, "virtual server dns added"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			old, next := base(), base()

@@ -18,55 +18,14 @@ func (c *Console) update(ctx context.Context, r *http.Request, base int64, eleva
 	return c.store.Update(ctx, store.Change{Author: userOf(r), Base: base, Elevated: elevated}, fn)
 }
 
-func boolValue(b bool) string {
-	if b {
-		return "1"
-	}
-	return ""
-}
-
 func itoa[T ~int | ~int64](n T) string { return strconv.FormatInt(int64(n), 10) }
 
 func globalForm(c *config.Config) *web.Form {
-	g := &c.Global
-	f := web.NewForm(c.Serial)
-	v := f.Values
-	v["primary"] = config.FormatAddr(g.Primary)
-	v["primary_private"] = config.FormatAddr(g.PrimaryPrivate)
-	v["network"] = string(g.Network)
-	v["nat_router"] = config.FormatAddr(g.NATRouter)
-	v["nat_router_device"] = g.NATRouterDevice
-	v["nat_nmask"] = g.NATNetmask.Format(g.NATRouter.Is6())
-	v["tcp_timeout"] = itoa(g.TCPTimeout)
-	v["tcpfin_timeout"] = itoa(g.TCPFinTimeout)
-	v["udp_timeout"] = itoa(g.UDPTimeout)
-	v["active_cmd"] = g.ActiveCmd
-	v["inactive_cmd"] = g.InactiveCmd
-	v["service"] = g.Service
-	v["rsh_command"] = g.RshCommand
-	v["debug_level"] = g.DebugLevel
-	v["hard_shutdown"] = boolValue(g.HardShutdown)
-	return f
+	return formOf(config.GlobalFields, config.TabGlobal, &c.Global, c.Serial)
 }
 
 func readGlobal(f *formReader) config.Global {
-	return config.Global{
-		Primary:         f.addr("primary"),
-		PrimaryPrivate:  f.addr("primary_private"),
-		Network:         config.Forward(f.str("network")),
-		NATRouter:       f.addr("nat_router"),
-		NATRouterDevice: f.str("nat_router_device"),
-		NATNetmask:      f.mask("nat_nmask"),
-		TCPTimeout:      f.int("tcp_timeout"),
-		TCPFinTimeout:   f.int("tcpfin_timeout"),
-		UDPTimeout:      f.int("udp_timeout"),
-		ActiveCmd:       f.str("active_cmd"),
-		InactiveCmd:     f.str("inactive_cmd"),
-		Service:         f.str("service"),
-		RshCommand:      f.str("rsh_command"),
-		DebugLevel:      f.str("debug_level"),
-		HardShutdown:    f.check("hard_shutdown"),
-	}
+	return readOver(f, config.GlobalFields, config.TabGlobal, config.Global{})
 }
 
 func (c *Console) globalPage(w http.ResponseWriter, r *http.Request) {
@@ -102,41 +61,11 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, f *formRe
 }
 
 func redundancyForm(c *config.Config) *web.Form {
-	rd := &c.Redundancy
-	f := web.NewForm(c.Serial)
-	v := f.Values
-	v["backup_active"] = boolValue(rd.BackupActive)
-	v["backup"] = config.FormatAddr(rd.Backup)
-	v["backup_private"] = config.FormatAddr(rd.BackupPrivate)
-	v["heartbeat"] = boolValue(rd.Heartbeat)
-	v["keepalive"] = config.FormatSeconds(rd.Keepalive)
-	v["deadtime"] = config.FormatSeconds(rd.Deadtime)
-	v["heartbeat_port"] = itoa(rd.HeartbeatPort)
-	v["monitor_links"] = boolValue(rd.MonitorLinks)
-	v["preempt"] = boolValue(rd.Preempt)
-	v["preempt_delay"] = config.FormatSeconds(rd.PreemptDelay)
-	v["syncdaemon"] = boolValue(rd.SyncDaemon)
-	v["syncd_iface"] = rd.SyncIface
-	v["syncd_id"] = itoa(rd.SyncID)
-	return f
+	return formOf(config.RedundancyFields, config.TabRedundancy, &c.Redundancy, c.Serial)
 }
 
 func readRedundancy(f *formReader) config.Redundancy {
-	return config.Redundancy{
-		BackupActive:  f.check("backup_active"),
-		Backup:        f.addr("backup"),
-		BackupPrivate: f.addr("backup_private"),
-		Heartbeat:     f.check("heartbeat"),
-		Keepalive:     f.seconds("keepalive"),
-		Deadtime:      f.seconds("deadtime"),
-		HeartbeatPort: int(f.int("heartbeat_port")),
-		MonitorLinks:  f.check("monitor_links"),
-		Preempt:       f.check("preempt"),
-		PreemptDelay:  f.seconds("preempt_delay"),
-		SyncDaemon:    f.check("syncdaemon"),
-		SyncIface:     f.str("syncd_iface"),
-		SyncID:        int(f.int("syncd_id")),
-	}
+	return readOver(f, config.RedundancyFields, config.TabRedundancy, config.Redundancy{})
 }
 
 func (c *Console) redundancyPage(w http.ResponseWriter, r *http.Request) {

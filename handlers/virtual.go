@@ -99,57 +99,13 @@ func (c *Console) renderVirtualList(w http.ResponseWriter, r *http.Request, p we
 }
 
 func virtualForm(vs *config.VirtualServer, serial int64) *web.Form {
-	f := web.NewForm(serial)
-	v := f.Values
-	v["name"] = vs.Name
-	v["active"] = boolValue(vs.Active)
-	v["address"] = config.FormatAddr(vs.Address)
-	if vs.Address.IsUnspecified() {
-		v["address"] = ""
-	}
-	v["device"] = vs.Device
-	v["vip_nmask"] = vs.Netmask.Format(vs.Address.Is6())
-	v["protocol"] = string(vs.Protocol)
-	v["port"] = itoa(vs.Port)
-	v["fwmark"] = itoa(vs.FWMark)
-	v["scheduler"] = vs.Scheduler
-	v["sched_fallback"] = boolValue(vs.SchedFallback)
-	v["sched_port"] = boolValue(vs.SchedPort)
-	v["ops"] = boolValue(vs.OnePacket)
-	v["persistent"] = itoa(vs.Persistence)
-	v["pmask"] = vs.PersistenceNetmask.Format(vs.Address.Is6())
-	v["sorry_server"] = config.FormatAddr(vs.SorryServer)
-	v["timeout"] = config.FormatSeconds(vs.CheckTimeout)
-	v["reentry"] = config.FormatSeconds(vs.Reentry)
-	v["quiesce_server"] = boolValue(vs.Quiesce)
-	v["load_monitor"] = vs.LoadMonitor
-	return f
+	return formOf(config.VirtualFields, config.TabVirtual, vs, serial)
 }
 
 // readVirtual reads the VIRTUAL SERVER tab's fields over base, which keeps
 // what other tabs edit (real servers, monitoring scripts).
 func readVirtual(f *formReader, base config.VirtualServer) config.VirtualServer {
-	vs := base
-	vs.Name = f.str("name")
-	vs.Active = f.check("active")
-	vs.Address = f.addr("address")
-	vs.Device = f.str("device")
-	vs.Netmask = f.mask("vip_nmask")
-	vs.Protocol = config.Protocol(f.str("protocol"))
-	vs.Port = f.port("port")
-	vs.FWMark = f.int("fwmark")
-	vs.Scheduler = f.str("scheduler")
-	vs.SchedFallback = f.check("sched_fallback")
-	vs.SchedPort = f.check("sched_port")
-	vs.OnePacket = f.check("ops")
-	vs.Persistence = f.int("persistent")
-	vs.PersistenceNetmask = f.mask("pmask")
-	vs.SorryServer = f.addr("sorry_server")
-	vs.CheckTimeout = f.seconds("timeout")
-	vs.Reentry = f.seconds("reentry")
-	vs.Quiesce = f.check("quiesce_server")
-	vs.LoadMonitor = f.str("load_monitor")
-	return vs
+	return readOver(f, config.VirtualFields, config.TabVirtual, base)
 }
 
 // loadVirtual reads the configuration and the virtual server the URL names,
@@ -393,41 +349,21 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request, done string
 }
 
 func scriptsForm(vs *config.VirtualServer, serial int64) *web.Form {
-	f := web.NewForm(serial)
-	f.Values["send_program"] = vs.SendProgram
-	f.Values["send"] = vs.Send
-	f.Values["expect"] = vs.Expect
-	f.Values["use_regex"] = boolValue(vs.UseRegex)
-	f.Values["check"] = vs.CheckKind
-	if vs.CheckInterval != 0 {
-		f.Values["check_interval"] = config.FormatSeconds(vs.CheckInterval)
-	}
-	f.Values["check_failures"] = itoa(vs.CheckFailures)
-	f.Values["http_path"] = vs.HTTPPath
-	f.Values["http_host"] = vs.HTTPHost
-	f.Values["http_status"] = vs.HTTPStatus
-	f.Values["http_body"] = vs.HTTPBody
-	f.Values["tls_verify"] = boolValue(vs.TLSVerify)
-	return f
+	return formOf(config.VirtualFields, config.TabScripts, vs, serial)
 }
 
 // copyScripts copies the fields of the MONITORING SCRIPTS tab.
 func copyScripts(dst, src *config.VirtualServer) {
-	dst.SendProgram, dst.Send, dst.Expect, dst.UseRegex = src.SendProgram, src.Send, src.Expect, src.UseRegex
-	dst.CheckKind, dst.CheckInterval, dst.CheckFailures = src.CheckKind, src.CheckInterval, src.CheckFailures
-	dst.HTTPPath, dst.HTTPHost, dst.HTTPStatus, dst.HTTPBody, dst.TLSVerify = src.HTTPPath, src.HTTPHost, src.HTTPStatus, src.HTTPBody, src.TLSVerify
+	for i := range config.VirtualFields {
+		if f := &config.VirtualFields[i]; f.Tab == config.TabScripts {
+			f.Copy(dst, src)
+		}
+	}
 }
 
 // readScripts reads the MONITORING SCRIPTS tab over base.
 func readScripts(f *formReader, base config.VirtualServer) config.VirtualServer {
-	vs := base
-	vs.SendProgram, vs.Send, vs.Expect, vs.UseRegex = f.str("send_program"), f.str("send"), f.str("expect"), f.check("use_regex")
-	vs.CheckKind = f.str("check")
-	vs.CheckInterval = f.seconds("check_interval")
-	vs.CheckFailures = int(f.int("check_failures"))
-	vs.HTTPPath, vs.HTTPHost, vs.HTTPStatus, vs.HTTPBody = f.str("http_path"), f.str("http_host"), f.str("http_status"), f.str("http_body")
-	vs.TLSVerify = f.check("tls_verify")
-	return vs
+	return readOver(f, config.VirtualFields, config.TabScripts, base)
 }
 
 func (c *Console) scriptsPage(w http.ResponseWriter, r *http.Request) {
@@ -496,35 +432,11 @@ func (c *Console) renderRealList(w http.ResponseWriter, r *http.Request, p web.P
 }
 
 func realForm(rs *config.RealServer, serial int64) *web.Form {
-	f := web.NewForm(serial)
-	v := f.Values
-	v["name"] = rs.Name
-	v["active"] = boolValue(rs.Active)
-	v["address"] = config.FormatAddr(rs.Address)
-	if rs.Address.IsUnspecified() {
-		v["address"] = ""
-	}
-	if rs.Port != 0 {
-		v["port"] = itoa(rs.Port)
-	}
-	v["weight"] = itoa(rs.Weight)
-	v["fwd"] = string(rs.Forward)
-	v["uthreshold"] = itoa(rs.UpperThreshold)
-	v["lthreshold"] = itoa(rs.LowerThreshold)
-	return f
+	return formOf(config.RealFields, config.TabReal, rs, serial)
 }
 
 func readReal(f *formReader, base config.RealServer) config.RealServer {
-	rs := base
-	rs.Name = f.str("name")
-	rs.Active = f.check("active")
-	rs.Address = f.addr("address")
-	rs.Port = f.port("port")
-	rs.Weight = f.int("weight")
-	rs.Forward = config.Forward(f.str("fwd"))
-	rs.UpperThreshold = f.int("uthreshold")
-	rs.LowerThreshold = f.int("lthreshold")
-	return rs
+	return readOver(f, config.RealFields, config.TabReal, base)
 }
 
 func (c *Console) newRealPage(w http.ResponseWriter, r *http.Request) {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/netip"
 	"reflect"
 	"strings"
 	"time"
@@ -286,66 +285,26 @@ type querier interface {
 
 func loadConfig(ctx context.Context, q querier) (*config.Config, error) {
 	c := &config.Config{}
-	g, r := &c.Global, &c.Redundancy
-	var (
-		primary, primaryPrivate, natRouter, natMask, backup, backupPrivate text
-		keepalive, deadtime, preemptDelay                                  millis
-	)
-	err := q.QueryRowContext(ctx, `SELECT serial,
-		primary_addr, primary_private, network, nat_router, nat_router_device, nat_nmask,
-		tcp_timeout, tcpfin_timeout, udp_timeout, active_cmd, inactive_cmd,
-		service, hard_shutdown, rsh_command, debug_level,
-		backup_active, backup, backup_private, heartbeat, keepalive_ms, deadtime_ms,
-		heartbeat_port, monitor_links, syncdaemon, syncd_iface, syncd_id,
-		preempt, preempt_delay_ms
-		FROM settings WHERE id = 1`).Scan(&c.Serial,
-		&primary, &primaryPrivate, &g.Network, &natRouter, &g.NATRouterDevice, &natMask,
-		&g.TCPTimeout, &g.TCPFinTimeout, &g.UDPTimeout, &g.ActiveCmd, &g.InactiveCmd,
-		&g.Service, &g.HardShutdown, &g.RshCommand, &g.DebugLevel,
-		&r.BackupActive, &backup, &backupPrivate, &r.Heartbeat, &keepalive, &deadtime,
-		&r.HeartbeatPort, &r.MonitorLinks, &r.SyncDaemon, &r.SyncIface, &r.SyncID,
-		&r.Preempt, &preemptDelay)
-	if err != nil {
+	var errs []error
+	row := append([]any{&c.Serial}, dests(config.GlobalFields, &c.Global, &errs)...)
+	row = append(row, dests(config.RedundancyFields, &c.Redundancy, &errs)...)
+	if err := q.QueryRowContext(ctx, selectSettings).Scan(row...); err != nil {
 		return nil, fmt.Errorf("settings: %w", err)
 	}
-	var errs []error
-	g.Primary = primary.addr(&errs)
-	g.PrimaryPrivate = primaryPrivate.addr(&errs)
-	g.NATRouter = natRouter.addr(&errs)
-	g.NATNetmask = natMask.mask(&errs)
-	r.Backup = backup.addr(&errs)
-	r.BackupPrivate = backupPrivate.addr(&errs)
-	r.Keepalive, r.Deadtime = time.Duration(keepalive)*time.Millisecond, time.Duration(deadtime)*time.Millisecond
-	r.PreemptDelay = time.Duration(preemptDelay) * time.Millisecond
 
-	rows, err := q.QueryContext(ctx, `SELECT id, name, active, address, device, netmask,
-		protocol, port, fwmark, scheduler, sched_fallback, sched_port, one_packet,
-		persistence, pmask, sorry_server, check_timeout_ms, reentry_ms, quiesce,
-		load_monitor, send, expect, use_regex, send_program,
-		check_kind, check_interval_ms, check_failures, http_path, http_host, http_status, http_body, tls_verify
-		FROM virtual_servers ORDER BY position, id`)
+	rows, err := q.QueryContext(ctx, selectVirtuals)
 	if err != nil {
 		return nil, fmt.Errorf("virtual servers: %w", err)
 	}
 	index := map[int64]int{}
+	// One row's destinations serve every row: each scan sets every field.
+	var vs config.VirtualServer
+	row = append([]any{&vs.ID}, dests(config.VirtualFields, &vs, &errs)...)
 	for rows.Next() {
-		var (
-			vs                                   config.VirtualServer
-			addr, mask, pmask, sorry             text
-			checkTimeout, reentry, checkInterval millis
-		)
-		if err := rows.Scan(&vs.ID, &vs.Name, &vs.Active, &addr, &vs.Device, &mask,
-			&vs.Protocol, &vs.Port, &vs.FWMark, &vs.Scheduler, &vs.SchedFallback, &vs.SchedPort, &vs.OnePacket,
-			&vs.Persistence, &pmask, &sorry, &checkTimeout, &reentry, &vs.Quiesce,
-			&vs.LoadMonitor, &vs.Send, &vs.Expect, &vs.UseRegex, &vs.SendProgram,
-			&vs.CheckKind, &checkInterval, &vs.CheckFailures, &vs.HTTPPath, &vs.HTTPHost, &vs.HTTPStatus, &vs.HTTPBody, &vs.TLSVerify); err != nil {
+		if err := rows.Scan(row...); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("virtual servers: %w", err)
 		}
-		vs.Address, vs.SorryServer = addr.addr(&errs), sorry.addr(&errs)
-		vs.Netmask, vs.PersistenceNetmask = mask.mask(&errs), pmask.mask(&errs)
-		vs.CheckTimeout, vs.Reentry = time.Duration(checkTimeout)*time.Millisecond, time.Duration(reentry)*time.Millisecond
-		vs.CheckInterval = time.Duration(checkInterval) * time.Millisecond
 		index[vs.ID] = len(c.Virtuals)
 		c.Virtuals = append(c.Virtuals, vs)
 	}
@@ -353,23 +312,20 @@ func loadConfig(ctx context.Context, q querier) (*config.Config, error) {
 		return nil, fmt.Errorf("virtual servers: %w", err)
 	}
 
-	rows, err = q.QueryContext(ctx, `SELECT id, virtual_id, name, active, address, port, weight,
-		forward, uthreshold, lthreshold FROM real_servers ORDER BY virtual_id, position, id`)
+	rows, err = q.QueryContext(ctx, selectReals)
 	if err != nil {
 		return nil, fmt.Errorf("real servers: %w", err)
 	}
 	defer rows.Close()
+	var (
+		rs  config.RealServer
+		vid int64
+	)
+	row = append([]any{&rs.ID, &vid}, dests(config.RealFields, &rs, &errs)...)
 	for rows.Next() {
-		var (
-			rs   config.RealServer
-			vid  int64
-			addr text
-		)
-		if err := rows.Scan(&rs.ID, &vid, &rs.Name, &rs.Active, &addr, &rs.Port, &rs.Weight,
-			&rs.Forward, &rs.UpperThreshold, &rs.LowerThreshold); err != nil {
+		if err := rows.Scan(row...); err != nil {
 			return nil, fmt.Errorf("real servers: %w", err)
 		}
-		rs.Address = addr.addr(&errs)
 		i, ok := index[vid]
 		if !ok {
 			return nil, fmt.Errorf("real server %d belongs to missing virtual server %d", rs.ID, vid)
@@ -383,29 +339,6 @@ func loadConfig(ctx context.Context, q querier) (*config.Config, error) {
 		return nil, fmt.Errorf("the database holds a value this program cannot read: %w", err)
 	}
 	return c, nil
-}
-
-// text and millis name the column encodings: addresses and netmasks as
-// text ("" = not set), durations as milliseconds.
-type (
-	text   string
-	millis int64
-)
-
-func (t text) addr(errs *[]error) netip.Addr {
-	a, err := config.ParseAddr(string(t))
-	if err != nil {
-		*errs = append(*errs, err)
-	}
-	return a
-}
-
-func (t text) mask(errs *[]error) config.Netmask {
-	m, err := config.ParseNetmask(string(t))
-	if err != nil {
-		*errs = append(*errs, err)
-	}
-	return m
 }
 
 // writeConfig writes the rows of next that differ from old: an edit of one
@@ -504,38 +437,8 @@ func sameVirtual(a, b *config.VirtualServer) bool {
 }
 
 func writeSettings(ctx context.Context, tx *sql.Tx, c *config.Config) error {
-	g, r := &c.Global, &c.Redundancy
-	_, err := tx.ExecContext(ctx, `INSERT INTO settings (id, serial,
-		primary_addr, primary_private, network, nat_router, nat_router_device, nat_nmask,
-		tcp_timeout, tcpfin_timeout, udp_timeout, active_cmd, inactive_cmd,
-		service, hard_shutdown, rsh_command, debug_level,
-		backup_active, backup, backup_private, heartbeat, keepalive_ms, deadtime_ms,
-		heartbeat_port, monitor_links, syncdaemon, syncd_iface, syncd_id, preempt, preempt_delay_ms)
-		VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET serial = excluded.serial,
-		primary_addr = excluded.primary_addr, primary_private = excluded.primary_private,
-		network = excluded.network, nat_router = excluded.nat_router,
-		nat_router_device = excluded.nat_router_device, nat_nmask = excluded.nat_nmask,
-		tcp_timeout = excluded.tcp_timeout, tcpfin_timeout = excluded.tcpfin_timeout,
-		udp_timeout = excluded.udp_timeout, active_cmd = excluded.active_cmd,
-		inactive_cmd = excluded.inactive_cmd, service = excluded.service,
-		hard_shutdown = excluded.hard_shutdown, rsh_command = excluded.rsh_command,
-		debug_level = excluded.debug_level, backup_active = excluded.backup_active,
-		backup = excluded.backup, backup_private = excluded.backup_private,
-		heartbeat = excluded.heartbeat, keepalive_ms = excluded.keepalive_ms,
-		deadtime_ms = excluded.deadtime_ms, heartbeat_port = excluded.heartbeat_port,
-		monitor_links = excluded.monitor_links, syncdaemon = excluded.syncdaemon,
-		syncd_iface = excluded.syncd_iface, syncd_id = excluded.syncd_id,
-		preempt = excluded.preempt, preempt_delay_ms = excluded.preempt_delay_ms`,
-		c.Serial,
-		config.FormatAddr(g.Primary), config.FormatAddr(g.PrimaryPrivate), g.Network,
-		config.FormatAddr(g.NATRouter), g.NATRouterDevice, g.NATNetmask.String(),
-		g.TCPTimeout, g.TCPFinTimeout, g.UDPTimeout, g.ActiveCmd, g.InactiveCmd,
-		g.Service, g.HardShutdown, g.RshCommand, g.DebugLevel,
-		r.BackupActive, config.FormatAddr(r.Backup), config.FormatAddr(r.BackupPrivate), r.Heartbeat,
-		r.Keepalive.Milliseconds(), r.Deadtime.Milliseconds(),
-		r.HeartbeatPort, r.MonitorLinks, r.SyncDaemon, r.SyncIface, r.SyncID,
-		r.Preempt, r.PreemptDelay.Milliseconds())
+	args := append([]any{c.Serial}, values(config.GlobalFields, &c.Global)...)
+	_, err := tx.ExecContext(ctx, upsertSettings, append(args, values(config.RedundancyFields, &c.Redundancy)...)...)
 	return err
 }
 
@@ -545,34 +448,8 @@ func upsertVirtual(ctx context.Context, tx *sql.Tx, vs *config.VirtualServer, po
 	if vs.ID != 0 {
 		id = vs.ID
 	}
-	return tx.QueryRowContext(ctx, `INSERT INTO virtual_servers (id, position, name, active,
-		address, device, netmask, protocol, port, fwmark, scheduler, sched_fallback, sched_port,
-		one_packet, persistence, pmask, sorry_server, check_timeout_ms, reentry_ms, quiesce,
-		load_monitor, send, expect, use_regex, send_program,
-		check_kind, check_interval_ms, check_failures, http_path, http_host, http_status, http_body, tls_verify)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET position = excluded.position, name = excluded.name,
-		active = excluded.active, address = excluded.address, device = excluded.device,
-		netmask = excluded.netmask, protocol = excluded.protocol, port = excluded.port,
-		fwmark = excluded.fwmark, scheduler = excluded.scheduler,
-		sched_fallback = excluded.sched_fallback, sched_port = excluded.sched_port,
-		one_packet = excluded.one_packet, persistence = excluded.persistence,
-		pmask = excluded.pmask, sorry_server = excluded.sorry_server,
-		check_timeout_ms = excluded.check_timeout_ms, reentry_ms = excluded.reentry_ms,
-		quiesce = excluded.quiesce, load_monitor = excluded.load_monitor, send = excluded.send,
-		expect = excluded.expect, use_regex = excluded.use_regex,
-		send_program = excluded.send_program, check_kind = excluded.check_kind,
-		check_interval_ms = excluded.check_interval_ms, check_failures = excluded.check_failures,
-		http_path = excluded.http_path, http_host = excluded.http_host, http_status = excluded.http_status,
-		http_body = excluded.http_body, tls_verify = excluded.tls_verify
-		RETURNING id`,
-		id, pos, vs.Name, vs.Active, config.FormatAddr(vs.Address), vs.Device, vs.Netmask.String(),
-		vs.Protocol, vs.Port, vs.FWMark, vs.Scheduler, vs.SchedFallback, vs.SchedPort,
-		vs.OnePacket, vs.Persistence, vs.PersistenceNetmask.String(), config.FormatAddr(vs.SorryServer),
-		vs.CheckTimeout.Milliseconds(), vs.Reentry.Milliseconds(), vs.Quiesce,
-		vs.LoadMonitor, vs.Send, vs.Expect, vs.UseRegex, vs.SendProgram,
-		vs.CheckKind, vs.CheckInterval.Milliseconds(), vs.CheckFailures, vs.HTTPPath, vs.HTTPHost, vs.HTTPStatus,
-		vs.HTTPBody, vs.TLSVerify).Scan(&vs.ID)
+	args := append([]any{id, pos}, values(config.VirtualFields, vs)...)
+	return tx.QueryRowContext(ctx, upsertVirtuals, args...).Scan(&vs.ID)
 }
 
 // upsertReal writes rs at position pos of virtual server vid, assigning
@@ -582,15 +459,6 @@ func upsertReal(ctx context.Context, tx *sql.Tx, vid int64, rs *config.RealServe
 	if rs.ID != 0 {
 		id = rs.ID
 	}
-	return tx.QueryRowContext(ctx, `INSERT INTO real_servers (id, virtual_id, position, name,
-		active, address, port, weight, forward, uthreshold, lthreshold)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET virtual_id = excluded.virtual_id,
-		position = excluded.position, name = excluded.name, active = excluded.active,
-		address = excluded.address, port = excluded.port, weight = excluded.weight,
-		forward = excluded.forward, uthreshold = excluded.uthreshold,
-		lthreshold = excluded.lthreshold
-		RETURNING id`,
-		id, vid, pos, rs.Name, rs.Active, config.FormatAddr(rs.Address), rs.Port, rs.Weight,
-		rs.Forward, rs.UpperThreshold, rs.LowerThreshold).Scan(&rs.ID)
+	args := append([]any{id, vid, pos}, values(config.RealFields, rs)...)
+	return tx.QueryRowContext(ctx, upsertReals, args...).Scan(&rs.ID)
 }

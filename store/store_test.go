@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/config/configtest"
 )
 
 func openTest(t testing.TB) *Store {
@@ -28,38 +29,19 @@ func openTest(t testing.TB) *Store {
 
 var ctx = context.Background()
 
-// rich returns a valid configuration that sets every field of the model.
-// Its programs are root's, and a change that brings them in needs
-// Elevated (see programs_test.go).
+// rich returns a valid configuration that sets every field of the model:
+// configtest.Rich (every registered field at its example, in virtual
+// server www and its real server web1), with a second real server web2
+// and two more virtual servers, dns6 and mark. Its programs are root's,
+// and a change that brings them in needs Elevated (see programs_test.go).
 func rich() *config.Config {
 	a := netip.MustParseAddr
-	c := config.Default()
-	c.Global = config.Global{
-		Primary: a("192.0.2.1"), PrimaryPrivate: a("10.0.0.1"), Network: config.NAT,
-		NATRouter: a("10.10.0.254"), NATRouterDevice: "eth1:1", NATNetmask: config.MaskBits(24),
-		TCPTimeout: 900, TCPFinTimeout: 120, UDPTimeout: 300,
-		ActiveCmd: `/usr/bin/logger -t lvs "became active"`, InactiveCmd: "/usr/bin/logger -t lvs standby",
-		Service: "lvs", HardShutdown: true, RshCommand: "ssh", DebugLevel: "NONE",
-	}
-	c.Redundancy = config.Redundancy{
-		BackupActive: true, Backup: a("192.0.2.2"), BackupPrivate: a("10.0.0.2"), Heartbeat: true,
-		Keepalive: 200 * time.Millisecond, Deadtime: 600 * time.Millisecond, HeartbeatPort: 539,
-		MonitorLinks: true, Preempt: true, PreemptDelay: 3 * time.Second, SyncDaemon: true, SyncIface: "eth1", SyncID: 7,
-	}
-	c.Virtuals = []config.VirtualServer{
-		{
-			Name: "www", Active: true, Address: a("192.0.2.100"), Device: "eth0:1", Netmask: config.MaskBits(24),
-			Protocol: config.TCP, Port: 80, Scheduler: "wlc", Persistence: 300, PersistenceNetmask: config.MaskBits(24),
-			SorryServer: a("10.10.0.99"), CheckTimeout: 6 * time.Second, Reentry: 15 * time.Second, Quiesce: true,
-			LoadMonitor: "none", Send: `GET / HTTP/1.0\r\n\r\n`, Expect: "HTTP", UseRegex: false,
-			CheckKind: "https", HTTPPath: "/healthz", HTTPHost: "www.example.org", HTTPStatus: "200,204", HTTPBody: "ok", TLSVerify: true,
-			Reals: []config.RealServer{
-				{Name: "web1", Active: true, Address: a("10.10.0.11"), Weight: 1},
-				{Name: "web2", Active: true, Address: a("10.10.0.12"), Port: 8080, Weight: 2, Forward: config.NAT,
-					UpperThreshold: 1000, LowerThreshold: 800},
-			},
-		},
-		{
+	c := configtest.Rich()
+	www := &c.Virtuals[0]
+	www.Reals = append(www.Reals, config.RealServer{Name: "web2", Active: true, Address: a("10.10.0.12"), Port: 8080,
+		Weight: 2, Forward: config.NAT, UpperThreshold: 1000, LowerThreshold: 800})
+	c.Virtuals = append(c.Virtuals,
+		config.VirtualServer{
 			Name: "dns6", Active: true, Address: a("2001:db8::53"), Device: "eth0", Netmask: config.MaskBits(64),
 			Protocol: config.UDP, Port: 53, Scheduler: "mh", SchedFallback: true, SchedPort: true, OnePacket: true,
 			CheckTimeout: 1500 * time.Millisecond, Reentry: 0, Expect: "^ok", UseRegex: true,
@@ -69,12 +51,11 @@ func rich() *config.Config {
 				{Name: "ns-v4", Active: false, Address: a("10.10.0.53"), Weight: 1, Forward: config.Tunnel},
 			},
 		},
-		{
+		config.VirtualServer{
 			Name: "mark", Active: false, Address: a("192.0.2.101"), Protocol: config.TCP, FWMark: 3,
 			Scheduler: "sh", CheckTimeout: 10 * time.Second, Reentry: 180 * time.Second,
 			Reals: []config.RealServer{{Name: "m1", Address: a("10.10.0.21"), Port: 443, Weight: 5}},
-		},
-	}
+		})
 	return c
 }
 
@@ -195,7 +176,7 @@ func TestUpdateEditsAndRecordsRevisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := revs[0]; r.Author != "bob" || r.Serial != c2.Serial || r.Summary != "virtual www: server web2: Weight 2 -> 7" {
+	if r := revs[0]; r.Author != "bob" || r.Serial != c2.Serial || r.Summary != "virtual server www, real server web2: Weight (weight) 2 -> 7" {
 		t.Errorf("revision = %+v", r)
 	}
 	if time.Since(revs[0].Created) > time.Minute || revs[0].Created.After(time.Now().Add(time.Second)) {
@@ -288,7 +269,7 @@ func TestRefusedChangesLeaveTheFileUnchanged(t *testing.T) {
 			vs.Reals = append(vs.Reals, config.RealServer{Name: "web3", Address: netip.MustParseAddr("10.10.0.13"), Weight: 1})
 			vs.Port = 70000
 			return nil
-		}, func(err error) bool { return strings.Contains(err.Error(), "port: 70000 is out of range: use 1-65535") }},
+		}, func(err error) bool { return strings.Contains(err.Error(), "port: 70000 is out of range: use 0-65535") }}, // www has a firewall mark
 		{"caller error", Change{Author: "t"}, func(c *config.Config) error {
 			c.Virtuals = nil
 			return errors.New("changed my mind")
@@ -344,7 +325,7 @@ func TestRestore(t *testing.T) {
 		t.Errorf("restored\n%+v\nwant (with the old ids)\n%+v", restored, want)
 	}
 	revs, _ := st.Revisions(ctx, 0, 1)
-	if !strings.HasPrefix(revs[0].Summary, "restored revision 2: ") || !strings.Contains(revs[0].Summary, "virtual dns6 added") {
+	if !strings.HasPrefix(revs[0].Summary, "restored revision 2: ") || !strings.Contains(revs[0].Summary, "virtual server dns6 added") {
 		t.Errorf("summary = %q", revs[0].Summary)
 	}
 	if _, err := st.Restore(ctx, Change{Author: "admin"}, 99); !errors.Is(err, ErrNoRevision) {
@@ -377,7 +358,7 @@ func TestReplaceKeepsIDsByName(t *testing.T) {
 		t.Errorf("new real server id %d", id)
 	}
 	revs, _ := st.Revisions(ctx, 0, 1)
-	if want := "import of lvs.cf: virtual www: server web1: Weight 1 -> 9; virtual www: server web3 added"; revs[0].Summary != want {
+	if want := "import of lvs.cf: virtual server www, real server web1: Weight (weight) 5 -> 9; virtual server www, real server web3 added"; revs[0].Summary != want {
 		t.Errorf("summary = %q, want %q", revs[0].Summary, want)
 	}
 }

@@ -53,11 +53,11 @@ func Global(p Page, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "primary", "Primary server public IP", "this director's address; the node holding it is the primary").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("primary")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "primary_private", "Primary server private IP", "optional second heartbeat path").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("primary_private")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -65,9 +65,7 @@ func Global(p Page, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = SelectField(f, "network", "Use network type", "default forwarding method of real servers", []Option{
-				{"nat", "NAT (masquerading)"}, {"direct", "Direct routing"}, {"tunnel", "Tunneling"},
-			}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("network")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -75,15 +73,15 @@ func Global(p Page, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "nat_router", "NAT router IP", "floating gateway address of the real servers (NAT only)").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("nat_router")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "nat_router_device", "NAT router device", "e.g. eth1:1").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("nat_router_device")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "nat_nmask", "NAT router netmask", "e.g. 255.255.255.0").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("nat_nmask")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -91,15 +89,15 @@ func Global(p Page, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "tcp_timeout", "TCP timeout", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("tcp_timeout")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "tcpfin_timeout", "TCP FIN timeout", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("tcpfin_timeout")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "udp_timeout", "UDP timeout", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("udp_timeout")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -107,11 +105,11 @@ func Global(p Page, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "active_cmd", "Run when becoming active", "full path and arguments; run without a shell, as root").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("active_cmd")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "inactive_cmd", "Run when becoming standby", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("inactive_cmd")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -127,19 +125,19 @@ func Global(p Page, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "service", "Service", "lvs").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("service")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = SelectField(f, "rsh_command", "Remote shell for load monitoring", "", []Option{{"", "(none)"}, {"rsh", "rsh"}, {"ssh", "ssh"}}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("rsh_command")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "debug_level", "Debug level", "NONE or a number").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("debug_level")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "hard_shutdown", "Hard shutdown", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, globalField("hard_shutdown")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -202,7 +200,7 @@ func Redundancy(p Page, f *Form, sv SecretView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "backup_active", "Backup director active", "a second director takes over when this one fails").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("backup_active")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -210,11 +208,11 @@ func Redundancy(p Page, f *Form, sv SecretView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "backup", "Redundant server public IP", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("backup")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "backup_private", "Redundant server private IP", "optional").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("backup_private")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -222,15 +220,15 @@ func Redundancy(p Page, f *Form, sv SecretView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "keepalive", "Heartbeat interval (seconds)", "fractions allowed, e.g. 0.5").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("keepalive")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "deadtime", "Assume dead after (seconds)", "longer than the interval").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("deadtime")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "heartbeat_port", "Heartbeat runs on port", "UDP, 539 by default").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("heartbeat_port")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -238,11 +236,11 @@ func Redundancy(p Page, f *Form, sv SecretView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "heartbeat", "Heartbeat on", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("heartbeat")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "monitor_links", "Monitor NIC links for failures", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("monitor_links")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -250,7 +248,7 @@ func Redundancy(p Page, f *Form, sv SecretView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "preempt", "Take back over (preempt)", "off, as piranha: a recovered primary stays standby").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("preempt")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -258,7 +256,7 @@ func Redundancy(p Page, f *Form, sv SecretView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "preempt_delay", "after hearing the active backup for (seconds)", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("preempt_delay")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -266,7 +264,7 @@ func Redundancy(p Page, f *Form, sv SecretView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "syncdaemon", "Use sync daemon", "replicates IPVS connections to the backup").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("syncdaemon")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -274,11 +272,11 @@ func Redundancy(p Page, f *Form, sv SecretView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "syncd_iface", "Sync daemon interface", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("syncd_iface")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "syncd_id", "Sync daemon id", "0-255").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, redundancyField("syncd_id")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -333,7 +331,7 @@ func secretCard(sv SecretView) templ.Component {
 			var templ_7745c5c3_Var6 string
 			templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(sv.Shown)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `settings.templ`, Line: 113, Col: 64}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `settings.templ`, Line: 111, Col: 64}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 			if templ_7745c5c3_Err != nil {
@@ -357,7 +355,7 @@ func secretCard(sv SecretView) templ.Component {
 			var templ_7745c5c3_Var7 string
 			templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(Ago(sv.SetAt))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `settings.templ`, Line: 118, Col: 55}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `settings.templ`, Line: 116, Col: 55}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
 			if templ_7745c5c3_Err != nil {

@@ -84,15 +84,6 @@ type Option struct {
 	Value, Label string
 }
 
-// Options makes options whose labels are their values.
-func Options(values ...string) []Option {
-	opts := make([]Option, len(values))
-	for i, v := range values {
-		opts[i] = Option{v, v}
-	}
-	return opts
-}
-
 // VirtualRow is one line of the VIRTUAL SERVERS list.
 type VirtualRow struct {
 	ID        int64
@@ -288,19 +279,33 @@ func Stamp(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") 
 // SerialText is the serial as the hidden field carries it.
 func (f *Form) SerialText() string { return fmt.Sprint(f.Serial) }
 
-// schedulerOptions lists the kernel's schedulers with their names spelt out.
-func schedulerOptions() []Option {
-	names := map[string]string{
-		"rr": "round robin", "wrr": "weighted round robin", "lc": "least connection",
-		"wlc": "weighted least connection", "lblc": "locality-based least connection",
-		"lblcr": "locality-based least connection with replication", "dh": "destination hashing",
-		"sh": "source hashing", "sed": "shortest expected delay", "nq": "never queue",
-		"fo": "weighted failover", "ovf": "weighted overflow", "mh": "maglev hashing",
-		"twos": "weighted random twos choice",
+// The registry's fields of each form, by form name; a name that is none
+// is a mistake of a page, which the tests that render every page find.
+func globalField(name string) config.Meta     { return meta(config.GlobalFields.Form(name), name) }
+func redundancyField(name string) config.Meta { return meta(config.RedundancyFields.Form(name), name) }
+func virtualField(name string) config.Meta    { return meta(config.VirtualFields.Form(name), name) }
+func realField(name string) config.Meta       { return meta(config.RealFields.Form(name), name) }
+
+func meta[T any](f *config.Field[T], name string) config.Meta {
+	if f == nil {
+		panic("web: no registered field of form name " + name)
 	}
-	opts := make([]Option, len(config.Schedulers))
-	for i, s := range config.Schedulers {
-		opts[i] = Option{s, s + " – " + names[s]}
+	return f.Meta
+}
+
+// fieldLabel is a field's label on a form, with the unit of seconds.
+func fieldLabel(m config.Meta) string {
+	if m.Kind == config.KindSeconds {
+		return m.Label + " (seconds)"
+	}
+	return m.Label
+}
+
+// choices are an enum's choices as a select's options.
+func choices(cs []config.Choice) []Option {
+	opts := make([]Option, len(cs))
+	for i, c := range cs {
+		opts[i] = Option{c.Value, c.Label}
 	}
 	return opts
 }

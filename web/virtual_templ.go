@@ -674,19 +674,19 @@ func VirtualEdit(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "name", "Name", "letters, digits, . _ -").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("name")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "address", "Virtual IP address", "IPv4 or IPv6").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("address")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "vip_nmask", "Virtual IP network mask", "e.g. 255.255.255.0, or a prefix length").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("vip_nmask")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "device", "Device", "the VIP is brought up here, e.g. eth0:1").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("device")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -694,15 +694,15 @@ func VirtualEdit(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = SelectField(f, "protocol", "Protocol", "", Options("tcp", "udp", "sctp")).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("protocol")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "port", "Application port", "1-65535 or a name such as http").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("port")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "fwmark", "Firewall mark", "0 = none; with a mark, the port is only the check port").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("fwmark")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -710,7 +710,7 @@ func VirtualEdit(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "active", "Active", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("active")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -718,15 +718,15 @@ func VirtualEdit(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = SelectField(f, "scheduler", "Scheduling", "", schedulerOptions()).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("scheduler")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "persistent", "Persistence (seconds)", "0 = none").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("persistent")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "pmask", "Persistence network mask", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("pmask")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -734,15 +734,15 @@ func VirtualEdit(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "sched_fallback", "sh/mh: fall back to another server", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("sched_fallback")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "sched_port", "sh/mh: hash the source port too", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("sched_port")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "ops", "One-packet scheduling (UDP)", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("ops")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -773,15 +773,15 @@ func VirtualEdit(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "sorry_server", "Sorry server", "used while no real server is up").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("sorry_server")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "timeout", "Service timeout (seconds)", "check interval and I/O timeout").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("timeout")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "reentry", "Re-entry time (seconds)", "good checks needed before a server returns").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("reentry")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -789,11 +789,11 @@ func VirtualEdit(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "quiesce_server", "Quiesce server", "weight 0 instead of removal, so connections finish").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("quiesce_server")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = SelectField(f, "load_monitor", "Load monitoring tool", "", Options("none", "rup", "ruptime", "uptime")).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("load_monitor")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1170,19 +1170,19 @@ func RealEdit(p Page, h VirtualHead, rid int64, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "name", "Name", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, realField("name")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "address", "Address", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, realField("address")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "port", "Port", "empty = the virtual server's port").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, realField("port")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "weight", "Weight", "0-2147483647; 0 takes no new connections").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, realField("weight")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1190,17 +1190,15 @@ func RealEdit(p Page, h VirtualHead, rid int64, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = SelectField(f, "fwd", "Forwarding method", "", []Option{
-				{"", "global setting"}, {"nat", "NAT"}, {"direct", "Direct routing"}, {"tunnel", "Tunneling"},
-			}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, realField("fwd")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "uthreshold", "Upper connection threshold", "0 = no limit").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, realField("uthreshold")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "lthreshold", "Lower connection threshold", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, realField("lthreshold")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1208,7 +1206,7 @@ func RealEdit(p Page, h VirtualHead, rid int64, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "active", "Active", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, realField("active")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1219,7 +1217,7 @@ func RealEdit(p Page, h VirtualHead, rid int64, f *Form) templ.Component {
 			var templ_7745c5c3_Var59 templ.SafeURL
 			templ_7745c5c3_Var59, templ_7745c5c3_Err = templ.JoinURLErrs(virtualURL(h.ID, "/real"))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `virtual.templ`, Line: 236, Col: 54}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `virtual.templ`, Line: 234, Col: 54}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var59))
 			if templ_7745c5c3_Err != nil {
@@ -1279,7 +1277,7 @@ func Scripts(p Page, h VirtualHead, f *Form) templ.Component {
 			var templ_7745c5c3_Var62 templ.SafeURL
 			templ_7745c5c3_Var62, templ_7745c5c3_Err = templ.JoinURLErrs(virtualURL(h.ID, "/scripts"))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `virtual.templ`, Line: 244, Col: 59}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `virtual.templ`, Line: 242, Col: 59}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var62))
 			if templ_7745c5c3_Err != nil {
@@ -1297,19 +1295,15 @@ func Scripts(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = SelectField(f, "check", "Check", "", []Option{
-				{"", "piranha's: sending program if set, else send/expect"},
-				{"tcp", "TCP connect"}, {"syn", "TCP half-open (SYN only)"}, {"send", "send / expect over TCP"}, {"program", "sending program"},
-				{"http", "HTTP GET"}, {"https", "HTTPS GET"}, {"udp", "UDP send / expect"},
-			}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("check")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "check_interval", "Interval (seconds)", "empty: the service timeout, as piranha").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("check_interval")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "check_failures", "Failures before down", "0 or 1: the first failure, as piranha").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("check_failures")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1317,19 +1311,19 @@ func Scripts(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "send_program", "Sending program", "%h = real server address, %p = its port; full path, run without a shell").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("send_program")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "send", "Send", "written after connecting; \\r \\n \\t allowed").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("send")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "expect", "Expect", "the reply must start with this").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("expect")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "use_regex", "Treat expect string as a regular expression", "POSIX extended").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("use_regex")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1337,19 +1331,19 @@ func Scripts(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "http_path", "Path", "default /").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("http_path")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "http_host", "Virtual host", "default the real server's address").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("http_host")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "http_status", "Accepted status codes", "default 200-399, e.g. 200-299,301").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("http_status")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = TextField(f, "http_body", "Body must match", "POSIX extended regular expression").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("http_body")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1357,7 +1351,7 @@ func Scripts(p Page, h VirtualHead, f *Form) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = CheckField(f, "tls_verify", "Verify the certificate (HTTPS)", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = Input(f, virtualField("tls_verify")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testnet"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
 )
@@ -56,15 +57,7 @@ func BenchmarkServe1000x10(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer ln.Close()
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					c.Close()
-				}
-			}()
+			testnet.Serve(ln, nil)
 			rs.Port = ln.Addr().(*net.TCPAddr).Port
 			vs.Reals = append(vs.Reals, rs)
 		}

@@ -17,8 +17,8 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,18 +29,19 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
 
-// Kind of check.
+// Kind of check. The kinds, and what each needs, are config's (its
+// checks.go): the configuration is validated with the same rules.
 type Kind string
 
 // The check kinds.
 const (
-	TCP     Kind = "tcp"     // connect only
-	Send    Kind = "send"    // piranha's send/expect over TCP: connect, write Send if set, read and compare with Expect if set
-	Program Kind = "program" // piranha's send_program
-	HTTP    Kind = "http"
-	HTTPS   Kind = "https"
-	UDP     Kind = "udp" // send Send, expect a reply matching Expect
-	SYN     Kind = "syn" // half-open TCP: a SYN, a SYN-ACK expected, and a reset; see HalfOpen
+	TCP     Kind = config.CheckTCP     // connect only
+	Send    Kind = config.CheckSend    // piranha's send/expect over TCP: connect, write Send if set, read and compare with Expect if set
+	Program Kind = config.CheckProgram // piranha's send_program
+	HTTP    Kind = config.CheckHTTP
+	HTTPS   Kind = config.CheckHTTPS
+	UDP     Kind = config.CheckUDP // send Send, expect a reply matching Expect
+	SYN     Kind = config.CheckSYN // half-open TCP: a SYN, a SYN-ACK expected, and a reset; see HalfOpen
 )
 
 // Target is where a check goes.
@@ -96,6 +97,9 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// specField names the Spec field of an lvs.cf key config's rules speak of.
+var specField = map[string]string{"send": "send", "send_program": "program"}
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -159,10 +163,10 @@ func WithHalfOpen(h *HalfOpen) Option { return func(p *Probe) { p.half = h } }
 
 // NewProbe validates spec and prepares it. The error is a *FieldError.
 func NewProbe(spec Spec, opts ...Option) (*Probe, error) {
-	switch spec.Kind {
-	case TCP, SYN, Send, Program, HTTP, HTTPS, UDP:
-	default:
-		return nil, fieldErr("kind", "%q is not a check kind: use tcp, syn, send, program, http, https or udp", string(spec.Kind))
+	if !slices.Contains(config.CheckKinds, string(spec.Kind)) {
+		kinds := config.CheckKinds
+		return nil, fieldErr("kind", "%q is not a check kind: use %s or %s", string(spec.Kind),
+			strings.Join(kinds[:len(kinds)-1], ", "), kinds[len(kinds)-1])
 	}
 	if spec.Timeout <= 0 {
 		return nil, fieldErr("timeout", "%v is not a timeout: it must be more than 0", spec.Timeout)
@@ -176,11 +180,14 @@ func NewProbe(spec Spec, opts ...Option) (*Probe, error) {
 	for _, o := range opts {
 		o(p)
 	}
+	if key, msg := config.CheckNeeds(string(s.Kind), s.Send, s.Program); key != "" {
+		return nil, fieldErr(specField[key], "%s", msg)
+	}
 	if s.Expect != "" {
 		if s.UseRegex {
-			re, err := regexp.CompilePOSIX(s.Expect)
+			re, err := config.CheckRegex(s.Expect)
 			if err != nil {
-				return nil, fieldErr("expect", "is not a POSIX extended regular expression: %v", err)
+				return nil, fieldErr("expect", "%v", err)
 			}
 			p.expect.re = re
 		} else {
@@ -191,20 +198,12 @@ func NewProbe(spec Spec, opts ...Option) (*Probe, error) {
 	case Send:
 		p.send = []byte(Unescape(s.Send))
 	case UDP:
-		if s.Send == "" {
-			return nil, fieldErr("send", "is required by a udp check: the datagram to send")
-		}
 		p.send = []byte(Unescape(s.Send))
 	case Program:
-		argv, err := config.SplitArgs(s.Program)
-		switch {
-		case err != nil:
-			return nil, fieldErr("program", "cannot be split into arguments: it %v", err)
-		case len(argv) == 0:
-			return nil, fieldErr("program", "is required by a program check")
-		case !filepath.IsAbs(argv[0]):
-			// No PATH lookup: what runs must not depend on the environment.
-			return nil, fieldErr("program", "%q is not an absolute path: programs run without a shell, name them by their full path", argv[0])
+		// No PATH lookup: what runs must not depend on the environment.
+		argv, err := config.CheckCommand(s.Program)
+		if err != nil {
+			return nil, fieldErr("program", "%v", err)
 		}
 		p.argv = argv
 	case HTTP, HTTPS:

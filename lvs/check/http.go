@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -18,12 +17,11 @@ import (
 // prepareHTTP checks the HTTP fields of p.spec and builds p's client.
 func (p *Probe) prepareHTTP() error {
 	s := &p.spec
-	if u, err := url.ParseRequestURI(s.Path); err != nil || !strings.HasPrefix(s.Path, "/") || u.Host != "" ||
-		strings.ContainsFunc(s.Path, isSpaceOrControl) {
-		return fieldErr("path", "%q is not a path: it starts with / and has no spaces", s.Path)
+	if err := config.CheckPath(s.Path); err != nil {
+		return fieldErr("path", "%v", err)
 	}
-	if strings.ContainsFunc(s.Host, isSpaceOrControl) || strings.ContainsAny(s.Host, "/?#@") {
-		return fieldErr("host", "%q is not a host name", s.Host)
+	if err := config.CheckHost(s.Host); err != nil {
+		return fieldErr("host", "%v", err)
 	}
 	rs, err := config.ParseStatusRanges(s.Status)
 	if err != nil {
@@ -31,9 +29,9 @@ func (p *Probe) prepareHTTP() error {
 	}
 	p.status = rs
 	if s.BodyRegex != "" {
-		re, err := regexp.CompilePOSIX(s.BodyRegex)
+		re, err := config.CheckRegex(s.BodyRegex)
 		if err != nil {
-			return fieldErr("body_regex", "is not a POSIX extended regular expression: %v", err)
+			return fieldErr("body_regex", "%v", err)
 		}
 		p.body = re
 	}
@@ -66,8 +64,6 @@ func (p *Probe) prepareHTTP() error {
 	}
 	return nil
 }
-
-func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
 
 // runHTTP GETs Path from t with Host, and judges the status and the body.
 func (p *Probe) runHTTP(a *attempt, t Target) Result {

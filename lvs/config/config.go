@@ -102,12 +102,6 @@ var Protocols = []Protocol{TCP, UDP, SCTP}
 // Schedulers lists every IPVS scheduler of current kernels.
 var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
 
-// CheckKinds lists the health check kinds besides piranha's automatic "".
-var CheckKinds = []string{"tcp", "syn", "send", "program", "http", "https", "udp"}
-
-// LoadMonitors lists piranha's load monitoring tools.
-var LoadMonitors = []string{"none", "rup", "ruptime", "uptime"}
-
 // VirtualServer is one IPVS virtual service and how its real servers are
 // checked.
 type VirtualServer struct {
@@ -148,7 +142,7 @@ type VirtualServer struct {
 	SendProgram  string // check program; %h = address, %p = port
 
 	// CheckKind picks the check: "" is piranha's (send_program when set,
-	// else send/expect over TCP), or one of CheckKinds.
+	// else send/expect over TCP), or one of CheckKinds (see checks.go).
 	CheckKind     string
 	CheckInterval time.Duration // between checks; 0: the timeout, as piranha
 	CheckFailures int           // consecutive failures before a server is DOWN; 0 is piranha's 1

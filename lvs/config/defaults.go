@@ -1,73 +1,46 @@
 package config
 
-import (
-	"net/netip"
-	"time"
+// The console's defaults are the registry's (Default.Console of each
+// field): what a new installation, RESET on the REDUNDANCY tab, and ADD on
+// the virtual and real server lists start from. lvs.cf's parser has
+// defaults of its own for absent keys (Default.LvsCf).
+
+// Piranha's check strings, the console's defaults for send and expect.
+const (
+	DefaultSend   = `GET / HTTP/1.0\r\n\r\n`
+	DefaultExpect = "HTTP"
 )
 
-// Defaults of piranha's console: what a new installation, RESET on the
-// REDUNDANCY tab, and ADD on the virtual and real server lists start from.
-// (lvs.cf's parser has defaults of its own for absent keys; see lvscf.)
-const (
-	DefaultKeepalive     = 6 * time.Second
-	DefaultDeadtime      = 18 * time.Second
-	DefaultHeartbeatPort = 539
-	DefaultSyncIface     = "eth0"
-	DefaultCheckTimeout  = 6 * time.Second
-	DefaultReentry       = 15 * time.Second
-	DefaultSend          = `GET / HTTP/1.0\r\n\r\n`
-	DefaultExpect        = "HTTP"
+// The entries at the console's defaults, made once from the registry.
+var (
+	defaultGlobal     = GlobalFields.New(false)
+	defaultRedundancy = RedundancyFields.New(false)
+	defaultVirtual    = VirtualFields.New(false)
+	defaultReal       = RealFields.New(false)
 )
 
 // Default returns the configuration of a new installation: no virtual
 // servers, direct routing, no backup.
 func Default() *Config {
-	return &Config{
-		Global: Global{
-			Network:      Direct,
-			Service:      "lvs",
-			HardShutdown: true,
-		},
-		Redundancy: DefaultRedundancy(),
-	}
+	return &Config{Global: defaultGlobal, Redundancy: defaultRedundancy}
 }
 
-// DefaultRedundancy is what RESET on the REDUNDANCY tab goes back to.
-func DefaultRedundancy() Redundancy {
-	return Redundancy{
-		Backup:        netip.IPv4Unspecified(),
-		Heartbeat:     true,
-		Keepalive:     DefaultKeepalive,
-		Deadtime:      DefaultDeadtime,
-		HeartbeatPort: DefaultHeartbeatPort,
-		SyncIface:     DefaultSyncIface,
-	}
-}
+// DefaultRedundancy is what RESET on the REDUNDANCY tab goes back to:
+// piranha's 0.0.0.0, 6 s, 18 s, 539.
+func DefaultRedundancy() Redundancy { return defaultRedundancy }
 
 // NewVirtual returns what ADD on the VIRTUAL SERVERS tab creates: an
 // inactive HTTP service on a placeholder address.
 func NewVirtual(name string) VirtualServer {
-	return VirtualServer{
-		Name:         name,
-		Address:      netip.IPv4Unspecified(),
-		Device:       "eth0:1",
-		Protocol:     TCP,
-		Port:         80,
-		Scheduler:    "wlc",
-		CheckTimeout: DefaultCheckTimeout,
-		Reentry:      DefaultReentry,
-		LoadMonitor:  "none",
-		Send:         DefaultSend,
-		Expect:       DefaultExpect,
-	}
+	vs := defaultVirtual
+	vs.Name = name
+	return vs
 }
 
 // NewReal returns what ADD on the REAL SERVER tab creates: an inactive
 // server on a placeholder address with weight 1.
 func NewReal(name string) RealServer {
-	return RealServer{
-		Name:    name,
-		Address: netip.IPv4Unspecified(),
-		Weight:  1,
-	}
+	rs := defaultReal
+	rs.Name = name
+	return rs
 }

@@ -8,12 +8,18 @@ import (
 )
 
 // Diff lists what changed from a to b in words an admin reads in the
-// revision history: "virtual www: Port 80 -> 8080", "virtual www: server
-// web3 added". Entries are matched by id, or by name when they have none.
+// revision history, with the console's labels and the lvs.cf keys:
+// "virtual server www: Application port (port) 80 -> 8080", "virtual
+// server www, real server web3 added". Entries are matched by id, or by
+// name when they have none.
 func Diff(a, b *Config) []string {
 	var out []string
-	out = diffStruct(out, "global", reflect.ValueOf(a.Global), reflect.ValueOf(b.Global))
-	out = diffStruct(out, "redundancy", reflect.ValueOf(a.Redundancy), reflect.ValueOf(b.Redundancy))
+	if a.Global != b.Global {
+		out = diffFields(out, "global", GlobalFields, &a.Global, &b.Global)
+	}
+	if a.Redundancy != b.Redundancy {
+		out = diffFields(out, "redundancy", RedundancyFields, &a.Redundancy, &b.Redundancy)
+	}
 
 	olds := map[key]*VirtualServer{}
 	for i := range a.Virtuals {
@@ -26,20 +32,20 @@ func Diff(a, b *Config) []string {
 		seen[key] = true
 		prev, ok := olds[key]
 		if !ok {
-			out = append(out, fmt.Sprintf("virtual %s added", vs.Name))
+			out = append(out, fmt.Sprintf("virtual server %s added", vs.Name))
 			continue
 		}
-		scope := "virtual " + vs.Name
+		scope := "virtual server " + vs.Name
 		pv, nv := *prev, *vs
 		pv.Reals, nv.Reals = nil, nil
 		if !reflect.DeepEqual(pv, nv) {
-			out = diffStruct(out, scope, reflect.ValueOf(pv), reflect.ValueOf(nv))
+			out = diffFields(out, scope, VirtualFields, prev, vs)
 		}
 		out = diffReals(out, scope, prev.Reals, vs.Reals)
 	}
 	for i := range a.Virtuals {
 		if !seen[entryKey(a.Virtuals[i].ID, a.Virtuals[i].Name)] {
-			out = append(out, fmt.Sprintf("virtual %s deleted", a.Virtuals[i].Name))
+			out = append(out, fmt.Sprintf("virtual server %s deleted", a.Virtuals[i].Name))
 		}
 	}
 	if len(a.Virtuals) == len(b.Virtuals) && len(seen) == len(olds) {
@@ -64,19 +70,19 @@ func diffReals(out []string, scope string, a, b []RealServer) []string {
 		seen[key] = true
 		prev, ok := olds[key]
 		if !ok {
-			out = append(out, fmt.Sprintf("%s: server %s added", scope, b[i].Name))
+			out = append(out, fmt.Sprintf("%s, real server %s added", scope, b[i].Name))
 			continue
 		}
 		if *prev != b[i] {
-			out = diffStruct(out, fmt.Sprintf("%s: server %s", scope, b[i].Name), reflect.ValueOf(*prev), reflect.ValueOf(b[i]))
+			out = diffFields(out, fmt.Sprintf("%s, real server %s", scope, b[i].Name), RealFields, prev, &b[i])
 		}
 		if i < len(a) && entryKey(a[i].ID, a[i].Name) != key {
-			out = append(out, fmt.Sprintf("%s: server %s moved", scope, b[i].Name))
+			out = append(out, fmt.Sprintf("%s, real server %s moved", scope, b[i].Name))
 		}
 	}
 	for i := range a {
 		if !seen[entryKey(a[i].ID, a[i].Name)] {
-			out = append(out, fmt.Sprintf("%s: server %s deleted", scope, a[i].Name))
+			out = append(out, fmt.Sprintf("%s, real server %s deleted", scope, a[i].Name))
 		}
 	}
 	return out
@@ -96,44 +102,56 @@ func entryKey(id int64, name string) key {
 	return key{name: name}
 }
 
-func diffStruct(out []string, scope string, a, b reflect.Value) []string {
-	t := a.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.Name == "ID" {
+// diffFields says which fields differ between a and b, the entry scope
+// names: "scope: Label (key) old -> new".
+func diffFields[T any](out []string, scope string, fs Fields[T], a, b *T) []string {
+	for i := range fs {
+		f := &fs[i]
+		if f.Value(a) == f.Value(b) {
 			continue
 		}
-		x, y := a.Field(i).Interface(), b.Field(i).Interface()
-		if reflect.DeepEqual(x, y) {
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s: %s %s -> %s", scope, f.Name, show(x), show(y)))
+		out = append(out, fmt.Sprintf("%s: %s (%s) %s -> %s", scope, f.Label, f.Key, f.show(a), f.show(b)))
 	}
 	return out
 }
 
-// show writes a value as the console shows it.
-func show(v any) string {
-	switch v := v.(type) {
-	case netip.Addr:
-		if !v.IsValid() {
+// show writes the field's value in t for HISTORY: on or off, seconds with
+// their unit, text in quotes, enum values bare, and "(none)" for nothing.
+func (f *Field[T]) show(t *T) string {
+	switch p := f.Ref(t).(type) {
+	case *bool:
+		if *p {
+			return "on"
+		}
+		return "off"
+	case *time.Duration:
+		return FormatSeconds(*p) + "s"
+	case *netip.Addr:
+		if !p.IsValid() {
 			return "(none)"
 		}
-		return v.String()
-	case Netmask:
-		if !v.IsSet() {
+		return p.String()
+	case *Netmask:
+		if !p.IsSet() {
 			return "(none)"
 		}
-		return v.String()
-	case time.Duration:
-		return FormatSeconds(v) + "s"
-	case string:
-		return fmt.Sprintf("%q", v)
-	case Forward:
-		if v == "" {
-			return "(default)"
-		}
-		return string(v)
+		return p.String()
+	case *int, *int64:
+		return f.Text(t)
 	}
-	return fmt.Sprint(v)
+	s := f.Text(t)
+	switch {
+	case f.Kind == KindEnum && s == "":
+		for _, c := range f.Choices {
+			if c.Value == "" {
+				return "(" + c.Label + ")"
+			}
+		}
+		return "(none)"
+	case f.Kind == KindEnum:
+		return s
+	case s == "":
+		return "(none)"
+	}
+	return `"` + s + `"`
 }

@@ -51,22 +51,32 @@ func (p Program) FieldError(msg string) *FieldError {
 	return fe
 }
 
-// Programs lists the programs c configures: active_cmd and inactive_cmd,
-// then each virtual server's send_program, in order. An empty field is
-// none. A send_program is listed whatever the check kind: a later change of
-// the kind, or an activation, makes it run without changing the program.
+// Programs lists the programs c configures, the registry's command fields
+// (KindCommand): active_cmd and inactive_cmd, then each virtual server's
+// send_program, in order. An empty field is none. A send_program is listed
+// whatever the check kind: a later change of the kind, or an activation,
+// makes it run without changing the program.
 func Programs(c *Config) []Program {
 	var ps []Program
-	add := func(field string, vi int, vname, cmd string) {
-		if strings.TrimSpace(cmd) != "" {
-			ps = append(ps, Program{Field: field, Virtual: vi, VirtualName: vname, Command: cmd})
-		}
-	}
-	add("active_cmd", -1, "", c.Global.ActiveCmd)
-	add("inactive_cmd", -1, "", c.Global.InactiveCmd)
+	ps = commands(ps, GlobalFields, &c.Global, -1, "")
+	ps = commands(ps, RedundancyFields, &c.Redundancy, -1, "")
 	for i := range c.Virtuals {
 		vs := &c.Virtuals[i]
-		add("send_program", i, vs.Name, vs.SendProgram)
+		ps = commands(ps, VirtualFields, vs, i, vs.Name)
+	}
+	return ps
+}
+
+// commands adds the command fields of fs set in t to ps.
+func commands[T any](ps []Program, fs Fields[T], t *T, vi int, vname string) []Program {
+	for i := range fs {
+		f := &fs[i]
+		if f.Kind != KindCommand {
+			continue
+		}
+		if cmd := f.Text(t); strings.TrimSpace(cmd) != "" {
+			ps = append(ps, Program{Field: f.Key, Virtual: vi, VirtualName: vname, Command: cmd})
+		}
 	}
 	return ps
 }

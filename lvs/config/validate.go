@@ -2,12 +2,9 @@ package config
 
 import (
 	"fmt"
-	"math"
 	"net/netip"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -61,18 +58,6 @@ func (e *ValidationError) Error() string {
 	}
 	return fmt.Sprintf("%d invalid values: %s", len(e.Fields), strings.Join(msgs, "; "))
 }
-
-// Limits the kernel or common sense sets.
-const (
-	MaxWeight    = math.MaxInt32
-	MaxUint32    = math.MaxUint32
-	maxNameLen   = 63
-	maxIfNameLen = 15 // IFNAMSIZ less the NUL
-	maxKeepalive = time.Hour
-	maxTimeout   = time.Hour
-	maxReentry   = 24 * time.Hour
-	minInterval  = 10 * time.Millisecond
-)
 
 var (
 	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -199,141 +184,119 @@ func (vs *VirtualServer) ServiceString() string {
 	return fmt.Sprintf("%s %s", strings.ToUpper(string(vs.Protocol)), netip.AddrPortFrom(vs.Address, uint16(vs.Port)))
 }
 
+// The sections' validators apply each field's own rule, the registry's,
+// in the registry's order, and after a field (named by its form name) the
+// rules between fields that speak of it, so that refusals come in the
+// order of the form.
+
 func (g *Global) validate(v *validator) {
-	checkUnicast(v, "primary", g.Primary, false)
-	checkUnicast(v, "primary_private", g.PrimaryPrivate, false)
-	if !slices.Contains(Forwards, g.Network) {
-		v.add("network", "%q is not a forwarding method: use nat, direct or tunnel", g.Network)
-	}
-	if g.NATRouter.IsValid() && !g.NATRouter.IsUnspecified() {
-		checkUnicast(v, "nat_router", g.NATRouter, false)
-		if g.NATRouterDevice == "" {
+	checkFields(v, GlobalFields, g, func(form string) {
+		if form != "nat_router" {
+			return
+		}
+		if usable(g.NATRouter) && g.NATRouterDevice == "" {
 			v.add("nat_router", "needs a device after the address, e.g. \"%s eth1:1\"", g.NATRouter)
 		}
-	}
-	if !g.NATRouter.IsValid() && g.NATRouterDevice != "" {
-		v.add("nat_router", "device %q has no address: write \"ADDRESS %s\" or leave both empty", g.NATRouterDevice, g.NATRouterDevice)
-	}
-	checkMask(v, "nat_nmask", g.NATNetmask, g.NATRouter)
-	checkDevice(v, "nat_router", g.NATRouterDevice)
-	checkRange(v, "tcp_timeout", g.TCPTimeout, 0, MaxUint32)
-	checkRange(v, "tcpfin_timeout", g.TCPFinTimeout, 0, MaxUint32)
-	checkRange(v, "udp_timeout", g.UDPTimeout, 0, MaxUint32)
-	checkCommand(v, "active_cmd", g.ActiveCmd)
-	checkCommand(v, "inactive_cmd", g.InactiveCmd)
-	if g.Service != "" && g.Service != "lvs" {
-		v.add("service", "%q is not supported: only lvs", g.Service)
-	}
-	if g.RshCommand != "" && g.RshCommand != "rsh" && g.RshCommand != "ssh" {
-		v.add("rsh_command", "%q is not allowed: use rsh or ssh", g.RshCommand)
-	}
-	if d := g.DebugLevel; d != "" && d != "NONE" && strings.Trim(d, "0123456789") != "" {
-		v.add("debug_level", "%q is not allowed: use NONE or a number", d)
-	}
+		if !g.NATRouter.IsValid() && g.NATRouterDevice != "" {
+			v.add("nat_router", "device %q has no address: write \"ADDRESS %s\" or leave both empty", g.NATRouterDevice, g.NATRouterDevice)
+		}
+	})
 }
 
 func (r *Redundancy) validate(v *validator, g *Global) {
-	checkUnicast(v, "backup", r.Backup, false)
-	checkUnicast(v, "backup_private", r.BackupPrivate, false)
-	if r.BackupActive {
-		if !usable(g.Primary) {
-			v.add("primary", "is required when a backup director is active (backup_active = 1)")
-		}
-		if !usable(r.Backup) {
-			v.add("backup", "is required when backup_active = 1: the backup director's public address")
-		} else if usable(g.Primary) {
-			if r.Backup == g.Primary {
-				v.add("backup", "%s is also the primary's address; the two directors need their own", r.Backup)
-			} else if r.Backup.Is4() != g.Primary.Is4() {
-				v.add("backup", "%s and the primary %s are of different address families", r.Backup, g.Primary)
+	checkFields(v, RedundancyFields, r, func(form string) {
+		switch form {
+		case "backup_private":
+			if r.BackupActive {
+				r.validatePair(v, g)
+			}
+		case "heartbeat":
+			// The heartbeat's timing matters only when one runs.
+			hb := r.BackupActive
+			checkDurationNeed(v, hb, "keepalive", r.Keepalive, minInterval, maxKeepalive)
+			if r.Deadtime <= r.Keepalive {
+				v.need(hb, "deadtime", "%ss must be longer than keepalive (%ss), or every heartbeat would be late",
+					FormatSeconds(r.Deadtime), FormatSeconds(r.Keepalive))
+			} else {
+				checkDurationNeed(v, hb, "deadtime", r.Deadtime, minInterval, maxKeepalive)
+			}
+		case "syncd_iface":
+			if r.SyncDaemon && r.SyncIface == "" {
+				v.add("syncd_iface", "is required when the sync daemon is on")
 			}
 		}
-		if usable(g.PrimaryPrivate) != usable(r.BackupPrivate) {
-			field := "backup_private"
-			if !usable(g.PrimaryPrivate) {
-				field = "primary_private"
-			}
-			v.add(field, "must be set on both directors or on neither (it is the second heartbeat path)")
+	})
+}
+
+// validatePair checks what an active backup needs of both directors.
+func (r *Redundancy) validatePair(v *validator, g *Global) {
+	if !usable(g.Primary) {
+		v.add("primary", "is required when a backup director is active (backup_active = 1)")
+	}
+	if !usable(r.Backup) {
+		v.add("backup", "is required when backup_active = 1: the backup director's public address")
+	} else if usable(g.Primary) {
+		if r.Backup == g.Primary {
+			v.add("backup", "%s is also the primary's address; the two directors need their own", r.Backup)
+		} else if r.Backup.Is4() != g.Primary.Is4() {
+			v.add("backup", "%s and the primary %s are of different address families", r.Backup, g.Primary)
 		}
 	}
-	// The heartbeat's timing matters only when one runs.
-	hb := r.BackupActive
-	checkDurationNeed(v, hb, "keepalive", r.Keepalive, minInterval, maxKeepalive)
-	if r.Deadtime <= r.Keepalive {
-		v.need(hb, "deadtime", "%ss must be longer than keepalive (%ss), or every heartbeat would be late",
-			FormatSeconds(r.Deadtime), FormatSeconds(r.Keepalive))
-	} else {
-		checkDurationNeed(v, hb, "deadtime", r.Deadtime, minInterval, maxKeepalive)
+	if usable(g.PrimaryPrivate) != usable(r.BackupPrivate) {
+		field := "backup_private"
+		if !usable(g.PrimaryPrivate) {
+			field = "primary_private"
+		}
+		v.add(field, "must be set on both directors or on neither (it is the second heartbeat path)")
 	}
-	checkRange(v, "heartbeat_port", int64(r.HeartbeatPort), 1, 65535)
-	if r.PreemptDelay != 0 {
-		checkDuration(v, "preempt_delay", r.PreemptDelay, 0, maxKeepalive)
-	}
-	if r.SyncDaemon && r.SyncIface == "" {
-		v.add("syncd_iface", "is required when the sync daemon is on")
-	}
-	checkDevice(v, "syncd_iface", r.SyncIface)
-	checkRange(v, "syncd_id", int64(r.SyncID), 0, 255)
 }
 
 func (vs *VirtualServer) validate(v *validator, g *Global) {
-	if !nameRE.MatchString(vs.Name) || len(vs.Name) > maxNameLen {
-		v.add("name", "%q is not allowed: 1-%d letters, digits, '.', '_' or '-', starting with a letter or digit", vs.Name, maxNameLen)
-	}
-	switch {
-	case !vs.Address.IsValid() && !vs.Active && vs.Device != "":
-		// lvs.cf writes the device after the address: alone it could not
-		// be written, even in a draft.
-		v.add("address", "is required with a device (%q): give the virtual IP address, or leave the device empty", vs.Device)
-	case !vs.Address.IsValid():
-		v.need(vs.Active, "address", "is required: the virtual IP address")
-	default:
-		checkUnicast(v, "address", vs.Address, vs.Active)
-	}
-	checkDevice(v, "device", vs.Device)
-	checkMask(v, "vip_nmask", vs.Netmask, vs.Address)
-	if !slices.Contains(Protocols, vs.Protocol) {
-		v.add("protocol", "%q is not a protocol: use tcp, udp or sctp", vs.Protocol)
-	}
-	checkRange(v, "fwmark", vs.FWMark, 0, MaxUint32)
-	if vs.IsFWMark() {
-		checkRange(v, "port", int64(vs.Port), 0, 65535)
-	} else {
-		checkRange(v, "port", int64(vs.Port), 1, 65535)
-	}
-	if !slices.Contains(Schedulers, vs.Scheduler) {
-		v.add("scheduler", "%q is not a kernel scheduler: use one of %s", vs.Scheduler, strings.Join(Schedulers, " "))
-	}
-	if (vs.SchedFallback || vs.SchedPort) && vs.Scheduler != "sh" && vs.Scheduler != "mh" {
-		v.add("sched_flags", "fallback and port apply only to the sh and mh schedulers, not %s", vs.Scheduler)
-	}
-	if vs.OnePacket && vs.Protocol != UDP && !vs.IsFWMark() {
-		v.add("ops", "one-packet scheduling applies only to udp (or firewall-mark) services")
-	}
-	checkRange(v, "persistent", vs.Persistence, 0, MaxUint32)
-	checkMask(v, "pmask", vs.PersistenceNetmask, vs.Address)
-	if vs.SorryServer.IsValid() {
-		checkUnicast(v, "sorry_server", vs.SorryServer, true)
-		if usable(vs.Address) && vs.SorryServer.Is4() != vs.Address.Is4() && g.Network != Tunnel {
-			v.add("sorry_server", "%s is not of the virtual IP's address family (only tunnel mode mixes families)", vs.SorryServer)
+	checkFields(v, VirtualFields, vs, func(form string) {
+		switch form {
+		case "address":
+			switch {
+			case !vs.Address.IsValid() && !vs.Active && vs.Device != "":
+				// lvs.cf writes the device after the address: alone it
+				// could not be written, even in a draft.
+				v.add("address", "is required with a device (%q): give the virtual IP address, or leave the device empty", vs.Device)
+			case !vs.Address.IsValid():
+				v.need(vs.Active, "address", "is required: the virtual IP address")
+			case vs.Active && vs.Address.IsUnspecified():
+				v.add("address", placeholder, vs.Address)
+			}
+		case "port":
+			if vs.IsFWMark() {
+				checkRange(v, "port", int64(vs.Port), 0, 65535)
+			} else {
+				checkRange(v, "port", int64(vs.Port), 1, 65535)
+			}
+		case "sched_port":
+			if (vs.SchedFallback || vs.SchedPort) && vs.Scheduler != "sh" && vs.Scheduler != "mh" {
+				v.add("sched_flags", "fallback and port apply only to the sh and mh schedulers, not %s", vs.Scheduler)
+			}
+		case "ops":
+			if vs.OnePacket && vs.Protocol != UDP && !vs.IsFWMark() {
+				v.add("ops", "one-packet scheduling applies only to udp (or firewall-mark) services")
+			}
+		case "sorry_server":
+			if usable(vs.SorryServer) && usable(vs.Address) && vs.SorryServer.Is4() != vs.Address.Is4() && g.Network != Tunnel {
+				v.add("sorry_server", "%s is not of the virtual IP's address family (only tunnel mode mixes families)", vs.SorryServer)
+			}
+		case "expect":
+			if vs.UseRegex {
+				if vs.Expect == "" {
+					v.add("expect", "is empty, but use_regex = 1 treats it as a regular expression")
+				} else if _, err := CheckRegex(vs.Expect); err != nil {
+					v.add("expect", "%v", err)
+				}
+			}
+		case "check":
+			if key, msg := CheckNeeds(vs.CheckKind, vs.Send, vs.SendProgram); key != "" {
+				v.add(key, "%s", msg)
+			}
 		}
-	}
-	checkDuration(v, "timeout", vs.CheckTimeout, minInterval, maxTimeout)
-	checkDuration(v, "reentry", vs.Reentry, 0, maxReentry)
-	if vs.LoadMonitor != "" && !slices.Contains(LoadMonitors, vs.LoadMonitor) {
-		v.add("load_monitor", "%q is not allowed: use none, rup, ruptime or uptime", vs.LoadMonitor)
-	}
-	checkText(v, "send", vs.Send)
-	checkText(v, "expect", vs.Expect)
-	if vs.UseRegex {
-		if vs.Expect == "" {
-			v.add("expect", "is empty, but use_regex = 1 treats it as a regular expression")
-		} else if _, err := regexp.CompilePOSIX(vs.Expect); err != nil {
-			v.add("expect", "is not a valid POSIX extended regular expression: %v", err)
-		}
-	}
-	checkCommand(v, "send_program", vs.SendProgram)
-	vs.validateCheck(v)
+	})
 
 	names := map[string]int{}
 	dests := map[netip.AddrPort]string{}
@@ -359,33 +322,28 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 
 // validate checks rs; inEffect is whether rs and vs are both active.
 func (rs *RealServer) validate(v *validator, vs *VirtualServer, g *Global, inEffect bool) {
-	if !nameRE.MatchString(rs.Name) || len(rs.Name) > maxNameLen {
-		v.add("name", "%q is not allowed: 1-%d letters, digits, '.', '_' or '-', starting with a letter or digit", rs.Name, maxNameLen)
-	}
-	switch {
-	case !rs.Address.IsValid():
-		v.need(inEffect, "address", "is required: the real server's IP address")
-	case rs.Active && !inEffect && rs.Address.IsUnspecified():
-		v.need(false, "address", placeholder, rs.Address)
-	default:
-		checkUnicast(v, "address", rs.Address, inEffect)
-	}
-	if rs.Forward != "" && !slices.Contains(Forwards, rs.Forward) {
-		v.add("fwd", "%q is not a forwarding method: use nat, direct or tunnel (or leave it empty for the global setting)", rs.Forward)
-	}
-	if usable(rs.Address) && usable(vs.Address) && rs.Address.Is4() != vs.Address.Is4() && rs.EffectiveForward(g) != Tunnel {
-		v.add("address", "%s is not of the virtual IP's address family; only tunnel forwarding mixes IPv4 and IPv6", rs.Address)
-	}
-	checkRange(v, "port", int64(rs.Port), 0, 65535)
-	if rs.Port == 0 && vs.Port == 0 && vs.IsFWMark() && rs.Active {
-		v.need(inEffect, "port", "is required: the firewall-mark virtual server has no port to inherit")
-	}
-	checkRange(v, "weight", rs.Weight, 0, MaxWeight)
-	checkRange(v, "uthreshold", rs.UpperThreshold, 0, MaxUint32)
-	checkRange(v, "lthreshold", rs.LowerThreshold, 0, MaxUint32)
-	if rs.LowerThreshold > rs.UpperThreshold {
-		v.add("lthreshold", "%d is above the upper threshold %d (0 = no limit, so set the upper one first)", rs.LowerThreshold, rs.UpperThreshold)
-	}
+	checkFields(v, RealFields, rs, func(form string) {
+		switch form {
+		case "address":
+			switch {
+			case !rs.Address.IsValid():
+				v.need(inEffect, "address", "is required: the real server's IP address")
+			case rs.Address.IsUnspecified() && (inEffect || rs.Active):
+				v.need(inEffect, "address", placeholder, rs.Address)
+			}
+			if usable(rs.Address) && usable(vs.Address) && rs.Address.Is4() != vs.Address.Is4() && rs.EffectiveForward(g) != Tunnel {
+				v.add("address", "%s is not of the virtual IP's address family; only tunnel forwarding mixes IPv4 and IPv6", rs.Address)
+			}
+		case "port":
+			if rs.Port == 0 && vs.Port == 0 && vs.IsFWMark() && rs.Active {
+				v.need(inEffect, "port", "is required: the firewall-mark virtual server has no port to inherit")
+			}
+		case "lthreshold":
+			if rs.LowerThreshold > rs.UpperThreshold {
+				v.add("lthreshold", "%d is above the upper threshold %d (0 = no limit, so set the upper one first)", rs.LowerThreshold, rs.UpperThreshold)
+			}
+		}
+	})
 }
 
 // usable reports whether a is set to something other than 0.0.0.0 or ::,
@@ -483,87 +441,62 @@ func isPrintable(s string) bool {
 	return true
 }
 
-// checkCommand checks a command line run without a shell: it must split
-// into words and start with an absolute program path.
-func checkCommand(v *validator, field, cmd string) {
-	if cmd == "" {
-		return
-	}
-	if !isPrintable(cmd) {
-		v.add(field, "contains a control character")
-		return
-	}
-	args, err := SplitArgs(cmd)
-	if err != nil {
-		v.add(field, "cannot be split into arguments: it %v", err)
-		return
-	}
-	if len(args) == 0 {
-		v.add(field, "is blank; leave it empty or name a program")
-		return
-	}
-	if !filepath.IsAbs(args[0]) {
-		v.add(field, "%q is not an absolute path: commands run without a shell, so name the program by its full path", args[0])
+// checkFields applies each field's own rule, the registry's, to t, and
+// after each field calls after with its form name.
+func checkFields[T any](v *validator, fs Fields[T], t *T, after func(form string)) {
+	for i := range fs {
+		f := &fs[i]
+		f.check(v, t)
+		after(f.Form)
 	}
 }
 
-func (vs *VirtualServer) validateCheck(v *validator) {
-	switch vs.CheckKind {
-	case "", "tcp", "syn", "send", "http", "https":
-	case "program":
-		if vs.SendProgram == "" {
-			v.add("send_program", "is required by a program check")
+// check applies f's own rule to t.
+func (f *Field[T]) check(v *validator, t *T) {
+	switch p := f.Ref(t).(type) {
+	case *int:
+		f.checkNumber(v, int64(*p))
+	case *int64:
+		f.checkNumber(v, *p)
+	case *time.Duration:
+		if f.Range != nil && !(f.ZeroOK && *p == 0) {
+			checkDuration(v, f.Key, *p, time.Duration(f.Range.Lo), time.Duration(f.Range.Hi))
 		}
-	case "udp":
-		if vs.Send == "" {
-			v.add("send", "is required by a udp check: the datagram to send")
+	case *netip.Addr:
+		checkUnicast(v, f.Key, *p, f.NoPlaceholder)
+	case *Netmask:
+		checkMask(v, f.Key, *p, f.Family(t))
+	}
+	switch f.Kind {
+	case KindEnum:
+		if s := f.Text(t); !(s == "" && f.EmptyOK) && !slices.ContainsFunc(f.Choices, func(c Choice) bool { return c.Value == s }) {
+			v.add(f.Key, "%q %s", s, f.Refusal)
 		}
-	default:
-		v.add("check", "%q is not a check kind: use %s, or leave it empty for piranha's", vs.CheckKind, strings.Join(CheckKinds, ", "))
-	}
-	if vs.CheckInterval != 0 {
-		checkDuration(v, "check_interval", vs.CheckInterval, minInterval, maxTimeout)
-	}
-	checkRange(v, "check_failures", int64(vs.CheckFailures), 0, 100)
-	if p := vs.HTTPPath; p != "" && (!strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t") || !isPrintable(p)) {
-		v.add("http_path", "%q is not a path: it starts with / and has no spaces", p)
-	}
-	if h := vs.HTTPHost; h != "" && (strings.ContainsAny(h, " \t/") || !isPrintable(h)) {
-		v.add("http_host", "%q is not a host name", h)
-	}
-	if _, err := ParseStatusRanges(vs.HTTPStatus); err != nil {
-		v.add("http_status", "%v", err)
-	}
-	if vs.HTTPBody != "" {
-		if _, err := regexp.CompilePOSIX(vs.HTTPBody); err != nil {
-			v.add("http_body", "is not a valid POSIX extended regular expression: %v", err)
+	case KindName:
+		if s := f.Text(t); !nameRE.MatchString(s) || len(s) > maxNameLen {
+			v.add(f.Key, "%q is not allowed: 1-%d letters, digits, '.', '_' or '-', starting with a letter or digit", s, maxNameLen)
+		}
+	case KindDevice:
+		checkDevice(v, f.Key, f.Text(t))
+	case KindCommand:
+		if s := f.Text(t); s != "" {
+			if _, err := CheckCommand(s); err != nil {
+				v.add(f.Key, "%v", err)
+			}
+		}
+	case KindEscaped:
+		checkText(v, f.Key, f.Text(t))
+	case KindText:
+		if f.Check != nil {
+			if err := f.Check(f.Text(t)); err != nil {
+				v.add(f.Key, "%v", err)
+			}
 		}
 	}
 }
 
-// StatusRange is an inclusive range of HTTP status codes.
-type StatusRange struct{ Lo, Hi int }
-
-// ParseStatusRanges reads accepted HTTP status codes such as
-// "200-299,301"; "" is 200-399.
-func ParseStatusRanges(s string) ([]StatusRange, error) {
-	if strings.TrimSpace(s) == "" {
-		return []StatusRange{{200, 399}}, nil
+func (f *Meta) checkNumber(v *validator, n int64) {
+	if f.Range != nil && !(f.ZeroOK && n == 0) {
+		checkRange(v, f.Key, n, f.Range.Lo, f.Range.Hi)
 	}
-	var rs []StatusRange
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err1 := strconv.Atoi(strings.TrimSpace(lo))
-		b := a
-		var err2 error
-		if isRange {
-			b, err2 = strconv.Atoi(strings.TrimSpace(hi))
-		}
-		if err1 != nil || err2 != nil || a < 100 || b > 599 || a > b {
-			return nil, fmt.Errorf("%q is not a status code or range: write e.g. 200-299,301", part)
-		}
-		rs = append(rs, StatusRange{a, b})
-	}
-	return rs, nil
 }

@@ -159,9 +159,19 @@ func checkOne(t *testing.T, err error, section string, vi, ri int, field, want s
 	if !strings.Contains(fe.Msg, want) {
 		t.Fatalf("message %q does not contain %q", fe.Msg, want)
 	}
+	if !registered(fe.Field) {
+		t.Fatalf("the refusal names %q, which no field of the registry is called", fe.Field)
+	}
 	if fe.Error() == "" || err.Error() != fe.Error() {
 		t.Fatalf("ValidationError.Error() = %q, want the field's %q", err.Error(), fe.Error())
 	}
+}
+
+// registered reports whether a refusal's field is a name of the registry:
+// the rules between fields speak of fields by their registered names.
+func registered(key string) bool {
+	return config.GlobalFields.Key(key) != nil || config.RedundancyFields.Key(key) != nil ||
+		config.VirtualFields.Key(key) != nil || config.RealFields.Key(key) != nil
 }
 
 // Shorthands for mutations.

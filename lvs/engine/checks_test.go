@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testnet"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs/ipvstest"
@@ -32,23 +33,7 @@ func TestRampedWeight(t *testing.T) {
 }
 
 // listen opens a TCP listener on loopback that accepts and closes.
-func listen(t *testing.T, addr string) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return ln
-}
+func listen(t *testing.T, addr string) net.Listener { return testnet.Listen(t, addr) }
 
 // destsOf returns the fake kernel's destinations of key by address.
 func destsOf(k *ipvstest.Kernel, key ipvs.ServiceKey) map[netip.AddrPort]int32 {

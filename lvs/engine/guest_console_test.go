@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/lvsconsole/lvsconsole/handlers"
+	"github.com/lvsconsole/lvsconsole/internal/testnet"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/lvs/internal/netns"
@@ -43,16 +44,7 @@ func TestGuestConsoleShowsTraffic(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				fmt.Fprintln(c, ns)
-				c.Close()
-			}
-		}()
+		testnet.Serve(ln, func(c net.Conn) { fmt.Fprintln(c, ns) })
 	}
 
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "console.db"))

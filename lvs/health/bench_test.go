@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testnet"
 	"github.com/lvsconsole/lvsconsole/lvs/check"
 )
 
@@ -75,15 +76,7 @@ func serveListeners(spec string, w io.Writer, r io.Reader) error {
 				return err
 			}
 			fmt.Fprintln(bw, ln.Addr())
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					c.Close()
-				}
-			}()
+			testnet.Serve(ln, nil)
 		}
 	}
 	fmt.Fprintln(bw, "ready")

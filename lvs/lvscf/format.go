@@ -44,6 +44,16 @@ func (f *formatter) fail(key, format string, args ...any) {
 	}
 }
 
+// line writes "key = v" at indent, piece by piece: a string made of them
+// would cost an allocation a line.
+func (f *formatter) line(indent, key, v string) {
+	f.buf.WriteString(indent)
+	f.buf.WriteString(key)
+	f.buf.WriteString(" = ")
+	f.buf.WriteString(v)
+	f.buf.WriteByte('\n')
+}
+
 // raw writes a value that needs no quoting: numbers, addresses, and the
 // "IP dev" pairs piranha writes bare.
 func (f *formatter) raw(indent, key, v string) {
@@ -51,7 +61,7 @@ func (f *formatter) raw(indent, key, v string) {
 		f.fail(key, "%q contains a control character, which lvs.cf cannot hold", v)
 		return
 	}
-	f.buf.WriteString(indent + key + " = " + v + "\n")
+	f.line(indent, key, v)
 }
 
 // str writes a string, quoted when an unquoted value would read back
@@ -61,26 +71,17 @@ func (f *formatter) str(indent, key, v string) {
 		f.fail(key, "%q contains a control character, which lvs.cf cannot hold", v)
 		return
 	}
-	f.buf.WriteString(indent + key + " = " + quote(v) + "\n")
+	f.line(indent, key, quote(v))
 }
 
-// quotedIf always quotes, as piranha's console did for the check strings,
+// quoted always quotes, as piranha's console did for the check strings,
 // so that exported files diff cleanly against piranha's.
-func (f *formatter) quotedIf(indent, key, v string) {
-	if v == "" {
-		return
-	}
+func (f *formatter) quoted(indent, key, v string) {
 	if !printable(v) {
 		f.fail(key, "%q contains a control character, which lvs.cf cannot hold", v)
 		return
 	}
-	f.buf.WriteString(indent + key + " = " + quoteAlways(v) + "\n")
-}
-
-func (f *formatter) strIf(indent, key, v string) {
-	if v != "" {
-		f.str(indent, key, v)
-	}
+	f.line(indent, key, quoteAlways(v))
 }
 
 func (f *formatter) bool(indent, key string, b bool) {
@@ -91,26 +92,8 @@ func (f *formatter) bool(indent, key string, b bool) {
 	f.raw(indent, key, v)
 }
 
-func (f *formatter) boolIf(indent, key string, b bool) {
-	if b {
-		f.raw(indent, key, "1")
-	}
-}
-
 func (f *formatter) int(indent, key string, n int64) {
 	f.raw(indent, key, strconv.FormatInt(n, 10))
-}
-
-func (f *formatter) intIf(indent, key string, n int64) {
-	if n != 0 {
-		f.int(indent, key, n)
-	}
-}
-
-func (f *formatter) addrIf(indent, key string, a netip.Addr) {
-	if a.IsValid() {
-		f.raw(indent, key, config.FormatAddr(a))
-	}
 }
 
 // addrDev writes piranha's "IP dev" pair; the device is a single word, so
@@ -155,40 +138,10 @@ func (f *formatter) name(kw, name, indent string) {
 }
 
 func (f *formatter) config(c *config.Config) {
-	g, r := &c.Global, &c.Redundancy
 	f.where = "global"
-	f.int("", "serial_no", c.Serial)
-	f.addrIf("", "primary", g.Primary)
-	f.addrIf("", "primary_private", g.PrimaryPrivate)
-	// service is written even when empty: absent means lvs.
-	f.str("", "service", g.Service)
-	f.bool("", "backup_active", r.BackupActive)
-	f.addrIf("", "backup", r.Backup)
-	f.addrIf("", "backup_private", r.BackupPrivate)
-	f.bool("", "heartbeat", r.Heartbeat)
-	f.int("", "heartbeat_port", int64(r.HeartbeatPort))
-	f.raw("", "keepalive", config.FormatSeconds(r.Keepalive))
-	f.raw("", "deadtime", config.FormatSeconds(r.Deadtime))
-	f.str("", "network", string(g.Network))
-	f.addrDev("", "nat_router", g.NATRouter, g.NATRouterDevice)
-	f.mask("", "nat_nmask", g.NATNetmask, g.NATRouter.Is6())
-	f.boolIf("", "monitor_links", r.MonitorLinks)
-	f.boolIf("", "preempt", r.Preempt)
-	if r.PreemptDelay != 0 {
-		f.raw("", "preempt_delay", config.FormatSeconds(r.PreemptDelay))
+	for _, k := range globalKeys.list {
+		k.write(f, "", c, false)
 	}
-	f.boolIf("", "syncdaemon", r.SyncDaemon)
-	// syncd_iface is written even when empty: absent would mean eth0.
-	f.str("", "syncd_iface", r.SyncIface)
-	f.intIf("", "syncd_id", int64(r.SyncID))
-	f.intIf("", "tcp_timeout", g.TCPTimeout)
-	f.intIf("", "tcpfin_timeout", g.TCPFinTimeout)
-	f.intIf("", "udp_timeout", g.UDPTimeout)
-	f.bool("", "hard_shutdown", g.HardShutdown)
-	f.strIf("", "active_cmd", g.ActiveCmd)
-	f.strIf("", "inactive_cmd", g.InactiveCmd)
-	f.strIf("", "rsh_command", g.RshCommand)
-	f.strIf("", "debug_level", g.DebugLevel)
 	for i := range c.Virtuals {
 		f.virtual(&c.Virtuals[i])
 	}
@@ -197,57 +150,18 @@ func (f *formatter) config(c *config.Config) {
 func (f *formatter) virtual(vs *config.VirtualServer) {
 	f.where = "virtual " + vs.Name
 	f.name("virtual", vs.Name, "")
-	in := indent1
-	ipv6 := vs.Address.Is6()
-	f.bool(in, "active", vs.Active)
-	f.addrDev(in, "address", vs.Address, vs.Device)
-	f.mask(in, "vip_nmask", vs.Netmask, ipv6)
-	f.addrIf(in, "sorry_server", vs.SorryServer)
-	f.intIf(in, "fwmark", vs.FWMark)
-	f.str(in, "protocol", string(vs.Protocol))
-	// port is written even when 0: absent would mean 80.
-	f.int(in, "port", int64(vs.Port))
-	f.str(in, "scheduler", vs.Scheduler)
-	f.strIf(in, "sched_flags", formatSchedFlags(vs))
-	f.boolIf(in, "ops", vs.OnePacket)
-	f.int(in, "persistent", vs.Persistence)
-	f.mask(in, "pmask", vs.PersistenceNetmask, ipv6)
-	f.quotedIf(in, "send", vs.Send)
-	f.quotedIf(in, "expect", vs.Expect)
-	f.bool(in, "use_regex", vs.UseRegex)
-	f.quotedIf(in, "send_program", vs.SendProgram)
-	f.strIf(in, "load_monitor", vs.LoadMonitor)
-	f.raw(in, "timeout", config.FormatSeconds(vs.CheckTimeout))
-	f.raw(in, "reentry", config.FormatSeconds(vs.Reentry))
-	f.bool(in, "quiesce_server", vs.Quiesce)
-	f.strIf(in, "check", vs.CheckKind)
-	if vs.CheckInterval != 0 {
-		f.raw(in, "check_interval", config.FormatSeconds(vs.CheckInterval))
+	for _, k := range virtualKeys.list {
+		k.write(f, indent1, vs, false)
 	}
-	f.intIf(in, "check_failures", int64(vs.CheckFailures))
-	f.quotedIf(in, "http_path", vs.HTTPPath)
-	f.quotedIf(in, "http_host", vs.HTTPHost)
-	f.quotedIf(in, "http_status", vs.HTTPStatus)
-	f.quotedIf(in, "http_body", vs.HTTPBody)
-	f.boolIf(in, "tls_verify", vs.TLSVerify)
 	for j := range vs.Reals {
 		rs := &vs.Reals[j]
 		f.where = "virtual " + vs.Name + ", server " + rs.Name
 		f.name("server", rs.Name, indent1)
-		in := indent2
-		f.addrDev(in, "address", rs.Address, "")
-		f.bool(in, "active", rs.Active)
-		if vs.IsFWMark() {
-			// Absent would mean the virtual server's port (piranha's).
-			f.int(in, "port", int64(rs.Port))
-		} else {
-			f.intIf(in, "port", int64(rs.Port))
+		for _, k := range serverKeys.list {
+			// A firewall-mark service's real servers always get their
+			// port: absent would mean the virtual server's (piranha's).
+			k.write(f, indent2, rs, k.name == "port" && vs.IsFWMark())
 		}
-		// weight is written even when 0: absent would mean 1.
-		f.int(in, "weight", rs.Weight)
-		f.strIf(in, "fwd", string(rs.Forward))
-		f.intIf(in, "uthreshold", rs.UpperThreshold)
-		f.intIf(in, "lthreshold", rs.LowerThreshold)
 		f.buf.WriteString(indent1 + "}\n")
 	}
 	f.buf.WriteString("}\n")

@@ -8,22 +8,6 @@ import (
 	"strings"
 )
 
-// hostKey reports whether piranha accepted a host name for key: its
-// lvsconfig.c reads these with getHostname (inet_aton, else
-// gethostbyname), the others with inet_aton alone.
-func hostKey(k kind, key string) bool {
-	switch k {
-	case global:
-		switch key {
-		case "primary", "primary_private", "backup", "backup_private", "nat_router":
-			return true
-		}
-	case virtual, server:
-		return key == "address"
-	}
-	return false
-}
-
 // hostname replaces a host name at the start of v (the address of "IP dev"
 // values) by the IPv4 address it resolves to, which is stored: piranha
 // resolved the name each time its daemons started, with gethostbyname (IPv4,

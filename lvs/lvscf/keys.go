@@ -9,134 +9,222 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
 
-// A setter stores one value into the model. On error it leaves the target
-// alone, so that the parser's default stays in place and Validate does not
-// add a second, confusing complaint about a zero value nobody wrote.
-type setter[T any] func(t *T, v string) error
-
+// A key is one lvs.cf key of a block whose entry is a T: how its value is
+// read into the entry and written from it. Keys are made from the field
+// registry (config.GlobalFields ...): most carry one field; piranha's "IP
+// dev" keys carry an address and its device, and sched_flags a list of
+// flags.
 type key[T any] struct {
 	name string
-	set  setter[T]
+	// set stores a value read from a file. On error it leaves the entry
+	// alone, so that the parser's default stays in place and Validate
+	// does not add a second, confusing complaint about a zero value
+	// nobody wrote.
+	set func(t *T, v string) error
+	// write writes the key of t, or nothing when its value is lvs.cf's
+	// zero and always is not set.
+	write func(f *formatter, indent string, t *T, always bool)
+	// host says piranha took a host name for the address the value
+	// starts with (lvsconfig.c getHostname, inet_aton else
+	// gethostbyname; other keys had inet_aton alone).
+	host bool
 }
 
-func lookup[T any](keys []key[T], name string) setter[T] {
-	for _, k := range keys {
-		if k.name == name {
-			return k.set
-		}
+// keys are the keys of one kind of block, in the order piranha's console
+// wrote them (see layout).
+type keys[T any] struct {
+	list  []key[T]
+	index map[string]int
+}
+
+func (ks *keys[T]) lookup(name string) *key[T] {
+	if i, ok := ks.index[name]; ok {
+		return &ks.list[i]
 	}
 	return nil
 }
 
-func names[T any](keys []key[T]) string {
-	s := make([]string, len(keys))
-	for i, k := range keys {
+func (ks *keys[T]) names() string {
+	s := make([]string, len(ks.list))
+	for i, k := range ks.list {
 		s[i] = k.name
 	}
 	return strings.Join(s, ", ")
 }
 
-func str[T any](f func(*T) *string) setter[T] {
-	return func(t *T, v string) error { *f(t) = v; return nil }
+// newKeys orders ks as layout says, the keys it does not name after them
+// in the order they came.
+func newKeys[T any](layout []string, ks ...[]key[T]) *keys[T] {
+	out := &keys[T]{index: map[string]int{}}
+	var all []key[T]
+	for _, k := range ks {
+		all = append(all, k...)
+	}
+	add := func(k key[T]) {
+		if _, dup := out.index[k.name]; !dup {
+			out.index[k.name] = len(out.list)
+			out.list = append(out.list, k)
+		}
+	}
+	for _, name := range layout {
+		for _, k := range all {
+			if k.name == name {
+				add(k)
+			}
+		}
+	}
+	for _, k := range all {
+		add(k)
+	}
+	return out
 }
 
-func boolean[T any](f func(*T) *bool) setter[T] {
-	return func(t *T, v string) error {
-		b, err := config.ParseBool(v)
-		if err == nil {
-			*f(t) = b
+// fieldKeys makes the keys of the fields fs of the entry E that a block's
+// T holds (entry returns it).
+func fieldKeys[T, E any](fs config.Fields[E], entry func(*T) *E) []key[T] {
+	var out []key[T]
+	done := map[string]bool{}
+	for i := range fs {
+		f := &fs[i]
+		if f.Cf == "" || done[f.Cf] {
+			continue // a block's name, or a key made already
 		}
+		done[f.Cf] = true
+		var shared []*config.Field[E]
+		for j := range fs {
+			if fs[j].Cf == f.Cf {
+				shared = append(shared, &fs[j])
+			}
+		}
+		k := key[T]{name: f.Cf, host: f.CfHost}
+		switch {
+		case f.Flag != "":
+			k.set = func(t *T, v string) error { return config.ParseFlags(fs, f.Key, v, entry(t)) }
+			k.write = func(w *formatter, in string, t *T, _ bool) {
+				if v := config.FormatFlags(fs, f.Key, entry(t)); v != "" {
+					w.str(in, f.Cf, v)
+				}
+			}
+		case len(shared) == 2:
+			// piranha's "IP dev": the address, then its device.
+			dev := shared[1]
+			k.set = func(t *T, v string) error {
+				e := entry(t)
+				return addrDev(v, f.Ref(e).(*netip.Addr), dev.Ref(e).(*string))
+			}
+			k.write = func(w *formatter, in string, t *T, _ bool) {
+				e := entry(t)
+				w.addrDev(in, f.Cf, *f.Ref(e).(*netip.Addr), *dev.Ref(e).(*string))
+			}
+		default:
+			k.set = func(t *T, v string) error { return setField(f, entry(t), v) }
+			k.write = func(w *formatter, in string, t *T, always bool) { writeField(w, in, f, entry(t), always) }
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// setField reads v into f of e as piranha's parser read it: a netmask of
+// 0.0.0.0 (or 0) is "not given" (pulse.c sendArps brings an address up
+// without a netmask when it is 0, lvsd.c startVirtualServer passes no
+// pmask), and so is a sorry_server of 0.0.0.0 (lvsd.c checkClientMonitor).
+func setField[E any](f *config.Field[E], e *E, v string) error {
+	if err := f.SetText(e, v); err != nil {
 		return err
+	}
+	switch p := f.Ref(e).(type) {
+	case *config.Netmask:
+		if p.Bits() == 0 {
+			*p = config.Netmask{}
+		}
+	case *netip.Addr:
+		if f.CfZeroIsNone && p.IsUnspecified() {
+			*p = netip.Addr{}
+		}
+	}
+	return nil
+}
+
+// writeField writes f of e as piranha's console did: numbers, addresses
+// and 0/1 bare, strings quoted when they must be (or always, CfQuoted);
+// nothing for a zero value unless always or CfAlways.
+func writeField[E any](w *formatter, in string, f *config.Field[E], e *E, always bool) {
+	always = always || f.CfAlways
+	switch p := f.Ref(e).(type) {
+	case *bool:
+		if *p || always {
+			w.bool(in, f.Cf, *p)
+		}
+	case *int:
+		if *p != 0 || always {
+			w.int(in, f.Cf, int64(*p))
+		}
+	case *int64:
+		if *p != 0 || always {
+			w.int(in, f.Cf, *p)
+		}
+	case *time.Duration:
+		if *p != 0 || always {
+			w.raw(in, f.Cf, config.FormatSeconds(*p))
+		}
+	case *netip.Addr:
+		if p.IsValid() || always {
+			w.raw(in, f.Cf, config.FormatAddr(*p))
+		}
+	case *config.Netmask:
+		w.mask(in, f.Cf, *p, f.IPv6(e)) // nothing when not set
+	default:
+		v := f.Text(e)
+		switch {
+		case v == "" && !always:
+		case f.CfQuoted:
+			w.quoted(in, f.Cf, v)
+		default:
+			w.str(in, f.Cf, v)
+		}
 	}
 }
 
-func integer[T any](f func(*T) *int64) setter[T] {
-	return func(t *T, v string) error {
+// The order piranha's console wrote the keys of each block in, so that an
+// exported file diffs cleanly against one piranha wrote; keys it did not
+// have follow, in the registry's order.
+var (
+	globalLayout = []string{"serial_no", "primary", "primary_private", "service", "backup_active", "backup",
+		"backup_private", "heartbeat", "heartbeat_port", "keepalive", "deadtime", "network", "nat_router", "nat_nmask",
+		"monitor_links", "preempt", "preempt_delay", "syncdaemon", "syncd_iface", "syncd_id", "tcp_timeout",
+		"tcpfin_timeout", "udp_timeout", "hard_shutdown", "active_cmd", "inactive_cmd", "rsh_command", "debug_level"}
+	virtualLayout = []string{"active", "address", "vip_nmask", "sorry_server", "fwmark", "protocol", "port",
+		"scheduler", "sched_flags", "ops", "persistent", "pmask", "send", "expect", "use_regex", "send_program",
+		"load_monitor", "timeout", "reentry", "quiesce_server"}
+	serverLayout = []string{"address", "active", "port", "weight"}
+)
+
+// serialKey is serial_no, the configuration's and no field's: always
+// written, first.
+var serialKey = key[config.Config]{
+	name: "serial_no",
+	set: func(c *config.Config, v string) error {
 		n, err := config.ParseInt(v)
 		if err == nil {
-			*f(t) = n
+			c.Serial = n
 		}
 		return err
-	}
+	},
+	write: func(w *formatter, in string, c *config.Config, _ bool) { w.int(in, "serial_no", c.Serial) },
 }
 
-// smallInt guards the int fields: on a 32-bit build a silent truncation
-// would turn an out-of-range value into one Validate accepts.
-func smallInt[T any](f func(*T) *int) setter[T] {
-	return func(t *T, v string) error {
-		n, err := config.ParseInt(v)
-		if err != nil {
-			return err
-		}
-		if int64(int(n)) != n {
-			return fmt.Errorf("%q is far out of range", v)
-		}
-		*f(t) = int(n)
-		return nil
-	}
-}
-
-func port[T any](f func(*T) *int) setter[T] {
-	return func(t *T, v string) error {
-		n, err := config.ParsePort(v)
-		if err == nil {
-			*f(t) = n
-		}
-		return err
-	}
-}
-
-func seconds[T any](f func(*T) *time.Duration) setter[T] {
-	return func(t *T, v string) error {
-		d, err := config.ParseSeconds(v)
-		if err == nil {
-			*f(t) = d
-		}
-		return err
-	}
-}
-
-func addr[T any](f func(*T) *netip.Addr) setter[T] {
-	return func(t *T, v string) error {
-		a, err := config.ParseAddr(v)
-		if err == nil {
-			*f(t) = a
-		}
-		return err
-	}
-}
-
-// mask reads a netmask; 0.0.0.0 (or 0) is "not given", as piranha's
-// daemons read it (pulse.c sendArps brings an address up without a netmask
-// when it is 0, lvsd.c startVirtualServer passes no pmask).
-func mask[T any](f func(*T) *config.Netmask) setter[T] {
-	return func(t *T, v string) error {
-		m, err := config.ParseNetmask(v)
-		if err == nil {
-			if m.Bits() == 0 {
-				m = config.Netmask{}
-			}
-			*f(t) = m
-		}
-		return err
-	}
-}
-
-// optionalAddr reads an address of which 0.0.0.0 is "none", as piranha's
-// sorry_server (lvsd.c checkClientMonitor: an all-zero one is no sorry
-// server).
-func optionalAddr[T any](f func(*T) *netip.Addr) setter[T] {
-	return func(t *T, v string) error {
-		a, err := config.ParseAddr(v)
-		if err == nil {
-			if a.IsUnspecified() {
-				a = netip.Addr{}
-			}
-			*f(t) = a
-		}
-		return err
-	}
-}
+// The keys of the global section and of virtual and server blocks; error
+// messages list them in this order.
+var (
+	globalKeys = newKeys(globalLayout, []key[config.Config]{serialKey},
+		fieldKeys(config.GlobalFields, func(c *config.Config) *config.Global { return &c.Global }),
+		fieldKeys(config.RedundancyFields, func(c *config.Config) *config.Redundancy { return &c.Redundancy }))
+	virtualKeys = newKeys(virtualLayout,
+		fieldKeys(config.VirtualFields, func(vs *config.VirtualServer) *config.VirtualServer { return vs }))
+	serverKeys = newKeys(serverLayout,
+		fieldKeys(config.RealFields, func(rs *config.RealServer) *config.RealServer { return rs }))
+)
 
 // addrDev parses piranha's "IP dev" pair. Only ASCII blanks separate the
 // two, because a device name may legally hold other Unicode spaces and must
@@ -170,162 +258,30 @@ func addrDev(v string, a *netip.Addr, dev *string) error {
 
 func isBlank(r rune) bool { return r == ' ' || r == '\t' }
 
-// sched_flags and ops are ours, not piranha's: the sh/mh flags and one-packet
-// scheduling did not exist in piranha's kernels.
-func schedFlags(vs *config.VirtualServer, v string) error {
-	var fallback, port bool
-	if strings.Trim(v, " \t") != "" {
-		for _, f := range strings.Split(v, ",") {
-			switch strings.Trim(f, " \t") {
-			case "fallback":
-				fallback = true
-			case "port":
-				port = true
-			default:
-				return fmt.Errorf("%q is not a scheduler flag: use fallback, port or fallback,port", strings.Trim(f, " \t"))
-			}
-		}
-	}
-	vs.SchedFallback, vs.SchedPort = fallback, port
-	return nil
-}
-
-func formatSchedFlags(vs *config.VirtualServer) string {
-	var f []string
-	if vs.SchedFallback {
-		f = append(f, "fallback")
-	}
-	if vs.SchedPort {
-		f = append(f, "port")
-	}
-	return strings.Join(f, ",")
-}
-
-// The key tables are in the order piranha documents them; error messages
-// list them in that order.
-var globalKeys = []key[config.Config]{
-	{"serial_no", integer(func(c *config.Config) *int64 { return &c.Serial })},
-	{"service", str(func(c *config.Config) *string { return &c.Global.Service })},
-	{"primary", addr(func(c *config.Config) *netip.Addr { return &c.Global.Primary })},
-	{"primary_private", addr(func(c *config.Config) *netip.Addr { return &c.Global.PrimaryPrivate })},
-	{"backup_active", boolean(func(c *config.Config) *bool { return &c.Redundancy.BackupActive })},
-	{"backup", addr(func(c *config.Config) *netip.Addr { return &c.Redundancy.Backup })},
-	{"backup_private", addr(func(c *config.Config) *netip.Addr { return &c.Redundancy.BackupPrivate })},
-	{"heartbeat", boolean(func(c *config.Config) *bool { return &c.Redundancy.Heartbeat })},
-	{"heartbeat_port", port(func(c *config.Config) *int { return &c.Redundancy.HeartbeatPort })},
-	{"keepalive", seconds(func(c *config.Config) *time.Duration { return &c.Redundancy.Keepalive })},
-	{"deadtime", seconds(func(c *config.Config) *time.Duration { return &c.Redundancy.Deadtime })},
-	{"network", func(c *config.Config, v string) error { c.Global.Network = config.Forward(v); return nil }},
-	{"nat_router", func(c *config.Config, v string) error {
-		return addrDev(v, &c.Global.NATRouter, &c.Global.NATRouterDevice)
-	}},
-	{"nat_nmask", mask(func(c *config.Config) *config.Netmask { return &c.Global.NATNetmask })},
-	{"monitor_links", boolean(func(c *config.Config) *bool { return &c.Redundancy.MonitorLinks })},
-	{"preempt", boolean(func(c *config.Config) *bool { return &c.Redundancy.Preempt })},
-	{"preempt_delay", seconds(func(c *config.Config) *time.Duration { return &c.Redundancy.PreemptDelay })},
-	{"syncdaemon", boolean(func(c *config.Config) *bool { return &c.Redundancy.SyncDaemon })},
-	{"syncd_iface", str(func(c *config.Config) *string { return &c.Redundancy.SyncIface })},
-	{"syncd_id", smallInt(func(c *config.Config) *int { return &c.Redundancy.SyncID })},
-	{"tcp_timeout", integer(func(c *config.Config) *int64 { return &c.Global.TCPTimeout })},
-	{"tcpfin_timeout", integer(func(c *config.Config) *int64 { return &c.Global.TCPFinTimeout })},
-	{"udp_timeout", integer(func(c *config.Config) *int64 { return &c.Global.UDPTimeout })},
-	{"hard_shutdown", boolean(func(c *config.Config) *bool { return &c.Global.HardShutdown })},
-	{"active_cmd", str(func(c *config.Config) *string { return &c.Global.ActiveCmd })},
-	{"inactive_cmd", str(func(c *config.Config) *string { return &c.Global.InactiveCmd })},
-	{"rsh_command", str(func(c *config.Config) *string { return &c.Global.RshCommand })},
-	{"debug_level", str(func(c *config.Config) *string { return &c.Global.DebugLevel })},
-}
-
-var virtualKeys = []key[config.VirtualServer]{
-	{"active", boolean(func(vs *config.VirtualServer) *bool { return &vs.Active })},
-	{"address", func(vs *config.VirtualServer, v string) error {
-		return addrDev(v, &vs.Address, &vs.Device)
-	}},
-	{"vip_nmask", mask(func(vs *config.VirtualServer) *config.Netmask { return &vs.Netmask })},
-	{"sorry_server", optionalAddr(func(vs *config.VirtualServer) *netip.Addr { return &vs.SorryServer })},
-	{"fwmark", integer(func(vs *config.VirtualServer) *int64 { return &vs.FWMark })},
-	{"protocol", func(vs *config.VirtualServer, v string) error { vs.Protocol = config.Protocol(v); return nil }},
-	{"port", port(func(vs *config.VirtualServer) *int { return &vs.Port })},
-	{"scheduler", str(func(vs *config.VirtualServer) *string { return &vs.Scheduler })},
-	{"persistent", integer(func(vs *config.VirtualServer) *int64 { return &vs.Persistence })},
-	{"pmask", mask(func(vs *config.VirtualServer) *config.Netmask { return &vs.PersistenceNetmask })},
-	{"send", str(func(vs *config.VirtualServer) *string { return &vs.Send })},
-	{"expect", str(func(vs *config.VirtualServer) *string { return &vs.Expect })},
-	{"use_regex", boolean(func(vs *config.VirtualServer) *bool { return &vs.UseRegex })},
-	{"send_program", str(func(vs *config.VirtualServer) *string { return &vs.SendProgram })},
-	{"timeout", seconds(func(vs *config.VirtualServer) *time.Duration { return &vs.CheckTimeout })},
-	{"reentry", seconds(func(vs *config.VirtualServer) *time.Duration { return &vs.Reentry })},
-	{"load_monitor", str(func(vs *config.VirtualServer) *string { return &vs.LoadMonitor })},
-	{"quiesce_server", boolean(func(vs *config.VirtualServer) *bool { return &vs.Quiesce })},
-	{"sched_flags", schedFlags},
-	{"ops", boolean(func(vs *config.VirtualServer) *bool { return &vs.OnePacket })},
-	{"check", str(func(vs *config.VirtualServer) *string { return &vs.CheckKind })},
-	{"check_interval", seconds(func(vs *config.VirtualServer) *time.Duration { return &vs.CheckInterval })},
-	{"check_failures", smallInt(func(vs *config.VirtualServer) *int { return &vs.CheckFailures })},
-	{"http_path", str(func(vs *config.VirtualServer) *string { return &vs.HTTPPath })},
-	{"http_host", str(func(vs *config.VirtualServer) *string { return &vs.HTTPHost })},
-	{"http_status", str(func(vs *config.VirtualServer) *string { return &vs.HTTPStatus })},
-	{"http_body", str(func(vs *config.VirtualServer) *string { return &vs.HTTPBody })},
-	{"tls_verify", boolean(func(vs *config.VirtualServer) *bool { return &vs.TLSVerify })},
-}
-
-var serverKeys = []key[config.RealServer]{
-	{"address", addr(func(rs *config.RealServer) *netip.Addr { return &rs.Address })},
-	{"active", boolean(func(rs *config.RealServer) *bool { return &rs.Active })},
-	{"weight", integer(func(rs *config.RealServer) *int64 { return &rs.Weight })},
-	{"port", port(func(rs *config.RealServer) *int { return &rs.Port })},
-	{"fwd", func(rs *config.RealServer, v string) error { rs.Forward = config.Forward(v); return nil }},
-	{"uthreshold", integer(func(rs *config.RealServer) *int64 { return &rs.UpperThreshold })},
-	{"lthreshold", integer(func(rs *config.RealServer) *int64 { return &rs.LowerThreshold })},
-}
-
-// Parser defaults for absent keys. They are piranha's parser's, not the
-// console's (config.Default), because a file written for piranha meant these
-// (lvsconfig.c lvsParseConfig and lvsInitVirtualServer).
-const (
-	defKeepalive     = 2 * time.Second
-	defDeadtime      = 5 * time.Second
-	defHeartbeatPort = 539
-	defService       = "lvs"
-	defNetwork       = config.NAT
-	defSyncIface     = "eth0"
-	defProtocol      = config.TCP
-	defPort          = 80
-	defScheduler     = "wlc"
-	defTimeout       = 10 * time.Second
-	defReentry       = 180 * time.Second
-	defWeight        = 1
+// Parser defaults for absent keys are the registry's LvsCf ones: piranha's
+// parser's, not the console's, because a file written for piranha meant
+// these (lvsconfig.c lvsParseConfig and lvsInitVirtualServer). Made once.
+var (
+	cfGlobal     = config.GlobalFields.New(true)
+	cfRedundancy = config.RedundancyFields.New(true)
+	cfVirtual    = config.VirtualFields.New(true)
+	cfReal       = config.RealFields.New(true)
 )
 
 func defaultConfig() *config.Config {
-	return &config.Config{
-		Global: config.Global{
-			Network:      defNetwork,
-			Service:      defService,
-			HardShutdown: true,
-		},
-		Redundancy: config.Redundancy{
-			Keepalive:     defKeepalive,
-			Deadtime:      defDeadtime,
-			HeartbeatPort: defHeartbeatPort,
-			SyncIface:     defSyncIface,
-		},
-	}
+	return &config.Config{Global: cfGlobal, Redundancy: cfRedundancy}
 }
 
 func defaultVirtual(name string) *config.VirtualServer {
-	return &config.VirtualServer{
-		Name:         name,
-		Protocol:     defProtocol,
-		Port:         defPort,
-		Scheduler:    defScheduler,
-		CheckTimeout: defTimeout,
-		Reentry:      defReentry,
-	}
+	vs := cfVirtual
+	vs.Name = name
+	return &vs
 }
 
 func defaultReal(name string) *config.RealServer {
-	return &config.RealServer{Name: name, Weight: defWeight}
+	rs := cfReal
+	rs.Name = name
+	return &rs
 }
 
 // droppedKey is a key piranha's parser reads that does nothing here: it is

@@ -421,11 +421,11 @@ func (p *parser) keyValue(n int, line string, at pos, key string, off int) {
 	}
 	switch sc.kind {
 	case global:
-		err = lookup(globalKeys, key)(p.c, v)
+		err = globalKeys.lookup(key).set(p.c, v)
 	case virtual:
-		err = lookup(virtualKeys, key)(sc.vs, v)
+		err = virtualKeys.lookup(key).set(sc.vs, v)
 	case server:
-		err = lookup(serverKeys, key)(sc.rs, v)
+		err = serverKeys.lookup(key).set(sc.rs, v)
 	}
 	if err != nil {
 		sc.bad[key] = true
@@ -440,11 +440,22 @@ func (p *parser) keyValue(n int, line string, at pos, key string, off int) {
 func known(k kind, key string) bool {
 	switch k {
 	case virtual:
-		return lookup(virtualKeys, key) != nil
+		return virtualKeys.lookup(key) != nil
 	case server:
-		return lookup(serverKeys, key) != nil
+		return serverKeys.lookup(key) != nil
 	}
-	return lookup(globalKeys, key) != nil
+	return globalKeys.lookup(key) != nil
+}
+
+// hostKey reports whether piranha accepted a host name for key.
+func hostKey(k kind, key string) bool {
+	switch k {
+	case virtual:
+		return virtualKeys.lookup(key).host
+	case server:
+		return serverKeys.lookup(key).host
+	}
+	return globalKeys.lookup(key).host
 }
 
 func where(k kind) string {
@@ -458,11 +469,11 @@ func unknownKey(k kind, key string) string {
 	var allowed string
 	switch k {
 	case global:
-		allowed = names(globalKeys)
+		allowed = globalKeys.names()
 	case virtual:
-		allowed = names(virtualKeys)
+		allowed = virtualKeys.names()
 	case server:
-		allowed = names(serverKeys)
+		allowed = serverKeys.names()
 	}
 	hint := ""
 	for _, other := range []kind{global, virtual, server} {
@@ -584,10 +595,7 @@ func (p *parser) place(fe *config.FieldError, report func(at pos, key, format st
 		report(pos{1, 1}, "", "%s", fe.Error())
 		return
 	}
-	k := fe.Field
-	if k == "device" {
-		k = "address"
-	}
+	k := cfKey(fe)
 	if sc.bad[k] {
 		return
 	}
@@ -596,6 +604,26 @@ func (p *parser) place(fe *config.FieldError, report func(at pos, key, format st
 		at = sc.head
 	}
 	report(at, fe.Field, "%s", fe.Msg)
+}
+
+// cfKey is the lvs.cf key that sets the value a verdict names: a virtual
+// server's device is written in its address key.
+func cfKey(fe *config.FieldError) string {
+	cf := ""
+	switch fe.Section {
+	case "virtual":
+		if f := config.VirtualFields.Key(fe.Field); f != nil {
+			cf = f.Cf
+		}
+	case "server":
+		if f := config.RealFields.Key(fe.Field); f != nil {
+			cf = f.Cf
+		}
+	}
+	if cf == "" {
+		return fe.Field
+	}
+	return cf
 }
 
 func (p *parser) scopeOf(fe *config.FieldError) *scope {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/config/configtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -332,5 +333,52 @@ func TestValidateKeepsOutWhatCannotBeWritten(t *testing.T) {
 	c.Virtuals[0].Device = "eth\u00a00"
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "device") {
 		t.Errorf("device with a non-breaking space: %v", err)
+	}
+}
+
+// TestRoundTripRich: every field of the registry, at its example value,
+// comes back from lvs.cf; a field added to the registry is in this test
+// without more.
+func TestRoundTripRich(t *testing.T) {
+	m := configtest.Rich()
+	m.Serial = 7
+	assertEqual(t, parseString(t, format(t, m)), m)
+}
+
+// TestRoundTripEachField: each field alone at its example, over the
+// console's defaults, comes back too (where that alone is valid).
+func TestRoundTripEachField(t *testing.T) {
+	singles := configtest.Singles()
+	n := 0
+	for _, s := range singles {
+		if s.Config.Validate() != nil {
+			continue
+		}
+		n++
+		if got := parseString(t, format(t, s.Config)); diff(got, s.Config) != "" {
+			t.Errorf("%s at its example: %s", s.Field, diff(got, s.Config))
+		}
+	}
+	if n < len(singles)*3/4 {
+		t.Errorf("only %d of %d fields were valid alone at their example", n, len(singles))
+	}
+}
+
+// TestLayoutNamesKeys: piranha's layout names only keys the registry has.
+func TestLayoutNamesKeys(t *testing.T) {
+	for _, name := range globalLayout {
+		if globalKeys.lookup(name) == nil {
+			t.Errorf("global layout: %s is no key", name)
+		}
+	}
+	for _, name := range virtualLayout {
+		if virtualKeys.lookup(name) == nil {
+			t.Errorf("virtual layout: %s is no key", name)
+		}
+	}
+	for _, name := range serverLayout {
+		if serverKeys.lookup(name) == nil {
+			t.Errorf("server layout: %s is no key", name)
+		}
 	}
 }

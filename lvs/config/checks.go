@@ -1,0 +1,149 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// The health check kinds: how a virtual server's real servers are checked
+// (its check key). lvs/check runs them; what each needs is said here, once,
+// so that Validate and check.NewProbe refuse the same things in the same
+// words, and a new kind is added in one place (see docs/ARCHITECTURE.md).
+const (
+	// CheckPiranha is piranha's automatic choice: the sending program
+	// when one is set, else send/expect over TCP.
+	CheckPiranha = ""
+	CheckTCP     = "tcp"     // connect only
+	CheckSYN     = "syn"     // half-open: a SYN, a SYN-ACK expected, and a reset
+	CheckSend    = "send"    // piranha's send/expect over TCP
+	CheckProgram = "program" // piranha's send_program
+	CheckHTTP    = "http"    // a GET, its status and optionally its body
+	CheckHTTPS   = "https"   // the same over TLS
+	CheckUDP     = "udp"     // a datagram sent, a reply expected
+)
+
+// checkChoices are the check kinds in the order the MONITORING SCRIPTS tab
+// offers them, with its words.
+var checkChoices = []Choice{
+	{CheckPiranha, "piranha's: sending program if set, else send/expect"},
+	{CheckTCP, "TCP connect"},
+	{CheckSYN, "TCP half-open (SYN only)"},
+	{CheckSend, "send / expect over TCP"},
+	{CheckProgram, "sending program"},
+	{CheckHTTP, "HTTP GET"},
+	{CheckHTTPS, "HTTPS GET"},
+	{CheckUDP, "UDP send / expect"},
+}
+
+// CheckKinds lists the check kinds besides piranha's automatic "".
+var CheckKinds = values(checkChoices[1:])
+
+func values(cs []Choice) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Value
+	}
+	return out
+}
+
+// CheckNeeds says what a check of kind lacks among the values it runs
+// with: the lvs.cf key of the missing value and why it is needed, or "",
+// "" when nothing is missing.
+func CheckNeeds(kind, send, program string) (key, msg string) {
+	switch kind {
+	case CheckProgram:
+		if program == "" {
+			return "send_program", "is required by a program check"
+		}
+	case CheckUDP:
+		if send == "" {
+			return "send", "is required by a udp check: the datagram to send"
+		}
+	}
+	return "", ""
+}
+
+// CheckCommand checks a command line the directors run without a shell
+// (send_program, active_cmd, inactive_cmd): it must split into words and
+// name its program by an absolute path, so that what runs does not depend
+// on PATH. It returns the words.
+func CheckCommand(cmd string) ([]string, error) {
+	if !isPrintable(cmd) {
+		return nil, errors.New("contains a control character")
+	}
+	args, err := SplitArgs(cmd)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("cannot be split into arguments: it %v", err)
+	case len(args) == 0:
+		return nil, errors.New("is blank; leave it empty or name a program")
+	case !filepath.IsAbs(args[0]):
+		return nil, fmt.Errorf("%q is not an absolute path: commands run without a shell, so name the program by its full path", args[0])
+	}
+	return args, nil
+}
+
+// CheckRegex compiles a POSIX extended regular expression (expect with
+// use_regex, http_body), as the checks match them.
+func CheckRegex(re string) (*regexp.Regexp, error) {
+	r, err := regexp.CompilePOSIX(re)
+	if err != nil {
+		return nil, fmt.Errorf("is not a valid POSIX extended regular expression: %v", err)
+	}
+	return r, nil
+}
+
+// CheckPath checks the path an http or https check gets ("" is /).
+func CheckPath(p string) error {
+	if p == "" {
+		return nil
+	}
+	if u, err := url.ParseRequestURI(p); err != nil || !strings.HasPrefix(p, "/") || u.Host != "" ||
+		strings.ContainsFunc(p, isSpaceOrControl) {
+		return fmt.Errorf("%q is not a path: it starts with / and has no spaces", p)
+	}
+	return nil
+}
+
+// CheckHost checks the virtual host of an http or https check ("" is the
+// real server's address).
+func CheckHost(h string) error {
+	if strings.ContainsFunc(h, isSpaceOrControl) || strings.ContainsAny(h, "/?#@") {
+		return fmt.Errorf("%q is not a host name", h)
+	}
+	return nil
+}
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
+
+// StatusRange is an inclusive range of HTTP status codes.
+type StatusRange struct{ Lo, Hi int }
+
+// ParseStatusRanges reads accepted HTTP status codes such as
+// "200-299,301"; "" is 200-399.
+func ParseStatusRanges(s string) ([]StatusRange, error) {
+	if strings.TrimSpace(s) == "" {
+		return []StatusRange{{200, 399}}, nil
+	}
+	var rs []StatusRange
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+		b := a
+		var err2 error
+		if isRange {
+			b, err2 = strconv.Atoi(strings.TrimSpace(hi))
+		}
+		if err1 != nil || err2 != nil || a < 100 || b > 599 || a > b {
+			return nil, fmt.Errorf("%q is not a status code or range: write e.g. 200-299,301", part)
+		}
+		rs = append(rs, StatusRange{a, b})
+	}
+	return rs, nil
+}
