@@ -4,13 +4,16 @@
 //
 // Usage:
 //
-//	lvsconsole serve    [-db FILE] [-listen ADDR] [-failover=false]
-//	lvsconsole passwd   [-db FILE] [-user NAME]
-//	lvsconsole import   [-db FILE] [-check] FILE|-
-//	lvsconsole export   [-db FILE] [-serial N] [-o FILE]
-//	lvsconsole secret   [-db FILE] [-generate | -set]
-//	lvsconsole status   [-db FILE] [-stats | -rate]
+//	lvsconsole serve [-db FILE] [-failover=false] [-listen ADDRESS] [-max-conns N] [-max-conns-per-client N] [-session-idle DURATION] [-session-max DURATION] [-tls-cert FILE] [-tls-key FILE] [-trusted-proxy CIDR[,CIDR]]
+//	lvsconsole passwd [-db FILE] [-user NAME]
+//	lvsconsole import [-check] [-db FILE] FILE|-
+//	lvsconsole export [-db FILE] [-o FILE] [-serial N]
+//	lvsconsole secret [-db FILE] [-generate] [-set]
+//	lvsconsole status [-db FILE] [-rate] [-stats]
 //	lvsconsole version
+//
+// The synopses are made from the commands' flags (see usage); a test keeps
+// this comment equal to them.
 package main
 
 import (
@@ -21,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/lvsconsole/lvsconsole/lvs/pulse"
@@ -30,21 +34,30 @@ import (
 // defaultDB is where `make run` keeps its database.
 const defaultDB = "data/lvsconsole.db"
 
+// command is one subcommand. Its flags are declared by setup on the flag
+// set it is given, which returns the function that runs the command with
+// them: so the usage text is made from the very flags that are parsed.
 type command struct {
-	name, args, help string
-	run              func(ctx context.Context, env *env, args []string) error
+	name string
+	args string // the positional arguments, e.g. "FILE|-"; "" takes none
+	help string // one line; "" hides the command from the usage
+	// setup declares the command's flags on fs and returns its body, which
+	// gets the arguments left after the flags.
+	setup func(fs *flag.FlagSet) runFunc
 }
 
+type runFunc func(ctx context.Context, e *env, args []string) error
+
 var commands = []command{
-	{"serve", "[-db FILE] [-listen ADDR] [-failover=false]", "run the console, the IPVS engine, health checks and failover", runServe},
-	{"passwd", "[-db FILE] [-user NAME]", "set a console user's password (asked twice, or two lines on stdin)", runPasswd},
-	{"import", "[-db FILE] [-check] FILE|-", "load an lvs.cf file as a new revision (-check: validate only)", runImport},
-	{"export", "[-db FILE] [-serial N] [-o FILE]", "write the configuration (or revision N) as lvs.cf", runExport},
-	{"secret", "[-db FILE] [-generate | -set]", "show, make (-generate) or set from stdin (-set) the secret the two directors share", runSecret},
-	{"status", "[-db FILE] [-stats | -rate]", "print the live IPVS table as ipvsadm -Ln does, and the director's state (from the running serve)", runStatus},
-	{"version", "", "print the version", runVersion},
+	{"serve", "", "run the console, the IPVS engine, health checks and failover", serveCommand},
+	{"passwd", "", "set a console user's password (asked twice, or two lines on stdin)", passwdCommand},
+	{"import", "FILE|-", "load an lvs.cf file as a new revision (-check: validate only)", importCommand},
+	{"export", "", "write the configuration (or revision N) as lvs.cf", exportCommand},
+	{"secret", "", "show, make (-generate) or set from stdin (-set) the secret the two directors share", secretCommand},
+	{"status", "", "print the live IPVS table as ipvsadm -Ln does, and the director's state (from the running serve)", statusCommand},
+	{"version", "", "print the version", func(*flag.FlagSet) runFunc { return runVersion }},
 	// Not for people: serve runs it for its heartbeat (pulse.ServeHelper).
-	{"pulse-helper", "", "", runPulseHelper},
+	{"pulse-helper", "", "", func(*flag.FlagSet) runFunc { return runPulseHelper }},
 }
 
 // runPulseHelper is the heartbeat's helper process. It ignores ctx: on
@@ -85,32 +98,93 @@ func run(ctx context.Context, e *env, args []string) error {
 		return flag.ErrHelp
 	}
 	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(ctx, e, args[1:])
+		if c.name != args[0] {
+			continue
 		}
+		fs := c.flagSet(e.stderr)
+		body := c.setup(fs)
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if c.args == "" && fs.NArg() != 0 {
+			return fmt.Errorf("%s takes no arguments, got %q", c.name, fs.Args())
+		}
+		return body(ctx, e, fs.Args())
 	}
 	usage(e.stderr)
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// flagSet returns c's flag set, without its flags, writing its usage (for
+// -h or a bad flag) to w.
+func (c command) flagSet(w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("lvsconsole "+c.name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintf(w, "usage: %s\n\n%s\n", c.synopsis(fs), c.help)
+		if hasFlags(fs) {
+			fmt.Fprintln(w, "\nflags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// synopsis is the command's usage line, made from the flags setup
+// declared on fs: "lvsconsole import [-check] [-db FILE] FILE|-".
+func (c command) synopsis(fs *flag.FlagSet) string {
+	var b strings.Builder
+	b.WriteString("lvsconsole " + c.name)
+	fs.VisitAll(func(f *flag.Flag) {
+		name, _ := flag.UnquoteUsage(f)
+		if isBool(f) {
+			if f.DefValue == "true" {
+				fmt.Fprintf(&b, " [-%s=false]", f.Name)
+			} else {
+				fmt.Fprintf(&b, " [-%s]", f.Name)
+			}
+			return
+		}
+		if name == "" || name == "value" {
+			name = "value"
+		}
+		fmt.Fprintf(&b, " [-%s %s]", f.Name, strings.ToUpper(name))
+	})
+	if c.args != "" {
+		b.WriteString(" " + c.args)
+	}
+	return b.String()
+}
+
+func isBool(f *flag.Flag) bool {
+	bf, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && bf.IsBoolFlag()
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// usage lists the commands with their synopses, made from their flags.
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: lvsconsole COMMAND [flags]\n\ncommands:")
 	for _, c := range commands {
 		if c.help == "" {
 			continue
 		}
-		fmt.Fprintf(w, "  %-8s %s\n           %s\n", c.name, c.args, c.help)
+		fs := c.flagSet(io.Discard)
+		c.setup(fs)
+		fmt.Fprintf(w, "  %s\n      %s\n", c.synopsis(fs), c.help)
 	}
-	fmt.Fprintln(w, "\n'lvsconsole COMMAND -h' lists a command's flags.")
+	fmt.Fprintln(w, "\n'lvsconsole COMMAND -h' explains a command's flags.")
 }
 
-// newFlags returns a flag set for a command, with the -db flag every
-// command that touches the database shares.
-func newFlags(e *env, name string) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet("lvsconsole "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	db := fs.String("db", defaultDB, "SQLite database `file`")
-	return fs, db
+// dbFlag declares the -db flag every command that touches the database
+// has.
+func dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", defaultDB, "SQLite database `file`")
 }
 
 // openStore opens the database for a command, saying on stderr what it had

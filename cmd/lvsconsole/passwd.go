@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 
@@ -12,32 +13,28 @@ import (
 	"github.com/lvsconsole/lvsconsole/store"
 )
 
-func runPasswd(ctx context.Context, e *env, args []string) error {
-	fs, db := newFlags(e, "passwd")
+func passwdCommand(fs *flag.FlagSet) runFunc {
+	db := dbFlag(fs)
 	user := fs.String("user", "admin", "console user `name`")
-	if err := fs.Parse(args); err != nil {
-		return err
+	return func(ctx context.Context, e *env, args []string) error {
+		if err := store.ValidateUserName(*user); err != nil {
+			return err
+		}
+		pw, err := readNewPassword(e, *user)
+		if err != nil {
+			return err
+		}
+		st, err := e.openStore(ctx, *db)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := st.SetPassword(ctx, *user, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "password of %s set in %s\n", *user, *db)
+		return nil
 	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("passwd takes no arguments, got %q", fs.Args())
-	}
-	if err := store.ValidateUserName(*user); err != nil {
-		return err
-	}
-	pw, err := readNewPassword(e, *user)
-	if err != nil {
-		return err
-	}
-	st, err := e.openStore(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.SetPassword(ctx, *user, pw); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stderr, "password of %s set in %s\n", *user, *db)
-	return nil
 }
 
 // readNewPassword asks twice: without echo on a terminal, or as two lines

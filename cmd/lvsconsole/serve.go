@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,173 +19,175 @@ import (
 	"github.com/lvsconsole/lvsconsole/store"
 )
 
-func runServe(ctx context.Context, e *env, args []string) error {
-	// Everything started below stops with ctx; a serving error must stop
-	// it too before the deferred waits.
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
-	fs, db := newFlags(e, "serve")
+func serveCommand(fs *flag.FlagSet) runFunc {
+	db := dbFlag(fs)
 	listen := fs.String("listen", ":3636", "`address` the console listens on")
 	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM, with -tls-key)")
 	keyFile := fs.String("tls-key", "", "the certificate's private key `file` (PEM)")
 	idle := fs.Duration("session-idle", 30*time.Minute, "log a console user out after this long unused")
 	maxAge := fs.Duration("session-max", 12*time.Hour, "log a console user out this long after login")
-	maxConns := fs.Int("max-conns", 512, "keep at most this many connections to the console open; more are closed at once")
-	maxPerClient := fs.Int("max-conns-per-client", 64, "keep at most this many connections from one client address (an IPv6 /64) open; more are closed at once")
+	maxConns := fs.Int("max-conns", 512, "keep at most `n` connections to the console open; more are closed at once")
+	maxPerClient := fs.Int("max-conns-per-client", 64, "keep at most `n` connections from one client address (an IPv6 /64) open; more are closed at once")
 	trusted := fs.String("trusted-proxy", "", "believe X-Forwarded-For and X-Forwarded-Proto from these `CIDR[,CIDR]` only (a TLS-terminating proxy in front of the console)")
 	withFailover := fs.Bool("failover", true, "bring the virtual IP addresses up and down, run the heartbeat with the backup director and sync the configuration to it (false: console, IPVS and health checks only)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
-	}
-	if (*certFile == "") != (*keyFile == "") {
-		return errors.New("-tls-cert and -tls-key go together")
-	}
-	switch {
-	case *maxConns < 1:
-		return fmt.Errorf("-max-conns %d: allow at least 1 connection", *maxConns)
-	case *maxPerClient < 1:
-		return fmt.Errorf("-max-conns-per-client %d: allow at least 1 connection", *maxPerClient)
-	case *maxPerClient > *maxConns:
-		return fmt.Errorf("-max-conns-per-client %d is more than -max-conns %d: make it at most that", *maxPerClient, *maxConns)
-	}
-	proxies, err := parsePrefixes(*trusted)
-	if err != nil {
-		return fmt.Errorf("-trusted-proxy: %w", err)
-	}
-	tls := *certFile != ""
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	return func(ctx context.Context, e *env, args []string) error {
+		if (*certFile == "") != (*keyFile == "") {
+			return errors.New("-tls-cert and -tls-key go together")
+		}
+		switch {
+		case *maxConns < 1:
+			return fmt.Errorf("-max-conns %d: allow at least 1 connection", *maxConns)
+		case *maxPerClient < 1:
+			return fmt.Errorf("-max-conns-per-client %d: allow at least 1 connection", *maxPerClient)
+		case *maxPerClient > *maxConns:
+			return fmt.Errorf("-max-conns-per-client %d is more than -max-conns %d: make it at most that", *maxPerClient, *maxConns)
+		}
+		proxies, err := parsePrefixes(*trusted)
+		if err != nil {
+			return fmt.Errorf("-trusted-proxy: %w", err)
+		}
+		tls := *certFile != ""
+		log := slog.New(slog.NewTextHandler(e.stderr, nil))
 
-	st, err := store.Open(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	for _, r := range st.Repaired() {
-		log.Warn("made the database private: it holds password hashes and the peer secret", "change", r)
-	}
-	cfg, err := st.Config(ctx)
-	if err != nil {
-		return err
-	}
-	checks := engine.NewChecks()
-	eng := engine.New(engine.Options{
-		Source: st,
-		Ledger: st,
-		Dial:   dialIPVS,
-		Health: checks,
-		Wake:   checks.Changes(),
-		Log:    log.With("part", "engine"),
-	})
-	tcp, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", *listen, err)
-	}
-	ln := newConnLimit(tcp, *maxConns, *maxPerClient, proxies, log)
-	opts := handlers.Options{
-		Store:    st,
-		Log:      log,
-		Secure:   tls,
-		Sessions: store.SessionPolicy{Idle: *idle, Absolute: *maxAge},
-		Engine:   eng,
-		Health:   checks,
+		st, err := store.Open(ctx, *db)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, r := range st.Repaired() {
+			log.Warn("made the database private: it holds password hashes and the peer secret", "change", r)
+		}
+		cfg, err := st.Config(ctx)
+		if err != nil {
+			return err
+		}
+		checks := engine.NewChecks()
+		eng := engine.New(engine.Options{
+			Source: st,
+			Ledger: st,
+			Dial:   dialIPVS,
+			Health: checks,
+			Wake:   checks.Changes(),
+			Log:    log.With("part", "engine"),
+		})
+		tcp, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", *listen, err)
+		}
+		ln := newConnLimit(tcp, *maxConns, *maxPerClient, proxies, log)
+		opts := handlers.Options{
+			Store:    st,
+			Log:      log,
+			Secure:   tls,
+			Sessions: store.SessionPolicy{Idle: *idle, Absolute: *maxAge},
+			Engine:   eng,
+			Health:   checks,
 
-		TrustedProxies: proxies,
-	}
-	var director *failover.Director
-	if *withFailover {
-		exe, err := os.Executable()
+			TrustedProxies: proxies,
+		}
+		var director *failover.Director
+		if *withFailover {
+			exe, err := os.Executable()
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("finding this program for the heartbeat helper: %w", err)
+			}
+			director = failover.New(failover.Options{
+				Store:       st,
+				Log:         log,
+				ConsolePort: uint16(ln.Addr().(*net.TCPAddr).Port),
+				ConsoleTLS:  tls,
+				// The heartbeat in a helper process: this binary's
+				// pulse-helper command (see pulse.Options.Helper).
+				HeartbeatHelper: func() *exec.Cmd { return exec.Command(exe, "pulse-helper") },
+			})
+			opts.Failover = director
+		}
+		// The console's long answers (the dashboard's stream) end when it
+		// stops serving, whatever stops it.
+		consoleCtx, endConsole := context.WithCancel(ctx)
+		defer endConsole()
+		console, err := handlers.New(consoleCtx, opts)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("finding this program for the heartbeat helper: %w", err)
+			return err
 		}
-		director = failover.New(failover.Options{
-			Store:       st,
-			Log:         log,
-			ConsolePort: uint16(ln.Addr().(*net.TCPAddr).Port),
-			ConsoleTLS:  tls,
-			// The heartbeat in a helper process: this binary's
-			// pulse-helper command (see pulse.Options.Helper).
-			HeartbeatHelper: func() *exec.Cmd { return exec.Command(exe, "pulse-helper") },
-		})
-		opts.Failover = director
-	}
-	console, err := handlers.New(ctx, opts)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	stopLocal, err := startLocal(ctx, localSocket(st.Path()), handlers.NewLocal(handlers.LocalOptions{
-		Store: st, Log: log, Engine: eng, Failover: opts.Failover, Info: ipvsInfo,
-	}), log.With("part", "local"))
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer stopLocal()
-	// The deadlines to read a body and write an answer are the console's,
-	// route by route (handlers.Timeouts): an lvs.cf upload takes longer
-	// than a form, and the dashboard's stream has none as a whole.
-	srv := &http.Server{
-		Handler:           console,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	scheme := "http"
-	if tls {
-		scheme = "https"
-	}
-	url := consoleURL(scheme, ln.Addr())
-	log.Info("console listening", "url", url, "db", st.Path(), "serial", cfg.Serial)
-	if code, ok := console.SetupCode(); ok {
-		log.Warn("no console user exists yet: open "+url+"/setup and enter the setup code (or run 'lvsconsole passwd')",
-			"setup_code", code)
-	}
-
-	engineDone := make(chan struct{})
-	go func() { eng.Run(ctx); close(engineDone) }()
-	defer func() { <-engineDone }()
-	checksDone := make(chan struct{})
-	go func() { checks.Run(ctx); close(checksDone) }()
-	defer func() { <-checksDone }()
-	if director != nil {
-		// Stopping stands down: addresses go, and the peer takes over at
-		// once. Wait for it before the process ends.
-		failoverDone := make(chan struct{})
-		go func() {
-			if err := director.Run(ctx); err != nil {
-				log.Error("failover stopped", "err", err)
-			}
-			close(failoverDone)
-		}()
-		defer func() { <-failoverDone }()
-	}
-
-	errc := make(chan error, 1)
-	go func() {
+		stopLocal, err := startLocal(ctx, localSocket(st.Path()), handlers.NewLocal(handlers.LocalOptions{
+			Store: st, Log: log, Engine: eng, Failover: opts.Failover, Info: ipvsInfo,
+		}), log.With("part", "local"))
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		// The deadlines to read a body and write an answer are the console's,
+		// route by route (handlers.Timeouts): an lvs.cf upload takes longer
+		// than a form, and the dashboard's stream has none as a whole.
+		srv := &http.Server{
+			Handler:           console,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		scheme := "http"
 		if tls {
-			errc <- srv.ServeTLS(ln, *certFile, *keyFile)
-		} else {
-			errc <- srv.Serve(ln)
+			scheme = "https"
 		}
-	}()
-	select {
-	case err := <-errc:
-		stop()
-		return fmt.Errorf("serving: %w", err)
-	case <-ctx.Done():
+		url := consoleURL(scheme, ln.Addr())
+		log.Info("console listening", "url", url, "db", st.Path(), "serial", cfg.Serial)
+		if code, ok := console.SetupCode(); ok {
+			log.Warn("no console user exists yet: open "+url+"/setup and enter the setup code (or run 'lvsconsole passwd')",
+				"setup_code", code)
+		}
+
+		// Started in this order, stopped in the reverse: the console stops
+		// taking requests first, then failover stands down (addresses go,
+		// the peer takes over at once), then the checks and the engine
+		// (which leaves the kernel's table as it is); the store closes last
+		// (deferred above).
+		stages := []stage{
+			{"engine", func(ctx context.Context) error { eng.Run(ctx); return nil }},
+			{"health checks", func(ctx context.Context) error { checks.Run(ctx); return nil }},
+		}
+		if director != nil {
+			stages = append(stages, stage{"failover", func(ctx context.Context) error {
+				// A failover that cannot run is in the log and on the
+				// console; the console, IPVS and checks go on.
+				if err := director.Run(ctx); err != nil {
+					log.Error("failover stopped", "err", err)
+					<-ctx.Done()
+				}
+				return nil
+			}})
+		}
+		stages = append(stages,
+			stage{"local socket", func(ctx context.Context) error { <-ctx.Done(); stopLocal(); return nil }},
+			stage{"console", func(ctx context.Context) error {
+				errc := make(chan error, 1)
+				go func() {
+					if tls {
+						errc <- srv.ServeTLS(ln, *certFile, *keyFile)
+					} else {
+						errc <- srv.Serve(ln)
+					}
+				}()
+				select {
+				case err := <-errc:
+					return fmt.Errorf("serving: %w", err)
+				case <-ctx.Done():
+				}
+				log.Info("shutting down")
+				endConsole()
+				shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					return fmt.Errorf("shutting down: %w", err)
+				}
+				return nil
+			}},
+		)
+		return runStages(ctx, stages...)
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	return nil
 }
 
 // consoleURL is the address to open in a browser: a wildcard listener is

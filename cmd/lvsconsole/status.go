@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -15,40 +16,36 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 )
 
-// runStatus prints the IPVS table as ipvsadm -Ln does and the director's
+// statusCommand prints the IPVS table as ipvsadm -Ln does and the director's
 // state, as the running serve sees them (through its local socket); with
 // no serve running, the table straight from the kernel.
-func runStatus(ctx context.Context, e *env, args []string) error {
-	fs, db := newFlags(e, "status")
+func statusCommand(fs *flag.FlagSet) runFunc {
+	db := dbFlag(fs)
 	stats := fs.Bool("stats", false, "show counters (as ipvsadm -Ln --stats)")
 	rate := fs.Bool("rate", false, "show rates (as ipvsadm -Ln --rate)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	return func(ctx context.Context, e *env, args []string) error {
+		mode := engine.TextTable
+		switch {
+		case *stats:
+			mode = engine.TextStats
+		case *rate:
+			mode = engine.TextRate
+		}
+		sock := localSocket(*db)
+		st, err := fetchLocal(ctx, sock)
+		if err == nil {
+			return writeStatus(e.stdout, st, mode)
+		}
+		if !errors.Is(err, errNotServing) {
+			return err
+		}
+		if err := kernelStatus(ctx, e.stdout, mode); err != nil {
+			return fmt.Errorf("lvsconsole serve is not running (nothing answers on %s), and reading the kernel failed: %w", sock, err)
+		}
+		// On stderr: stdout stays exactly what ipvsadm -Ln prints.
+		fmt.Fprintln(e.stderr, "(lvsconsole serve is not running: table read from the kernel)")
+		return nil
 	}
-	if fs.NArg() != 0 {
-		return fmt.Errorf("status takes no arguments, got %q", fs.Args())
-	}
-	mode := engine.TextTable
-	switch {
-	case *stats:
-		mode = engine.TextStats
-	case *rate:
-		mode = engine.TextRate
-	}
-	sock := localSocket(*db)
-	st, err := fetchLocal(ctx, sock)
-	if err == nil {
-		return writeStatus(e.stdout, st, mode)
-	}
-	if !errors.Is(err, errNotServing) {
-		return err
-	}
-	if err := kernelStatus(ctx, e.stdout, mode); err != nil {
-		return fmt.Errorf("lvsconsole serve is not running (nothing answers on %s), and reading the kernel failed: %w", sock, err)
-	}
-	// On stderr: stdout stays exactly what ipvsadm -Ln prints.
-	fmt.Fprintln(e.stderr, "(lvsconsole serve is not running: table read from the kernel)")
-	return nil
 }
 
 // kernelStatus prints the kernel's table, read over netlink.
