@@ -172,8 +172,8 @@ func (c *Console) apiStatus(w http.ResponseWriter, r *http.Request) {
 				Text: ev.From + " -> " + ev.To + ": " + ev.Reason})
 		}
 	}
-	if re, ok := c.failover.(RoleEvents); ok {
-		for _, ev := range re.Events(statusEvents) {
+	if c.failover != nil {
+		for _, ev := range c.failover.Events(statusEvents) {
 			out.Events = append(out.Events, apiEvent{Time: ev.When.UTC(), Kind: "failover", Subject: "this director",
 				Text: string(ev.From) + " -> " + string(ev.To) + ": " + ev.Reason})
 		}

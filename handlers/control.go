@@ -12,7 +12,6 @@ import (
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
-	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/lvsconsole/lvsconsole/store"
 	"github.com/lvsconsole/lvsconsole/web"
@@ -36,12 +35,6 @@ type HealthSource interface {
 type HistorySource interface {
 	History(name string) []engine.Point
 	Busiest(n int) []string
-}
-
-// RoleEvents gives the role changes of this director; *failover.Director
-// provides them.
-type RoleEvents interface {
-	Events(n int) []failover.Event
 }
 
 // Auto update of CONTROL/MONITORING: piranha's default period, and bounds.
@@ -233,8 +226,8 @@ func (c *Console) recentEvents(revs []store.Revision) []web.Event {
 				Text: fmt.Sprintf("%s -> %s: %s", ev.From, ev.To, ev.Reason)})
 		}
 	}
-	if re, ok := c.failover.(RoleEvents); ok {
-		for _, ev := range re.Events(n) {
+	if c.failover != nil {
+		for _, ev := range c.failover.Events(n) {
 			evs = append(evs, web.Event{When: ev.When, Kind: "failover", Subject: "this director",
 				Text: fmt.Sprintf("%s -> %s: %s", ev.From, ev.To, ev.Reason)})
 		}
@@ -250,8 +243,8 @@ func (c *Console) recentEvents(revs []store.Revision) []web.Event {
 // charts draws the last hour of all virtual servers together, then of the
 // busiest few.
 func (c *Console) charts() []web.Chart {
-	hs, ok := c.engine.(HistorySource)
-	if !ok {
+	hs := c.traffic
+	if hs == nil {
 		return nil
 	}
 	all, ok := chartOf(hs, "", "all virtual servers")
@@ -270,11 +263,10 @@ func (c *Console) charts() []web.Chart {
 // chartOf is the chart of virtual server name (for its REAL SERVER tab),
 // or nil before the engine has sampled it.
 func (c *Console) chartOf(name string) *web.Chart {
-	hs, ok := c.engine.(HistorySource)
-	if !ok {
+	if c.traffic == nil {
 		return nil
 	}
-	ch, ok := chartOf(hs, name, "last hour")
+	ch, ok := chartOf(c.traffic, name, "last hour")
 	if !ok {
 		return nil
 	}

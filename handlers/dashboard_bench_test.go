@@ -88,7 +88,7 @@ func dashboard1000x10(b *testing.B) (*Console, *httptest.Server, *http.Client) {
 	for i := range 720 {
 		live.hist = append(live.hist, engine.Point{At: time.Now().Add(time.Duration(i-720) * 5 * time.Second), CPS: float64(i), BPS: float64(i) * 1e6})
 	}
-	c, err := New(ctx, Options{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Engine: live, Health: bigHealth{}})
+	c, err := New(ctx, Options{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Engine: live, History: live, Health: bigHealth{}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -57,6 +57,7 @@ func TestControlShowsCountersAndCharts(t *testing.T) {
 	e := newEnv(t, true)
 	cfg := e.seed(t)
 	e.console.engine = liveStatus{liveTable(cfg)}
+	e.console.traffic = liveStatus{liveTable(cfg)}
 	page := get(t, e.login(t), e.srv.URL+"/control").body
 	for _, want := range []string{"123456", "99999", ">42<", "5.0M", `id="charts"`, "all virtual servers", "<svg", `d="M0.0,`} {
 		if !strings.Contains(page, want) {
@@ -82,6 +83,7 @@ func TestControlStream(t *testing.T) {
 	e := newEnv(t, true)
 	cfg := e.seed(t)
 	e.console.engine = liveStatus{liveTable(cfg)}
+	e.console.traffic = liveStatus{liveTable(cfg)}
 	if a := get(t, e.client(t), e.srv.URL+"/control/stream"); a.code != http.StatusSeeOther {
 		t.Errorf("the stream without a session: %d, want 303 to the login", a.code)
 	}
@@ -165,7 +167,7 @@ func TestBrowserDashboardUpdatesItself(t *testing.T) {
 	go func() { eng.Run(ctx); done <- struct{}{} }()
 	defer func() { cancel(); <-done; <-done }()
 	cctx, ccancel := context.WithCancel(ctx)
-	console, err := New(cctx, Options{Store: e.store, Log: quiet, Engine: eng, Health: checks})
+	console, err := New(cctx, Options{Store: e.store, Log: quiet, Engine: eng, History: eng, Health: checks})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,8 @@ import (
 // it.
 type FailoverSource interface {
 	Status() failover.Status
+	// Events returns the last n role changes, newest first.
+	Events(n int) []failover.Event
 }
 
 // standby reports whether this director is the standby of a pair, and the

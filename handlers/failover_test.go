@@ -15,7 +15,8 @@ import (
 
 type fixedFailover failover.Status
 
-func (f fixedFailover) Status() failover.Status { return failover.Status(f) }
+func (f fixedFailover) Status() failover.Status   { return failover.Status(f) }
+func (fixedFailover) Events(int) []failover.Event { return nil }
 
 // TestStandbyIsReadOnly: on the standby director every configuration
 // change is refused (409) and saves nothing, pages say so and link to the

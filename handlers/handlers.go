@@ -49,6 +49,9 @@ type Options struct {
 	Now func() time.Time
 	// Engine reports what the IPVS engine does; nil when none runs.
 	Engine StatusSource
+	// History gives the traffic of the last hour, for the charts; nil:
+	// none are drawn. *engine.Engine provides it.
+	History HistorySource
 	// Health reports the health checks; nil when none run.
 	Health HealthSource
 	// Failover reports failover; nil when none runs. On the standby
@@ -76,6 +79,7 @@ type Console struct {
 	hashes    *hashGate
 	now       func() time.Time
 	engine    StatusSource
+	traffic   HistorySource
 	health    HealthSource
 	failover  FailoverSource
 	timeouts  Timeouts
@@ -112,6 +116,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		policy:    o.Sessions,
 		now:       o.Now,
 		engine:    o.Engine,
+		traffic:   o.History,
 		health:    o.Health,
 		failover:  o.Failover,
 		timeouts:  o.Timeouts.withDefaults(),

@@ -210,7 +210,8 @@ func (f fixedEngine) Status() engine.Status { return engine.Status(f) }
 
 type fixedDirector failover.Status
 
-func (f fixedDirector) Status() failover.Status { return failover.Status(f) }
+func (f fixedDirector) Status() failover.Status   { return failover.Status(f) }
+func (fixedDirector) Events(int) []failover.Event { return nil }
 
 // TestStatusOutput: what a director with IPVS and a peer prints, through
 // the real socket and JSON: the kernel's table as ipvsadm -Ln, then the

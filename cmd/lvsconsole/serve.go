@@ -81,6 +81,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			Secure:   tls,
 			Sessions: store.SessionPolicy{Idle: *idle, Absolute: *maxAge},
 			Engine:   eng,
+			History:  eng,
 			Health:   checks,
 
 			TrustedProxies: proxies,

@@ -53,6 +53,15 @@ const (
 
 // Health tells which real servers may take traffic, and with what weight.
 type Health interface {
+	Weigher
+	// Configure is given each configuration the engine applies, before
+	// Weight is asked about it: the checks follow it.
+	Configure(cfg *config.Config)
+}
+
+// Weigher says what weight each real server should have: all Desired
+// needs of the health checks.
+type Weigher interface {
 	// Weight returns the weight real server rs of virtual server vs should
 	// have, and whether it belongs in the table.
 	Weight(vs *config.VirtualServer, rs *config.RealServer) (int32, Presence)
@@ -66,10 +75,13 @@ func (Configured) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32
 	return int32(rs.Weight), In
 }
 
+// Configure does nothing: nothing is checked.
+func (Configured) Configure(*config.Config) {}
+
 // Desired returns the table cfg asks for: a service for each active virtual
 // server with a real address, holding its active real servers that health
 // lets in, or its sorry server when none is left.
-func Desired(cfg *config.Config, health Health) *Table {
+func Desired(cfg *config.Config, health Weigher) *Table {
 	t := &Table{Timeouts: ipvs.Timeouts{
 		TCP:    time.Duration(cfg.Global.TCPTimeout) * time.Second,
 		TCPFin: time.Duration(cfg.Global.TCPFinTimeout) * time.Second,

@@ -62,11 +62,6 @@ type Engine struct {
 	hist    *history   // rates per virtual server
 }
 
-// Configurer is a Health that follows the configuration (Checks).
-type Configurer interface {
-	Configure(cfg *config.Config)
-}
-
 // Status is what the engine last did, for the console.
 type Status struct {
 	Running   bool   // the engine's loop is running
@@ -185,9 +180,7 @@ func (e *Engine) Reconcile(ctx context.Context) {
 		e.update(func(s *Status) { s.Errors = []string{err.Error()} })
 		return
 	}
-	if c, ok := e.o.Health.(Configurer); ok {
-		c.Configure(cfg)
-	}
+	e.o.Health.Configure(cfg)
 	want := Desired(cfg, e.o.Health)
 	if e.kernel == nil {
 		k, err := e.o.Dial()
