@@ -6,7 +6,7 @@
 // and Run boots a throwaway VM whose initramfs holds busybox, iproute2's ip,
 // ipvsadm, the IPVS modules and the given binaries, runs a shell script and
 // reports its exit status. The kernel comes from `make guest`
-// (lvs/guest/prepare.sh); see /work/shared/reference/kernel-vm.md.
+// (lvs/guest/prepare.sh); see docs/guest-kernel.md.
 //
 // Emulation is TCG (no KVM: nested virtualisation hangs here): a boot plus a
 // short test takes several seconds, so tests batch their checks into one

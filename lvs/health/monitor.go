@@ -195,6 +195,31 @@ func (m *Monitor[K]) remove(c *checker[K]) {
 // context) and returns nil. Calling Run while it runs is an error; it may
 // be called again after it returned, and spreads the first checks over an
 // interval again. States are kept between runs.
+//
+// Run is one scheduler loop over two heaps, both guarded by m.mu. What
+// holds whenever m.mu is free:
+//
+//   - Every checker is in exactly one of: sched (idle, keyed by its next
+//     start: c.run == nil, c.index its place), watch (its probe holds a
+//     slot: c.run != nil, c.slot, keyed by its deadline, or, once c.late,
+//     by when it is declared hung), or neither (a probe that was declared
+//     hung and still runs, c.slot false, c.index -1: it is scheduled again
+//     when it returns, if not removed).
+//   - inflight == len(watch) <= max: a slot is taken by start and given
+//     back by complete or expire, never twice (c.slot says which).
+//   - A checker is never probed twice at once: it is pushed on sched only
+//     when its probe has returned or been declared hung and returned.
+//   - Each probe's context is cancelled at its deadline (or at Run's
+//     end); a probe that ignores it keeps its slot for a grace period more,
+//     then expire records it DOWN ("probe did not return") and frees the
+//     slot: a hung program cannot starve the others for longer.
+//   - Once stopping (ctx ended), nothing starts; Run returns when
+//     inflight is 0, and idle workers end with r.quit.
+//
+// The loop sleeps until the earliest of: the next start (when a slot is
+// free), the next deadline in watch, a poke (Set, complete), or ctx's end.
+// Asynchronous probes (Start) are started outside m.mu, since their done
+// may run at once on the same goroutine.
 func (m *Monitor[K]) Run(ctx context.Context) error {
 	m.mu.Lock()
 	if m.run != nil {

@@ -1,7 +1,7 @@
 // Package ipvs is a client of the kernel's IP Virtual Server over generic
 // netlink: services, destinations, timeouts, the connection sync daemon and
 // counters, without forking ipvsadm. The ABI is described in
-// ../shared/reference/ipvs-netlink.md and include/uapi/linux/ip_vs.h.
+// docs/ipvs-netlink.md and include/uapi/linux/ip_vs.h.
 package ipvs
 
 import (
