@@ -16,9 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -40,10 +40,81 @@ const (
 	Standby  Role = "standby"
 )
 
-// Options configure a Director.
+// Source is where a Director reads the configuration and the peer secret,
+// and saves the configuration it takes from the peer; *store.Store
+// provides it.
+type Source interface {
+	Config(ctx context.Context) (*config.Config, error)
+	// Subscribe signals changes of the configuration and of the secret.
+	Subscribe() (<-chan struct{}, func())
+	// PeerSecret returns store.ErrNoSecret when none is set.
+	PeerSecret(ctx context.Context) ([]byte, time.Time, error)
+	// Adopt saves cfg whole at its own serial, or returns store.ErrStale
+	// when that is not ahead of the current one.
+	Adopt(ctx context.Context, ch store.Change, cfg *config.Config) (*config.Config, error)
+}
+
+// Addresses are the host's addresses and links; *netif.Handle provides
+// them.
+type Addresses interface {
+	// Add brings a up; an address already up is no error.
+	Add(ctx context.Context, a netif.Addr) error
+	// Del takes a down; an absent address is no error, and a missing
+	// device is netif.ErrNoDevice.
+	Del(ctx context.Context, a netif.Addr) error
+	// Has says whether ip is on one of the host's devices.
+	Has(ctx context.Context, ip netip.Addr) (bool, error)
+	Link(ctx context.Context, device string) (netif.LinkState, error)
+	Close() error
+}
+
+// SyncDaemon is the kernel's IPVS connection sync daemon; *ipvs.Client
+// provides it.
+type SyncDaemon interface {
+	Daemons(ctx context.Context) ([]ipvs.Daemon, error)
+	StartDaemon(ctx context.Context, d ipvs.Daemon) error
+	StopDaemon(ctx context.Context, state ipvs.DaemonState) error
+	Close() error
+}
+
+// Heartbeat is the heartbeat with the peer director, which decides which of
+// the two is active; *pulse.Node provides it.
+type Heartbeat interface {
+	// Run runs the heartbeat until ctx ends, then says goodbye to the
+	// peer, so that it takes over at once.
+	Run(ctx context.Context) error
+	Status() pulse.Status
+	// Changes is signalled when Status changes.
+	Changes() <-chan struct{}
+	Configure(s pulse.Settings) error
+	SetSerial(serial int64)
+	SetLink(ok bool)
+}
+
+// Options configure a Director. Source and the functions that reach the
+// host (Addresses to Heartbeat) are required: a test that forgets one
+// gets an error from Run rather than a change to its machine's network.
 type Options struct {
-	Store *store.Store
-	Log   *slog.Logger
+	Source Source
+	// Addresses opens the host's addresses for one Run (netif.Open); Run
+	// closes them.
+	Addresses func() (Addresses, error)
+	// Announce tells the LAN that ip is now on device (netif.Announce).
+	Announce func(ctx context.Context, device string, ip netip.Addr) error
+	// WatchLinks sends the state of links as they change, until ctx ends
+	// (netif.WatchLinks).
+	WatchLinks func(ctx context.Context, ch chan<- netif.LinkState) error
+	// Forwarding says whether the kernel forwards ip's family
+	// (netif.Forwarding).
+	Forwarding func(ip netip.Addr) (bool, error)
+	// SyncDaemon opens the kernel's IPVS to move its connection sync
+	// daemon (ipvs.Dial), once per move: a kernel that gains IPVS later
+	// is noticed.
+	SyncDaemon func() (SyncDaemon, error)
+	// Heartbeat makes the heartbeat for s (pulse.New).
+	Heartbeat func(s pulse.Settings) (Heartbeat, error)
+
+	Log *slog.Logger
 	// ConsolePort is the port of this director's console, told to the peer
 	// for configuration sync and for the standby's link to the active.
 	ConsolePort uint16
@@ -55,9 +126,28 @@ type Options struct {
 	Announcements  int
 	AnnounceEvery  time.Duration
 	CommandTimeout time.Duration // of active_cmd and inactive_cmd; 0 = 30 s
-	// HeartbeatHelper, if set, runs the heartbeat in a helper process
-	// (see pulse.Options.Helper); nil: in this process.
-	HeartbeatHelper func() *exec.Cmd
+}
+
+// missing names the required options o lacks.
+func (o *Options) missing() []string {
+	var m []string
+	for _, f := range []struct {
+		name string
+		nil  bool
+	}{
+		{"Source", o.Source == nil},
+		{"Addresses", o.Addresses == nil},
+		{"Announce", o.Announce == nil},
+		{"WatchLinks", o.WatchLinks == nil},
+		{"Forwarding", o.Forwarding == nil},
+		{"SyncDaemon", o.SyncDaemon == nil},
+		{"Heartbeat", o.Heartbeat == nil},
+	} {
+		if f.nil {
+			m = append(m, f.name)
+		}
+	}
+	return m
 }
 
 // Status is what the console shows of failover.
@@ -88,7 +178,7 @@ type Director struct {
 	mu     sync.Mutex
 	status Status
 	events []Event             // role changes, newest last, at most maxEvents
-	node   *pulse.Node         // the heartbeat while one runs, for a live Status
+	node   Heartbeat           // the heartbeat while one runs, for a live Status
 	up     map[netif.Addr]bool // VIPs we brought up
 	warn   map[string]string   // by topic
 	wake   chan struct{}
@@ -209,9 +299,13 @@ type plan struct {
 }
 
 // Run runs failover until ctx ends; then, if it was active, it stands
-// down (the peer, told by pulse's goodbye, takes over at once).
+// down (the peer, told by the heartbeat's goodbye, takes over at once).
+// It returns once everything it started has ended.
 func (d *Director) Run(ctx context.Context) error {
-	h, err := netif.Open()
+	if m := d.o.missing(); len(m) > 0 {
+		return fmt.Errorf("failover: the options lack %s", strings.Join(m, ", "))
+	}
+	h, err := d.o.Addresses()
 	if err != nil {
 		return fmt.Errorf("failover: %w", err)
 	}
@@ -248,12 +342,12 @@ func (d *Director) Run(ctx context.Context) error {
 // run is the state of one Run.
 type run struct {
 	d        *Director
-	h        *netif.Handle
+	h        Addresses
 	role     Role
 	cfg      *config.Config
 	plan     plan
 	key      []byte
-	node     *pulse.Node
+	node     Heartbeat
 	nodeStop context.CancelFunc
 	nodeDone chan struct{}
 	links    chan netif.LinkState
@@ -266,7 +360,7 @@ type run struct {
 
 func (r *run) loop(ctx context.Context) error {
 	d := r.d
-	changed, unsubscribe := d.o.Store.Subscribe()
+	changed, unsubscribe := d.o.Source.Subscribe()
 	defer unsubscribe()
 	if err := r.reload(ctx); err != nil {
 		return err
@@ -294,11 +388,11 @@ func (r *run) loop(ctx context.Context) error {
 // reload reads the configuration and the secret and adapts to them.
 func (r *run) reload(ctx context.Context) error {
 	d := r.d
-	cfg, err := d.o.Store.Config(ctx)
+	cfg, err := d.o.Source.Config(ctx)
 	if err != nil {
 		return fmt.Errorf("failover: reading the configuration: %w", err)
 	}
-	key, _, err := d.o.Store.PeerSecret(ctx)
+	key, _, err := d.o.Source.PeerSecret(ctx)
 	if err != nil && !errors.Is(err, store.ErrNoSecret) {
 		return fmt.Errorf("failover: %w", err)
 	}
@@ -359,7 +453,7 @@ func (r *run) reload(ctx context.Context) error {
 }
 
 func (r *run) startNode(ctx context.Context, s pulse.Settings) error {
-	n, err := pulse.New(s, pulse.Options{Log: r.d.o.Log, Helper: r.d.o.HeartbeatHelper})
+	n, err := r.d.o.Heartbeat(s)
 	if err != nil {
 		return fmt.Errorf("heartbeat settings refused: %w", err)
 	}
@@ -463,29 +557,10 @@ func (r *run) standDown(ctx context.Context, reason string) {
 // the new ones.
 func (r *run) applyVIPs(ctx context.Context, want []netif.Addr) {
 	d := r.d
-	keep := map[netif.Addr]bool{}
-	for _, a := range want {
-		keep[a] = true
-	}
 	d.mu.Lock()
-	var drop []netif.Addr
-	for a := range d.up {
-		if !keep[a] {
-			drop = append(drop, a)
-		}
-	}
+	up := slices.Collect(maps.Keys(d.up))
 	d.mu.Unlock()
-	if len(want) == 0 {
-		// Standing down: the configured addresses go too, even those this
-		// process did not bring up (a director killed while active left
-		// them behind).
-		for _, a := range r.plan.vips {
-			if !slices.Contains(drop, a) {
-				drop = append(drop, a)
-			}
-		}
-	}
-	for _, a := range drop {
+	for _, a := range toDrop(up, want, r.plan.vips) {
 		// Del is a no-op for an absent address, and a device that does not
 		// exist holds none.
 		if err := r.h.Del(ctx, a); err != nil && !errors.Is(err, netif.ErrNoDevice) {
@@ -527,6 +602,30 @@ func (r *run) applyVIPs(ctx context.Context, want []netif.Addr) {
 	}
 }
 
+// toDrop returns the addresses to take down, in order, for want to be the
+// addresses up: those up (brought up by this process) that want lacks;
+// and, when standing down (want empty), every configured one too, up or
+// not: a director killed while active left them behind.
+func toDrop(up, want, configured []netif.Addr) []netif.Addr {
+	var drop []netif.Addr
+	for _, a := range up {
+		if !slices.Contains(want, a) {
+			drop = append(drop, a)
+		}
+	}
+	if len(want) == 0 {
+		for _, a := range configured {
+			if !slices.Contains(drop, a) {
+				drop = append(drop, a)
+			}
+		}
+	}
+	slices.SortFunc(drop, compareAddr)
+	return drop
+}
+
+func compareAddr(a, b netif.Addr) int { return strings.Compare(a.String(), b.String()) }
+
 // announceAll tells the LAN where added now live: piranha's 5 gratuitous
 // ARPs 1 s apart (neighbour advertisements for IPv6); the first at once.
 func (r *run) announceAll(ctx context.Context, added []netif.Addr) {
@@ -544,7 +643,7 @@ func (r *run) announceAll(ctx context.Context, added []netif.Addr) {
 		defer t.Stop()
 		for i := range d.o.Announcements {
 			for _, a := range added {
-				if err := netif.Announce(actx, a.Device, a.Prefix.Addr()); err != nil && actx.Err() == nil {
+				if err := d.o.Announce(actx, a.Device, a.Prefix.Addr()); err != nil && actx.Err() == nil {
 					d.log.Warn("announcing an address", "addr", a.String(), "err", err)
 				} else if i == 0 && err == nil {
 					d.log.Info("announced", "addr", a.Prefix.Addr().String(), "device", a.Device)
@@ -571,7 +670,7 @@ func (r *run) syncDaemon(ctx context.Context, state ipvs.DaemonState) {
 		return
 	}
 	err := func() error {
-		c, err := ipvs.Dial(nil)
+		c, err := d.o.SyncDaemon()
 		if err != nil {
 			return err
 		}
@@ -591,7 +690,7 @@ func (r *run) syncDaemon(ctx context.Context, state ipvs.DaemonState) {
 // moveSyncDaemon leaves the kernel running the sync daemon want (its
 // State, interface and id), stopping one in the other state: the kernel
 // runs at most one master and one backup, and a director runs one of them.
-func moveSyncDaemon(ctx context.Context, c *ipvs.Client, want ipvs.Daemon) error {
+func moveSyncDaemon(ctx context.Context, c SyncDaemon, want ipvs.Daemon) error {
 	running, err := c.Daemons(ctx)
 	if err != nil {
 		return err
@@ -626,7 +725,7 @@ func (r *run) watchLinks(ctx context.Context, p plan) {
 		lctx, cancel := context.WithCancel(ctx)
 		ch := make(chan netif.LinkState, 16)
 		go func() {
-			if err := netif.WatchLinks(lctx, ch); err != nil {
+			if err := r.d.o.WatchLinks(lctx, ch); err != nil {
 				r.d.setWarning("links", "watching the links: "+err.Error())
 			}
 		}()
@@ -653,27 +752,25 @@ func (r *run) link(ls netif.LinkState) {
 }
 
 func (r *run) reportLinks() {
-	var down []string
-	for dev, up := range r.linkUp {
-		if !up {
-			down = append(down, dev)
-		}
-	}
-	slices.Sort(down)
-	if len(down) > 0 {
+	if down := linksDown(r.linkUp); len(down) > 0 {
 		r.d.setWarning("links", "link down on "+strings.Join(down, ", ")+": this director stays standby until it returns")
 	} else {
 		r.d.setWarning("links", "")
 	}
 }
 
-func (r *run) linksOK() bool {
-	for _, up := range r.linkUp {
-		if !up {
-			return false
+func (r *run) linksOK() bool { return len(linksDown(r.linkUp)) == 0 }
+
+// linksDown returns the watched devices whose link is down, sorted.
+func linksDown(up map[string]bool) []string {
+	var down []string
+	for dev, ok := range up {
+		if !ok {
+			down = append(down, dev)
 		}
 	}
-	return true
+	slices.Sort(down)
+	return down
 }
 
 // checkForwarding warns when NAT is used and the kernel does not forward.
@@ -687,7 +784,7 @@ func (r *run) checkForwarding(p plan) {
 		if !usesFamily(r.cfg, fam.Is4()) {
 			continue
 		}
-		on, err := netif.Forwarding(fam)
+		on, err := r.d.o.Forwarding(fam)
 		if err == nil && !on {
 			if fam.Is4() {
 				off = append(off, "net.ipv4.ip_forward")
@@ -769,7 +866,7 @@ func makePlan(c *config.Config, primary bool, key []byte, console uint16) plan {
 	if g.Network == config.NAT {
 		add(g.NATRouter, g.NATRouterDevice, g.NATNetmask)
 	}
-	slices.SortFunc(p.vips, func(a, b netif.Addr) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(p.vips, compareAddr)
 	for dev := range devs {
 		p.devices = append(p.devices, dev)
 	}

@@ -20,8 +20,9 @@ import (
 )
 
 // These tests run a Director without a backup (so it is active at once and
-// runs active_cmd) over a real database. It touches no address: the
-// configuration has no virtual server.
+// runs active_cmd) over a real database, with the host's fakes of
+// fakes_test.go (the configuration has no virtual server: no address is
+// touched).
 
 // syncBuffer is a log tests read while the director writes it.
 type syncBuffer struct {
@@ -66,7 +67,14 @@ func soloDirector(t *testing.T, activeCmd string, timeout time.Duration, beforeR
 		f()
 	}
 	var logs syncBuffer
-	d := failover.New(failover.Options{Store: st, Log: slog.New(slog.NewTextHandler(&logs, nil)), CommandTimeout: timeout})
+	j := &journal{}
+	host, kernel, heartbeats := newFakeHost(j), newFakeIPVS(j), &fakePulse{j: j}
+	d := failover.New(failover.Options{
+		Source:    st,
+		Addresses: host.Open, Announce: host.Announce, WatchLinks: host.WatchLinks, Forwarding: host.Forwarding,
+		SyncDaemon: kernel.Dial, Heartbeat: heartbeats.New,
+		Log: slog.New(slog.NewTextHandler(&logs, nil)), CommandTimeout: timeout,
+	})
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(rctx) }()
