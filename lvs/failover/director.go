@@ -318,7 +318,7 @@ func (d *Director) Run(ctx context.Context) error {
 		defer close(cmdsDone)
 		cmds.run(cctx)
 	}()
-	r := &run{d: d, h: h, cmds: cmds}
+	r := &run{d: d, h: h, cmds: cmds, role: Starting}
 	defer func() {
 		// A clean shutdown stands down, whatever ctx says now.
 		sctx, cancel := context.WithTimeout(context.Background(), d.o.CommandTimeout+5*time.Second)
@@ -415,6 +415,11 @@ func (r *run) reload(ctx context.Context) error {
 		p.pair = false
 		r.stopNode()
 		r.plan = p
+		if r.role == Starting {
+			d.mu.Lock()
+			d.status.Reason = "no peer secret"
+			d.mu.Unlock()
+		}
 		r.setRole(ctx, Starting, "no peer secret")
 		return nil
 	}
