@@ -319,7 +319,9 @@ func (d *Director) Run(ctx context.Context) error {
 		cmds.run(cctx)
 	}()
 	r := &run{d: d, h: h, cmds: cmds, role: Starting}
+	lctx, cancelLoop := context.WithCancel(ctx)
 	defer func() {
+		cancelLoop() // a configuration fetch in flight
 		// A clean shutdown stands down, whatever ctx says now.
 		sctx, cancel := context.WithTimeout(context.Background(), d.o.CommandTimeout+5*time.Second)
 		defer cancel()
@@ -335,8 +337,9 @@ func (d *Director) Run(ctx context.Context) error {
 			killCmds()
 			<-cmdsDone
 		}
+		r.tasks.Wait()
 	}()
-	return r.loop(ctx)
+	return r.loop(lctx)
 }
 
 // run is the state of one Run.
@@ -356,6 +359,9 @@ type run struct {
 	announce context.CancelFunc
 	syncing  chan struct{} // a configuration fetch in flight
 	cmds     *commands
+	// tasks are the announcements, the link watch and the configuration
+	// fetch: Run waits for them, so that nothing it started outlives it.
+	tasks sync.WaitGroup
 }
 
 func (r *run) loop(ctx context.Context) error {
@@ -643,7 +649,7 @@ func (r *run) announceAll(ctx context.Context, added []netif.Addr) {
 			prev()
 		}
 	}
-	go func() {
+	r.tasks.Go(func() {
 		t := time.NewTicker(d.o.AnnounceEvery)
 		defer t.Stop()
 		for i := range d.o.Announcements {
@@ -663,7 +669,7 @@ func (r *run) announceAll(ctx context.Context, added []netif.Addr) {
 			case <-t.C:
 			}
 		}
-	}()
+	})
 }
 
 // syncDaemon moves the IPVS connection sync daemon to state, when the
@@ -729,11 +735,11 @@ func (r *run) watchLinks(ctx context.Context, p plan) {
 	if r.linkStop == nil {
 		lctx, cancel := context.WithCancel(ctx)
 		ch := make(chan netif.LinkState, 16)
-		go func() {
+		r.tasks.Go(func() {
 			if err := r.d.o.WatchLinks(lctx, ch); err != nil {
 				r.d.setWarning("links", "watching the links: "+err.Error())
 			}
-		}()
+		})
 		r.links, r.linkStop = ch, cancel
 	}
 	up := map[string]bool{}

@@ -66,10 +66,10 @@ func (r *run) syncConfig(ctx context.Context, st pulse.Status) {
 		r.syncing = done
 		peer := consoleURL(st.Peer.Addr, st.Peer.Console, r.d.o.ConsoleTLS)
 		key := r.key
-		go func() {
+		r.tasks.Go(func() {
 			defer close(done)
 			r.d.fetch(ctx, peer, key, st.Peer.Addr.String())
-		}()
+		})
 	case syncPast:
 		cfg := r.cfg.Clone()
 		cfg.Serial = st.Peer.Serial + 1
