@@ -235,3 +235,32 @@ func TestMakePlan(t *testing.T) {
 		})
 	}
 }
+
+func TestDaemonMoves(t *testing.T) {
+	master := func(dev string, id uint8) ipvs.Daemon {
+		return ipvs.Daemon{State: ipvs.DaemonMaster, Interface: dev, SyncID: id}
+	}
+	backup := func(dev string, id uint8) ipvs.Daemon {
+		return ipvs.Daemon{State: ipvs.DaemonBackup, Interface: dev, SyncID: id}
+	}
+	for _, tc := range []struct {
+		name    string
+		running []ipvs.Daemon
+		want    ipvs.Daemon
+		stop    []ipvs.DaemonState
+		start   bool
+	}{
+		{"none runs", nil, master("eth0", 1), nil, true},
+		{"it runs: nothing to do", []ipvs.Daemon{master("eth0", 1)}, master("eth0", 1), nil, false},
+		{"the backup runs: stop it, start the master", []ipvs.Daemon{backup("eth0", 1)}, master("eth0", 1), []ipvs.DaemonState{ipvs.DaemonBackup}, true},
+		{"the master runs: stop it, start the backup", []ipvs.Daemon{master("eth0", 1)}, backup("eth0", 1), []ipvs.DaemonState{ipvs.DaemonMaster}, true},
+		{"both run: stop the other", []ipvs.Daemon{master("eth0", 1), backup("eth0", 1)}, master("eth0", 1), []ipvs.DaemonState{ipvs.DaemonBackup}, false},
+		{"another interface: restart", []ipvs.Daemon{master("eth0", 1)}, master("eth1", 1), []ipvs.DaemonState{ipvs.DaemonMaster}, true},
+		{"another sync id: restart", []ipvs.Daemon{master("eth0", 1)}, master("eth0", 2), []ipvs.DaemonState{ipvs.DaemonMaster}, true},
+	} {
+		stop, start := daemonMoves(tc.running, tc.want)
+		if !slices.Equal(stop, tc.stop) || start != tc.start {
+			t.Errorf("%s: stop %v start %v, want stop %v start %v", tc.name, stop, start, tc.stop, tc.start)
+		}
+	}
+}

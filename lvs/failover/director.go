@@ -706,20 +706,31 @@ func moveSyncDaemon(ctx context.Context, c SyncDaemon, want ipvs.Daemon) error {
 	if err != nil {
 		return err
 	}
-	have := false
-	for _, dm := range running {
-		if dm.State == want.State && dm.Interface == want.Interface && dm.SyncID == want.SyncID {
-			have = true
-			continue
-		}
-		if err := c.StopDaemon(ctx, dm.State); err != nil {
+	stop, start := daemonMoves(running, want)
+	for _, s := range stop {
+		if err := c.StopDaemon(ctx, s); err != nil {
 			return err
 		}
 	}
-	if have {
+	if !start {
 		return nil
 	}
 	return c.StartDaemon(ctx, want)
+}
+
+// daemonMoves decides how to go from the sync daemons running to want
+// alone: which to stop (any other), and whether to start want (unless it
+// runs).
+func daemonMoves(running []ipvs.Daemon, want ipvs.Daemon) (stop []ipvs.DaemonState, start bool) {
+	start = true
+	for _, dm := range running {
+		if dm.State == want.State && dm.Interface == want.Interface && dm.SyncID == want.SyncID {
+			start = false
+			continue
+		}
+		stop = append(stop, dm.State)
+	}
+	return stop, start
 }
 
 // watchLinks follows the links of p's devices when monitor_links is on.
