@@ -356,9 +356,11 @@ type run struct {
 	links    chan netif.LinkState
 	linkStop context.CancelFunc
 	linkUp   map[string]bool
-	announce context.CancelFunc
-	syncing  chan struct{} // a configuration fetch in flight
-	cmds     *commands
+	// announcing are the announcements in progress, or done since the
+	// last stopAnnouncing.
+	announcing []*announcement
+	syncing    chan struct{} // a configuration fetch in flight
+	cmds       *commands
 	// tasks are the announcements, the link watch and the configuration
 	// fetch: Run waits for them, so that nothing it started outlives it.
 	tasks sync.WaitGroup
@@ -501,9 +503,7 @@ func (r *run) stop() {
 	if r.linkStop != nil {
 		r.linkStop()
 	}
-	if r.announce != nil {
-		r.announce()
-	}
+	r.stopAnnouncing()
 }
 
 // follow acts on what pulse says.
@@ -571,7 +571,20 @@ func (r *run) applyVIPs(ctx context.Context, want []netif.Addr) {
 	d.mu.Lock()
 	up := slices.Collect(maps.Keys(d.up))
 	d.mu.Unlock()
-	for _, a := range toDrop(up, want, r.plan.vips) {
+	drop := toDrop(up, want, r.plan.vips)
+	var again []netif.Addr
+	if len(drop) > 0 {
+		// No address is announced once it went (that would draw its
+		// traffic back from the peer that holds it now): the
+		// announcements stop first, and those cut short of the addresses
+		// that stay start again below.
+		for _, a := range r.stopAnnouncing() {
+			if slices.Contains(want, a) && !slices.Contains(again, a) {
+				again = append(again, a)
+			}
+		}
+	}
+	for _, a := range drop {
 		// Del is a no-op for an absent address, and a device that does not
 		// exist holds none.
 		if err := r.h.Del(ctx, a); err != nil && !errors.Is(err, netif.ErrNoDevice) {
@@ -586,10 +599,6 @@ func (r *run) applyVIPs(ctx context.Context, want []netif.Addr) {
 		if ours {
 			d.log.Info("address down", "addr", a.String())
 		}
-	}
-	if len(want) == 0 && r.announce != nil {
-		r.announce()
-		r.announce = nil
 	}
 	var added []netif.Addr
 	for _, a := range want {
@@ -608,6 +617,11 @@ func (r *run) applyVIPs(ctx context.Context, want []netif.Addr) {
 		}
 	}
 	d.signal()
+	for _, a := range again {
+		if !slices.Contains(added, a) {
+			added = append(added, a)
+		}
+	}
 	if len(added) > 0 {
 		r.announceAll(ctx, added)
 	}
@@ -637,23 +651,30 @@ func toDrop(up, want, configured []netif.Addr) []netif.Addr {
 
 func compareAddr(a, b netif.Addr) int { return strings.Compare(a.String(), b.String()) }
 
+// announcement is one round of announcements of some addresses.
+type announcement struct {
+	addrs  []netif.Addr
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
 // announceAll tells the LAN where added now live: piranha's 5 gratuitous
 // ARPs 1 s apart (neighbour advertisements for IPv6); the first at once.
 func (r *run) announceAll(ctx context.Context, added []netif.Addr) {
 	d := r.d
 	actx, cancel := context.WithCancel(ctx)
-	prev := r.announce
-	r.announce = func() {
-		cancel()
-		if prev != nil {
-			prev()
-		}
-	}
+	an := &announcement{addrs: added, cancel: cancel, done: make(chan struct{})}
+	r.announcing = slices.DeleteFunc(r.announcing, (*announcement).finished)
+	r.announcing = append(r.announcing, an)
 	r.tasks.Go(func() {
+		defer close(an.done)
 		t := time.NewTicker(d.o.AnnounceEvery)
 		defer t.Stop()
 		for i := range d.o.Announcements {
 			for _, a := range added {
+				if actx.Err() != nil {
+					return
+				}
 				if err := d.o.Announce(actx, a.Device, a.Prefix.Addr()); err != nil && actx.Err() == nil {
 					d.log.Warn("announcing an address", "addr", a.String(), "err", err)
 				} else if i == 0 && err == nil {
@@ -670,6 +691,30 @@ func (r *run) announceAll(ctx context.Context, added []netif.Addr) {
 			}
 		}
 	})
+}
+
+func (an *announcement) finished() bool {
+	select {
+	case <-an.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopAnnouncing stops the announcements, waiting for one in flight, and
+// returns the addresses whose announcements it cut short.
+func (r *run) stopAnnouncing() []netif.Addr {
+	var cut []netif.Addr
+	for _, an := range r.announcing {
+		if !an.finished() {
+			cut = append(cut, an.addrs...)
+		}
+		an.cancel()
+		<-an.done
+	}
+	r.announcing = nil
+	return cut
 }
 
 // syncDaemon moves the IPVS connection sync daemon to state, when the

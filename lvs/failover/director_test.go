@@ -64,6 +64,9 @@ type rig struct {
 	// starts at 1, so it is 2).
 	serial int64
 
+	// tweak, if set, changes the options before start.
+	tweak func(o *failover.Options)
+
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -168,7 +171,11 @@ func (r *rig) options() failover.Options {
 // start runs the Director; it is stopped at the end of the test.
 func (r *rig) start() {
 	r.t.Helper()
-	r.d = failover.New(r.options())
+	o := r.options()
+	if r.tweak != nil {
+		r.tweak(&o)
+	}
+	r.d = failover.New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)
 	go func() { r.done <- r.d.Run(ctx) }()
@@ -372,6 +379,39 @@ func TestDirectorVIPsFollowConfiguration(t *testing.T) {
 	}
 	if st := r.d.Status(); !slices.Equal(st.VIPs, []string{rigVIP}) {
 		t.Errorf("status VIPs %q", st.VIPs)
+	}
+}
+
+// TestDirectorAnnouncesOnlyWhatIsUp: an address is never announced once
+// it went down (a gratuitous ARP for it would draw its traffic back from
+// the peer that now holds it): not one removed from the configuration
+// while the addresses brought up with it are still being announced
+// (their announcements go on), nor any after standing down.
+func TestDirectorAnnouncesOnlyWhatIsUp(t *testing.T) {
+	r := newRig(t, cfOpts{second: true}, rigPrimary)
+	r.tweak = func(o *failover.Options) { o.Announcements, o.AnnounceEvery = 100000, time.Millisecond }
+	r.start()
+	n := r.active()
+	r.await(0, "announce 10.60.0.11 on eth0")
+
+	r.save(cfOpts{})
+	r.await(0, "del "+rigVIP2)
+	gone := r.j.index(0, "del "+rigVIP2)
+	waitFor(t, 10*time.Second, "10.60.0.10 announced twice more", func() bool {
+		return len(r.j.since(gone, "announce 10.60.0.10 on eth0")) >= 2
+	})
+	if got := r.j.since(gone, "announce 10.60.0.11"); got != nil {
+		t.Errorf("after 10.60.0.11 was removed: %q", got[:1])
+	}
+
+	n.decide(pulse.Standby, pulse.Active, r.serial)
+	r.await(gone, "del "+rigVIP)
+	r.awaitFile("standby")
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.j.since(r.j.index(gone, "del "+rigVIP), "announce"); got != nil {
+		t.Errorf("after standing down: %q", got[:1])
 	}
 }
 

@@ -171,10 +171,22 @@ func (f *fakeHandle) Close() error {
 	return nil
 }
 
-// Announce is Options.Announce.
+// Announce is Options.Announce. An address that is not up is announced
+// all the same, as a gratuitous ARP is (it would draw the address's
+// traffic to this director), and noted.
 func (h *fakeHost) Announce(ctx context.Context, device string, ip netip.Addr) error {
 	h.enter()
 	defer h.leave()
+	h.mu.Lock()
+	up := false
+	for p := range h.up {
+		up = up || p.Addr() == ip
+	}
+	h.mu.Unlock()
+	if !up {
+		h.j.add("announce %s on %s while it is not up", ip, device)
+		return nil
+	}
 	h.j.add("announce %s on %s", ip, device)
 	return nil
 }
