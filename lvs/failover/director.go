@@ -9,6 +9,11 @@
 // Both directors keep their IPVS tables programmed and checked all the time
 // (the engine does that whatever the role), so a takeover moves addresses,
 // not the table.
+//
+// A Director reaches the host only through what its Options give it
+// (Source, Addresses, SyncDaemon, Heartbeat and netif's functions), so that
+// its logic is tested with fakes, without root; the pair tests run it in
+// real processes in network namespaces.
 package failover
 
 import (
@@ -132,8 +137,8 @@ type Options struct {
 func (o *Options) missing() []string {
 	var m []string
 	for _, f := range []struct {
-		name string
-		nil  bool
+		name   string
+		absent bool
 	}{
 		{"Source", o.Source == nil},
 		{"Addresses", o.Addresses == nil},
@@ -143,7 +148,7 @@ func (o *Options) missing() []string {
 		{"SyncDaemon", o.SyncDaemon == nil},
 		{"Heartbeat", o.Heartbeat == nil},
 	} {
-		if f.nil {
+		if f.absent {
 			m = append(m, f.name)
 		}
 	}
