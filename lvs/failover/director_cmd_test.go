@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,24 +22,6 @@ import (
 // runs active_cmd) over a real database, with the host's fakes of
 // fakes_test.go (the configuration has no virtual server: no address is
 // touched).
-
-// syncBuffer is a log tests read while the director writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // soloDirector runs a Director whose active_cmd is activeCmd, and returns
 // it with its store and log; it stops at the end of the test. beforeRun,
@@ -90,32 +71,6 @@ func soloDirector(t *testing.T, activeCmd string, timeout time.Duration, beforeR
 		}
 	})
 	return d, st, &logs
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(within)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("%s: not within %v", what, within)
-		}
-	}
-	return time.Since(start)
-}
-
-func warning(d *failover.Director, words ...string) string {
-	for _, w := range d.Status().Warnings {
-		if containsAll(w, words) {
-			return w
-		}
-	}
-	return ""
 }
 
 // groupGone waits for process group pgid to be empty: kill(-pgid, 0)
