@@ -430,6 +430,38 @@ func TestDirectorSolo(t *testing.T) {
 	}
 }
 
+// TestDirectorPairChanges: a standby whose configuration loses the backup
+// stops the heartbeat (its goodbye) and is active at once; given a backup
+// again, it runs a heartbeat and keeps its addresses until pulse decides.
+func TestDirectorPairChanges(t *testing.T) {
+	r := newRig(t, cfOpts{}, rigPrimary)
+	r.start()
+	n := r.node()
+	n.decide(pulse.Standby, pulse.Active, r.serial)
+	r.awaitFile("standby")
+
+	mark := r.j.len()
+	r.save(cfOpts{solo: true})
+	r.await(mark, "add "+rigVIP)
+	if bye, add := r.j.index(mark, "heartbeat goodbye"), r.j.index(mark, "add "+rigVIP); bye < 0 || bye > add {
+		t.Errorf("alone, it did:\n%s\nwant the heartbeat stopped before the VIP came up", strings.Join(r.j.since(mark, ""), "\n"))
+	}
+	r.awaitFile("active")
+	if st := r.d.Status(); st.Role != failover.Active || st.Pair {
+		t.Errorf("status %+v", st)
+	}
+
+	mark = r.j.len()
+	r.save(cfOpts{})
+	r.await(mark, "heartbeat run")
+	if r.pulse.node() == n {
+		t.Fatal("the stopped heartbeat was run again")
+	}
+	if got := r.j.since(mark, "del"); got != nil || r.role() != failover.Active {
+		t.Errorf("a pair again, undecided: role %s, %q", r.role(), got)
+	}
+}
+
 // TestDirectorWithoutSecret: a pair member without a peer secret stays as
 // it is, runs no heartbeat, and says why.
 func TestDirectorWithoutSecret(t *testing.T) {
