@@ -16,6 +16,8 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
+	"github.com/lvsconsole/lvsconsole/lvs/netif"
+	"github.com/lvsconsole/lvsconsole/lvs/pulse"
 	"github.com/lvsconsole/lvsconsole/store"
 )
 
@@ -94,13 +96,20 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 				return fmt.Errorf("finding this program for the heartbeat helper: %w", err)
 			}
 			director = failover.New(failover.Options{
-				Store:       st,
+				Source:     st,
+				Addresses:  func() (failover.Addresses, error) { return netif.Open() },
+				Announce:   netif.Announce,
+				WatchLinks: netif.WatchLinks,
+				Forwarding: netif.Forwarding,
+				SyncDaemon: func() (failover.SyncDaemon, error) { return ipvs.Dial(nil) },
+				Heartbeat: func(s pulse.Settings) (failover.Heartbeat, error) {
+					// The heartbeat in a helper process: this binary's
+					// pulse-helper command (see pulse.Options.Helper).
+					return pulse.New(s, pulse.Options{Log: log, Helper: func() *exec.Cmd { return exec.Command(exe, "pulse-helper") }})
+				},
 				Log:         log,
 				ConsolePort: uint16(ln.Addr().(*net.TCPAddr).Port),
 				ConsoleTLS:  tls,
-				// The heartbeat in a helper process: this binary's
-				// pulse-helper command (see pulse.Options.Helper).
-				HeartbeatHelper: func() *exec.Cmd { return exec.Command(exe, "pulse-helper") },
 			})
 			opts.Failover = director
 		}

@@ -9,6 +9,11 @@
 // Both directors keep their IPVS tables programmed and checked all the time
 // (the engine does that whatever the role), so a takeover moves addresses,
 // not the table.
+//
+// A Director reaches the host only through what its Options give it
+// (Source, Addresses, SyncDaemon, Heartbeat and netif's functions), so that
+// its logic is tested with fakes, without root; the pair tests run it in
+// real processes in network namespaces.
 package failover
 
 import (
@@ -16,9 +21,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -40,10 +45,81 @@ const (
 	Standby  Role = "standby"
 )
 
-// Options configure a Director.
+// Source is where a Director reads the configuration and the peer secret,
+// and saves the configuration it takes from the peer; *store.Store
+// provides it.
+type Source interface {
+	Config(ctx context.Context) (*config.Config, error)
+	// Subscribe signals changes of the configuration and of the secret.
+	Subscribe() (<-chan struct{}, func())
+	// PeerSecret returns store.ErrNoSecret when none is set.
+	PeerSecret(ctx context.Context) ([]byte, time.Time, error)
+	// Adopt saves cfg whole at its own serial, or returns store.ErrStale
+	// when that is not ahead of the current one.
+	Adopt(ctx context.Context, ch store.Change, cfg *config.Config) (*config.Config, error)
+}
+
+// Addresses are the host's addresses and links; *netif.Handle provides
+// them.
+type Addresses interface {
+	// Add brings a up; an address already up is no error.
+	Add(ctx context.Context, a netif.Addr) error
+	// Del takes a down; an absent address is no error, and a missing
+	// device is netif.ErrNoDevice.
+	Del(ctx context.Context, a netif.Addr) error
+	// Has says whether ip is on one of the host's devices.
+	Has(ctx context.Context, ip netip.Addr) (bool, error)
+	Link(ctx context.Context, device string) (netif.LinkState, error)
+	Close() error
+}
+
+// SyncDaemon is the kernel's IPVS connection sync daemon; *ipvs.Client
+// provides it.
+type SyncDaemon interface {
+	Daemons(ctx context.Context) ([]ipvs.Daemon, error)
+	StartDaemon(ctx context.Context, d ipvs.Daemon) error
+	StopDaemon(ctx context.Context, state ipvs.DaemonState) error
+	Close() error
+}
+
+// Heartbeat is the heartbeat with the peer director, which decides which of
+// the two is active; *pulse.Node provides it.
+type Heartbeat interface {
+	// Run runs the heartbeat until ctx ends, then says goodbye to the
+	// peer, so that it takes over at once.
+	Run(ctx context.Context) error
+	Status() pulse.Status
+	// Changes is signalled when Status changes.
+	Changes() <-chan struct{}
+	Configure(s pulse.Settings) error
+	SetSerial(serial int64)
+	SetLink(ok bool)
+}
+
+// Options configure a Director. Source and the functions that reach the
+// host (Addresses to Heartbeat) are required: a test that forgets one
+// gets an error from Run rather than a change to its machine's network.
 type Options struct {
-	Store *store.Store
-	Log   *slog.Logger
+	Source Source
+	// Addresses opens the host's addresses for one Run (netif.Open); Run
+	// closes them.
+	Addresses func() (Addresses, error)
+	// Announce tells the LAN that ip is now on device (netif.Announce).
+	Announce func(ctx context.Context, device string, ip netip.Addr) error
+	// WatchLinks sends the state of links as they change, until ctx ends
+	// (netif.WatchLinks).
+	WatchLinks func(ctx context.Context, ch chan<- netif.LinkState) error
+	// Forwarding says whether the kernel forwards ip's family
+	// (netif.Forwarding).
+	Forwarding func(ip netip.Addr) (bool, error)
+	// SyncDaemon opens the kernel's IPVS to move its connection sync
+	// daemon (ipvs.Dial), once per move: a kernel that gains IPVS later
+	// is noticed.
+	SyncDaemon func() (SyncDaemon, error)
+	// Heartbeat makes the heartbeat for s (pulse.New).
+	Heartbeat func(s pulse.Settings) (Heartbeat, error)
+
+	Log *slog.Logger
 	// ConsolePort is the port of this director's console, told to the peer
 	// for configuration sync and for the standby's link to the active.
 	ConsolePort uint16
@@ -55,9 +131,28 @@ type Options struct {
 	Announcements  int
 	AnnounceEvery  time.Duration
 	CommandTimeout time.Duration // of active_cmd and inactive_cmd; 0 = 30 s
-	// HeartbeatHelper, if set, runs the heartbeat in a helper process
-	// (see pulse.Options.Helper); nil: in this process.
-	HeartbeatHelper func() *exec.Cmd
+}
+
+// missing names the required options o lacks.
+func (o *Options) missing() []string {
+	var m []string
+	for _, f := range []struct {
+		name   string
+		absent bool
+	}{
+		{"Source", o.Source == nil},
+		{"Addresses", o.Addresses == nil},
+		{"Announce", o.Announce == nil},
+		{"WatchLinks", o.WatchLinks == nil},
+		{"Forwarding", o.Forwarding == nil},
+		{"SyncDaemon", o.SyncDaemon == nil},
+		{"Heartbeat", o.Heartbeat == nil},
+	} {
+		if f.absent {
+			m = append(m, f.name)
+		}
+	}
+	return m
 }
 
 // Status is what the console shows of failover.
@@ -88,7 +183,7 @@ type Director struct {
 	mu     sync.Mutex
 	status Status
 	events []Event             // role changes, newest last, at most maxEvents
-	node   *pulse.Node         // the heartbeat while one runs, for a live Status
+	node   Heartbeat           // the heartbeat while one runs, for a live Status
 	up     map[netif.Addr]bool // VIPs we brought up
 	warn   map[string]string   // by topic
 	wake   chan struct{}
@@ -209,9 +304,13 @@ type plan struct {
 }
 
 // Run runs failover until ctx ends; then, if it was active, it stands
-// down (the peer, told by pulse's goodbye, takes over at once).
+// down (the peer, told by the heartbeat's goodbye, takes over at once).
+// It returns once everything it started has ended.
 func (d *Director) Run(ctx context.Context) error {
-	h, err := netif.Open()
+	if m := d.o.missing(); len(m) > 0 {
+		return fmt.Errorf("failover: the options lack %s", strings.Join(m, ", "))
+	}
+	h, err := d.o.Addresses()
 	if err != nil {
 		return fmt.Errorf("failover: %w", err)
 	}
@@ -224,8 +323,10 @@ func (d *Director) Run(ctx context.Context) error {
 		defer close(cmdsDone)
 		cmds.run(cctx)
 	}()
-	r := &run{d: d, h: h, cmds: cmds}
+	r := &run{d: d, h: h, cmds: cmds, role: Starting}
+	lctx, cancelLoop := context.WithCancel(ctx)
 	defer func() {
+		cancelLoop() // a configuration fetch in flight
 		// A clean shutdown stands down, whatever ctx says now.
 		sctx, cancel := context.WithTimeout(context.Background(), d.o.CommandTimeout+5*time.Second)
 		defer cancel()
@@ -241,32 +342,38 @@ func (d *Director) Run(ctx context.Context) error {
 			killCmds()
 			<-cmdsDone
 		}
+		r.tasks.Wait()
 	}()
-	return r.loop(ctx)
+	return r.loop(lctx)
 }
 
 // run is the state of one Run.
 type run struct {
 	d        *Director
-	h        *netif.Handle
+	h        Addresses
 	role     Role
 	cfg      *config.Config
 	plan     plan
 	key      []byte
-	node     *pulse.Node
+	node     Heartbeat
 	nodeStop context.CancelFunc
 	nodeDone chan struct{}
 	links    chan netif.LinkState
 	linkStop context.CancelFunc
 	linkUp   map[string]bool
-	announce context.CancelFunc
-	syncing  chan struct{} // a configuration fetch in flight
-	cmds     *commands
+	// announcing are the announcements in progress, or done since the
+	// last stopAnnouncing.
+	announcing []*announcement
+	syncing    chan struct{} // a configuration fetch in flight
+	cmds       *commands
+	// tasks are the announcements, the link watch and the configuration
+	// fetch: Run waits for them, so that nothing it started outlives it.
+	tasks sync.WaitGroup
 }
 
 func (r *run) loop(ctx context.Context) error {
 	d := r.d
-	changed, unsubscribe := d.o.Store.Subscribe()
+	changed, unsubscribe := d.o.Source.Subscribe()
 	defer unsubscribe()
 	if err := r.reload(ctx); err != nil {
 		return err
@@ -294,11 +401,11 @@ func (r *run) loop(ctx context.Context) error {
 // reload reads the configuration and the secret and adapts to them.
 func (r *run) reload(ctx context.Context) error {
 	d := r.d
-	cfg, err := d.o.Store.Config(ctx)
+	cfg, err := d.o.Source.Config(ctx)
 	if err != nil {
 		return fmt.Errorf("failover: reading the configuration: %w", err)
 	}
-	key, _, err := d.o.Store.PeerSecret(ctx)
+	key, _, err := d.o.Source.PeerSecret(ctx)
 	if err != nil && !errors.Is(err, store.ErrNoSecret) {
 		return fmt.Errorf("failover: %w", err)
 	}
@@ -321,6 +428,11 @@ func (r *run) reload(ctx context.Context) error {
 		p.pair = false
 		r.stopNode()
 		r.plan = p
+		if r.role == Starting {
+			d.mu.Lock()
+			d.status.Reason = "no peer secret"
+			d.mu.Unlock()
+		}
 		r.setRole(ctx, Starting, "no peer secret")
 		return nil
 	}
@@ -359,7 +471,7 @@ func (r *run) reload(ctx context.Context) error {
 }
 
 func (r *run) startNode(ctx context.Context, s pulse.Settings) error {
-	n, err := pulse.New(s, pulse.Options{Log: r.d.o.Log, Helper: r.d.o.HeartbeatHelper})
+	n, err := r.d.o.Heartbeat(s)
 	if err != nil {
 		return fmt.Errorf("heartbeat settings refused: %w", err)
 	}
@@ -396,9 +508,7 @@ func (r *run) stop() {
 	if r.linkStop != nil {
 		r.linkStop()
 	}
-	if r.announce != nil {
-		r.announce()
-	}
+	r.stopAnnouncing()
 }
 
 // follow acts on what pulse says.
@@ -463,25 +573,19 @@ func (r *run) standDown(ctx context.Context, reason string) {
 // the new ones.
 func (r *run) applyVIPs(ctx context.Context, want []netif.Addr) {
 	d := r.d
-	keep := map[netif.Addr]bool{}
-	for _, a := range want {
-		keep[a] = true
-	}
 	d.mu.Lock()
-	var drop []netif.Addr
-	for a := range d.up {
-		if !keep[a] {
-			drop = append(drop, a)
-		}
-	}
+	up := slices.Collect(maps.Keys(d.up))
 	d.mu.Unlock()
-	if len(want) == 0 {
-		// Standing down: the configured addresses go too, even those this
-		// process did not bring up (a director killed while active left
-		// them behind).
-		for _, a := range r.plan.vips {
-			if !slices.Contains(drop, a) {
-				drop = append(drop, a)
+	drop := toDrop(up, want, r.plan.vips)
+	var again []netif.Addr
+	if len(drop) > 0 {
+		// No address is announced once it went (that would draw its
+		// traffic back from the peer that holds it now): the
+		// announcements stop first, and those cut short of the addresses
+		// that stay start again below.
+		for _, a := range r.stopAnnouncing() {
+			if slices.Contains(want, a) && !slices.Contains(again, a) {
+				again = append(again, a)
 			}
 		}
 	}
@@ -501,10 +605,6 @@ func (r *run) applyVIPs(ctx context.Context, want []netif.Addr) {
 			d.log.Info("address down", "addr", a.String())
 		}
 	}
-	if len(want) == 0 && r.announce != nil {
-		r.announce()
-		r.announce = nil
-	}
 	var added []netif.Addr
 	for _, a := range want {
 		if err := r.h.Add(ctx, a); err != nil {
@@ -522,9 +622,45 @@ func (r *run) applyVIPs(ctx context.Context, want []netif.Addr) {
 		}
 	}
 	d.signal()
+	for _, a := range again {
+		if !slices.Contains(added, a) {
+			added = append(added, a)
+		}
+	}
 	if len(added) > 0 {
 		r.announceAll(ctx, added)
 	}
+}
+
+// toDrop returns the addresses to take down, in order, for want to be the
+// addresses up: those up (brought up by this process) that want lacks;
+// and, when standing down (want empty), every configured one too, up or
+// not: a director killed while active left them behind.
+func toDrop(up, want, configured []netif.Addr) []netif.Addr {
+	var drop []netif.Addr
+	for _, a := range up {
+		if !slices.Contains(want, a) {
+			drop = append(drop, a)
+		}
+	}
+	if len(want) == 0 {
+		for _, a := range configured {
+			if !slices.Contains(drop, a) {
+				drop = append(drop, a)
+			}
+		}
+	}
+	slices.SortFunc(drop, compareAddr)
+	return drop
+}
+
+func compareAddr(a, b netif.Addr) int { return strings.Compare(a.String(), b.String()) }
+
+// announcement is one round of announcements of some addresses.
+type announcement struct {
+	addrs  []netif.Addr
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // announceAll tells the LAN where added now live: piranha's 5 gratuitous
@@ -532,19 +668,19 @@ func (r *run) applyVIPs(ctx context.Context, want []netif.Addr) {
 func (r *run) announceAll(ctx context.Context, added []netif.Addr) {
 	d := r.d
 	actx, cancel := context.WithCancel(ctx)
-	prev := r.announce
-	r.announce = func() {
-		cancel()
-		if prev != nil {
-			prev()
-		}
-	}
-	go func() {
+	an := &announcement{addrs: added, cancel: cancel, done: make(chan struct{})}
+	r.announcing = slices.DeleteFunc(r.announcing, (*announcement).finished)
+	r.announcing = append(r.announcing, an)
+	r.tasks.Go(func() {
+		defer close(an.done)
 		t := time.NewTicker(d.o.AnnounceEvery)
 		defer t.Stop()
 		for i := range d.o.Announcements {
 			for _, a := range added {
-				if err := netif.Announce(actx, a.Device, a.Prefix.Addr()); err != nil && actx.Err() == nil {
+				if actx.Err() != nil {
+					return
+				}
+				if err := d.o.Announce(actx, a.Device, a.Prefix.Addr()); err != nil && actx.Err() == nil {
 					d.log.Warn("announcing an address", "addr", a.String(), "err", err)
 				} else if i == 0 && err == nil {
 					d.log.Info("announced", "addr", a.Prefix.Addr().String(), "device", a.Device)
@@ -559,7 +695,31 @@ func (r *run) announceAll(ctx context.Context, added []netif.Addr) {
 			case <-t.C:
 			}
 		}
-	}()
+	})
+}
+
+func (an *announcement) finished() bool {
+	select {
+	case <-an.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopAnnouncing stops the announcements, waiting for one in flight, and
+// returns the addresses whose announcements it cut short.
+func (r *run) stopAnnouncing() []netif.Addr {
+	var cut []netif.Addr
+	for _, an := range r.announcing {
+		if !an.finished() {
+			cut = append(cut, an.addrs...)
+		}
+		an.cancel()
+		<-an.done
+	}
+	r.announcing = nil
+	return cut
 }
 
 // syncDaemon moves the IPVS connection sync daemon to state, when the
@@ -571,7 +731,7 @@ func (r *run) syncDaemon(ctx context.Context, state ipvs.DaemonState) {
 		return
 	}
 	err := func() error {
-		c, err := ipvs.Dial(nil)
+		c, err := d.o.SyncDaemon()
 		if err != nil {
 			return err
 		}
@@ -591,25 +751,36 @@ func (r *run) syncDaemon(ctx context.Context, state ipvs.DaemonState) {
 // moveSyncDaemon leaves the kernel running the sync daemon want (its
 // State, interface and id), stopping one in the other state: the kernel
 // runs at most one master and one backup, and a director runs one of them.
-func moveSyncDaemon(ctx context.Context, c *ipvs.Client, want ipvs.Daemon) error {
+func moveSyncDaemon(ctx context.Context, c SyncDaemon, want ipvs.Daemon) error {
 	running, err := c.Daemons(ctx)
 	if err != nil {
 		return err
 	}
-	have := false
-	for _, dm := range running {
-		if dm.State == want.State && dm.Interface == want.Interface && dm.SyncID == want.SyncID {
-			have = true
-			continue
-		}
-		if err := c.StopDaemon(ctx, dm.State); err != nil {
+	stop, start := daemonMoves(running, want)
+	for _, s := range stop {
+		if err := c.StopDaemon(ctx, s); err != nil {
 			return err
 		}
 	}
-	if have {
+	if !start {
 		return nil
 	}
 	return c.StartDaemon(ctx, want)
+}
+
+// daemonMoves decides how to go from the sync daemons running to want
+// alone: which to stop (any other), and whether to start want (unless it
+// runs).
+func daemonMoves(running []ipvs.Daemon, want ipvs.Daemon) (stop []ipvs.DaemonState, start bool) {
+	start = true
+	for _, dm := range running {
+		if dm.State == want.State && dm.Interface == want.Interface && dm.SyncID == want.SyncID {
+			start = false
+			continue
+		}
+		stop = append(stop, dm.State)
+	}
+	return stop, start
 }
 
 // watchLinks follows the links of p's devices when monitor_links is on.
@@ -625,11 +796,11 @@ func (r *run) watchLinks(ctx context.Context, p plan) {
 	if r.linkStop == nil {
 		lctx, cancel := context.WithCancel(ctx)
 		ch := make(chan netif.LinkState, 16)
-		go func() {
-			if err := netif.WatchLinks(lctx, ch); err != nil {
+		r.tasks.Go(func() {
+			if err := r.d.o.WatchLinks(lctx, ch); err != nil {
 				r.d.setWarning("links", "watching the links: "+err.Error())
 			}
-		}()
+		})
 		r.links, r.linkStop = ch, cancel
 	}
 	up := map[string]bool{}
@@ -653,27 +824,25 @@ func (r *run) link(ls netif.LinkState) {
 }
 
 func (r *run) reportLinks() {
-	var down []string
-	for dev, up := range r.linkUp {
-		if !up {
-			down = append(down, dev)
-		}
-	}
-	slices.Sort(down)
-	if len(down) > 0 {
+	if down := linksDown(r.linkUp); len(down) > 0 {
 		r.d.setWarning("links", "link down on "+strings.Join(down, ", ")+": this director stays standby until it returns")
 	} else {
 		r.d.setWarning("links", "")
 	}
 }
 
-func (r *run) linksOK() bool {
-	for _, up := range r.linkUp {
-		if !up {
-			return false
+func (r *run) linksOK() bool { return len(linksDown(r.linkUp)) == 0 }
+
+// linksDown returns the watched devices whose link is down, sorted.
+func linksDown(up map[string]bool) []string {
+	var down []string
+	for dev, ok := range up {
+		if !ok {
+			down = append(down, dev)
 		}
 	}
-	return true
+	slices.Sort(down)
+	return down
 }
 
 // checkForwarding warns when NAT is used and the kernel does not forward.
@@ -687,7 +856,7 @@ func (r *run) checkForwarding(p plan) {
 		if !usesFamily(r.cfg, fam.Is4()) {
 			continue
 		}
-		on, err := netif.Forwarding(fam)
+		on, err := r.d.o.Forwarding(fam)
 		if err == nil && !on {
 			if fam.Is4() {
 				off = append(off, "net.ipv4.ip_forward")
@@ -769,7 +938,7 @@ func makePlan(c *config.Config, primary bool, key []byte, console uint16) plan {
 	if g.Network == config.NAT {
 		add(g.NATRouter, g.NATRouterDevice, g.NATNetmask)
 	}
-	slices.SortFunc(p.vips, func(a, b netif.Addr) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(p.vips, compareAddr)
 	for dev := range devs {
 		p.devices = append(p.devices, dev)
 	}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,26 +19,9 @@ import (
 )
 
 // These tests run a Director without a backup (so it is active at once and
-// runs active_cmd) over a real database. It touches no address: the
-// configuration has no virtual server.
-
-// syncBuffer is a log tests read while the director writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// runs active_cmd) over a real database, with the host's fakes of
+// fakes_test.go (the configuration has no virtual server: no address is
+// touched).
 
 // soloDirector runs a Director whose active_cmd is activeCmd, and returns
 // it with its store and log; it stops at the end of the test. beforeRun,
@@ -66,7 +48,14 @@ func soloDirector(t *testing.T, activeCmd string, timeout time.Duration, beforeR
 		f()
 	}
 	var logs syncBuffer
-	d := failover.New(failover.Options{Store: st, Log: slog.New(slog.NewTextHandler(&logs, nil)), CommandTimeout: timeout})
+	j := &journal{}
+	host, kernel, heartbeats := newFakeHost(j), newFakeIPVS(j), &fakePulse{j: j}
+	d := failover.New(failover.Options{
+		Source:    st,
+		Addresses: host.Open, Announce: host.Announce, WatchLinks: host.WatchLinks, Forwarding: host.Forwarding,
+		SyncDaemon: kernel.Dial, Heartbeat: heartbeats.New,
+		Log: slog.New(slog.NewTextHandler(&logs, nil)), CommandTimeout: timeout,
+	})
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- d.Run(rctx) }()
@@ -82,32 +71,6 @@ func soloDirector(t *testing.T, activeCmd string, timeout time.Duration, beforeR
 		}
 	})
 	return d, st, &logs
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(within)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("%s: not within %v", what, within)
-		}
-	}
-	return time.Since(start)
-}
-
-func warning(d *failover.Director, words ...string) string {
-	for _, w := range d.Status().Warnings {
-		if containsAll(w, words) {
-			return w
-		}
-	}
-	return ""
 }
 
 // groupGone waits for process group pgid to be empty: kill(-pgid, 0)

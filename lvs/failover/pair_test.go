@@ -329,15 +329,6 @@ func (d *director) lines(from int, words ...string) []string {
 	return out
 }
 
-func containsAll(s string, words []string) bool {
-	for _, w := range words {
-		if !strings.Contains(s, w) {
-			return false
-		}
-	}
-	return true
-}
-
 // hasVIP reports whether role's eth0 holds the VIP.
 func (l *lab) hasVIP(role string) bool {
 	return strings.Contains(ipRun(l.t, "-n", l.ns[role], "-o", "-4", "addr", "show", "dev", "eth0"), " "+vip+"/24")

@@ -19,17 +19,42 @@ import (
 // maxConfig bounds a configuration taken from the peer.
 const maxConfig = 64 << 20
 
-// syncConfig keeps the configurations of the pair the same: the standby
-// takes the active's whenever the active's serial is ahead (the heartbeat
-// carries it); an active whose standby is ahead (it accepted edits the
-// active never saw, e.g. before a failover) moves its own serial past the
+// syncAction is what the configuration sync does on a change of pulse.
+type syncAction int
+
+const (
+	syncNothing syncAction = iota
+	// syncFetch: the standby takes the active's configuration.
+	syncFetch
+	// syncPast: the active moves its serial past the standby's.
+	syncPast
+)
+
+// syncStep decides how to keep the configurations of the pair the same,
+// from what pulse says and this director's serial: the standby takes the
+// active's whenever the active's serial is ahead (the heartbeat carries
+// it); an active whose standby is ahead (it accepted edits the active
+// never saw, e.g. before a failover) moves its own serial past the
 // standby's, so that the standby takes the active's configuration.
+func syncStep(st pulse.Status, serial int64) syncAction {
+	switch {
+	case !st.Decided || !st.Peer.Heard || st.Peer.Serial <= serial:
+		return syncNothing
+	case st.Role == pulse.Standby && st.Peer.Role == pulse.Active && st.Peer.Console != 0:
+		return syncFetch
+	case st.Role == pulse.Active && st.Peer.Role == pulse.Standby:
+		return syncPast
+	}
+	return syncNothing
+}
+
+// syncConfig does what syncStep decides.
 func (r *run) syncConfig(ctx context.Context, st pulse.Status) {
-	if !st.Decided || !st.Peer.Heard || r.cfg == nil {
+	if r.cfg == nil {
 		return
 	}
-	switch {
-	case st.Role == pulse.Standby && st.Peer.Role == pulse.Active && st.Peer.Serial > r.cfg.Serial && st.Peer.Console != 0:
+	switch syncStep(st, r.cfg.Serial) {
+	case syncFetch:
 		if r.syncing != nil {
 			select {
 			case <-r.syncing:
@@ -41,14 +66,14 @@ func (r *run) syncConfig(ctx context.Context, st pulse.Status) {
 		r.syncing = done
 		peer := consoleURL(st.Peer.Addr, st.Peer.Console, r.d.o.ConsoleTLS)
 		key := r.key
-		go func() {
+		r.tasks.Go(func() {
 			defer close(done)
 			r.d.fetch(ctx, peer, key, st.Peer.Addr.String())
-		}()
-	case st.Role == pulse.Active && st.Peer.Role == pulse.Standby && st.Peer.Serial > r.cfg.Serial:
+		})
+	case syncPast:
 		cfg := r.cfg.Clone()
 		cfg.Serial = st.Peer.Serial + 1
-		_, err := r.d.o.Store.Adopt(ctx, store.Change{Author: "lvsconsole", Note: fmt.Sprintf("the standby was at serial %d; the active's configuration prevails", st.Peer.Serial)}, cfg)
+		_, err := r.d.o.Source.Adopt(ctx, store.Change{Author: "lvsconsole", Note: fmt.Sprintf("the standby was at serial %d; the active's configuration prevails", st.Peer.Serial)}, cfg)
 		if err != nil && !errors.Is(err, store.ErrStale) {
 			r.d.setWarning("sync", "moving the serial past the standby's: "+err.Error())
 		}
@@ -62,7 +87,7 @@ func (d *Director) fetch(ctx context.Context, base string, key []byte, peer stri
 		if err != nil {
 			return err
 		}
-		_, err = d.o.Store.Adopt(ctx, store.Change{Author: "peer " + peer, Note: "from the active director"}, cfg)
+		_, err = d.o.Source.Adopt(ctx, store.Change{Author: "peer " + peer, Note: "from the active director"}, cfg)
 		if errors.Is(err, store.ErrStale) {
 			return nil // already there
 		}
