@@ -208,3 +208,21 @@ func TestReconcileSendsThePlan(t *testing.T) {
 		t.Errorf("after the apply the plan is still %v", p.Ipvsadm())
 	}
 }
+
+// TestWriteSave: the table as ipvsadm -Sn writes it (compared with the
+// real ipvsadm in TestGuestPlanIsIpvsadm).
+func TestWriteSave(t *testing.T) {
+	var b strings.Builder
+	if err := Desired(small(), Configured{}).WriteSave(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := `-A -t 192.0.2.10:80 -s wlc -p 300 -M 255.255.255.0
+-a -t 192.0.2.10:80 -r 10.0.0.1:80 -m -w 1
+-a -t 192.0.2.10:80 -r 10.0.0.2:8080 -m -w 3
+-A -u 192.0.2.53:53 -s rr
+-a -u 192.0.2.53:53 -r 10.0.1.1:53 -g -w 1
+`
+	if b.String() != want {
+		t.Errorf("WriteSave:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

@@ -10,12 +10,17 @@ import (
 
 // Kernel is what the reconciler needs of IPVS; *ipvs.Client provides it.
 type Kernel interface {
-	Services(ctx context.Context) ([]ipvs.Service, error)
-	Destinations(ctx context.Context, k ipvs.ServiceKey) ([]ipvs.Destination, error)
-	Timeouts(ctx context.Context) (ipvs.Timeouts, error)
+	TableReader
 	SetTimeouts(ctx context.Context, t ipvs.Timeouts) error
 	// Apply makes the changes in order and returns one error per op.
 	Apply(ctx context.Context, ops []ipvs.Op) []error
+}
+
+// TableReader is what reading the kernel's table needs of IPVS.
+type TableReader interface {
+	Services(ctx context.Context) ([]ipvs.Service, error)
+	Destinations(ctx context.Context, k ipvs.ServiceKey) ([]ipvs.Destination, error)
+	Timeouts(ctx context.Context) (ipvs.Timeouts, error)
 }
 
 // Ledger records which services this director created, durably, so that
@@ -69,8 +74,7 @@ func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Res
 		return nil, err
 	}
 	if have == nil {
-		have, err = ReadTable(ctx, k, func(s ipvs.ServiceKey) bool { return owned[keyText(s)] })
-		if err != nil {
+		if have, err = ReadOwned(ctx, k, owned); err != nil {
 			return nil, err
 		}
 	}
@@ -213,9 +217,17 @@ func mergeTimeouts(have, want ipvs.Timeouts) ipvs.Timeouts {
 	return have
 }
 
+// ReadOwned reads the kernel's table as Reconcile reads it to plan: every
+// service, and the destinations of those owned names (by their ledger
+// keys, as Ledger.OwnedServices returns them); the others are not
+// touched, so their destinations do not matter.
+func ReadOwned(ctx context.Context, k TableReader, owned map[string]bool) (*Table, error) {
+	return ReadTable(ctx, k, func(s ipvs.ServiceKey) bool { return owned[keyText(s)] })
+}
+
 // ReadTable reads the kernel's table: every service, and the destinations
 // of those for which dests says so (all, when dests is nil).
-func ReadTable(ctx context.Context, k Kernel, dests func(ipvs.ServiceKey) bool) (*Table, error) {
+func ReadTable(ctx context.Context, k TableReader, dests func(ipvs.ServiceKey) bool) (*Table, error) {
 	svcs, err := k.Services(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the IPVS services: %w", err)
