@@ -210,7 +210,7 @@ func TestReconcileSendsThePlan(t *testing.T) {
 }
 
 // TestWriteSave: the table as ipvsadm -Sn writes it (compared with the
-// real ipvsadm in TestGuestPlanIsIpvsadm).
+// real ipvsadm in cmd/lvsconsole TestGuestPlanIsIpvsadm).
 func TestWriteSave(t *testing.T) {
 	var b strings.Builder
 	if err := Desired(small(), Configured{}).WriteSave(&b); err != nil {

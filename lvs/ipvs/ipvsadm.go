@@ -13,7 +13,8 @@ import (
 // This file says changes and tables in ipvsadm's words: the command line
 // that makes a change (Op.IpvsadmArgs), and the rules of ipvsadm -Sn
 // (SaveService, SaveDest). It follows ipvsadm 1.31 (Debian 12's), whose
-// parser and save format the guest tests check line by line.
+// parser and save format the guest tests of cmd/lvsconsole check
+// (TestGuestOpsAreIpvsadm, TestGuestPlanIsIpvsadm).
 
 // ErrNotIpvsadm is wrapped by the error of a change that ipvsadm cannot
 // make exactly: the line given with it is the nearest ipvsadm would take,
@@ -281,9 +282,11 @@ func tunnelOptions(d *Destination, why *[]string) []string {
 }
 
 // SaveService writes s as ipvsadm -Sn does (ipvsadm-save -n): "-A -t
-// 192.0.2.1:80 -s wlc -p 300 -M 255.255.255.0". One difference, so that
-// ipvsadm -R takes every line: a firewall mark is written unsigned, where
-// ipvsadm writes one above 2^31-1 as a negative number it then refuses.
+// 192.0.2.1:80 -s wlc -p 300 -M 255.255.255.0": like it, without a mask
+// when not persistent and without flag-3 for sh and mh (which have no use
+// for it). One difference, so that ipvsadm -R takes every line: a firewall
+// mark is written unsigned, where ipvsadm writes one above 2^31-1 as a
+// negative number it then refuses.
 func SaveService(s *Service) string {
 	var why []string
 	b := []string{"-A"}
@@ -301,7 +304,11 @@ func SaveService(s *Service) string {
 	if s.Flags&FlagOnePacket != 0 {
 		b = append(b, "-o")
 	}
-	if f := schedFlags(s); f != "" {
+	flags := *s
+	if s.Scheduler == "sh" || s.Scheduler == "mh" {
+		flags.Flags &^= FlagSched3 // ipvsadm writes only the two they name
+	}
+	if f := schedFlags(&flags); f != "" {
 		b = append(b, "-b", f)
 	}
 	return strings.Join(b, " ")

@@ -23,7 +23,7 @@ func netip4(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 // TestOpIpvsadm: each change as the ipvsadm command that makes it, every
 // field the engine sends said; the lines were run through ipvsadm 1.31 in
-// the guest (lvs/engine TestGuestPlanIsIpvsadm).
+// the guest (cmd/lvsconsole TestGuestOpsAreIpvsadm).
 func TestOpIpvsadm(t *testing.T) {
 	full := ipvs.Service{ServiceKey: web, Scheduler: "wlc", Flags: ipvs.FlagPersistent, Timeout: 300, Netmask: 0xffffff00}
 	for _, c := range []struct {
@@ -165,7 +165,7 @@ func TestTimeoutsIpvsadm(t *testing.T) {
 }
 
 // TestSaveFormat: services and destinations as ipvsadm -Sn writes them
-// (compared with the real one in lvs/engine TestGuestPlanIsIpvsadm).
+// (compared with the real one in cmd/lvsconsole TestGuestOpsAreIpvsadm).
 func TestSaveFormat(t *testing.T) {
 	for _, c := range []struct {
 		s    ipvs.Service
@@ -179,6 +179,9 @@ func TestSaveFormat(t *testing.T) {
 		{ipvs.Service{ServiceKey: web6, Scheduler: "wrr", Flags: ipvs.FlagPersistent, Timeout: 60, Netmask: 64}, "-A -t [2001:db8::1]:443 -s wrr -p 60 -M 64"},
 		{ipvs.Service{ServiceKey: mark6, Scheduler: "rr", Flags: ipvs.FlagPersistent, Timeout: 100, Netmask: 128}, "-A -f 8 -6 -s rr -p 100"},
 		{ipvs.Service{ServiceKey: diam, Scheduler: "rr"}, "-A --sctp-service 192.0.2.5:3868 -s rr"},
+		// ipvsadm writes only the flags sh and mh name.
+		{ipvs.Service{ServiceKey: dns, Scheduler: "mh", Flags: ipvs.FlagSched2 | ipvs.FlagSched3}, "-A -u 192.0.2.53:53 -s mh -b mh-port"},
+		{ipvs.Service{ServiceKey: dns, Scheduler: "rr", Flags: ipvs.FlagSched3}, "-A -u 192.0.2.53:53 -s rr -b flag-3"},
 	} {
 		if got := ipvs.SaveService(&c.s); got != c.want {
 			t.Errorf("SaveService:\n got %s\nwant %s", got, c.want)
