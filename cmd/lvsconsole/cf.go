@@ -82,16 +82,27 @@ func importCommand(fs *flag.FlagSet) runFunc {
 
 // checkPlan prints the plan of cfg, from the file name, against this
 // director's table and the ledger of the database db when there is one
-// (none is made).
+// (none is made). The file is valid whatever happens here: what keeps it
+// from planning (no rights to read IPVS or the database) is said, and is
+// not an error.
 func (e *env) checkPlan(ctx context.Context, name string, cfg *config.Config, db string) error {
-	var st *store.Store
-	if _, err := os.Stat(db); err == nil {
-		if st, err = e.openStore(ctx, db); err != nil {
-			return err
-		}
-		defer st.Close()
+	if name == "-" {
+		name = "the file on stdin"
 	}
-	return e.writePlan(ctx, name, cfg, st, db)
+	err := func() error {
+		var st *store.Store
+		if _, err := os.Stat(db); err == nil {
+			if st, err = e.openStore(ctx, db); err != nil {
+				return err
+			}
+			defer st.Close()
+		}
+		return e.writePlan(ctx, name, cfg, st, db)
+	}()
+	if err != nil {
+		fmt.Fprintf(e.stdout, "# no plan of %s: %v\n", name, err)
+	}
+	return nil
 }
 
 // Export formats.

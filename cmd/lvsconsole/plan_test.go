@@ -76,16 +76,41 @@ func writeCf(t *testing.T, dir string, weight, dnsActive int) string {
 // without IPVS).
 func withKernel(t *testing.T, k *ipvstest.Kernel, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return withDial(t, func() (*ipvs.Client, error) {
+		if k == nil {
+			return nil, fmt.Errorf("dial: %w", ipvs.ErrNoIPVS)
+		}
+		return ipvs.NewNetlink(k.NetlinkConn())
+	}, args...)
+}
+
+// withDial runs a command in-process, IPVS opened by dial.
+func withDial(t *testing.T, dial func() (*ipvs.Client, error), args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, stdinFd: -1,
-		dial: func() (*ipvs.Client, error) {
-			if k == nil {
-				return nil, fmt.Errorf("dial: %w", ipvs.ErrNoIPVS)
-			}
-			return ipvs.NewNetlink(k.NetlinkConn())
-		}}
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, stdinFd: -1, dial: dial}
 	err = run(context.Background(), e, args)
 	return out.String(), errb.String(), err
+}
+
+// TestPlanWithoutRights: reading IPVS needs root; plan says so and fails,
+// import -check still validates and says why there is no plan.
+func TestPlanWithoutRights(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "lvs.db")
+	src := writeCf(t, dir, 1, 1)
+	if _, _, err := runCmd(t, "", "import", "-db", db, src); err != nil {
+		t.Fatal(err)
+	}
+	denied := func() (*ipvs.Client, error) { return nil, fmt.Errorf("dial: %w", ipvs.ErrPermission) }
+	if _, _, err := withDial(t, denied, "plan", "-db", db); err == nil || !strings.Contains(err.Error(), "needs root (CAP_NET_ADMIN)") {
+		t.Errorf("plan without the rights: %v", err)
+	}
+	out, _, err := withDial(t, denied, "import", "-check", "-db", db, src)
+	want := src + ": valid: 2 virtual servers\n# no plan of " + src + ": reading this director's IPVS table needs root (CAP_NET_ADMIN): "
+	if err != nil || !strings.HasPrefix(out, want) {
+		t.Errorf("import -check without the rights: %v\n%s\nwant it to begin\n%s", err, out, want)
+	}
 }
 
 // reconcile applies the stored configuration to k as serve's engine does,
