@@ -67,7 +67,7 @@ var ErrNotOwned = errors.New("exists in IPVS but was not created by lvsconsole; 
 // something: one weight is one SET_DEST. The changes go to the kernel in
 // one batch; a failure is reported with its entry and does not stop the
 // others. Weights and schedulers are edited in place, so connections keep
-// flowing.
+// flowing. What it sends is want.Plan(have, owned), step by step.
 func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Result, error) {
 	owned, err := l.OwnedServices(ctx)
 	if err != nil {
