@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 
+	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
 	"github.com/lvsconsole/lvsconsole/store"
 )
@@ -21,7 +22,7 @@ const maxCf = 8 << 20
 
 func importCommand(fs *flag.FlagSet) runFunc {
 	db := dbFlag(fs)
-	check := fs.Bool("check", false, "only parse and validate the file; change nothing")
+	check := fs.Bool("check", false, "only parse and validate the file, and print what it would do to this director's IPVS table (as lvsconsole plan); change nothing")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) != 1 {
 			return errors.New("import takes one file name (or - for stdin)")
@@ -50,7 +51,7 @@ func importCommand(fs *flag.FlagSet) runFunc {
 		if *check {
 			fmt.Fprintf(e.stdout, "%s: valid: %d virtual servers\n", name, len(cfg.Virtuals))
 			printWarnings(e.stdout, name, warns)
-			return nil
+			return e.checkPlan(ctx, name, cfg, *db)
 		}
 		st, err := e.openStore(ctx, *db)
 		if err != nil {
@@ -79,15 +80,52 @@ func importCommand(fs *flag.FlagSet) runFunc {
 	}
 }
 
+// checkPlan prints the plan of cfg, from the file name, against this
+// director's table and the ledger of the database db when there is one
+// (none is made). The file is valid whatever happens here: what keeps it
+// from planning (no rights to read IPVS or the database) is said, and is
+// not an error.
+func (e *env) checkPlan(ctx context.Context, name string, cfg *config.Config, db string) error {
+	if name == "-" {
+		name = "the file on stdin"
+	}
+	err := func() error {
+		var st *store.Store
+		if _, err := os.Stat(db); err == nil {
+			if st, err = e.openStore(ctx, db); err != nil {
+				return err
+			}
+			defer st.Close()
+		}
+		return e.writePlan(ctx, name, cfg, st, db)
+	}()
+	if err != nil {
+		fmt.Fprintf(e.stdout, "# no plan of %s: %v\n", name, err)
+	}
+	return nil
+}
+
+// Export formats.
+const (
+	formatLvscf   = "lvscf"
+	formatIpvsadm = "ipvsadm"
+)
+
 func exportCommand(fs *flag.FlagSet) runFunc {
 	db := dbFlag(fs)
 	serial := fs.Int64("serial", 0, "export revision `N` instead of the current configuration")
 	out := fs.String("o", "-", "write to `file` instead of stdout")
+	format := fs.String("format", formatLvscf, "`format`: lvscf, or ipvsadm: the IPVS table the configuration asks for (every active real server up) as ipvsadm-save -n rules, for ipvsadm -R")
 	return func(ctx context.Context, e *env, args []string) error {
-		if _, err := os.Stat(*db); err != nil {
-			return fmt.Errorf("no database at %s: %w", *db, err)
+		write := func(w io.Writer, cfg *config.Config) error { return lvscf.Format(w, cfg) }
+		switch *format {
+		case formatLvscf:
+		case formatIpvsadm:
+			write = e.writeIpvsadm
+		default:
+			return fmt.Errorf("-format: %q is not a format: use %s or %s", *format, formatLvscf, formatIpvsadm)
 		}
-		st, err := e.openStore(ctx, *db)
+		st, err := e.openExisting(ctx, *db)
 		if err != nil {
 			return err
 		}
@@ -100,7 +138,7 @@ func exportCommand(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		if *out == "-" {
-			return lvscf.Format(e.stdout, cfg)
+			return write(e.stdout, cfg)
 		}
 		// Write beside the target and rename, so a failed export never leaves
 		// half a file where a good one was.
@@ -109,7 +147,7 @@ func exportCommand(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		defer os.Remove(tmp.Name())
-		if err := lvscf.Format(tmp, cfg); err != nil {
+		if err := write(tmp, cfg); err != nil {
 			tmp.Close()
 			return err
 		}

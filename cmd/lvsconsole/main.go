@@ -7,7 +7,8 @@
 //	lvsconsole serve [-db FILE] [-failover=false] [-listen ADDRESS] [-max-conns N] [-max-conns-per-client N] [-session-idle DURATION] [-session-max DURATION] [-tls-cert FILE] [-tls-key FILE] [-trusted-proxy CIDR[,CIDR]]
 //	lvsconsole passwd [-db FILE] [-user NAME]
 //	lvsconsole import [-check] [-db FILE] FILE|-
-//	lvsconsole export [-db FILE] [-o FILE] [-serial N]
+//	lvsconsole export [-db FILE] [-format FORMAT] [-o FILE] [-serial N]
+//	lvsconsole plan [-db FILE]
 //	lvsconsole secret [-db FILE] [-generate] [-set]
 //	lvsconsole status [-db FILE] [-rate] [-stats]
 //	lvsconsole version
@@ -27,6 +28,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/lvsconsole/lvsconsole/lvs/pulse"
 	"github.com/lvsconsole/lvsconsole/store"
 )
@@ -51,8 +53,9 @@ type runFunc func(ctx context.Context, e *env, args []string) error
 var commands = []command{
 	{"serve", "", "run the console, the IPVS engine, health checks and failover", serveCommand},
 	{"passwd", "", "set a console user's password (asked twice, or two lines on stdin)", passwdCommand},
-	{"import", "FILE|-", "load an lvs.cf file as a new revision (-check: validate only)", importCommand},
-	{"export", "", "write the configuration (or revision N) as lvs.cf", exportCommand},
+	{"import", "FILE|-", "load an lvs.cf file as a new revision (-check: validate it and print its plan, change nothing)", importCommand},
+	{"export", "", "write the configuration (or revision N) as lvs.cf, or its IPVS table as ipvsadm-save -n rules (-format ipvsadm)", exportCommand},
+	{"plan", "", "print what the stored configuration would do to this director's IPVS table now, as ipvsadm commands", planCommand},
 	{"secret", "", "show, make (-generate) or set from stdin (-set) the secret the two directors share", secretCommand},
 	{"status", "", "print the live IPVS table as ipvsadm -Ln does, and the director's state (from the running serve)", statusCommand},
 	{"version", "", "print the version", func(*flag.FlagSet) runFunc { return runVersion }},
@@ -75,6 +78,17 @@ type env struct {
 	// stdinFd is stdin's descriptor: on a terminal, passwords are read
 	// without echo.
 	stdinFd int
+	// dial opens this director's IPVS; nil: ipvs.Dial. Tests give a fake
+	// kernel (lvs/ipvs/ipvstest).
+	dial func() (*ipvs.Client, error)
+}
+
+// dialIPVS opens this director's IPVS, for the commands that read it.
+func (e *env) dialIPVS() (*ipvs.Client, error) {
+	if e.dial != nil {
+		return e.dial()
+	}
+	return ipvs.Dial(nil)
 }
 
 func main() {

@@ -39,7 +39,7 @@ func statusCommand(fs *flag.FlagSet) runFunc {
 		if !errors.Is(err, errNotServing) {
 			return err
 		}
-		if err := kernelStatus(ctx, e.stdout, mode); err != nil {
+		if err := kernelStatus(ctx, e, mode); err != nil {
 			return fmt.Errorf("lvsconsole serve is not running (nothing answers on %s), and reading the kernel failed: %w", sock, err)
 		}
 		// On stderr: stdout stays exactly what ipvsadm -Ln prints.
@@ -49,8 +49,8 @@ func statusCommand(fs *flag.FlagSet) runFunc {
 }
 
 // kernelStatus prints the kernel's table, read over netlink.
-func kernelStatus(ctx context.Context, w io.Writer, mode engine.TextMode) error {
-	c, err := ipvs.Dial(nil)
+func kernelStatus(ctx context.Context, e *env, mode engine.TextMode) error {
+	c, err := e.dialIPVS()
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func kernelStatus(ctx context.Context, w io.Writer, mode engine.TextMode) error 
 	if err != nil {
 		return err
 	}
-	return t.WriteText(w, info, mode)
+	return t.WriteText(e.stdout, info, mode)
 }
 
 // writeStatus prints what serve answered: the kernel's table (or, without

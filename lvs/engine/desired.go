@@ -100,12 +100,7 @@ func Desired(cfg *config.Config, health Weigher) *Table {
 				continue
 			}
 			w, presence := health.Weight(vs, rs)
-			port := uint16(rs.EffectivePort(vs))
-			if vs.IsFWMark() {
-				// A firewall-mark service's port is only where checks go; its
-				// destinations keep the packet's port unless they name one.
-				port = uint16(rs.Port)
-			}
+			port := destPort(vs, rs)
 			switch presence {
 			case In, Quiesced:
 				s.Dests = append(s.Dests, destination(rs.Address, port, rs.EffectiveForward(&cfg.Global),
@@ -124,6 +119,16 @@ func Desired(cfg *config.Config, health Weigher) *Table {
 		t.Services = append(t.Services, s)
 	}
 	return t
+}
+
+// destPort is the port of rs's destination in vs's service.
+func destPort(vs *config.VirtualServer, rs *config.RealServer) uint16 {
+	if vs.IsFWMark() {
+		// A firewall-mark service's port is only where checks go; its
+		// destinations keep the packet's port unless they name one.
+		return uint16(rs.Port)
+	}
+	return uint16(rs.EffectivePort(vs))
 }
 
 func usable(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }

@@ -10,12 +10,17 @@ import (
 
 // Kernel is what the reconciler needs of IPVS; *ipvs.Client provides it.
 type Kernel interface {
-	Services(ctx context.Context) ([]ipvs.Service, error)
-	Destinations(ctx context.Context, k ipvs.ServiceKey) ([]ipvs.Destination, error)
-	Timeouts(ctx context.Context) (ipvs.Timeouts, error)
+	TableReader
 	SetTimeouts(ctx context.Context, t ipvs.Timeouts) error
 	// Apply makes the changes in order and returns one error per op.
 	Apply(ctx context.Context, ops []ipvs.Op) []error
+}
+
+// TableReader is what reading the kernel's table needs of IPVS.
+type TableReader interface {
+	Services(ctx context.Context) ([]ipvs.Service, error)
+	Destinations(ctx context.Context, k ipvs.ServiceKey) ([]ipvs.Destination, error)
+	Timeouts(ctx context.Context) (ipvs.Timeouts, error)
 }
 
 // Ledger records which services this director created, durably, so that
@@ -62,20 +67,19 @@ var ErrNotOwned = errors.New("exists in IPVS but was not created by lvsconsole; 
 // something: one weight is one SET_DEST. The changes go to the kernel in
 // one batch; a failure is reported with its entry and does not stop the
 // others. Weights and schedulers are edited in place, so connections keep
-// flowing.
+// flowing. What it sends is want.Plan(have, owned), step by step.
 func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Result, error) {
 	owned, err := l.OwnedServices(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if have == nil {
-		have, err = ReadTable(ctx, k, func(s ipvs.ServiceKey) bool { return owned[keyText(s)] })
-		if err != nil {
+		if have, err = ReadOwned(ctx, k, owned); err != nil {
 			return nil, err
 		}
 	}
-	p := plan(want, have, owned)
-	r := &Result{Errors: p.errors}
+	p := want.Plan(have, owned)
+	r := &Result{Errors: p.Refused}
 
 	// Own before creating: a crash between the two leaves a record of a
 	// service that does not exist, never a service nobody owns.
@@ -84,35 +88,35 @@ func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Res
 			return nil, err
 		}
 	}
-	ops := make([]ipvs.Op, len(p.steps))
-	for i, st := range p.steps {
-		ops[i] = st.op
+	ops := make([]ipvs.Op, len(p.Steps))
+	for i, st := range p.Steps {
+		ops[i] = st.Op
 	}
 	var errs []error
 	if len(ops) > 0 {
 		errs = k.Apply(ctx, ops)
 	}
 	var gone []string
-	for i, st := range p.steps {
+	for i, st := range p.Steps {
 		err := errs[i]
-		if err != nil && errors.Is(err, ipvs.ErrNotFound) && (st.op.Kind == ipvs.DeleteService || st.op.Kind == ipvs.DeleteDest) {
+		if err != nil && errors.Is(err, ipvs.ErrNotFound) && (st.Op.Kind == ipvs.DeleteService || st.Op.Kind == ipvs.DeleteDest) {
 			err = nil // already gone: what was wanted
 		}
 		if err != nil {
-			if st.virtual != "" {
-				err = fmt.Errorf("virtual server %s: %w", st.virtual, err)
+			if st.Virtual != "" {
+				err = fmt.Errorf("virtual server %s: %w", st.Virtual, err)
 			}
 			r.Errors = append(r.Errors, err)
 			continue
 		}
-		c := Change{Op: opNames[st.op.Kind], Service: st.op.Service.ServiceKey}
-		if k := st.op.Kind; k == ipvs.AddDest || k == ipvs.EditDest || k == ipvs.DeleteDest {
-			dk := st.op.Dest.Key()
+		c := Change{Op: opNames[st.Op.Kind], Service: st.Op.Service.ServiceKey}
+		if k := st.Op.Kind; k == ipvs.AddDest || k == ipvs.EditDest || k == ipvs.DeleteDest {
+			dk := st.Op.Dest.Key()
 			c.Dest = &dk
 		}
 		r.Changes = append(r.Changes, c)
-		if st.op.Kind == ipvs.DeleteService {
-			gone = append(gone, keyText(st.op.Service.ServiceKey))
+		if st.Op.Kind == ipvs.DeleteService {
+			gone = append(gone, keyText(st.Op.Service.ServiceKey))
 		}
 	}
 	// Forget deleted services, and records of services that are neither in
@@ -124,16 +128,15 @@ func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Res
 		}
 	}
 
-	timeouts := mergeTimeouts(have.Timeouts, want.Timeouts)
-	if timeouts != have.Timeouts {
-		if err := k.SetTimeouts(ctx, want.Timeouts); err != nil {
+	if p.Timeouts != nil {
+		if err := k.SetTimeouts(ctx, *p.Timeouts); err != nil {
 			r.Errors = append(r.Errors, fmt.Errorf("setting the connection timeouts: %w", err))
 		} else {
 			r.Changes = append(r.Changes, Change{Op: "set timeouts"})
 		}
 	}
 	if len(r.Errors) == 0 {
-		r.After = after(want, have, owned, timeouts)
+		r.After = after(want, have, owned, mergeTimeouts(have.Timeouts, want.Timeouts))
 	}
 	return r, nil
 }
@@ -141,101 +144,6 @@ func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Res
 var opNames = map[ipvs.OpKind]string{
 	ipvs.AddService: "add service", ipvs.EditService: "edit service", ipvs.DeleteService: "delete service",
 	ipvs.AddDest: "add destination", ipvs.EditDest: "edit destination", ipvs.DeleteDest: "delete destination",
-}
-
-// step is one planned change and the virtual server it is for.
-type step struct {
-	op      ipvs.Op
-	virtual string
-}
-
-// changes is what plan decided.
-type changes struct {
-	steps  []step
-	own    []string // services to record as owned before creating them
-	stale  []string // ledger records to drop
-	errors []error  // refusals found while planning
-}
-
-// plan compares want with have and lists the changes, in an order the
-// kernel can take in one batch: deletions of services first (freeing their
-// keys), then each wanted service with its destinations.
-func plan(want, have *Table, owned map[string]bool) *changes {
-	p := &changes{}
-	haveByKey := map[ipvs.ServiceKey]*Service{}
-	haveText := map[string]bool{}
-	for _, hs := range have.Services {
-		haveByKey[hs.ServiceKey] = hs
-		haveText[keyText(hs.ServiceKey)] = true
-	}
-	wanted := map[ipvs.ServiceKey]bool{}
-	wantedText := map[string]bool{}
-	for _, ws := range want.Services {
-		wanted[ws.ServiceKey] = true
-		wantedText[keyText(ws.ServiceKey)] = true
-	}
-	// Services this director created that the configuration no longer asks
-	// for. Everything else in the kernel is someone else's.
-	for _, hs := range have.Services {
-		if !wanted[hs.ServiceKey] && owned[keyText(hs.ServiceKey)] {
-			p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.DeleteService, Service: hs.Service}})
-		}
-	}
-	for text := range owned {
-		if !wantedText[text] && !haveText[text] {
-			p.stale = append(p.stale, text)
-		}
-	}
-	for _, ws := range want.Services {
-		key := ws.ServiceKey
-		cur := haveByKey[key]
-		var curDests []ipvs.Destination
-		switch {
-		case cur == nil:
-			p.own = append(p.own, keyText(key))
-			p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.AddService, Service: ws.Service}, virtual: ws.Virtual})
-		case !owned[keyText(key)]:
-			p.errors = append(p.errors, fmt.Errorf("virtual server %s: %s %w", ws.Virtual, key, ErrNotOwned))
-			continue
-		default:
-			curDests = cur.Dests
-			if !sameService(&cur.Service, &ws.Service) {
-				p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.EditService, Service: ws.Service}, virtual: ws.Virtual})
-			}
-		}
-		p.planDests(ws, curDests)
-	}
-	return p
-}
-
-// planDests lists the destination changes of one service: deletions first,
-// so that a destination can be replaced in the same batch.
-func (p *changes) planDests(ws *Service, have []ipvs.Destination) {
-	svc := ipvs.Service{ServiceKey: ws.ServiceKey}
-	wanted := map[ipvs.DestKey]bool{}
-	for _, d := range ws.Dests {
-		wanted[d.Key()] = true
-	}
-	for _, dk := range ws.Pending {
-		wanted[dk] = true // left as it is
-	}
-	cur := map[ipvs.DestKey]*ipvs.Destination{}
-	for i := range have {
-		d := &have[i]
-		cur[d.Key()] = d
-		if !wanted[d.Key()] {
-			p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.DeleteDest, Service: svc, Dest: *d}, virtual: ws.Virtual})
-		}
-	}
-	for _, d := range ws.Dests {
-		hd := cur[d.Key()]
-		switch {
-		case hd == nil:
-			p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.AddDest, Service: svc, Dest: d}, virtual: ws.Virtual})
-		case !sameDest(hd, &d):
-			p.steps = append(p.steps, step{op: ipvs.Op{Kind: ipvs.EditDest, Service: svc, Dest: d}, virtual: ws.Virtual})
-		}
-	}
 }
 
 // after is the kernel's table once want is applied cleanly: want for the
@@ -309,9 +217,17 @@ func mergeTimeouts(have, want ipvs.Timeouts) ipvs.Timeouts {
 	return have
 }
 
+// ReadOwned reads the kernel's table as Reconcile reads it to plan: every
+// service, and the destinations of those owned names (by their ledger
+// keys, as Ledger.OwnedServices returns them); the others are not
+// touched, so their destinations do not matter.
+func ReadOwned(ctx context.Context, k TableReader, owned map[string]bool) (*Table, error) {
+	return ReadTable(ctx, k, func(s ipvs.ServiceKey) bool { return owned[keyText(s)] })
+}
+
 // ReadTable reads the kernel's table: every service, and the destinations
 // of those for which dests says so (all, when dests is nil).
-func ReadTable(ctx context.Context, k Kernel, dests func(ipvs.ServiceKey) bool) (*Table, error) {
+func ReadTable(ctx context.Context, k TableReader, dests func(ipvs.ServiceKey) bool) (*Table, error) {
 	svcs, err := k.Services(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the IPVS services: %w", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -59,6 +60,25 @@ func (t *Table) WriteText(w io.Writer, info ipvs.Info, mode TextMode) error {
 			default:
 				fmt.Fprintf(&b, "  -> %-28s %-7s %-6d %-10d %-10d\n", addr, d.Forward, d.Weight, d.ActiveConns, d.InactiveConns)
 			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteSave writes t as ipvsadm -Sn (ipvsadm-save -n) does, one rule a
+// line, for ipvsadm -R to restore: each service, then its destinations in
+// address order. Like ipvsadm's, the format has no place for thresholds;
+// unlike it, a firewall mark above 2^31-1 is written as the unsigned
+// number ipvsadm -R takes (see ipvs.SaveService).
+func (t *Table) WriteSave(w io.Writer) error {
+	var b strings.Builder
+	for _, s := range t.Services {
+		b.WriteString(ipvs.SaveService(&s.Service) + "\n")
+		dests := slices.Clone(s.Dests)
+		sortDests(dests)
+		for i := range dests {
+			b.WriteString(ipvs.SaveDest(s.ServiceKey, &dests[i]) + "\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -1,0 +1,59 @@
+//go:build !guest
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/guest"
+)
+
+// guestNamespaces are those guest_test.go uses: "a" for the engine, "b"
+// for the plan's lines through ipvsadm, "c" and "d" for the rest.
+const guestNamespaces = `
+set -e
+for ns in a b c d; do /sbin/ip netns add $ns; /sbin/ip -n $ns link set lo up; done
+`
+
+var guestTestName = regexp.MustCompile(`^Guest[A-Za-z0-9_]*$`)
+
+// TestLvsconsoleInGuest boots Debian's kernel under qemu and runs this
+// package's guest tests (guest_test.go) against its real IPVS and
+// ipvsadm, in one boot. LVSCONSOLE_GUEST_RUN=GuestName runs one.
+func TestLvsconsoleInGuest(t *testing.T) {
+	if err := guest.Prepared(""); err != nil {
+		t.Fatalf("the real-kernel tests need the guest kernel: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "lvsconsole.test")
+	// Static with cgo: the commands need the SQLite store.
+	if err := guest.BuildStaticTest(".", bin, "guest"); err != nil {
+		t.Fatal(err)
+	}
+	pattern := "Guest"
+	if only := os.Getenv("LVSCONSOLE_GUEST_RUN"); only != "" {
+		// One guest test; the pattern goes into the guest's script, so it
+		// is a plain name.
+		if !guestTestName.MatchString(only) {
+			t.Fatalf("LVSCONSOLE_GUEST_RUN=%q: give a test name (letters, digits, _)", only)
+		}
+		pattern = only
+	}
+	res, err := guest.Run(t.Context(), guest.Options{
+		Binaries: map[string]string{"lvsconsole.test": bin},
+		Script:   guestNamespaces + "lvsconsole.test -test.v -test.count=1 -test.run " + pattern + "\n",
+		Stdout:   guest.LogWriter(t.Logf),
+		Timeout:  3 * time.Minute,
+		Memory:   1024,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitCode != 0 {
+		t.Fatalf("the guest tests failed (exit %d)", res.ExitCode)
+	}
+	t.Logf("guest run took %v", res.Duration.Round(time.Millisecond))
+}
