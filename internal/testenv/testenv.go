@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -37,10 +38,20 @@ func Root(t testing.TB) {
 	}
 }
 
-// NetNS: the test builds network namespaces with ip(8): root and
-// iproute2. (Such tests are in _linux_test.go files.)
+// Linux: the test needs Linux's kernel (netlink, raw sockets with socket
+// filters, ppoll, SCHED_RR) and compiles elsewhere.
+func Linux(t testing.TB) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		need(t, "Linux", "run it on Linux")
+	}
+}
+
+// NetNS: the test builds network namespaces with ip(8): Linux, root and
+// iproute2.
 func NetNS(t testing.TB) {
 	t.Helper()
+	Linux(t)
 	Root(t)
 	Commands(t, "ip")
 }
