@@ -1,3 +1,5 @@
+//go:build linux
+
 package failover_test
 
 import (
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/store"
@@ -47,9 +50,7 @@ func (s *syncBuffer) String() string {
 // starts.
 func soloDirector(t *testing.T, activeCmd string, timeout time.Duration, beforeRun ...func()) (*failover.Director, *store.Store, *syncBuffer) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("this test needs root (make test runs as root)")
-	}
+	testenv.Root(t) // a Director, and scripts the test writes as root's programs
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "lvs.db"))
 	if err != nil {
