@@ -10,6 +10,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,6 +26,11 @@ import (
 // AllVar is the environment variable that makes every need a requirement:
 // with AllVar=1 a test fails when the machine lacks what it needs.
 const AllVar = "LVSCONSOLE_TEST_ALL"
+
+// SummaryVar names a file to which Run appends its summary instead of
+// writing it to the terminal, for a script that shows the summaries of
+// many packages together (testuser.sh).
+const SummaryVar = "LVSCONSOLE_TEST_SUMMARY"
 
 // HowToRunAll is how to run every test.
 const HowToRunAll = "run `make test` as root"
@@ -60,21 +66,21 @@ func NetNS(t testing.TB) {
 // installs them (as root, with apt-get).
 func Commands(t testing.TB, names ...string) {
 	t.Helper()
-	if missing := missingCommands(names...); missing != "" {
-		need(t, missing, "apt-get install them, or "+HowToRunAll+" (it installs them)")
+	if missing, pkgs := missingCommands(names...); missing != "" {
+		need(t, missing, "apt-get install "+pkgs+", or "+HowToRunAll+" (it installs them)")
 	}
 }
 
-// missingCommands names those of the commands that are not in PATH, with
-// the package each comes in: "nft (nftables)"; "" when all are there.
-func missingCommands(names ...string) string {
-	var missing []string
+// missingCommands names those of the commands that are not in PATH ("ip
+// and nft") and the Debian packages they come in ("iproute2 nftables").
+func missingCommands(names ...string) (missing, pkgs string) {
+	var cmds, ps []string
 	for _, name := range names {
 		if _, err := exec.LookPath(name); err != nil {
-			missing = append(missing, name+" ("+debianPackage(name)+")")
+			cmds, ps = append(cmds, name), append(ps, debianPackage(name))
 		}
 	}
-	return strings.Join(missing, " and ")
+	return strings.Join(cmds, " and "), strings.Join(ps, " ")
 }
 
 // debianPackage names the Debian package a command comes in.
@@ -157,7 +163,7 @@ var skips skipped
 //
 // `go test ./...` shows a passing package's output only with -v, so
 // without -v the summary also goes to the terminal, when there is one and
-// the output is not already going there.
+// the output is not already going there; or to the file SummaryVar names.
 func Run(m *testing.M) int {
 	code := m.Run()
 	s := summary(pkgName(), skips.list())
@@ -165,13 +171,26 @@ func Run(m *testing.M) int {
 		return code
 	}
 	fmt.Fprint(os.Stdout, s)
-	if !testing.Verbose() && !isTerminal(os.Stdout) {
-		if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
-			io.WriteString(tty, s)
-			tty.Close()
+	switch {
+	case os.Getenv(SummaryVar) != "":
+		if err := appendFile(os.Getenv(SummaryVar), os.O_CREATE, s); err != nil {
+			fmt.Fprintf(os.Stdout, "testenv: %s: %v\n", SummaryVar, err)
+			return max(code, 1)
 		}
+	case !testing.Verbose() && !isTerminal(os.Stdout):
+		appendFile("/dev/tty", 0, s) // no terminal: the summary is in the output only
 	}
 	return code
+}
+
+// appendFile writes s at the end of file; flag may add os.O_CREATE.
+func appendFile(name string, flag int, s string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|flag, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(f, s)
+	return errors.Join(err, f.Close())
 }
 
 // maxNames bounds the test names a summary line lists.

@@ -3,7 +3,10 @@ package testenv
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -104,11 +107,47 @@ func TestPkgName(t *testing.T) {
 // Debian package it comes in.
 func TestMissingCommands(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	if got, want := missingCommands("ip", "nft"), "ip (iproute2) and nft (nftables)"; got != want {
-		t.Errorf("missingCommands = %q, want %q", got, want)
+	if missing, pkgs := missingCommands("ip", "nft", "ipvsadm"); missing != "ip and nft and ipvsadm" || pkgs != "iproute2 nftables ipvsadm" {
+		t.Errorf("missingCommands = %q, %q", missing, pkgs)
 	}
 	t.Setenv("PATH", "/usr/bin:/bin")
-	if got := missingCommands("sh"); got != "" {
-		t.Errorf("missingCommands(sh) = %q, want none missing", got)
+	if missing, pkgs := missingCommands("sh"); missing != "" || pkgs != "" {
+		t.Errorf("missingCommands(sh) = %q, %q; want none missing", missing, pkgs)
+	}
+}
+
+// TestRunEndToEnd runs go test on a package with a test whose need no
+// machine meets: with LVSCONSOLE_TEST_ALL=1 it fails saying what is
+// missing; without, the package passes and Run writes its summary where
+// SummaryVar says.
+func TestRunEndToEnd(t *testing.T) {
+	Commands(t, "go")
+	t.Parallel()
+	gotest := func(all string) (string, string, error) {
+		summary := filepath.Join(t.TempDir(), "summary")
+		cmd := exec.Command("go", "test", "-count=1", "./testdata/fixture")
+		cmd.Env = append(os.Environ(), AllVar+"="+all, SummaryVar+"="+summary)
+		out, err := cmd.CombinedOutput()
+		b, _ := os.ReadFile(summary)
+		return string(out), string(b), err
+	}
+
+	out, summary, err := gotest("1")
+	if err == nil || !strings.Contains(out, "--- FAIL: TestNeedsTheImpossible") ||
+		!strings.Contains(out, "needs lvsconsole-no-such-command: apt-get install lvsconsole-no-such-command, or") {
+		t.Errorf("with %s=1: %v\n%s", AllVar, err, out)
+	}
+	if summary != "" {
+		t.Errorf("with %s=1 a summary of skips: %q", AllVar, summary)
+	}
+
+	out, summary, err = gotest("")
+	if err != nil {
+		t.Errorf("without %s: %v\n%s", AllVar, err, out)
+	}
+	want := "internal/testenv/testdata/fixture: did not run 1 test that needs lvsconsole-no-such-command (TestNeedsTheImpossible): " +
+		"apt-get install lvsconsole-no-such-command, or run `make test` as root (it installs them)\n"
+	if summary != want {
+		t.Errorf("summary %q, want %q", summary, want)
 	}
 }
