@@ -14,7 +14,7 @@ import (
 // branch on, and the node stays as it was.
 func TestRunNeedsLinux(t *testing.T) {
 	self := netip.MustParseAddr("127.0.0.1")
-	n, err := New(Settings{Self: self, Peer: netip.MustParseAddr("127.0.0.2"), Bind: netip.AddrPortFrom(self, 0), Port: 539,
+	n, err := New(Settings{Self: self, Peer: netip.MustParseAddr("127.0.0.2"), Bind: netip.AddrPortFrom(self, 539), Port: 539,
 		Key: testKey, Primary: true, Keepalive: time.Second, Deadtime: 4 * time.Second}, Options{})
 	if err != nil {
 		t.Fatal(err)
