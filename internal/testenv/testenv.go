@@ -178,7 +178,7 @@ func Run(m *testing.M) int {
 			return max(code, 1)
 		}
 	case !testing.Verbose() && !isTerminal(os.Stdout):
-		appendFile("/dev/tty", 0, s) // no terminal: the summary is in the output only
+		appendFile("/dev/tty", 0, s) // without a terminal it is in the output only
 	}
 	return code
 }
