@@ -15,7 +15,7 @@ import (
 func TestBrowserProgramNeedsPassword(t *testing.T) {
 	e := newEnv(t, true)
 	cfg := e.seed(t)
-	prog := program(t) + " %h %p"
+	prog := program + " %h %p"
 	ctx := browser(t)
 
 	step(t, ctx, "opening the login page", chromedp.Navigate(e.srv.URL+"/login"))

@@ -11,19 +11,18 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 )
 
-// chromiumPath is Debian's chromium; `make test` installs it.
-const chromiumPath = "/usr/bin/chromium"
+// The browser tests need Debian's chromium: see internal/testenv.
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // browser starts headless chromium for a test and returns its context.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("the browser tests need Debian's chromium at %s (apt-get install chromium; make test installs it): %v", chromiumPath, err)
-	}
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
+		chromedp.ExecPath(testenv.Chromium(t)),
 		chromedp.Headless,
 		chromedp.NoSandbox, // root in CI
 		chromedp.DisableGPU,

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
 
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(killWriterEnv); path != "" {
 		killWriter(path)
 	}
-	os.Exit(m.Run())
+	os.Exit(testenv.Run(m))
 }
 
 // killWriter writes changes as fast as it can and prints each accepted

@@ -8,17 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
-
-// The tests make programs as root and give them away, so they need root;
-// make test runs as root, and a test that cannot run must not pass.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("this test needs root (make test runs as root)")
-	}
-}
 
 // script writes an executable script under dir (made 0755 as needed) with
 // mode, and returns its path.
@@ -38,12 +30,13 @@ func script(t *testing.T, dir, name string, mode os.FileMode) string {
 }
 
 // withPrograms is a small valid configuration with a send_program and an
-// active_cmd that are root's programs.
-func withPrograms(t *testing.T) *config.Config {
+// active_cmd that are root's programs (the system's: a test made by
+// anyone but root cannot make one).
+func withPrograms() *config.Config {
 	c := config.Default()
 	c.Global.ActiveCmd = `/usr/bin/logger -t lvs "became active"`
 	web := config.NewVirtual("web")
-	web.SendProgram = script(t, t.TempDir(), "check", 0o755) + " %h %p"
+	web.SendProgram = "/usr/bin/true %h %p"
 	c.Virtuals = []config.VirtualServer{web}
 	return c
 }
@@ -54,13 +47,12 @@ func withPrograms(t *testing.T) *config.Config {
 // anything else beside the programs already there. With Elevated the same
 // changes are saved; Adopt, the peer's, needs no elevation.
 func TestProgramsNeedElevation(t *testing.T) {
-	needRoot(t)
 	st := openTest(t)
-	first, err := st.Replace(ctx, Change{Author: "root", Elevated: true}, withPrograms(t))
+	first, err := st.Replace(ctx, Change{Author: "root", Elevated: true}, withPrograms())
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := script(t, t.TempDir(), "other", 0o755)
+	other := "/usr/bin/false"
 	plain := Change{Author: "token"}
 
 	refused := func(name string, err error, want ...string) {
@@ -163,7 +155,7 @@ func TestProgramsNeedElevation(t *testing.T) {
 // refusal is a field error of the field, placed like Validate's, saying
 // what is wrong.
 func TestUntrustedProgramsAreRefused(t *testing.T) {
-	needRoot(t)
+	testenv.Root(t) // it makes programs as root and gives them away
 	st := openTest(t)
 	dir := t.TempDir()
 	groupW := script(t, dir, "groupw", 0o775)
@@ -176,7 +168,7 @@ func TestUntrustedProgramsAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := script(t, dir, "good", 0o755)
-	if _, err := st.Replace(ctx, Change{Author: "root", Elevated: true}, withPrograms(t)); err != nil {
+	if _, err := st.Replace(ctx, Change{Author: "root", Elevated: true}, withPrograms()); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := st.Config(ctx)

@@ -7,17 +7,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/store"
 )
+
+// Some tests need root: see internal/testenv.
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // TestImportPrograms: lvsconsole import runs as whoever can write the
 // database, so the programs it brings in need no password; but each must
 // be a file only root can change, or the import is refused at the line
 // that names it, saying what is wrong, and nothing is saved.
 func TestImportPrograms(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test needs root (make test runs as root)")
-	}
+	testenv.Root(t) // its program is root's, then made group-writable
 	dir := t.TempDir()
 	db := filepath.Join(dir, "lvs.db")
 	prog := filepath.Join(dir, "check")

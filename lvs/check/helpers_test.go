@@ -8,13 +8,24 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/check"
 )
+
+// Some tests need root or network namespaces: see internal/testenv.
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+var progTarget = check.Target{Addr: netip.MustParseAddr("127.0.0.1"), Port: 8080}
+
+func progSpec(cmd string) check.Spec {
+	return check.Spec{Kind: check.Program, Timeout: 5 * time.Second, Program: cmd}
+}
 
 // targetOf returns the Target of a listening address.
 func targetOf(t testing.TB, a net.Addr) check.Target {

@@ -7,16 +7,25 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/check"
 )
+
+// script writes an executable /bin/sh script into dir and returns its path.
+func script(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatalf("write script: %v", err)
+	}
+	return path
+}
 
 // TestProgramUntrusted: a send_program that someone other than root could
 // have written is not run (the file it would write stays absent), and the
 // check is DOWN saying why.
 func TestProgramUntrusted(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("this test needs root: it gives files away (make test runs as root)")
-	}
+	testenv.Root(t) // it gives files away
 	t.Parallel()
 	dir := t.TempDir()
 	for _, tc := range []struct {

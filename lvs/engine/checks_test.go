@@ -6,15 +6,20 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/internal/testnet"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs/ipvstest"
 	"github.com/lvsconsole/lvsconsole/store"
 )
+
+// Some tests need root or the qemu guest: see internal/testenv.
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 func TestRampedWeight(t *testing.T) {
 	iv := time.Second
@@ -64,7 +69,13 @@ func waitFor(t *testing.T, e *Engine, what string, cond func() bool) {
 // half-open SYN checks.
 func TestChecksDriveTheTable(t *testing.T) {
 	for _, kind := range []string{"tcp", "syn"} {
-		t.Run(kind, func(t *testing.T) { checksDriveTheTable(t, kind) })
+		t.Run(kind, func(t *testing.T) {
+			if kind == "syn" {
+				testenv.Linux(t) // raw sockets with a socket filter,
+				testenv.Root(t)  // which need CAP_NET_RAW
+			}
+			checksDriveTheTable(t, kind)
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/guest"
 )
 
@@ -65,9 +66,7 @@ var guestTestName = regexp.MustCompile(`^Guest[A-Za-z0-9_]*$`)
 // tests (guest_test.go) against its real IPVS. With LVSCONSOLE_GUEST_BENCH
 // set to a -benchtime (e.g. 3x), the guest benchmarks run too (make bench).
 func TestEngineInGuest(t *testing.T) {
-	if err := guest.Prepared(""); err != nil {
-		t.Fatalf("the real-kernel tests need the guest kernel: %v", err)
-	}
+	testenv.Guest(t, guest.Prepared(""))
 	bin := filepath.Join(t.TempDir(), "engine.test")
 	// Static with cgo: the console's test (guest_console_test.go) needs
 	// the SQLite store.

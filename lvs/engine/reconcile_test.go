@@ -8,10 +8,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
@@ -314,7 +313,7 @@ func TestForeignServicesAreLeftAlone(t *testing.T) {
 func TestOneFailureDoesNotStopTheOthers(t *testing.T) {
 	k, c := fakeKernel(t)
 	l := newLedger()
-	k.Fail(cmdNewDest, int(unix.EINVAL), 1)
+	k.Fail(cmdNewDest, int(syscall.EINVAL), 1)
 	res, err := Reconcile(ctx, c, l, Desired(sample(), Configured{}), nil)
 	if err != nil {
 		t.Fatal(err)

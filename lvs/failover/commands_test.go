@@ -10,7 +10,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 )
+
+// Most tests here need root, network namespaces or nftables: see
+// internal/testenv.
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // warnings records what a commands runner warns, by topic.
 type warnings struct {
@@ -35,9 +41,7 @@ func (w *warnings) get(topic string) string {
 
 func testCommands(t *testing.T, w *warnings) *commands {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("this test needs root (make test runs as root)")
-	}
+	testenv.Root(t) // its programs are scripts the test writes, so root's
 	return newCommands(slog.New(slog.NewTextHandler(io.Discard, nil)), w.set, 10*time.Second)
 }
 

@@ -1,3 +1,5 @@
+//go:build linux
+
 package failover_test
 
 import (
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/store"
@@ -29,9 +32,7 @@ import (
 // starts.
 func soloDirector(t *testing.T, activeCmd string, timeout time.Duration, beforeRun ...func()) (*failover.Director, *store.Store, *syncBuffer) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("this test needs root (make test runs as root)")
-	}
+	testenv.Root(t) // a Director, and scripts the test writes as root's programs
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "lvs.db"))
 	if err != nil {

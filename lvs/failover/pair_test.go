@@ -1,3 +1,5 @@
+//go:build linux
+
 package failover_test
 
 import (
@@ -22,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/internal/netns"
 )
 
@@ -130,14 +133,8 @@ func ipRun(t testing.TB, args ...string) string {
 // (primary), b (backup) and c (client), each host with an eth0 on the
 // bridge.
 func newLab(t testing.TB) *lab {
-	if os.Geteuid() != 0 {
-		t.Fatal("the pair tests need root: they create network namespaces")
-	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("the pair tests need %s (make test installs it): %v", tool, err)
-		}
-	}
+	testenv.NetNS(t)
+	testenv.Commands(t, "nft")
 	l := &lab{t: t, dir: t.TempDir(), ns: map[string]string{}, mac: map[string]string{}}
 	l.bin = filepath.Join(l.dir, "lvsconsole")
 	if out, err := exec.Command("go", "build", "-o", l.bin, "github.com/lvsconsole/lvsconsole/cmd/lvsconsole").CombinedOutput(); err != nil {

@@ -8,6 +8,10 @@
 // reports its exit status. The kernel comes from `make guest`
 // (lvs/guest/prepare.sh); see docs/guest-kernel.md.
 //
+// The guest is made of the host's own Linux programs, so it needs a Linux
+// host: elsewhere Prepared and Run fail with an error that matches
+// errors.ErrUnsupported.
+//
 // Emulation is TCG (no KVM: nested virtualisation hangs here): a boot plus a
 // short test takes several seconds, so tests batch their checks into one
 // boot.
@@ -27,7 +31,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -97,6 +100,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = defaultTimeout
 	}
+	if err := linuxHost(); err != nil {
+		return Result{}, err
+	}
 	k, err := findKernel(o.Cache)
 	if err != nil {
 		return Result{}, err
@@ -140,7 +146,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cmd.WaitDelay = 5 * time.Second
 	// A test binary killed by go test's -timeout must not leave a qemu
 	// spinning a core behind it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithParent()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return Result{}, fmt.Errorf("guest: starting qemu: %w", err)
@@ -374,6 +380,9 @@ func hostTools() error {
 // Prepared reports whether Run can work with this cache ("" for the
 // default), saying what is missing and how to fix it.
 func Prepared(cache string) error {
+	if err := linuxHost(); err != nil {
+		return err
+	}
 	if _, err := findKernel(cache); err != nil {
 		return err
 	}

@@ -3,12 +3,14 @@ package guest_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/guest"
 )
 
@@ -85,11 +87,13 @@ esac
 echo "all guest checks passed"
 `
 
+// The tests that boot the guest need `make guest`: see internal/testenv.
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
 func TestGuestIPVS(t *testing.T) {
-	// Never skip: a missing kernel is a broken setup, fixed by make guest.
-	if err := guest.Prepared(""); err != nil {
-		t.Fatalf("%v", err)
-	}
+	// Under make test a missing kernel fails: a broken setup, fixed by
+	// make guest.
+	testenv.Guest(t, guest.Prepared(""))
 	smoke := filepath.Join(t.TempDir(), "smoke.test")
 	if err := guest.BuildTest("./internal/smoke", smoke, "guest"); err != nil {
 		t.Fatal(err)
@@ -126,9 +130,7 @@ func TestGuestIPVS(t *testing.T) {
 // The harness's failure path: a guest killed before it reports is an error
 // that carries the console's tail.
 func TestGuestTimeout(t *testing.T) {
-	if err := guest.Prepared(""); err != nil {
-		t.Fatalf("%v", err)
-	}
+	testenv.Guest(t, guest.Prepared(""))
 	var console bytes.Buffer
 	_, err := guest.Run(context.Background(), guest.Options{
 		Script:  "exit 0",

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"math/bits"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // OpKind is a kind of change.
@@ -100,7 +100,7 @@ func ackCost(n int) int {
 }
 
 // errLost is the outcome of a change whose answer the kernel dropped.
-var errLost = fmt.Errorf("the kernel dropped its answer (receive buffer full): outcome unknown: %w", unix.ENOBUFS)
+var errLost = fmt.Errorf("the kernel dropped its answer (receive buffer full): outcome unknown: %w", syscall.ENOBUFS)
 
 // Apply makes the changes in order and returns one error per op (nil:
 // done), each an *Error naming the op's service and destination, exactly
@@ -225,7 +225,7 @@ func (c *Client) applyChunk(ctx context.Context, chunk []pending, errs []error) 
 						return nil
 					}
 				}
-			case errors.Is(err, unix.ENOBUFS) && !overrun:
+			case errors.Is(err, syscall.ENOBUFS) && !overrun:
 				// The socket lost answers, the last one among them (what
 				// overflows is dropped until the queue is read empty).
 				// What did fit is queued already: read it all.
@@ -264,6 +264,6 @@ func (c *Client) applyChunk(ctx context.Context, chunk []pending, errs []error) 
 // isErrno tells an errno the kernel answered in an NLMSG_ERROR, which the
 // netlink package leaves bare, from a failed system call's.
 func isErrno(err error) bool {
-	_, ok := err.(unix.Errno)
+	_, ok := err.(syscall.Errno)
 	return ok
 }

@@ -7,12 +7,12 @@ import (
 	"net/netip"
 	"reflect"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs/ipvstest"
-	"golang.org/x/sys/unix"
 )
 
 // newBatchClient is newClient on the netlink socket, so that Apply batches.
@@ -113,8 +113,8 @@ func mixedOps() (setup func(context.Context, *ipvs.Client) error, ops []ipvs.Op,
 		{Kind: ipvs.OpKind(99), Service: last},                               // refused before sending
 		{Kind: ipvs.AddService, Service: ipvs.Service{ServiceKey: tcp4(85)}}, // no scheduler: refused before sending
 	}
-	want = []error{nil, unix.EEXIST, nil, unix.ESRCH, unix.ENOENT, nil, nil, nil, nil, unix.ENOENT,
-		unix.ESRCH, unix.ERANGE, nil, nil, unix.ENOENT, errLocal, errLocal}
+	want = []error{nil, syscall.EEXIST, nil, syscall.ESRCH, syscall.ENOENT, nil, nil, nil, nil, syscall.ENOENT,
+		syscall.ESRCH, syscall.ERANGE, nil, nil, syscall.ENOENT, errLocal, errLocal}
 	return setup, ops, want
 }
 
@@ -157,11 +157,11 @@ func checkErrs(t *testing.T, ops []ipvs.Op, errs, want []error) {
 			}
 		}
 		switch want[i] {
-		case unix.EEXIST:
+		case syscall.EEXIST:
 			if !errors.Is(err, ipvs.ErrExists) {
 				t.Errorf("op %d: %v is not ErrExists", i, err)
 			}
-		case unix.ENOENT, unix.ESRCH:
+		case syscall.ENOENT, syscall.ESRCH:
 			if !errors.Is(err, ipvs.ErrNotFound) {
 				t.Errorf("op %d: %v is not ErrNotFound", i, err)
 			}
@@ -383,7 +383,7 @@ func TestApplyAllFail(t *testing.T) {
 		switch {
 		case errors.Is(err, ipvs.ErrExists):
 			exists++
-		case errors.Is(err, unix.ENOBUFS):
+		case errors.Is(err, syscall.ENOBUFS):
 			lost++
 		default:
 			t.Fatalf("op %d with overrun: %v", i, err)

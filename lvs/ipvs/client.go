@@ -8,11 +8,11 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // Client talks to IPVS in one network namespace. It is safe for concurrent
@@ -42,29 +42,6 @@ type Options struct {
 	NetNS int
 }
 
-// Dial opens a generic netlink socket, in o.NetNS if set, and looks up the
-// IPVS family. Without IPVS in the kernel the error matches ErrNoIPVS.
-func Dial(o *Options) (*Client, error) {
-	var cfg netlink.Config
-	if o != nil {
-		cfg.NetNS = o.NetNS
-	}
-	nc, err := netlink.Dial(unix.NETLINK_GENERIC, &cfg)
-	if err != nil {
-		return nil, &Error{Op: opDial, Err: err}
-	}
-	// Lets the kernel say which attribute it refused; old kernels refuse
-	// the option, which is harmless.
-	_ = nc.SetOption(netlink.ExtendedAcknowledge, true)
-
-	c, err := NewNetlink(nc)
-	if err != nil {
-		_ = nc.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
 // New makes a Client of an open generic netlink connection (genltest's in
 // tests) and looks up the IPVS family on it. The Client owns conn from
 // then on, but if New fails, closing conn is up to the caller. Its Apply
@@ -75,7 +52,7 @@ func New(conn *genetlink.Conn) (*Client, error) {
 	c.messages.Add(1)
 	f, err := conn.GetFamily(familyName)
 	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
+		if errors.Is(err, syscall.ENOENT) {
 			err = fmt.Errorf("%w: %w", ErrNoIPVS, err)
 		}
 		return nil, &Error{Op: opFamily, Err: err}
@@ -255,7 +232,7 @@ func (c *Client) locked(ctx context.Context, exchange func() error) error {
 
 	err := exchange()
 	if err != nil {
-		var errno unix.Errno
+		var errno syscall.Errno
 		if !errors.As(err, &errno) {
 			// Not the kernel's answer: a timeout, or a reply that did
 			// not match. Whatever is left would be read as the answer

@@ -8,12 +8,12 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs/ipvstest"
-	"golang.org/x/sys/unix"
 )
 
 // Commands, restated from include/uapi/linux/ip_vs.h for the tests.
@@ -344,7 +344,7 @@ func TestTimeouts(t *testing.T) {
 		t.Errorf("SetTimeouts(1.5s) = %v after %d requests, want a local *Error", err, c.Requests()-before)
 	}
 	// Refused by the kernel: above INT_MAX/HZ.
-	if err := c.SetTimeouts(ctx, ipvs.Timeouts{UDP: (1<<31 - 1) * time.Second}); !errors.Is(err, unix.EINVAL) {
+	if err := c.SetTimeouts(ctx, ipvs.Timeouts{UDP: (1<<31 - 1) * time.Second}); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("SetTimeouts(huge) = %v, want EINVAL", err)
 	}
 }

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"syscall"
 
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // The kernel reads ports with nla_get_be16 although its policy says NLA_U16,
@@ -83,7 +83,7 @@ func netmaskBytes(family uint16, mask uint32) ([]byte, error) {
 			mask = 128
 		}
 		if mask > 128 {
-			return nil, fmt.Errorf("IPv6 persistence prefix length %d is not in 1-128: %w", mask, unix.EINVAL)
+			return nil, fmt.Errorf("IPv6 persistence prefix length %d is not in 1-128: %w", mask, syscall.EINVAL)
 		}
 		binary.NativeEndian.PutUint32(b, mask)
 	default:
@@ -196,7 +196,7 @@ func addr16(family uint16, a netip.Addr) ([]byte, error) {
 		a16 := a.As16()
 		copy(b, a16[:])
 	default:
-		return nil, fmt.Errorf("address family %d: %w", family, unix.EAFNOSUPPORT)
+		return nil, fmt.Errorf("address family %d: %w", family, syscall.EAFNOSUPPORT)
 	}
 	return b, nil
 }

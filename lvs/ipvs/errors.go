@@ -3,8 +3,7 @@ package ipvs
 import (
 	"errors"
 	"fmt"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 // Operation names, as Error.Op reports them.
@@ -36,19 +35,19 @@ const (
 // (ESRCH is how IPVS says "no such service"); EPERM is ErrPermission. The
 // errno itself stays reachable through Unwrap.
 func (e *Error) Is(target error) bool {
-	var errno unix.Errno
+	var errno syscall.Errno
 	if !errors.As(e.Err, &errno) {
 		return false
 	}
 	switch target {
 	case ErrExists:
-		return errno == unix.EEXIST
+		return errno == syscall.EEXIST
 	case ErrNotFound:
 		// ENOENT from the family lookup means no IPVS at all, not a
 		// missing object.
-		return (errno == unix.ENOENT || errno == unix.ESRCH) && !errors.Is(e.Err, ErrNoIPVS)
+		return (errno == syscall.ENOENT || errno == syscall.ESRCH) && !errors.Is(e.Err, ErrNoIPVS)
 	case ErrPermission:
-		return errno == unix.EPERM
+		return errno == syscall.EPERM
 	}
 	return false
 }
@@ -56,27 +55,27 @@ func (e *Error) Is(target error) bool {
 // explain adds what an errno means for the operation where the kernel's
 // choice of errno says little on its own. The errno stays in the chain.
 func explain(op string, err error) error {
-	var errno unix.Errno
+	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		return err
 	}
 	var why string
 	switch {
-	case errno == unix.ESRCH && op != opStopDaemon:
+	case errno == syscall.ESRCH && op != opStopDaemon:
 		why = "no such service"
-	case errno == unix.ESRCH:
+	case errno == syscall.ESRCH:
 		why = "no such sync daemon"
-	case errno == unix.ENOENT && (op == opNewService || op == opSetService):
+	case errno == syscall.ENOENT && (op == opNewService || op == opSetService):
 		why = "scheduler or persistence engine not available (module not loaded?)"
-	case errno == unix.ENOENT && (op == opSetDest || op == opDelDest):
+	case errno == syscall.ENOENT && (op == opSetDest || op == opDelDest):
 		why = "no such destination"
-	case errno == unix.ERANGE && (op == opNewDest || op == opSetDest):
+	case errno == syscall.ERANGE && (op == opNewDest || op == opSetDest):
 		why = "negative weight, or lower threshold above upper threshold"
-	case errno == unix.EINVAL && (op == opNewDest || op == opSetDest):
+	case errno == syscall.EINVAL && (op == opNewDest || op == opSetDest):
 		why = "destination refused: not unicast, or mixed families without tunnelling (or with a sync daemon), or GUE without a port"
-	case errno == unix.EPERM:
+	case errno == syscall.EPERM:
 		why = "IPVS needs CAP_NET_ADMIN"
-	case errno == unix.ENODEV && op == opStartDaemon:
+	case errno == syscall.ENODEV && op == opStartDaemon:
 		why = "no such interface"
 	default:
 		return err

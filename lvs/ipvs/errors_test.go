@@ -5,13 +5,13 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"syscall"
 	"testing"
 
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/genetlink/genltest"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 func TestErrors(t *testing.T) {
@@ -38,66 +38,66 @@ func TestErrors(t *testing.T) {
 		op       string
 		svc      *ipvs.ServiceKey
 		dest     *ipvs.DestKey
-		errno    unix.Errno
+		errno    syscall.Errno
 		sentinel error // nil: none of the sentinels
 	}{
 		{"service exists", func() error {
 			return c.NewService(ctx, ipvs.Service{ServiceKey: key, Scheduler: "rr"})
-		}, "new service", &key, nil, unix.EEXIST, ipvs.ErrExists},
+		}, "new service", &key, nil, syscall.EEXIST, ipvs.ErrExists},
 		{"destination exists", func() error {
 			return c.NewDestination(ctx, key, real1)
-		}, "new destination", &key, ptr(real1.Key()), unix.EEXIST, ipvs.ErrExists},
+		}, "new destination", &key, ptr(real1.Key()), syscall.EEXIST, ipvs.ErrExists},
 		{"get missing service", func() error {
 			_, err := c.Service(ctx, missing)
 			return err
-		}, "get service", &missing, nil, unix.ESRCH, ipvs.ErrNotFound},
+		}, "get service", &missing, nil, syscall.ESRCH, ipvs.ErrNotFound},
 		{"update missing service", func() error {
 			return c.UpdateService(ctx, ipvs.Service{ServiceKey: missing, Scheduler: "rr"})
-		}, "set service", &missing, nil, unix.ESRCH, ipvs.ErrNotFound},
+		}, "set service", &missing, nil, syscall.ESRCH, ipvs.ErrNotFound},
 		{"delete missing service", func() error {
 			return c.DeleteService(ctx, missing)
-		}, "delete service", &missing, nil, unix.ESRCH, ipvs.ErrNotFound},
+		}, "delete service", &missing, nil, syscall.ESRCH, ipvs.ErrNotFound},
 		{"destination of missing service", func() error {
 			return c.NewDestination(ctx, missing, real1)
-		}, "new destination", &missing, ptr(real1.Key()), unix.ESRCH, ipvs.ErrNotFound},
+		}, "new destination", &missing, ptr(real1.Key()), syscall.ESRCH, ipvs.ErrNotFound},
 		{"update missing destination", func() error {
 			return c.UpdateDestination(ctx, key, ipvs.Destination{Addr: other, Port: 80, Weight: 1})
-		}, "set destination", &key, &ipvs.DestKey{Addr: other, Port: 80}, unix.ENOENT, ipvs.ErrNotFound},
+		}, "set destination", &key, &ipvs.DestKey{Addr: other, Port: 80}, syscall.ENOENT, ipvs.ErrNotFound},
 		{"delete missing destination", func() error {
 			return c.DeleteDestination(ctx, key, ipvs.DestKey{Addr: other, Port: 80})
-		}, "delete destination", &key, &ipvs.DestKey{Addr: other, Port: 80}, unix.ENOENT, ipvs.ErrNotFound},
+		}, "delete destination", &key, &ipvs.DestKey{Addr: other, Port: 80}, syscall.ENOENT, ipvs.ErrNotFound},
 		{"unknown scheduler", func() error {
 			return c.NewService(ctx, ipvs.Service{ServiceKey: missing, Scheduler: "nosuch"})
-		}, "new service", &missing, nil, unix.ENOENT, ipvs.ErrNotFound},
+		}, "new service", &missing, nil, syscall.ENOENT, ipvs.ErrNotFound},
 		{"unknown persistence engine", func() error {
 			return c.NewService(ctx, ipvs.Service{ServiceKey: missing, Scheduler: "rr", PEName: "nosuch"})
-		}, "new service", &missing, nil, unix.ENOENT, ipvs.ErrNotFound},
+		}, "new service", &missing, nil, syscall.ENOENT, ipvs.ErrNotFound},
 		{"negative weight", func() error {
 			return c.NewDestination(ctx, key, ipvs.Destination{Addr: other, Port: 80, Weight: -1})
-		}, "new destination", &key, &ipvs.DestKey{Addr: other, Port: 80}, unix.ERANGE, nil},
+		}, "new destination", &key, &ipvs.DestKey{Addr: other, Port: 80}, syscall.ERANGE, nil},
 		{"lower threshold above upper", func() error {
 			return c.UpdateDestination(ctx, key, ipvs.Destination{Addr: real1.Addr, Port: 80, Weight: 1,
 				UpperThreshold: 10, LowerThreshold: 20})
-		}, "set destination", &key, ptr(real1.Key()), unix.ERANGE, nil},
+		}, "set destination", &key, ptr(real1.Key()), syscall.ERANGE, nil},
 		{"mixed families without tunnel", func() error {
 			return c.NewDestination(ctx, svc6, ipvs.Destination{Addr: other, Port: 80, Forward: ipvs.Masquerade, Weight: 1})
-		}, "new destination", &svc6, &ipvs.DestKey{Addr: other, Port: 80}, unix.EINVAL, nil},
+		}, "new destination", &svc6, &ipvs.DestKey{Addr: other, Port: 80}, syscall.EINVAL, nil},
 		{"GUE without a port", func() error {
 			return c.NewDestination(ctx, key, ipvs.Destination{Addr: other, Port: 80, Forward: ipvs.Tunnel,
 				TunnelType: ipvs.TunnelGUE})
-		}, "new destination", &key, &ipvs.DestKey{Addr: other, Port: 80}, unix.EINVAL, nil},
+		}, "new destination", &key, &ipvs.DestKey{Addr: other, Port: 80}, syscall.EINVAL, nil},
 		{"multicast destination", func() error {
 			return c.NewDestination(ctx, key, ipvs.Destination{Addr: netip.MustParseAddr("224.0.0.1"), Port: 80})
-		}, "new destination", &key, &ipvs.DestKey{Addr: netip.MustParseAddr("224.0.0.1"), Port: 80}, unix.EINVAL, nil},
+		}, "new destination", &key, &ipvs.DestKey{Addr: netip.MustParseAddr("224.0.0.1"), Port: 80}, syscall.EINVAL, nil},
 		{"no permission", func() error {
-			k.Fail(cmdNewDest, int(unix.EPERM), 1)
+			k.Fail(cmdNewDest, int(syscall.EPERM), 1)
 			return c.NewDestination(ctx, key, ipvs.Destination{Addr: other, Port: 80, Weight: 1})
-		}, "new destination", &key, &ipvs.DestKey{Addr: other, Port: 80}, unix.EPERM, ipvs.ErrPermission},
+		}, "new destination", &key, &ipvs.DestKey{Addr: other, Port: 80}, syscall.EPERM, ipvs.ErrPermission},
 		{"no permission to read", func() error {
-			k.Fail(cmdGetService, int(unix.EPERM), 1)
+			k.Fail(cmdGetService, int(syscall.EPERM), 1)
 			_, err := c.Services(ctx)
 			return err
-		}, "list services", nil, nil, unix.EPERM, ipvs.ErrPermission},
+		}, "list services", nil, nil, syscall.EPERM, ipvs.ErrPermission},
 	}
 	sentinels := []error{ipvs.ErrExists, ipvs.ErrNotFound, ipvs.ErrPermission, ipvs.ErrNoIPVS}
 	for _, tt := range tests {
@@ -145,7 +145,7 @@ func TestErrorString(t *testing.T) {
 func TestNoIPVS(t *testing.T) {
 	// A kernel without IPVS answers the family lookup with ENOENT.
 	conn := genltest.Dial(func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
-		return nil, genltest.Error(int(unix.ENOENT))
+		return nil, genltest.Error(int(syscall.ENOENT))
 	})
 	defer conn.Close()
 	_, err := ipvs.New(conn)
@@ -153,7 +153,7 @@ func TestNoIPVS(t *testing.T) {
 	if !errors.As(err, &e) {
 		t.Fatalf("New = %v, want an *ipvs.Error", err)
 	}
-	for _, target := range []error{ipvs.ErrNoIPVS, unix.ENOENT, os.ErrNotExist} {
+	for _, target := range []error{ipvs.ErrNoIPVS, syscall.ENOENT, os.ErrNotExist} {
 		if !errors.Is(err, target) {
 			t.Errorf("errors.Is(%v, %v) = false", err, target)
 		}
@@ -164,7 +164,7 @@ func TestNoIPVS(t *testing.T) {
 
 	// Any other failure of the lookup is not "no IPVS".
 	conn = genltest.Dial(func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
-		return nil, genltest.Error(int(unix.EPERM))
+		return nil, genltest.Error(int(syscall.EPERM))
 	})
 	defer conn.Close()
 	if _, err := ipvs.New(conn); err == nil || errors.Is(err, ipvs.ErrNoIPVS) || !errors.Is(err, ipvs.ErrPermission) {

@@ -3,18 +3,21 @@
 package ipvs_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/guest"
 )
+
+// TestClientInGuest needs `make guest`: see internal/testenv.
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // TestClientInGuest runs guest_test.go inside the qemu guest against the
 // real IPVS of Debian's kernel.
 func TestClientInGuest(t *testing.T) {
-	if err := guest.Prepared(""); err != nil {
-		t.Fatalf("the real-kernel tests need the guest kernel: %v", err)
-	}
+	testenv.Guest(t, guest.Prepared(""))
 	bin := filepath.Join(t.TempDir(), "ipvs.test")
 	if err := guest.BuildTest(".", bin, "guest"); err != nil {
 		t.Fatal(err)

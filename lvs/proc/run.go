@@ -127,7 +127,7 @@ func Run(ctx context.Context, argv []string, o Options) (*Result, error) {
 	}
 	res := &Result{}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = ownGroup()
 	var killed atomic.Bool
 	cmd.Cancel = func() error {
 		killed.Store(true)
@@ -156,15 +156,4 @@ func Run(ctx context.Context, argv []string, o Options) (*Result, error) {
 		res.Canceled = !res.TimedOut
 	}
 	return res, nil
-}
-
-// killGroup kills process group pgid; a group already gone is not an error.
-func killGroup(pgid int) error {
-	if pgid <= 0 {
-		return nil
-	}
-	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
-		return err
-	}
-	return nil
 }

@@ -2,6 +2,9 @@
 // (piranha's send_program, active_cmd and inactive_cmd), as root: only
 // files that only root can change, never through a shell, each in its own
 // process group that is killed whole at its timeout, with its output capped.
+//
+// It needs a Unix (file owners, process groups): elsewhere Trusted refuses
+// every program, so Run runs none.
 package proc
 
 import (
@@ -11,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // ErrUntrusted is why a program may not be run: see Trusted.
@@ -87,16 +89,16 @@ func trustedDirs(path, dir string) error {
 }
 
 func ownedByRoot(path, name string, fi fs.FileInfo) error {
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	uid, ok := owner(fi)
 	if !ok {
 		return untrusted(path, "has no owner this system can read")
 	}
-	if st.Uid != 0 {
+	if uid != 0 {
 		what := "is"
 		if name != path {
 			what = name + " is"
 		}
-		return untrusted(path, "%s owned by uid %d, not root: only root's files may run as root (chown root %s)", what, st.Uid, name)
+		return untrusted(path, "%s owned by uid %d, not root: only root's files may run as root (chown root %s)", what, uid, name)
 	}
 	return nil
 }

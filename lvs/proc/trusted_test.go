@@ -6,19 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 )
 
-// The test makes files as root and gives them away, so it needs root; make
-// test runs as root, and a test that cannot run must not pass.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("this test needs root (make test runs as root)")
-	}
-}
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 func TestTrusted(t *testing.T) {
-	needRoot(t)
+	testenv.Root(t) // it makes files as root and gives them away
+
 	base := t.TempDir() // root's, 0700
 	must := func(err error) {
 		t.Helper()

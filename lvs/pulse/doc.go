@@ -58,6 +58,11 @@
 // Options.Helper moves the heartbeat into a helper process whose threads
 // are all real-time (see ServeHelper).
 //
+// Run is Linux's (beat_linux.go, socket_linux.go, realtime_linux.go):
+// elsewhere it fails with an error that matches errors.ErrUnsupported,
+// and the rest (messages, the decision, the helper's protocol) builds and
+// is tested everywhere.
+//
 // The package only decides; acting on a role change (addresses, gratuitous
 // ARP, the IPVS sync daemon, configuration sync) is the caller's business:
 // watch Node.Changes and read Node.Status.

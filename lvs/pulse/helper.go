@@ -13,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // The heartbeat in a helper process.
@@ -108,8 +106,7 @@ func ServeHelper(in io.Reader, out io.Writer) error {
 	fwd := &forwardHandler{ch: events, dropped: new(atomic.Uint64)}
 	log := slog.New(fwd)
 
-	limit := uint64(helperRTTime / time.Microsecond)
-	if err := unix.Setrlimit(unix.RLIMIT_RTTIME, &unix.Rlimit{Cur: limit, Max: limit}); err != nil {
+	if err := limitRTTime(helperRTTime); err != nil {
 		log.Warn("pulse helper: RLIMIT_RTTIME", "err", err)
 	}
 	if err := realtimeProcess(); err != nil {
@@ -220,26 +217,6 @@ func pushStatus(n *Node, events chan<- helperEvent, done <-chan struct{}, pushed
 			events <- helperEvent{Status: &st}
 		}
 	}
-}
-
-// realtimeProcess puts every thread of this process at the heartbeat's
-// real-time priority; threads made later inherit it from their maker. Twice,
-// for a thread made while the first pass ran.
-func realtimeProcess() error {
-	var err error
-	for range 2 {
-		tasks, rerr := os.ReadDir("/proc/self/task")
-		if rerr != nil {
-			return rerr
-		}
-		for _, t := range tasks {
-			tid, _ := strconv.Atoi(t.Name())
-			if e := unix.SchedSetAttr(tid, &unix.SchedAttr{Policy: unix.SCHED_RR, Priority: rtPriority}, 0); e != nil && !errors.Is(e, unix.ESRCH) {
-				err = e
-			}
-		}
-	}
-	return err
 }
 
 // forwardHandler is the helper's slog.Handler: records go to the parent,

@@ -153,3 +153,12 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// v1Heartbeat is a heartbeat of protocol version 1, signed with the key.
+func v1Heartbeat() []byte {
+	b := make([]byte, 50, 82)
+	copy(b, "LVSp\x01\x04\x7f\x00\x00\x01")
+	b[22], b[23] = byte(Active), flagPrimary|flagLeaving
+	b[41], b[49] = 1, 1 // Boot 1, Seq 1 (v1 had no Counter, Challenge or Echo)
+	return append(b, newSealer(testKey).mac(b)...)
+}

@@ -11,11 +11,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"syscall"
 
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // Commands (enum IPVS_CMD_*).
@@ -165,7 +165,7 @@ var ops = map[uint8]struct{ doit, dumpit bool }{
 // answer is what the kernel makes of one request: an errno, or replies
 // (one for a doit GET, any number for a dump).
 type answer struct {
-	errno   unix.Errno
+	errno   syscall.Errno
 	replies []genetlink.Message
 	dump    bool
 }
@@ -176,7 +176,7 @@ type answer struct {
 func (k *Kernel) serveIPVS(req netlink.Message) (Request, answer) {
 	var gm genetlink.Message
 	if err := gm.UnmarshalBinary(req.Data); err != nil {
-		return Request{}, answer{errno: unix.EINVAL}
+		return Request{}, answer{errno: syscall.EINVAL}
 	}
 	dump := req.Header.Flags&netlink.Dump == netlink.Dump
 	r := Request{Cmd: gm.Header.Command, Dump: dump}
@@ -185,7 +185,7 @@ func (k *Kernel) serveIPVS(req netlink.Message) (Request, answer) {
 	op, ok := ops[gm.Header.Command]
 	switch {
 	case !ok, dump && !op.dumpit, !dump && !op.doit:
-		return r, answer{errno: unix.EOPNOTSUPP}
+		return r, answer{errno: syscall.EOPNOTSUPP}
 	}
 	if f := k.failures[r.Cmd]; f != nil && f.times > 0 {
 		f.times--
@@ -235,14 +235,14 @@ type usvc struct {
 
 // parseService is ip_vs_genl_parse_service: it decodes the nested SERVICE
 // attribute and finds the service it names.
-func (k *Kernel) parseService(nla []byte, present, full bool) (usvc, *service, unix.Errno) {
+func (k *Kernel) parseService(nla []byte, present, full bool) (usvc, *service, syscall.Errno) {
 	var u usvc
 	if !present {
-		return u, nil, unix.EINVAL
+		return u, nil, syscall.EINVAL
 	}
 	a, errno := parse(nla, svcPolicy)
 	if errno != 0 {
-		return u, nil, unix.EINVAL // nla_parse_nested failed: -EINVAL whatever it said
+		return u, nil, syscall.EINVAL // nla_parse_nested failed: -EINVAL whatever it said
 	}
 	af, okAF := a[sAF]
 	fw, okFW := a[sFWMark]
@@ -250,11 +250,11 @@ func (k *Kernel) parseService(nla []byte, present, full bool) (usvc, *service, u
 	_, okPort := a[sPort]
 	_, okProto := a[sProtocol]
 	if !okAF || !(okFW || (okPort && okProto && okAddr)) {
-		return u, nil, unix.EINVAL
+		return u, nil, syscall.EINVAL
 	}
 	u.key.Family = u16(af)
 	if u.key.Family != afINET && u.key.Family != afINET6 { // ip_vs_is_af_valid
-		return u, nil, unix.EAFNOSUPPORT
+		return u, nil, syscall.EAFNOSUPPORT
 	}
 	if okFW {
 		u.key.FWMark = u32(fw)
@@ -278,7 +278,7 @@ func (k *Kernel) parseService(nla []byte, present, full bool) (usvc, *service, u
 		timeout, ok3 := a[sTimeout]
 		netmask, ok4 := a[sNetmask]
 		if !(ok1 && ok2 && ok3 && ok4) {
-			return u, svc, unix.EINVAL
+			return u, svc, syscall.EINVAL
 		}
 		var f [8]byte // nla_memcpy zero-fills a short attribute
 		copy(f[:], flags)
@@ -310,19 +310,19 @@ type udest struct {
 }
 
 // parseDest is ip_vs_genl_parse_dest.
-func parseDest(nla []byte, present, full bool) (udest, unix.Errno) {
+func parseDest(nla []byte, present, full bool) (udest, syscall.Errno) {
 	var u udest
 	if !present {
-		return u, unix.EINVAL
+		return u, syscall.EINVAL
 	}
 	a, errno := parse(nla, destPolicy)
 	if errno != 0 {
-		return u, unix.EINVAL
+		return u, syscall.EINVAL
 	}
 	addr, ok1 := a[dAddr]
 	port, ok2 := a[dPort]
 	if !ok1 || !ok2 {
-		return u, unix.EINVAL
+		return u, syscall.EINVAL
 	}
 	copy(u.addr[:], addr)
 	u.port = be16(port)
@@ -335,7 +335,7 @@ func parseDest(nla []byte, present, full bool) (udest, unix.Errno) {
 		uth, ok3 := a[dUThresh]
 		lth, ok4 := a[dLThresh]
 		if !(ok1 && ok2 && ok3 && ok4) {
-			return u, unix.EINVAL
+			return u, syscall.EINVAL
 		}
 		u.connFlags = u32(fwd) & connFwdMask
 		u.weight = int32(u32(weight))
@@ -355,7 +355,7 @@ func parseDest(nla []byte, present, full bool) (udest, unix.Errno) {
 }
 
 // setCmd is ip_vs_genl_set_cmd.
-func (k *Kernel) setCmd(cmd uint8, a attrs) unix.Errno {
+func (k *Kernel) setCmd(cmd uint8, a attrs) syscall.Errno {
 	switch {
 	case cmd == cmdFlush:
 		k.flush()
@@ -375,7 +375,7 @@ func (k *Kernel) setCmd(cmd uint8, a attrs) unix.Errno {
 	}
 	// "Unless we're adding a new service, the service must already exist"
 	if cmd != cmdNewService && svc == nil {
-		return unix.ESRCH
+		return syscall.ESRCH
 	}
 
 	var ud udest
@@ -388,16 +388,16 @@ func (k *Kernel) setCmd(cmd uint8, a attrs) unix.Errno {
 			ud.af = svc.key.Family
 		}
 		if ud.af != afINET && ud.af != afINET6 {
-			return unix.EAFNOSUPPORT
+			return syscall.EAFNOSUPPORT
 		}
 		if ud.af != svc.key.Family && cmd != cmdDelDest {
 			// "The synchronization protocol is incompatible with
 			// mixed family services"
 			if k.syncState() != 0 {
-				return unix.EINVAL
+				return syscall.EINVAL
 			}
 			if ud.connFlags != connFTunnel {
-				return unix.EINVAL
+				return syscall.EINVAL
 			}
 		}
 	}
@@ -405,7 +405,7 @@ func (k *Kernel) setCmd(cmd uint8, a attrs) unix.Errno {
 	switch cmd {
 	case cmdNewService:
 		if svc != nil {
-			return unix.EEXIST
+			return syscall.EEXIST
 		}
 		return k.addService(&u)
 	case cmdSetService:
@@ -423,29 +423,29 @@ func (k *Kernel) setCmd(cmd uint8, a attrs) unix.Errno {
 		svc.zero()
 		return 0
 	}
-	return unix.EINVAL
+	return syscall.EINVAL
 }
 
 // checkService holds the checks ip_vs_add_service and ip_vs_edit_service
 // share, in their order.
-func (k *Kernel) checkService(u *usvc) unix.Errno {
+func (k *Kernel) checkService(u *usvc) syscall.Errno {
 	if u.sched != "none" && !k.schedulers[u.sched] { // ip_vs_scheduler_get
-		return unix.ENOENT
+		return syscall.ENOENT
 	}
 	if u.pe != "" && u.pe != "sip" { // ip_vs_pe_getbyname: sip is the only one
-		return unix.ENOENT
+		return syscall.ENOENT
 	}
 	if u.key.Family == afINET6 {
 		plen := binary.NativeEndian.Uint32(u.netmask[:]) // (__force __u32) u->netmask
 		if plen < 1 || plen > 128 {
-			return unix.EINVAL
+			return syscall.EINVAL
 		}
 	}
 	return 0
 }
 
 // addService is ip_vs_add_service.
-func (k *Kernel) addService(u *usvc) unix.Errno {
+func (k *Kernel) addService(u *usvc) syscall.Errno {
 	if errno := k.checkService(u); errno != 0 {
 		return errno
 	}
@@ -458,7 +458,7 @@ func (k *Kernel) addService(u *usvc) unix.Errno {
 }
 
 // editService is ip_vs_edit_service.
-func (k *Kernel) editService(svc *service, u *usvc) unix.Errno {
+func (k *Kernel) editService(svc *service, u *usvc) syscall.Errno {
 	if errno := k.checkService(u); errno != 0 {
 		return errno
 	}
@@ -498,31 +498,31 @@ func (k *Kernel) flush() {
 }
 
 // checkDest holds the checks ip_vs_add_dest and ip_vs_edit_dest share.
-func checkDest(u *udest) unix.Errno {
+func checkDest(u *udest) syscall.Errno {
 	if u.weight < 0 {
-		return unix.ERANGE // "server weight less than zero"
+		return syscall.ERANGE // "server weight less than zero"
 	}
 	if u.lThresh > u.uThresh {
-		return unix.ERANGE // "lower threshold is higher than upper threshold"
+		return syscall.ERANGE // "lower threshold is higher than upper threshold"
 	}
 	if u.tunType == tunTypeGUE && u.tunPort == 0 {
-		return unix.EINVAL // "tunnel port is zero"
+		return syscall.EINVAL // "tunnel port is zero"
 	}
 	return 0
 }
 
 // addDest is ip_vs_add_dest and ip_vs_new_dest. The destination trash
 // (deleted destinations kept while connections use them) is not modelled.
-func (k *Kernel) addDest(svc *service, u *udest) unix.Errno {
+func (k *Kernel) addDest(svc *service, u *udest) syscall.Errno {
 	if errno := checkDest(u); errno != 0 {
 		return errno
 	}
 	addr := addrOf(u.af, u.addr[:])
 	if svc.dest(u.af, addr, u.port) != nil {
-		return unix.EEXIST
+		return syscall.EEXIST
 	}
 	if !unicast(addr) {
-		return unix.EINVAL
+		return syscall.EINVAL
 	}
 	d := &dest{af: u.af, addr: addr, port: u.port}
 	d.set(u)
@@ -549,13 +549,13 @@ func unicast(a netip.Addr) bool {
 }
 
 // editDest is ip_vs_edit_dest.
-func (k *Kernel) editDest(svc *service, u *udest) unix.Errno {
+func (k *Kernel) editDest(svc *service, u *udest) syscall.Errno {
 	if errno := checkDest(u); errno != 0 {
 		return errno
 	}
 	d := svc.dest(u.af, addrOf(u.af, u.addr[:]), u.port)
 	if d == nil {
-		return unix.ENOENT
+		return syscall.ENOENT
 	}
 	d.set(u)
 	return 0
@@ -569,7 +569,7 @@ func (d *dest) set(u *udest) {
 }
 
 // delDest is ip_vs_del_dest.
-func (k *Kernel) delDest(svc *service, u *udest) unix.Errno {
+func (k *Kernel) delDest(svc *service, u *udest) syscall.Errno {
 	addr := addrOf(u.af, u.addr[:])
 	for i, d := range svc.dests {
 		if d.af == u.af && d.addr == addr && d.port == u.port {
@@ -580,7 +580,7 @@ func (k *Kernel) delDest(svc *service, u *udest) unix.Errno {
 			return 0
 		}
 	}
-	return unix.ENOENT
+	return syscall.ENOENT
 }
 
 // zero is ip_vs_zero_service: the service's counters and its
@@ -601,7 +601,7 @@ func (k *Kernel) zeroAll() {
 
 // setConfig is ip_vs_genl_set_config and ip_vs_set_timeout. The values go
 // through a C int: a u32 above INT_MAX is negative and refused.
-func (k *Kernel) setConfig(a attrs) unix.Errno {
+func (k *Kernel) setConfig(a attrs) syscall.Errno {
 	t := k.timeouts
 	for i, attr := range []uint16{aTimeoutTCP, aTimeoutFin, aTimeoutUDP} {
 		if b, ok := a[attr]; ok {
@@ -610,7 +610,7 @@ func (k *Kernel) setConfig(a attrs) unix.Errno {
 	}
 	for _, v := range t {
 		if v < 0 || v > intMax/hz {
-			return unix.EINVAL
+			return syscall.EINVAL
 		}
 	}
 	for i, v := range t {
@@ -623,7 +623,7 @@ func (k *Kernel) setConfig(a attrs) unix.Errno {
 
 // getCmd is ip_vs_genl_get_cmd: GET_SERVICE answers NEW_SERVICE, GET_INFO
 // SET_INFO and GET_CONFIG SET_CONFIG.
-func (k *Kernel) getCmd(cmd uint8, a attrs) (genetlink.Message, unix.Errno) {
+func (k *Kernel) getCmd(cmd uint8, a attrs) (genetlink.Message, syscall.Errno) {
 	var m skb
 	var reply uint8
 	switch cmd {
@@ -635,7 +635,7 @@ func (k *Kernel) getCmd(cmd uint8, a attrs) (genetlink.Message, unix.Errno) {
 			return genetlink.Message{}, errno
 		}
 		if svc == nil {
-			return genetlink.Message{}, unix.ESRCH
+			return genetlink.Message{}, syscall.ESRCH
 		}
 		svc.fill(&m)
 	case cmdGetConfig:
@@ -766,26 +766,26 @@ type daemon struct {
 
 // setDaemon is ip_vs_genl_set_daemon, ip_vs_genl_new_daemon and
 // ip_vs_genl_del_daemon, with start_sync_thread and stop_sync_thread.
-func (k *Kernel) setDaemon(cmd uint8, a attrs) unix.Errno {
+func (k *Kernel) setDaemon(cmd uint8, a attrs) syscall.Errno {
 	nla, ok := a[aDaemon]
 	if !ok {
-		return unix.EINVAL
+		return syscall.EINVAL
 	}
 	y, errno := parse(nla, daemonPolicy)
 	if errno != 0 {
-		return unix.EINVAL
+		return syscall.EINVAL
 	}
 	state, ok := y[yState]
 	if !ok {
-		return unix.EINVAL
+		return syscall.EINVAL
 	}
 	if cmd == cmdDelDaemon {
 		i := int(u32(state)) - 1
 		if i != 0 && i != 1 {
-			return unix.EINVAL
+			return syscall.EINVAL
 		}
 		if k.daemons[i] == nil {
-			return unix.ESRCH
+			return syscall.ESRCH
 		}
 		k.daemons[i] = nil
 		return 0
@@ -794,7 +794,7 @@ func (k *Kernel) setDaemon(cmd uint8, a attrs) unix.Errno {
 	ifn, ok1 := y[yIfn]
 	id, ok2 := y[ySyncID]
 	if !ok1 || !ok2 {
-		return unix.EINVAL
+		return syscall.EINVAL
 	}
 	c := &daemon{ifn: cstring(ifn), syncID: uint8(u32(id))}
 	if b, ok := y[yMaxLen]; ok {
@@ -803,12 +803,12 @@ func (k *Kernel) setDaemon(cmd uint8, a attrs) unix.Errno {
 	if b, ok := y[yGroup]; ok {
 		c.group = netip.AddrFrom4([4]byte(b[:4])) // nla_get_in_addr
 		if !c.group.IsMulticast() {
-			return unix.EINVAL
+			return syscall.EINVAL
 		}
 	} else if b, ok := y[yGroup6]; ok {
 		c.group = netip.AddrFrom16([16]byte(b[:16]))
 		if !c.group.IsMulticast() {
-			return unix.EINVAL
+			return syscall.EINVAL
 		}
 	}
 	if b, ok := y[yPort]; ok {
@@ -818,7 +818,7 @@ func (k *Kernel) setDaemon(cmd uint8, a attrs) unix.Errno {
 		c.ttl = b[0]
 	}
 	if k.mixed > 0 {
-		return unix.EINVAL // "incompatible with mixed family services"
+		return syscall.EINVAL // "incompatible with mixed family services"
 	}
 
 	// start_sync_thread
@@ -832,7 +832,7 @@ func (k *Kernel) setDaemon(cmd uint8, a attrs) unix.Errno {
 		c.ttl = 1
 	}
 	if c.ifn == "" { // __dev_get_by_name: the fake has every other interface
-		return unix.ENODEV
+		return syscall.ENODEV
 	}
 	hlen := uint16(20 + 8) // iphdr + udphdr
 	if c.group.Is6() {
@@ -849,10 +849,10 @@ func (k *Kernel) setDaemon(cmd uint8, a attrs) unix.Errno {
 	}
 	i := int(u32(state)) - 1
 	if i != 0 && i != 1 {
-		return unix.EINVAL
+		return syscall.EINVAL
 	}
 	if k.daemons[i] != nil {
-		return unix.EEXIST
+		return syscall.EEXIST
 	}
 	k.daemons[i] = c
 	return 0
@@ -951,7 +951,7 @@ type policy map[uint16]rule
 type attrs map[uint16][]byte
 
 // parse is __nla_parse with NL_VALIDATE_LIBERAL.
-func parse(b []byte, p policy) (attrs, unix.Errno) {
+func parse(b []byte, p policy) (attrs, syscall.Errno) {
 	a := attrs{}
 	for len(b) >= nlaHeaderLen {
 		l := int(binary.NativeEndian.Uint16(b[0:2]))
@@ -972,31 +972,31 @@ func parse(b []byte, p policy) (attrs, unix.Errno) {
 }
 
 // validate is validate_nla.
-func (r rule) validate(b []byte) unix.Errno {
+func (r rule) validate(b []byte) syscall.Errno {
 	switch r.kind {
 	case nlaU8, nlaU16, nlaU32:
 		if len(b) < [...]int{nlaU8: 1, nlaU16: 2, nlaU32: 4}[r.kind] {
-			return unix.ERANGE
+			return syscall.ERANGE
 		}
 	case nlaNested:
 		if len(b) != 0 && len(b) < nlaHeaderLen {
-			return unix.ERANGE
+			return syscall.ERANGE
 		}
 	case nlaBinary:
 		if r.len > 0 && len(b) > r.len {
-			return unix.ERANGE
+			return syscall.ERANGE
 		}
 	case nlaNulString:
 		n := min(len(b), r.len+1)
 		if n == 0 || bytes.IndexByte(b[:n], 0) < 0 {
-			return unix.EINVAL
+			return syscall.EINVAL
 		}
 		if l := len(b); b[l-1] == 0 && l-1 > r.len || b[l-1] != 0 && l > r.len {
-			return unix.ERANGE
+			return syscall.ERANGE
 		}
 	case nlaUnspec:
 		if len(b) < r.len {
-			return unix.ERANGE
+			return syscall.ERANGE
 		}
 	}
 	return 0

@@ -33,7 +33,6 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // FamilyID is the generic netlink family id the fake gives IPVS. A kernel
@@ -102,7 +101,7 @@ type dest struct {
 }
 
 type failure struct {
-	errno unix.Errno
+	errno syscall.Errno
 	times int
 }
 
@@ -150,7 +149,7 @@ func (k *Kernel) SetSchedulers(names ...string) {
 func (k *Kernel) Fail(cmd uint8, errno int, times int) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.failures[cmd] = &failure{errno: unix.Errno(errno), times: times}
+	k.failures[cmd] = &failure{errno: syscall.Errno(errno), times: times}
 }
 
 // SetReplyDelay makes replies readable only d after their request. A
@@ -348,7 +347,7 @@ func (k *Kernel) handle(req netlink.Message, deadline time.Time) (dgs [][]netlin
 
 	var ans answer
 	switch h.Type {
-	case unix.GENL_ID_CTRL:
+	case genlIDCtrl:
 		ans = ctrl(req)
 	case FamilyID:
 		var r Request
@@ -357,7 +356,7 @@ func (k *Kernel) handle(req netlink.Message, deadline time.Time) (dgs [][]netlin
 		r.Ack = h.Flags&netlink.Acknowledge != 0
 		k.log = append(k.log, r)
 	default:
-		ans.errno = unix.ENOENT // genl_rcv_msg: no such family
+		ans.errno = syscall.ENOENT // genl_rcv_msg: no such family
 	}
 
 	switch {
@@ -382,23 +381,23 @@ func (k *Kernel) handle(req netlink.Message, deadline time.Time) (dgs [][]netlin
 // (ctrl_getfamily); any other name is ENOENT, as on a kernel without it.
 func ctrl(req netlink.Message) answer {
 	var gm genetlink.Message
-	if err := gm.UnmarshalBinary(req.Data); err != nil || gm.Header.Command != unix.CTRL_CMD_GETFAMILY {
-		return answer{errno: unix.EOPNOTSUPP}
+	if err := gm.UnmarshalBinary(req.Data); err != nil || gm.Header.Command != ctrlCmdGetFamily {
+		return answer{errno: syscall.EOPNOTSUPP}
 	}
-	a, errno := parse(gm.Data, policy{unix.CTRL_ATTR_FAMILY_NAME: {kind: nlaNulString, len: unix.GENL_NAMSIZ - 1}})
+	a, errno := parse(gm.Data, policy{ctrlAttrFamilyName: {kind: nlaNulString, len: genlNameSize - 1}})
 	if errno != 0 {
 		return answer{errno: errno}
 	}
-	if cstring(a[unix.CTRL_ATTR_FAMILY_NAME]) != "IPVS" {
-		return answer{errno: unix.ENOENT}
+	if cstring(a[ctrlAttrFamilyName]) != "IPVS" {
+		return answer{errno: syscall.ENOENT}
 	}
 	var m skb
-	m.str(unix.CTRL_ATTR_FAMILY_NAME, "IPVS")
-	m.u16(unix.CTRL_ATTR_FAMILY_ID, FamilyID)
-	m.u32(unix.CTRL_ATTR_VERSION, 1) // IPVS_GENL_VERSION
-	m.u32(unix.CTRL_ATTR_HDRSIZE, 0)
-	m.u32(unix.CTRL_ATTR_MAXATTR, aTimeoutUDP) // IPVS_CMD_ATTR_MAX
-	reply := m.message(unix.CTRL_CMD_NEWFAMILY)
+	m.str(ctrlAttrFamilyName, "IPVS")
+	m.u16(ctrlAttrFamilyID, FamilyID)
+	m.u32(ctrlAttrVersion, 1) // IPVS_GENL_VERSION
+	m.u32(ctrlAttrHdrSize, 0)
+	m.u32(ctrlAttrMaxAttr, aTimeoutUDP) // IPVS_CMD_ATTR_MAX
+	reply := m.message(ctrlCmdNewFamily)
 	reply.Header.Version = 2
 	return answer{replies: []genetlink.Message{reply}}
 }
@@ -432,8 +431,8 @@ func multipart(req netlink.Message, msgs []genetlink.Message) [][]netlink.Messag
 func reply(req netlink.Message, m genetlink.Message, flags netlink.HeaderFlags) netlink.Message {
 	b, _ := m.MarshalBinary()
 	typ := netlink.HeaderType(FamilyID)
-	if req.Header.Type == unix.GENL_ID_CTRL {
-		typ = unix.GENL_ID_CTRL
+	if req.Header.Type == genlIDCtrl {
+		typ = genlIDCtrl
 	}
 	return netlink.Message{
 		Header: netlink.Header{Length: uint32(16 + len(b)), Type: typ, Flags: flags,
@@ -444,7 +443,7 @@ func reply(req netlink.Message, m genetlink.Message, flags netlink.HeaderFlags) 
 
 // ack is netlink_ack: an NLMSG_ERROR carrying the errno (0 acknowledges)
 // and the request's header, and for an error its payload too.
-func ack(req netlink.Message, errno unix.Errno) netlink.Message {
+func ack(req netlink.Message, errno syscall.Errno) netlink.Message {
 	h := req.Header
 	b := binary.NativeEndian.AppendUint32(nil, uint32(-int32(errno)))
 	b = binary.NativeEndian.AppendUint32(b, uint32(16+len(req.Data)))
@@ -472,6 +471,20 @@ const (
 
 // nlmsgMinType is NLMSG_MIN_TYPE: types below are control messages.
 const nlmsgMinType = 0x10
+
+// The generic netlink controller, as <linux/genetlink.h> numbers it: the
+// fake answers Linux's protocol whatever the host's OS.
+const (
+	genlIDCtrl         = nlmsgMinType // GENL_ID_CTRL
+	genlNameSize       = 16           // GENL_NAMSIZ
+	ctrlCmdNewFamily   = 1            // CTRL_CMD_NEWFAMILY
+	ctrlCmdGetFamily   = 3            // CTRL_CMD_GETFAMILY
+	ctrlAttrFamilyID   = 1            // CTRL_ATTR_FAMILY_ID
+	ctrlAttrFamilyName = 2            // CTRL_ATTR_FAMILY_NAME
+	ctrlAttrVersion    = 3            // CTRL_ATTR_VERSION
+	ctrlAttrHdrSize    = 4            // CTRL_ATTR_HDRSIZE
+	ctrlAttrMaxAttr    = 5            // CTRL_ATTR_MAXATTR
+)
 
 // truesize is what an answer of n bytes costs the receive buffer: its
 // skb's data and skb_shared_info (320 bytes), rounded up to a kmalloc
@@ -523,7 +536,7 @@ func (s *socket) SendMessages(ms []netlink.Message) error {
 		n += int(m.Header.Length+3) &^ 3
 	}
 	if n > sndbuf-32 {
-		return os.NewSyscallError("sendmsg", unix.EMSGSIZE)
+		return os.NewSyscallError("sendmsg", syscall.EMSGSIZE)
 	}
 
 	for _, m := range ms {
@@ -560,7 +573,7 @@ func (s *socket) attach(msgs []netlink.Message, ready time.Time, dump bool) {
 		if s.congested || s.rmem > 0 && s.rmem+size > s.rcvbuf {
 			if !s.congested {
 				s.congested = true
-				s.err = os.NewSyscallError("recvmsg", unix.ENOBUFS)
+				s.err = os.NewSyscallError("recvmsg", syscall.ENOBUFS)
 			}
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +16,6 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs/ipvstest"
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 const (
@@ -110,9 +110,9 @@ func TestRefusals(t *testing.T) {
 		name  string
 		cmd   uint8
 		data  func(*netlink.AttributeEncoder)
-		errno unix.Errno
+		errno syscall.Errno
 	}{
-		{"no service attribute", cmdNewService, func(*netlink.AttributeEncoder) {}, unix.EINVAL},
+		{"no service attribute", cmdNewService, func(*netlink.AttributeEncoder) {}, syscall.EINVAL},
 		{"no netmask", cmdNewService, func(ae *netlink.AttributeEncoder) {
 			ae.Nested(attrService, func(ae *netlink.AttributeEncoder) error {
 				ae.Uint16(1, 2)
@@ -122,7 +122,7 @@ func TestRefusals(t *testing.T) {
 				ae.Uint32(8, 0)
 				return nil
 			})
-		}, unix.EINVAL},
+		}, syscall.EINVAL},
 		{"no port", cmdGetService, func(ae *netlink.AttributeEncoder) {
 			ae.Nested(attrService, func(ae *netlink.AttributeEncoder) error {
 				ae.Uint16(1, 2)
@@ -130,36 +130,36 @@ func TestRefusals(t *testing.T) {
 				ae.Bytes(3, make([]byte, 16))
 				return nil
 			})
-		}, unix.EINVAL},
+		}, syscall.EINVAL},
 		{"unknown family", cmdNewService, func(ae *netlink.AttributeEncoder) {
 			ae.Nested(attrService, svcAttrs(be80, func(ae *netlink.AttributeEncoder) { ae.Uint16(1, 7) }))
-		}, unix.EAFNOSUPPORT},
+		}, syscall.EAFNOSUPPORT},
 		{"IPv6 prefix 0", cmdNewService, func(ae *netlink.AttributeEncoder) {
 			ae.Nested(attrService, svcAttrs(be80, func(ae *netlink.AttributeEncoder) {
 				ae.Uint16(1, 10)
 				ae.Uint32(9, 0)
 			}))
-		}, unix.EINVAL},
+		}, syscall.EINVAL},
 		{"IPv6 prefix 129", cmdNewService, func(ae *netlink.AttributeEncoder) {
 			ae.Nested(attrService, svcAttrs(be80, func(ae *netlink.AttributeEncoder) {
 				ae.Uint16(1, 10)
 				ae.Uint32(9, 129)
 			}))
-		}, unix.EINVAL},
+		}, syscall.EINVAL},
 		{"unknown scheduler", cmdNewService, func(ae *netlink.AttributeEncoder) {
 			ae.Nested(attrService, svcAttrs(be80, func(ae *netlink.AttributeEncoder) { ae.String(6, "nosuch") }))
-		}, unix.ENOENT},
+		}, syscall.ENOENT},
 		{"scheduler name without NUL", cmdNewService, func(ae *netlink.AttributeEncoder) {
 			ae.Nested(attrService, svcAttrs(be80, func(ae *netlink.AttributeEncoder) { ae.Bytes(6, []byte("rr")) }))
-		}, unix.EINVAL},
+		}, syscall.EINVAL},
 		{"address over 16 bytes", cmdNewService, func(ae *netlink.AttributeEncoder) {
 			ae.Nested(attrService, svcAttrs(be80, func(ae *netlink.AttributeEncoder) { ae.Bytes(3, make([]byte, 20)) }))
-		}, unix.EINVAL}, // ERANGE from the policy, made EINVAL by ip_vs_genl_parse_service
+		}, syscall.EINVAL}, // ERANGE from the policy, made EINVAL by ip_vs_genl_parse_service
 		{"missing service", cmdGetService, func(ae *netlink.AttributeEncoder) {
 			ae.Nested(attrService, svcAttrs(be80, nil))
-		}, unix.ESRCH},
-		{"short top-level attribute", 12, func(ae *netlink.AttributeEncoder) { ae.Uint16(4, 1) }, unix.ERANGE},
-		{"unknown command", 99, func(*netlink.AttributeEncoder) {}, unix.EOPNOTSUPP},
+		}, syscall.ESRCH},
+		{"short top-level attribute", 12, func(ae *netlink.AttributeEncoder) { ae.Uint16(4, 1) }, syscall.ERANGE},
+		{"unknown command", 99, func(*netlink.AttributeEncoder) {}, syscall.EOPNOTSUPP},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,18 +215,18 @@ func TestDestinationRefusals(t *testing.T) {
 	tests := []struct {
 		name  string
 		data  []byte
-		errno unix.Errno
+		errno syscall.Errno
 	}{
-		{"negative weight", dest(v4, 0, 0, 0xffffffff, 0, 0, nil), unix.ERANGE},
-		{"lower above upper", dest(v4, 0, 0, 1, 5, 6, nil), unix.ERANGE},
-		{"lower set, no upper", dest(v4, 0, 0, 1, 0, 1, nil), unix.ERANGE},
-		{"GUE port 0", dest(v4, 0, 2, 1, 0, 0, func(ae *netlink.AttributeEncoder) { ae.Uint8(13, 1) }), unix.EINVAL},
-		{"mixed, not tunnel", dest(v6[:], 10, 3, 1, 0, 0, nil), unix.EINVAL},
-		{"bad family", dest(v4, 3, 0, 1, 0, 0, nil), unix.EAFNOSUPPORT},
-		{"broadcast", dest([]byte{255, 255, 255, 255}, 0, 0, 1, 0, 0, nil), unix.EINVAL},
-		{"zero network", dest([]byte{0, 1, 2, 3}, 0, 0, 1, 0, 0, nil), unix.EINVAL},
+		{"negative weight", dest(v4, 0, 0, 0xffffffff, 0, 0, nil), syscall.ERANGE},
+		{"lower above upper", dest(v4, 0, 0, 1, 5, 6, nil), syscall.ERANGE},
+		{"lower set, no upper", dest(v4, 0, 0, 1, 0, 1, nil), syscall.ERANGE},
+		{"GUE port 0", dest(v4, 0, 2, 1, 0, 0, func(ae *netlink.AttributeEncoder) { ae.Uint8(13, 1) }), syscall.EINVAL},
+		{"mixed, not tunnel", dest(v6[:], 10, 3, 1, 0, 0, nil), syscall.EINVAL},
+		{"bad family", dest(v4, 3, 0, 1, 0, 0, nil), syscall.EAFNOSUPPORT},
+		{"broadcast", dest([]byte{255, 255, 255, 255}, 0, 0, 1, 0, 0, nil), syscall.EINVAL},
+		{"zero network", dest([]byte{0, 1, 2, 3}, 0, 0, 1, 0, 0, nil), syscall.EINVAL},
 		{"ok, 4 bytes of address", dest(v4, 0, 0, 1, 0, 0, nil), 0},
-		{"exists", dest(v4, 2, 0, 1, 0, 0, nil), unix.EEXIST},
+		{"exists", dest(v4, 2, 0, 1, 0, 0, nil), syscall.EEXIST},
 		{"mixed tunnel", dest(v6[:], 10, 2, 1, 0, 0, nil), 0},
 	}
 	for _, tt := range tests {
@@ -249,7 +249,7 @@ func TestDestinationRefusals(t *testing.T) {
 			return nil
 		})
 	})
-	if _, err := execute(t, conn, 9, do, d); !errors.Is(err, unix.EINVAL) {
+	if _, err := execute(t, conn, 9, do, d); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf("sync daemon with a mixed pool: %v, want EINVAL", err)
 	}
 }
@@ -285,11 +285,11 @@ func TestDumps(t *testing.T) {
 		t.Errorf("destinations of a missing service: %v, %v; want none, nil", msgs, err)
 	}
 	// GET_DEST has no doit.
-	if _, err := execute(t, conn, cmdGetDest, netlink.Request, data); !errors.Is(err, unix.EOPNOTSUPP) {
+	if _, err := execute(t, conn, cmdGetDest, netlink.Request, data); !errors.Is(err, syscall.EOPNOTSUPP) {
 		t.Errorf("GET_DEST without NLM_F_DUMP: %v, want EOPNOTSUPP", err)
 	}
 	// GET_INFO has no dumpit.
-	if _, err := execute(t, conn, cmdGetInfo, netlink.Request|netlink.Dump, nil); !errors.Is(err, unix.EOPNOTSUPP) {
+	if _, err := execute(t, conn, cmdGetInfo, netlink.Request|netlink.Dump, nil); !errors.Is(err, syscall.EOPNOTSUPP) {
 		t.Errorf("GET_INFO with NLM_F_DUMP: %v, want EOPNOTSUPP", err)
 	}
 }
@@ -319,7 +319,7 @@ func TestAcknowledgements(t *testing.T) {
 	if _, err := conn.Send(req, ipvstest.FamilyID, netlink.Request); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := conn.Receive(); !errors.Is(err, unix.EEXIST) {
+	if _, _, err := conn.Receive(); !errors.Is(err, syscall.EEXIST) {
 		t.Errorf("a failed command without NLM_F_ACK: %v, want EEXIST", err)
 	}
 
@@ -342,7 +342,7 @@ func TestFamilyLookup(t *testing.T) {
 	if err != nil || f.ID != ipvstest.FamilyID || f.Version != 1 {
 		t.Errorf("GetFamily(IPVS) = %+v, %v", f, err)
 	}
-	if _, err := conn.GetFamily("nl80211"); !errors.Is(err, unix.ENOENT) {
+	if _, err := conn.GetFamily("nl80211"); !errors.Is(err, syscall.ENOENT) {
 		t.Errorf("GetFamily(nl80211) = %v, want ENOENT", err)
 	}
 }
@@ -380,7 +380,7 @@ func TestDatagramOfMessages(t *testing.T) {
 	}
 	for _, i := range []int{1, 3} {
 		var oe *netlink.OpError
-		if _, err := nc.Receive(); !errors.As(err, &oe) || !errors.Is(err, unix.EEXIST) ||
+		if _, err := nc.Receive(); !errors.As(err, &oe) || !errors.Is(err, syscall.EEXIST) ||
 			oe.Sequence != sent[i].Header.Sequence {
 			t.Errorf("answer to message %d (seq %d): %v", i, sent[i].Header.Sequence, err)
 		}
@@ -430,7 +430,7 @@ func TestReceiveBufferOverrun(t *testing.T) {
 	if _, err := nc.SendMessages(msgs); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := nc.Receive(); !errors.Is(err, unix.ENOBUFS) {
+	if _, err := nc.Receive(); !errors.Is(err, syscall.ENOBUFS) {
 		t.Fatalf("first read after the overrun: %v, want ENOBUFS", err)
 	}
 	if err := nc.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
@@ -442,7 +442,7 @@ func TestReceiveBufferOverrun(t *testing.T) {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			break
 		}
-		if !errors.Is(err, unix.EEXIST) {
+		if !errors.Is(err, syscall.EEXIST) {
 			t.Fatalf("answer %d: %v", n, err)
 		}
 		n++
@@ -467,7 +467,7 @@ func TestReceiveBufferOverrun(t *testing.T) {
 	for range 3000 {
 		big = append(big, newServiceMsg(t, 82, netlink.Request))
 	}
-	if _, err := nc.SendMessages(big); !errors.Is(err, unix.EMSGSIZE) {
+	if _, err := nc.SendMessages(big); !errors.Is(err, syscall.EMSGSIZE) {
 		t.Errorf("a datagram of %d messages: %v, want EMSGSIZE", len(big), err)
 	}
 }

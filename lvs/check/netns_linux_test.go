@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/internal/netns"
 )
 
@@ -36,6 +37,7 @@ func listenIn(t *testing.T, ns, addr string) net.Listener {
 // network namespace behind a veth pair): up while reachable, down with a
 // timeout when its link goes down, up again when it returns.
 func TestCheckAcrossANamespace(t *testing.T) {
+	testenv.NetNS(t)
 	ns := fmt.Sprintf("lvscheck%d", os.Getpid())
 	ipCmd(t, "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })

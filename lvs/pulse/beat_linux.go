@@ -53,26 +53,6 @@ type runState struct {
 	goodbye    bool
 }
 
-// mailbox holds what SetSerial, SetLink and Configure ask of a running
-// node. One request of each kind at most: SetLink and Configure wait for
-// their answer (under Node.mu), SetSerial's latest value wins.
-type mailbox struct {
-	serial    int64
-	hasSerial bool
-	link      *linkRequest
-	conf      *confRequest
-}
-
-type linkRequest struct {
-	ok    bool
-	reply chan error
-}
-
-type confRequest struct {
-	s     Settings
-	reply chan error
-}
-
 // newRun binds the socket and makes the eventfd; called with n.mu held.
 func (n *Node) newRun() (*runState, error) {
 	bind := n.c.set.Bind
@@ -172,9 +152,6 @@ func (r *runState) readWakes() {
 	unix.RawSyscall(unix.SYS_READ, uintptr(r.efd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
 	r.wakes.Store(0)
 }
-
-// errRunEnded says the heartbeat thread ended before taking a request.
-var errRunEnded = errors.New("pulse: Run ended")
 
 // await waits for a request's answer, or the end of the thread.
 func (r *runState) await(reply chan error) error {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 )
 
 // TestMain lets this test binary be its own heartbeat helper, as
@@ -24,7 +26,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(testenv.Run(m))
 }
 
 func helperCmd() *exec.Cmd {
@@ -97,6 +99,7 @@ func TestHelperPair(t *testing.T) {
 // Every thread of a helper runs at real-time priority, and it cannot run
 // one without blocking for more than helperRTTime.
 func TestHelperThreadsAreRealtime(t *testing.T) {
+	testenv.Root(t) // SCHED_RR needs CAP_SYS_NICE
 	a, _ := directPair(t, nil)
 	a.helper = helperCmd
 	a.start(t)

@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/check"
 )
 
 // synProbe is a syn check of its own HalfOpen, closed with the test.
 func synProbe(t testing.TB) *check.Probe {
 	t.Helper()
+	testenv.Root(t) // raw sockets: CAP_NET_RAW
 	h := check.NewHalfOpen()
 	t.Cleanup(func() { h.Close() })
 	p, err := check.NewProbe(check.Spec{Kind: check.SYN, Timeout: time.Second}, check.WithHalfOpen(h))

@@ -175,32 +175,6 @@ func (s *socket) stamp() int64 {
 	return 0
 }
 
-// arrival converts a kernel timestamp to our clock: now minus its age. The
-// age is bounded by what we know for sure: the datagram was not queued
-// when we last found the socket empty (so it is no older than that), and
-// it is not from the future. A wall clock that steps between the arrival
-// and the read therefore moves the result by no more than the time the
-// datagram could have waited.
-func arrival(stamp int64, now time.Time, wallNow int64, lastEmpty time.Time) time.Time {
-	if stamp == 0 {
-		return now
-	}
-	age := time.Duration(wallNow - stamp)
-	age = min(max(age, 0), max(now.Sub(lastEmpty), 0))
-	return now.Add(-age)
-}
-
-// realtime asks the scheduler to run the calling thread at real-time
-// priority: SCHED_RR (a runaway shares the CPU with its peers rather than
-// keeping it, as SCHED_FIFO would), at a modest priority that leaves the
-// kernel's own real-time threads ahead of it.
-func realtime() error {
-	return unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_RR, Priority: rtPriority}, 0)
-}
-
-// rtPriority is the heartbeat thread's SCHED_RR priority (1-99).
-const rtPriority = 10
-
 // waitReady waits in ppoll until one of fds is readable or timeout passes.
 // It is the heartbeat thread's only blocking call: the Go scheduler is not
 // involved in the wait, only in giving the thread its P back afterwards.

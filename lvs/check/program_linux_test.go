@@ -16,26 +16,17 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/check"
 )
 
-// script writes an executable /bin/sh script into dir and returns its path.
-func script(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-		t.Fatalf("write script: %v", err)
-	}
-	return path
-}
-
-var progTarget = check.Target{Addr: netip.MustParseAddr("127.0.0.1"), Port: 8080}
-
-func progSpec(cmd string) check.Spec {
-	return check.Spec{Kind: check.Program, Timeout: 5 * time.Second, Program: cmd}
+// shell is a send_program that runs body (one line: a program is one) with
+// /usr/bin/sh -c, as name ($0), the rest of the command line its
+// arguments: a program only root can change, as Run wants, whoever runs
+// the test.
+func shell(name, body string) string {
+	return "/usr/bin/sh -c '" + strings.ReplaceAll(body, "'", `'\''`) + "' " + name
 }
 
 func TestProgramArguments(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	echo := script(t, dir, "args.sh", `echo "$#:$1"`+"\n")
+	echo := shell("args.sh", `echo "$#:$1"`)
 	for _, tc := range []struct {
 		cmd    string
 		target check.Target
@@ -84,16 +75,16 @@ func TestProgramNoShell(t *testing.T) {
 func TestProgramExitStatus(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	fail := script(t, dir, "fail.sh", "echo 'backend down' >&2\necho 'ignored'\nexit 1\n")
+	fail := shell("fail.sh", "echo 'backend down' >&2; echo 'ignored'; exit 1")
 	wantDown(t, check.Run(t.Context(), progSpec(fail), progTarget), "program exited 1: backend down")
 
-	quiet := script(t, dir, "quiet.sh", "exit 3\n")
+	quiet := shell("quiet.sh", "exit 3")
 	r := check.Run(t.Context(), progSpec(quiet), progTarget)
 	if r.OK || r.Reason != "program exited 3" {
 		t.Errorf("got OK=%v %q, want DOWN %q", r.OK, r.Reason, "program exited 3")
 	}
 
-	killed := script(t, dir, "killed.sh", "kill -TERM $$\n")
+	killed := shell("killed.sh", "kill -TERM $$")
 	wantDown(t, check.Run(t.Context(), progSpec(killed), progTarget), "program killed by signal 15")
 
 	wantOK(t, check.Run(t.Context(), progSpec("/bin/true"), progTarget))
@@ -107,13 +98,13 @@ func TestProgramHangs(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ name, body string }{
 		// The sleep replaces the script: the direct child hangs.
-		{"exec", "echo $$ > \"$1\"\nexec /usr/bin/sleep 100\n"},
+		{"exec", `echo $$ > "$1"; exec /usr/bin/sleep 100`},
 		// The sleep is a grandchild that holds the output pipe.
-		{"grandchild", "/usr/bin/sleep 100 &\necho $$ $! > \"$1\"\nwait\n"},
+		{"grandchild", `/usr/bin/sleep 100 & echo $$ $! > "$1"; wait`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pids := filepath.Join(dir, tc.name+".pids")
-			spec := progSpec(script(t, dir, tc.name+".sh", tc.body) + " " + pids)
+			spec := progSpec(shell(tc.name+".sh", tc.body) + " " + pids)
 			spec.Timeout = time.Second
 			spec.Expect = "ok"
 			r, took := timed(t, spec, progTarget)
@@ -171,7 +162,7 @@ func TestProgramEscapedChild(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	pids := filepath.Join(dir, "pids")
-	spec := progSpec(script(t, dir, "escape.sh", "/usr/bin/setsid /usr/bin/sleep 100 &\necho $! > \"$1\"\necho ok\n") + " " + pids)
+	spec := progSpec(shell("escape.sh", `/usr/bin/setsid /usr/bin/sleep 100 & echo $! > "$1"; echo ok`) + " " + pids)
 	spec.Expect = "ok"
 	r, took := timed(t, spec, progTarget)
 	if b, err := os.ReadFile(pids); err == nil {

@@ -521,3 +521,44 @@ func TestRoleChangeIsSentAtOnce(t *testing.T) {
 		t.Errorf("a told %v after its link went down, with a %v keepalive", took, slow)
 	}
 }
+
+// The heartbeat thread's work per datagram, taking a peer's heartbeat and
+// making and signing our own, allocates nothing: the thread must not wait
+// for the garbage collector.
+func TestHeartbeatPathAllocatesNothing(t *testing.T) {
+	a, _ := directPair(t, nil)
+	c := &a.c
+	if err := c.ours.rotate(); err != nil {
+		t.Fatal(err)
+	}
+	c.running = true // decide, as under Run
+	c.st.Ref = time.Now()
+	peer := newSealer(testKey)
+	const runs = 100
+	in := make([]byte, 0, messageLen)
+	counter := uint64(0)
+	from := netip.AddrPortFrom(addrB, 539)
+	take := func() {
+		counter++
+		m := Message{From: addrB, Role: Active, Boot: 99, Counter: counter, Challenge: Challenge{1}, Echo: c.ours.cur}
+		in = peer.seal(in[:0], &m) // what the peer sends: not counted below
+		now := time.Now()
+		a.handle(packet{data: in, from: from, at: now}, now)
+	}
+	take() // the first is news, and logged
+	out := make([]byte, 0, messageLen)
+	allocs := testing.AllocsPerRun(runs, func() {
+		take()
+		m, err := a.next(false, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = c.seal.seal(out[:0], &m)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per heartbeat taken and sent", allocs)
+	}
+	if got := a.Status().Counters.Received; got < runs {
+		t.Errorf("only %d of the peer's heartbeats accepted", got)
+	}
+}

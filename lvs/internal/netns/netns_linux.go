@@ -1,6 +1,3 @@
-// Package netns runs code inside a named network namespace
-// (/run/netns/NAME, as `ip netns add` makes), for tests that put servers,
-// clients and directors on hosts of their own.
 package netns
 
 import (

@@ -13,10 +13,14 @@ import (
 	"time"
 
 	"github.com/jsimonetti/rtnetlink/v2"
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/internal/netns"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
+
+// Every test here builds network namespaces: see newNS.
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
 
 // wait bounds every await: events here come within milliseconds, so
 // reaching it means the event never came.
@@ -41,6 +45,7 @@ func ipCmd(t *testing.T, args ...string) string {
 // parallel test binaries apart) and removes it, with its links, at the end.
 func newNS(t *testing.T, tag string) string {
 	t.Helper()
+	testenv.NetNS(t)
 	name := fmt.Sprintf("netif%d%s", os.Getpid(), tag)
 	exec.Command("ip", "netns", "del", name).Run() // left by a killed run
 	ipCmd(t, "netns", "add", name)
