@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/guest"
 )
 
@@ -25,9 +26,7 @@ var guestTestName = regexp.MustCompile(`^Guest[A-Za-z0-9_]*$`)
 // package's guest tests (guest_test.go) against its real IPVS and
 // ipvsadm, in one boot. LVSCONSOLE_GUEST_RUN=GuestName runs one.
 func TestLvsconsoleInGuest(t *testing.T) {
-	if err := guest.Prepared(""); err != nil {
-		t.Fatalf("the real-kernel tests need the guest kernel: %v", err)
-	}
+	testenv.Guest(t, guest.Prepared(""))
 	bin := filepath.Join(t.TempDir(), "lvsconsole.test")
 	// Static with cgo: the commands need the SQLite store.
 	if err := guest.BuildStaticTest(".", bin, "guest"); err != nil {
