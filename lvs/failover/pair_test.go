@@ -326,6 +326,42 @@ func (d *director) lines(from int, words ...string) []string {
 	return out
 }
 
+// awaitVIPs waits until a and b hold the VIP as wanted, failing with what
+// after 5 s. A director logs a role change before its addresses change, so
+// the addresses are polled, not read at the instant of a log line.
+func (l *lab) awaitVIPs(what string, onA, onB bool) {
+	l.t.Helper()
+	if !l.vipsWithin(5*time.Second, onA, onB) {
+		l.t.Fatalf("%s: VIP on a %v, on b %v; want on a %v, on b %v", what, l.hasVIP("a"), l.hasVIP("b"), onA, onB)
+	}
+}
+
+// awaitVIP waits until role holds the VIP or not, as wanted.
+func (l *lab) awaitVIP(what, role string, on bool) {
+	l.t.Helper()
+	if !l.poll(5*time.Second, func() bool { return l.hasVIP(role) == on }) {
+		l.t.Fatalf("%s: VIP on %s %v, want %v", what, role, !on, on)
+	}
+}
+
+// vipsWithin reports whether a and b come to hold the VIP as wanted
+// within d.
+func (l *lab) vipsWithin(d time.Duration, onA, onB bool) bool {
+	return l.poll(d, func() bool { return l.hasVIP("a") == onA && l.hasVIP("b") == onB })
+}
+
+// poll checks cond until it holds or d has passed.
+func (l *lab) poll(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-time.After(10 * time.Millisecond) // a poll's pace, not a wait for a state
+	}
+	return true
+}
+
 // hasVIP reports whether role's eth0 holds the VIP.
 func (l *lab) hasVIP(role string) bool {
 	return strings.Contains(ipRun(l.t, "-n", l.ns[role], "-o", "-4", "addr", "show", "dev", "eth0"), " "+vip+"/24")
@@ -530,9 +566,7 @@ func TestPairFailover(t *testing.T) {
 	a, b := l.start("a"), l.start("b")
 	a.await(t, 0, 20*time.Second, "msg=role", "role=active")
 	b.await(t, 0, 20*time.Second, "msg=role", "role=standby")
-	if !l.hasVIP("a") || l.hasVIP("b") {
-		t.Fatalf("after start: VIP on a %v, on b %v; want on a only", l.hasVIP("a"), l.hasVIP("b"))
-	}
+	l.awaitVIPs("after start", true, false)
 	a.await(t, 0, 10*time.Second, "ran active_cmd", `stdout="now active"`)
 	b.await(t, 0, 10*time.Second, "ran inactive_cmd", `stdout="now standby"`)
 	l.ping()
@@ -546,16 +580,12 @@ func TestPairFailover(t *testing.T) {
 	up := b.await(t, mb, 10*time.Second, "msg=\"address up\"", vip)
 	moved := neigh.await(t, mn, l.mac["b"], 10*time.Second)
 	t.Logf("kill -9 of the primary: VIP up on the backup after %v, client's entry moved after %v", up.Sub(killed).Round(time.Millisecond), moved.Sub(killed).Round(time.Millisecond))
-	if !l.hasVIP("b") {
-		t.Fatal("the backup logged the VIP up but does not hold it")
-	}
+	l.awaitVIP("the backup logged the VIP up", "b", true)
 
 	// The old primary comes back: standby, and the backup stays active.
 	a = l.start("a")
 	a.await(t, 0, 20*time.Second, "msg=role", "role=standby")
-	if l.hasVIP("a") || !l.hasVIP("b") {
-		t.Fatalf("after the primary's return: VIP on a %v, on b %v; want on b only", l.hasVIP("a"), l.hasVIP("b"))
-	}
+	l.awaitVIPs("after the primary's return", false, true)
 
 	// An edit on the active reaches the standby within a second.
 	ma := a.mark()
@@ -574,18 +604,14 @@ func TestPairFailover(t *testing.T) {
 	ma = a.mark()
 	l.partition(true)
 	a.await(t, ma, 10*time.Second, "msg=role", "role=active")
-	if !l.hasVIP("a") || !l.hasVIP("b") {
-		t.Fatalf("partitioned: VIP on a %v, on b %v; want on both", l.hasVIP("a"), l.hasVIP("b"))
-	}
+	l.awaitVIPs("partitioned", true, true)
 	// Restore it: the backup yields to the primary.
 	mb = b.mark()
 	healed := time.Now()
 	l.partition(false)
 	yielded := b.await(t, mb, 10*time.Second, "msg=role", "role=standby")
 	t.Logf("heartbeat restored: one active again after %v", yielded.Sub(healed).Round(time.Millisecond))
-	if l.hasVIP("b") || !l.hasVIP("a") {
-		t.Fatalf("healed: VIP on a %v, on b %v; want on a only", l.hasVIP("a"), l.hasVIP("b"))
-	}
+	l.awaitVIPs("healed", true, false)
 	if got := a.lines(ma, "msg=role", "role=standby"); len(got) != 0 {
 		t.Errorf("the primary also stood down after the partition: %q", got)
 	}
@@ -612,9 +638,7 @@ func TestPairFailover(t *testing.T) {
 	took := a.await(t, 0, 20*time.Second, "msg=role", "role=active")
 	b.await(t, mb, 10*time.Second, "msg=role", "role=standby")
 	t.Logf("preempt: the primary took back over %v after deciding standby (preempt_delay 1 s)", took.Sub(back).Round(time.Millisecond))
-	if !l.hasVIP("a") || l.hasVIP("b") {
-		t.Fatalf("after preempt: VIP on a %v, on b %v; want on a only", l.hasVIP("a"), l.hasVIP("b"))
-	}
+	l.awaitVIPs("after preempt", true, false)
 
 	// A restart of the active director (a crash and a quick restart)
 	// does not take its VIP down: deadtime 3 s leaves the time to come
@@ -633,9 +657,7 @@ func TestPairFailover(t *testing.T) {
 	if got := b.lines(mb, "msg=role", "role=active"); len(got) != 0 {
 		t.Errorf("the backup took over during a quick restart of the active: %q", got)
 	}
-	if !l.hasVIP("a") {
-		t.Error("the restarted active director has no VIP")
-	}
+	l.awaitVIP("the restarted active director", "a", true)
 
 	// monitor_links: the active's link goes down: it stands by and the
 	// backup takes over; it does not become active while the link is down.
@@ -671,7 +693,7 @@ func TestPairFailover(t *testing.T) {
 	ma, mb = a.mark(), b.mark()
 	b.stop()
 	a.await(t, ma, 5*time.Second, "msg=role", "role=active", "leaving")
-	if l.hasVIP("b") || !l.hasVIP("a") {
+	if !l.vipsWithin(5*time.Second, true, false) {
 		b.mu.Lock()
 		blog := b.text(mb)
 		b.mu.Unlock()
