@@ -473,8 +473,12 @@ func (f *Field[T]) check(v *validator, t *T) {
 			v.add(f.Key, "%q %s", s, f.Refusal)
 		}
 	case KindName:
-		if s := f.Text(t); !nameRE.MatchString(s) || len(s) > maxNameLen {
-			v.add(f.Key, "%q is not allowed: 1-%d letters, digits, '.', '_' or '-', starting with a letter or digit", s, maxNameLen)
+		const rule = "1-%d letters, digits, '.', '_' or '-', starting with a letter or digit"
+		switch s := f.Text(t); {
+		case s == "":
+			v.add(f.Key, "is required: "+rule, maxNameLen)
+		case !nameRE.MatchString(s) || len(s) > maxNameLen:
+			v.add(f.Key, "%q is not allowed: "+rule, s, maxNameLen)
 		}
 	case KindDevice:
 		checkDevice(v, f.Key, f.Text(t))
