@@ -52,7 +52,7 @@ func (c *Console) saveGlobal(w http.ResponseWriter, r *http.Request) {
 func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, f *formReader, section string,
 	set func(*config.Config), again func(web.Page, int), done, okMsg string) {
 	saved, ok := c.apply(w, r, f, func(cfg *config.Config) error { set(cfg); return nil },
-		func() scope { return scope{sections: []string{section}, virtual: -1, real: -1} }, again)
+		func() scope { return scope{sections: []string{section}, virtual: -1, real: -1} }, done, again)
 	if !ok {
 		return
 	}
