@@ -295,8 +295,8 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 		c.serverError(w, r, "starting a session", err)
 		return
 	}
-	p.Flash = "Password changed. Your other sessions were logged out."
-	c.render(w, r, http.StatusOK, web.Account(p, web.NewForm(0)))
+	setFlash(w, r, "Password changed. Your other sessions were logged out.")
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
 func (s *setupCode) matches(code string) bool {

@@ -77,7 +77,8 @@ func (c *Console) redundancyPage(w http.ResponseWriter, r *http.Request) {
 	p := c.page(w, r, "Redundancy", web.TabRedundancy, cfg.Serial)
 	f := redundancyForm(cfg)
 	c.noteSecret(r, f, cfg)
-	c.render(w, r, http.StatusOK, web.Redundancy(p, f, c.secretView(r, web.NewForm(0), "")))
+	made := c.handoffs.take(w, r) // a secret just generated, shown this once
+	c.render(w, r, http.StatusOK, web.Redundancy(p, f, c.secretView(r, web.NewForm(0), made.Secret)))
 }
 
 func (c *Console) renderRedundancy(w http.ResponseWriter, r *http.Request, f *web.Form) func(web.Page, int) {
