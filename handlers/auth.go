@@ -95,7 +95,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	f := web.NewForm(0)
 	f.Values["user"] = strings.TrimSpace(r.PostFormValue("user"))
 	f.Values["next"] = r.PostFormValue("next")
-	p := web.Page{Title: "Log in"}
+	p := web.Page{Title: "Log in", ErrorsHead: "Not logged in:"}
 	user, client := f.Values["user"], clientIP(r)
 	err := c.guess(r, throttleName(user), func() error {
 		if store.ValidateUserName(user) != nil {

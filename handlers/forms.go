@@ -127,10 +127,11 @@ func place(err error, f *web.Form, p *web.Page, sc scope) int {
 	case errors.As(err, &ve):
 		for _, fe := range ve.Fields {
 			if sc.covers(fe) {
+				msg := formMessage(f, fe)
 				if f.Errs[fe.Field] == "" {
-					f.Errs[fe.Field] = fe.Msg
+					f.Errs[fe.Field] = msg
 				}
-				if f.Errs[fe.Field] == fe.Msg {
+				if f.Errs[fe.Field] == msg {
 					continue // beside its field (the reader's own message, too)
 				}
 			}
@@ -150,6 +151,16 @@ func place(err error, f *web.Form, p *web.Page, sc scope) int {
 		return http.StatusOK
 	}
 	return 0
+}
+
+// formMessage is the refusal fe in the words of form f: a field left
+// blank, which the form read as 0, "is required" (with what it allows),
+// where lvs.cf and the API, which were given a 0, say "0 is out of range".
+func formMessage(f *web.Form, fe *config.FieldError) string {
+	if v, sent := f.Values[fe.Field]; sent && strings.TrimSpace(v) == "" && fe.Rule != "" {
+		return "is required: " + fe.Rule
+	}
+	return fe.Msg
 }
 
 func (sc scope) covers(fe *config.FieldError) bool {

@@ -16,14 +16,19 @@ import (
 // when the form has no such field.
 func shownValue(body, name string) (string, bool) {
 	q := regexp.QuoteMeta(name)
-	if m := regexp.MustCompile(`<input type="text" id="` + q + `" name="` + q + `" value="([^"]*)"`).FindStringSubmatch(body); m != nil {
-		return htmlUnescape(m[1]), true
-	}
-	if m := regexp.MustCompile(`<input type="checkbox" id="` + q + `" name="` + q + `" value="1"( checked)?`).FindStringSubmatch(body); m != nil {
-		if m[1] != "" {
-			return "1", true
+	for _, in := range regexp.MustCompile(`<input [^>]*>`).FindAllString(body, -1) {
+		if !strings.Contains(in, ` name="`+name+`"`) {
+			continue
 		}
-		return "", true
+		switch {
+		case strings.Contains(in, `type="text"`):
+			return htmlUnescape(regexp.MustCompile(`value="([^"]*)"`).FindStringSubmatch(in)[1]), true
+		case strings.Contains(in, `type="checkbox"`):
+			if strings.Contains(in, " checked") {
+				return "1", true
+			}
+			return "", true
+		}
 	}
 	if m := regexp.MustCompile(`(?s)<select id="` + q + `" name="` + q + `">(.*?)</select>`).FindStringSubmatch(body); m != nil {
 		if o := regexp.MustCompile(`<option value="([^"]*)" selected>`).FindStringSubmatch(m[1]); o != nil {

@@ -388,6 +388,7 @@ func (c *Console) serverError(w http.ResponseWriter, r *http.Request, doing stri
 	c.log.Error(doing, "path", r.URL.Path, "err", err)
 	p := c.page(w, r, "Something went wrong", "", 0)
 	p.Errors = []string{fmt.Sprintf("%s failed; the console's log has the details.", doing)}
+	p.ErrorsHead = "The console could not finish this:"
 	c.render(w, r, http.StatusInternalServerError, web.NotFound(p))
 }
 

@@ -51,6 +51,10 @@ func virtualRow(vs *config.VirtualServer) web.VirtualRow {
 		Netmask: vs.Netmask.Format(vs.Address.Is6()), Port: itoa(vs.Port), Protocol: string(vs.Protocol),
 		Device: vs.Device, Scheduler: vs.Scheduler, Reals: len(vs.Reals),
 	}
+	if !vs.Netmask.IsSet() && vs.Address.IsValid() && !vs.Address.IsUnspecified() {
+		// As failover brings the address up.
+		row.Netmask, row.NetmaskDefault = config.MaskBits(vs.Address.BitLen()).Format(vs.Address.Is6()), true
+	}
 	if vs.IsFWMark() {
 		row.Port = fmt.Sprintf("fwmark %d", vs.FWMark)
 	}
