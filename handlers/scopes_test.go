@@ -404,7 +404,7 @@ func TestTokenScopeIsChosen(t *testing.T) {
 	}
 
 	page := get(t, c, e.srv.URL+"/tokens")
-	for _, want := range []string{`<select id="scope" name="scope"`, `<option value="read"`, `<option value="operator"`, `<option value="admin"`,
+	for _, want := range []string{`role="radiogroup"`, `name="scope" id="scope-read" value="read"`, `id="scope-operator" value="operator"`, `id="scope-admin" value="admin"`,
 		"dashboards", "weight", "your password"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("the TOKENS page lacks %q", want)

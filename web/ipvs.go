@@ -31,9 +31,23 @@ func ipvsService(s IPVSService) templ.Component {
 			b.WriteString("</td>")
 		}
 		u := func(n uint64) string { return string(strconv.AppendUint(num[:0], n, 10)) }
+		// A counter as ipvsadm writes it (1234M), so that the table fits
+		// its card; the exact figure on hover.
+		count := func(n uint64) {
+			s, exact := Count(n)
+			if exact {
+				tdNum(s)
+				return
+			}
+			b.WriteString(`<td title="`)
+			b.WriteString(u(n))
+			b.WriteString(`">`)
+			b.WriteString(s)
+			b.WriteString("</td>")
+		}
 		stats := func(st StatCells) {
-			tdNum(u(st.Conns))
-			tdNum(u(st.Packets))
+			count(st.Conns)
+			count(st.Packets)
 			tdNum(Bytes(st.Bytes))
 			tdNum(Rate(st.CPS))
 			tdNum(Rate(st.BPS))

@@ -5,7 +5,9 @@ package web
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
@@ -324,6 +326,27 @@ func choices(cs []config.Choice) []Option {
 		opts[i] = Option{c.Value, c.Label}
 	}
 	return opts
+}
+
+// hasMark reports whether a virtual server's form has a firewall mark:
+// then one-packet scheduling applies whatever the protocol.
+func hasMark(f *Form) bool {
+	m := strings.TrimSpace(f.Get("fwmark"))
+	return m != "" && strings.Trim(m, "0") != ""
+}
+
+// wideChoice is the length of a choice's words beyond which a list takes
+// a row of its grid (a grid cell shows about 28 characters).
+const wideChoice = 26
+
+// wideClass is "wide" for a list with a long choice.
+func wideClass(opts []Option) string {
+	for _, o := range opts {
+		if utf8.RuneCountInString(o.Label) > wideChoice {
+			return "wide"
+		}
+	}
+	return ""
 }
 
 func hasOption(opts []Option, v string) bool {

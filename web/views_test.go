@@ -16,3 +16,27 @@ func TestStampHasZone(t *testing.T) {
 		t.Errorf("Stamp = %q, want the local time with its zone %s", s, zone)
 	}
 }
+
+// TestCount: counters as ipvsadm --stats writes them (print_largenum).
+func TestCount(t *testing.T) {
+	for _, tc := range []struct {
+		n     uint64
+		want  string
+		exact bool
+	}{
+		{0, "0", true},
+		{99999999, "99999999", true},
+		{100000000, "100000K", false},
+		{999999999, "999999K", false},
+		{1000000000, "1000M", false},
+		{98765432109, "98765M", false},
+		{100000000000, "100G", false},
+		{99999999999999, "99999G", false},
+		{100000000000000, "100T", false},
+		{18446744073709551615, "18446744T", false},
+	} {
+		if got, exact := Count(tc.n); got != tc.want || exact != tc.exact {
+			t.Errorf("Count(%d) = %q, %v; want %q, %v", tc.n, got, exact, tc.want, tc.exact)
+		}
+	}
+}
