@@ -524,3 +524,38 @@ func wideTable(cfg *config.Config) engine.Status {
 	}}
 	return engine.Status{Running: true, Available: true, Serial: cfg.Serial, Desired: t, Kernel: t}
 }
+
+// TestBrowserPagesOfTheWalk: the smaller things of the issue's walk, as a
+// person sees them: a failed login is no unsaved change, the header's
+// serial on the account and a missing page is the configuration's, and
+// the NETMASK column shows the mask a VIP without one goes up with.
+func TestBrowserPagesOfTheWalk(t *testing.T) {
+	e := newEnv(t, true)
+	cfg := e.seed(t)
+	ctx := browser(t)
+	viewport(t, ctx, 1366, 900)
+
+	step(t, ctx, "opening the login page", chromedp.Navigate(e.srv.URL+"/login"))
+	fill(t, ctx, map[string]string{"user": "admin", "password": "not the password"})
+	submit(t, ctx, "logging in with a wrong password", "#login")
+	shot(t, ctx, "walk-login-refused")
+	if head := run(t, ctx, "reading the refusal", chromedp.Text(chromedp.CSS(".problems p"))); head != "Not logged in:" {
+		t.Errorf("a failed login is headed %q", head)
+	}
+
+	logIn(t, ctx, e.srv.URL)
+	serial := fmt.Sprintf("serial %d", cfg.Serial)
+	for _, path := range []string{"/account", "/nope"} {
+		step(t, ctx, "opening "+path, chromedp.Navigate(e.srv.URL+path))
+		shot(t, ctx, "walk"+strings.ReplaceAll(path, "/", "-"))
+		if got := run(t, ctx, "reading the header", chromedp.Text(chromedp.CSS(".who .serial"))); got != serial {
+			t.Errorf("%s: the header says %q, want %q", path, got, serial)
+		}
+	}
+
+	step(t, ctx, "opening VIRTUAL SERVERS", chromedp.Navigate(e.srv.URL+"/virtual"))
+	shot(t, ctx, "walk-virtual-list")
+	if mask := run(t, ctx, "reading the netmask", chromedp.Text(chromedp.CSS(`tr[data-name="www"] td:nth-child(4)`))); mask != "255.255.255.255 (default)" {
+		t.Errorf("the NETMASK of a VIP without one reads %q", mask)
+	}
+}
