@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -390,7 +391,7 @@ func TestBrowserFieldsShownWhenTheyApply(t *testing.T) {
 				}
 			}
 			if js {
-				shot(t, ctx, "fields-redundancy-"+box.id)
+				shot(t, ctx, "fields-redundancy-"+cmp.Or(box.id, "no-backup"))
 			}
 		}
 	}
