@@ -26,7 +26,8 @@ package handlers
 //     and for a change of a program run as root (console only, with the
 //     user's password), 404 for an unknown id, 409 for a conflict or the
 //     standby, 422 for refused values, with "fields" (or "lines" for
-//     lvs.cf) carrying the console's messages;
+//     lvs.cf) carrying the console's messages, every refused value at
+//     once;
 //   - only a POST to a collection creates: a PUT, DELETE or (de)activation
 //     of an id that names nothing is 404.
 
@@ -112,8 +113,8 @@ func apiPath(path string) bool {
 // apiError is the body of every refusal of the API.
 type apiError struct {
 	Error string `json:"error"`
-	// Fields are the refused values (422), or the field a malformed body
-	// got wrong (400).
+	// Fields are every refused value (422), or each field a malformed
+	// body got wrong (400).
 	Fields []apiFieldError `json:"fields,omitempty"`
 	// Lines are the problems of a refused lvs.cf (422).
 	Lines []apiLineError `json:"lines,omitempty"`
@@ -196,6 +197,9 @@ func (c *Console) apiWritable(next http.HandlerFunc) http.HandlerFunc {
 type badRequest struct {
 	msg   string
 	field string // the field it concerns, when one
+	// each lists, for a body with several fields it cannot take, each
+	// field's refusal; msg then says them all.
+	each []*badRequest
 }
 
 func (e *badRequest) Error() string { return e.msg }
@@ -228,8 +232,18 @@ func readBody(r *http.Request, limit int64, json bool) ([]byte, error) {
 
 // decodeStrict decodes body, a JSON object, into v (over what v holds),
 // refusing unknown fields and anything after the object. Errors name the
-// field concerned.
+// field concerned; every field it cannot take, when there are several.
 func decodeStrict(body []byte, v any) error {
+	if err := decodeOnce(body, v); err != nil {
+		if bad, ok := err.(*badRequest); ok && bad.field != "" {
+			return eachField(body, reflect.TypeOf(v).Elem(), bad)
+		}
+		return err
+	}
+	return nil
+}
+
+func decodeOnce(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -239,6 +253,54 @@ func decodeStrict(body []byte, v any) error {
 		return badf("", "the body holds more than one JSON value: send one object")
 	}
 	return nil
+}
+
+// A refusal of a body lists at most maxRefusedFields fields, found among
+// its first maxScannedFields (a resource has a few dozen).
+const (
+	maxRefusedFields = 32
+	maxScannedFields = 256
+)
+
+// eachField finds, after first, every field of body (an object, which
+// decoded into a value of type t) that the type does not take: unknown,
+// or of the wrong JSON type. encoding/json reports only the first.
+func eachField(body []byte, t reflect.Type, first *badRequest) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return first
+	}
+	var all []*badRequest
+	for n := 0; dec.More() && len(all) < maxRefusedFields && n < maxScannedFields; n++ {
+		tok, err := dec.Token()
+		if err != nil {
+			return first
+		}
+		key, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return first
+		}
+		one, err := json.Marshal(map[string]json.RawMessage{key: raw})
+		if err != nil {
+			return first
+		}
+		if err := decodeOnce(one, reflect.New(t).Interface()); err != nil {
+			bad, ok := err.(*badRequest)
+			if !ok || bad.field == "" {
+				return first
+			}
+			all = append(all, bad)
+		}
+	}
+	if len(all) < 2 {
+		return first
+	}
+	msgs := make([]string, len(all))
+	for i, b := range all {
+		msgs[i] = b.msg
+	}
+	return &badRequest{msg: fmt.Sprintf("%d fields are not what this resource takes: %s", len(all), strings.Join(msgs, "; ")), each: all}
 }
 
 // jsonError says what is wrong with a body in words, naming the field.
@@ -369,6 +431,9 @@ func (c *Console) apiRefuse(w http.ResponseWriter, r *http.Request, err error, c
 		e := apiError{Error: bad.msg}
 		if bad.field != "" {
 			e.Fields = []apiFieldError{{Field: bad.field, Message: bad.msg}}
+		}
+		for _, b := range bad.each {
+			e.Fields = append(e.Fields, apiFieldError{Field: b.field, Message: b.msg})
 		}
 		writeJSON(w, http.StatusBadRequest, e)
 	case errors.Is(err, errGone), errors.Is(err, store.ErrNoRevision), errors.Is(err, store.ErrNoToken):

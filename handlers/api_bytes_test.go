@@ -79,9 +79,12 @@ func bytesConfig() *config.Config {
 // TestAPIBytes: the API writes every configuration resource byte for byte
 // as testdata/api holds, recorded from the API as it was before the field
 // registry made its resources (go test -update-api rewrites them, for a
-// change meant to show). One answer changed since: several refusals of
-// one real server come in the order of its form, fwd after port and
-// weight (it was first).
+// change meant to show). Answers changed since: several refusals of one
+// real server come in the order of its form, fwd after port and weight
+// (it was first); a refusal lists the values that could not be read and
+// those refused as read at once (keepalive "six" and syncd_id 300: it
+// listed the first only); a body with several fields of the wrong type or
+// unknown lists each (a write added then).
 func TestAPIBytes(t *testing.T) {
 	e := newEnv(t, true)
 	saved, err := e.store.Replace(context.Background(), store.Change{Author: "test", Elevated: true}, bytesConfig())
@@ -142,6 +145,7 @@ func TestAPIBytes(t *testing.T) {
 		{"PUT", "/redundancy", `{"keepalive": "six", "heartbeat_port": "http", "syncd_id": 300}`},
 		{"PUT", "/redundancy", `{"heartbeat_port": "http"}`},
 		{"PUT", "/global", `{"network": "bogus", "nat_nmask": "255.0.255.0", "tcp_timeout": -1, "hard_shutdown": "yes"}`},
+		{"PUT", "/global", `{"hard_shutdown": "yes", "tcp_timeout": "x", "nope": 1}`},
 		{"PUT", "/global", `{"debug_level": "7", "rsh_command": ""}`},
 		{"PUT", rp, `{"port": 70000, "weight": -1, "fwd": "x", "lthreshold": 5}`},
 		{"PUT", rp, `{"weight": 42, "fwd": "tunnel"}`},

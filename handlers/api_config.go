@@ -156,12 +156,9 @@ func apiPutSettings[T any](c *Console, s settings[T]) http.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			next, err := s.res.model(in, *cur, newConverter(s.section, -1, -1, "", ""))
-			if err != nil {
-				return err
-			}
-			*cur = next
-			return nil
+			cv := newConverter(s.section, -1, -1, "", "")
+			*cur = s.res.model(in, *cur, cv)
+			return cv.refusal(cfg)
 		})
 		if ok {
 			writeSettings(w, s, saved)
@@ -245,16 +242,14 @@ func (c *Console) apiWriteVirtual(create bool) http.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			vs, err := apiVirtual.model(in, cur, newConverter("virtual", idx, -1, apiVirtual.name(in), ""))
-			if err != nil {
-				return err
-			}
+			cv := newConverter("virtual", idx, -1, apiVirtual.name(in), "")
+			vs := apiVirtual.model(in, cur, cv)
 			if create {
 				cfg.Virtuals = append(cfg.Virtuals, vs)
 			} else {
 				cfg.Virtuals[idx] = vs
 			}
-			return nil
+			return cv.refusal(cfg)
 		})
 		if !ok {
 			return
@@ -388,16 +383,14 @@ func (c *Console) apiWriteReal(create bool) http.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			rs, err := apiReal.model(in, cur, newConverter("server", vi, ri, vs.Name, apiReal.name(in)))
-			if err != nil {
-				return err
-			}
+			cv := newConverter("server", vi, ri, vs.Name, apiReal.name(in))
+			rs := apiReal.model(in, cur, cv)
 			if create {
 				vs.Reals = append(vs.Reals, rs)
 			} else {
 				vs.Reals[ri] = rs
 			}
-			return nil
+			return cv.refusal(cfg)
 		})
 		if !ok {
 			return

@@ -78,13 +78,24 @@ func (cv *converter) fail(field string, err error) {
 	cv.errs = append(cv.errs, &fe)
 }
 
-// err returns the values refused, as config.Validate would: a
-// *config.ValidationError, or nil.
+// err returns the values that could not be read, as config.Validate
+// would refuse them: a *config.ValidationError, or nil.
 func (cv *converter) err() error {
 	if len(cv.errs) == 0 {
 		return nil
 	}
 	return &config.ValidationError{Fields: cv.errs}
+}
+
+// refusal returns, when some values could not be read, the refusal of
+// cfg, the configuration changed with the others: those values and what
+// config.Validate refuses besides (joinRefusals). It returns nil when
+// every value was read: the store validates cfg then.
+func (cv *converter) refusal(cfg *config.Config) error {
+	if len(cv.errs) == 0 {
+		return nil
+	}
+	return joinRefusals(cv.errs, cfg.Validate())
 }
 
 // resource is the API's form of one type of entry (GLOBAL SETTINGS,
@@ -199,9 +210,10 @@ func idOf(t any) int64 {
 	return 0
 }
 
-// model returns base with the values of p, a pointer to the resource,
-// refusing each value of the wrong kind with the converter's field errors.
-func (res *resource[T]) model(p reflect.Value, base T, cv *converter) (T, error) {
+// model returns base with the values of p, a pointer to the resource. A
+// value of the wrong kind is left as base has it and recorded in cv, so
+// that the change is still validated whole (converter.refusal).
+func (res *resource[T]) model(p reflect.Value, base T, cv *converter) T {
 	t := base
 	v := p.Elem()
 	for _, rf := range res.fields {
@@ -221,7 +233,7 @@ func (res *resource[T]) model(p reflect.Value, base T, cv *converter) (T, error)
 			}
 		}
 	}
-	return t, cv.err()
+	return t
 }
 
 // decode reads body over t's resource, strictly (decodeStrict).

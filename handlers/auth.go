@@ -95,7 +95,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	f := web.NewForm(0)
 	f.Values["user"] = strings.TrimSpace(r.PostFormValue("user"))
 	f.Values["next"] = r.PostFormValue("next")
-	p := web.Page{Title: "Log in"}
+	p := web.Page{Title: "Log in", ErrorsHead: "Not logged in:"}
 	user, client := f.Values["user"], clientIP(r)
 	err := c.guess(r, throttleName(user), func() error {
 		if store.ValidateUserName(user) != nil {
@@ -295,8 +295,8 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 		c.serverError(w, r, "starting a session", err)
 		return
 	}
-	p.Flash = "Password changed. Your other sessions were logged out."
-	c.render(w, r, http.StatusOK, web.Account(p, web.NewForm(0)))
+	setFlash(w, r, "Password changed. Your other sessions were logged out.")
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
 }
 
 func (s *setupCode) matches(code string) bool {

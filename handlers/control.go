@@ -50,13 +50,17 @@ const (
 	busiest = 6
 )
 
-// refresh reads the auto update switch: ?auto=1&every=N.
+// refresh reads the auto update switch, ?auto=1 or 0, and its period,
+// ?every=N. It is on unless told otherwise; the switch's form sends
+// auto=0, then auto=1 when ticked, and the last one counts.
 func refresh(r *http.Request) (auto bool, every int) {
+	q := r.URL.Query()
 	every = defaultEvery
-	if n, err := strconv.Atoi(r.URL.Query().Get("every")); err == nil {
+	if n, err := strconv.Atoi(q.Get("every")); err == nil {
 		every = min(max(n, 1), maxEvery)
 	}
-	return r.URL.Query().Get("auto") == "1", every
+	sw := q["auto"]
+	return len(sw) == 0 || sw[len(sw)-1] == "1", every
 }
 
 // control is the CONTROL/MONITORING page: the engine's state, failover,

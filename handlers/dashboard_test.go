@@ -58,7 +58,7 @@ func TestControlShowsCountersAndCharts(t *testing.T) {
 	cfg := e.seed(t)
 	e.console.engine = liveStatus{liveTable(cfg)}
 	e.console.traffic = liveStatus{liveTable(cfg)}
-	page := get(t, e.login(t), e.srv.URL+"/control").body
+	page := get(t, e.login(t), e.srv.URL+"/control?auto=0").body
 	for _, want := range []string{"123456", "99999", ">42<", "5.0M", `id="charts"`, "all virtual servers", "<svg", `d="M0.0,`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the control page lacks %q", want)

@@ -242,16 +242,11 @@ func (c *Console) peerSecret(w http.ResponseWriter, r *http.Request) {
 	}
 	c.log.Info("peer secret changed", "user", userOf(r))
 	if r.PostForm.Get("action") == "generate" {
-		// Shown once, on this answer only: it is not kept anywhere a page
-		// could show it again.
-		cfg, err := c.store.Config(r.Context())
-		if err != nil {
-			c.serverError(w, r, "reading the configuration", err)
-			return
-		}
-		p := c.page(w, r, "Redundancy", web.TabRedundancy, cfg.Serial)
-		p.Flash = "A new peer secret was generated. Copy it now and set it on the other director: it is not shown again."
-		c.render(w, r, http.StatusOK, web.Redundancy(p, redundancyForm(cfg), c.secretView(r, web.NewForm(0), EncodeSecret(key))))
+		// Shown once, on the page this redirects to (handoffs): it is
+		// not kept anywhere a page could show it again.
+		c.handoffs.give(w, r, "/redundancy", handed{Secret: EncodeSecret(key)})
+		setFlash(w, r, "A new peer secret was generated. Copy it now and set it on the other director: it is not shown again.")
+		http.Redirect(w, r, "/redundancy", http.StatusSeeOther)
 		return
 	}
 	setFlash(w, r, "The peer secret was set. Heartbeats and configuration sync now use it.")

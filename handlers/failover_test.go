@@ -42,7 +42,7 @@ func TestStandbyIsReadOnly(t *testing.T) {
 	if got := e.config(t).Serial; got != cfg.Serial {
 		t.Errorf("serial moved from %d to %d on the standby", cfg.Serial, got)
 	}
-	a := post(t, c, e.srv.URL+"/redundancy/secret", url.Values{"action": {"generate"}})
+	a := follow(t, c, e.srv.URL, post(t, c, e.srv.URL+"/redundancy/secret", url.Values{"action": {"generate"}}))
 	if a.code != http.StatusOK || !strings.Contains(a.body, `id="new-secret"`) {
 		t.Errorf("generating the secret on the standby: %d", a.code)
 	}
@@ -64,7 +64,7 @@ func TestPeerSecretForm(t *testing.T) {
 	if page := get(t, c, e.srv.URL+"/redundancy"); !strings.Contains(page.body, "not set") {
 		t.Error("the REDUNDANCY tab does not say that no secret is set")
 	}
-	a := post(t, c, e.srv.URL+"/redundancy/secret", url.Values{"action": {"generate"}})
+	a := follow(t, c, e.srv.URL, post(t, c, e.srv.URL+"/redundancy/secret", url.Values{"action": {"generate"}}))
 	i := strings.Index(a.body, `id="new-secret">`)
 	if a.code != http.StatusOK || i < 0 {
 		t.Fatalf("generate: %d", a.code)

@@ -40,6 +40,21 @@ func (f *formReader) fail(name string, err error) {
 	}
 }
 
+// unread returns the values of the form that could not be read, as field
+// errors of the entry sc edits (a form's field names are the registry's
+// keys for every kind that can fail to read).
+func (f *formReader) unread(sc scope) []*config.FieldError {
+	section := ""
+	if len(sc.sections) > 0 {
+		section = sc.sections[0]
+	}
+	var out []*config.FieldError
+	for name, msg := range f.form.Errs {
+		out = append(out, &config.FieldError{Section: section, Virtual: sc.virtual, Real: sc.real, Field: name, Msg: msg})
+	}
+	return out
+}
+
 // readOver reads the fields of fs that tab edits over base, each with its
 // kind's parser; a blank number is 0. A value that does not parse is
 // refused beside its field and leaves base's as it was.
@@ -111,9 +126,14 @@ func place(err error, f *web.Form, p *web.Page, sc scope) int {
 	switch {
 	case errors.As(err, &ve):
 		for _, fe := range ve.Fields {
-			if sc.covers(fe) && f.Errs[fe.Field] == "" {
-				f.Errs[fe.Field] = fe.Msg
-				continue
+			if sc.covers(fe) {
+				msg := formMessage(f, fe)
+				if f.Errs[fe.Field] == "" {
+					f.Errs[fe.Field] = msg
+				}
+				if f.Errs[fe.Field] == msg {
+					continue // beside its field (the reader's own message, too)
+				}
 			}
 			p.Errors = append(p.Errors, fe.Error())
 		}
@@ -131,6 +151,16 @@ func place(err error, f *web.Form, p *web.Page, sc scope) int {
 		return http.StatusOK
 	}
 	return 0
+}
+
+// formMessage is the refusal fe in the words of form f: a field left
+// blank, which the form read as 0, "is required" (with what it allows),
+// where lvs.cf and the API, which were given a 0, say "0 is out of range".
+func formMessage(f *web.Form, fe *config.FieldError) string {
+	if v, sent := f.Values[fe.Field]; sent && strings.TrimSpace(v) == "" && fe.Rule != "" {
+		return "is required: " + fe.Rule
+	}
+	return fe.Msg
 }
 
 func (sc scope) covers(fe *config.FieldError) bool {

@@ -221,7 +221,8 @@ func resourceFuzz[T any](res *resource[T], section string, base func() T, place 
 	return fuzzResource{
 		decode: func(body []byte) (any, error) { var zero T; return res.decode(body, &zero) },
 		model: func(v any) (any, error) {
-			return res.model(v.(reflect.Value), base(), newConverter(section, 0, 0, "www", "web"))
+			cv := newConverter(section, 0, 0, "www", "web")
+			return res.model(v.(reflect.Value), base(), cv), cv.err()
 		},
 		of:    func(m any) any { t := m.(T); return res.of(&t, 0).Interface() },
 		place: func(m any) *config.Config { return place(m.(T)) },

@@ -85,6 +85,7 @@ type Console struct {
 	timeouts  Timeouts
 	proxies   []netip.Prefix
 	peer      *peerEndpoint // the peer's configuration requests (failover.go)
+	handoffs  *handoffs     // what a page shows once after a POST (handoff.go)
 	// done ends with the context New was given: long-lived answers (the
 	// dashboard's stream) end then, so that a server shutdown completes.
 	done    <-chan struct{}
@@ -137,6 +138,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	c.throttle = newThrottle(c.now, maxThrottled)
 	c.hashes = newHashGate(hashSlots(), hashWait)
 	c.peer = newPeerEndpoint()
+	c.handoffs = newHandoffs(c.now)
 	has, err := c.store.HasUsers(ctx)
 	if err != nil {
 		return nil, err
@@ -360,8 +362,12 @@ func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 // page returns the frame of a page for the logged-in user, with the message
-// the last action left.
+// the last action left. A page that does not show the configuration gives
+// serial 0: the header's is then read here (and left out if it cannot be).
 func (c *Console) page(w http.ResponseWriter, r *http.Request, title, tab string, serial int64) web.Page {
+	if serial == 0 && userOf(r) != "" {
+		serial, _ = c.store.Serial(r.Context())
+	}
 	p := web.Page{Title: title, Tab: tab, User: userOf(r), Serial: serial, Flash: takeFlash(w, r)}
 	p.Standby, p.ActiveURL = c.standby()
 	return p
@@ -382,6 +388,7 @@ func (c *Console) serverError(w http.ResponseWriter, r *http.Request, doing stri
 	c.log.Error(doing, "path", r.URL.Path, "err", err)
 	p := c.page(w, r, "Something went wrong", "", 0)
 	p.Errors = []string{fmt.Sprintf("%s failed; the console's log has the details.", doing)}
+	p.ErrorsHead = "The console could not finish this:"
 	c.render(w, r, http.StatusInternalServerError, web.NotFound(p))
 }
 

@@ -574,7 +574,7 @@ func TestImportExportAndRestore(t *testing.T) {
 		req.Header.Set("Content-Type", ct)
 		return do(t, c, req)
 	}
-	a := upload("lvs.cf", string(example))
+	a := follow(t, c, e.srv.URL, upload("lvs.cf", string(example)))
 	if a.code != http.StatusOK || !strings.Contains(a.body, "no peer secret") { // backup_active = 1
 		t.Fatalf("import = %d: %s", a.code, a.body)
 	}

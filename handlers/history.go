@@ -35,7 +35,9 @@ func (c *Console) history(w http.ResponseWriter, r *http.Request) {
 		c.serverError(w, r, "reading the configuration", err)
 		return
 	}
-	c.renderHistory(w, r, c.page(w, r, "", "", cfg.Serial), web.NewForm(cfg.Serial), http.StatusOK)
+	p := c.page(w, r, "", "", cfg.Serial)
+	p.Warnings = c.handoffs.take(w, r).Warnings // an import's, shown once
+	c.renderHistory(w, r, p, web.NewForm(cfg.Serial), http.StatusOK)
 }
 
 // renderHistory shows the HISTORY tab; f is its import form.

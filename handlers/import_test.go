@@ -33,11 +33,11 @@ func (e *testEnv) upload(t *testing.T, c *http.Client, name, content string) ans
 }
 
 // The console's upload shows the import's warnings, with their lines, after
-// saying it imported the file.
+// saying it imported the file, on the page it redirects to.
 func TestUploadShowsWarnings(t *testing.T) {
 	e := newEnv(t, true)
 	c := e.login(t)
-	a := e.upload(t, c, "dup.cf", piranhaFixture(t, "duplicate-keys.cf"))
+	a := follow(t, c, e.srv.URL, e.upload(t, c, "dup.cf", piranhaFixture(t, "duplicate-keys.cf")))
 	if a.code != http.StatusOK {
 		t.Fatalf("upload = %d, want the page with its warnings: %s", a.code, a.body)
 	}
@@ -96,7 +96,7 @@ func TestAPIImportReturnsWarnings(t *testing.T) {
 func TestActivateDraftSaysWhy(t *testing.T) {
 	e := newEnv(t, true)
 	c := e.login(t)
-	if a := e.upload(t, c, "drafts.cf", piranhaFixture(t, "drafts.cf")); a.code != http.StatusOK {
+	if a := e.upload(t, c, "drafts.cf", piranhaFixture(t, "drafts.cf")); a.code != http.StatusSeeOther {
 		t.Fatalf("upload = %d", a.code)
 	}
 	cfg := e.config(t)

@@ -50,8 +50,8 @@ const (
 )
 
 // showImported answers a console import that was saved (or changed
-// nothing) and has warnings: the history page with them, since a redirect
-// could not carry them. It returns false, having written nothing, when
+// nothing) and has warnings: a redirect to the history page, which shows
+// them once (handoffs). It returns false, having written nothing, when
 // there is nothing to read or the import failed.
 func (c *Console) showImported(w http.ResponseWriter, r *http.Request, saved *config.Config, err error,
 	name string, warns []*lvscf.Warning) bool {
@@ -72,13 +72,13 @@ func (c *Console) showImported(w http.ResponseWriter, r *http.Request, saved *co
 	if len(notes) == 0 {
 		return false
 	}
-	p := c.page(w, r, "", "", cur.Serial)
-	p.Flash = fmt.Sprintf("%s imported as serial %d.", name, cur.Serial)
+	msg := fmt.Sprintf("%s imported as serial %d.", name, cur.Serial)
 	if saved == nil {
-		p.Flash = fmt.Sprintf("Nothing changed: the configuration is already %s.", name)
+		msg = fmt.Sprintf("Nothing changed: the configuration is already %s.", name)
 	}
-	p.Warnings = notes
-	c.renderHistory(w, r, p, web.NewForm(cur.Serial), http.StatusOK)
+	c.handoffs.give(w, r, "/history", handed{Warnings: notes})
+	setFlash(w, r, msg)
+	http.Redirect(w, r, "/history", http.StatusSeeOther)
 	return true
 }
 

@@ -404,7 +404,7 @@ func TestTokenScopeIsChosen(t *testing.T) {
 	}
 
 	page := get(t, c, e.srv.URL+"/tokens")
-	for _, want := range []string{`<select id="scope" name="scope"`, `<option value="read"`, `<option value="operator"`, `<option value="admin"`,
+	for _, want := range []string{`role="radiogroup"`, `name="scope" id="scope-read" value="read"`, `id="scope-operator" value="operator"`, `id="scope-admin" value="admin"`,
 		"dashboards", "weight", "your password"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("the TOKENS page lacks %q", want)
@@ -414,7 +414,7 @@ func TestTokenScopeIsChosen(t *testing.T) {
 	if a.code != http.StatusUnprocessableEntity || !strings.Contains(fieldError(a.body, "scope"), "is required") || !strings.Contains(a.body, `value="on-call"`) {
 		t.Errorf("a token without a scope = %d, message %q", a.code, fieldError(a.body, "scope"))
 	}
-	a = post(t, c, e.srv.URL+"/tokens", url.Values{"name": {"on-call"}, "scope": {"operator"}})
+	a = follow(t, c, e.srv.URL, post(t, c, e.srv.URL+"/tokens", url.Values{"name": {"on-call"}, "scope": {"operator"}}))
 	if a.code != http.StatusOK || !strings.Contains(a.body, `id="new-token"`) {
 		t.Fatalf("making an operator token = %d", a.code)
 	}

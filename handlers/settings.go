@@ -52,7 +52,7 @@ func (c *Console) saveGlobal(w http.ResponseWriter, r *http.Request) {
 func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, f *formReader, section string,
 	set func(*config.Config), again func(web.Page, int), done, okMsg string) {
 	saved, ok := c.apply(w, r, f, func(cfg *config.Config) error { set(cfg); return nil },
-		func() scope { return scope{sections: []string{section}, virtual: -1, real: -1} }, again)
+		func() scope { return scope{sections: []string{section}, virtual: -1, real: -1} }, done, again)
 	if !ok {
 		return
 	}
@@ -77,7 +77,8 @@ func (c *Console) redundancyPage(w http.ResponseWriter, r *http.Request) {
 	p := c.page(w, r, "Redundancy", web.TabRedundancy, cfg.Serial)
 	f := redundancyForm(cfg)
 	c.noteSecret(r, f, cfg)
-	c.render(w, r, http.StatusOK, web.Redundancy(p, f, c.secretView(r, web.NewForm(0), "")))
+	made := c.handoffs.take(w, r) // a secret just generated, shown this once
+	c.render(w, r, http.StatusOK, web.Redundancy(p, f, c.secretView(r, web.NewForm(0), made.Secret)))
 }
 
 func (c *Console) renderRedundancy(w http.ResponseWriter, r *http.Request, f *web.Form) func(web.Page, int) {

@@ -182,7 +182,9 @@ func (c *Console) apiRevokeToken(w http.ResponseWriter, r *http.Request) {
 // The TOKENS page.
 
 func (c *Console) tokensPage(w http.ResponseWriter, r *http.Request) {
-	c.renderTokens(w, r, c.page(w, r, "", "", 0), web.TokensView{Form: web.NewForm(0)}, http.StatusOK)
+	made := c.handoffs.take(w, r) // a token just made, shown this once
+	v := web.TokensView{Form: web.NewForm(0), Shown: made.Secret, ShownName: made.SecretName}
+	c.renderTokens(w, r, c.page(w, r, "", "", 0), v, http.StatusOK)
 }
 
 func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, p web.Page, v web.TokensView, code int) {
@@ -190,9 +192,6 @@ func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, p web.Pag
 	if err != nil {
 		c.serverError(w, r, "listing the API tokens", err)
 		return
-	}
-	if serial, err := c.store.Serial(r.Context()); err == nil {
-		p.Serial = serial
 	}
 	p.Title = "API tokens"
 	for _, t := range ts {
@@ -202,16 +201,15 @@ func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, p web.Pag
 	c.render(w, r, code, web.Tokens(p, v))
 }
 
-// createToken makes a token and shows it, this once: the answer is the
-// page itself, not a redirect, since the token is kept nowhere a later
-// page could show it from.
+// createToken makes a token, and redirects to the TOKENS page, which shows
+// it this once (handoffs: it is kept nowhere else).
 func (c *Console) createToken(w http.ResponseWriter, r *http.Request) {
 	f := web.NewForm(0)
 	name, scopeName := r.PostFormValue("name"), r.PostFormValue("scope")
 	f.Values["name"], f.Values["scope"] = name, scopeName
-	p := c.page(w, r, "", "", 0)
 	scope, refused := checkToken(name, scopeName)
 	if len(refused) > 0 {
+		p := c.page(w, r, "", "", 0)
 		if msg, ok := refused["name"]; ok {
 			f.Errs["name"] = "Token name " + msg
 		}
@@ -228,8 +226,9 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.log.Info("API token created", "user", userOf(r), "token_id", t.ID, "name", t.Name, "scope", t.Scope)
-	p.Flash = fmt.Sprintf("Token %s (%s) created. Copy it now: it is not shown again.", t.Name, t.Scope)
-	c.renderTokens(w, r, p, web.TokensView{Form: web.NewForm(0), Shown: text, ShownName: t.Name}, http.StatusOK)
+	c.handoffs.give(w, r, "/tokens", handed{Secret: text, SecretName: t.Name})
+	setFlash(w, r, fmt.Sprintf("Token %s (%s) created. Copy it now: it is not shown again.", t.Name, t.Scope))
+	http.Redirect(w, r, "/tokens", http.StatusSeeOther)
 }
 
 // revokeToken is REVOKE: post, redirect, get.

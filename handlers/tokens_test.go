@@ -33,7 +33,7 @@ func TestTokensPage(t *testing.T) {
 		t.Fatal("a refused name made a token")
 	}
 
-	a = post(t, c, e.srv.URL+"/tokens", url.Values{"name": {"ci <pipeline>"}, "scope": {"admin"}})
+	a = follow(t, c, e.srv.URL, post(t, c, e.srv.URL+"/tokens", url.Values{"name": {"ci <pipeline>"}, "scope": {"admin"}}))
 	m := regexp.MustCompile(`id="new-token">(lvs_[A-Za-z0-9_-]{43})<`).FindStringSubmatch(a.body)
 	if a.code != http.StatusOK || m == nil {
 		t.Fatalf("create = %d: %s", a.code, a.body)

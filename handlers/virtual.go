@@ -15,9 +15,6 @@ import (
 // errGone is returned when the entry a request names no longer exists.
 var errGone = errors.New("no such entry")
 
-// errWrongKind refuses a change whose form has values of the wrong kind.
-var errWrongKind = errors.New("some values are not of the right kind")
-
 func idParam(r *http.Request, name string) int64 {
 	id, _ := strconv.ParseInt(chi.URLParam(r, name), 10, 64)
 	return id
@@ -53,6 +50,10 @@ func virtualRow(vs *config.VirtualServer) web.VirtualRow {
 		ID: vs.ID, Name: vs.Name, Active: vs.Active, Address: shownAddr(vs),
 		Netmask: vs.Netmask.Format(vs.Address.Is6()), Port: itoa(vs.Port), Protocol: string(vs.Protocol),
 		Device: vs.Device, Scheduler: vs.Scheduler, Reals: len(vs.Reals),
+	}
+	if !vs.Netmask.IsSet() && vs.Address.IsValid() && !vs.Address.IsUnspecified() {
+		// As failover brings the address up.
+		row.Netmask, row.NetmaskDefault = config.MaskBits(vs.Address.BitLen()).Format(vs.Address.Is6()), true
 	}
 	if vs.IsFWMark() {
 		row.Port = fmt.Sprintf("fwmark %d", vs.FWMark)
@@ -124,6 +125,18 @@ func (c *Console) loadVirtual(w http.ResponseWriter, r *http.Request) (*config.C
 	return cfg, i, vs, true
 }
 
+// newVirtualHead is the frame of ADD's form.
+var newVirtualHead = web.VirtualHead{Name: "new", Sub: web.SubVirtual, New: true}
+
+// virtualTitle is the heading of a virtual server's form, the same before
+// and after a refusal.
+func virtualTitle(h web.VirtualHead) string {
+	if h.New {
+		return "New virtual server"
+	}
+	return "Virtual server " + h.Name
+}
+
 func (c *Console) newVirtualPage(w http.ResponseWriter, r *http.Request) {
 	cfg, err := c.store.Config(r.Context())
 	if err != nil {
@@ -131,8 +144,8 @@ func (c *Console) newVirtualPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	vs := config.NewVirtual("")
-	p := c.page(w, r, "New virtual server", web.TabVirtual, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.VirtualEdit(p, web.VirtualHead{Name: "new", Sub: web.SubVirtual, New: true}, virtualForm(&vs, cfg.Serial)))
+	p := c.page(w, r, virtualTitle(newVirtualHead), web.TabVirtual, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.VirtualEdit(p, newVirtualHead, virtualForm(&vs, cfg.Serial)))
 }
 
 func (c *Console) virtualPage(w http.ResponseWriter, r *http.Request) {
@@ -140,8 +153,9 @@ func (c *Console) virtualPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p := c.page(w, r, "Virtual server "+vs.Name, web.TabVirtual, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.VirtualEdit(p, head(vs, web.SubVirtual), virtualForm(vs, cfg.Serial)))
+	h := head(vs, web.SubVirtual)
+	p := c.page(w, r, virtualTitle(h), web.TabVirtual, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.VirtualEdit(p, h, virtualForm(vs, cfg.Serial)))
 }
 
 // saveVirtual is ACCEPT on the VIRTUAL SERVER tab, of a new virtual server
@@ -150,36 +164,37 @@ func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
 	vid := idParam(r, "vid")
 	create := chi.URLParam(r, "vid") == ""
 	f := newFormReader(r)
-	var vs config.VirtualServer
+	h, base := newVirtualHead, config.NewVirtual("")
+	if !create {
+		_, _, cur, ok := c.loadVirtual(w, r)
+		if !ok {
+			return
+		}
+		h, base = head(cur, web.SubVirtual), *cur
+	}
+	// Read now, and again inside the change over the entry as it is
+	// then: a refusal that never runs the change (a conflict) shows what
+	// was typed too.
+	readVirtual(f, base)
 	idx := -1
 	save := func(cfg *config.Config) error {
 		if create {
-			vs = readVirtual(f, config.NewVirtual(""))
 			idx = len(cfg.Virtuals)
-			cfg.Virtuals = append(cfg.Virtuals, vs)
+			cfg.Virtuals = append(cfg.Virtuals, readVirtual(f, config.NewVirtual("")))
 			return nil
 		}
 		i, cur := virtualByID(cfg, vid)
 		if cur == nil {
 			return errGone
 		}
-		vs = readVirtual(f, *cur)
-		idx, *cur = i, vs
+		idx, *cur = i, readVirtual(f, *cur)
 		return nil
 	}
-	h := web.VirtualHead{ID: vid, Name: "new", Sub: web.SubVirtual, New: create}
 	again := func(p web.Page, code int) {
-		p.Title, p.Tab = "Virtual server "+h.Name, web.TabVirtual
+		p.Title, p.Tab = virtualTitle(h), web.TabVirtual
 		c.render(w, r, code, web.VirtualEdit(p, h, f.form))
 	}
-	if !create {
-		_, _, cur, ok := c.loadVirtual(w, r)
-		if !ok {
-			return
-		}
-		h = head(cur, web.SubVirtual)
-	}
-	saved, ok := c.apply(w, r, f, save, scopeOf(func() int { return idx }, "virtual"), again)
+	saved, ok := c.apply(w, r, f, save, scopeOf(func() int { return idx }, "virtual"), "/virtual", again)
 	if !ok {
 		return
 	}
@@ -208,21 +223,14 @@ func scopeOf(idx func() int, sections ...string) func() scope {
 	return func() scope { return scope{sections: sections, virtual: idx(), real: -1} }
 }
 
-// apply runs one edit: it refuses a form whose values are not of the right
-// kind without asking the store, saves through the store otherwise, and
-// shows the refused form again (with again) on any refusal. It reports
-// whether the change was saved.
+// apply runs one edit: it saves through the store, and answers a
+// refusal itself, showing the form again (with again) with every refused
+// value beside its field: those the form could not read and those the
+// change was refused for, at once. A change that changes nothing goes to
+// done with a message. It reports whether the change was saved.
 func (c *Console) apply(w http.ResponseWriter, r *http.Request, f *formReader, fn func(*config.Config) error,
-	sc func() scope, again func(web.Page, int)) (*config.Config, bool) {
+	sc func() scope, done string, again func(web.Page, int)) (*config.Config, bool) {
 	p := c.page(w, r, "", "", f.form.Serial)
-	wrongKind := func() {
-		p.Errors = []string{"Some values are not of the right kind: see the messages beside the fields."}
-		again(p, http.StatusUnprocessableEntity)
-	}
-	if f.form.HasErrors() {
-		wrongKind()
-		return nil, false
-	}
 	elevated, code, err := c.reauth(r, f.form)
 	if err != nil {
 		c.serverError(w, r, "checking the password", err)
@@ -234,23 +242,20 @@ func (c *Console) apply(w http.ResponseWriter, r *http.Request, f *formReader, f
 		return nil, false
 	}
 	// fn may read the form itself (ADD and EDIT of virtual and real
-	// servers do): a value of the wrong kind found there refuses the
-	// change too, rather than saving the zero value in its place.
+	// servers do). A value that could not be read refuses the change,
+	// with what Validate refuses in the rest, rather than saving the
+	// value it was left at.
 	saved, err := c.update(r.Context(), r, f.form.Serial, elevated, func(cfg *config.Config) error {
 		if err := fn(cfg); err != nil {
 			return err
 		}
 		if f.form.HasErrors() {
-			return errWrongKind
+			return joinRefusals(f.unread(sc()), cfg.Validate())
 		}
 		return nil
 	})
 	if err == nil {
 		return saved, true
-	}
-	if errors.Is(err, errWrongKind) {
-		wrongKind()
-		return nil, false
 	}
 	if errors.Is(err, errGone) {
 		c.notFound(w, r)
@@ -265,8 +270,8 @@ func (c *Console) apply(w http.ResponseWriter, r *http.Request, f *formReader, f
 	case 0:
 		c.serverError(w, r, "saving the change", err)
 	case http.StatusOK:
-		p.Flash = "Nothing changed."
-		again(p, http.StatusOK)
+		setFlash(w, r, "Nothing changed.")
+		http.Redirect(w, r, done, http.StatusSeeOther)
 	default:
 		p.Serial = f.form.Serial
 		again(p, code)
@@ -366,13 +371,17 @@ func readScripts(f *formReader, base config.VirtualServer) config.VirtualServer 
 	return readOver(f, config.VirtualFields, config.TabScripts, base)
 }
 
+// scriptsTitle is the heading of MONITORING SCRIPTS.
+func scriptsTitle(h web.VirtualHead) string { return "Monitoring scripts of " + h.Name }
+
 func (c *Console) scriptsPage(w http.ResponseWriter, r *http.Request) {
 	cfg, _, vs, ok := c.loadVirtual(w, r)
 	if !ok {
 		return
 	}
-	p := c.page(w, r, "Monitoring scripts of "+vs.Name, web.TabVirtual, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.Scripts(p, head(vs, web.SubScripts), scriptsForm(vs, cfg.Serial)))
+	h := head(vs, web.SubScripts)
+	p := c.page(w, r, scriptsTitle(h), web.TabVirtual, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.Scripts(p, h, scriptsForm(vs, cfg.Serial)))
 }
 
 func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
@@ -385,7 +394,7 @@ func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
 	f := newFormReader(r)
 	edited := readScripts(f, *cur)
 	again := func(p web.Page, code int) {
-		p.Title, p.Tab = "Monitoring scripts of "+h.Name, web.TabVirtual
+		p.Title, p.Tab = scriptsTitle(h), web.TabVirtual
 		c.render(w, r, code, web.Scripts(p, h, f.form))
 	}
 	// NO SEND PROGRAM, BLANK SEND and BLANK EXPECT clear a field on the
@@ -406,7 +415,7 @@ func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
 		idx = i
 		copyScripts(vs, &edited)
 		return nil
-	}, scopeOf(func() int { return idx }, "virtual"), again)
+	}, scopeOf(func() int { return idx }, "virtual"), fmt.Sprintf("/virtual/%d/scripts", vid), again)
 	if !ok {
 		return
 	}
@@ -439,14 +448,24 @@ func readReal(f *formReader, base config.RealServer) config.RealServer {
 	return readOver(f, config.RealFields, config.TabReal, base)
 }
 
+// realTitle is the heading of a real server's form (rs nil: ADD's), the
+// same before and after a refusal.
+func realTitle(h web.VirtualHead, rs *config.RealServer) string {
+	if rs == nil {
+		return "New real server of " + h.Name
+	}
+	return "Real server " + rs.Name + " of " + h.Name
+}
+
 func (c *Console) newRealPage(w http.ResponseWriter, r *http.Request) {
 	cfg, _, vs, ok := c.loadVirtual(w, r)
 	if !ok {
 		return
 	}
 	rs := config.NewReal("")
-	p := c.page(w, r, "New real server of "+vs.Name, web.TabVirtual, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.RealEdit(p, head(vs, web.SubReal), 0, realForm(&rs, cfg.Serial)))
+	h := head(vs, web.SubReal)
+	p := c.page(w, r, realTitle(h, nil), web.TabVirtual, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.RealEdit(p, h, 0, realForm(&rs, cfg.Serial)))
 }
 
 func (c *Console) realPage(w http.ResponseWriter, r *http.Request) {
@@ -459,8 +478,9 @@ func (c *Console) realPage(w http.ResponseWriter, r *http.Request) {
 		c.notFound(w, r)
 		return
 	}
-	p := c.page(w, r, "Real server "+rs.Name+" of "+vs.Name, web.TabVirtual, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.RealEdit(p, head(vs, web.SubReal), rs.ID, realForm(rs, cfg.Serial)))
+	h := head(vs, web.SubReal)
+	p := c.page(w, r, realTitle(h, rs), web.TabVirtual, cfg.Serial)
+	c.render(w, r, http.StatusOK, web.RealEdit(p, h, rs.ID, realForm(rs, cfg.Serial)))
 }
 
 // saveReal is ACCEPT on a real server's form, new (real/new) or existing
@@ -472,19 +492,27 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 	}
 	vid, rid := cur.ID, idParam(r, "rid")
 	create := chi.URLParam(r, "rid") == ""
+	h := head(cur, web.SubReal)
+	var shown *config.RealServer // the entry edited, as loaded; nil for ADD
+	base := config.NewReal("")
 	if !create {
-		if _, rs := realByID(cur, rid); rs == nil {
+		if _, shown = realByID(cur, rid); shown == nil {
 			c.notFound(w, r)
 			return
 		}
+		base = *shown
 	}
-	h := head(cur, web.SubReal)
 	f := newFormReader(r)
+	// Read now, and again inside the change over the entry as it is
+	// then: a refusal that never runs the change (a conflict) shows what
+	// was typed too.
+	readReal(f, base)
 	vi, ri := -1, -1
 	again := func(p web.Page, code int) {
-		p.Title, p.Tab = "Real server of "+h.Name, web.TabVirtual
+		p.Title, p.Tab = realTitle(h, shown), web.TabVirtual
 		c.render(w, r, code, web.RealEdit(p, h, rid, f.form))
 	}
+	done := fmt.Sprintf("/virtual/%d/real", vid)
 	var name string
 	saved, ok := c.apply(w, r, f, func(cfg *config.Config) error {
 		i, vs := virtualByID(cfg, vid)
@@ -505,7 +533,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 		*rs = readReal(f, *rs)
 		ri, name = j, rs.Name
 		return nil
-	}, func() scope { return scope{sections: []string{"server"}, virtual: vi, real: ri} }, again)
+	}, func() scope { return scope{sections: []string{"server"}, virtual: vi, real: ri} }, done, again)
 	if !ok {
 		return
 	}
@@ -514,7 +542,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 		verb = "added"
 	}
 	setFlash(w, r, fmt.Sprintf("Real server %s %s (serial %d).", name, verb, saved.Serial))
-	http.Redirect(w, r, fmt.Sprintf("/virtual/%d/real", vid), http.StatusSeeOther)
+	http.Redirect(w, r, done, http.StatusSeeOther)
 }
 
 func (c *Console) activateReal(w http.ResponseWriter, r *http.Request) {

@@ -51,6 +51,29 @@ func Int[T ~int32 | ~uint32 | ~int64 | ~uint64 | ~int](n T) string {
 	return strconv.FormatUint(uint64(n), 10)
 }
 
+// Count prints a counter as ipvsadm's --stats does (print_largenum): as
+// it is below 100 million, else in thousands (K), millions (M), billions
+// (G) or trillions (T), at most 8 digits and the unit; exact is false then.
+func Count(n uint64) (s string, exact bool) {
+	b, exact := AppendCount(nil, n)
+	return string(b), exact
+}
+
+// AppendCount appends Count(n) to dst.
+func AppendCount(dst []byte, n uint64) (b []byte, exact bool) {
+	switch {
+	case n < 1e8:
+		return strconv.AppendUint(dst, n, 10), true
+	case n < 1e9:
+		return append(strconv.AppendUint(dst, n/1e3, 10), 'K'), false
+	case n < 1e11:
+		return append(strconv.AppendUint(dst, n/1e6, 10), 'M'), false
+	case n < 1e14:
+		return append(strconv.AppendUint(dst, n/1e9, 10), 'G'), false
+	}
+	return append(strconv.AppendUint(dst, n/1e12, 10), 'T'), false
+}
+
 // Rate prints a rate briefly: 0, 3.5, 120, 4.2k, 17M.
 func Rate(v float64) string {
 	switch {

@@ -5,7 +5,9 @@ package web
 
 import (
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
@@ -34,6 +36,9 @@ type Page struct {
 	Flash  string   // the outcome of the last action
 	Errors []string // problems not tied to one field
 	Serial int64    // the configuration serial the page shows
+	// ErrorsHead heads Errors; "" is "Nothing was saved:", right for a
+	// refused change, not for a refused login or a failed read.
+	ErrorsHead string
 	// Standby is set on the standby director of a pair: its configuration
 	// is read-only, and ActiveURL (when known) is the active's console.
 	Standby   bool
@@ -97,6 +102,9 @@ type VirtualRow struct {
 	Scheduler string
 	Reals     int // real servers configured
 	Live      int // of which active
+	// NetmaskDefault says Netmask is not set but the one the address
+	// goes up with: the whole address (/32, /128).
+	NetmaskDefault bool
 }
 
 // RealRow is one line of the REAL SERVER list.
@@ -273,8 +281,18 @@ func Ago(t time.Time) string {
 	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 }
 
-// Stamp writes a time as the history shows it.
-func Stamp(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
+// Stamp writes a time as every page shows it: in the director's zone,
+// which it names (CEST, UTC; a numeric offset where the zone has no
+// abbreviation).
+func Stamp(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05 MST") }
+
+// errorsHead is what heads the page's problems.
+func (p Page) errorsHead() string {
+	if p.ErrorsHead == "" {
+		return "Nothing was saved:"
+	}
+	return p.ErrorsHead
+}
 
 // SerialText is the serial as the hidden field carries it.
 func (f *Form) SerialText() string { return fmt.Sprint(f.Serial) }
@@ -308,6 +326,27 @@ func choices(cs []config.Choice) []Option {
 		opts[i] = Option{c.Value, c.Label}
 	}
 	return opts
+}
+
+// hasMark reports whether a virtual server's form has a firewall mark:
+// then one-packet scheduling applies whatever the protocol.
+func hasMark(f *Form) bool {
+	m := strings.TrimSpace(f.Get("fwmark"))
+	return m != "" && strings.Trim(m, "0") != ""
+}
+
+// wideChoice is the length of a choice's words beyond which a list takes
+// a row of its grid (a grid cell shows about 28 characters).
+const wideChoice = 26
+
+// wideClass is "wide" for a list with a long choice.
+func wideClass(opts []Option) string {
+	for _, o := range opts {
+		if utf8.RuneCountInString(o.Label) > wideChoice {
+			return "wide"
+		}
+	}
+	return ""
 }
 
 func hasOption(opts []Option, v string) bool {

@@ -20,6 +20,10 @@ type FieldError struct {
 	VirtualName, RealName string
 	Field                 string
 	Msg                   string
+	// Rule is what the field allows, when Msg ends with it ("use
+	// 1-65535"), so that a form can word the refusal of a field left
+	// blank, which it read as 0, as "is required: use 1-65535".
+	Rule string
 }
 
 func (e *FieldError) Error() string {
@@ -83,8 +87,10 @@ func (v *validator) field(field, format string, args ...any) *FieldError {
 	}
 }
 
-func (v *validator) add(field, format string, args ...any) {
-	v.errs = append(v.errs, v.field(field, format, args...))
+func (v *validator) add(field, format string, args ...any) *FieldError {
+	fe := v.field(field, format, args...)
+	v.errs = append(v.errs, fe)
+	return fe
 }
 
 // need refuses a value an entry in effect must have, and only warns about
@@ -92,12 +98,13 @@ func (v *validator) add(field, format string, args ...any) {
 // heartbeat without a backup), so its files hold unfinished ones. The
 // message is the same either way, so that ACTIVATE refuses a draft with the
 // words the import warned with.
-func (v *validator) need(inEffect bool, field, format string, args ...any) {
+func (v *validator) need(inEffect bool, field, format string, args ...any) *FieldError {
 	if inEffect {
-		v.add(field, format, args...)
-		return
+		return v.add(field, format, args...)
 	}
-	v.warns = append(v.warns, v.field(field, format, args...))
+	fe := v.field(field, format, args...)
+	v.warns = append(v.warns, fe)
+	return fe
 }
 
 // Validate checks every rule a configuration must obey and returns a
@@ -195,10 +202,10 @@ func (g *Global) validate(v *validator) {
 			return
 		}
 		if usable(g.NATRouter) && g.NATRouterDevice == "" {
-			v.add("nat_router", "needs a device after the address, e.g. \"%s eth1:1\"", g.NATRouter)
+			v.add("nat_router", "needs a device as well as the address, e.g. eth1:1")
 		}
 		if !g.NATRouter.IsValid() && g.NATRouterDevice != "" {
-			v.add("nat_router", "device %q has no address: write \"ADDRESS %s\" or leave both empty", g.NATRouterDevice, g.NATRouterDevice)
+			v.add("nat_router", "is required with device %q: give the NAT router's address, or leave the device empty", g.NATRouterDevice)
 		}
 	})
 }
@@ -231,10 +238,10 @@ func (r *Redundancy) validate(v *validator, g *Global) {
 // validatePair checks what an active backup needs of both directors.
 func (r *Redundancy) validatePair(v *validator, g *Global) {
 	if !usable(g.Primary) {
-		v.add("primary", "is required when a backup director is active (backup_active = 1)")
+		v.add("primary", "is required when a backup director is active")
 	}
 	if !usable(r.Backup) {
-		v.add("backup", "is required when backup_active = 1: the backup director's public address")
+		v.add("backup", "is required when a backup director is active: its public address")
 	} else if usable(g.Primary) {
 		if r.Backup == g.Primary {
 			v.add("backup", "%s is also the primary's address; the two directors need their own", r.Backup)
@@ -286,7 +293,7 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 		case "expect":
 			if vs.UseRegex {
 				if vs.Expect == "" {
-					v.add("expect", "is empty, but use_regex = 1 treats it as a regular expression")
+					v.add("expect", "is empty, but is to be treated as a regular expression: give one")
 				} else if _, err := CheckRegex(vs.Expect); err != nil {
 					v.add("expect", "%v", err)
 				}
@@ -406,7 +413,8 @@ func checkDevice(v *validator, field, dev string) {
 
 func checkRange(v *validator, field string, n, lo, hi int64) {
 	if n < lo || n > hi {
-		v.add(field, "%d is out of range: use %d-%d", n, lo, hi)
+		rule := fmt.Sprintf("use %d-%d", lo, hi)
+		v.add(field, "%d is out of range: %s", n, rule).Rule = rule
 	}
 }
 
@@ -418,7 +426,8 @@ func checkDuration(v *validator, field string, d, lo, hi time.Duration) {
 func checkDurationNeed(v *validator, inEffect bool, field string, d, lo, hi time.Duration) {
 	switch {
 	case d < lo || d > hi:
-		v.need(inEffect, field, "%ss is out of range: use %s to %s seconds", FormatSeconds(d), FormatSeconds(lo), FormatSeconds(hi))
+		rule := fmt.Sprintf("use %s to %s seconds", FormatSeconds(lo), FormatSeconds(hi))
+		v.need(inEffect, field, "%ss is out of range: %s", FormatSeconds(d), rule).Rule = rule
 	case d%time.Millisecond != 0:
 		v.need(inEffect, field, "%v is finer than a millisecond; use whole milliseconds", d)
 	}
@@ -473,8 +482,12 @@ func (f *Field[T]) check(v *validator, t *T) {
 			v.add(f.Key, "%q %s", s, f.Refusal)
 		}
 	case KindName:
-		if s := f.Text(t); !nameRE.MatchString(s) || len(s) > maxNameLen {
-			v.add(f.Key, "%q is not allowed: 1-%d letters, digits, '.', '_' or '-', starting with a letter or digit", s, maxNameLen)
+		const rule = "1-%d letters, digits, '.', '_' or '-', starting with a letter or digit"
+		switch s := f.Text(t); {
+		case s == "":
+			v.add(f.Key, "is required: "+rule, maxNameLen)
+		case !nameRE.MatchString(s) || len(s) > maxNameLen:
+			v.add(f.Key, "%q is not allowed: "+rule, s, maxNameLen)
 		}
 	case KindDevice:
 		checkDevice(v, f.Key, f.Text(t))

@@ -227,7 +227,7 @@ func TestValidateRefuses(t *testing.T) {
 		{"nat_router multicast", func(c *config.Config) { c.Global.NATRouter = mustAddr("224.0.0.5") }, glob, -1, -1, "nat_router", "unicast"},
 		{"nat_router without device", func(c *config.Config) { c.Global.NATRouterDevice = "" }, glob, -1, -1, "nat_router", "device"},
 		{"nat_router bad device", func(c *config.Config) { c.Global.NATRouterDevice = "eth 1" }, glob, -1, -1, "nat_router", "interface name"},
-		{"nat_router device without address", func(c *config.Config) { c.Global.NATRouter = netip.Addr{} }, glob, -1, -1, "nat_router", "has no address"},
+		{"nat_router device without address", func(c *config.Config) { c.Global.NATRouter = netip.Addr{} }, glob, -1, -1, "nat_router", "give the NAT router's address"},
 		{"nat_nmask too long without router", func(c *config.Config) {
 			c.Global.NATRouter, c.Global.NATRouterDevice, c.Global.NATNetmask = netip.Addr{}, "", config.MaskBits(40)
 		}, glob, -1, -1, "nat_nmask", "0-32"},
