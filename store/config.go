@@ -142,64 +142,11 @@ func stripIDs(c *config.Config) {
 
 // save is Update, or with at > 0 Adopt's save at serial at.
 func (s *Store) save(ctx context.Context, ch Change, fn func(*config.Config) error, at int64) (*config.Config, error) {
-	if ch.Author == "" {
-		return nil, errors.New("a change needs an author")
-	}
 	var saved *config.Config
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		old, err := s.current(ctx, tx)
-		if err != nil {
-			return fmt.Errorf("reading the configuration: %w", err)
-		}
-		if ch.Base != 0 && ch.Base != old.Serial {
-			rev, err := revisionMeta(ctx, tx, old.Serial)
-			if err != nil {
-				return err
-			}
-			return &ConflictError{Base: ch.Base, Current: rev}
-		}
-		next := old.Clone()
-		if err := fn(next); err != nil {
-			return err
-		}
-		if err := next.Validate(); err != nil {
-			return err
-		}
-		// Adopt is exempt: the peer secret authenticates the active
-		// director, and the standby checks each program when it runs it.
-		if at == 0 {
-			if err := checkPrograms(old, next, ch.Elevated); err != nil {
-				return err
-			}
-		}
-		if at != 0 && at <= old.Serial {
-			return fmt.Errorf("serial %d, this director is at %d: %w", at, old.Serial, ErrStale)
-		}
-		changes := config.Diff(old, next)
-		if len(changes) == 0 && at == 0 {
-			return ErrNoChange
-		}
-		summary := summarize(changes)
-		if len(changes) == 0 {
-			summary = "no change but the serial"
-		}
-		if ch.Note != "" {
-			summary = ch.Note + ": " + summary
-		}
-		// Never backwards: an import (Replace) keeps a file's serial
-		// that is ahead.
-		next.Serial = max(old.Serial+1, next.Serial)
-		if at != 0 {
-			next.Serial = at
-		}
-		if err := writeConfig(ctx, tx, old, next); err != nil {
-			return fmt.Errorf("saving the configuration: %w", err)
-		}
-		if err := insertRevision(ctx, tx, next, ch.Author, summary, s.now()); err != nil {
-			return err
-		}
-		saved = next
-		return nil
+		var err error
+		saved, err = s.saveTx(ctx, tx, ch, fn, at)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -209,6 +156,66 @@ func (s *Store) save(ctx context.Context, ch Change, fn func(*config.Config) err
 	return saved, nil
 }
 
+// saveTx is save inside tx, which the caller commits (and then remembers
+// the result and notifies).
+func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*config.Config) error, at int64) (*config.Config, error) {
+	if ch.Author == "" {
+		return nil, errors.New("a change needs an author")
+	}
+	old, err := s.current(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the configuration: %w", err)
+	}
+	if ch.Base != 0 && ch.Base != old.Serial {
+		rev, err := revisionMeta(ctx, tx, old.Serial)
+		if err != nil {
+			return nil, err
+		}
+		return nil, &ConflictError{Base: ch.Base, Current: rev}
+	}
+	next := old.Clone()
+	if err := fn(next); err != nil {
+		return nil, err
+	}
+	if err := next.Validate(); err != nil {
+		return nil, err
+	}
+	// Adopt is exempt: the peer secret authenticates the active
+	// director, and the standby checks each program when it runs it.
+	if at == 0 {
+		if err := checkPrograms(old, next, ch.Elevated); err != nil {
+			return nil, err
+		}
+	}
+	if at != 0 && at <= old.Serial {
+		return nil, fmt.Errorf("serial %d, this director is at %d: %w", at, old.Serial, ErrStale)
+	}
+	changes := config.Diff(old, next)
+	if len(changes) == 0 && at == 0 {
+		return nil, ErrNoChange
+	}
+	summary := summarize(changes)
+	if len(changes) == 0 {
+		summary = "no change but the serial"
+	}
+	if ch.Note != "" {
+		summary = ch.Note + ": " + summary
+	}
+	// Never backwards: an import (Replace) keeps a file's serial
+	// that is ahead.
+	next.Serial = max(old.Serial+1, next.Serial)
+	if at != 0 {
+		next.Serial = at
+	}
+	if err := writeConfig(ctx, tx, old, next); err != nil {
+		return nil, fmt.Errorf("saving the configuration: %w", err)
+	}
+	if err := insertRevision(ctx, tx, next, ch.Author, summary, s.now()); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
 // Replace saves cfg whole as the next revision (an import, or a
 // configuration received from the peer). Virtual and real servers without an
 // id take the id of the current entry of the same name, so that their
@@ -216,13 +223,7 @@ func (s *Store) save(ctx context.Context, ch Change, fn func(*config.Config) err
 // ahead of the current one (an imported file's serial_no, which must not go
 // backwards), else the next one.
 func (s *Store) Replace(ctx context.Context, ch Change, cfg *config.Config) (*config.Config, error) {
-	return s.Update(ctx, ch, func(c *config.Config) error {
-		next := cfg.Clone()
-		adoptIDs(c, next)
-		next.Serial = max(c.Serial, cfg.Serial)
-		*c = *next
-		return nil
-	})
+	return s.Update(ctx, ch, replacing(cfg))
 }
 
 func adoptIDs(old, next *config.Config) {
