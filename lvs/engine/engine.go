@@ -56,8 +56,9 @@ type Engine struct {
 	run     sync.Mutex // one reconcile at a time; guards kernel and known
 	kernel  Kernel
 	known   *Table     // the kernel's table after the last clean reconcile; nil: read it
-	mu      sync.Mutex // guards status
+	mu      sync.Mutex // guards status and cfg
 	status  Status
+	cfg     *config.Config // the configuration of status.Desired
 	applied chan int64 // serials applied, for whoever waits (tests, sync)
 	hist    *history   // rates per virtual server
 }
@@ -182,6 +183,9 @@ func (e *Engine) Reconcile(ctx context.Context) {
 	}
 	e.o.Health.Configure(cfg)
 	want := Desired(cfg, e.o.Health)
+	e.mu.Lock()
+	e.cfg = cfg
+	e.mu.Unlock()
 	if e.kernel == nil {
 		k, err := e.o.Dial()
 		if err != nil {
