@@ -49,6 +49,41 @@ type Page struct {
 	// Warnings are what an accepted action should make the admin read,
 	// such as an import's ("line 12, column 6: port: ...").
 	Warnings []string
+	// Pending is how many changes the user's draft makes, Draft its
+	// version (0: none), which the page's buttons carry.
+	Pending int
+	Draft   int64
+	// Confirm is an APPLY that rolls back unless confirmed, if any.
+	Confirm *Confirm
+}
+
+// Confirm is an APPLY that rolls back unless someone presses CONFIRM.
+type Confirm struct {
+	Serial, Previous int64
+	Owner, Delay     string
+	Deadline         time.Time
+}
+
+// Review is what REVIEW shows of the user's pending changes.
+type Review struct {
+	Empty     bool  // no pending changes
+	Version   int64 // of the draft reviewed: APPLY applies that one
+	Serial    int64 // of the running configuration
+	Changes   []string
+	Conflicts []string
+	// Ipvsadm are the operations this director's kernel would be sent,
+	// as ipvsadm commands; PlanNote says why there are none.
+	Ipvsadm   []string
+	Refused   []string
+	PlanNote  string
+	Addresses []string
+	Checks    []string
+	Programs  []string
+	Standby   string
+	Warnings  []string
+	CanApply  bool
+	Choices   []int  // rollback delays offered
+	Unit      string // of Choices: "minutes"
 }
 
 // Form carries a form's values as the user typed them, and the message for
@@ -62,6 +97,9 @@ type Form struct {
 	// Serial is the configuration the form was filled from; an edit based on
 	// an older one is refused rather than overwriting someone else's.
 	Serial int64
+	// Draft is the version of the user's pending changes it was filled
+	// from (0: none), checked the same way.
+	Draft int64
 }
 
 // NewForm returns an empty form.
@@ -296,6 +334,9 @@ func (p Page) errorsHead() string {
 
 // SerialText is the serial as the hidden field carries it.
 func (f *Form) SerialText() string { return fmt.Sprint(f.Serial) }
+
+// DraftText is the draft's version as the hidden field carries it.
+func (f *Form) DraftText() string { return fmt.Sprint(f.Draft) }
 
 // The registry's fields of each form, by form name; a name that is none
 // is a mistake of a page, which the tests that render every page find.
