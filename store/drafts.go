@@ -238,6 +238,13 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 		if err := fn(next); err != nil {
 			return err
 		}
+		prev, rebased := d.Config, false
+		if d.Base.Serial != running.Serial {
+			// Still in conflict before this edit: it may resolve it.
+			if merged, conflicts := config.Merge(d.Base, running, next); len(conflicts) == 0 {
+				next, d.Base, rebased = merged, running, true
+			}
+		}
 		// An imported file's serial_no that is ahead is kept, as Replace
 		// keeps it.
 		next.Serial = max(next.Serial, d.Base.Serial)
@@ -245,13 +252,16 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 		if err := next.Validate(); err != nil {
 			return err
 		}
-		if err := checkPrograms(d.Config, next, ch.Elevated); err != nil {
+		// What this edit brings in: new to the draft and to the running
+		// configuration (what a rebase took from the running one needs no
+		// password).
+		if err := checkPrograms(prev, next, ch.Elevated, running); err != nil {
 			return err
 		}
-		if len(config.Diff(d.Config, next)) == 0 {
+		if len(config.Diff(prev, next)) == 0 && !rebased {
 			return ErrNoChange
 		}
-		if ch.Elevated && len(config.NewPrograms(d.Config, next)) > 0 {
+		if ch.Elevated && len(config.NewPrograms(prev, next)) > 0 {
 			d.Proved = true
 		}
 		if ch.Note != "" {

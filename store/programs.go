@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
@@ -34,8 +35,19 @@ func (e *ProgramError) Unwrap() error { return ErrNeedsPassword }
 // one that adds or alters a program needs an elevated author, and the
 // program must be a file only root can change (proc.Trusted), refused
 // otherwise as a field error placed like Validate's.
-func checkPrograms(old, next *config.Config, elevated bool) error {
+//
+// also, when given, are configurations whose programs are not new either:
+// an edit of a draft brings in what is new to the draft and to the
+// running configuration.
+func checkPrograms(old, next *config.Config, elevated bool, also ...*config.Config) error {
 	added := config.NewPrograms(old, next)
+	for _, o := range also {
+		known := map[string]bool{}
+		for _, p := range config.Programs(o) {
+			known[p.Field+"\x00"+p.VirtualName+"\x00"+p.Command] = true
+		}
+		added = slices.DeleteFunc(added, func(p config.Program) bool { return known[p.Field+"\x00"+p.VirtualName+"\x00"+p.Command] })
+	}
 	if len(added) == 0 {
 		return nil
 	}
