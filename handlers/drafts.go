@@ -186,3 +186,11 @@ func (c *Console) confirm(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
+
+// draftConfig is d's configuration; nil for none.
+func draftConfig(d *store.Draft) *config.Config {
+	if d == nil {
+		return nil
+	}
+	return d.Config
+}

@@ -220,16 +220,16 @@ func (c *Console) peerSecret(w http.ResponseWriter, r *http.Request) {
 	case "set":
 		var err error
 		if key, err = DecodeSecret(r.PostForm.Get("secret")); err != nil {
-			cfg, cerr := c.store.Config(r.Context())
+			cfg, st, cerr := c.editing(r)
 			if cerr != nil {
 				c.serverError(w, r, "reading the configuration", cerr)
 				return
 			}
-			f := redundancyForm(cfg)
+			f := redundancyForm(cfg, st)
 			sf := web.NewForm(0)
 			sf.Values["secret"] = r.PostForm.Get("secret")
 			sf.Errs["secret"] = "Peer secret " + err.Error()
-			c.render(w, r, http.StatusUnprocessableEntity, web.Redundancy(c.page(w, r, "Redundancy", web.TabRedundancy, cfg.Serial), f, c.secretView(r, sf, "")))
+			c.render(w, r, http.StatusUnprocessableEntity, web.Redundancy(c.page(w, r, "Redundancy", web.TabRedundancy, st.serial), f, c.secretView(r, sf, "")))
 			return
 		}
 	default:

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
@@ -23,8 +22,7 @@ type formReader struct {
 }
 
 func newFormReader(r *http.Request) *formReader {
-	serial, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
-	return &formReader{r: r, form: web.NewForm(serial)}
+	return &formReader{r: r, form: stampOf(r).form()}
 }
 
 // str returns field name as sent, and keeps it for showing the form again.
@@ -81,9 +79,9 @@ func readOver[T any](f *formReader, fs config.Fields[T], tab string, base T) T {
 }
 
 // formOf is tab's form showing t, filled from the configuration at
-// serial. A FormBlank field shows 0 or a placeholder address as empty.
-func formOf[T any](fs config.Fields[T], tab string, t *T, serial int64) *web.Form {
-	f := web.NewForm(serial)
+// st. A FormBlank field shows 0 or a placeholder address as empty.
+func formOf[T any](fs config.Fields[T], tab string, t *T, st stamp) *web.Form {
+	f := st.form()
 	for i := range fs {
 		fl := &fs[i]
 		if fl.Tab != tab {
@@ -122,6 +120,7 @@ func place(err error, f *web.Form, p *web.Page, sc scope) int {
 	var (
 		ve *config.ValidationError
 		ce *store.ConflictError
+		dc *store.DraftConflictError
 	)
 	switch {
 	case errors.As(err, &ve):
@@ -146,6 +145,11 @@ func place(err error, f *web.Form, p *web.Page, sc scope) int {
 			"Your values are below, not saved: check them against the new configuration and ACCEPT again.",
 			ce.Current.Author, ce.Current.Serial, ce.Current.Summary)}
 		f.Serial = ce.Current.Serial
+		return http.StatusConflict
+	case errors.As(err, &dc):
+		p.Errors = []string{fmt.Sprintf("Your pending changes were changed in another window (at %s) after you loaded this page. "+
+			"Your values are below, not saved: check them against your pending changes and ACCEPT again.", web.Stamp(dc.Updated))}
+		f.Draft = dc.Current
 		return http.StatusConflict
 	case errors.Is(err, store.ErrNoChange):
 		return http.StatusOK

@@ -46,7 +46,7 @@ func withVirtual(vs config.VirtualServer) *config.Config {
 var fuzzForms = []fuzzForm{
 	{ // GLOBAL SETTINGS
 		read:  func(f *formReader) any { return readGlobal(f) },
-		write: func(v any) *web.Form { c := config.Default(); c.Global = v.(config.Global); return globalForm(c) },
+		write: func(v any) *web.Form { c := config.Default(); c.Global = v.(config.Global); return globalForm(c, stamp{}) },
 		place: func(v any) *config.Config { c := config.Default(); c.Global = v.(config.Global); return c },
 	},
 	{ // REDUNDANCY
@@ -54,23 +54,23 @@ var fuzzForms = []fuzzForm{
 		write: func(v any) *web.Form {
 			c := config.Default()
 			c.Redundancy = v.(config.Redundancy)
-			return redundancyForm(c)
+			return redundancyForm(c, stamp{})
 		},
 		place: func(v any) *config.Config { c := config.Default(); c.Redundancy = v.(config.Redundancy); return c },
 	},
 	{ // VIRTUAL SERVER
 		read:  func(f *formReader) any { return readVirtual(f, fuzzVirtual()) },
-		write: func(v any) *web.Form { vs := v.(config.VirtualServer); return virtualForm(&vs, 0) },
+		write: func(v any) *web.Form { vs := v.(config.VirtualServer); return virtualForm(&vs, stamp{}) },
 		place: func(v any) *config.Config { return withVirtual(v.(config.VirtualServer)) },
 	},
 	{ // MONITORING SCRIPTS
 		read:  func(f *formReader) any { return readScripts(f, fuzzVirtual()) },
-		write: func(v any) *web.Form { vs := v.(config.VirtualServer); return scriptsForm(&vs, 0) },
+		write: func(v any) *web.Form { vs := v.(config.VirtualServer); return scriptsForm(&vs, stamp{}) },
 		place: func(v any) *config.Config { return withVirtual(v.(config.VirtualServer)) },
 	},
 	{ // REAL SERVER
 		read:  func(f *formReader) any { return readReal(f, config.NewReal("web")) },
-		write: func(v any) *web.Form { rs := v.(config.RealServer); return realForm(&rs, 0) },
+		write: func(v any) *web.Form { rs := v.(config.RealServer); return realForm(&rs, stamp{}) },
 		place: func(v any) *config.Config {
 			vs := fuzzVirtual()
 			vs.Reals = append(vs.Reals, v.(config.RealServer))

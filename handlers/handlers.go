@@ -63,6 +63,17 @@ type Options struct {
 	// address) and X-Forwarded-Proto (https: Secure cookies and HSTS) are
 	// believed; nobody else's are.
 	TrustedProxies []netip.Prefix
+	// Preview says what a configuration would send to the kernel, for
+	// REVIEW; nil: REVIEW says it cannot. *engine.Engine provides it.
+	Preview Previewer
+	// Host and Probe feed REVIEW's warnings (a missing interface, NAT
+	// without forwarding, a real server that does not answer); nil: not
+	// checked.
+	Host  Host
+	Probe Prober
+	// RollbackUnit is the unit of REVIEW's "roll back unless confirmed"
+	// choices: a minute, unless a test makes it shorter.
+	RollbackUnit time.Duration
 }
 
 // Console is the console's HTTP handler.
@@ -84,6 +95,11 @@ type Console struct {
 	failover  FailoverSource
 	timeouts  Timeouts
 	proxies   []netip.Prefix
+	preview   Previewer
+	host      Host
+	probe     Prober
+	// rollbackUnit is the unit of the rollback delays REVIEW offers.
+	rollbackUnit time.Duration
 	peer      *peerEndpoint // the peer's configuration requests (failover.go)
 	handoffs  *handoffs     // what a page shows once after a POST (handoff.go)
 	// done ends with the context New was given: long-lived answers (the
@@ -122,6 +138,14 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		failover:  o.Failover,
 		timeouts:  o.Timeouts.withDefaults(),
 		proxies:   o.TrustedProxies,
+		preview:   o.Preview,
+		host:      o.Host,
+		probe:     o.Probe,
+
+		rollbackUnit: o.RollbackUnit,
+	}
+	if c.rollbackUnit <= 0 {
+		c.rollbackUnit = time.Minute
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -205,7 +229,7 @@ func (c *Console) routes() http.Handler {
 	r.Get("/virtual", c.virtualList)
 	r.Get("/virtual/new", c.newVirtualPage)
 	r.Post("/virtual/new", c.writable(c.saveVirtual))
-	r.Route("/virtual/{vid:[0-9]+}", func(r chi.Router) {
+	r.Route("/virtual/{vid:-?[0-9]+}", func(r chi.Router) {
 		r.Get("/", c.virtualPage)
 		r.Post("/", c.writable(c.saveVirtual))
 		r.Post("/activate", c.writable(c.activateVirtual))
@@ -215,11 +239,16 @@ func (c *Console) routes() http.Handler {
 		r.Get("/real", c.realList)
 		r.Get("/real/new", c.newRealPage)
 		r.Post("/real/new", c.writable(c.saveReal))
-		r.Get("/real/{rid:[0-9]+}", c.realPage)
-		r.Post("/real/{rid:[0-9]+}", c.writable(c.saveReal))
-		r.Post("/real/{rid:[0-9]+}/activate", c.writable(c.activateReal))
-		r.Post("/real/{rid:[0-9]+}/delete", c.writable(c.deleteReal))
+		r.Get("/real/{rid:-?[0-9]+}", c.realPage)
+		r.Post("/real/{rid:-?[0-9]+}", c.writable(c.saveReal))
+		r.Post("/real/{rid:-?[0-9]+}/activate", c.writable(c.activateReal))
+		r.Post("/real/{rid:-?[0-9]+}/delete", c.writable(c.deleteReal))
 	})
+
+	r.Get("/review", c.reviewPage)
+	r.Post("/review/apply", c.writable(c.applyDraft))
+	r.Post("/review/discard", c.discard)
+	r.Post("/confirm", c.confirm)
 
 	r.Get("/history", c.history)
 	r.Get("/history/{serial:[0-9]+}", c.revision)
@@ -370,6 +399,9 @@ func (c *Console) page(w http.ResponseWriter, r *http.Request, title, tab string
 	}
 	p := web.Page{Title: title, Tab: tab, User: userOf(r), Serial: serial, Flash: takeFlash(w, r)}
 	p.Standby, p.ActiveURL = c.standby()
+	if p.User != "" {
+		c.pending(r, &p)
+	}
 	return p
 }
 

@@ -95,15 +95,15 @@ func (c *Console) renderRevision(w http.ResponseWriter, r *http.Request, p web.P
 // revision's page, whose form has the password field.
 func (c *Console) restore(w http.ResponseWriter, r *http.Request) {
 	serial, _ := strconv.ParseInt(chi.URLParam(r, "serial"), 10, 64)
-	base, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
-	f := web.NewForm(base)
+	st := stampOf(r)
+	f := st.form()
 	again := func(p web.Page, code int) { c.renderRevision(w, r, p, serial, f, code) }
 	elevated, ok := c.reauthPage(w, r, f, again)
 	if !ok {
 		return
 	}
-	saved, err := c.store.Restore(r.Context(), store.Change{Author: userOf(r), Base: base, Elevated: elevated}, serial)
-	c.afterReplace(w, r, saved, err, fmt.Sprintf("Revision %d restored", serial), f, nil, again)
+	d, err := c.store.RestoreDraft(r.Context(), store.Change{Author: userOf(r), Base: st.serial, Elevated: elevated}, st.draft, serial)
+	c.afterReplace(w, r, draftConfig(d), err, fmt.Sprintf("Revision %d restored", serial), f, nil, again)
 }
 
 // reauthPage checks the password of a form that is not a configuration
@@ -135,14 +135,15 @@ func (c *Console) afterReplace(w http.ResponseWriter, r *http.Request, saved *co
 	f *web.Form, cf []byte, again func(web.Page, int)) {
 	switch {
 	case err == nil:
-		setFlash(w, r, fmt.Sprintf("%s as serial %d.", what, saved.Serial))
-		http.Redirect(w, r, "/history", http.StatusSeeOther)
+		// RESTORE and an import go through REVIEW, as every change.
+		setFlash(w, r, fmt.Sprintf("%s in your pending changes: below is what it would change. APPLY makes it live.", what))
+		http.Redirect(w, r, "/review", http.StatusSeeOther)
 		return
 	case errors.Is(err, store.ErrNoRevision):
 		c.notFound(w, r)
 		return
 	case errors.Is(err, store.ErrNoChange):
-		setFlash(w, r, "Nothing changed: the configuration is already this.")
+		setFlash(w, r, "Nothing changed: your configuration is already this.")
 		http.Redirect(w, r, "/history", http.StatusSeeOther)
 		return
 	}
@@ -213,8 +214,8 @@ const maxFileName = 255
 // text of a refused upload that the HISTORY page kept to send again.
 func (c *Console) importCf(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
-	base, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
-	f := web.NewForm(base)
+	st := stampOf(r)
+	f := st.form()
 	again := func(p web.Page, code int) { c.renderHistory(w, r, p, f, code) }
 	var (
 		text []byte
@@ -253,7 +254,9 @@ func (c *Console) importCf(w http.ResponseWriter, r *http.Request) {
 	cfg, warns, err := importLvsCf(r.Context(), bytes.NewReader(text))
 	var saved *config.Config
 	if err == nil {
-		saved, err = c.store.Replace(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "import of " + name, Elevated: elevated}, cfg)
+		var d *store.Draft
+		d, err = c.store.ReplaceDraft(r.Context(), store.Change{Author: userOf(r), Base: st.serial, Note: "import of " + name, Elevated: elevated}, st.draft, cfg)
+		saved = draftConfig(d)
 	}
 	if c.showImported(w, r, saved, err, name, warns) {
 		return

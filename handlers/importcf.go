@@ -58,7 +58,7 @@ func (c *Console) showImported(w http.ResponseWriter, r *http.Request, saved *co
 	if err != nil && !errors.Is(err, store.ErrNoChange) {
 		return false
 	}
-	cur, rerr := c.store.Config(r.Context())
+	cur, _, rerr := c.editing(r)
 	if rerr != nil {
 		return false
 	}
@@ -72,13 +72,13 @@ func (c *Console) showImported(w http.ResponseWriter, r *http.Request, saved *co
 	if len(notes) == 0 {
 		return false
 	}
-	msg := fmt.Sprintf("%s imported as serial %d.", name, cur.Serial)
+	msg := fmt.Sprintf("%s imported into your pending changes: REVIEW shows what it would change; APPLY makes it live.", name)
 	if saved == nil {
-		msg = fmt.Sprintf("Nothing changed: the configuration is already %s.", name)
+		msg = fmt.Sprintf("Nothing changed: your configuration is already %s.", name)
 	}
-	c.handoffs.give(w, r, "/history", handed{Warnings: notes})
+	c.handoffs.give(w, r, "/review", handed{Warnings: notes})
 	setFlash(w, r, msg)
-	http.Redirect(w, r, "/history", http.StatusSeeOther)
+	http.Redirect(w, r, "/review", http.StatusSeeOther)
 	return true
 }
 

@@ -225,7 +225,7 @@ func (c *Console) standbyWillReceive() string {
 		return "No backup director is configured: the change stays on this director."
 	case st.Role == failover.Standby:
 		return "This is the standby: make the change on the active director."
-	case !st.Pulse.PeerAlive:
+	case !st.Pulse.Peer.Heard:
 		return "The standby is not heard now: it takes the change when it is heard again."
 	case !st.InSync:
 		return fmt.Sprintf("The standby is heard but not in sync (this director is at serial %d): it takes the change at its next sync.", st.Serial)
@@ -365,6 +365,7 @@ func (c *Console) reviewPage(w http.ResponseWriter, r *http.Request) {
 // renderReview shows REVIEW, with problem (if any) at the top.
 func (c *Console) renderReview(w http.ResponseWriter, r *http.Request, code int, problem string) {
 	p := c.page(w, r, "Review pending changes", "", 0)
+	p.Warnings = c.handoffs.take(w, r).Warnings // an import's, shown once
 	v, err := c.review(r.Context(), userOf(r))
 	switch {
 	case err == nil:

@@ -1,27 +1,17 @@
 package handlers
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
-	"github.com/lvsconsole/lvsconsole/store"
 	"github.com/lvsconsole/lvsconsole/web"
 )
 
-// update saves a change made by the logged-in user on the serial the form
-// was filled from; elevated when the user re-entered their password (see
-// reauth).
-func (c *Console) update(ctx context.Context, r *http.Request, base int64, elevated bool, fn func(*config.Config) error) (*config.Config, error) {
-	return c.store.Update(ctx, store.Change{Author: userOf(r), Base: base, Elevated: elevated}, fn)
-}
-
 func itoa[T ~int | ~int64](n T) string { return strconv.FormatInt(int64(n), 10) }
 
-func globalForm(c *config.Config) *web.Form {
-	return formOf(config.GlobalFields, config.TabGlobal, &c.Global, c.Serial)
+func globalForm(c *config.Config, st stamp) *web.Form {
+	return formOf(config.GlobalFields, config.TabGlobal, &c.Global, st)
 }
 
 func readGlobal(f *formReader) config.Global {
@@ -29,13 +19,13 @@ func readGlobal(f *formReader) config.Global {
 }
 
 func (c *Console) globalPage(w http.ResponseWriter, r *http.Request) {
-	cfg, err := c.store.Config(r.Context())
+	cfg, st, err := c.editing(r)
 	if err != nil {
 		c.serverError(w, r, "reading the configuration", err)
 		return
 	}
-	p := c.page(w, r, "Global settings", web.TabGlobal, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.Global(p, globalForm(cfg)))
+	p := c.page(w, r, "Global settings", web.TabGlobal, st.serial)
+	c.render(w, r, http.StatusOK, web.Global(p, globalForm(cfg, st)))
 }
 
 func (c *Console) saveGlobal(w http.ResponseWriter, r *http.Request) {
@@ -56,12 +46,13 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, f *formRe
 	if !ok {
 		return
 	}
-	setFlash(w, r, fmt.Sprintf("%s Serial %d.", okMsg, saved.Serial))
+	_ = saved
+	setFlash(w, r, okMsg+" "+pendingNote)
 	http.Redirect(w, r, done, http.StatusSeeOther)
 }
 
-func redundancyForm(c *config.Config) *web.Form {
-	return formOf(config.RedundancyFields, config.TabRedundancy, &c.Redundancy, c.Serial)
+func redundancyForm(c *config.Config, st stamp) *web.Form {
+	return formOf(config.RedundancyFields, config.TabRedundancy, &c.Redundancy, st)
 }
 
 func readRedundancy(f *formReader) config.Redundancy {
@@ -69,13 +60,13 @@ func readRedundancy(f *formReader) config.Redundancy {
 }
 
 func (c *Console) redundancyPage(w http.ResponseWriter, r *http.Request) {
-	cfg, err := c.store.Config(r.Context())
+	cfg, st, err := c.editing(r)
 	if err != nil {
 		c.serverError(w, r, "reading the configuration", err)
 		return
 	}
-	p := c.page(w, r, "Redundancy", web.TabRedundancy, cfg.Serial)
-	f := redundancyForm(cfg)
+	p := c.page(w, r, "Redundancy", web.TabRedundancy, st.serial)
+	f := redundancyForm(cfg, st)
 	c.noteSecret(r, f, cfg)
 	made := c.handoffs.take(w, r) // a secret just generated, shown this once
 	c.render(w, r, http.StatusOK, web.Redundancy(p, f, c.secretView(r, web.NewForm(0), made.Secret)))

@@ -82,12 +82,12 @@ func head(vs *config.VirtualServer, sub string) web.VirtualHead {
 }
 
 func (c *Console) virtualList(w http.ResponseWriter, r *http.Request) {
-	cfg, err := c.store.Config(r.Context())
+	cfg, st, err := c.editing(r)
 	if err != nil {
 		c.serverError(w, r, "reading the configuration", err)
 		return
 	}
-	c.renderVirtualList(w, r, c.page(w, r, "", "", cfg.Serial), cfg, http.StatusOK)
+	c.renderVirtualList(w, r, c.page(w, r, "", "", st.serial), cfg, http.StatusOK)
 }
 
 func (c *Console) renderVirtualList(w http.ResponseWriter, r *http.Request, p web.Page, cfg *config.Config, code int) {
@@ -99,8 +99,8 @@ func (c *Console) renderVirtualList(w http.ResponseWriter, r *http.Request, p we
 	c.render(w, r, code, web.VirtualList(p, rows))
 }
 
-func virtualForm(vs *config.VirtualServer, serial int64) *web.Form {
-	return formOf(config.VirtualFields, config.TabVirtual, vs, serial)
+func virtualForm(vs *config.VirtualServer, st stamp) *web.Form {
+	return formOf(config.VirtualFields, config.TabVirtual, vs, st)
 }
 
 // readVirtual reads the VIRTUAL SERVER tab's fields over base, which keeps
@@ -111,18 +111,18 @@ func readVirtual(f *formReader, base config.VirtualServer) config.VirtualServer 
 
 // loadVirtual reads the configuration and the virtual server the URL names,
 // answering 404 itself when there is none.
-func (c *Console) loadVirtual(w http.ResponseWriter, r *http.Request) (*config.Config, int, *config.VirtualServer, bool) {
-	cfg, err := c.store.Config(r.Context())
+func (c *Console) loadVirtual(w http.ResponseWriter, r *http.Request) (*config.Config, stamp, *config.VirtualServer, bool) {
+	cfg, st, err := c.editing(r)
 	if err != nil {
 		c.serverError(w, r, "reading the configuration", err)
-		return nil, 0, nil, false
+		return nil, st, nil, false
 	}
-	i, vs := virtualByID(cfg, idParam(r, "vid"))
+	_, vs := virtualByID(cfg, idParam(r, "vid"))
 	if vs == nil {
 		c.notFound(w, r)
-		return nil, 0, nil, false
+		return nil, st, nil, false
 	}
-	return cfg, i, vs, true
+	return cfg, st, vs, true
 }
 
 // newVirtualHead is the frame of ADD's form.
@@ -138,24 +138,24 @@ func virtualTitle(h web.VirtualHead) string {
 }
 
 func (c *Console) newVirtualPage(w http.ResponseWriter, r *http.Request) {
-	cfg, err := c.store.Config(r.Context())
+	_, st, err := c.editing(r)
 	if err != nil {
 		c.serverError(w, r, "reading the configuration", err)
 		return
 	}
 	vs := config.NewVirtual("")
-	p := c.page(w, r, virtualTitle(newVirtualHead), web.TabVirtual, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.VirtualEdit(p, newVirtualHead, virtualForm(&vs, cfg.Serial)))
+	p := c.page(w, r, virtualTitle(newVirtualHead), web.TabVirtual, st.serial)
+	c.render(w, r, http.StatusOK, web.VirtualEdit(p, newVirtualHead, virtualForm(&vs, st)))
 }
 
 func (c *Console) virtualPage(w http.ResponseWriter, r *http.Request) {
-	cfg, _, vs, ok := c.loadVirtual(w, r)
+	_, st, vs, ok := c.loadVirtual(w, r)
 	if !ok {
 		return
 	}
 	h := head(vs, web.SubVirtual)
-	p := c.page(w, r, virtualTitle(h), web.TabVirtual, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.VirtualEdit(p, h, virtualForm(vs, cfg.Serial)))
+	p := c.page(w, r, virtualTitle(h), web.TabVirtual, st.serial)
+	c.render(w, r, http.StatusOK, web.VirtualEdit(p, h, virtualForm(vs, st)))
 }
 
 // saveVirtual is ACCEPT on the VIRTUAL SERVER tab, of a new virtual server
@@ -200,11 +200,11 @@ func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
 	}
 	_, sv := virtualByID(saved, savedID(saved, vid, idx))
 	if create {
-		setFlash(w, r, fmt.Sprintf("Virtual server %s added (serial %d). Now add its real servers.", sv.Name, saved.Serial))
+		setFlash(w, r, fmt.Sprintf("Virtual server %s added to your pending changes. Now add its real servers; REVIEW and APPLY make it live.", sv.Name))
 		http.Redirect(w, r, fmt.Sprintf("/virtual/%d/real", sv.ID), http.StatusSeeOther)
 		return
 	}
-	setFlash(w, r, fmt.Sprintf("Virtual server %s saved (serial %d).", sv.Name, saved.Serial))
+	setFlash(w, r, fmt.Sprintf("Virtual server %s saved. %s", sv.Name, pendingNote))
 	http.Redirect(w, r, "/virtual", http.StatusSeeOther)
 }
 
@@ -245,7 +245,7 @@ func (c *Console) apply(w http.ResponseWriter, r *http.Request, f *formReader, f
 	// servers do). A value that could not be read refuses the change,
 	// with what Validate refuses in the rest, rather than saving the
 	// value it was left at.
-	saved, err := c.update(r.Context(), r, f.form.Serial, elevated, func(cfg *config.Config) error {
+	saved, err := c.update(r.Context(), r, stamp{f.form.Serial, f.form.Draft}, elevated, func(cfg *config.Config) error {
 		if err := fn(cfg); err != nil {
 			return err
 		}
@@ -318,15 +318,14 @@ func (c *Console) deleteVirtual(w http.ResponseWriter, r *http.Request) {
 // the list with a message, on refusal the list again with the reasons.
 func (c *Console) listAction(w http.ResponseWriter, r *http.Request, done string,
 	fn func(*config.Config) (string, error), again func(web.Page, *config.Config, int)) {
-	serial, _ := strconv.ParseInt(r.PostFormValue("serial"), 10, 64)
 	var msg string
-	saved, err := c.update(r.Context(), r, serial, false, func(cfg *config.Config) error {
+	_, err := c.update(r.Context(), r, stampOf(r), false, func(cfg *config.Config) error {
 		m, err := fn(cfg)
 		msg = m
 		return err
 	})
 	if err == nil {
-		setFlash(w, r, fmt.Sprintf("%s Serial %d.", msg, saved.Serial))
+		setFlash(w, r, msg+" "+pendingNote)
 		http.Redirect(w, r, done, http.StatusSeeOther)
 		return
 	}
@@ -334,12 +333,12 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request, done string
 		c.notFound(w, r)
 		return
 	}
-	cfg, rerr := c.store.Config(r.Context())
+	cfg, st, rerr := c.editing(r)
 	if rerr != nil {
 		c.serverError(w, r, "reading the configuration", rerr)
 		return
 	}
-	p := c.page(w, r, "", "", cfg.Serial)
+	p := c.page(w, r, "", "", st.serial)
 	code := place(err, web.NewForm(0), &p, scope{virtual: -1, real: -1})
 	switch code {
 	case 0:
@@ -353,8 +352,8 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request, done string
 	again(p, cfg, code)
 }
 
-func scriptsForm(vs *config.VirtualServer, serial int64) *web.Form {
-	return formOf(config.VirtualFields, config.TabScripts, vs, serial)
+func scriptsForm(vs *config.VirtualServer, st stamp) *web.Form {
+	return formOf(config.VirtualFields, config.TabScripts, vs, st)
 }
 
 // copyScripts copies the fields of the MONITORING SCRIPTS tab.
@@ -375,17 +374,17 @@ func readScripts(f *formReader, base config.VirtualServer) config.VirtualServer 
 func scriptsTitle(h web.VirtualHead) string { return "Monitoring scripts of " + h.Name }
 
 func (c *Console) scriptsPage(w http.ResponseWriter, r *http.Request) {
-	cfg, _, vs, ok := c.loadVirtual(w, r)
+	_, st, vs, ok := c.loadVirtual(w, r)
 	if !ok {
 		return
 	}
 	h := head(vs, web.SubScripts)
-	p := c.page(w, r, scriptsTitle(h), web.TabVirtual, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.Scripts(p, h, scriptsForm(vs, cfg.Serial)))
+	p := c.page(w, r, scriptsTitle(h), web.TabVirtual, st.serial)
+	c.render(w, r, http.StatusOK, web.Scripts(p, h, scriptsForm(vs, st)))
 }
 
 func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
-	cfg, _, cur, ok := c.loadVirtual(w, r)
+	_, st, cur, ok := c.loadVirtual(w, r)
 	if !ok {
 		return
 	}
@@ -403,7 +402,7 @@ func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
 		if _, ok := f.form.Values[blank]; ok {
 			f.form.Values[blank] = ""
 		}
-		again(c.page(w, r, "", "", cfg.Serial), http.StatusOK)
+		again(c.page(w, r, "", "", st.serial), http.StatusOK)
 		return
 	}
 	idx := -1
@@ -419,16 +418,17 @@ func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	setFlash(w, r, fmt.Sprintf("Monitoring scripts of %s saved (serial %d).", h.Name, saved.Serial))
+	_ = saved
+	setFlash(w, r, fmt.Sprintf("Monitoring scripts of %s saved. %s", h.Name, pendingNote))
 	http.Redirect(w, r, fmt.Sprintf("/virtual/%d/scripts", vid), http.StatusSeeOther)
 }
 
 func (c *Console) realList(w http.ResponseWriter, r *http.Request) {
-	cfg, _, vs, ok := c.loadVirtual(w, r)
+	cfg, st, vs, ok := c.loadVirtual(w, r)
 	if !ok {
 		return
 	}
-	c.renderRealList(w, r, c.page(w, r, "", "", cfg.Serial), cfg, vs, http.StatusOK)
+	c.renderRealList(w, r, c.page(w, r, "", "", st.serial), cfg, vs, http.StatusOK)
 }
 
 func (c *Console) renderRealList(w http.ResponseWriter, r *http.Request, p web.Page, cfg *config.Config, vs *config.VirtualServer, code int) {
@@ -440,8 +440,8 @@ func (c *Console) renderRealList(w http.ResponseWriter, r *http.Request, p web.P
 	c.render(w, r, code, web.RealList(p, head(vs, web.SubReal), rows, c.chartOf(vs.Name)))
 }
 
-func realForm(rs *config.RealServer, serial int64) *web.Form {
-	return formOf(config.RealFields, config.TabReal, rs, serial)
+func realForm(rs *config.RealServer, st stamp) *web.Form {
+	return formOf(config.RealFields, config.TabReal, rs, st)
 }
 
 func readReal(f *formReader, base config.RealServer) config.RealServer {
@@ -458,18 +458,18 @@ func realTitle(h web.VirtualHead, rs *config.RealServer) string {
 }
 
 func (c *Console) newRealPage(w http.ResponseWriter, r *http.Request) {
-	cfg, _, vs, ok := c.loadVirtual(w, r)
+	_, st, vs, ok := c.loadVirtual(w, r)
 	if !ok {
 		return
 	}
 	rs := config.NewReal("")
 	h := head(vs, web.SubReal)
-	p := c.page(w, r, realTitle(h, nil), web.TabVirtual, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.RealEdit(p, h, 0, realForm(&rs, cfg.Serial)))
+	p := c.page(w, r, realTitle(h, nil), web.TabVirtual, st.serial)
+	c.render(w, r, http.StatusOK, web.RealEdit(p, h, 0, realForm(&rs, st)))
 }
 
 func (c *Console) realPage(w http.ResponseWriter, r *http.Request) {
-	cfg, _, vs, ok := c.loadVirtual(w, r)
+	_, st, vs, ok := c.loadVirtual(w, r)
 	if !ok {
 		return
 	}
@@ -479,8 +479,8 @@ func (c *Console) realPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := head(vs, web.SubReal)
-	p := c.page(w, r, realTitle(h, rs), web.TabVirtual, cfg.Serial)
-	c.render(w, r, http.StatusOK, web.RealEdit(p, h, rs.ID, realForm(rs, cfg.Serial)))
+	p := c.page(w, r, realTitle(h, rs), web.TabVirtual, st.serial)
+	c.render(w, r, http.StatusOK, web.RealEdit(p, h, rs.ID, realForm(rs, st)))
 }
 
 // saveReal is ACCEPT on a real server's form, new (real/new) or existing
@@ -541,7 +541,8 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 	if create {
 		verb = "added"
 	}
-	setFlash(w, r, fmt.Sprintf("Real server %s %s (serial %d).", name, verb, saved.Serial))
+	_ = saved
+	setFlash(w, r, fmt.Sprintf("Real server %s %s. %s", name, verb, pendingNote))
 	http.Redirect(w, r, done, http.StatusSeeOther)
 }
 
