@@ -56,6 +56,25 @@ func formSerial(t *testing.T, body string) string {
 	return m[1]
 }
 
+// formDraft returns the version of the pending changes a page's form was
+// filled from.
+func formDraft(t *testing.T, body string) string {
+	t.Helper()
+	m := regexp.MustCompile(`name="draft" value="(\d+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("the page has no draft version:\n%s", body)
+	}
+	return m[1]
+}
+
+// stamped is form v with the stamp of the page body.
+func stamped(t *testing.T, body string, v url.Values) url.Values {
+	t.Helper()
+	v.Set("serial", formSerial(t, body))
+	v.Set("draft", formDraft(t, body))
+	return v
+}
+
 // TestConflictKeepsTypedValues: EDIT (and ADD) of a virtual and a real
 // server in two tabs, ACCEPT in one, then in the other: the second is
 // refused as a conflict and shows every value it sent, with the new
@@ -133,12 +152,14 @@ func TestConflictKeepsTypedValues(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			// Both tabs open the form at the same serial.
-			serial := formSerial(t, get(t, tab1, e.srv.URL+tc.path).body)
-			if s := formSerial(t, get(t, tab2, e.srv.URL+tc.path).body); s != serial {
-				t.Fatalf("the tabs loaded serials %s and %s", serial, s)
+			// Both tabs open the form on the same pending changes.
+			page := get(t, tab1, e.srv.URL+tc.path).body
+			serial, draft := formSerial(t, page), formDraft(t, page)
+			if d := formDraft(t, get(t, tab2, e.srv.URL+tc.path).body); d != draft {
+				t.Fatalf("the tabs loaded versions %s and %s", draft, d)
 			}
 			tc.first.Set("serial", serial)
+			tc.first.Set("draft", draft)
 			if a := post(t, tab1, e.srv.URL+tc.path, tc.first); a.code != http.StatusSeeOther {
 				t.Fatalf("the first ACCEPT = %d: %s", a.code, a.body)
 			}
@@ -147,8 +168,9 @@ func TestConflictKeepsTypedValues(t *testing.T) {
 				typed[k] = v
 			}
 			typed.Set("serial", serial)
+			typed.Set("draft", draft)
 			a := post(t, tab2, e.srv.URL+tc.path, typed)
-			if a.code != http.StatusConflict || !strings.Contains(a.body, "changed the configuration") {
+			if a.code != http.StatusConflict || !strings.Contains(a.body, "changed in another window") {
 				t.Fatalf("the second ACCEPT = %d, want 409 with the conflict's banner:\n%s", a.code, a.body)
 			}
 			for k, v := range tc.typed {
@@ -156,15 +178,15 @@ func TestConflictKeepsTypedValues(t *testing.T) {
 					t.Errorf("after the conflict %s shows %q (a field: %v), want what was typed, %q", k, got, ok, v[0])
 				}
 			}
-			again := formSerial(t, a.body)
-			if again == serial {
-				t.Fatalf("the refused form still carries serial %s", serial)
+			again := formDraft(t, a.body)
+			if again == draft {
+				t.Fatalf("the refused form still carries version %s", draft)
 			}
-			typed.Set("serial", again)
+			typed.Set("draft", again)
 			if a := post(t, tab2, e.srv.URL+tc.path, typed); a.code != http.StatusSeeOther {
 				t.Fatalf("ACCEPT again = %d: %s", a.code, a.body)
 			}
-			tc.saved(t, e.config(t))
+			tc.saved(t, e.applied(t, tab2))
 		})
 	}
 }

@@ -124,6 +124,20 @@ func (e *testEnv) config(t *testing.T) *config.Config {
 	return c
 }
 
+// applied presses APPLY on REVIEW for the user of client c, whose edits
+// went to their pending changes, and returns the running configuration.
+func (e *testEnv) applied(t *testing.T, c *http.Client) *config.Config {
+	t.Helper()
+	draft := regexp.MustCompile(`name="draft" value="(\d+)"`).FindStringSubmatch(get(t, c, e.srv.URL+"/review").body)
+	if draft == nil {
+		t.Fatal("REVIEW has no APPLY")
+	}
+	if a := post(t, c, e.srv.URL+"/review/apply", url.Values{"draft": {draft[1]}, "rollback": {"0"}}); a.code != http.StatusSeeOther {
+		t.Fatalf("APPLY = %d: %s", a.code, a.body)
+	}
+	return e.config(t)
+}
+
 // seed gives the console a virtual server with one real server.
 func (e *testEnv) seed(t *testing.T) *config.Config {
 	t.Helper()
@@ -259,7 +273,7 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 	if a := do(t, c, req); a.code != http.StatusSeeOther {
 		t.Errorf("same-origin POST = %d: %s", a.code, a.body)
 	}
-	if got := e.config(t); got.Serial != serial+1 || got.Global.Network != config.NAT {
+	if got := e.applied(t, c); got.Serial != serial+1 || got.Global.Network != config.NAT {
 		t.Errorf("same-origin POST did not save")
 	}
 }
@@ -352,6 +366,7 @@ func TestConcurrentEditIsRefused(t *testing.T) {
 	if a.code != http.StatusSeeOther {
 		t.Fatalf("first edit = %d %s", a.code, a.body)
 	}
+	e.applied(t, tab1) // the first is live: the second was made on what ran before
 	a = post(t, tab2, e.srv.URL+"/global", url.Values{"serial": {serial}, "network": {"tunnel"}, "udp_timeout": {"60"}})
 	if a.code != http.StatusConflict || !strings.Contains(a.body, "changed the configuration") || !strings.Contains(a.body, `value="60"`) {
 		t.Fatalf("second edit on the old serial = %d, want 409 with the values kept:\n%s", a.code, a.body)
@@ -365,7 +380,7 @@ func TestConcurrentEditIsRefused(t *testing.T) {
 		t.Fatalf("the refused form carries serial %v", m)
 	}
 	a = post(t, tab2, e.srv.URL+"/global", url.Values{"serial": {m[1]}, "network": {"tunnel"}, "udp_timeout": {"60"}})
-	if a.code != http.StatusSeeOther || e.config(t).Global.Network != config.Tunnel {
+	if a.code != http.StatusSeeOther || e.applied(t, tab2).Global.Network != config.Tunnel {
 		t.Errorf("accepting again = %d", a.code)
 	}
 }
@@ -478,65 +493,74 @@ func TestWalkThroughOverHTTP(t *testing.T) {
 	e := newEnv(t, true)
 	c := e.login(t)
 	s := func() string { return strconv.FormatInt(e.config(t).Serial, 10) }
+	// Each change is applied at once, as an admin who APPLYs after each.
+	write := func(path string, v url.Values) answer {
+		t.Helper()
+		a := post(t, c, e.srv.URL+path, v)
+		if _, err := e.store.Draft(context.Background(), "admin"); err == nil {
+			e.applied(t, c)
+		}
+		return a
+	}
 
 	a := post(t, c, e.srv.URL+"/virtual/new", url.Values{"serial": {s()}, "name": {"www"}, "address": {"192.0.2.80"}, "device": {"eth0:1"},
 		"protocol": {"tcp"}, "port": {"http"}, "scheduler": {"wrr"}, "timeout": {"6"}, "reentry": {"15"}, "load_monitor": {"none"}})
 	if a.code != http.StatusSeeOther {
 		t.Fatalf("add virtual = %d: %s", a.code, a.body)
 	}
-	vs := e.config(t).Virtuals[0]
+	if page := get(t, c, e.srv.URL+a.location); !strings.Contains(page.body, "Virtual server www added") {
+		t.Errorf("the next page does not say what happened")
+	}
+	if !strings.HasPrefix(a.location, "/virtual/-") || !strings.HasSuffix(a.location, "/real") {
+		t.Errorf("after ADD the browser goes to %q, want the new entry's real servers (a provisional id)", a.location)
+	}
+	vs := e.applied(t, c).Virtuals[0]
 	if vs.Port != 80 || vs.Scheduler != "wrr" || vs.Active || vs.Send != config.DefaultSend {
 		t.Errorf("new virtual server = %+v", vs)
 	}
 	vid := strconv.FormatInt(vs.ID, 10)
-	if a.location != "/virtual/"+vid+"/real" {
-		t.Errorf("after ADD the browser goes to %q", a.location)
-	}
-	if page := get(t, c, e.srv.URL+a.location); !strings.Contains(page.body, "Virtual server www added") {
-		t.Errorf("the next page does not say what happened")
-	}
 	// Activating a virtual server with a placeholder address is refused with the reason.
-	a = post(t, c, e.srv.URL+"/virtual/new", url.Values{"serial": {s()}, "name": {"later"}, "protocol": {"tcp"}, "port": {"443"},
+	a = write("/virtual/new", url.Values{"serial": {s()}, "name": {"later"}, "protocol": {"tcp"}, "port": {"443"},
 		"scheduler": {"wlc"}, "timeout": {"6"}, "reentry": {"15"}, "address": {"0.0.0.0"}})
 	if a.code != http.StatusSeeOther {
 		t.Fatalf("add a placeholder = %d: %s", a.code, a.body)
 	}
 	later := strconv.FormatInt(e.config(t).Virtuals[1].ID, 10)
-	a = post(t, c, e.srv.URL+"/virtual/"+later+"/activate", url.Values{"serial": {s()}, "active": {"1"}})
+	a = write("/virtual/"+later+"/activate", url.Values{"serial": {s()}, "active": {"1"}})
 	if a.code != http.StatusUnprocessableEntity || !strings.Contains(a.body, "placeholder") {
 		t.Errorf("activating a placeholder = %d", a.code)
 	}
-	a = post(t, c, e.srv.URL+"/virtual/"+later+"/delete", url.Values{"serial": {s()}})
+	a = write("/virtual/"+later+"/delete", url.Values{"serial": {s()}})
 	if a.code != http.StatusSeeOther || len(e.config(t).Virtuals) != 1 {
 		t.Errorf("delete = %d", a.code)
 	}
 
 	for i, addr := range []string{"10.0.0.1", "10.0.0.2"} {
-		a = post(t, c, e.srv.URL+"/virtual/"+vid+"/real/new", url.Values{"serial": {s()}, "name": {"web" + strconv.Itoa(i+1)},
+		a = write("/virtual/"+vid+"/real/new", url.Values{"serial": {s()}, "name": {"web" + strconv.Itoa(i+1)},
 			"address": {addr}, "weight": {"3"}, "active": {"1"}})
 		if a.code != http.StatusSeeOther {
 			t.Fatalf("add real = %d: %s", a.code, a.body)
 		}
 	}
 	rid := strconv.FormatInt(e.config(t).Virtuals[0].Reals[1].ID, 10)
-	a = post(t, c, e.srv.URL+"/virtual/"+vid+"/real/"+rid+"/activate", url.Values{"serial": {s()}, "active": {"0"}})
+	a = write("/virtual/"+vid+"/real/"+rid+"/activate", url.Values{"serial": {s()}, "active": {"0"}})
 	if a.code != http.StatusSeeOther || e.config(t).Virtuals[0].Reals[1].Active {
 		t.Errorf("deactivate real = %d", a.code)
 	}
-	a = post(t, c, e.srv.URL+"/virtual/"+vid+"/activate", url.Values{"serial": {s()}, "active": {"1"}})
+	a = write("/virtual/"+vid+"/activate", url.Values{"serial": {s()}, "active": {"1"}})
 	if a.code != http.StatusSeeOther || !e.config(t).Virtuals[0].Active {
 		t.Errorf("activate virtual = %d %s", a.code, a.body)
 	}
 	// MONITORING SCRIPTS: a blank button clears the field on the form only.
-	a = post(t, c, e.srv.URL+"/virtual/"+vid+"/scripts", url.Values{"serial": {s()}, "send": {"HEAD / HTTP/1.0\\r\\n\\r\\n"}, "expect": {"HTTP/1.[01] 200"}, "blank": {"send"}})
+	a = write("/virtual/"+vid+"/scripts", url.Values{"serial": {s()}, "send": {"HEAD / HTTP/1.0\\r\\n\\r\\n"}, "expect": {"HTTP/1.[01] 200"}, "blank": {"send"}})
 	if a.code != 200 || strings.Contains(a.body, "HEAD /") || e.config(t).Virtuals[0].Send != config.DefaultSend {
 		t.Errorf("BLANK SEND = %d", a.code)
 	}
-	a = post(t, c, e.srv.URL+"/virtual/"+vid+"/scripts", url.Values{"serial": {s()}, "send": {"HEAD / HTTP/1.0\\r\\n\\r\\n"}, "expect": {"HTTP/1.[01] 200"}, "use_regex": {"1"}})
+	a = write("/virtual/"+vid+"/scripts", url.Values{"serial": {s()}, "send": {"HEAD / HTTP/1.0\\r\\n\\r\\n"}, "expect": {"HTTP/1.[01] 200"}, "use_regex": {"1"}})
 	if got := e.config(t).Virtuals[0]; a.code != http.StatusSeeOther || got.Send != `HEAD / HTTP/1.0\r\n\r\n` || !got.UseRegex {
 		t.Errorf("save scripts = %d, %+v", a.code, got)
 	}
-	a = post(t, c, e.srv.URL+"/redundancy/reset", url.Values{"serial": {s()}})
+	a = write("/redundancy/reset", url.Values{"serial": {s()}})
 	if a.code != http.StatusSeeOther && a.code != http.StatusOK {
 		t.Errorf("RESET = %d", a.code)
 	}
