@@ -137,7 +137,7 @@ func TestBrowserConflictKeepsTypedValues(t *testing.T) {
 		submit(t, tab2, "accepting in the second tab", "#accept")
 		shot(t, tab2, "conflict-"+fm.name)
 		banner := run(t, tab2, "reading the banner", chromedp.Text(chromedp.CSS(".problems")))
-		if !strings.Contains(banner, "changed the configuration") {
+		if !strings.Contains(banner, "changed in another window") {
 			t.Fatalf("%s: the second ACCEPT shows no conflict: %q", fm.name, banner)
 		}
 		for id, want := range fm.typed {
@@ -160,6 +160,7 @@ func TestBrowserConflictKeepsTypedValues(t *testing.T) {
 			shot(t, tab2, "failed-accepting-again-"+fm.name)
 			t.Fatalf("%s: the second ACCEPT was refused", fm.name)
 		}
+		reviewAndApply(t, tab2, "")
 		if bad := fm.check(e.config(t)); bad != "" {
 			t.Errorf("%s: the second ACCEPT saved %s", fm.name, bad)
 		}

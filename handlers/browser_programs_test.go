@@ -43,11 +43,13 @@ func TestBrowserProgramNeedsPassword(t *testing.T) {
 	fill(t, ctx, map[string]string{"password": testPassword})
 	submit(t, ctx, "accepting with the password", "#accept")
 	shot(t, ctx, "02-program-saved")
-	if got := e.config(t).Virtuals[0]; got.SendProgram != prog || got.Expect != "PONG" {
-		t.Errorf("with the password saved %q, %q", got.SendProgram, got.Expect)
-	}
 	if loc := location(t, ctx); !strings.HasSuffix(loc, "/scripts") {
 		t.Errorf("after ACCEPT the browser is at %s", loc)
+	}
+	// APPLY carries the password given in the draft: the program is live.
+	reviewAndApply(t, ctx, "02-program-review")
+	if got := e.config(t).Virtuals[0]; got.SendProgram != prog || got.Expect != "PONG" {
+		t.Errorf("with the password saved %q, %q", got.SendProgram, got.Expect)
 	}
 
 	step(t, ctx, "opening HISTORY", chromedp.Navigate(e.srv.URL+"/history"))

@@ -205,7 +205,11 @@ func TestBrowserFirstUse(t *testing.T) {
 		t.Errorf("www is still inactive: %s", row)
 	}
 	shot(t, ctx, "06-virtual-list")
-	submit(t, ctx, "opening CONTROL/MONITORING", `a.tab[href="/control"]`)
+	// Nothing runs differently until APPLY on REVIEW.
+	if cfg, _ := e.store.Config(context.Background()); len(cfg.Virtuals) != 0 {
+		t.Errorf("before APPLY the running configuration has %d virtual servers", len(cfg.Virtuals))
+	}
+	reviewAndApply(t, ctx, "07-review")
 	shot(t, ctx, "07-control")
 
 	// What the browser did is in the database.
@@ -233,5 +237,20 @@ func TestBrowserFirstUse(t *testing.T) {
 	submit(t, ctx, "logging in", "#login")
 	if loc := location(t, ctx); !strings.HasSuffix(loc, "/virtual") {
 		t.Errorf("after login the browser is at %s, want the page it asked for", loc)
+	}
+}
+
+// reviewAndApply presses REVIEW in the pending bar, then APPLY, leaving a
+// screenshot of REVIEW named name (none when "").
+func reviewAndApply(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	submit(t, ctx, "opening REVIEW", "#review")
+	if name != "" {
+		shot(t, ctx, name)
+	}
+	submit(t, ctx, "pressing APPLY", "#apply")
+	if loc := location(t, ctx); !strings.HasSuffix(loc, "/control") {
+		shot(t, ctx, "failed-apply")
+		t.Fatalf("after APPLY the browser is at %s", loc)
 	}
 }
