@@ -29,7 +29,10 @@ package handlers
 //     lvs.cf) carrying the console's messages, every refused value at
 //     once;
 //   - only a POST to a collection creates: a PUT, DELETE or (de)activation
-//     of an id that names nothing is 404.
+//     of an id that names nothing is 404;
+//   - every write of the configuration takes ?apply=now (the default: a
+//     revision at once) or ?apply=draft (a change of the caller's pending
+//     changes, answered with them; see api_draft.go).
 
 import (
 	"bytes"
@@ -42,6 +45,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -55,7 +59,8 @@ import (
 const maxJSON = 1 << 20
 
 // apiRoutes are the routes under /api/v1. Writes of the configuration go
-// through apiWritable, as the console's go through writable.
+// through apiEdit (apiWritable, as the console's go through writable, and
+// ?apply=), those of the caller's draft through apiWritable.
 func (c *Console) apiRoutes(r chi.Router) {
 	r.Use(c.requireScope(r)) // first: every route below needs its scope (scopes.go)
 	r.NotFound(c.apiNotFound)
@@ -65,35 +70,42 @@ func (c *Console) apiRoutes(r chi.Router) {
 
 	r.Get("/config", c.apiConfig)
 	r.Get("/config.cf", c.apiConfigCf)
-	r.Put("/config.cf", c.apiWritable(c.apiImportCf))
+	r.Put("/config.cf", c.apiEdit(c.apiImportCf))
 
 	r.Get("/global", apiGetSettings(c, globalSettings))
-	r.Put("/global", c.apiWritable(apiPutSettings(c, globalSettings)))
+	r.Put("/global", c.apiEdit(apiPutSettings(c, globalSettings)))
 	r.Get("/redundancy", apiGetSettings(c, redundancySettings))
-	r.Put("/redundancy", c.apiWritable(apiPutSettings(c, redundancySettings)))
-	r.Post("/redundancy/reset", c.apiWritable(c.apiResetRedundancy))
+	r.Put("/redundancy", c.apiEdit(apiPutSettings(c, redundancySettings)))
+	r.Post("/redundancy/reset", c.apiEdit(c.apiResetRedundancy))
 
 	r.Get("/virtual", c.apiVirtuals)
-	r.Post("/virtual", c.apiWritable(c.apiWriteVirtual(true)))
+	r.Post("/virtual", c.apiEdit(c.apiWriteVirtual(true)))
 	r.Route("/virtual/{vid:[0-9]+}", func(r chi.Router) {
 		r.Get("/", c.apiVirtual)
-		r.Put("/", c.apiWritable(c.apiWriteVirtual(false)))
-		r.Delete("/", c.apiWritable(c.apiDeleteVirtual))
-		r.Post("/activate", c.apiWritable(c.apiActivateVirtual(true)))
-		r.Post("/deactivate", c.apiWritable(c.apiActivateVirtual(false)))
+		r.Put("/", c.apiEdit(c.apiWriteVirtual(false)))
+		r.Delete("/", c.apiEdit(c.apiDeleteVirtual))
+		r.Post("/activate", c.apiEdit(c.apiActivateVirtual(true)))
+		r.Post("/deactivate", c.apiEdit(c.apiActivateVirtual(false)))
 		r.Get("/real", c.apiReals)
-		r.Post("/real", c.apiWritable(c.apiWriteReal(true)))
+		r.Post("/real", c.apiEdit(c.apiWriteReal(true)))
 		r.Get("/real/{rid:[0-9]+}", c.apiReal)
-		r.Put("/real/{rid:[0-9]+}", c.apiWritable(c.apiWriteReal(false)))
-		r.Delete("/real/{rid:[0-9]+}", c.apiWritable(c.apiDeleteReal))
-		r.Post("/real/{rid:[0-9]+}/activate", c.apiWritable(c.apiActivateReal(true)))
-		r.Post("/real/{rid:[0-9]+}/deactivate", c.apiWritable(c.apiActivateReal(false)))
+		r.Put("/real/{rid:[0-9]+}", c.apiEdit(c.apiWriteReal(false)))
+		r.Delete("/real/{rid:[0-9]+}", c.apiEdit(c.apiDeleteReal))
+		r.Post("/real/{rid:[0-9]+}/activate", c.apiEdit(c.apiActivateReal(true)))
+		r.Post("/real/{rid:[0-9]+}/deactivate", c.apiEdit(c.apiActivateReal(false)))
 	})
 
 	r.Get("/history", c.apiHistory)
 	r.Get("/history/{serial:[0-9]+}", c.apiRevision)
 	r.Get("/history/{serial:[0-9]+}/config.cf", c.apiRevisionCf)
-	r.Post("/history/{serial:[0-9]+}/restore", c.apiWritable(c.apiRestore))
+	r.Post("/history/{serial:[0-9]+}/restore", c.apiEdit(c.apiRestore))
+
+	// The caller's pending changes (api_draft.go).
+	r.Get("/draft", c.apiGetDraft)
+	r.Delete("/draft", c.apiWritable(c.apiDiscardDraft))
+	r.Get("/draft/review", c.apiDraftReview)
+	r.Post("/draft/apply", c.apiWritable(c.apiApplyDraft))
+	r.Post("/confirm", c.apiWritable(c.apiConfirm))
 
 	r.Get("/status", c.apiStatus)
 
@@ -122,6 +134,12 @@ type apiError struct {
 	// was based on and the revision saved since.
 	Base    int64        `json:"base,omitempty"`
 	Current *apiRevision `json:"current,omitempty"`
+	// Conflicts are what keeps pending changes from being applied on
+	// the running configuration (409), each a field both changed.
+	Conflicts []string `json:"conflicts,omitempty"`
+	// Version is, when pending changes were changed since the version
+	// an APPLY names (409), their version now.
+	Version int64 `json:"version,omitempty"`
 	// ActiveConsole is, on the standby director, the active's console.
 	ActiveConsole string `json:"active_console,omitempty"`
 	// Scope and TokenScope explain a 403: the scope the request needs,
@@ -412,6 +430,8 @@ func (c *Console) apiRefuse(w http.ResponseWriter, r *http.Request, err error, c
 		perr lvscf.Errors
 		se   *scopeError
 		pe   *store.ProgramError
+		dc   *store.DraftConflictError
+		me   *store.MergeError
 	)
 	switch {
 	case errors.As(err, &se):
@@ -438,6 +458,27 @@ func (c *Console) apiRefuse(w http.ResponseWriter, r *http.Request, err error, c
 		writeJSON(w, http.StatusBadRequest, e)
 	case errors.Is(err, errGone), errors.Is(err, store.ErrNoRevision), errors.Is(err, store.ErrNoToken):
 		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
+	case errors.Is(err, store.ErrNoDraft):
+		writeJSON(w, http.StatusNotFound, apiError{Error: "you have no pending changes: make some with ?apply=draft on a write"})
+	case errors.Is(err, store.ErrNoConfirmation):
+		writeJSON(w, http.StatusNotFound, apiError{Error: "nothing waits for a confirmation (it may have been rolled back: see /history)"})
+	case errors.As(err, &dc):
+		writeJSON(w, http.StatusConflict, apiError{
+			Error: fmt.Sprintf("nothing was applied: your pending changes are at version %d since %s, not version %d: "+
+				"read them again (GET /draft/review) and apply that version", dc.Current, dc.Updated.UTC().Format(time.RFC3339), dc.Version),
+			Version: dc.Current,
+		})
+	case errors.As(err, &me):
+		rev := apiRevisionOf(me.Running, me.Running.Serial)
+		e := apiError{
+			Error: fmt.Sprintf("nothing was applied: %s saved serial %d since your pending changes were made, and changed what they change: "+
+				"change those fields in your pending changes (?apply=draft), or discard them", me.Running.Author, me.Running.Serial),
+			Current: &rev,
+		}
+		for _, cf := range me.Conflicts {
+			e.Conflicts = append(e.Conflicts, cf.String())
+		}
+		writeJSON(w, http.StatusConflict, e)
 	case errors.As(err, &ve):
 		writeJSON(w, http.StatusUnprocessableEntity, apiError{Error: "nothing was saved: " + ve.Error(), Fields: fieldErrors(ve, cfg)})
 	case errors.As(err, &ce):
@@ -481,10 +522,19 @@ func fieldErrors(ve *config.ValidationError, cfg *config.Config) []apiFieldError
 // no refusal: it returns the current configuration. What the change does
 // is checked against the credential's scope here, on the configuration
 // before and after, inside the store's transaction (allowedChange).
+//
+// With ?apply=draft the change is made, by the same fn under the same
+// checks, to the caller's draft instead, and apiUpdate answers with the
+// draft itself: it returns false then, as after a refusal.
 func (c *Console) apiUpdate(w http.ResponseWriter, r *http.Request, base int64, fn func(*config.Config) error) (*config.Config, bool) {
+	mode, err := applyOf(r)
+	if err != nil {
+		c.apiRefuse(w, r, err, nil)
+		return nil, false
+	}
 	var next *config.Config
 	scope := requestScope(r)
-	saved, err := c.store.Update(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "api"}, func(cfg *config.Config) error {
+	edit := func(cfg *config.Config) error {
 		next = cfg
 		var before *config.Config
 		if !scope.Allows(store.ScopeAdmin) {
@@ -494,7 +544,13 @@ func (c *Console) apiUpdate(w http.ResponseWriter, r *http.Request, base int64, 
 			return err
 		}
 		return allowedChange(scope, before, cfg)
-	})
+	}
+	if mode == applyDraft {
+		d, err := c.store.EditDraft(r.Context(), store.Change{Author: userOf(r), Base: base}, store.AnyVersion, edit)
+		c.afterDraftEdit(w, r, d, err, next, nil)
+		return nil, false
+	}
+	saved, err := c.store.Update(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "api"}, edit)
 	if errors.Is(err, store.ErrNoChange) {
 		saved, err = c.store.Config(r.Context())
 		if err != nil {

@@ -72,7 +72,8 @@ func (c *Console) writeCf(w http.ResponseWriter, r *http.Request, cfg *config.Co
 
 // apiImportCf replaces the configuration with the lvs.cf in the body, as
 // the console's import: refused with the line and column of each problem.
-// The file's serial_no is not the base; If-Match is.
+// The file's serial_no is not the base; If-Match is. With ?apply=draft the
+// file becomes the caller's draft.
 func (c *Console) apiImportCf(w http.ResponseWriter, r *http.Request) {
 	body, err := readBody(r, maxUpload, false)
 	if err == nil && len(bytes.TrimSpace(body)) == 0 {
@@ -91,7 +92,13 @@ func (c *Console) apiImportCf(w http.ResponseWriter, r *http.Request) {
 		c.apiRefuse(w, r, err, nil)
 		return
 	}
-	saved, err := c.store.Replace(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "api: import of lvs.cf"}, cfg)
+	ch := store.Change{Author: userOf(r), Base: base, Note: "api: import of lvs.cf"}
+	if mode, _ := applyOf(r); mode == applyDraft { // checked by apiEdit
+		d, err := c.store.ReplaceDraft(r.Context(), ch, store.AnyVersion, cfg)
+		c.afterDraftEdit(w, r, d, err, cfg, warns)
+		return
+	}
+	saved, err := c.store.Replace(r.Context(), ch, cfg)
 	if err == nil || errors.Is(err, store.ErrNoChange) {
 		c.answerImport(w, r, saved, warns)
 		return

@@ -106,7 +106,8 @@ func (c *Console) apiRevisionCf(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// apiRestore saves revision {serial}'s configuration as the next one.
+// apiRestore saves revision {serial}'s configuration as the next one; with
+// ?apply=draft, makes it the caller's draft.
 func (c *Console) apiRestore(w http.ResponseWriter, r *http.Request) {
 	serial, _ := strconv.ParseInt(chi.URLParam(r, "serial"), 10, 64)
 	base, err := readSerialOnly(r)
@@ -114,15 +115,28 @@ func (c *Console) apiRestore(w http.ResponseWriter, r *http.Request) {
 		c.apiRefuse(w, r, err, nil)
 		return
 	}
-	saved, err := c.store.Restore(r.Context(), store.Change{Author: userOf(r), Base: base,
-		Note: fmt.Sprintf("api: restored revision %d", serial)}, serial)
+	ch := store.Change{Author: userOf(r), Base: base, Note: fmt.Sprintf("api: restored revision %d", serial)}
+	mode, _ := applyOf(r) // checked by apiEdit
+	var (
+		saved *config.Config
+		d     *store.Draft
+	)
+	if mode == applyDraft {
+		d, err = c.store.RestoreDraft(r.Context(), ch, store.AnyVersion, serial)
+	} else {
+		saved, err = c.store.Restore(r.Context(), ch, serial)
+	}
 	if errors.Is(err, store.ErrNoRevision) {
 		c.apiRefuse(w, r, goneError(fmt.Sprintf("there is no revision %d", serial)), nil)
 		return
 	}
 	var old *config.Config
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNoChange) {
 		_, old, _ = c.store.Revision(r.Context(), serial) // for the ids of refused entries
+	}
+	if mode == applyDraft {
+		c.afterDraftEdit(w, r, d, err, old, nil)
+		return
 	}
 	c.afterAPIReplace(w, r, saved, err, old)
 }

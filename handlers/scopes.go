@@ -11,7 +11,8 @@ package handlers
 // TestEveryAPIRouteHasAScope fails). The operator scope may use a PUT of a
 // real server, but only to change its weight or state: that is checked on
 // the change itself, inside the store's transaction (allowedChange), not
-// on which fields the body had.
+// on which fields the body had; the same for a change made to the caller's
+// draft (?apply=draft), and for the draft as a whole at APPLY.
 //
 // Whatever the scope, a change that adds or alters a program the
 // directors run as root needs a console session and the user's password,
@@ -43,7 +44,14 @@ func apiScope(method, pattern string) (store.Scope, bool) {
 		return store.ScopeRead, true
 	case "POST /virtual/{vid}/activate", "POST /virtual/{vid}/deactivate",
 		"POST /virtual/{vid}/real/{rid}/activate", "POST /virtual/{vid}/real/{rid}/deactivate",
-		"PUT /virtual/{vid}/real/{rid}": // its weight and state only: see allowedChange
+		"PUT /virtual/{vid}/real/{rid}", // its weight and state only: see allowedChange
+		// The caller's pending changes are writes in preparation, even to
+		// read: the lowest scope that writes. An operator's draft holds
+		// only what an operator may change (allowedChange on each edit),
+		// and APPLY checks the draft as a whole (allowedDraft), since the
+		// token's owner may have made it in the console.
+		"GET /draft", "GET /draft/review", "DELETE /draft", "POST /draft/apply",
+		"POST /confirm":
 		return store.ScopeOperator, true
 	case "PUT /config.cf", "PUT /global", "PUT /redundancy", "POST /redundancy/reset",
 		"POST /virtual", "PUT /virtual/{vid}", "DELETE /virtual/{vid}",
