@@ -45,8 +45,12 @@ func withVirtual(vs config.VirtualServer) *config.Config {
 
 var fuzzForms = []fuzzForm{
 	{ // GLOBAL SETTINGS
-		read:  func(f *formReader) any { return readGlobal(f) },
-		write: func(v any) *web.Form { c := config.Default(); c.Global = v.(config.Global); return globalForm(c, stamp{}) },
+		read: func(f *formReader) any { return readGlobal(f) },
+		write: func(v any) *web.Form {
+			c := config.Default()
+			c.Global = v.(config.Global)
+			return globalForm(c, stamp{})
+		},
 		place: func(v any) *config.Config { c := config.Default(); c.Global = v.(config.Global); return c },
 	},
 	{ // REDUNDANCY

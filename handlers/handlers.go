@@ -100,8 +100,8 @@ type Console struct {
 	probe     Prober
 	// rollbackUnit is the unit of the rollback delays REVIEW offers.
 	rollbackUnit time.Duration
-	peer      *peerEndpoint // the peer's configuration requests (failover.go)
-	handoffs  *handoffs     // what a page shows once after a POST (handoff.go)
+	peer         *peerEndpoint // the peer's configuration requests (failover.go)
+	handoffs     *handoffs     // what a page shows once after a POST (handoff.go)
 	// done ends with the context New was given: long-lived answers (the
 	// dashboard's stream) end then, so that a server shutdown completes.
 	done    <-chan struct{}

@@ -602,7 +602,7 @@ func TestImportExportAndRestore(t *testing.T) {
 	if a.code != http.StatusOK || !strings.Contains(a.body, "no peer secret") { // backup_active = 1
 		t.Fatalf("import = %d: %s", a.code, a.body)
 	}
-	cfg := e.config(t)
+	cfg := e.applied(t, c)
 	if len(cfg.Virtuals) != 1 || cfg.Virtuals[0].Name != "www" || len(cfg.Virtuals[0].Reals) != 2 {
 		t.Fatalf("imported %+v", cfg.Virtuals)
 	}
@@ -625,7 +625,10 @@ func TestImportExportAndRestore(t *testing.T) {
 	if a.code != http.StatusSeeOther {
 		t.Fatalf("restore = %d: %s", a.code, a.body)
 	}
-	if got := e.config(t); len(got.Virtuals) != 0 || got.Serial != cfg.Serial+1 {
+	if a.location != "/review" {
+		t.Errorf("RESTORE goes to %s, want REVIEW", a.location)
+	}
+	if got := e.applied(t, c); len(got.Virtuals) != 0 || got.Serial != cfg.Serial+1 {
 		t.Errorf("after restoring revision 1: %d virtual servers, serial %d", len(got.Virtuals), got.Serial)
 	}
 	if a := get(t, c, e.srv.URL+"/export?serial="+strconv.FormatInt(cfg.Serial, 10)); !strings.Contains(a.body, "virtual www {") {

@@ -42,7 +42,7 @@ func TestUploadShowsWarnings(t *testing.T) {
 		t.Fatalf("upload = %d, want the page with its warnings: %s", a.code, a.body)
 	}
 	body := html.UnescapeString(a.body)
-	flash := strings.Index(body, "dup.cf imported as serial 5")
+	flash := strings.Index(body, "dup.cf imported into your pending changes")
 	warn := strings.Index(body, `id="warnings"`)
 	if flash < 0 || warn < flash {
 		t.Errorf("the page does not say it imported, then the warnings:\n%s", body)
@@ -56,7 +56,7 @@ func TestUploadShowsWarnings(t *testing.T) {
 			t.Errorf("the page lacks the warning %q", w)
 		}
 	}
-	if got := e.config(t); got.Serial != 5 || got.Virtuals[0].Port != 80 {
+	if got := e.applied(t, c); got.Serial != 5 || got.Virtuals[0].Port != 80 {
 		t.Errorf("imported serial %d port %d", got.Serial, got.Virtuals[0].Port)
 	}
 	// Without warnings the upload goes back to the history as before.
@@ -99,7 +99,7 @@ func TestActivateDraftSaysWhy(t *testing.T) {
 	if a := e.upload(t, c, "drafts.cf", piranhaFixture(t, "drafts.cf")); a.code != http.StatusSeeOther {
 		t.Fatalf("upload = %d", a.code)
 	}
-	cfg := e.config(t)
+	cfg := e.applied(t, c)
 	a := post(t, c, e.srv.URL+"/virtual/"+itoa(cfg.Virtuals[0].ID)+"/activate", url.Values{"serial": {itoa(cfg.Serial)}, "active": {"1"}})
 	if a.code != http.StatusUnprocessableEntity || !strings.Contains(html.UnescapeString(a.body), "virtual unfinished: address: is required: the virtual IP address") {
 		t.Errorf("activating the draft: %d\n%s", a.code, a.body)
@@ -120,7 +120,7 @@ func TestNoPeerSecretIsExplained(t *testing.T) {
 	if a := post(t, c, e.srv.URL+"/global", url.Values{"serial": {itoa(cfg.Serial)}, "primary": {"192.0.2.10"}, "network": {"direct"}}); a.code != http.StatusSeeOther {
 		t.Fatalf("global = %d: %s", a.code, a.body)
 	}
-	form.Set("serial", itoa(e.config(t).Serial))
+	form.Set("serial", itoa(e.applied(t, c).Serial))
 	a := post(t, c, e.srv.URL+"/redundancy", form)
 	if a.code != http.StatusSeeOther {
 		t.Fatalf("ACCEPT = %d: %s", a.code, a.body)
@@ -130,6 +130,7 @@ func TestNoPeerSecretIsExplained(t *testing.T) {
 	if note < 0 || !strings.Contains(page[note:], "no peer secret") || !strings.Contains(page[note:], "GENERATE A NEW SECRET") {
 		t.Errorf("REDUNDANCY after ACCEPT does not say beside backup_active that the secret is missing:\n%s", page)
 	}
+	e.applied(t, c)
 	e.console.failover = fixedFailover{Pair: false, Role: failover.Starting, Reason: "no peer secret"}
 	ctl := html.UnescapeString(get(t, c, e.srv.URL+"/control").body)
 	for _, want := range []string{"lvsconsole secret -generate", "lvsconsole secret -set"} {

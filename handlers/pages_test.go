@@ -88,11 +88,11 @@ func TestSavesRedirect(t *testing.T) {
 
 	// An import with warnings.
 	a = e.upload(t, c, "dup.cf", piranhaFixture(t, "duplicate-keys.cf"))
-	if a.code != http.StatusSeeOther || a.location != "/history" {
-		t.Fatalf("an import with warnings = %d %q, want 303 to /history", a.code, a.location)
+	if a.code != http.StatusSeeOther || a.location != "/review" {
+		t.Fatalf("an import with warnings = %d %q, want 303 to /review", a.code, a.location)
 	}
-	page = get(t, c, e.srv.URL+"/history")
-	if body := htmlUnescape(page.body); !strings.Contains(body, "dup.cf imported as serial") || !strings.Contains(body, "line 15, column 1: backup_active: is given twice") {
+	page = get(t, c, e.srv.URL+"/review")
+	if body := htmlUnescape(page.body); !strings.Contains(body, "dup.cf imported into your pending changes") || !strings.Contains(body, "line 15, column 1: backup_active: is given twice") {
 		t.Errorf("the history after the import does not show its warnings:\n%s", body)
 	}
 	if again := get(t, c, e.srv.URL+"/history"); strings.Contains(again.body, "is given twice") {

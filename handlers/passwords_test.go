@@ -126,17 +126,17 @@ func TestScriptsNeedThePassword(t *testing.T) {
 	if a.code != http.StatusSeeOther {
 		t.Fatalf("with the right password = %d: %s", a.code, a.body)
 	}
-	if vs := e.config(t).Virtuals[0]; vs.SendProgram != prog || vs.CheckKind != "program" || vs.Expect != "PONG" {
+	if vs := e.applied(t, c).Virtuals[0]; vs.SendProgram != prog || vs.CheckKind != "program" || vs.Expect != "PONG" {
 		t.Errorf("saved %+v", vs)
 	}
 	// Changing the scripts but the program needs no password.
 	a = post(t, c, path, url.Values{"serial": {itoa(e.config(t).Serial)}, "check": {"program"}, "send_program": {prog}, "expect": {"PANG"}})
-	if a.code != http.StatusSeeOther || e.config(t).Virtuals[0].Expect != "PANG" {
+	if a.code != http.StatusSeeOther || e.applied(t, c).Virtuals[0].Expect != "PANG" {
 		t.Errorf("a change beside the program = %d", a.code)
 	}
 	// Nor does removing it.
 	a = post(t, c, path, url.Values{"serial": {itoa(e.config(t).Serial)}, "check": {"tcp"}, "send_program": {""}})
-	if a.code != http.StatusSeeOther || e.config(t).Virtuals[0].SendProgram != "" {
+	if a.code != http.StatusSeeOther || e.applied(t, c).Virtuals[0].SendProgram != "" {
 		t.Errorf("removing the program = %d", a.code)
 	}
 }
@@ -159,7 +159,7 @@ func TestGlobalCommandsNeedThePassword(t *testing.T) {
 	e.refusedAtPassword(t, a, http.StatusForbidden, "This is not your password", before)
 	keeps(t, a, form("not it at all"))
 	a = post(t, c, e.srv.URL+"/global", form(testPassword))
-	if g := e.config(t).Global; a.code != http.StatusSeeOther || g.ActiveCmd != `/usr/bin/logger -t lvs "now active"` || g.TCPTimeout != 900 {
+	if g := e.applied(t, c).Global; a.code != http.StatusSeeOther || g.ActiveCmd != `/usr/bin/logger -t lvs "now active"` || g.TCPTimeout != 900 {
 		t.Fatalf("with the right password = %d, global %+v", a.code, g)
 	}
 }
@@ -241,7 +241,7 @@ func TestImportNeedsThePassword(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/import", &kept)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	a = do(t, c, req)
-	if a.code != http.StatusSeeOther || e.config(t).Global.ActiveCmd != "/usr/bin/logger up" {
+	if a.code != http.StatusSeeOther || e.applied(t, c).Global.ActiveCmd != "/usr/bin/logger up" {
 		t.Fatalf("the kept text with the password = %d: %s", a.code, a.body)
 	}
 	a = upload(testPassword)
@@ -284,7 +284,7 @@ func TestRestoreNeedsThePassword(t *testing.T) {
 	a = restore("not my password")
 	e.refusedAtPassword(t, a, http.StatusForbidden, "This is not your password", before)
 	a = restore(testPassword)
-	if got := e.config(t).Virtuals[0]; a.code != http.StatusSeeOther || got.SendProgram != "/bin/true %h" || got.Port != 80 {
+	if got := e.applied(t, c).Virtuals[0]; a.code != http.StatusSeeOther || got.SendProgram != "/bin/true %h" || got.Port != 80 {
 		t.Fatalf("with the password = %d, %+v", a.code, got)
 	}
 	// Back to a revision with the same program: no password.
@@ -294,7 +294,7 @@ func TestRestoreNeedsThePassword(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if a := restore(""); a.code != http.StatusSeeOther || e.config(t).Virtuals[0].Port != 80 {
+	if a := restore(""); a.code != http.StatusSeeOther || e.applied(t, c).Virtuals[0].Port != 80 {
 		t.Errorf("a restore of the same program without password = %d", a.code)
 	}
 }

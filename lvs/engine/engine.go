@@ -59,8 +59,8 @@ type Engine struct {
 	mu      sync.Mutex // guards status and cfg
 	status  Status
 	cfg     *config.Config // the configuration of status.Desired
-	applied chan int64 // serials applied, for whoever waits (tests, sync)
-	hist    *history   // rates per virtual server
+	applied chan int64     // serials applied, for whoever waits (tests, sync)
+	hist    *history       // rates per virtual server
 }
 
 // Status is what the engine last did, for the console.
