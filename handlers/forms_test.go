@@ -67,13 +67,6 @@ func formDraft(t *testing.T, body string) string {
 	return m[1]
 }
 
-// stamped is form v with the stamp of the page body.
-func stamped(t *testing.T, body string, v url.Values) url.Values {
-	t.Helper()
-	v.Set("serial", formSerial(t, body))
-	v.Set("draft", formDraft(t, body))
-	return v
-}
 
 // TestConflictKeepsTypedValues: EDIT (and ADD) of a virtual and a real
 // server in two tabs, ACCEPT in one, then in the other: the second is

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/handlers"
+	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
@@ -85,6 +86,9 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			Engine:   eng,
 			History:  eng,
 			Health:   checks,
+			Preview:  eng,
+			Host:     host{},
+			Probe:    checks,
 
 			TrustedProxies: proxies,
 		}
@@ -158,6 +162,22 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 		stages := []stage{
 			{"engine", func(ctx context.Context) error { eng.Run(ctx); return nil }},
 			{"health checks", func(ctx context.Context) error { checks.Run(ctx); return nil }},
+			// An APPLY nobody confirmed in time is rolled back, here
+			// too when its deadline passed while serve was stopped.
+			{"rollbacks", func(ctx context.Context) error {
+				return st.WatchConfirmations(ctx, func(saved *config.Config, c *store.Confirmation, err error) {
+					if err != nil {
+						log.Error("rolling back an unconfirmed apply failed", "serial", c.Serial, "err", err)
+						return
+					}
+					if saved == nil {
+						log.Warn("not confirmed in time, but already undone", "serial", c.Serial, "applied_by", c.Owner)
+						return
+					}
+					log.Warn("rolled back automatically: not confirmed in time", "serial", c.Serial, "applied_by", c.Owner,
+						"within", c.Delay, "restored", c.Previous, "now", saved.Serial)
+				})
+			}},
 		}
 		if director != nil {
 			stages = append(stages, stage{"failover", func(ctx context.Context) error {
