@@ -67,7 +67,6 @@ func formDraft(t *testing.T, body string) string {
 	return m[1]
 }
 
-
 // TestConflictKeepsTypedValues: EDIT (and ADD) of a virtual and a real
 // server in two tabs, ACCEPT in one, then in the other: the second is
 // refused as a conflict and shows every value it sent, with the new
