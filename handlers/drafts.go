@@ -69,8 +69,14 @@ func (c *Console) update(ctx context.Context, r *http.Request, st stamp, elevate
 	return d.Config, nil
 }
 
-// pendingNote ends the message of an edit: nothing runs differently yet.
-const pendingNote = "It is pending: REVIEW shows what it will do; APPLY makes it live."
+// pendingNote ends the message of an edit: nothing runs differently yet,
+// or, when the edit undid the others, nothing is pending any more.
+func (c *Console) pendingNote(r *http.Request) string {
+	if _, err := c.store.Draft(r.Context(), userOf(r)); errors.Is(err, store.ErrNoDraft) {
+		return "Your changes now match the running configuration: nothing is pending."
+	}
+	return "It is pending: REVIEW shows what it will do; APPLY makes it live."
+}
 
 // pending fills the page's bar of pending changes and of an APPLY that
 // waits for its confirmation.

@@ -41,13 +41,12 @@ func (c *Console) saveGlobal(w http.ResponseWriter, r *http.Request) {
 // saveSettings saves the global or redundancy settings read from a form.
 func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, f *formReader, section string,
 	set func(*config.Config), again func(web.Page, int), done, okMsg string) {
-	saved, ok := c.apply(w, r, f, func(cfg *config.Config) error { set(cfg); return nil },
+	_, ok := c.apply(w, r, f, func(cfg *config.Config) error { set(cfg); return nil },
 		func() scope { return scope{sections: []string{section}, virtual: -1, real: -1} }, done, again)
 	if !ok {
 		return
 	}
-	_ = saved
-	setFlash(w, r, okMsg+" "+pendingNote)
+	setFlash(w, r, okMsg+" "+c.pendingNote(r))
 	http.Redirect(w, r, done, http.StatusSeeOther)
 }
 

@@ -204,7 +204,7 @@ func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, fmt.Sprintf("/virtual/%d/real", sv.ID), http.StatusSeeOther)
 		return
 	}
-	setFlash(w, r, fmt.Sprintf("Virtual server %s saved. %s", sv.Name, pendingNote))
+	setFlash(w, r, fmt.Sprintf("Virtual server %s saved. %s", sv.Name, c.pendingNote(r)))
 	http.Redirect(w, r, "/virtual", http.StatusSeeOther)
 }
 
@@ -325,7 +325,7 @@ func (c *Console) listAction(w http.ResponseWriter, r *http.Request, done string
 		return err
 	})
 	if err == nil {
-		setFlash(w, r, msg+" "+pendingNote)
+		setFlash(w, r, msg+" "+c.pendingNote(r))
 		http.Redirect(w, r, done, http.StatusSeeOther)
 		return
 	}
@@ -406,7 +406,7 @@ func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	idx := -1
-	saved, ok := c.apply(w, r, f, func(cfg *config.Config) error {
+	_, ok = c.apply(w, r, f, func(cfg *config.Config) error {
 		i, vs := virtualByID(cfg, vid)
 		if vs == nil {
 			return errGone
@@ -418,8 +418,7 @@ func (c *Console) saveScripts(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_ = saved
-	setFlash(w, r, fmt.Sprintf("Monitoring scripts of %s saved. %s", h.Name, pendingNote))
+	setFlash(w, r, fmt.Sprintf("Monitoring scripts of %s saved. %s", h.Name, c.pendingNote(r)))
 	http.Redirect(w, r, fmt.Sprintf("/virtual/%d/scripts", vid), http.StatusSeeOther)
 }
 
@@ -514,7 +513,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 	}
 	done := fmt.Sprintf("/virtual/%d/real", vid)
 	var name string
-	saved, ok := c.apply(w, r, f, func(cfg *config.Config) error {
+	_, ok = c.apply(w, r, f, func(cfg *config.Config) error {
 		i, vs := virtualByID(cfg, vid)
 		if vs == nil {
 			return errGone
@@ -541,8 +540,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 	if create {
 		verb = "added"
 	}
-	_ = saved
-	setFlash(w, r, fmt.Sprintf("Real server %s %s. %s", name, verb, pendingNote))
+	setFlash(w, r, fmt.Sprintf("Real server %s %s. %s", name, verb, c.pendingNote(r)))
 	http.Redirect(w, r, done, http.StatusSeeOther)
 }
 
