@@ -82,11 +82,8 @@ func (c *Console) pendingNote(r *http.Request) string {
 // waits for its confirmation.
 func (c *Console) pending(r *http.Request, p *web.Page) {
 	ctx := r.Context()
-	if d, err := c.store.Draft(ctx, p.User); err == nil {
-		if running, err := c.store.Config(ctx); err == nil {
-			p.Pending = len(d.Changes(running))
-			p.Draft = d.Version
-		}
+	if version, n, err := c.store.DraftSummary(ctx, p.User); err == nil {
+		p.Pending, p.Draft = n, version
 	}
 	if cf, err := c.store.Pending(ctx); err == nil {
 		p.Confirm = &web.Confirm{Serial: cf.Serial, Previous: cf.Previous, Owner: cf.Owner,

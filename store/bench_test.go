@@ -85,3 +85,47 @@ func BenchmarkLoadConfigCold(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEditDraftOneWeight is BenchmarkUpdateOneWeight's edit made in
+// a user's pending changes instead, and BenchmarkApplyDraft the APPLY of
+// one such change.
+func BenchmarkEditDraftOneWeight(b *testing.B) {
+	st := openTest(b)
+	if err := st.SetPassword(ctx, "admin", "correct horse battery"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Replace(ctx, Change{Author: "bench"}, large(1000, 10)); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		if _, err := st.EditDraft(ctx, Change{Author: "admin"}, AnyVersion, func(c *config.Config) error {
+			c.Virtuals[500].Reals[5].Weight = int64(2 + i%100)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkApplyDraft(b *testing.B) {
+	st := openTest(b)
+	if err := st.SetPassword(ctx, "admin", "correct horse battery"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Replace(ctx, Change{Author: "bench"}, large(1000, 10)); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		if _, err := st.EditDraft(ctx, Change{Author: "admin"}, AnyVersion, func(c *config.Config) error {
+			c.Virtuals[500].Reals[5].Weight = int64(2 + i%100)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := st.ApplyDraft(ctx, Change{Author: "admin"}, Apply{Version: AnyVersion}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

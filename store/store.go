@@ -45,6 +45,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	cached *config.Config // the configuration at cached.Serial; never handed out
+	drafts map[string]*cachedDraft // by owner: decoded and rebased; never handed out
 	subs   map[chan struct{}]bool
 
 	repaired []string // what Open changed of the files' modes, for the log
@@ -59,7 +60,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("creating the database directory: %w", err)
 		}
 	}
-	s := &Store{path: path, now: time.Now, subs: map[chan struct{}]bool{}}
+	s := &Store{path: path, now: time.Now, subs: map[chan struct{}]bool{}, drafts: map[string]*cachedDraft{}}
 	var err error
 	if s.repaired, err = private(path); err != nil {
 		return nil, err
