@@ -42,7 +42,9 @@ func (upHealth) Events(int) []engine.Event { return nil }
 // stubPreview plans nothing but says so.
 type stubPreview struct{}
 
-func (stubPreview) Preview(context.Context, *config.Config) (*engine.Plan, error) { return &engine.Plan{}, nil }
+func (stubPreview) Preview(context.Context, *config.Config) (*engine.Plan, error) {
+	return &engine.Plan{}, nil
+}
 
 // TestReviewSaysWhatWillHappen: REVIEW of a change that moves a VIP to
 // an interface this director lacks, turns on NAT without forwarding,

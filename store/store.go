@@ -44,7 +44,7 @@ type Store struct {
 	now func() time.Time
 
 	mu     sync.Mutex
-	cached *config.Config // the configuration at cached.Serial; never handed out
+	cached *config.Config          // the configuration at cached.Serial; never handed out
 	drafts map[string]*cachedDraft // by owner: decoded and rebased; never handed out
 	subs   map[chan struct{}]bool
 
