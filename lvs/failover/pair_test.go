@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -524,6 +525,20 @@ func (l *lab) edit(role, cfg string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusSeeOther {
 		l.t.Fatalf("import on %s: %s\n%s", role, resp.Status, b)
+	}
+	// The import is a pending change, shown on REVIEW: APPLY it.
+	m := regexp.MustCompile(`name="draft" value="(\d+)"`).FindSubmatch(b)
+	if m == nil {
+		l.t.Fatalf("import on %s: REVIEW offers no APPLY:\n%s", role, b)
+	}
+	resp, err = c.PostForm(base+"/review/apply", url.Values{"draft": {string(m[1])}, "rollback": {"0"}})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte("Applied as serial")) {
+		l.t.Fatalf("APPLY on %s: %s\n%s", role, resp.Status, b)
 	}
 }
 
