@@ -80,6 +80,12 @@ func TestHelperPair(t *testing.T) {
 	if st := b.Status(); st.Reason != "peer 127.0.0.1 has a link down" {
 		t.Errorf("b active for %q", st.Reason)
 	}
+	// a decides on its last news of b when its link comes back: wait for
+	// news of b active, or a (the primary) would take over at once.
+	waitFor(t, "a hears b active", func() bool {
+		st := a.Status()
+		return st.Peer.Role == Active && st.Peer.Heard
+	}, a, b)
 	a.SetLink(true)
 	waitFor(t, "a standby with its link up, b's heartbeats heard", func() bool {
 		st := a.Status()
