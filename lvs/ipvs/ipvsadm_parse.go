@@ -216,7 +216,6 @@ func (p *saveParser) parseLine(text string) {
 		if given[o.long] {
 			p.fail("%s is given twice", o)
 		}
-		given[o.long] = true
 		switch {
 		case o.arg == 0 && attached:
 			p.fail("%s takes no value, got %q", o, w)
@@ -231,6 +230,7 @@ func (p *saveParser) parseLine(text string) {
 			i++
 			val = words[i]
 		}
+		given[o.long] = true
 		vals[o.long] = val
 	}
 	key, ok := p.serviceKey(cmd, vals, given)
@@ -382,7 +382,11 @@ func (p *saveParser) port(s string, proto Protocol, what string) (uint16, bool) 
 }
 
 func (p *saveParser) addService(k ServiceKey, vals map[string]string, given map[string]bool) {
-	s := SavedService{Service: Service{ServiceKey: k, Scheduler: "wlc"}, Line: p.line}
+	// ipvsadm's defaults: wlc, and persistence per client address.
+	s := SavedService{Service: Service{ServiceKey: k, Scheduler: "wlc", Netmask: 0xffffffff}, Line: p.line}
+	if k.Family == FamilyIPv6 {
+		s.Netmask = 128
+	}
 	bad := false
 	if given["scheduler"] {
 		s.Scheduler = vals["scheduler"]
