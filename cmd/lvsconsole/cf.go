@@ -23,6 +23,7 @@ const maxCf = 8 << 20
 func importCommand(fs *flag.FlagSet) runFunc {
 	db := dbFlag(fs)
 	check := fs.Bool("check", false, "only parse and validate the file, and print what it would do to this director's IPVS table (as lvsconsole plan); change nothing")
+	format := fs.String("format", "", "the file's `format`: lvscf, or ipvsadm (the rules of ipvsadm -S or -Sn: their services replace the virtual servers); by default told from its content")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) != 1 {
 			return errors.New("import takes one file name (or - for stdin)")
@@ -43,6 +44,12 @@ func importCommand(fs *flag.FlagSet) runFunc {
 		data, err := io.ReadAll(io.LimitReader(r, maxCf+1))
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		switch f := *format; {
+		case f == formatIpvsadm || f == "" && looksIpvsadm(data):
+			return e.importIpvsadm(ctx, name, data, *check, *db)
+		case f != "" && f != formatLvscf:
+			return fmt.Errorf("-format: %q is not a format: use %s or %s", f, formatLvscf, formatIpvsadm)
 		}
 		cfg, warns, err := lvscf.Import(ctx, bytes.NewReader(data), lvscf.Options{Resolver: net.DefaultResolver})
 		if err != nil {

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/engine"
+	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
+	"github.com/lvsconsole/lvsconsole/store"
+)
+
+// looksIpvsadm tells the rules of ipvsadm -S from an lvs.cf by their first
+// line that says something: it starts with -A or -a (after an optional
+// "ipvsadm").
+func looksIpvsadm(data []byte) bool {
+	for line := range strings.Lines(string(data)) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "ipvsadm ")
+		w, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		return w == "-A" || w == "-a" || w == "--add-service" || w == "--add-server"
+	}
+	return false
+}
+
+// virtualsOfSave maps the services of ipvsadm-save's rules to virtual
+// servers (see engine.VirtualOf), with the warnings of the import. The
+// error names the line of every service the configuration cannot hold.
+func virtualsOfSave(saved []ipvs.SavedService) ([]config.VirtualServer, []string, error) {
+	var vss []config.VirtualServer
+	var warns []string
+	var errs []string
+	for i := range saved {
+		s := &saved[i]
+		dests := make([]ipvs.Destination, len(s.Dests))
+		for j := range s.Dests {
+			dests[j] = s.Dests[j].Destination
+		}
+		vs, err := engine.VirtualOf(&s.Service, dests)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("line %d: %v", s.Line, err))
+			continue
+		}
+		if vs.IsFWMark() {
+			warns = append(warns, fmt.Sprintf("line %d: %s: ipvsadm's rules give a firewall-mark service no address: virtual server %s is imported inactive; give it the virtual IP address the mark is for (and its real servers a port to be checked on when they have none), then activate it",
+				s.Line, s.ServiceKey, vs.Name))
+		}
+		vss = append(vss, vs)
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.New(strings.Join(errs, "\n"))
+	}
+	if len(vss) > 0 {
+		warns = append(warns, engine.NoCheckNote)
+	}
+	return vss, warns, nil
+}
+
+// importIpvsadm imports the rules of ipvsadm -S or -Sn (data, from the
+// file name): their services become the virtual servers, the global and
+// redundancy settings stay. With check, nothing is saved: the result is
+// validated and its plan printed.
+func (e *env) importIpvsadm(ctx context.Context, name string, data []byte, check bool, db string) error {
+	saved, notes, err := ipvs.ParseSave(ctx, bytes.NewReader(data), net.DefaultResolver)
+	if err != nil {
+		return fmt.Errorf("%s: not ipvsadm -S rules as read:\n%w", name, err)
+	}
+	vss, warns, err := virtualsOfSave(saved)
+	if err != nil {
+		return fmt.Errorf("%s:\n%w", name, err)
+	}
+	for _, n := range notes {
+		warns = append([]string{n.Error()}, warns...)
+	}
+	if check {
+		cfg := config.Default()
+		cfg.Virtuals = vss
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", name, locateSave(saved, err))
+		}
+		fmt.Fprintf(e.stdout, "%s: valid: %d virtual servers\n", name, len(vss))
+		printNotes(e.stdout, name, warns)
+		return e.checkPlan(ctx, name, cfg, db)
+	}
+	st, err := e.openStore(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ch := store.Change{Author: cliAuthor(), Note: "import of " + name + " (ipvsadm rules)", Elevated: true}
+	next, err := st.Update(ctx, ch, func(c *config.Config) error {
+		c.Virtuals = vss
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrNoChange):
+		fmt.Fprintf(e.stdout, "%s: the configuration is already this; nothing saved\n", name)
+	case err != nil:
+		return fmt.Errorf("importing %s: %w", name, locateSave(saved, err))
+	default:
+		fmt.Fprintf(e.stdout, "%s: imported as serial %d: %d virtual servers (the global and redundancy settings are kept)\n", name, next.Serial, len(vss))
+	}
+	printNotes(e.stdout, name, warns)
+	return nil
+}
+
+// locateSave puts the line of its -A rule before each refusal of a
+// virtual server.
+func locateSave(saved []ipvs.SavedService, err error) error {
+	var ve *config.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	msgs := make([]string, len(ve.Fields))
+	for i, f := range ve.Fields {
+		msgs[i] = f.Error()
+		if f.Virtual >= 0 && f.Virtual < len(saved) {
+			line := saved[f.Virtual].Line
+			if f.Real >= 0 && f.Real < len(saved[f.Virtual].Dests) {
+				line = saved[f.Virtual].Dests[f.Real].Line
+			}
+			msgs[i] = fmt.Sprintf("line %d: %s", line, msgs[i])
+		}
+	}
+	return errors.New(strings.Join(msgs, "\n"))
+}
+
+func printNotes(w io.Writer, name string, notes []string) {
+	for _, n := range notes {
+		fmt.Fprintf(w, "%s: warning: %s\n", name, n)
+	}
+}
+
+// adoptCommand takes the services in this director's kernel that the
+// configuration lacks into it and into the ledger, so that the engine
+// keeps them as they are.
+func adoptCommand(fs *flag.FlagSet) runFunc {
+	db := dbFlag(fs)
+	yes := fs.Bool("yes", false, "take them without asking")
+	return func(ctx context.Context, e *env, args []string) error {
+		st, err := e.openStore(ctx, *db)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		cur, err := st.Config(ctx)
+		if err != nil {
+			return err
+		}
+		have, err := e.wholeKernelTable(ctx)
+		if err != nil {
+			return err
+		}
+		a := planAdoption(cur, have)
+		var b strings.Builder
+		for _, l := range a.left {
+			fmt.Fprintf(&b, "# left alone: %s\n", l)
+		}
+		if len(a.take) == 0 {
+			b.WriteString("# nothing to take: every service in this director's IPVS table is in the configuration or left alone\n")
+			_, err := io.WriteString(e.stdout, b.String())
+			return err
+		}
+		fmt.Fprintf(&b, "# the services to take, as ipvsadm commands:\n")
+		for _, t := range a.take {
+			for _, l := range t.lines {
+				b.WriteString(l + "\n")
+			}
+		}
+		fmt.Fprintf(&b, "# the configuration will gain:\n")
+		for _, t := range a.take {
+			b.WriteString("#   " + describeVirtual(&t.vs) + "\n")
+		}
+		fmt.Fprintf(&b, "# warning: %s\n", engine.NoCheckNote)
+		if _, err := io.WriteString(e.stdout, b.String()); err != nil {
+			return err
+		}
+		if !*yes {
+			fmt.Fprintf(e.stdout, "Take these %d services into the configuration and let lvsconsole manage them? [y/N] ", len(a.take))
+			ans, _ := bufio.NewReader(io.LimitReader(e.stdin, 64)).ReadString('\n')
+			if ans = strings.ToLower(strings.TrimSpace(ans)); ans != "y" && ans != "yes" {
+				fmt.Fprintln(e.stdout, "nothing taken")
+				return nil
+			}
+		}
+		ch := store.Change{Author: cliAuthor(), Note: "adopt", Elevated: true}
+		next, err := st.Update(ctx, ch, func(c *config.Config) error {
+			again := planAdoption(c, have)
+			if !sameAdoption(a, again) {
+				return errors.New("the configuration changed while adopt asked: run it again")
+			}
+			for _, t := range a.take {
+				c.Virtuals = append(c.Virtuals, t.vs)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("adopt: %w", err)
+		}
+		// The ledger after the configuration: a service owned but not
+		// configured would be deleted by a running engine; one configured
+		// but not owned is only refused until this is written.
+		keys := make([]string, len(a.take))
+		for i, t := range a.take {
+			keys[i] = engine.LedgerKey(t.key)
+		}
+		if err := st.Own(ctx, keys...); err != nil {
+			return fmt.Errorf("adopt: the configuration took the services as serial %d, but recording them as lvsconsole's failed (the engine leaves them alone until they are): %w", next.Serial, err)
+		}
+		fmt.Fprintf(e.stdout, "adopted %d services as serial %d\n", len(a.take), next.Serial)
+		return nil
+	}
+}
+
+// wholeKernelTable reads every service of this director's IPVS with its
+// destinations.
+func (e *env) wholeKernelTable(ctx context.Context) (*engine.Table, error) {
+	c, err := e.dialIPVS()
+	switch {
+	case errors.Is(err, ipvs.ErrNoIPVS):
+		return nil, fmt.Errorf("IPVS is not available in this kernel, so there is nothing to adopt: %w", err)
+	case errors.Is(err, ipvs.ErrPermission):
+		return nil, fmt.Errorf("reading this director's IPVS table needs root (CAP_NET_ADMIN): %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("reading this director's IPVS table: %w", err)
+	}
+	defer c.Close()
+	return engine.ReadTable(ctx, c, nil)
+}
+
+// adoption is what adopt takes from the kernel, and what it leaves and
+// why.
+type adoption struct {
+	take []taken
+	left []string
+}
+
+type taken struct {
+	key   ipvs.ServiceKey
+	vs    config.VirtualServer
+	lines []string // as ipvsadm commands
+}
+
+// planAdoption decides which services of the kernel's table have becomes
+// virtual servers of cfg: those cfg does not have yet, that it can hold
+// exactly, and that have an address.
+func planAdoption(cfg *config.Config, have *engine.Table) adoption {
+	var a adoption
+	configured := map[ipvs.ServiceKey]string{}
+	for i := range cfg.Virtuals {
+		if k, ok := engine.ServiceKeyOf(&cfg.Virtuals[i]); ok {
+			configured[k] = cfg.Virtuals[i].Name
+		}
+	}
+	names := map[string]bool{}
+	for i := range cfg.Virtuals {
+		names[cfg.Virtuals[i].Name] = true
+	}
+	for _, s := range have.Services {
+		if name, ok := configured[s.ServiceKey]; ok {
+			a.left = append(a.left, fmt.Sprintf("%s: already in the configuration as virtual server %s", s.ServiceKey, name))
+			continue
+		}
+		if s.FWMark != 0 {
+			a.left = append(a.left, fmt.Sprintf("%s: a firewall-mark service has no address in IPVS, and a virtual server needs its virtual IP address: add it by hand", s.ServiceKey))
+			continue
+		}
+		vs, err := engine.VirtualOf(&s.Service, s.Dests)
+		if err != nil {
+			a.left = append(a.left, err.Error())
+			continue
+		}
+		base := vs.Name
+		for n := 2; names[vs.Name]; n++ {
+			vs.Name = fmt.Sprintf("%s-%d", base, n)
+		}
+		names[vs.Name] = true
+		t := taken{key: s.ServiceKey, vs: vs}
+		op := ipvs.Op{Kind: ipvs.AddService, Service: s.Service}
+		t.lines = append(t.lines, op.Ipvsadm())
+		for _, d := range s.Dests {
+			op := ipvs.Op{Kind: ipvs.AddDest, Service: ipvs.Service{ServiceKey: s.ServiceKey}, Dest: d}
+			t.lines = append(t.lines, op.Ipvsadm())
+		}
+		a.take = append(a.take, t)
+	}
+	return a
+}
+
+func sameAdoption(a, b adoption) bool {
+	return slices.EqualFunc(a.take, b.take, func(x, y taken) bool { return x.key == y.key && x.vs.Name == y.vs.Name })
+}
+
+// describeVirtual says in a line what a virtual server taken from IPVS
+// is.
+func describeVirtual(vs *config.VirtualServer) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "virtual server %s (%s, scheduler %s", vs.Name, vs.ServiceString(), vs.Scheduler)
+	if vs.Persistence > 0 {
+		fmt.Fprintf(&b, ", persistence %d s", vs.Persistence)
+	}
+	b.WriteString(")")
+	if len(vs.Reals) == 0 {
+		b.WriteString(" without real servers")
+	}
+	for i, rs := range vs.Reals {
+		sep := ", "
+		if i == 0 {
+			sep = " with real servers "
+		}
+		fmt.Fprintf(&b, "%s%s (%s, weight %d)", sep, rs.Name, rs.Forward, rs.Weight)
+	}
+	return b.String()
+}
