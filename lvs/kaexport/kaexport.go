@@ -407,6 +407,12 @@ func (x *writer) virtual(vs *config.VirtualServer) {
 		x.printf(0, "")
 		return
 	}
+	if !hasReals(vs) {
+		x.printf(0, "# %s", where)
+		x.omit(0, where, "real servers", "none is active, and keepalived ignores a virtual server without real servers (its sorry server too): left out")
+		x.printf(0, "")
+		return
+	}
 	x.printf(0, "# %s", where)
 	if vs.IsFWMark() {
 		x.printf(0, "virtual_server fwmark %d {", vs.FWMark)
@@ -452,6 +458,9 @@ func (x *writer) virtual(vs *config.VirtualServer) {
 	if vs.Quiesce {
 		x.printf(1, "inhibit_on_failure")
 	}
+	if usable(vs.SorryServer) && zeroWeights(vs) {
+		x.omit(1, where, "sorry_server", "keepalived's quorum counts weights: with every real server at weight 0 it serves the sorry server instead of them")
+	}
 	if vs.Reentry > 0 {
 		x.omit(1, where, "reentry", "keepalived puts a real server back at its first successful check")
 	}
@@ -464,6 +473,33 @@ func (x *writer) virtual(vs *config.VirtualServer) {
 	}
 	x.printf(0, "}")
 	x.printf(0, "")
+}
+
+// hasReals reports whether vs has a real server in the table.
+func hasReals(vs *config.VirtualServer) bool {
+	for i := range vs.Reals {
+		if rs := &vs.Reals[i]; rs.Active && usable(rs.Address) {
+			return true
+		}
+	}
+	return false
+}
+
+// zeroWeights reports whether vs has real servers in the table and all
+// of them at weight 0.
+func zeroWeights(vs *config.VirtualServer) bool {
+	n := 0
+	for i := range vs.Reals {
+		rs := &vs.Reals[i]
+		if !rs.Active || !usable(rs.Address) {
+			continue
+		}
+		if rs.Weight != 0 {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 // interval is the time between checks: the check interval, or piranha's

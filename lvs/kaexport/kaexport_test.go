@@ -89,7 +89,10 @@ var cases = []struct {
 		vs.Reals = append(vs.Reals, off)
 		gone := virtual("old", "192.0.2.101", 80, real("x", "10.0.0.9", 0, 1))
 		gone.Active = false
-		c.Virtuals = []config.VirtualServer{vs, gone}
+		// No real server in the table: the sorry server is, in both.
+		maint := virtual("maint", "192.0.2.102", 80, off)
+		maint.SorryServer = addr("10.0.0.98")
+		c.Virtuals = []config.VirtualServer{vs, gone, maint}
 		return c
 	}},
 	{"tun", kaexport.Primary, func() *config.Config {
@@ -245,7 +248,7 @@ func TestGolden(t *testing.T) {
 func TestOmissions(t *testing.T) {
 	want := map[string][]string{
 		"nat-primary": nil,
-		"dr":          nil,
+		"dr":          {"real servers"},
 		"tun":         {"tls_verify"},
 		"fwmark":      {"port"},
 		"ipv6":        {"expect"},
@@ -265,6 +268,20 @@ func TestOmissions(t *testing.T) {
 		if strings.Join(got, " ") != strings.Join(w, " ") {
 			t.Errorf("%s: omitted %q, want %q", tc.name, got, w)
 		}
+	}
+}
+
+// TestSorryQuorum: keepalived serves the sorry server while the weights
+// of the real servers sum to less than its quorum of 1, engine.Desired
+// only while no real server is in the table; the file says so.
+func TestSorryQuorum(t *testing.T) {
+	c := base()
+	vs := virtual("drain", "192.0.2.160", 80, real("a", "10.0.0.1", 0, 0))
+	vs.SorryServer = addr("10.0.0.99")
+	c.Virtuals = []config.VirtualServer{vs}
+	_, omitted := write(t, "drain", kaexport.Primary, c)
+	if len(omitted) != 1 || omitted[0].Field != "sorry_server" {
+		t.Errorf("omitted %q, want the sorry_server", omitted)
 	}
 }
 
