@@ -118,7 +118,7 @@ func exportCommand(fs *flag.FlagSet) runFunc {
 	serial := fs.Int64("serial", 0, "export revision `N` instead of the current configuration")
 	out := fs.String("o", "-", "write to `file` instead of stdout")
 	format := fs.String("format", formatLvscf, "`format`: lvscf, or ipvsadm: the IPVS table the configuration asks for (every active real server up) as ipvsadm-save -n rules, for ipvsadm -R, or keepalived: a keepalived.conf for one director (see -node)")
-	node := fs.String("node", string(kaexport.Primary), "with -format keepalived: the director the file is for, `primary` or backup")
+	node := fs.String("node", string(kaexport.Primary), "with -format keepalived: the director `node` the file is for, primary or backup")
 	return func(ctx context.Context, e *env, args []string) error {
 		write := func(w io.Writer, cfg *config.Config) error { return lvscf.Format(w, cfg) }
 		switch *format {
