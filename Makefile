@@ -52,18 +52,21 @@ browser:
 	@test -x $(CHROMIUM) || { echo "make: $(CHROMIUM) is still missing"; exit 1; }
 
 # The failover and health check tests build networks of namespaces: they
-# need root, iproute2 and nftables (to cut a heartbeat path). Install what
+# need root, iproute2 and nftables (to cut a heartbeat path); the
+# keepalived export is checked with Debian's keepalived (-t only, never
+# started as a daemon). Install what
 # is missing when we are root, else stop and say so (never skip them).
 netns-tools:
 	@if [ "$$(id -u)" != 0 ]; then echo "make: the tests create network namespaces: run make test as root"; exit 1; fi
 	@need=""; command -v ip >/dev/null || need="$$need iproute2"; command -v nft >/dev/null || need="$$need nftables"; \
+	command -v keepalived >/dev/null || need="$$need keepalived"; \
 	if [ -n "$$need" ]; then \
 		if command -v apt-get >/dev/null; then \
 			echo "make: installing$$need for the network namespace tests"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; \
 		else echo "make: the tests need$$need"; exit 1; fi; \
 	fi
-	@command -v ip >/dev/null && command -v nft >/dev/null || { echo "make: ip or nft is still missing"; exit 1; }
+	@command -v ip >/dev/null && command -v nft >/dev/null && command -v keepalived >/dev/null || { echo "make: ip, nft or keepalived is still missing"; exit 1; }
 
 # Debian's kernel (which has IPVS, unlike this machine's) and the tools for
 # the qemu guest that lvs/guest boots in tests; quick when already there.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/kaexport"
 	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
 	"github.com/lvsconsole/lvsconsole/store"
 )
@@ -114,23 +115,27 @@ func (e *env) checkPlan(ctx context.Context, name string, cfg *config.Config, db
 
 // Export formats.
 const (
-	formatLvscf   = "lvscf"
-	formatIpvsadm = "ipvsadm"
+	formatLvscf      = "lvscf"
+	formatIpvsadm    = "ipvsadm"
+	formatKeepalived = "keepalived"
 )
 
 func exportCommand(fs *flag.FlagSet) runFunc {
 	db := dbFlag(fs)
 	serial := fs.Int64("serial", 0, "export revision `N` instead of the current configuration")
 	out := fs.String("o", "-", "write to `file` instead of stdout")
-	format := fs.String("format", formatLvscf, "`format`: lvscf, or ipvsadm: the IPVS table the configuration asks for (every active real server up) as ipvsadm-save -n rules, for ipvsadm -R")
+	format := fs.String("format", formatLvscf, "`format`: lvscf, or ipvsadm: the IPVS table the configuration asks for (every active real server up) as ipvsadm-save -n rules, for ipvsadm -R, or keepalived: a keepalived.conf for one director (see -node)")
+	node := fs.String("node", string(kaexport.Primary), "with -format keepalived: the director `node` the file is for, primary or backup")
 	return func(ctx context.Context, e *env, args []string) error {
 		write := func(w io.Writer, cfg *config.Config) error { return lvscf.Format(w, cfg) }
 		switch *format {
 		case formatLvscf:
 		case formatIpvsadm:
 			write = e.writeIpvsadm
+		case formatKeepalived:
+			write = func(w io.Writer, cfg *config.Config) error { return e.writeKeepalived(w, cfg, kaexport.Node(*node)) }
 		default:
-			return fmt.Errorf("-format: %q is not a format: use %s or %s", *format, formatLvscf, formatIpvsadm)
+			return fmt.Errorf("-format: %q is not a format: use %s, %s or %s", *format, formatLvscf, formatIpvsadm, formatKeepalived)
 		}
 		st, err := e.openExisting(ctx, *db)
 		if err != nil {
@@ -163,6 +168,23 @@ func exportCommand(fs *flag.FlagSet) runFunc {
 		}
 		return os.Rename(tmp.Name(), *out)
 	}
+}
+
+// writeKeepalived writes cfg as node's keepalived.conf and lists on
+// stderr what keepalived cannot express (the file says it too, as
+// comments).
+func (e *env) writeKeepalived(w io.Writer, cfg *config.Config, node kaexport.Node) error {
+	omitted, err := kaexport.Write(w, cfg, node)
+	if errors.Is(err, kaexport.ErrNode) || errors.Is(err, kaexport.ErrNoBackup) {
+		return fmt.Errorf("-node: %w", err)
+	}
+	if err != nil {
+		return err
+	}
+	for _, o := range omitted {
+		fmt.Fprintf(e.stderr, "lvsconsole: warning: keepalived cannot express %s\n", o)
+	}
+	return nil
 }
 
 // cliAuthor names who made a change from the command line in the history.

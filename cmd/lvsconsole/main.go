@@ -7,7 +7,7 @@
 //	lvsconsole serve [-db FILE] [-failover=false] [-listen ADDRESS] [-max-conns N] [-max-conns-per-client N] [-session-idle DURATION] [-session-max DURATION] [-tls-cert FILE] [-tls-key FILE] [-trusted-proxy CIDR[,CIDR]]
 //	lvsconsole passwd [-db FILE] [-user NAME]
 //	lvsconsole import [-check] [-db FILE] [-format FORMAT] FILE|-
-//	lvsconsole export [-db FILE] [-format FORMAT] [-o FILE] [-serial N]
+//	lvsconsole export [-db FILE] [-format FORMAT] [-node NODE] [-o FILE] [-serial N]
 //	lvsconsole plan [-db FILE]
 //	lvsconsole adopt [-db FILE] [-yes]
 //	lvsconsole secret [-db FILE] [-generate] [-set]
@@ -55,7 +55,7 @@ var commands = []command{
 	{"serve", "", "run the console, the IPVS engine, health checks and failover", serveCommand},
 	{"passwd", "", "set a console user's password (asked twice, or two lines on stdin)", passwdCommand},
 	{"import", "FILE|-", "load an lvs.cf file (or ipvsadm -S rules) as a new revision (-check: validate it and print its plan, change nothing)", importCommand},
-	{"export", "", "write the configuration (or revision N) as lvs.cf, or its IPVS table as ipvsadm-save -n rules (-format ipvsadm)", exportCommand},
+	{"export", "", "write the configuration (or revision N) as lvs.cf, or its IPVS table as ipvsadm-save -n rules (-format ipvsadm), or a director's keepalived.conf (-format keepalived -node primary|backup)", exportCommand},
 	{"plan", "", "print what the stored configuration would do to this director's IPVS table now, as ipvsadm commands", planCommand},
 	{"adopt", "", "take the services in this director's IPVS table that the configuration lacks into it, for lvsconsole to manage (after showing them and asking, unless -yes)", adoptCommand},
 	{"secret", "", "show, make (-generate) or set from stdin (-set) the secret the two directors share", secretCommand},

@@ -323,7 +323,7 @@ func TestExportIpvsadm(t *testing.T) {
 		t.Errorf("export -format lvscf: %v\n%s", err, out)
 	}
 	if _, _, err := runCmd(t, "", "export", "-db", db, "-format", "json"); err == nil ||
-		!strings.Contains(err.Error(), `-format: "json" is not a format: use lvscf or ipvsadm`) {
+		!strings.Contains(err.Error(), `-format: "json" is not a format: use lvscf, ipvsadm or keepalived`) {
 		t.Errorf("export -format json: %v", err)
 	}
 }

@@ -1,0 +1,333 @@
+package kaexport_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/internal/testenv"
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/kaexport"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.conf")
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// base is a valid pair of directors with nothing in the table yet.
+func base() *config.Config {
+	c := config.Default()
+	c.Serial = 7
+	c.Global.Primary = addr("192.0.2.1")
+	c.Redundancy.BackupActive = true
+	c.Redundancy.Backup = addr("192.0.2.2")
+	c.Redundancy.Keepalive = 2 * time.Second
+	c.Redundancy.Deadtime = 6 * time.Second
+	return c
+}
+
+func virtual(name, vip string, port int, reals ...config.RealServer) config.VirtualServer {
+	vs := config.NewVirtual(name)
+	vs.Active = true
+	vs.Address = addr(vip)
+	vs.Device = "eth0:1"
+	vs.Port = port
+	vs.CheckKind = config.CheckTCP
+	vs.CheckTimeout = 3 * time.Second
+	vs.CheckInterval = 5 * time.Second
+	vs.CheckFailures = 3
+	vs.Reentry = 0
+	vs.Reals = reals
+	return vs
+}
+
+func real(name, a string, port int, weight int64) config.RealServer {
+	rs := config.NewReal(name)
+	rs.Active = true
+	rs.Address = addr(a)
+	rs.Port = port
+	rs.Weight = weight
+	return rs
+}
+
+// cases are the configurations of the golden files, each with the
+// director it is written for.
+var cases = []struct {
+	name string
+	node kaexport.Node
+	cfg  func() *config.Config
+}{
+	{"nat-primary", kaexport.Primary, natConfig},
+	{"nat-backup", kaexport.Backup, natConfig},
+	{"dr", kaexport.Primary, func() *config.Config {
+		c := base()
+		c.Global.Network = config.Direct
+		c.Redundancy.Preempt = false
+		vs := virtual("www", "192.0.2.100", 80, real("a", "10.0.0.1", 0, 2), real("b", "10.0.0.2", 0, 1))
+		vs.Netmask = config.MaskBits(24)
+		vs.CheckKind = config.CheckHTTP
+		vs.HTTPPath = "/health"
+		vs.HTTPHost = "www.example.com"
+		vs.HTTPStatus = "200-299,301"
+		vs.HTTPBody = "^ok$"
+		vs.Persistence = 300
+		vs.PersistenceNetmask = config.MaskBits(24)
+		vs.SorryServer = addr("10.0.0.99")
+		vs.Quiesce = true
+		off := real("off", "10.0.0.3", 0, 1)
+		off.Active = false
+		vs.Reals = append(vs.Reals, off)
+		gone := virtual("old", "192.0.2.101", 80, real("x", "10.0.0.9", 0, 1))
+		gone.Active = false
+		// No real server in the table: the sorry server is, in both.
+		maint := virtual("maint", "192.0.2.102", 80, off)
+		maint.SorryServer = addr("10.0.0.98")
+		c.Virtuals = []config.VirtualServer{vs, gone, maint}
+		return c
+	}},
+	{"tun", kaexport.Primary, func() *config.Config {
+		c := base()
+		c.Global.Network = config.Tunnel
+		c.Redundancy.Preempt = true
+		c.Redundancy.PreemptDelay = 2500 * time.Millisecond
+		vs := virtual("tls", "192.0.2.110", 443, real("a", "198.51.100.1", 0, 10), real("b", "198.51.100.2", 0, 20))
+		vs.Scheduler = "mh"
+		vs.SchedFallback = true
+		vs.SchedPort = true
+		vs.CheckKind = config.CheckHTTPS
+		vs.HTTPHost = "tls.example.com"
+		vs.TLSVerify = true
+		nat := real("local", "10.0.0.5", 8443, 5)
+		nat.Forward = config.NAT
+		vs.Reals = append(vs.Reals, nat)
+		c.Virtuals = []config.VirtualServer{vs}
+		return c
+	}},
+	{"fwmark", kaexport.Primary, func() *config.Config {
+		c := base()
+		c.Global.Network = config.Direct
+		vs := virtual("dns", "192.0.2.120", 53, real("a", "10.0.0.1", 0, 1), real("b", "10.0.0.2", 5353, 1))
+		vs.FWMark = 5
+		vs.Protocol = config.UDP
+		vs.OnePacket = true
+		vs.Scheduler = "rr"
+		vs.CheckKind = config.CheckUDP
+		vs.Send = `\n`
+		vs.Expect = "ok"
+		vs.Persistence = 60
+		c.Virtuals = []config.VirtualServer{vs}
+		return c
+	}},
+	{"ipv6", kaexport.Primary, func() *config.Config {
+		c := base()
+		c.Global.Network = config.Direct
+		v6 := virtual("v6", "2001:db8::100", 80, real("a", "2001:db8:1::1", 0, 1), real("b", "2001:db8:1::2", 0, 3))
+		v6.Device = "eth0"
+		v6.Netmask = config.MaskBits(64)
+		v6.Scheduler = "sh"
+		v6.SchedFallback = true
+		v6.Persistence = 120
+		v6.PersistenceNetmask = config.MaskBits(64)
+		v6.CheckKind = config.CheckProgram
+		v6.SendProgram = "/bin/true %h %p"
+		v6.Expect = "ok"
+		v4 := virtual("v4", "192.0.2.130", 80, real("a", "10.0.0.1", 0, 1))
+		c.Virtuals = []config.VirtualServer{v6, v4}
+		return c
+	}},
+	{"checks", kaexport.Backup, func() *config.Config {
+		c := base()
+		c.Global.Network = config.Direct
+		c.Redundancy.Keepalive = 500 * time.Millisecond
+		c.Redundancy.Deadtime = 2 * time.Second
+		c.Redundancy.MonitorLinks = true
+		send := virtual("send", "192.0.2.140", 25, real("a", "10.0.0.1", 0, 1))
+		send.CheckKind = config.CheckPiranha
+		send.Send = "HELO x\\r\\n"
+		send.Expect = "250"
+		send.Reentry = 10 * time.Second
+		syn := virtual("syn", "192.0.2.141", 22, real("a", "10.0.0.1", 0, 1))
+		syn.CheckKind = config.CheckSYN
+		syn.LoadMonitor = "ruptime"
+		c.Virtuals = []config.VirtualServer{send, syn}
+		return c
+	}},
+	{"single", kaexport.Primary, func() *config.Config {
+		c := base()
+		c.Redundancy.BackupActive = false
+		c.Global.Network = config.Direct
+		c.Global.ActiveCmd = "/usr/bin/logger -t lvs active"
+		vs := virtual("www", "192.0.2.150", 80, real("a", "10.0.0.1", 8080, 1))
+		c.Virtuals = []config.VirtualServer{vs}
+		return c
+	}},
+}
+
+func natConfig() *config.Config {
+	c := base()
+	c.Global.Network = config.NAT
+	c.Global.NATRouter = addr("10.0.0.254")
+	c.Global.NATRouterDevice = "eth1:1"
+	c.Global.NATNetmask = config.MaskBits(24)
+	c.Global.TCPTimeout = 900
+	c.Global.UDPTimeout = 300
+	c.Global.ActiveCmd = "/usr/bin/logger -t lvs became-active"
+	c.Global.InactiveCmd = "/usr/bin/logger -t lvs became-standby"
+	c.Redundancy.Preempt = true
+	c.Redundancy.SyncDaemon = true
+	c.Redundancy.SyncIface = "eth1"
+	c.Redundancy.SyncID = 7
+	a := real("a", "10.0.0.1", 8080, 3)
+	a.UpperThreshold = 100
+	a.LowerThreshold = 10
+	vs := virtual("www", "192.0.2.100", 80, a, real("b", "10.0.0.2", 8080, 1))
+	vs.Netmask = config.MaskBits(24)
+	vs.Scheduler = "wlc"
+	c.Virtuals = []config.VirtualServer{vs}
+	return c
+}
+
+// write exports a case, failing the test on an invalid configuration or
+// an error.
+func write(t *testing.T, name string, node kaexport.Node, cfg *config.Config) (string, []kaexport.Omission) {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("%s: the test's configuration is invalid: %v", name, err)
+	}
+	var b bytes.Buffer
+	omitted, err := kaexport.Write(&b, cfg, node)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return b.String(), omitted
+}
+
+// TestGolden compares each case with testdata/NAME.conf (go test
+// -update rewrites them), and checks that every omission is in the file.
+func TestGolden(t *testing.T) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, omitted := write(t, tc.name, tc.node, tc.cfg())
+			golden := filepath.Join("testdata", tc.name+".conf")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != string(want) {
+				t.Errorf("%s differs from what is written now (go test -update rewrites it):\n%s", golden, got)
+			}
+			for _, o := range omitted {
+				if !strings.Contains(got, "# not expressed: "+o.Field+": "+o.Why) {
+					t.Errorf("omission %q is not a comment of the file", o)
+				}
+			}
+			if n := strings.Count(got, "# not expressed: "); n != len(omitted) {
+				t.Errorf("%d comments of what is not expressed, %d omissions returned", n, len(omitted))
+			}
+		})
+	}
+}
+
+// TestOmissions checks that what keepalived cannot say is reported, by
+// field.
+func TestOmissions(t *testing.T) {
+	want := map[string][]string{
+		"nat-primary": nil,
+		"dr":          {"real servers"},
+		"tun":         {"tls_verify"},
+		"fwmark":      {"port"},
+		"ipv6":        {"expect"},
+		"checks":      {"deadtime", "monitor_links", "reentry", "send/expect", "load_monitor", "check"},
+		"single":      {"active_cmd", "port"},
+	}
+	for _, tc := range cases {
+		w, ok := want[tc.name]
+		if !ok {
+			continue
+		}
+		_, omitted := write(t, tc.name, tc.node, tc.cfg())
+		var got []string
+		for _, o := range omitted {
+			got = append(got, o.Field)
+		}
+		if strings.Join(got, " ") != strings.Join(w, " ") {
+			t.Errorf("%s: omitted %q, want %q", tc.name, got, w)
+		}
+	}
+}
+
+// TestSorryQuorum: keepalived serves the sorry server while the weights
+// of the real servers sum to less than its quorum of 1, engine.Desired
+// only while no real server is in the table; the file says so.
+func TestSorryQuorum(t *testing.T) {
+	c := base()
+	vs := virtual("drain", "192.0.2.160", 80, real("a", "10.0.0.1", 0, 0))
+	vs.SorryServer = addr("10.0.0.99")
+	c.Virtuals = []config.VirtualServer{vs}
+	_, omitted := write(t, "drain", kaexport.Primary, c)
+	if len(omitted) != 1 || omitted[0].Field != "sorry_server" {
+		t.Errorf("omitted %q, want the sorry_server", omitted)
+	}
+}
+
+func TestNodeErrors(t *testing.T) {
+	var b bytes.Buffer
+	if _, err := kaexport.Write(&b, natConfig(), "tertiary"); !errors.Is(err, kaexport.ErrNode) {
+		t.Errorf("node tertiary: %v, want ErrNode", err)
+	}
+	c := natConfig()
+	c.Redundancy.BackupActive = false
+	if _, err := kaexport.Write(&b, c, kaexport.Backup); !errors.Is(err, kaexport.ErrNoBackup) {
+		t.Errorf("backup without backup_active: %v, want ErrNoBackup", err)
+	}
+}
+
+// TestKeepalivedAccepts runs Debian's keepalived's configuration test on
+// every case, in a network namespace that has the interfaces the files
+// name (keepalived -t refuses an interface that does not exist, and fails
+// on any warning).
+func TestKeepalivedAccepts(t *testing.T) {
+	testenv.NetNS(t)
+	testenv.Commands(t, "keepalived")
+	ns := fmt.Sprintf("kaexport%d", os.Getpid())
+	exec.Command("ip", "netns", "del", ns).Run() // left by a killed run
+	run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	run(t, "ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+	dir := t.TempDir()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := write(t, tc.name, tc.node, tc.cfg())
+			file := filepath.Join(dir, tc.name+".conf")
+			if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("ip", "netns", "exec", ns, "keepalived", "-t", "-f", file).CombinedOutput()
+			if err != nil || len(bytes.TrimSpace(out)) != 0 {
+				t.Errorf("keepalived -t -f %s: %v\n%s\nthe file:\n%s", file, err, out, got)
+			}
+		})
+	}
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
