@@ -6,7 +6,7 @@
 //
 //	lvsconsole serve [-db FILE] [-failover=false] [-listen ADDRESS] [-max-conns N] [-max-conns-per-client N] [-session-idle DURATION] [-session-max DURATION] [-tls-cert FILE] [-tls-key FILE] [-trusted-proxy CIDR[,CIDR]]
 //	lvsconsole passwd [-db FILE] [-user NAME]
-//	lvsconsole import [-check] [-db FILE] FILE|-
+//	lvsconsole import [-check] [-db FILE] [-format FORMAT] FILE|-
 //	lvsconsole export [-db FILE] [-format FORMAT] [-o FILE] [-serial N]
 //	lvsconsole plan [-db FILE]
 //	lvsconsole secret [-db FILE] [-generate] [-set]
@@ -145,7 +145,7 @@ func (c command) flagSet(w io.Writer) *flag.FlagSet {
 }
 
 // synopsis is the command's usage line, made from the flags setup
-// declared on fs: "lvsconsole import [-check] [-db FILE] FILE|-".
+// declared on fs: "lvsconsole import [-check] [-db FILE] [-format FORMAT] FILE|-".
 func (c command) synopsis(fs *flag.FlagSet) string {
 	var b strings.Builder
 	b.WriteString("lvsconsole " + c.name)

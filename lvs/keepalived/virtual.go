@@ -267,6 +267,7 @@ func (m *mapper) virtualKey(kv *kvirtual, k *node) {
 		}
 	case "delay_loop", "connect_timeout", "retry", "delay_before_retry", "warmup":
 		m.timingKey(&kv.timing, k)
+		set(map[string]string{"delay_loop": "check_interval", "connect_timeout": "timeout", "retry": "check_failures"}[k.key])
 	case "real_server":
 		m.realServer(kv, k)
 	case "ha_suspend", "smtp_alert", "alpha", "omega", "quorum", "quorum_up", "quorum_down", "hysteresis",
@@ -709,6 +710,11 @@ func (m *mapper) addVirtual(kv *kvirtual, vs config.VirtualServer) {
 			vs.HTTPBody, vs.SendProgram, vs.Expect = kr.spec.body, kr.spec.program, kr.spec.expect
 			vs.CheckTimeout, vs.CheckInterval, vs.CheckFailures = kr.spec.timeout, kr.spec.interval, min(kr.spec.failures, 100)
 			pl.keys["check"] = kr.specPos
+			for _, f := range []string{"timeout", "check_interval", "check_failures", "http_path", "http_host", "http_status", "http_body", "send_program"} {
+				if _, ok := pl.keys[f]; !ok {
+					pl.keys[f] = kr.specPos
+				}
+			}
 		} else if !sameCheck(first.spec, kr.spec) {
 			m.rep.warnf(kr.specPos, "", "the console checks the real servers of a virtual server alike: this check differs from that of %s (line %d), which is used", first.rs.Address, first.pos.Line)
 		}
