@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -24,7 +22,7 @@ const maxCf = 8 << 20
 func importCommand(fs *flag.FlagSet) runFunc {
 	db := dbFlag(fs)
 	check := fs.Bool("check", false, "only parse and validate the file, and print what it would do to this director's IPVS table (as lvsconsole plan); change nothing")
-	format := fs.String("format", "", "the file's `format`: lvscf, or ipvsadm (the rules of ipvsadm -S or -Sn: their services replace the virtual servers); by default told from its content")
+	format := fs.String("format", "", "the file's `format`: lvscf, keepalived (keepalived.conf, its includes followed), or ipvsadm (the rules of ipvsadm -S or -Sn: their services replace the virtual servers); by default told from its content")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) != 1 {
 			return errors.New("import takes one file name (or - for stdin)")
@@ -46,19 +44,21 @@ func importCommand(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", name, err)
 		}
-		switch f := *format; {
-		case f == formatIpvsadm || f == "" && looksIpvsadm(data):
+		kind, err := importFormat(*format, data)
+		if err == nil && kind == formatIpvsadm {
 			return e.importIpvsadm(ctx, name, data, *check, *db)
-		case f != "" && f != formatLvscf:
-			return fmt.Errorf("-format: %q is not a format: use %s or %s", f, formatLvscf, formatIpvsadm)
 		}
-		cfg, warns, err := lvscf.Import(ctx, bytes.NewReader(data), lvscf.Options{Resolver: net.DefaultResolver})
 		if err != nil {
+			return err
+		}
+		cfg, warns, locate, err := readImport(ctx, kind, name, data)
+		if err != nil {
+			warns(e.stdout)
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		if *check {
 			fmt.Fprintf(e.stdout, "%s: valid: %d virtual servers\n", name, len(cfg.Virtuals))
-			printWarnings(e.stdout, name, warns)
+			warns(e.stdout)
 			return e.checkPlan(ctx, name, cfg, *db)
 		}
 		st, err := e.openStore(ctx, *db)
@@ -81,9 +81,9 @@ func importCommand(fs *flag.FlagSet) runFunc {
 			fmt.Fprintf(e.stdout, "%s: imported as serial %d%s\n", name, saved.Serial, serialNote(cfg.Serial, old.Serial, saved.Serial))
 		}
 		if err != nil {
-			return fmt.Errorf("importing %s: %w", name, lvscf.Locate(data, err))
+			return fmt.Errorf("importing %s: %w", name, locate(err))
 		}
-		printWarnings(e.stdout, name, warns)
+		warns(e.stdout)
 		return secretNote(ctx, e.stdout, name, st, saved)
 	}
 }

@@ -111,7 +111,7 @@ func TestIpvsadmImportRefuses(t *testing.T) {
 	if want := "line 2: virtual tcp_192.0.2.12_80, server 0.0.0.0_80: address: 0.0.0.0 is a placeholder"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v\nwant it to say %s", err, want)
 	}
-	if _, _, err := runCmd(t, "", "import", "-db", db, "-format", "keepalived", src); err == nil || !strings.Contains(err.Error(), `-format: "keepalived" is not a format`) {
+	if _, _, err := runCmd(t, "", "import", "-db", db, "-format", "nginx", src); err == nil || !strings.Contains(err.Error(), `-format: "nginx" is not a format`) {
 		t.Errorf("an unknown format: %v", err)
 	}
 }

@@ -54,7 +54,7 @@ type runFunc func(ctx context.Context, e *env, args []string) error
 var commands = []command{
 	{"serve", "", "run the console, the IPVS engine, health checks and failover", serveCommand},
 	{"passwd", "", "set a console user's password (asked twice, or two lines on stdin)", passwdCommand},
-	{"import", "FILE|-", "load an lvs.cf file (or ipvsadm -S rules) as a new revision (-check: validate it and print its plan, change nothing)", importCommand},
+	{"import", "FILE|-", "load an lvs.cf file (or a keepalived.conf, or ipvsadm -S rules) as a new revision (-check: validate it and print its plan, change nothing)", importCommand},
 	{"export", "", "write the configuration (or revision N) as lvs.cf, or its IPVS table as ipvsadm-save -n rules (-format ipvsadm), or a director's keepalived.conf (-format keepalived -node primary|backup)", exportCommand},
 	{"plan", "", "print what the stored configuration would do to this director's IPVS table now, as ipvsadm commands", planCommand},
 	{"adopt", "", "take the services in this director's IPVS table that the configuration lacks into it, for lvsconsole to manage (after showing them and asking, unless -yes)", adoptCommand},
@@ -147,7 +147,7 @@ func (c command) flagSet(w io.Writer) *flag.FlagSet {
 }
 
 // synopsis is the command's usage line, made from the flags setup
-// declared on fs: "lvsconsole import [-check] [-db FILE] FILE|-".
+// declared on fs: "lvsconsole import [-check] [-db FILE] [-format FORMAT] FILE|-".
 func (c command) synopsis(fs *flag.FlagSet) string {
 	var b strings.Builder
 	b.WriteString("lvsconsole " + c.name)
