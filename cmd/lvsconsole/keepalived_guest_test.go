@@ -110,7 +110,7 @@ func keepalivedTable(t *testing.T, f string, want []string) ([]string, string) {
 		}
 		ipvsadm(t, "k", nil, "-C")
 	}()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(keepalivedWait)
 	for {
 		got := saved(t, "k")
 		if slices.Equal(got, want) || time.Now().After(deadline) {
@@ -120,3 +120,4 @@ func keepalivedTable(t *testing.T, f string, want []string) ([]string, string) {
 	}
 }
 
+var keepalivedWait = 30 * time.Second

@@ -25,6 +25,8 @@ for ns in a b c d k; do /sbin/ip netns add $ns; /sbin/ip -n $ns link set lo up; 
 /sbin/ip -n k link set d0 up
 /sbin/ip -n k route add default dev d0
 /sbin/ip -n k -6 route add default dev d0
+# keepalived reads only a configuration that is not executable.
+chmod 0644 /srv/keepalived/*.conf
 `
 
 var guestTestName = regexp.MustCompile(`^Guest[A-Za-z0-9_]*$`)
