@@ -4,6 +4,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -17,7 +18,15 @@ import (
 // for the plan's lines through ipvsadm, "c" and "d" for the rest.
 const guestNamespaces = `
 set -e
-for ns in a b c d; do /sbin/ip netns add $ns; /sbin/ip -n $ns link set lo up; done
+for ns in a b c d k; do /sbin/ip netns add $ns; /sbin/ip -n $ns link set lo up; done
+# k: keepalived's, with routes to every real server (IPVS refuses a
+# destination it has no route to).
+/sbin/ip -n k link add d0 type dummy
+/sbin/ip -n k link set d0 up
+/sbin/ip -n k route add default dev d0
+/sbin/ip -n k -6 route add default dev d0
+# keepalived reads only a configuration that is not executable.
+chmod 0644 /srv/keepalived/*.conf
 `
 
 var guestTestName = regexp.MustCompile(`^Guest[A-Za-z0-9_]*$`)
@@ -27,6 +36,23 @@ var guestTestName = regexp.MustCompile(`^Guest[A-Za-z0-9_]*$`)
 // ipvsadm, in one boot. LVSCONSOLE_GUEST_RUN=GuestName runs one.
 func TestLvsconsoleInGuest(t *testing.T) {
 	testenv.Guest(t, guest.Prepared(""))
+	testenv.Commands(t, "keepalived") // the peer the keepalived importer is checked against
+	confs, err := filepath.Glob(filepath.Join("testdata", "keepalived", "*.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, c := range confs {
+		data, err := os.ReadFile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["/srv/keepalived/"+filepath.Base(c)] = data
+	}
+	keepalived, err := exec.LookPath("keepalived")
+	if err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(t.TempDir(), "lvsconsole.test")
 	// Static with cgo: the commands need the SQLite store.
 	if err := guest.BuildStaticTest(".", bin, "guest"); err != nil {
@@ -43,6 +69,8 @@ func TestLvsconsoleInGuest(t *testing.T) {
 	}
 	res, err := guest.Run(t.Context(), guest.Options{
 		Binaries: map[string]string{"lvsconsole.test": bin},
+		Programs: map[string]string{"/usr/sbin/keepalived": keepalived},
+		Files:    files,
 		Script:   guestNamespaces + "lvsconsole.test -test.v -test.count=1 -test.run " + pattern + "\n",
 		Stdout:   guest.LogWriter(t.Logf),
 		Timeout:  3 * time.Minute,

@@ -45,6 +45,10 @@ type Options struct {
 	// They must be static (BuildTest and BuildStaticTest make such test
 	// binaries).
 	Binaries map[string]string
+	// Programs maps a path in the guest to a dynamically linked program on
+	// the host, copied with the libraries ldd says it needs: a peer to
+	// compare against, such as keepalived.
+	Programs map[string]string
 	// Files are extra files by guest path (mode 0755). Not under /proc,
 	// /sys, /dev, /tmp or /run, which /init mounts over.
 	Files map[string][]byte

@@ -429,6 +429,16 @@ func staticPart(k kernel) (string, error) {
 // hiddenDirs are mounted over by /init: files placed there would vanish.
 var hiddenDirs = []string{"proc", "sys", "dev", "tmp", "run", "var/run"}
 
+// hidden reports whether n (cleanName's) is under a hidden directory.
+func hidden(n string) bool {
+	for _, h := range hiddenDirs {
+		if n == h || strings.HasPrefix(n, h+"/") {
+			return true
+		}
+	}
+	return false
+}
+
 // dynamicPart is the per-run archive: binaries, files and the script.
 func dynamicPart(o Options, level int) ([]byte, error) {
 	var buf bytes.Buffer
@@ -450,6 +460,31 @@ func dynamicPart(o Options, level int) ([]byte, error) {
 			return nil, fmt.Errorf("guest: binary %s (%s) is not a static ELF program: build it with CGO_ENABLED=0 (BuildTest does)", name, host)
 		}
 		c.file("/bin/"+name, 0o755, data)
+	}
+	var libs []string
+	for _, gp := range sortedKeys(o.Programs) {
+		n := cleanName(gp)
+		if n == "" || n == "init" || hidden(n) {
+			return nil, fmt.Errorf("guest: program %q: give a path outside /proc, /sys, /dev, /tmp and /run", gp)
+		}
+		data, err := os.ReadFile(o.Programs[gp])
+		if err != nil {
+			return nil, fmt.Errorf("guest: program %s: %w", gp, err)
+		}
+		l, err := sharedLibs(o.Programs[gp])
+		if err != nil {
+			return nil, err
+		}
+		libs = append(libs, l...)
+		c.file(n, 0o755, data)
+	}
+	sort.Strings(libs)
+	for _, l := range dedup(libs) {
+		data, err := os.ReadFile(l) // follows the soname symlink
+		if err != nil {
+			return nil, err
+		}
+		c.file(cleanName(l), 0o755, data)
 	}
 	for _, p := range sortedKeys(o.Files) {
 		n := cleanName(p)

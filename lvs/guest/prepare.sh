@@ -26,8 +26,9 @@ apt_update() {
 }
 
 # 1. Host packages. busybox-static, not busybox: the initramfs has no libc
-# for it. kmod gives depmod; iproute2 and ipvsadm are copied into the guest.
-pkgs=(qemu-system-x86 busybox-static cpio kmod ipvsadm iproute2)
+# for it. kmod gives depmod; iproute2 and ipvsadm are copied into the guest,
+# and keepalived, the peer the keepalived importer is compared with.
+pkgs=(qemu-system-x86 busybox-static cpio kmod ipvsadm iproute2 keepalived)
 missing=()
 for p in "${pkgs[@]}"; do
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
