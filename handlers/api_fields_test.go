@@ -16,8 +16,9 @@ import (
 // TestAPIWritesEveryField: every registered field, at its example
 // (configtest.Rich), written through the API's PUT and POST comes back from
 // its GET and is what the store holds; a field added to the registry is in
-// this test without more. The programs are set in the store first: the API
-// may keep a program, never bring one in.
+// this test without more. The programs are set in the store first (with
+// the real server that has some): the API may keep a program, never bring
+// one in.
 func TestAPIWritesEveryField(t *testing.T) {
 	e := newEnv(t, true)
 	ctx := context.Background()
@@ -26,6 +27,10 @@ func TestAPIWritesEveryField(t *testing.T) {
 	seed.Global.ActiveCmd, seed.Global.InactiveCmd = rich.Global.ActiveCmd, rich.Global.InactiveCmd
 	www := config.NewVirtual("www")
 	www.SendProgram = rich.Virtuals[0].SendProgram
+	www.QuorumUp, www.QuorumDown = rich.Virtuals[0].QuorumUp, rich.Virtuals[0].QuorumDown
+	web1 := config.NewReal(rich.Virtuals[0].Reals[0].Name)
+	web1.NotifyUp, web1.NotifyDown = rich.Virtuals[0].Reals[0].NotifyUp, rich.Virtuals[0].Reals[0].NotifyDown
+	www.Reals = []config.RealServer{web1}
 	seed.Virtuals = []config.VirtualServer{www}
 	seeded, err := e.store.Replace(ctx, store.Change{Author: "test", Elevated: true}, seed)
 	if err != nil {
@@ -73,11 +78,13 @@ func TestAPIWritesEveryField(t *testing.T) {
 	if got, w := put("PUT", fmt.Sprintf("/virtual/%d", vid), apiVirtual.of(&vs, 0).Interface()), want(apiVirtual.of(&vs, 0).Interface()); !reflect.DeepEqual(got, w) {
 		t.Errorf("PUT /virtual/%d answered\n%v\nwant\n%v", vid, got, w)
 	}
+	// The real server is seeded, with its programs, so that the API
+	// keeps them: a POST could not bring them in.
 	rs := rich.Virtuals[0].Reals[0]
-	got := put("POST", fmt.Sprintf("/virtual/%d/real", vid), apiReal.of(&rs, 0).Interface())
-	rs.ID = int64(got["id"].(float64))
+	rs.ID = seeded.Virtuals[0].Reals[0].ID
+	got := put("PUT", fmt.Sprintf("/virtual/%d/real/%d", vid, rs.ID), apiReal.of(&rs, 0).Interface())
 	if w := want(apiReal.of(&rs, 0).Interface()); !reflect.DeepEqual(got, w) {
-		t.Errorf("POST a real server answered\n%v\nwant\n%v", got, w)
+		t.Errorf("PUT a real server answered\n%v\nwant\n%v", got, w)
 	}
 
 	// What the store holds is the test model.

@@ -44,9 +44,9 @@ func checkPrograms(old, next *config.Config, elevated bool, also ...*config.Conf
 	for _, o := range also {
 		known := map[string]bool{}
 		for _, p := range config.Programs(o) {
-			known[p.Field+"\x00"+p.VirtualName+"\x00"+p.Command] = true
+			known[programSlot(p)] = true
 		}
-		added = slices.DeleteFunc(added, func(p config.Program) bool { return known[p.Field+"\x00"+p.VirtualName+"\x00"+p.Command] })
+		added = slices.DeleteFunc(added, func(p config.Program) bool { return known[programSlot(p)] })
 	}
 	if len(added) == 0 {
 		return nil
@@ -65,4 +65,10 @@ func checkPrograms(old, next *config.Config, elevated bool, also ...*config.Conf
 		return &config.ValidationError{Fields: refused}
 	}
 	return nil
+}
+
+// programSlot names p by where it is and what it runs, across
+// configurations.
+func programSlot(p config.Program) string {
+	return p.Field + "\x00" + p.VirtualName + "\x00" + p.RealName + "\x00" + p.Command
 }

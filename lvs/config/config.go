@@ -129,7 +129,17 @@ type VirtualServer struct {
 	Persistence        int64   // persistence timeout in seconds; 0 = none
 	PersistenceNetmask Netmask // client granularity of persistence
 
-	SorryServer netip.Addr // used when no real server is up
+	SorryServer netip.Addr // used while the service is below its quorum
+
+	// Quorum (keepalived's): the service is up while the weights of its
+	// up real servers add up to Quorum (0 is keepalived's 1); below
+	// Quorum-Hysteresis it is down (the sorry server takes over), and up
+	// again at Quorum+Hysteresis. QuorumUp and QuorumDown are programs
+	// run when it gains and loses its quorum.
+	Quorum     int64
+	Hysteresis int64
+	QuorumUp   string
+	QuorumDown string
 
 	// Health checking (piranha's nanny).
 	CheckTimeout time.Duration // interval and I/O timeout of a check
@@ -168,6 +178,10 @@ type RealServer struct {
 	// Connection thresholds; 0 = no limit.
 	UpperThreshold int64
 	LowerThreshold int64
+	// Programs run when the health checks find it up, and down
+	// (keepalived's notify_up and notify_down).
+	NotifyUp   string
+	NotifyDown string
 }
 
 // IsFWMark reports whether vs is a firewall-mark service.
@@ -203,6 +217,9 @@ func (c *Config) Clone() *Config {
 	}
 	return &n
 }
+
+// EffectiveQuorum is vs's quorum after applying the default, 1.
+func (vs *VirtualServer) EffectiveQuorum() int64 { return max(vs.Quorum, 1) }
 
 // EffectivePort is the port IPVS and the checks use for rs within vs.
 func (rs *RealServer) EffectivePort(vs *VirtualServer) int {

@@ -6,19 +6,25 @@ import (
 )
 
 // Program is a command line a director runs as root: a virtual server's
-// send_program (its health check), or the global active_cmd and
+// send_program (its health check), quorum_up and quorum_down, a real
+// server's notify_up and notify_down, or the global active_cmd and
 // inactive_cmd (run when the director becomes active or standby).
 // Whoever sets one chooses what root runs on both directors, so the store
 // asks more of a change that adds or alters one than of any other.
 type Program struct {
-	// Field is the lvs.cf key and form field: send_program, active_cmd or
-	// inactive_cmd.
+	// Field is the lvs.cf key and form field of a command field
+	// (KindCommand) of the registry.
 	Field string
 	// Virtual is the index of the virtual server in Config.Virtuals, -1
 	// for the global commands; VirtualName is its name.
 	Virtual     int
 	VirtualName string
-	Command     string // the command line as configured
+	// Real is the index of the real server in its virtual server's
+	// Reals, -1 for the commands of a virtual server or global ones;
+	// RealName is its name.
+	Real     int
+	RealName string
+	Command  string // the command line as configured
 }
 
 // String names the program as messages do: "send_program of virtual
@@ -26,6 +32,9 @@ type Program struct {
 func (p Program) String() string {
 	if p.Virtual < 0 {
 		return p.Field
+	}
+	if p.Real >= 0 {
+		return fmt.Sprintf("%s of real server %s of virtual server %s", p.Field, displayName(p.RealName, p.Real), displayName(p.VirtualName, p.Virtual))
 	}
 	return fmt.Sprintf("%s of virtual server %s", p.Field, displayName(p.VirtualName, p.Virtual))
 }
@@ -48,34 +57,44 @@ func (p Program) FieldError(msg string) *FieldError {
 	if p.Virtual >= 0 {
 		fe.Section, fe.Virtual, fe.VirtualName = "virtual", p.Virtual, p.VirtualName
 	}
+	if p.Real >= 0 {
+		fe.Section, fe.Real, fe.RealName = "server", p.Real, p.RealName
+	}
 	return fe
 }
 
 // Programs lists the programs c configures, the registry's command fields
 // (KindCommand): active_cmd and inactive_cmd, then each virtual server's
-// send_program, in order. An empty field is none. A send_program is listed
+// (send_program, quorum_up, quorum_down) followed by those of its real
+// servers (notify_up, notify_down), in order. An empty field is none. A send_program is listed
 // whatever the check kind: a later change of the kind, or an activation,
 // makes it run without changing the program.
 func Programs(c *Config) []Program {
 	var ps []Program
-	ps = commands(ps, GlobalFields, &c.Global, -1, "")
-	ps = commands(ps, RedundancyFields, &c.Redundancy, -1, "")
+	ps = commands(ps, GlobalFields, &c.Global, Program{Virtual: -1, Real: -1})
+	ps = commands(ps, RedundancyFields, &c.Redundancy, Program{Virtual: -1, Real: -1})
 	for i := range c.Virtuals {
 		vs := &c.Virtuals[i]
-		ps = commands(ps, VirtualFields, vs, i, vs.Name)
+		ps = commands(ps, VirtualFields, vs, Program{Virtual: i, VirtualName: vs.Name, Real: -1})
+		for j := range vs.Reals {
+			rs := &vs.Reals[j]
+			ps = commands(ps, RealFields, rs, Program{Virtual: i, VirtualName: vs.Name, Real: j, RealName: rs.Name})
+		}
 	}
 	return ps
 }
 
-// commands adds the command fields of fs set in t to ps.
-func commands[T any](ps []Program, fs Fields[T], t *T, vi int, vname string) []Program {
+// commands adds the command fields of fs set in t to ps, placed as at is.
+func commands[T any](ps []Program, fs Fields[T], t *T, at Program) []Program {
 	for i := range fs {
 		f := &fs[i]
 		if f.Kind != KindCommand {
 			continue
 		}
 		if cmd := f.Text(t); strings.TrimSpace(cmd) != "" {
-			ps = append(ps, Program{Field: f.Key, Virtual: vi, VirtualName: vname, Command: cmd})
+			p := at
+			p.Field, p.Command = f.Key, cmd
+			ps = append(ps, p)
 		}
 	}
 	return ps
@@ -88,16 +107,18 @@ func commands[T any](ps []Program, fs Fields[T], t *T, vi int, vname string) []P
 // not listed, nor one whose virtual server was only renamed or moved.
 func NewPrograms(old, next *Config) []Program {
 	type slot struct {
-		field string
-		entry key
+		field       string
+		entry, real key
 	}
 	have := map[slot]string{}
 	for _, p := range Programs(old) {
-		have[slot{p.Field, programEntry(old, p)}] = p.Command
+		e, r := programEntry(old, p)
+		have[slot{p.Field, e, r}] = p.Command
 	}
 	var out []Program
 	for _, p := range Programs(next) {
-		if cmd, ok := have[slot{p.Field, programEntry(next, p)}]; !ok || cmd != p.Command {
+		e, r := programEntry(next, p)
+		if cmd, ok := have[slot{p.Field, e, r}]; !ok || cmd != p.Command {
 			out = append(out, p)
 		}
 	}
@@ -105,11 +126,21 @@ func NewPrograms(old, next *Config) []Program {
 }
 
 // programEntry is the entry p belongs to in c: the global settings, or its
-// virtual server.
-func programEntry(c *Config, p Program) key {
+// virtual server, or its real server (none: key{id: -1}). A real server
+// the store gave an id is itself wherever it moves (ids are unique across
+// virtual servers): its programs still run on its own transitions.
+func programEntry(c *Config, p Program) (virtual, real key) {
+	none := key{id: -1} // ids the store gives are positive
 	if p.Virtual < 0 {
-		return key{id: -1} // ids the store gives are positive
+		return none, none
 	}
 	vs := &c.Virtuals[p.Virtual]
-	return entryKey(vs.ID, vs.Name)
+	if p.Real < 0 {
+		return entryKey(vs.ID, vs.Name), none
+	}
+	rs := &vs.Reals[p.Real]
+	if rs.ID != 0 {
+		return none, key{id: rs.ID}
+	}
+	return entryKey(vs.ID, vs.Name), key{name: rs.Name}
 }

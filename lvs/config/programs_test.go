@@ -11,30 +11,41 @@ func TestPrograms(t *testing.T) {
 	c.Global.ActiveCmd = `/usr/bin/logger -t lvs "now active"`
 	web := NewVirtual("web")
 	web.SendProgram = "/usr/local/sbin/check %h %p"
+	web.QuorumDown = "/usr/local/sbin/page web"
+	web.Reals = []RealServer{NewReal("web1"), NewReal("web2")}
+	web.Reals[1].NotifyUp = "/usr/local/sbin/up web2"
 	c.Virtuals = []VirtualServer{NewVirtual("dns"), web}
 	want := []Program{
-		{Field: "active_cmd", Virtual: -1, Command: `/usr/bin/logger -t lvs "now active"`},
-		{Field: "send_program", Virtual: 1, VirtualName: "web", Command: "/usr/local/sbin/check %h %p"},
+		{Field: "active_cmd", Virtual: -1, Real: -1, Command: `/usr/bin/logger -t lvs "now active"`},
+		{Field: "quorum_down", Virtual: 1, VirtualName: "web", Real: -1, Command: "/usr/local/sbin/page web"},
+		{Field: "send_program", Virtual: 1, VirtualName: "web", Real: -1, Command: "/usr/local/sbin/check %h %p"},
+		{Field: "notify_up", Virtual: 1, VirtualName: "web", Real: 1, RealName: "web2", Command: "/usr/local/sbin/up web2"},
 	}
 	got := Programs(c)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Programs = %+v\nwant %+v", got, want)
 	}
-	if got[0].String() != "active_cmd" || got[1].String() != "send_program of virtual server web" {
-		t.Errorf("names: %q, %q", got[0], got[1])
+	if got[0].String() != "active_cmd" || got[2].String() != "send_program of virtual server web" {
+		t.Errorf("names: %q, %q", got[0], got[2])
 	}
-	if got[0].Path() != "/usr/bin/logger" || got[1].Path() != "/usr/local/sbin/check" {
-		t.Errorf("paths: %q, %q", got[0].Path(), got[1].Path())
+	if got[0].Path() != "/usr/bin/logger" || got[2].Path() != "/usr/local/sbin/check" {
+		t.Errorf("paths: %q, %q", got[0].Path(), got[2].Path())
 	}
 	if p := (Program{Command: `"unclosed`}); p.Path() != "" {
 		t.Errorf("the path of a command that does not split = %q", p.Path())
 	}
-	fe := got[1].FieldError("bad")
+	fe := got[2].FieldError("bad")
 	if fe.Section != "virtual" || fe.Virtual != 1 || fe.VirtualName != "web" || fe.Field != "send_program" || fe.Real != -1 {
 		t.Errorf("FieldError of a send_program = %+v", fe)
 	}
 	if fe := got[0].FieldError("bad"); fe.Section != "global" || fe.Virtual != -1 || fe.Field != "active_cmd" {
 		t.Errorf("FieldError of active_cmd = %+v", fe)
+	}
+	if got[3].String() != "notify_up of real server web2 of virtual server web" {
+		t.Errorf("name of a real server's program: %q", got[3])
+	}
+	if fe := got[3].FieldError("bad"); fe.Section != "server" || fe.Virtual != 1 || fe.Real != 1 || fe.RealName != "web2" || fe.Field != "notify_up" {
+		t.Errorf("FieldError of a notify_up = %+v", fe)
 	}
 }
 
@@ -87,6 +98,26 @@ func TestNewPrograms(t *testing.T) {
 			cfg("", "", vs(1, "web", other), vs(2, "dns", check)),
 			[]string{"send_program of virtual server web", "send_program of virtual server dns"}},
 		{"an import matched by name", cfg("", "", vs(0, "web", check)), cfg("", "", vs(0, "web", check)), nil},
+		{"quorum_up set", cfg("", "", vs(1, "web", "")), func() *Config {
+			c := cfg("", "", vs(1, "web", ""))
+			c.Virtuals[0].QuorumUp = notify
+			return c
+		}(), []string{"quorum_up of virtual server web"}},
+		{"notify_down set", withReal(cfg("", "", vs(1, "web", "")), 7, "web1", ""), withReal(cfg("", "", vs(1, "web", "")), 7, "web1", notify),
+			[]string{"notify_down of real server web1 of virtual server web"}},
+		{"notify_down unchanged, real server renamed", withReal(cfg("", "", vs(1, "web", "")), 7, "web1", notify),
+			withReal(cfg("", "", vs(1, "web", "")), 7, "web9", notify), nil},
+		{"real server with its notify_down moved to another virtual server", withReal(cfg("", "", vs(1, "web", ""), vs(2, "dns", "")), 7, "web1", notify),
+			func() *Config {
+				c := cfg("", "", vs(2, "dns", ""), vs(1, "web", ""))
+				return withReal(c, 7, "web1", notify)
+			}(), nil},
+		{"an imported real server's notify_down in another virtual server", withReal(cfg("", "", vs(1, "web", ""), vs(2, "dns", "")), 0, "web1", notify),
+			withReal(cfg("", "", vs(2, "dns", ""), vs(1, "web", "")), 0, "web1", notify),
+			[]string{"notify_down of real server web1 of virtual server dns"}},
+		{"notify_down moved to another real server", withReal(withReal(cfg("", "", vs(1, "web", "")), 7, "web1", notify), 8, "web2", ""),
+			withReal(withReal(cfg("", "", vs(1, "web", "")), 7, "web1", ""), 8, "web2", notify),
+			[]string{"notify_down of real server web2 of virtual server web"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
@@ -116,4 +147,13 @@ func BenchmarkNewPrograms(b *testing.B) {
 			b.Fatal("an unchanged configuration has new programs")
 		}
 	}
+}
+
+// withReal adds to c's first virtual server a real server with id and
+// name whose notify_down is prog.
+func withReal(c *Config, id int64, name, prog string) *Config {
+	rs := NewReal(name)
+	rs.ID, rs.NotifyDown = id, prog
+	c.Virtuals[0].Reals = append(c.Virtuals[0].Reals, rs)
+	return c
 }

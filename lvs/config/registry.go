@@ -209,6 +209,24 @@ var VirtualFields = Fields[VirtualServer]{
 		Tab: TabVirtual, Label: "Sorry server", Help: "used while no real server is up",
 		Kind: KindAddr, NoPlaceholder: true, CfZeroIsNone: true, Example: "10.10.0.99"},
 		Ref: func(vs *VirtualServer) any { return &vs.SorryServer }},
+	// Quorum (issue 15, keepalived's quorum, hysteresis, quorum_up and
+	// quorum_down); hysteresis below the quorum is Validate's rule.
+	{Meta: Meta{Key: "quorum", Cf: "quorum", Form: "quorum", JSON: "quorum", Column: "quorum",
+		Tab: TabVirtual, Label: "Quorum", Help: "weights of the up real servers the service needs, else the sorry server; empty: 1",
+		Kind: KindInt, Range: Between(1, MaxUint32), ZeroOK: true, FormBlank: true, Example: "10"},
+		Ref: func(vs *VirtualServer) any { return &vs.Quorum }},
+	{Meta: Meta{Key: "hysteresis", Cf: "hysteresis", Form: "hysteresis", JSON: "hysteresis", Column: "hysteresis",
+		Tab: TabVirtual, Label: "Quorum hysteresis", Help: "lost below quorum - hysteresis, regained at quorum + hysteresis",
+		Kind: KindInt, Range: Between(0, MaxUint32), Example: "2"},
+		Ref: func(vs *VirtualServer) any { return &vs.Hysteresis }},
+	{Meta: Meta{Key: "quorum_up", Cf: "quorum_up", Form: "quorum_up", JSON: "quorum_up", Column: "quorum_up",
+		Tab: TabVirtual, Label: "Run when the quorum is gained", Help: "full path and arguments; run without a shell, as root",
+		Kind: KindCommand, CfQuoted: true, Example: `/usr/bin/logger -t lvs "www up"`},
+		Ref: func(vs *VirtualServer) any { return &vs.QuorumUp }},
+	{Meta: Meta{Key: "quorum_down", Cf: "quorum_down", Form: "quorum_down", JSON: "quorum_down", Column: "quorum_down",
+		Tab: TabVirtual, Label: "Run when the quorum is lost", Help: "full path and arguments; run without a shell, as root",
+		Kind: KindCommand, CfQuoted: true, Example: `/usr/bin/logger -t lvs "www down"`},
+		Ref: func(vs *VirtualServer) any { return &vs.QuorumDown }},
 	{Meta: Meta{Key: "timeout", Cf: "timeout", Form: "timeout", JSON: "timeout", Column: "check_timeout_ms",
 		Tab: TabVirtual, Label: "Service timeout", Help: "check interval and I/O timeout",
 		Kind: KindSeconds, Range: Within(minInterval, maxTimeout), Default: Defaults{Console: "6", LvsCf: "10"}, CfAlways: true, Example: "2.5"},
@@ -314,6 +332,15 @@ var RealFields = Fields[RealServer]{
 		Tab: TabReal, Label: "Lower connection threshold", Help: "0 = no limit; at most the upper one",
 		Kind: KindInt, Range: Between(0, MaxUint32), Example: "100"},
 		Ref: func(rs *RealServer) any { return &rs.LowerThreshold }},
+	// Notify programs (issue 15, keepalived's notify_up and notify_down).
+	{Meta: Meta{Key: "notify_up", Cf: "notify_up", Form: "notify_up", JSON: "notify_up", Column: "notify_up",
+		Tab: TabReal, Label: "Run when it comes up", Help: "full path and arguments; run without a shell, as root",
+		Kind: KindCommand, CfQuoted: true, Example: `/usr/bin/logger -t lvs "web1 up"`},
+		Ref: func(rs *RealServer) any { return &rs.NotifyUp }},
+	{Meta: Meta{Key: "notify_down", Cf: "notify_down", Form: "notify_down", JSON: "notify_down", Column: "notify_down",
+		Tab: TabReal, Label: "Run when it goes down", Help: "full path and arguments; run without a shell, as root",
+		Kind: KindCommand, CfQuoted: true, Example: `/usr/bin/logger -t lvs "web1 down"`},
+		Ref: func(rs *RealServer) any { return &rs.NotifyDown }},
 }
 
 // schedulerChoices are the kernel's schedulers with their names spelt out.

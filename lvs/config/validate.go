@@ -290,6 +290,11 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 			if usable(vs.SorryServer) && usable(vs.Address) && vs.SorryServer.Is4() != vs.Address.Is4() && g.Network != Tunnel {
 				v.add("sorry_server", "%s is not of the virtual IP's address family (only tunnel mode mixes families)", vs.SorryServer)
 			}
+		case "hysteresis":
+			// keepalived lowers such a hysteresis to quorum-1; a form says so.
+			if q := vs.EffectiveQuorum(); vs.Hysteresis >= q {
+				v.add("hysteresis", "%d is not below the quorum %d: the quorum could never be lost (at most %d)", vs.Hysteresis, q, q-1)
+			}
 		case "expect":
 			if vs.UseRegex {
 				if vs.Expect == "" {
