@@ -80,20 +80,33 @@ func (Configured) Configure(*config.Config) {}
 
 // Desired returns the table cfg asks for: a service for each active virtual
 // server with a real address, holding its active real servers that health
-// lets in, or its sorry server when none is left.
+// lets in, or its sorry server while it is below its quorum (see
+// quorum.go). It decides each quorum afresh, as at a start.
 func Desired(cfg *config.Config, health Weigher) *Table {
+	t, _ := desired(cfg, health, nil)
+	return t
+}
+
+// desired is Desired after what m remembers: the quorums, for their
+// hysteresis, and which real servers were up. It updates m and returns
+// the transitions that run programs; with m nil, none.
+func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 	t := &Table{Timeouts: ipvs.Timeouts{
 		TCP:    time.Duration(cfg.Global.TCPTimeout) * time.Second,
 		TCPFin: time.Duration(cfg.Global.TCPFinTimeout) * time.Second,
 		UDP:    time.Duration(cfg.Global.UDPTimeout) * time.Second,
 	}}
+	var events []event
+	seenVS := map[string]bool{}
+	seenRS := map[serverName]bool{}
 	for i := range cfg.Virtuals {
 		vs := &cfg.Virtuals[i]
 		if !vs.Active || !usable(vs.Address) {
 			continue
 		}
 		s := &Service{Service: serviceOf(vs), Virtual: vs.Name}
-		live := false // a real server takes new connections
+		var sum int64 // the configured weights of the real servers up
+		var up []ipvs.DestKey // of the real servers in s.Dests that are up
 		for j := range vs.Reals {
 			rs := &vs.Reals[j]
 			if !rs.Active || !usable(rs.Address) {
@@ -101,24 +114,99 @@ func Desired(cfg *config.Config, health Weigher) *Table {
 			}
 			w, presence := health.Weight(vs, rs)
 			port := destPort(vs, rs)
+			d := destination(rs.Address, port, rs.EffectiveForward(&cfg.Global), w, rs.UpperThreshold, rs.LowerThreshold)
 			switch presence {
-			case In, Quiesced:
-				s.Dests = append(s.Dests, destination(rs.Address, port, rs.EffectiveForward(&cfg.Global),
-					w, rs.UpperThreshold, rs.LowerThreshold))
-				live = live || presence == In
+			case In:
+				s.Dests = append(s.Dests, d)
+				up = append(up, d.Key())
+				sum += rs.Weight
+			case Quiesced:
+				s.Dests = append(s.Dests, d)
 			case Pending:
 				s.Pending = append(s.Pending, ipvs.DestKey{Addr: rs.Address, Port: port})
 			}
+			if m != nil && presence != Pending {
+				n := serverName{vs.Name, rs.Name}
+				seenRS[n] = true
+				events = m.server(events, n, vs, rs, presence == In)
+			}
 		}
-		if !live && len(s.Pending) == 0 && usable(vs.SorryServer) {
-			// piranha's sorry server, when no real server is healthy
-			// (quiesced ones are not): weight 1, the service's port, the
+		// The quorum: not decided while a real server is not checked yet
+		// (left as the kernel has it, so that a restart empties nothing).
+		was := quorumUnknown
+		if m != nil {
+			was = m.quorum[vs.Name]
+			seenVS[vs.Name] = true
+		}
+		state := was
+		if len(s.Pending) == 0 {
+			state = quorumLost
+			if quorumHeldNow(was, sum, vs.EffectiveQuorum(), vs.Hysteresis) {
+				state = quorumHeld
+			}
+		}
+		if m != nil && state != was {
+			m.quorum[vs.Name] = state
+			events = quorumEvent(events, vs, was, state, sum)
+		}
+		if state == quorumLost && usable(vs.SorryServer) {
+			// keepalived's sorry server takes the place of the real
+			// servers still up (with quorum 1 only ones of weight 0);
+			// quiesced ones stay. Weight 1, the service's port, the
 			// director's default forwarding.
+			s.Dests = slices.DeleteFunc(s.Dests, func(d ipvs.Destination) bool { return slices.Contains(up, d.Key()) })
 			s.Dests = append(s.Dests, destination(vs.SorryServer, uint16(vs.Port), cfg.Global.Network, 1, 0, 0))
 		}
 		t.Services = append(t.Services, s)
 	}
-	return t
+	if m != nil {
+		m.forget(seenVS, seenRS)
+	}
+	return t, events
+}
+
+// server records whether real server n is up, and adds the program its
+// transition runs: notify_up when it comes up (also the first time, as it
+// enters the table), notify_down when it goes down after being up.
+func (m *memory) server(events []event, n serverName, vs *config.VirtualServer, rs *config.RealServer, up bool) []event {
+	was, known := m.up[n]
+	m.up[n] = up
+	switch {
+	case up && (!known || !was):
+		return append(events, event{Field: "notify_up", Virtual: vs.Name, Real: rs.Name, Command: rs.NotifyUp, Detail: "up"})
+	case !up && known && was:
+		return append(events, event{Field: "notify_down", Virtual: vs.Name, Real: rs.Name, Command: rs.NotifyDown, Detail: "down"})
+	}
+	return events
+}
+
+// quorumEvent adds the program of vs's quorum going from was to now:
+// quorum_up when gained, quorum_down when lost, also at the first
+// decision (keepalived's "starting with quorum down"); a first decision
+// that has the quorum runs nothing, as in keepalived.
+func quorumEvent(events []event, vs *config.VirtualServer, was, now quorumState, sum int64) []event {
+	detail := fmt.Sprintf("weight %d of quorum %d, hysteresis %d", sum, vs.EffectiveQuorum(), vs.Hysteresis)
+	switch {
+	case now == quorumLost:
+		return append(events, event{Field: "quorum_down", Virtual: vs.Name, Command: vs.QuorumDown, Detail: "lost: " + detail})
+	case now == quorumHeld && was == quorumLost:
+		return append(events, event{Field: "quorum_up", Virtual: vs.Name, Command: vs.QuorumUp, Detail: "gained: " + detail})
+	}
+	return events
+}
+
+// forget drops what m remembers of servers not seen.
+func (m *memory) forget(vss map[string]bool, rss map[serverName]bool) {
+	for n := range m.quorum {
+		if !vss[n] {
+			delete(m.quorum, n)
+		}
+	}
+	for n := range m.up {
+		if !rss[n] {
+			delete(m.up, n)
+		}
+	}
 }
 
 // destPort is the port of rs's destination in vs's service.

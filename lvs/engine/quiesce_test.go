@@ -126,8 +126,10 @@ func (f fakeHealth) Weight(_ *config.VirtualServer, rs *config.RealServer) (int3
 }
 
 // The sorry server enters when no real server is healthy, whatever the
-// quiesce setting; a healthy one at weight 0 (the admin's choice) counts as
-// healthy, as nanny reported it active to piranha's lvsd.
+// quiesce setting: the quorum 1 of quorum.go. A healthy one counts with its
+// configured weight, whatever health gives it now (a slow start); one the
+// admin set to weight 0 weighs nothing, as in keepalived, and the sorry
+// server takes its place.
 func TestDesiredSorryServer(t *testing.T) {
 	type h = struct {
 		w int32
@@ -144,6 +146,7 @@ func TestDesiredSorryServer(t *testing.T) {
 		{"one up at weight 0", fakeHealth{"r1": h{0, In}, "r2": h{0, Out}}, false, 1},
 		{"all out", fakeHealth{"r1": h{0, Out}, "r2": h{0, Out}}, true, 0},
 		{"one not checked yet", fakeHealth{"r1": h{0, Pending}, "r2": h{0, Quiesced}}, false, 1},
+		{"one up, configured at weight 0", fakeHealth{"r1": h{0, Out}, "r2": h{0, In}}, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := config.Default()
@@ -152,6 +155,9 @@ func TestDesiredSorryServer(t *testing.T) {
 			vs.Reals = []config.RealServer{
 				{Name: "r1", Active: true, Address: a("10.0.0.1"), Weight: 3},
 				{Name: "r2", Active: true, Address: a("10.0.0.2"), Weight: 1},
+			}
+			if tc.name == "one up, configured at weight 0" {
+				vs.Reals[1].Weight = 0
 			}
 			cfg.Virtuals = []config.VirtualServer{vs}
 			s := Desired(cfg, tc.health).Services[0]
