@@ -105,7 +105,7 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 			continue
 		}
 		s := &Service{Service: serviceOf(vs), Virtual: vs.Name}
-		var sum int64 // the configured weights of the real servers up
+		var sum int64         // the configured weights of the real servers up
 		var up []ipvs.DestKey // of the real servers in s.Dests that are up
 		for j := range vs.Reals {
 			rs := &vs.Reals[j]

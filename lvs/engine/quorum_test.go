@@ -93,8 +93,8 @@ func TestDesiredQuorum(t *testing.T) {
 	}{
 		{[]string{"r1", "r2", "r3", "r4"}, false, 4, []string{"notify_up /n/up r1", "notify_up /n/up r2", "notify_up /n/up r3", "notify_up /n/up r4"}},
 		{[]string{"r1", "r2"}, false, 2, []string{"notify_down /n/down r3", "notify_down /n/down r4"}}, // 4 >= 3: held
-		{[]string{"r1"}, true, 0, []string{"notify_down /n/down r2", "quorum_down /q/down"}},         // 2 < 3: lost
-		{[]string{"r1", "r2", "r3"}, true, 0, []string{"notify_up /n/up r2", "notify_up /n/up r3"}},  // 6 < 7: still lost
+		{[]string{"r1"}, true, 0, []string{"notify_down /n/down r2", "quorum_down /q/down"}},           // 2 < 3: lost
+		{[]string{"r1", "r2", "r3"}, true, 0, []string{"notify_up /n/up r2", "notify_up /n/up r3"}},    // 6 < 7: still lost
 		{[]string{"r1", "r2", "r3", "r4"}, false, 4, []string{"notify_up /n/up r4", "quorum_up /q/up"}},
 	} {
 		tab, evs := desired(cfg, upHealth(step.up...), m)
