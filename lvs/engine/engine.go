@@ -61,6 +61,9 @@ type Engine struct {
 	cfg     *config.Config // the configuration of status.Desired
 	applied chan int64     // serials applied, for whoever waits (tests, sync)
 	hist    *history       // rates per virtual server
+	memory  *memory        // quorums and real servers up, between reconciles; guarded by run
+	notify  *notifier      // runs the programs of their transitions
+	stop    context.CancelFunc
 }
 
 // Status is what the engine last did, for the console.
@@ -98,7 +101,18 @@ func New(o Options) *Engine {
 	if every < 0 {
 		every = time.Hour
 	}
-	return &Engine{o: o, applied: make(chan int64, 1), hist: newHistory(every)}
+	// The programs of transitions end with the engine (Close), not with
+	// one reconcile's context.
+	ctx, stop := context.WithCancel(context.Background())
+	return &Engine{o: o, applied: make(chan int64, 1), hist: newHistory(every),
+		memory: newMemory(), notify: newNotifier(ctx, o.Log), stop: stop}
+}
+
+// Close kills the programs of transitions still running (quorum_up,
+// notify_down...) and waits for them to end.
+func (e *Engine) Close() {
+	e.stop()
+	e.notify.wait()
 }
 
 // Status returns a copy of the engine's state.
@@ -115,10 +129,12 @@ func (e *Engine) Status() Status {
 func (e *Engine) Applied() <-chan int64 { return e.applied }
 
 // Run reconciles at start, whenever the configuration changes, and every
-// Resync to repair drift (a service deleted by hand), until ctx ends.
+// Resync to repair drift (a service deleted by hand), until ctx ends; then
+// it kills the programs of transitions still running (see Close).
 func (e *Engine) Run(ctx context.Context) error {
 	changes, cancel := e.o.Source.Subscribe()
 	defer cancel()
+	defer e.Close()
 	e.update(func(s *Status) { s.Running = true })
 	defer e.update(func(s *Status) { s.Running = false })
 
@@ -182,7 +198,13 @@ func (e *Engine) Reconcile(ctx context.Context) {
 		return
 	}
 	e.o.Health.Configure(cfg)
-	want := Desired(cfg, e.o.Health)
+	want, events := desired(cfg, e.o.Health, e.memory)
+	for _, ev := range events {
+		if ev.Real == "" {
+			e.o.Log.Info("quorum "+ev.Detail, "virtual", ev.Virtual)
+		}
+	}
+	e.notify.post(events) // never waited for
 	e.mu.Lock()
 	e.cfg = cfg
 	e.mu.Unlock()
