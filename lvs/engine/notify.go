@@ -33,8 +33,8 @@ type notifier struct {
 	slot chan struct{}   // notifyAtOnce tokens
 
 	mu      sync.Mutex
-	pending map[serverName]event // the next to run, per server
-	running map[serverName]bool  // a goroutine runs this server's programs
+	pending map[serverName]event  // the next to run, per server
+	running map[serverName]bool   // a goroutine runs this server's programs
 	last    map[serverName]string // the program last run in a drain
 	wg      sync.WaitGroup
 }
