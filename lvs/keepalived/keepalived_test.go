@@ -237,9 +237,7 @@ virtual_server 192.0.2.1 80 {
 	}{
 		{1, "vrrp_script", "block is left out"},
 		{5, "alpha", "not supported"},
-		{6, "quorum", "not supported"},
 		{7, "bogus_keyword", "not a keepalived keyword"},
-		{9, "notify_up", "not supported"},
 		{10, "PING_CHECK", "not supported"},
 		{13, "bindto", "not supported"},
 		{15, "", "second checker"},
@@ -252,6 +250,77 @@ virtual_server 192.0.2.1 80 {
 	}
 	if c.Virtuals[0].CheckKind != config.CheckTCP {
 		t.Errorf("check %q, want the first real server's tcp", c.Virtuals[0].CheckKind)
+	}
+	for _, w := range ws {
+		if w.Key == "quorum" || w.Key == "notify_up" {
+			t.Errorf("%s is supported, yet warned of: %v", w.Key, w)
+		}
+	}
+}
+
+// TestQuorumAndNotify: quorum, hysteresis, quorum_up, quorum_down,
+// notify_up and notify_down map to their fields; a quorum above the
+// weight of all the real servers, and a hysteresis not below the quorum,
+// are lowered as keepalived lowers them, with a warning at their line.
+func TestQuorumAndNotify(t *testing.T) {
+	src := `virtual_server 192.0.2.1 80 {
+    quorum 3
+    hysteresis 1
+    quorum_up "/usr/local/sbin/page up www"
+    quorum_down /usr/local/sbin/page down
+    real_server 10.0.0.1 80 {
+        weight 2
+        notify_up "/usr/local/sbin/note 'web 1' up"
+        notify_down /usr/local/sbin/note down
+        TCP_CHECK {
+        }
+    }
+    real_server 10.0.0.2 80 {
+        weight 2
+        TCP_CHECK {
+        }
+    }
+}
+virtual_server 192.0.2.2 80 {
+    quorum 9
+    hysteresis 12
+    real_server 10.0.0.3 80 {
+        weight 4
+        TCP_CHECK {
+        }
+    }
+}
+`
+	c, ws, err := importText(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := c.Virtuals[0]
+	if vs.Quorum != 3 || vs.Hysteresis != 1 || vs.QuorumUp != "/usr/local/sbin/page up www" || vs.QuorumDown != "/usr/local/sbin/page down" {
+		t.Errorf("quorum %d, hysteresis %d, quorum_up %q, quorum_down %q", vs.Quorum, vs.Hysteresis, vs.QuorumUp, vs.QuorumDown)
+	}
+	if rs := vs.Reals[0]; rs.NotifyUp != "/usr/local/sbin/note 'web 1' up" || rs.NotifyDown != "/usr/local/sbin/note down" {
+		t.Errorf("notify_up %q, notify_down %q", rs.NotifyUp, rs.NotifyDown)
+	}
+	if args, err := config.SplitArgs(vs.Reals[0].NotifyUp); err != nil || len(args) != 3 || args[1] != "web 1" {
+		t.Errorf("notify_up splits into %q, %v", args, err)
+	}
+	if vs := c.Virtuals[1]; vs.Quorum != 4 || vs.Hysteresis != 3 {
+		t.Errorf("quorum %d, hysteresis %d: want 4 (the weight of all) and 3 (below it)", vs.Quorum, vs.Hysteresis)
+	}
+	for _, w := range []struct {
+		line     int
+		key, msg string
+	}{
+		{20, "quorum", "lowered to 4"},
+		{21, "hysteresis", "lowered to 3"},
+	} {
+		if !hasWarning(ws, w.line, w.key, w.msg) {
+			t.Errorf("no warning at line %d on %q (%q) in %v", w.line, w.key, w.msg, ws)
+		}
+	}
+	if len(ws) != 2 {
+		t.Errorf("warnings %v, want the two above", ws)
 	}
 }
 

@@ -270,7 +270,38 @@ func (m *mapper) virtualKey(kv *kvirtual, k *node) {
 		set(map[string]string{"delay_loop": "check_interval", "connect_timeout": "timeout", "retry": "check_failures"}[k.key])
 	case "real_server":
 		m.realServer(kv, k)
-	case "ha_suspend", "smtp_alert", "alpha", "omega", "quorum", "quorum_up", "quorum_down", "hysteresis",
+	case "quorum":
+		// keepalived reads a bad quorum as 1, with an error; so do we.
+		if v, ok := m.arg(k); ok {
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil || n < 1 {
+				m.rep.errorf(k.pos, k.key, "%q is not a quorum: use 1-%d", v, uint32(config.MaxUint32))
+				return
+			}
+			vs.Quorum = int64(n)
+			set("quorum")
+		}
+	case "hysteresis":
+		if v, ok := m.arg(k); ok {
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil {
+				m.rep.errorf(k.pos, k.key, "%q is not a hysteresis: use 0-%d", v, uint32(config.MaxUint32))
+				return
+			}
+			vs.Hysteresis = int64(n)
+			set("hysteresis")
+		}
+	case "quorum_up":
+		if c, ok := m.command(k); ok {
+			vs.QuorumUp = c
+			set("quorum_up")
+		}
+	case "quorum_down":
+		if c, ok := m.command(k); ok {
+			vs.QuorumDown = c
+			set("quorum_down")
+		}
+	case "ha_suspend", "smtp_alert", "alpha", "omega",
 		"persistence_engine", "snmp_name", "sorry_server_inhibit", "sorry_server_lvs_method":
 		m.unsupported(k, "")
 	default:
@@ -375,7 +406,16 @@ func (m *mapper) realServer(kv *kvirtual, n *node) {
 			if v, ok := m.arg(k); ok {
 				rt.host = v
 			}
-		case "notify_up", "notify_down", "alpha", "smtp_alert", "snmp_name":
+		case "notify_up", "notify_down":
+			if c, ok := m.command(k); ok {
+				if k.key == "notify_up" {
+					kr.rs.NotifyUp = c
+				} else {
+					kr.rs.NotifyDown = c
+				}
+				kr.keys[k.key] = k.pos
+			}
+		case "alpha", "smtp_alert", "snmp_name":
 			m.unsupported(k, "")
 		case "TCP_CHECK", "HTTP_GET", "SSL_GET", "SMTP_CHECK", "MISC_CHECK", "UDP_CHECK", "DNS_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK":
 			if s, t, ok := m.checker(k); ok {
@@ -726,6 +766,7 @@ func (m *mapper) addVirtual(kv *kvirtual, vs config.VirtualServer) {
 		vs.CheckKind, vs.CheckTimeout, vs.CheckInterval = config.CheckTCP, kv.timing.timeout, kv.timing.interval
 		vs.CheckFailures = kv.timing.retry + 1
 	}
+	m.quorum(&vs, pl)
 	if kv.sorry.IsValid() {
 		vs.SorryServer = kv.sorry.Addr()
 		if p := int(kv.sorry.Port()); p != 0 && p != vs.Port && !vs.IsFWMark() {
@@ -733,6 +774,39 @@ func (m *mapper) addVirtual(kv *kvirtual, vs config.VirtualServer) {
 		}
 	}
 	m.addModel(vs, pl, kv)
+}
+
+// quorum bounds vs's quorum and hysteresis as keepalived does
+// (check_data.c validate_check_config): a quorum above the weight of all
+// the real servers could never be reached and becomes that weight; a
+// hysteresis not below the quorum becomes quorum-1.
+func (m *mapper) quorum(vs *config.VirtualServer, pl places) {
+	var total int64
+	for _, rs := range vs.Reals {
+		total += rs.Weight
+	}
+	if pos, ok := pl.keys["quorum"]; ok && vs.Quorum > total {
+		m.rep.warnf(pos, "quorum", "%d is above the weight of all the real servers, %d: lowered to %d, as keepalived", vs.Quorum, total, max(total, 1))
+		vs.Quorum = max(total, 1)
+	}
+	if q := vs.EffectiveQuorum(); vs.Hysteresis >= q {
+		m.rep.warnf(pl.keys["hysteresis"], "hysteresis", "%d is not below the quorum %d: lowered to %d, as keepalived", vs.Hysteresis, q, q-1)
+		vs.Hysteresis = q - 1
+	}
+}
+
+// command reads a program's command line (quorum_up, notify_up...): a
+// quoted string is the command line, words are its words. keepalived runs
+// it as its script_user; the console runs it as root, so the program must
+// be a file only root can change (the import refuses it otherwise).
+func (m *mapper) command(k *node) (string, bool) {
+	if _, ok := m.arg(k); !ok {
+		return "", false
+	}
+	if len(k.args) == 1 {
+		return k.args[0], true
+	}
+	return joinArgs(k.args), true
 }
 
 func sameCheck(a, b spec) bool {
