@@ -267,11 +267,11 @@ func TestQuorumAndNotify(t *testing.T) {
     quorum 3
     hysteresis 1
     quorum_up "/usr/local/sbin/page up www"
-    quorum_down /usr/local/sbin/page down
+    quorum_down /usr/local/sbin/page-down root
     real_server 10.0.0.1 80 {
         weight 2
         notify_up "/usr/local/sbin/note 'web 1' up"
-        notify_down /usr/local/sbin/note down
+        notify_down "/usr/local/sbin/note down" nobody
         TCP_CHECK {
         }
     }
@@ -296,7 +296,7 @@ virtual_server 192.0.2.2 80 {
 		t.Fatal(err)
 	}
 	vs := c.Virtuals[0]
-	if vs.Quorum != 3 || vs.Hysteresis != 1 || vs.QuorumUp != "/usr/local/sbin/page up www" || vs.QuorumDown != "/usr/local/sbin/page down" {
+	if vs.Quorum != 3 || vs.Hysteresis != 1 || vs.QuorumUp != "/usr/local/sbin/page up www" || vs.QuorumDown != "/usr/local/sbin/page-down" {
 		t.Errorf("quorum %d, hysteresis %d, quorum_up %q, quorum_down %q", vs.Quorum, vs.Hysteresis, vs.QuorumUp, vs.QuorumDown)
 	}
 	if rs := vs.Reals[0]; rs.NotifyUp != "/usr/local/sbin/note 'web 1' up" || rs.NotifyDown != "/usr/local/sbin/note down" {
@@ -312,6 +312,7 @@ virtual_server 192.0.2.2 80 {
 		line     int
 		key, msg string
 	}{
+		{9, "notify_down", "user nobody is left out"},
 		{20, "quorum", "lowered to 4"},
 		{21, "hysteresis", "lowered to 3"},
 	} {
@@ -319,8 +320,8 @@ virtual_server 192.0.2.2 80 {
 			t.Errorf("no warning at line %d on %q (%q) in %v", w.line, w.key, w.msg, ws)
 		}
 	}
-	if len(ws) != 2 {
-		t.Errorf("warnings %v, want the two above", ws)
+	if len(ws) != 3 {
+		t.Errorf("warnings %v, want the three above", ws)
 	}
 }
 

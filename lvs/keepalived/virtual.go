@@ -795,18 +795,21 @@ func (m *mapper) quorum(vs *config.VirtualServer, pl places) {
 	}
 }
 
-// command reads a program's command line (quorum_up, notify_up...): a
-// quoted string is the command line, words are its words. keepalived runs
-// it as its script_user; the console runs it as root, so the program must
-// be a file only root can change (the import refuses it otherwise).
+// command reads a program's command line (quorum_up, notify_up...) as
+// keepalived's notify scripts: the first word, quoted when it has
+// arguments, is the command line; a user (and group) may follow. The
+// console runs every program as root, so the program must be a file only
+// root can change (applying the import refuses it otherwise), and another
+// user is left out with a warning.
 func (m *mapper) command(k *node) (string, bool) {
-	if _, ok := m.arg(k); !ok {
+	v, ok := m.arg(k)
+	if !ok {
 		return "", false
 	}
-	if len(k.args) == 1 {
-		return k.args[0], true
+	if len(k.args) > 1 && k.args[1] != "root" {
+		m.rep.warnf(k.pos, k.key, "the console runs programs as root: user %s is left out", strings.Join(k.args[1:], " "))
 	}
-	return joinArgs(k.args), true
+	return v, true
 }
 
 func sameCheck(a, b spec) bool {
