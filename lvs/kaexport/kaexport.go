@@ -145,15 +145,24 @@ func (x *writer) global() {
 }
 
 // runsPrograms reports whether the file names a program keepalived runs:
-// a check program, or a command run on becoming active or standby.
+// a check program, a command run on becoming active or standby, a quorum's
+// or a real server's program.
 func (x *writer) runsPrograms() bool {
 	if x.cfg.Redundancy.BackupActive && (x.cfg.Global.ActiveCmd != "" || x.cfg.Global.InactiveCmd != "") {
 		return true
 	}
 	for i := range x.cfg.Virtuals {
 		vs := &x.cfg.Virtuals[i]
-		if inTable(vs) && checkKind(vs) == config.CheckProgram && vs.SendProgram != "" {
+		if !inTable(vs) || !hasReals(vs) {
+			continue
+		}
+		if checkKind(vs) == config.CheckProgram && vs.SendProgram != "" || vs.QuorumUp != "" || vs.QuorumDown != "" {
 			return true
+		}
+		for _, rs := range vs.Reals {
+			if rs.Active && usable(rs.Address) && (rs.NotifyUp != "" || rs.NotifyDown != "") {
+				return true
+			}
 		}
 	}
 	return false
@@ -337,16 +346,20 @@ func (x *writer) vrrpInterface(vips []vip) string {
 	return "eth0"
 }
 
-func (x *writer) notify(kw, field, cmd string) {
+func (x *writer) notify(kw, field, cmd string) { x.program(1, "global", kw, field, cmd) }
+
+// program writes a program keepalived runs on a transition, as root, at
+// depth; where and field name it in an omission.
+func (x *writer) program(depth int, where, kw, field, cmd string) {
 	if cmd == "" {
 		return
 	}
 	q, err := command(cmd, nil)
 	if err != nil {
-		x.omit(1, "global", field, err.Error())
+		x.omit(depth, where, field, err.Error())
 		return
 	}
-	x.printf(1, "%s %s root", kw, q)
+	x.printf(depth, "%s %s root", kw, q)
 }
 
 // command writes a command line as keepalived's quoted script string, with
@@ -458,9 +471,17 @@ func (x *writer) virtual(vs *config.VirtualServer) {
 	if vs.Quiesce {
 		x.printf(1, "inhibit_on_failure")
 	}
-	if usable(vs.SorryServer) && zeroWeights(vs) {
-		x.omit(1, where, "sorry_server", "keepalived's quorum counts weights: with every real server at weight 0 it serves the sorry server instead of them")
+	if vs.Quorum != 0 {
+		x.printf(1, "quorum %d", vs.Quorum)
+		if total := totalWeight(vs); vs.Quorum > total {
+			x.omit(1, where, "quorum", fmt.Sprintf("keepalived lowers a quorum above the weight of all the real servers to that weight, %d", total))
+		}
 	}
+	if vs.Hysteresis != 0 {
+		x.printf(1, "hysteresis %d", vs.Hysteresis)
+	}
+	x.program(1, where, "quorum_up", "quorum_up", vs.QuorumUp)
+	x.program(1, where, "quorum_down", "quorum_down", vs.QuorumDown)
 	if vs.Reentry > 0 {
 		x.omit(1, where, "reentry", "keepalived puts a real server back at its first successful check")
 	}
@@ -485,21 +506,15 @@ func hasReals(vs *config.VirtualServer) bool {
 	return false
 }
 
-// zeroWeights reports whether vs has real servers in the table and all
-// of them at weight 0.
-func zeroWeights(vs *config.VirtualServer) bool {
-	n := 0
+// totalWeight is the weight of vs's real servers in the table.
+func totalWeight(vs *config.VirtualServer) int64 {
+	var n int64
 	for i := range vs.Reals {
-		rs := &vs.Reals[i]
-		if !rs.Active || !usable(rs.Address) {
-			continue
+		if rs := &vs.Reals[i]; rs.Active && usable(rs.Address) {
+			n += rs.Weight
 		}
-		if rs.Weight != 0 {
-			return false
-		}
-		n++
 	}
-	return n > 0
+	return n
 }
 
 // interval is the time between checks: the check interval, or piranha's
@@ -571,6 +586,8 @@ func (x *writer) real(vs *config.VirtualServer, rs *config.RealServer, vsFwd con
 	if rs.LowerThreshold != 0 {
 		x.printf(2, "lthreshold %d", rs.LowerThreshold)
 	}
+	x.program(2, where, "notify_up", "notify_up", rs.NotifyUp)
+	x.program(2, where, "notify_down", "notify_down", rs.NotifyDown)
 	connectPort := 0
 	if checkPort != kaPort {
 		connectPort = checkPort

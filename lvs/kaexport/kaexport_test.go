@@ -162,6 +162,23 @@ var cases = []struct {
 		c.Virtuals = []config.VirtualServer{send, syn}
 		return c
 	}},
+	{"quorum", kaexport.Primary, func() *config.Config {
+		c := base()
+		c.Global.Network = config.Direct
+		a, b := real("a", "10.0.0.1", 0, 3), real("b", "10.0.0.2", 0, 2)
+		a.NotifyUp, a.NotifyDown = "/usr/bin/logger -t lvs a-up", "/usr/bin/logger -t lvs a-down"
+		held := virtual("held", "192.0.2.170", 80, a, b)
+		held.SorryServer = addr("10.0.0.99")
+		held.Quorum, held.Hysteresis = 4, 1
+		held.QuorumUp, held.QuorumDown = "/usr/bin/logger -t lvs quorum-up", "/usr/bin/logger -t lvs quorum-down"
+		// 3 < 4+1: keepalived starts with the quorum down, the sorry
+		// server in their place, as engine.Desired decides at a start.
+		lost := virtual("lost", "192.0.2.171", 80, real("a", "10.0.0.1", 0, 3))
+		lost.SorryServer = addr("10.0.0.99")
+		lost.Quorum, lost.Hysteresis = 3, 1
+		c.Virtuals = []config.VirtualServer{held, lost}
+		return c
+	}},
 	{"single", kaexport.Primary, func() *config.Config {
 		c := base()
 		c.Redundancy.BackupActive = false
@@ -272,16 +289,21 @@ func TestOmissions(t *testing.T) {
 }
 
 // TestSorryQuorum: keepalived serves the sorry server while the weights
-// of the real servers sum to less than its quorum of 1, engine.Desired
-// only while no real server is in the table; the file says so.
+// of the real servers sum to less than its quorum of 1, and so does
+// engine.Desired: nothing to say. A quorum above the weight of all the
+// real servers, which keepalived lowers, is said.
 func TestSorryQuorum(t *testing.T) {
 	c := base()
 	vs := virtual("drain", "192.0.2.160", 80, real("a", "10.0.0.1", 0, 0))
 	vs.SorryServer = addr("10.0.0.99")
 	c.Virtuals = []config.VirtualServer{vs}
-	_, omitted := write(t, "drain", kaexport.Primary, c)
-	if len(omitted) != 1 || omitted[0].Field != "sorry_server" {
-		t.Errorf("omitted %q, want the sorry_server", omitted)
+	if _, omitted := write(t, "drain", kaexport.Primary, c); len(omitted) != 0 {
+		t.Errorf("omitted %q, want nothing", omitted)
+	}
+	c.Virtuals[0].Quorum = 2
+	conf, omitted := write(t, "drain", kaexport.Primary, c)
+	if len(omitted) != 1 || omitted[0].Field != "quorum" || !strings.Contains(conf, "quorum 2\n") {
+		t.Errorf("omitted %q, want the quorum, in\n%s", omitted, conf)
 	}
 }
 

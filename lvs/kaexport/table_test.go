@@ -78,6 +78,7 @@ func readTable(t *testing.T, conf string) *engine.Table {
 		depth    int
 		inet6    bool
 		granular string
+		q        = [2]int64{1, 0} // quorum, hysteresis
 	)
 	num := func(w string) int64 {
 		n, err := strconv.ParseInt(w, 10, 64)
@@ -108,9 +109,9 @@ func readTable(t *testing.T, conf string) *engine.Table {
 				s.Dests = append(s.Dests, *d)
 				d = nil
 			case depth == 0 && s != nil:
-				finish(t, s, inet6, granular, sorry)
+				finish(t, s, inet6, granular, sorry, q)
 				tb.Services = append(tb.Services, s)
-				s, sorry, inet6, granular = nil, nil, false, ""
+				s, sorry, inet6, granular, q = nil, nil, false, "", [2]int64{1, 0}
 			}
 			continue
 		case depth == 0 && ws[0] == "virtual_server":
@@ -146,6 +147,10 @@ func readTable(t *testing.T, conf string) *engine.Table {
 				granular = ws[1]
 			case "sorry_server":
 				sorry = dest(ws)
+			case "quorum":
+				q[0] = num(ws[1])
+			case "hysteresis":
+				q[1] = num(ws[1])
 			case "real_server":
 				d = dest(ws)
 			}
@@ -171,8 +176,9 @@ func readTable(t *testing.T, conf string) *engine.Table {
 // finish completes a service as keepalived does: its family, its
 // persistence granularity (IPVS's default of the whole address), and its
 // sorry server in place of the real servers while their weights do not
-// reach the quorum (1, the default).
-func finish(t *testing.T, s *engine.Service, inet6 bool, granular string, sorry *ipvs.Destination) {
+// reach quorum+hysteresis (at a start; the quorum lowered to the weight of
+// all, the hysteresis below it, as keepalived's check_data.c).
+func finish(t *testing.T, s *engine.Service, inet6 bool, granular string, sorry *ipvs.Destination, q [2]int64) {
 	s.Family = ipvs.FamilyIPv4
 	if (s.FWMark == 0 && s.Addr.Is6()) || (s.FWMark != 0 && inet6) {
 		s.Family = ipvs.FamilyIPv6
@@ -195,7 +201,9 @@ func finish(t *testing.T, s *engine.Service, inet6 bool, granular string, sorry 
 	for _, d := range s.Dests {
 		sum += int64(d.Weight)
 	}
-	if sorry != nil && sum < 1 {
+	quorum := min(q[0], sum)
+	hysteresis := min(q[1], max(quorum-1, 0))
+	if sorry != nil && (sum == 0 || sum < quorum+hysteresis) {
 		s.Dests = []ipvs.Destination{*sorry}
 	}
 }
