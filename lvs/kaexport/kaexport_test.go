@@ -16,6 +16,7 @@ import (
 	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/kaexport"
+	"github.com/lvsconsole/lvsconsole/lvs/keepalived"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.conf")
@@ -351,5 +352,33 @@ func run(t *testing.T, name string, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// TestQuorumBackIn: the quorum, its programs and the real servers'
+// programs come back from the exported file through the keepalived import.
+func TestQuorumBackIn(t *testing.T) {
+	var c *config.Config
+	for _, tc := range cases {
+		if tc.name == "quorum" {
+			c = tc.cfg()
+		}
+	}
+	conf, _ := write(t, "quorum", kaexport.Primary, c)
+	back, _, err := keepalived.Import(filepath.Join(t.TempDir(), "keepalived.conf"), []byte(conf), keepalived.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, vs := range c.Virtuals {
+		got := back.Virtuals[i]
+		if got.Quorum != vs.Quorum || got.Hysteresis != vs.Hysteresis || got.QuorumUp != vs.QuorumUp || got.QuorumDown != vs.QuorumDown {
+			t.Errorf("%s: quorum %d/%d %q %q, want %d/%d %q %q", vs.Name, got.Quorum, got.Hysteresis, got.QuorumUp, got.QuorumDown,
+				vs.Quorum, vs.Hysteresis, vs.QuorumUp, vs.QuorumDown)
+		}
+		for j, rs := range vs.Reals {
+			if g := got.Reals[j]; g.NotifyUp != rs.NotifyUp || g.NotifyDown != rs.NotifyDown {
+				t.Errorf("%s %s: notify %q %q, want %q %q", vs.Name, rs.Name, g.NotifyUp, g.NotifyDown, rs.NotifyUp, rs.NotifyDown)
+			}
+		}
 	}
 }
