@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"context"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -151,5 +152,75 @@ func TestEngineDoesNotWaitForPrograms(t *testing.T) {
 	}
 	if got := readLines(t, marks); strings.Join(got, " ") != "started" {
 		t.Errorf("marks %q: the program was not killed", got)
+	}
+}
+
+// TestNotifierOneAtATimePerServer: a server's programs run one after
+// another, in order; of those that wait only the latest runs, and none
+// when it is the program that last ran (down and up again before
+// notify_down started); another server's run beside.
+func TestNotifierOneAtATimePerServer(t *testing.T) {
+	testenv.Root(t)
+	dir := t.TempDir()
+	log, gate := filepath.Join(dir, "log"), filepath.Join(dir, "gate")
+	// Each run logs its start, waits for the gate (polling inside the
+	// script), and logs its end.
+	step := script(t, dir, "step", `echo "$1-start" >> "`+log+`"
+while [ ! -e "`+gate+`" ]; do sleep 0.01; done
+echo "$1-end" >> "`+log+`"
+`)
+	n := newNotifier(context.Background(), quiet())
+	ev := func(real, field, arg string) event {
+		return event{Field: field, Virtual: "web", Real: real, Command: step + " " + arg}
+	}
+	n.post([]event{ev("r1", "notify_up", "up1")})
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for !slices.Contains(readLines(t, log), "up1-start") {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("the first program did not start: %q", readLines(t, log))
+		}
+	}
+	// While up1 runs: r1 down and up again, then down for good; r2 up.
+	n.post([]event{ev("r1", "notify_down", "down1"), ev("r1", "notify_up", "up2")})
+	n.post([]event{ev("r1", "notify_down", "down2"), ev("r2", "notify_up", "r2up")})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.wait()
+	var r1 []string
+	for _, l := range readLines(t, log) {
+		if !strings.HasPrefix(l, "r2") {
+			r1 = append(r1, l)
+		}
+	}
+	if want := "up1-start up1-end down2-start down2-end"; strings.Join(r1, " ") != want {
+		t.Errorf("r1 ran %q, want %q", r1, want)
+	}
+	if got := readLines(t, log); !slices.Contains(got, "r2up-end") {
+		t.Errorf("r2's program did not run: %q", got)
+	}
+
+	// Down and up again while notify_up runs: nothing more.
+	os.Remove(gate)
+	os.Remove(log)
+	n.post([]event{ev("r3", "notify_up", "up3")})
+	for !slices.Contains(readLines(t, log), "up3-start") {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("r3's program did not start: %q", readLines(t, log))
+		}
+	}
+	n.post([]event{ev("r3", "notify_down", "down3"), ev("r3", "notify_up", "up4")})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.wait()
+	if got, want := strings.Join(readLines(t, log), " "), "up3-start up3-end"; got != want {
+		t.Errorf("r3 ran %q, want %q", got, want)
 	}
 }
