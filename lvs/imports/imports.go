@@ -160,12 +160,26 @@ func (f *File) Over(cur *config.Config) *config.Config {
 	return next
 }
 
+// Errors are the store's refusals of a file's configuration, each at the
+// file's line where the format tells it.
+type Errors struct{ Lines []string }
+
+func (e *Errors) Error() string { return strings.Join(e.Lines, "\n") }
+
 // Locate puts the file's line before each of the store's refusals of its
-// configuration, where the format tells them.
+// configuration (a *config.ValidationError), as *Errors, where the format
+// tells them; any other error is returned as it is.
 func (f *File) Locate(err error) error {
 	switch f.Format {
 	case LvsCf:
-		return lvscf.Locate(f.data, err)
+		var perr lvscf.Errors
+		if located := lvscf.Locate(f.data, err); errors.As(located, &perr) {
+			lines := make([]string, len(perr))
+			for i, e := range perr {
+				lines[i] = e.Error()
+			}
+			return &Errors{Lines: lines}
+		}
 	case Ipvsadm:
 		return locateSave(f.saved, err)
 	}
@@ -223,5 +237,5 @@ func locateSave(saved []ipvs.SavedService, err error) error {
 			msgs[i] = fmt.Sprintf("line %d: %s", line, msgs[i])
 		}
 	}
-	return errors.New(strings.Join(msgs, "\n"))
+	return &Errors{Lines: msgs}
 }
