@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
