@@ -168,12 +168,15 @@ func usable(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }
 // vip is an address the active director brings up.
 type vip struct {
 	addr   netip.Addr
-	bits   int
+	bits   int    // -1: no netmask given (keepalived takes a host address, as the console does)
 	device string // "eth0:1"
 }
 
 func (v vip) String() string {
-	s := netip.PrefixFrom(v.addr, v.bits).String()
+	s := v.addr.String()
+	if v.bits >= 0 {
+		s = netip.PrefixFrom(v.addr, v.bits).String()
+	}
 	dev, _, labelled := strings.Cut(v.device, ":")
 	if dev != "" {
 		s += " dev " + dev
@@ -194,11 +197,7 @@ func (x *writer) vips() []vip {
 			return
 		}
 		seen[a] = true
-		bits := m.Bits()
-		if bits < 0 {
-			bits = a.BitLen()
-		}
-		out = append(out, vip{a, bits, dev})
+		out = append(out, vip{a, m.Bits(), dev})
 	}
 	for i := range x.cfg.Virtuals {
 		if vs := &x.cfg.Virtuals[i]; inTable(vs) {
