@@ -26,10 +26,14 @@ func TestCheckSettings(t *testing.T) {
 		func(vs *config.VirtualServer) { vs.CheckKind, vs.SendProgram = "program", "/bin/check %h %p" },
 		func(vs *config.VirtualServer) { vs.CheckKind = "tcp" },
 		func(vs *config.VirtualServer) { vs.CheckKind, vs.SMTPHelo = "smtp", "director.example.org" },
-		func(vs *config.VirtualServer) { vs.CheckKind, vs.DNSType, vs.DNSName = "dns", "AAAA", "www.example.org." },
+		func(vs *config.VirtualServer) {
+			vs.CheckKind, vs.DNSType, vs.DNSName = "dns", "AAAA", "www.example.org."
+		},
 		func(vs *config.VirtualServer) { vs.CheckKind, vs.DNSName = "dns", "." },
 		func(vs *config.VirtualServer) { vs.CheckKind = "ping" },
-		func(vs *config.VirtualServer) { vs.CheckKind, vs.HTTPDigest = "http", "9E107D9D372BB6826BD81D3542A419D6" },
+		func(vs *config.VirtualServer) {
+			vs.CheckKind, vs.HTTPDigest = "http", "9E107D9D372BB6826BD81D3542A419D6"
+		},
 		func(vs *config.VirtualServer) {
 			vs.CheckKind, vs.SendProgram, vs.ProgramWeight = "program", "/bin/check %h", true
 		},
