@@ -603,6 +603,26 @@ func (x *writer) checker(vs *config.VirtualServer, rs *config.RealServer, where 
 		common()
 	case config.CheckHTTP, config.CheckHTTPS:
 		x.httpChecker(vs, where, kind, common)
+	case config.CheckSMTP:
+		x.printf(2, "SMTP_CHECK {")
+		common()
+		if vs.SMTPHelo != "" {
+			x.printf(3, "helo_name %s", vs.SMTPHelo) // config.CheckHelo: one word
+		}
+	case config.CheckDNS:
+		x.printf(2, "DNS_CHECK {")
+		common()
+		if vs.DNSType != "" {
+			x.printf(3, "type %s", vs.DNSType)
+		}
+		if vs.DNSName != "" {
+			x.printf(3, "name %s", vs.DNSName)
+		}
+	case config.CheckPing:
+		x.printf(2, "PING_CHECK {")
+		x.printf(3, "connect_timeout %s", seconds(vs.CheckTimeout))
+		x.printf(3, "retry %d", retry)
+		x.printf(3, "delay_before_retry %s", seconds(interval(vs)))
 	case config.CheckUDP:
 		x.printf(2, "UDP_CHECK {")
 		common()
@@ -627,6 +647,9 @@ func (x *writer) checker(vs *config.VirtualServer, rs *config.RealServer, where 
 		x.printf(2, "MISC_CHECK {")
 		x.printf(3, "misc_path %s", q)
 		x.printf(3, "misc_timeout %d", ceilSeconds(vs.CheckTimeout))
+		if vs.ProgramWeight {
+			x.printf(3, "misc_dynamic")
+		}
 		x.printf(3, "user root")
 		x.printf(3, "retry %d", retry)
 		x.printf(3, "delay_before_retry %s", seconds(interval(vs)))
@@ -680,6 +703,9 @@ func (x *writer) httpChecker(vs *config.VirtualServer, where, kind string, commo
 			// but bracket classes such as [[:alpha:]] edge cases.
 			x.printf(4, "regex \"%s\"", vs.HTTPBody)
 		}
+	}
+	if vs.HTTPDigest != "" {
+		x.printf(4, "digest %s", vs.HTTPDigest) // config.CheckDigest: hex
 	}
 	x.printf(3, "}")
 	if kind == config.CheckHTTPS && safeWord(vs.HTTPHost) {
