@@ -424,6 +424,8 @@ func TestBrowserSelectsShowTheirChoice(t *testing.T) {
 	const cut = `(() => {
 		const out = [];
 		const g = document.createElement("canvas").getContext("2d");
+		// Lists shown only under another choice (web.When) are measured too.
+		for (const w of document.querySelectorAll(".when")) w.classList.add("shown");
 		for (const s of document.querySelectorAll("select")) {
 			const cs = getComputedStyle(s);
 			g.font = cs.font;

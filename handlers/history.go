@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/imports"
 	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
 	"github.com/lvsconsole/lvsconsole/store"
 	"github.com/lvsconsole/lvsconsole/web"
@@ -132,7 +134,7 @@ func (c *Console) reauthPage(w http.ResponseWriter, r *http.Request, f *web.Form
 // form (f) with the reasons; cf, for an import, is the file, whose lines
 // the reasons name.
 func (c *Console) afterReplace(w http.ResponseWriter, r *http.Request, saved *config.Config, err error, what string,
-	f *web.Form, cf []byte, again func(web.Page, int)) {
+	f *web.Form, locate func(error) error, again func(web.Page, int)) {
 	switch {
 	case err == nil:
 		// RESTORE and an import go through REVIEW, as every change.
@@ -153,16 +155,14 @@ func (c *Console) afterReplace(w http.ResponseWriter, r *http.Request, saved *co
 		return
 	}
 	p := c.page(w, r, "", "", cur.Serial)
-	if cf != nil {
-		err = lvscf.Locate(cf, err) // the store's field errors, at the file's lines
+	if locate != nil {
+		err = locate(err) // the store's field errors, at the file's lines
 	}
-	var perr lvscf.Errors
+	var ferr *imports.Errors
 	code := http.StatusUnprocessableEntity
 	switch {
-	case errors.As(err, &perr):
-		for _, e := range perr {
-			p.Errors = append(p.Errors, e.Error())
-		}
+	case errors.As(err, &ferr):
+		p.Errors = ferr.Lines
 	default:
 		var ok bool
 		if code, ok = placeProgramError(err, f, &p); ok {
@@ -251,15 +251,29 @@ func (c *Console) importCf(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cfg, warns, err := importLvsCf(r.Context(), bytes.NewReader(text))
-	var saved *config.Config
-	if err == nil {
-		var d *store.Draft
-		d, err = c.store.ReplaceDraft(r.Context(), store.Change{Author: userOf(r), Base: st.serial, Note: "import of " + name, Elevated: elevated}, st.draft, cfg)
-		saved = draftConfig(d)
+	kind := imports.Detect(text)
+	if asked := r.PostFormValue("format"); asked != "" {
+		if kind, err = imports.Parse(asked); err != nil {
+			kind = imports.Detect(text) // the form offers only the formats
+		}
 	}
-	if c.showImported(w, r, saved, err, name, warns) {
+	f.Values["format"] = string(kind)
+	// An upload never follows keepalived's includes: they would read the
+	// director's own files.
+	read, err := imports.Read(r.Context(), kind, name, text, imports.Options{Resolver: net.DefaultResolver})
+	if err != nil {
+		c.refusedFile(w, r, f, err, again)
 		return
 	}
-	c.afterReplace(w, r, saved, err, name+" imported", f, text, again)
+	var saved *config.Config
+	cur, _, err := c.editing(r)
+	if err == nil {
+		var d *store.Draft
+		d, err = c.store.ReplaceDraft(r.Context(), store.Change{Author: userOf(r), Base: st.serial, Note: "import of " + name, Elevated: elevated}, st.draft, read.Over(cur))
+		saved = draftConfig(d)
+	}
+	if c.showImported(w, r, saved, err, name, read.Warnings) {
+		return
+	}
+	c.afterReplace(w, r, saved, err, name+" imported", f, read.Locate, again)
 }

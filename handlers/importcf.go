@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
@@ -54,7 +55,7 @@ const (
 // them once (handoffs). It returns false, having written nothing, when
 // there is nothing to read or the import failed.
 func (c *Console) showImported(w http.ResponseWriter, r *http.Request, saved *config.Config, err error,
-	name string, warns []*lvscf.Warning) bool {
+	name string, warns []string) bool {
 	if err != nil && !errors.Is(err, store.ErrNoChange) {
 		return false
 	}
@@ -62,10 +63,7 @@ func (c *Console) showImported(w http.ResponseWriter, r *http.Request, saved *co
 	if rerr != nil {
 		return false
 	}
-	notes := make([]string, 0, len(warns)+1)
-	for _, wn := range warns {
-		notes = append(notes, wn.String())
-	}
+	notes := append(make([]string, 0, len(warns)+1), warns...)
 	if missing, serr := c.peerSecretMissing(r.Context(), cur); serr == nil && missing {
 		notes = append(notes, secretMissingImport)
 	}
@@ -125,4 +123,29 @@ func (c *Console) hintSecret(ctx context.Context, cfg *config.Config, v *web.Con
 		// Clipped: the warnings are failover's own slice.
 		v.Failover.Warnings = append(slices.Clip(v.Failover.Warnings), secretMissingRun)
 	}
+}
+
+// refusedFile shows the HISTORY page again after an upload that could not
+// be read (err lists each refused line), with the file's text kept in f to
+// correct and send again.
+func (c *Console) refusedFile(w http.ResponseWriter, r *http.Request, f *web.Form, err error, again func(web.Page, int)) {
+	cur, rerr := c.store.Serial(r.Context())
+	if rerr != nil {
+		c.serverError(w, r, "reading the configuration", rerr)
+		return
+	}
+	p := c.page(w, r, "", "", cur)
+	var perr lvscf.Errors
+	if errors.As(err, &perr) {
+		for _, e := range perr {
+			p.Errors = append(p.Errors, e.Error())
+		}
+	} else {
+		for _, l := range strings.Split(err.Error(), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				p.Errors = append(p.Errors, l)
+			}
+		}
+	}
+	again(p, http.StatusUnprocessableEntity)
 }

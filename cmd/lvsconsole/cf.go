@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/imports"
 	"github.com/lvsconsole/lvsconsole/lvs/kaexport"
 	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
 	"github.com/lvsconsole/lvsconsole/store"
@@ -44,18 +46,26 @@ func importCommand(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", name, err)
 		}
-		kind, err := importFormat(*format, data)
-		if err == nil && kind == formatIpvsadm {
-			return e.importIpvsadm(ctx, name, data, *check, *db)
+		kind := imports.Detect(data)
+		if *format != "" {
+			if kind, err = imports.Parse(*format); err != nil {
+				return fmt.Errorf("-format: %w", err)
+			}
 		}
-		if err != nil {
-			return err
+		path := name // keepalived's includes are relative to it
+		if name == "-" {
+			path = "stdin"
 		}
-		cfg, warns, locate, err := readImport(ctx, kind, name, data)
+		file, err := imports.Read(ctx, kind, path, data, imports.Options{Resolver: net.DefaultResolver, Include: true})
+		warns := func(w io.Writer) { printNotes(w, name, kind, file.Warnings) }
 		if err != nil {
 			warns(e.stdout)
 			return fmt.Errorf("%s: %w", name, err)
 		}
+		if kind == imports.Ipvsadm {
+			return e.importIpvsadm(ctx, name, file, *check, *db)
+		}
+		cfg, locate := file.Config, file.Locate
 		if *check {
 			fmt.Fprintf(e.stdout, "%s: valid: %d virtual servers\n", name, len(cfg.Virtuals))
 			warns(e.stdout)

@@ -7,18 +7,8 @@ import (
 	"io"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
-	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
 	"github.com/lvsconsole/lvsconsole/store"
 )
-
-// printWarnings lists what an import accepted but the admin should read,
-// one line each, named like the errors: "FILE: warning: line L, column C:
-// key: message".
-func printWarnings(w io.Writer, name string, warns []*lvscf.Warning) {
-	for _, wn := range warns {
-		fmt.Fprintf(w, "%s: warning: %s\n", name, wn)
-	}
-}
 
 // serialNote says where an imported revision's serial came from: the
 // file's serial_no is kept when it is ahead of the database's.

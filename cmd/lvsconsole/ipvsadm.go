@@ -2,95 +2,36 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"slices"
 	"strings"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
+	"github.com/lvsconsole/lvsconsole/lvs/imports"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/lvsconsole/lvsconsole/store"
 )
-
-// looksIpvsadm tells the rules of ipvsadm -S from an lvs.cf by their first
-// line that says something: it starts with -A or -a (after an optional
-// "ipvsadm").
-func looksIpvsadm(data []byte) bool {
-	for line := range strings.Lines(string(data)) {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = strings.TrimPrefix(line, "ipvsadm ")
-		w, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-		return w == "-A" || w == "-a" || w == "--add-service" || w == "--add-server"
-	}
-	return false
-}
-
-// virtualsOfSave maps the services of ipvsadm-save's rules to virtual
-// servers (see engine.VirtualOf), with the warnings of the import. The
-// error names the line of every service the configuration cannot hold.
-func virtualsOfSave(saved []ipvs.SavedService) ([]config.VirtualServer, []string, error) {
-	var vss []config.VirtualServer
-	var warns []string
-	var errs []string
-	for i := range saved {
-		s := &saved[i]
-		dests := make([]ipvs.Destination, len(s.Dests))
-		for j := range s.Dests {
-			dests[j] = s.Dests[j].Destination
-		}
-		vs, err := engine.VirtualOf(&s.Service, dests)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("line %d: %v", s.Line, err))
-			continue
-		}
-		if vs.IsFWMark() {
-			warns = append(warns, fmt.Sprintf("line %d: %s: ipvsadm's rules give a firewall-mark service no address: virtual server %s is imported inactive; give it the virtual IP address the mark is for (and its real servers a port to be checked on when they have none), then activate it",
-				s.Line, s.ServiceKey, vs.Name))
-		}
-		vss = append(vss, vs)
-	}
-	if len(errs) > 0 {
-		return nil, nil, errors.New(strings.Join(errs, "\n"))
-	}
-	if len(vss) > 0 {
-		warns = append(warns, engine.NoCheckNote)
-	}
-	return vss, warns, nil
-}
 
 // importIpvsadm imports the rules of ipvsadm -S or -Sn (data, from the
 // file name): their services become the virtual servers, the global and
 // redundancy settings stay. With check, nothing is saved: the result is
 // validated and its plan printed.
-func (e *env) importIpvsadm(ctx context.Context, name string, data []byte, check bool, db string) error {
-	saved, notes, err := ipvs.ParseSave(ctx, bytes.NewReader(data), net.DefaultResolver)
-	if err != nil {
-		return fmt.Errorf("%s: not ipvsadm -S rules as read:\n%w", name, err)
-	}
-	vss, warns, err := virtualsOfSave(saved)
-	if err != nil {
-		return fmt.Errorf("%s:\n%w", name, err)
-	}
-	for _, n := range notes {
-		warns = append([]string{n.Error()}, warns...)
-	}
+func (e *env) importIpvsadm(ctx context.Context, name string, file *imports.File, check bool, db string) error {
+	vss := file.Config.Virtuals
+	warns := file.Warnings
 	if check {
 		cfg := config.Default()
 		cfg.Virtuals = vss
 		if err := cfg.Validate(); err != nil {
-			return fmt.Errorf("%s: %w", name, locateSave(saved, err))
+			return fmt.Errorf("%s: %w", name, file.Locate(err))
 		}
 		fmt.Fprintf(e.stdout, "%s: valid: %d virtual servers\n", name, len(vss))
-		printNotes(e.stdout, name, warns)
+		printNotes(e.stdout, name, imports.Ipvsadm, warns)
 		return e.checkPlan(ctx, name, cfg, db)
 	}
 	st, err := e.openStore(ctx, db)
@@ -107,37 +48,22 @@ func (e *env) importIpvsadm(ctx context.Context, name string, data []byte, check
 	case errors.Is(err, store.ErrNoChange):
 		fmt.Fprintf(e.stdout, "%s: the configuration is already this; nothing saved\n", name)
 	case err != nil:
-		return fmt.Errorf("importing %s: %w", name, locateSave(saved, err))
+		return fmt.Errorf("importing %s: %w", name, file.Locate(err))
 	default:
 		fmt.Fprintf(e.stdout, "%s: imported as serial %d: %d virtual servers (the global and redundancy settings are kept)\n", name, next.Serial, len(vss))
 	}
-	printNotes(e.stdout, name, warns)
+	printNotes(e.stdout, name, imports.Ipvsadm, warns)
 	return nil
 }
 
-// locateSave puts the line of its -A rule before each refusal of a
-// virtual server.
-func locateSave(saved []ipvs.SavedService, err error) error {
-	var ve *config.ValidationError
-	if !errors.As(err, &ve) {
-		return err
-	}
-	msgs := make([]string, len(ve.Fields))
-	for i, f := range ve.Fields {
-		msgs[i] = f.Error()
-		if f.Virtual >= 0 && f.Virtual < len(saved) {
-			line := saved[f.Virtual].Line
-			if f.Real >= 0 && f.Real < len(saved[f.Virtual].Dests) {
-				line = saved[f.Virtual].Dests[f.Real].Line
-			}
-			msgs[i] = fmt.Sprintf("line %d: %s", line, msgs[i])
-		}
-	}
-	return errors.New(strings.Join(msgs, "\n"))
-}
-
-func printNotes(w io.Writer, name string, notes []string) {
+// printNotes prints the warnings of an import of name: keepalived's name
+// their file (it may have included others), the others their line.
+func printNotes(w io.Writer, name string, f imports.Format, notes []string) {
 	for _, n := range notes {
+		if f == imports.Keepalived {
+			fmt.Fprintf(w, "warning: %s\n", n)
+			continue
+		}
 		fmt.Fprintf(w, "%s: warning: %s\n", name, n)
 	}
 }

@@ -40,8 +40,11 @@ const (
 	Program Kind = config.CheckProgram // piranha's send_program
 	HTTP    Kind = config.CheckHTTP
 	HTTPS   Kind = config.CheckHTTPS
-	UDP     Kind = config.CheckUDP // send Send, expect a reply matching Expect
-	SYN     Kind = config.CheckSYN // half-open TCP: a SYN, a SYN-ACK expected, and a reset; see HalfOpen
+	UDP     Kind = config.CheckUDP  // send Send, expect a reply matching Expect
+	SYN     Kind = config.CheckSYN  // half-open TCP: a SYN, a SYN-ACK expected, and a reset; see HalfOpen
+	SMTP    Kind = config.CheckSMTP // the 220 greeting, HELO answered by 250, QUIT (keepalived's SMTP_CHECK)
+	DNS     Kind = config.CheckDNS  // a query over UDP, an answer of its id without error (keepalived's DNS_CHECK)
+	Ping    Kind = config.CheckPing // an ICMP echo and its reply (keepalived's PING_CHECK); the port is not used
 )
 
 // Target is where a check goes.
@@ -68,6 +71,13 @@ type Spec struct {
 	Status    string // accepted status codes and ranges: "200-299,301" ; default "200-399"
 	BodyRegex string // optional, POSIX ERE the body must match (read at most 64 KiB)
 	Verify    bool   // HTTPS: verify the certificate (against the system roots, name = Host)
+	Digest    string // HTTP and HTTPS: optional, MD5 of the whole body in hex (keepalived's digest)
+	// ProgramWeight: the program's exit status sets the weight
+	// (keepalived's misc_dynamic, see config.ProgramWeight).
+	ProgramWeight bool
+	Helo          string // SMTP: the HELO name; default the host name
+	DNSType       string // DNS: the query type (config.DNSTypes); default SOA
+	DNSName       string // DNS: the name asked; default "."
 }
 
 // Result of one check.
@@ -75,6 +85,10 @@ type Result struct {
 	OK      bool
 	Reason  string // why not (or what was seen), for people
 	Latency time.Duration
+	// Weighted: the check set the server's weight to Weight rather than
+	// its configured one (a program with ProgramWeight).
+	Weighted bool
+	Weight   int64
 }
 
 // Limits of what a check reads and keeps.
@@ -124,8 +138,21 @@ func (s Spec) Canonical() Spec {
 		c.Send, c.Expect, c.UseRegex = s.Send, s.Expect, s.UseRegex && s.Expect != ""
 	case Program:
 		c.Program, c.Expect, c.UseRegex = s.Program, s.Expect, s.UseRegex && s.Expect != ""
+		c.ProgramWeight = s.ProgramWeight
+	case Ping:
+	case SMTP:
+		c.Helo = s.Helo
+	case DNS:
+		c.DNSType, c.DNSName = strings.ToUpper(s.DNSType), s.DNSName
+		if c.DNSType == "" {
+			c.DNSType = config.DefaultDNSType
+		}
+		if c.DNSName == "" {
+			c.DNSName = config.DefaultDNSName
+		}
 	case HTTP, HTTPS:
 		c.Path, c.Host, c.Status, c.BodyRegex = s.Path, s.Host, strings.TrimSpace(s.Status), s.BodyRegex
+		c.Digest = strings.ToLower(s.Digest)
 		if c.Path == "" {
 			c.Path = "/"
 		}
@@ -149,9 +176,15 @@ type Probe struct {
 	argv   []string
 	status []config.StatusRange
 	body   *regexp.Regexp
+	digest []byte // MD5 of the body, when checked
+	helo   string // the HELO name an smtp check says
+	query  []byte // a dns check's query, its id zero
 	client *http.Client
 	dialer net.Dialer
 	half   *HalfOpen
+	// icmpRaw makes ping checks use a raw socket even where an
+	// unprivileged one is allowed (tests of the fallback).
+	icmpRaw bool
 }
 
 // An Option is a resource a probe shares with others.
@@ -208,6 +241,14 @@ func NewProbe(spec Spec, opts ...Option) (*Probe, error) {
 		p.argv = argv
 	case HTTP, HTTPS:
 		if err := p.prepareHTTP(); err != nil {
+			return nil, err
+		}
+	case SMTP:
+		if err := p.prepareSMTP(); err != nil {
+			return nil, err
+		}
+	case DNS:
+		if err := p.prepareDNS(); err != nil {
 			return nil, err
 		}
 	}
@@ -268,7 +309,7 @@ func (p *Probe) run(parent context.Context, t Target) Result {
 	if !t.Addr.IsValid() {
 		return down("invalid target: no address")
 	}
-	if t.Port == 0 && p.spec.Kind != Program {
+	if t.Port == 0 && p.spec.Kind != Program && p.spec.Kind != Ping {
 		return down("invalid target: port 0")
 	}
 	if err := parent.Err(); err != nil {
@@ -293,6 +334,12 @@ func (p *Probe) run(parent context.Context, t Target) Result {
 		return p.runHTTP(a, t)
 	case UDP:
 		return p.runUDP(a, t)
+	case SMTP:
+		return p.runSMTP(a, t)
+	case DNS:
+		return p.runDNS(a, t)
+	case Ping:
+		return p.runPing(a, t)
 	}
 	return down("invalid check: kind " + string(p.spec.Kind)) // unreachable: NewProbe refuses it
 }

@@ -1,8 +1,11 @@
 package check
 
 import (
+	"bytes"
+	"crypto/md5"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -34,6 +37,12 @@ func (p *Probe) prepareHTTP() error {
 			return fieldErr("body_regex", "%v", err)
 		}
 		p.body = re
+	}
+	if s.Digest != "" {
+		if err := config.CheckDigest(s.Digest); err != nil {
+			return fieldErr("digest", "%v", err)
+		}
+		p.digest, _ = hex.DecodeString(s.Digest)
 	}
 
 	tlsConf := &tls.Config{InsecureSkipVerify: !s.Verify}
@@ -91,8 +100,27 @@ func (p *Probe) runHTTP(a *attempt, t Target) Result {
 	if !statusOK(p.status, resp.StatusCode) {
 		return down("status " + strconv.Itoa(resp.StatusCode) + ", want " + s.Status)
 	}
-	if p.body == nil {
+	if p.body == nil && p.digest == nil {
 		return up("status " + strconv.Itoa(resp.StatusCode))
+	}
+	if p.digest != nil {
+		// The digest is of the whole body: read it all, hashing as it
+		// comes, keeping at most maxOutput of it for the regex.
+		h := md5.New()
+		var kept bytes.Buffer
+		if _, err := io.Copy(io.MultiWriter(h, &limitWriter{&kept, maxOutput}), resp.Body); err != nil {
+			return down(a.reason("read body", err))
+		}
+		if sum := h.Sum(nil); !bytes.Equal(sum, p.digest) {
+			return down("body digest " + hex.EncodeToString(sum) + ", want " + s.Digest)
+		}
+		if p.body == nil {
+			return up("status " + strconv.Itoa(resp.StatusCode) + ", digest matches")
+		}
+		if !p.body.Match(kept.Bytes()) {
+			return down("body does not match " + quote([]byte(s.BodyRegex)) + ": got " + quote(kept.Bytes()))
+		}
+		return up("status " + strconv.Itoa(resp.StatusCode) + ", digest and body match")
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxOutput))
 	if err != nil {
@@ -148,4 +176,17 @@ func statusOK(rs []config.StatusRange, code int) bool {
 		}
 	}
 	return false
+}
+
+// limitWriter keeps the first n bytes written to it and drops the rest.
+type limitWriter struct {
+	b *bytes.Buffer
+	n int
+}
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	if room := w.n - w.b.Len(); room > 0 {
+		w.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/proc"
 )
 
@@ -28,6 +29,17 @@ func (p *Probe) runProgram(a *attempt, t Target) Result {
 		return down(a.timedOut())
 	case r.Canceled:
 		return down(cancelled(a.ctx))
+	case p.spec.ProgramWeight && r.Signal == 0:
+		// keepalived's misc_dynamic: the status says up or down, and the
+		// weight. Expect is not looked at.
+		ok, set, w := config.ProgramWeight(r.Exit)
+		switch {
+		case !ok:
+			return down("program " + r.Status() + firstLine(r.Stderr.Data, r.Stdout.Data))
+		case set:
+			return Result{OK: true, Reason: "program " + r.Status() + ": weight " + strconv.FormatInt(w, 10), Weighted: true, Weight: w}
+		}
+		return up("program exited 0: the configured weight")
 	case !r.Success():
 		return down("program " + r.Status() + firstLine(r.Stderr.Data, r.Stdout.Data))
 	}

@@ -184,3 +184,36 @@ func TestProgramLargeOutput(t *testing.T) {
 	spec.Expect = "x"
 	wantDown(t, check.Run(t.Context(), spec, progTarget), `expect mismatch: got '\x00\x00`)
 }
+
+// With ProgramWeight the exit status is keepalived's misc_dynamic: 0 up at
+// the configured weight, 1 down, 2-255 up with weight status-2.
+func TestProgramWeight(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		exit    string
+		ok, set bool
+		weight  int64
+		reason  string
+	}{
+		{"0", true, false, 0, "program exited 0: the configured weight"},
+		{"1", false, false, 0, "program exited 1: sick"},
+		{"2", true, true, 0, "program exited 2: weight 0"},
+		{"12", true, true, 10, "program exited 12: weight 10"},
+		{"255", true, true, 253, "program exited 255: weight 253"},
+	} {
+		spec := progSpec(shell("w.sh", "echo sick >&2; exit "+tc.exit))
+		spec.ProgramWeight = true
+		spec.Expect = "never looked at"
+		r := check.Run(t.Context(), spec, progTarget)
+		if r.OK != tc.ok || r.Weighted != tc.set || r.Weight != tc.weight || r.Reason != tc.reason {
+			t.Errorf("exit %s: %+v, want OK=%v weighted=%v weight=%d %q", tc.exit, r, tc.ok, tc.set, tc.weight, tc.reason)
+		}
+	}
+	spec := progSpec(shell("k.sh", "kill -TERM $$"))
+	spec.ProgramWeight = true
+	wantDown(t, check.Run(t.Context(), spec, progTarget), "program killed by signal 15")
+	// Without it, 2 is a failure as before.
+	if r := check.Run(t.Context(), progSpec(shell("w.sh", "exit 2")), progTarget); r.OK || r.Weighted {
+		t.Errorf("exit 2 without ProgramWeight: %+v", r)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"time"
 )
 
@@ -78,7 +77,7 @@ func (m *matcher) read(r io.Reader) (got []byte, ok bool, err error) {
 
 // bindDeadline makes conn's I/O end at ctx's deadline, or at once when ctx
 // is cancelled before that. The returned func releases the binding.
-func bindDeadline(ctx context.Context, conn net.Conn) (stop func() bool) {
+func bindDeadline(ctx context.Context, conn interface{ SetDeadline(time.Time) error }) (stop func() bool) {
 	if d, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(d)
 	}

@@ -25,6 +25,9 @@ const (
 	CheckHTTP    = "http"    // a GET, its status and optionally its body
 	CheckHTTPS   = "https"   // the same over TLS
 	CheckUDP     = "udp"     // a datagram sent, a reply expected
+	CheckSMTP    = "smtp"    // keepalived's SMTP_CHECK: 220 greeting, HELO, 250, QUIT
+	CheckDNS     = "dns"     // keepalived's DNS_CHECK: a query over UDP, an answer without error
+	CheckPing    = "ping"    // keepalived's PING_CHECK: an ICMP echo, its reply
 )
 
 // checkChoices are the check kinds in the order the MONITORING SCRIPTS tab
@@ -38,6 +41,9 @@ var checkChoices = []Choice{
 	{CheckHTTP, "HTTP GET"},
 	{CheckHTTPS, "HTTPS GET"},
 	{CheckUDP, "UDP send / expect"},
+	{CheckSMTP, "SMTP greeting and HELO"},
+	{CheckDNS, "DNS query"},
+	{CheckPing, "ICMP ping"},
 }
 
 // CheckKinds lists the check kinds besides piranha's automatic "".
@@ -146,4 +152,70 @@ func ParseStatusRanges(s string) ([]StatusRange, error) {
 		rs = append(rs, StatusRange{a, b})
 	}
 	return rs, nil
+}
+
+// DNSTypes are the query types a dns check asks, keepalived's (its
+// DNS_CHECK type keyword); "" is keepalived's default, SOA.
+var DNSTypes = []string{"A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"}
+
+// DefaultDNSType and DefaultDNSName are what a dns check asks when its
+// fields are empty: keepalived's defaults.
+const (
+	DefaultDNSType = "SOA"
+	DefaultDNSName = "."
+)
+
+// CheckDNSName checks the name a dns check asks for: a domain name of
+// labels of 1-63 characters, at most 253 characters, "." the root.
+func CheckDNSName(n string) error {
+	if n == "" || n == "." {
+		return nil
+	}
+	bad := fmt.Errorf("%q is not a domain name: labels of 1-63 letters, digits, - or _, separated by dots", n)
+	if len(strings.TrimSuffix(n, ".")) > 253 {
+		return bad
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(n, "."), ".") {
+		if l == "" || len(l) > 63 || strings.ContainsFunc(l, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '*')
+		}) {
+			return bad
+		}
+	}
+	return nil
+}
+
+// CheckHelo checks the name an smtp check says HELO with: one word of
+// printable characters ("" is the director's host name).
+func CheckHelo(h string) error {
+	if strings.ContainsFunc(h, isSpaceOrControl) || len(h) > 255 {
+		return fmt.Errorf("%q is not a HELO name: one word, no spaces, at most 255 characters", h)
+	}
+	return nil
+}
+
+// CheckDigest checks an http_digest: the MD5 of the body, 32 hex digits
+// (keepalived's digest), or "".
+func CheckDigest(d string) error {
+	if d == "" {
+		return nil
+	}
+	if len(d) != 32 || strings.Trim(strings.ToLower(d), "0123456789abcdef") != "" {
+		return fmt.Errorf("%q is not an MD5 digest: 32 hexadecimal digits, e.g. from md5sum", d)
+	}
+	return nil
+}
+
+// ProgramWeight is keepalived's misc_dynamic rule: a program check's exit
+// status sets the real server's weight. 0 is up at the configured weight,
+// 1 is down, 2-255 is up with weight status-2. ok reports up; set whether
+// weight replaces the configured one.
+func ProgramWeight(status int) (ok, set bool, weight int64) {
+	switch {
+	case status == 0:
+		return true, false, 0
+	case status >= 2 && status <= 255:
+		return true, true, int64(status - 2)
+	}
+	return false, false, 0
 }

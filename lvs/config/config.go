@@ -162,6 +162,13 @@ type VirtualServer struct {
 	HTTPBody      string        // POSIX extended regex the body must match ("" = any)
 	TLSVerify     bool          // https: verify the certificate
 
+	// Checks keepalived has (see checks.go).
+	HTTPDigest    string // http and https: MD5 of the body, hex ("" = not checked)
+	SMTPHelo      string // smtp: the HELO name ("" = the director's host name)
+	DNSType       string // dns: the query type ("" = SOA, keepalived's default)
+	DNSName       string // dns: the name asked for ("" = ".", the root)
+	ProgramWeight bool   // program: the exit status sets the weight (keepalived's misc_dynamic)
+
 	Reals []RealServer
 }
 

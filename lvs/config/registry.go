@@ -293,7 +293,43 @@ var VirtualFields = Fields[VirtualServer]{
 		Tab: TabScripts, Label: "Verify the certificate (HTTPS)",
 		Kind: KindBool, Example: "1"},
 		Ref: func(vs *VirtualServer) any { return &vs.TLSVerify }},
+	// The checks keepalived has that piranha had not (issue 15).
+	{Meta: Meta{Key: "http_digest", Cf: "http_digest", Form: "http_digest", JSON: "http_digest", Column: "http_digest",
+		Keepalived: "digest",
+		Tab:        TabScripts, Label: "Body MD5 digest", Help: "32 hex digits, as md5sum prints; empty: not checked",
+		Kind: KindText, Check: CheckDigest, Example: "9e107d9d372bb6826bd81d3542a419d6"},
+		Ref: func(vs *VirtualServer) any { return &vs.HTTPDigest }},
+	{Meta: Meta{Key: "smtp_helo", Cf: "smtp_helo", Form: "smtp_helo", JSON: "smtp_helo", Column: "smtp_helo",
+		Keepalived: "helo_name",
+		Tab:        TabScripts, Label: "HELO name", Help: "empty: the director's host name",
+		Kind: KindText, Check: CheckHelo, Example: "director.example.org"},
+		Ref: func(vs *VirtualServer) any { return &vs.SMTPHelo }},
+	{Meta: Meta{Key: "dns_type", Cf: "dns_type", Form: "dns_type", JSON: "dns_type", Column: "dns_type",
+		Keepalived: "type",
+		Tab:        TabScripts, Label: "DNS query type",
+		Kind: KindEnum, Choices: dnsTypeChoices, Refusal: "is not a query type: use " + strings.Join(DNSTypes, ", ") + ", or leave it empty for SOA",
+		Example: "AAAA"},
+		Ref: func(vs *VirtualServer) any { return &vs.DNSType }},
+	{Meta: Meta{Key: "dns_name", Cf: "dns_name", Form: "dns_name", JSON: "dns_name", Column: "dns_name",
+		Keepalived: "name",
+		Tab:        TabScripts, Label: "DNS name asked", Help: "empty: . (the root)",
+		Kind: KindText, Check: CheckDNSName, Example: "www.example.org"},
+		Ref: func(vs *VirtualServer) any { return &vs.DNSName }},
+	{Meta: Meta{Key: "program_weight", Cf: "program_weight", Form: "program_weight", JSON: "program_weight", Column: "program_weight",
+		Keepalived: "misc_dynamic",
+		Tab:        TabScripts, Label: "Exit status sets the weight", Help: "0: up at the weight set; 1: down; 2-255: up with weight status-2",
+		Kind: KindBool, Example: "1"},
+		Ref: func(vs *VirtualServer) any { return &vs.ProgramWeight }},
 }
+
+// dnsTypeChoices are DNSTypes, after keepalived's default.
+var dnsTypeChoices = func() []Choice {
+	cs := []Choice{{"", "SOA (default)"}}
+	for _, t := range DNSTypes {
+		cs = append(cs, Choice{t, t})
+	}
+	return cs
+}()
 
 // RealFields are a real server's REAL SERVER form.
 var RealFields = Fields[RealServer]{

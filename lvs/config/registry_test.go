@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/config/configtest"
@@ -106,8 +107,8 @@ func checkDeclarations[T any](t *testing.T, section string, fs config.Fields[T],
 		if f.Key == "" || f.Form == "" || f.JSON == "" || f.Column == "" || f.Label == "" || f.Tab == "" {
 			t.Errorf("%s: a name or a word is missing: %+v", at, f.Meta)
 		}
-		if f.Keepalived != "" {
-			t.Errorf("%s: keepalived keywords come with issue 15", at)
+		if strings.ContainsFunc(f.Keepalived, unicode.IsSpace) {
+			t.Errorf("%s: keepalived keyword %q is not one word", at, f.Keepalived)
 		}
 		for what, seen := range map[string]map[string]string{"form name": forms, "column": columns} {
 			name := map[string]string{"form name": f.Form, "column": f.Column}[what]

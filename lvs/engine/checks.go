@@ -158,6 +158,12 @@ func specOf(vs *config.VirtualServer) check.Spec {
 		Status:    vs.HTTPStatus,
 		BodyRegex: vs.HTTPBody,
 		Verify:    vs.TLSVerify,
+		Digest:    vs.HTTPDigest,
+		Helo:      vs.SMTPHelo,
+		DNSType:   vs.DNSType,
+		DNSName:   vs.DNSName,
+
+		ProgramWeight: vs.ProgramWeight,
 	}
 	if s.Kind == "" {
 		// piranha: a sending program if set, else send/expect over TCP
@@ -256,14 +262,17 @@ func (c *Checks) probe(k checkKey) health.Checker {
 	if p.Async() {
 		return health.Checker{Start: func(ctx context.Context, done func(health.Result)) {
 			p.Start(ctx, k.Target, func(r check.Result) {
-				done(health.Result{OK: r.OK, Reason: r.Reason, Latency: r.Latency})
+				done(healthResult(r))
 			})
 		}}
 	}
 	return health.Checker{Probe: func(ctx context.Context) health.Result {
-		r := p.Run(ctx, k.Target)
-		return health.Result{OK: r.OK, Reason: r.Reason, Latency: r.Latency}
+		return healthResult(p.Run(ctx, k.Target))
 	}}
+}
+
+func healthResult(r check.Result) health.Result {
+	return health.Result{OK: r.OK, Reason: r.Reason, Latency: r.Latency, Weighted: r.Weighted, Weight: r.Weight}
 }
 
 // Latency returns how long the last check of rs took, once it was checked.
@@ -283,7 +292,11 @@ func (c *Checks) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32,
 	}
 	switch st.State {
 	case health.Up:
-		return rampedWeight(int32(rs.Weight), c.now().Sub(st.UpSince), policyOf(vs).Interval), In
+		w := rs.Weight
+		if st.Weighted {
+			w = min(st.Weight, config.MaxWeight) // the check's (keepalived's misc_dynamic)
+		}
+		return rampedWeight(int32(w), c.now().Sub(st.UpSince), policyOf(vs).Interval), In
 	case health.Down:
 		if vs.Quiesce && st.WasUp {
 			return 0, Quiesced // existing connections finish; no new ones
@@ -296,6 +309,15 @@ func (c *Checks) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32,
 	// Not checked yet: one already in the kernel (a restart of serve) stays
 	// as it is until its first check says otherwise.
 	return 0, Pending
+}
+
+// FullWeight is the weight of rs, up, before its slow start: the one its
+// check set, or its own.
+func (c *Checks) FullWeight(vs *config.VirtualServer, rs *config.RealServer) int64 {
+	if st, ok := c.mon.Status(keyOf(vs, rs)); ok && st.State == health.Up && st.Weighted {
+		return min(st.Weight, config.MaxWeight)
+	}
+	return rs.Weight
 }
 
 // rampedWeight is piranha's slow start: weight/32 at first, doubling each

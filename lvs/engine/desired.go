@@ -119,7 +119,7 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 			case In:
 				s.Dests = append(s.Dests, d)
 				up = append(up, d.Key())
-				sum += rs.Weight
+				sum += quorumWeight(health, vs, rs)
 			case Quiesced:
 				s.Dests = append(s.Dests, d)
 			case Pending:
@@ -163,6 +163,23 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 		m.forget(seenVS, seenRS)
 	}
 	return t, events
+}
+
+// fullWeigher is a Health that knows the weight a check set (keepalived's
+// misc_dynamic, program_weight), before any slow start.
+type fullWeigher interface {
+	FullWeight(vs *config.VirtualServer, rs *config.RealServer) int64
+}
+
+// quorumWeight is what up real server rs counts towards vs's quorum: its
+// weight, or the one its check set, as keepalived counts effective
+// weights; never a slow start's, which would keep the sorry server in
+// while servers that are up ramp up.
+func quorumWeight(health Weigher, vs *config.VirtualServer, rs *config.RealServer) int64 {
+	if fw, ok := health.(fullWeigher); ok && vs.ProgramWeight {
+		return fw.FullWeight(vs, rs)
+	}
+	return rs.Weight
 }
 
 // server records whether real server n is up, and adds the program its

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 )
 
 // TestQuorumHeldNow is keepalived's decision (update_quorum_state and
@@ -163,5 +164,35 @@ func TestDesiredQuorumWaitsForChecks(t *testing.T) {
 	desired(cfg, upHealth(), m)
 	if len(m.quorum) != 0 || len(m.up) != 0 {
 		t.Errorf("memory of an inactive virtual server: %+v", m)
+	}
+}
+
+// dynamicHealth is up for every real server, each at the weight its
+// check set.
+type dynamicHealth map[string]int64
+
+func (d dynamicHealth) Weight(_ *config.VirtualServer, rs *config.RealServer) (int32, Presence) {
+	return int32(d[rs.Name]), In
+}
+
+func (d dynamicHealth) FullWeight(_ *config.VirtualServer, rs *config.RealServer) int64 {
+	return d[rs.Name]
+}
+
+// TestQuorumCountsCheckWeights: with program_weight the quorum counts the
+// weights the checks set (keepalived's misc_dynamic), not the configured
+// ones.
+func TestQuorumCountsCheckWeights(t *testing.T) {
+	cfg := quorumConfig()
+	cfg.Virtuals[0].ProgramWeight = true
+	cfg.Virtuals[0].CheckKind, cfg.Virtuals[0].SendProgram = config.CheckProgram, "/bin/true"
+	sorryIn := func(h dynamicHealth) bool {
+		return slices.ContainsFunc(Desired(cfg, h).Services[0].Dests, func(d ipvs.Destination) bool { return d.Addr == a("10.0.0.99") })
+	}
+	if !sorryIn(dynamicHealth{"r1": 1, "r2": 1, "r3": 1, "r4": 1}) {
+		t.Error("checks set weights of 4 in all, under 5+2: the sorry server is not in")
+	}
+	if sorryIn(dynamicHealth{"r1": 7}) {
+		t.Error("a check set weight 7, 5+2: the sorry server is in")
 	}
 }

@@ -33,6 +33,10 @@ type Result struct {
 	Reason string
 	// Latency is how long the check took; 0 lets the monitor measure it.
 	Latency time.Duration
+	// Weighted: a good check that sets the server's weight to Weight
+	// rather than its configured one (keepalived's misc_dynamic).
+	Weighted bool
+	Weight   int64
 }
 
 // Probe runs one check of one target and must return when ctx ends; its
@@ -175,6 +179,10 @@ type Status struct {
 	// added: a Down one that never was has never taken traffic (piranha
 	// quiesced only a server it had brought up).
 	WasUp bool
+	// Weighted and Weight are the weight the latest good check set, if
+	// it set one (Result.Weighted).
+	Weighted bool
+	Weight   int64
 }
 
 // Transition is one change of a checker's state.

@@ -447,6 +447,13 @@ func (m *Monitor[K]) record(c *checker[K], res Result, err error) {
 	st.LastCheck = now
 	if ok {
 		st.Streak = max(st.Streak, 0) + 1
+		if st.Weighted != res.Weighted || st.Weight != res.Weight {
+			st.Weighted, st.Weight = res.Weighted, res.Weight
+			if st.State == Up {
+				// No transition, but what the caller programs changes.
+				m.signal()
+			}
+		}
 	} else {
 		st.Streak = min(st.Streak, 0) - 1
 	}
@@ -475,6 +482,11 @@ func (m *Monitor[K]) transition(c *checker[K], to State, now time.Time) {
 	m.events[m.next] = Transition[K]{Time: now, Key: c.key, From: from, To: to, Reason: c.st.Reason}
 	m.next = (m.next + 1) % len(m.events)
 	m.count = min(m.count+1, len(m.events))
+	m.signal()
+}
+
+// signal tells Changes' reader that a Status changed; m.mu is held.
+func (m *Monitor[K]) signal() {
 	select {
 	case m.changes <- struct{}{}:
 	default:
@@ -504,7 +516,8 @@ func (m *Monitor[K]) Snapshot() map[K]Status {
 	return out
 }
 
-// Changes is signalled after state transitions (not after every check).
+// Changes is signalled after state transitions (not after every check),
+// and when a good check of an Up checker changes its weight (Status.Weight).
 // Signals coalesce: one receive may stand for several transitions, so a
 // receiver reads the states (Status, Snapshot, Transitions) after it.
 func (m *Monitor[K]) Changes() <-chan struct{} { return m.changes }

@@ -177,12 +177,15 @@ func usable(a netip.Addr) bool { return a.IsValid() && !a.IsUnspecified() }
 // vip is an address the active director brings up.
 type vip struct {
 	addr   netip.Addr
-	bits   int
+	bits   int    // -1: no netmask given (keepalived takes a host address, as the console does)
 	device string // "eth0:1"
 }
 
 func (v vip) String() string {
-	s := netip.PrefixFrom(v.addr, v.bits).String()
+	s := v.addr.String()
+	if v.bits >= 0 {
+		s = netip.PrefixFrom(v.addr, v.bits).String()
+	}
 	dev, _, labelled := strings.Cut(v.device, ":")
 	if dev != "" {
 		s += " dev " + dev
@@ -203,11 +206,7 @@ func (x *writer) vips() []vip {
 			return
 		}
 		seen[a] = true
-		bits := m.Bits()
-		if bits < 0 {
-			bits = a.BitLen()
-		}
-		out = append(out, vip{a, bits, dev})
+		out = append(out, vip{a, m.Bits(), dev})
 	}
 	for i := range x.cfg.Virtuals {
 		if vs := &x.cfg.Virtuals[i]; inTable(vs) {
@@ -621,6 +620,26 @@ func (x *writer) checker(vs *config.VirtualServer, rs *config.RealServer, where 
 		common()
 	case config.CheckHTTP, config.CheckHTTPS:
 		x.httpChecker(vs, where, kind, common)
+	case config.CheckSMTP:
+		x.printf(2, "SMTP_CHECK {")
+		common()
+		if vs.SMTPHelo != "" {
+			x.printf(3, "helo_name %s", vs.SMTPHelo) // config.CheckHelo: one word
+		}
+	case config.CheckDNS:
+		x.printf(2, "DNS_CHECK {")
+		common()
+		if vs.DNSType != "" {
+			x.printf(3, "type %s", vs.DNSType)
+		}
+		if vs.DNSName != "" {
+			x.printf(3, "name %s", vs.DNSName)
+		}
+	case config.CheckPing:
+		x.printf(2, "PING_CHECK {")
+		x.printf(3, "connect_timeout %s", seconds(vs.CheckTimeout))
+		x.printf(3, "retry %d", retry)
+		x.printf(3, "delay_before_retry %s", seconds(interval(vs)))
 	case config.CheckUDP:
 		x.printf(2, "UDP_CHECK {")
 		common()
@@ -645,6 +664,9 @@ func (x *writer) checker(vs *config.VirtualServer, rs *config.RealServer, where 
 		x.printf(2, "MISC_CHECK {")
 		x.printf(3, "misc_path %s", q)
 		x.printf(3, "misc_timeout %d", ceilSeconds(vs.CheckTimeout))
+		if vs.ProgramWeight {
+			x.printf(3, "misc_dynamic")
+		}
 		x.printf(3, "user root")
 		x.printf(3, "retry %d", retry)
 		x.printf(3, "delay_before_retry %s", seconds(interval(vs)))
@@ -698,6 +720,9 @@ func (x *writer) httpChecker(vs *config.VirtualServer, where, kind string, commo
 			// but bracket classes such as [[:alpha:]] edge cases.
 			x.printf(4, "regex \"%s\"", vs.HTTPBody)
 		}
+	}
+	if vs.HTTPDigest != "" {
+		x.printf(4, "digest %s", vs.HTTPDigest) // config.CheckDigest: hex
 	}
 	x.printf(3, "}")
 	if kind == config.CheckHTTPS && safeWord(vs.HTTPHost) {

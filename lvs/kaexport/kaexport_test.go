@@ -180,6 +180,7 @@ var cases = []struct {
 		c.Virtuals = []config.VirtualServer{held, lost}
 		return c
 	}},
+	{"kachecks", kaexport.Primary, keepalivedChecks},
 	{"single", kaexport.Primary, func() *config.Config {
 		c := base()
 		c.Redundancy.BackupActive = false
@@ -379,6 +380,56 @@ func TestQuorumBackIn(t *testing.T) {
 			if g := got.Reals[j]; g.NotifyUp != rs.NotifyUp || g.NotifyDown != rs.NotifyDown {
 				t.Errorf("%s %s: notify %q %q, want %q %q", vs.Name, rs.Name, g.NotifyUp, g.NotifyDown, rs.NotifyUp, rs.NotifyDown)
 			}
+		}
+	}
+}
+
+// keepalivedChecks has a virtual server for each check keepalived has that
+// piranha had not.
+func keepalivedChecks() *config.Config {
+	c := base()
+	c.Global.Network = config.Direct
+	smtp := virtual("smtp", "192.0.2.160", 25, real("a", "10.0.0.1", 0, 1))
+	smtp.CheckKind, smtp.SMTPHelo = config.CheckSMTP, "director.example.org"
+	dns := virtual("dns", "192.0.2.161", 53, real("a", "10.0.0.1", 0, 1))
+	dns.Protocol, dns.CheckKind, dns.DNSType, dns.DNSName = config.UDP, config.CheckDNS, "AAAA", "www.example.org"
+	ping := virtual("ping", "192.0.2.162", 80, real("a", "10.0.0.1", 0, 1))
+	ping.CheckKind = config.CheckPing
+	weight := virtual("weight", "192.0.2.163", 80, real("a", "10.0.0.1", 0, 1))
+	weight.CheckKind, weight.SendProgram, weight.ProgramWeight, weight.Expect = config.CheckProgram, "/usr/local/bin/weight %h", true, ""
+	digest := virtual("digest", "192.0.2.164", 80, real("a", "10.0.0.1", 0, 1))
+	digest.CheckKind, digest.HTTPDigest = config.CheckHTTP, "9b3a0c85a887a256d6939da88aabd8cd"
+	c.Virtuals = []config.VirtualServer{smtp, dns, ping, weight, digest}
+	return c
+}
+
+// TestKeepalivedChecksRoundTrip: exported, then imported, the checks
+// keepalived has come back as they were, and nothing about them is
+// reported as not expressed.
+func TestKeepalivedChecksRoundTrip(t *testing.T) {
+	cfg := keepalivedChecks()
+	got, omitted := write(t, "kachecks", kaexport.Primary, cfg)
+	for _, o := range omitted {
+		t.Errorf("omitted: %v", o)
+	}
+	back, _, err := keepalived.Import(filepath.Join(t.TempDir(), "k.conf"), []byte(got), keepalived.Options{})
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, got)
+	}
+	for _, want := range cfg.Virtuals {
+		var vs *config.VirtualServer
+		for i := range back.Virtuals {
+			if back.Virtuals[i].Address == want.Address {
+				vs = &back.Virtuals[i]
+			}
+		}
+		if vs == nil {
+			t.Errorf("%s: not imported", want.Name)
+			continue
+		}
+		if vs.CheckKind != want.CheckKind || vs.SMTPHelo != want.SMTPHelo || vs.DNSType != want.DNSType || vs.DNSName != want.DNSName ||
+			vs.ProgramWeight != want.ProgramWeight || vs.HTTPDigest != want.HTTPDigest {
+			t.Errorf("%s: came back as %+v", want.Name, vs)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +74,7 @@ func TestFull(t *testing.T) {
 		PersistenceNetmask: config.MaskBits(24), SorryServer: netip.MustParseAddr("10.0.0.99"),
 		CheckTimeout: 3 * time.Second, Quiesce: true, LoadMonitor: "none", CheckKind: config.CheckHTTP,
 		CheckInterval: 6 * time.Second, CheckFailures: 3, HTTPPath: "/health", HTTPHost: "www.example.org", HTTPStatus: "200,301-302",
+		HTTPDigest: "9b3a0c85a887a256d6939da88aabd8cd",
 	}
 	reals := web.Reals
 	got := *web
@@ -96,7 +98,6 @@ func TestFull(t *testing.T) {
 	}{
 		{3, "router_id", "not supported"},
 		{10, "virtual_router_id", "not supported"},
-		{42, "digest", "MD5"},
 		{47, "delay_before_retry", "not supported"},
 		{8, "state", "primary director's file"},
 	} {
@@ -215,7 +216,7 @@ virtual_server 192.0.2.1 80 {
     bogus_keyword 1
     real_server 10.0.0.1 80 {
         notify_up /bin/true
-        PING_CHECK {
+        BFD_CHECK {
         }
         TCP_CHECK {
             bindto 10.0.0.9
@@ -238,7 +239,7 @@ virtual_server 192.0.2.1 80 {
 		{1, "vrrp_script", "block is left out"},
 		{5, "alpha", "not supported"},
 		{7, "bogus_keyword", "not a keepalived keyword"},
-		{10, "PING_CHECK", "not supported"},
+		{10, "BFD_CHECK", "not supported"},
 		{13, "bindto", "not supported"},
 		{15, "", "second checker"},
 		{18, "real_server", "has no checker"},
@@ -400,6 +401,61 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if !reflect.DeepEqual(back, c) {
 			t.Errorf("%s: lvs.cf round trip differs:\n got %+v\nwant %+v", name, back, c)
+		}
+	}
+}
+
+// The checkers the console runs as keepalived does: SMTP_CHECK with its
+// helo_name, DNS_CHECK with type and name, PING_CHECK, MISC_CHECK with
+// misc_dynamic, and HTTP_GET's digest; none is reported as left out.
+func TestKeepalivedCheckers(t *testing.T) {
+	checker := func(block string) string {
+		return "virtual_server 192.0.2.1 25 {\n  protocol TCP\n  real_server 10.0.0.1 25 {\n" + block + "\n  }\n}\n"
+	}
+	for _, tc := range []struct {
+		block string
+		want  func(vs *config.VirtualServer) bool
+	}{
+		{"SMTP_CHECK {\n helo_name director.example.org\n connect_timeout 3\n}", func(vs *config.VirtualServer) bool {
+			return vs.CheckKind == config.CheckSMTP && vs.SMTPHelo == "director.example.org" && vs.CheckTimeout == 3*time.Second
+		}},
+		{"SMTP_CHECK {\n}", func(vs *config.VirtualServer) bool { return vs.CheckKind == config.CheckSMTP && vs.SMTPHelo == "" }},
+		{"DNS_CHECK {\n type aaaa\n name www.example.org\n}", func(vs *config.VirtualServer) bool {
+			return vs.CheckKind == config.CheckDNS && vs.DNSType == "AAAA" && vs.DNSName == "www.example.org"
+		}},
+		{"DNS_CHECK {\n}", func(vs *config.VirtualServer) bool {
+			return vs.CheckKind == config.CheckDNS && vs.DNSType == "" && vs.DNSName == ""
+		}},
+		{"PING_CHECK {\n}", func(vs *config.VirtualServer) bool { return vs.CheckKind == config.CheckPing }},
+		{"MISC_CHECK {\n misc_path \"/usr/local/bin/w 1\"\n misc_dynamic\n}", func(vs *config.VirtualServer) bool {
+			return vs.CheckKind == config.CheckProgram && vs.ProgramWeight && vs.SendProgram == "/usr/local/bin/w 1"
+		}},
+		{"HTTP_GET {\n url {\n path /\n digest 9B3A0C85A887A256D6939DA88AABD8CD\n }\n}", func(vs *config.VirtualServer) bool {
+			return vs.CheckKind == config.CheckHTTP && vs.HTTPDigest == "9b3a0c85a887a256d6939da88aabd8cd"
+		}},
+	} {
+		c, ws, err := importText(t, checker(tc.block))
+		if err != nil {
+			t.Errorf("%s: %v", tc.block, err)
+			continue
+		}
+		if len(c.Virtuals) != 1 || !tc.want(&c.Virtuals[0]) {
+			t.Errorf("%s: got %+v", tc.block, c.Virtuals)
+		}
+		for _, w := range ws {
+			if strings.Contains(w.String(), "left out") || strings.Contains(w.String(), "not supported") {
+				t.Errorf("%s: warning %v", tc.block, w)
+			}
+		}
+	}
+	for _, tc := range []struct{ block, msg string }{
+		{"DNS_CHECK {\n type PTR\n}", `"PTR" is not a query type`},
+		{"DNS_CHECK {\n name a..b\n}", "not a domain name"},
+		{"HTTP_GET {\n url {\n digest 123\n }\n}", "not an MD5 digest"},
+	} {
+		_, ws, err := importText(t, checker(tc.block))
+		if (err == nil || !strings.Contains(err.Error(), tc.msg)) && !slices.ContainsFunc(ws, func(w *Warning) bool { return strings.Contains(w.Msg, tc.msg) }) {
+			t.Errorf("%s: no error saying %q (%v, %v)", tc.block, tc.msg, err, ws)
 		}
 	}
 }

@@ -63,14 +63,23 @@ func (m *mapper) top(nodes []*node) {
 			m.vrrpInstance(n)
 		case "global_defs":
 			m.globalDefs(n)
+		case "static_ipaddress":
+			// Addresses keepalived keeps up whatever the VRRP state:
+			// a director alone's VIPs (lvsconsole export writes them
+			// so).
+			for _, a := range n.kids {
+				if v := m.vip(a); v != nil {
+					m.vips = append(m.vips, v)
+				}
+			}
 		}
 	}
 	for _, n := range nodes {
 		switch n.key {
-		case "virtual_server_group", "vrrp_instance", "global_defs":
+		case "virtual_server_group", "vrrp_instance", "global_defs", "static_ipaddress":
 		case "virtual_server":
 			m.virtualServer(n)
-		case "vrrp_sync_group", "vrrp_script", "static_ipaddress", "static_routes", "static_rules", "SSL",
+		case "vrrp_sync_group", "vrrp_script", "static_routes", "static_rules", "SSL",
 			"net_namespace", "bfd_instance", "vrrp_track_file", "track_file", "track_process", "linkbeat_use_polling":
 			m.unsupported(n, "")
 		default:

@@ -36,6 +36,8 @@ type places struct {
 // checks all the real servers of a virtual server alike.
 type spec struct {
 	kind, path, host, status, body, program, expect string
+	digest, helo, dnsType, dnsName                  string
+	weight                                          bool // misc_dynamic
 	timeout, interval                               time.Duration
 	failures                                        int
 	port                                            int // connect_port; 0: the real server's
@@ -465,9 +467,11 @@ func (m *mapper) checker(n *node) (spec, timing, bool) {
 	case "SSL_GET":
 		s.kind = config.CheckHTTPS
 	case "SMTP_CHECK":
-		// keepalived reads the 220 greeting, then says HELO and QUIT.
-		s.kind, s.expect = config.CheckSend, "220"
-		m.rep.warnf(n.pos, n.key, "checked as send/expect: the greeting must start with 220; the HELO/QUIT dialogue is left out")
+		s.kind = config.CheckSMTP
+	case "DNS_CHECK":
+		s.kind = config.CheckDNS
+	case "PING_CHECK":
+		s.kind = config.CheckPing
 	case "MISC_CHECK":
 		s.kind = config.CheckProgram
 	default:
@@ -493,8 +497,7 @@ func (m *mapper) checker(n *node) (spec, timing, bool) {
 			}
 			m.timingKey(&t, k)
 		case "connect_ip", "bindto", "bind_port", "bind_if", "fwmark", "alpha", "log_all_failures",
-			"http_protocol", "enable_sni", "fast_recovery", "tls_compliant", "helo_name", "host",
-			"misc_dynamic", "user":
+			"http_protocol", "enable_sni", "fast_recovery", "tls_compliant", "host", "user":
 			what := ""
 			if k.key == "connect_ip" {
 				what = "checking another address than the real server's"
@@ -515,6 +518,44 @@ func (m *mapper) checker(n *node) (spec, timing, bool) {
 				continue
 			}
 			m.url(&s, k)
+		case "helo_name":
+			if v, ok := m.arg(k); ok && s.kind == config.CheckSMTP {
+				if err := config.CheckHelo(v); err != nil {
+					m.rep.errorf(k.pos, k.key, "%v", err)
+					continue
+				}
+				s.helo = v
+			} else if ok {
+				m.unknown(k, n.key)
+			}
+		case "type", "name":
+			if s.kind != config.CheckDNS {
+				m.unknown(k, n.key)
+				continue
+			}
+			v, ok := m.arg(k)
+			if !ok {
+				continue
+			}
+			if k.key == "name" {
+				if err := config.CheckDNSName(v); err != nil {
+					m.rep.errorf(k.pos, k.key, "%v", err)
+					continue
+				}
+				s.dnsName = v
+				continue
+			}
+			if t := strings.ToUpper(v); slices.Contains(config.DNSTypes, t) {
+				s.dnsType = t
+			} else {
+				m.rep.errorf(k.pos, k.key, "%q is not a query type: use %s", v, strings.Join(config.DNSTypes, ", "))
+			}
+		case "misc_dynamic":
+			if s.kind != config.CheckProgram {
+				m.unknown(k, n.key)
+				continue
+			}
+			s.weight = true
 		case "misc_path":
 			if s.kind == config.CheckProgram && len(k.args) > 0 {
 				// A quoted string is the command line; words are its words.
@@ -582,7 +623,13 @@ func (m *mapper) url(s *spec, n *node) {
 				m.rep.warnf(k.pos, k.key, "keepalived's regex is PCRE; the console matches the body with a POSIX extended regular expression")
 			}
 		case "digest":
-			m.unsupported(k, "checking the MD5 digest of the body")
+			if v, ok := m.arg(k); ok {
+				if err := config.CheckDigest(v); err != nil {
+					m.rep.errorf(k.pos, k.key, "%v", err)
+					continue
+				}
+				s.digest = strings.ToLower(v)
+			}
 		default:
 			m.unsupported(k, "")
 		}
@@ -748,9 +795,12 @@ func (m *mapper) addVirtual(kv *kvirtual, vs config.VirtualServer) {
 			first = kr
 			vs.CheckKind, vs.HTTPPath, vs.HTTPHost, vs.HTTPStatus = kr.spec.kind, kr.spec.path, kr.spec.host, kr.spec.status
 			vs.HTTPBody, vs.SendProgram, vs.Expect = kr.spec.body, kr.spec.program, kr.spec.expect
+			vs.HTTPDigest, vs.SMTPHelo, vs.DNSType, vs.DNSName = kr.spec.digest, kr.spec.helo, kr.spec.dnsType, kr.spec.dnsName
+			vs.ProgramWeight = kr.spec.weight
 			vs.CheckTimeout, vs.CheckInterval, vs.CheckFailures = kr.spec.timeout, kr.spec.interval, min(kr.spec.failures, 100)
 			pl.keys["check"] = kr.specPos
-			for _, f := range []string{"timeout", "check_interval", "check_failures", "http_path", "http_host", "http_status", "http_body", "send_program"} {
+			for _, f := range []string{"timeout", "check_interval", "check_failures", "http_path", "http_host", "http_status", "http_body", "send_program",
+				"http_digest", "smtp_helo", "dns_type", "dns_name", "program_weight"} {
 				if _, ok := pl.keys[f]; !ok {
 					pl.keys[f] = kr.specPos
 				}
