@@ -28,7 +28,7 @@ func TestUploadFormats(t *testing.T) {
         TCP_CHECK {
             connect_timeout 2
         }
-        notify_up /bin/true
+        alpha
     }
 }
 `
@@ -50,6 +50,15 @@ func TestUploadFormats(t *testing.T) {
 	}
 	if err := e.store.DiscardDraft(context.Background(), "admin"); err != nil {
 		t.Fatal(err)
+	}
+
+	// keepalived's notify_up is a program root runs: without the
+	// password the upload is refused, beside the password field.
+	withProgram := strings.Replace(ka, "        alpha\n", "        notify_up /bin/true\n", 1)
+	a = e.upload(t, c, "keepalived.conf", withProgram)
+	if body := html.UnescapeString(a.body); a.code != http.StatusForbidden ||
+		!strings.Contains(body, "notify_up of real server rs_10.0.0.1_80 of virtual server vs_192.0.2.10_80 is a program the directors run as root") {
+		t.Errorf("keepalived.conf upload with notify_up = %d:\n%s", a.code, body)
 	}
 
 	rules := "-A -t 192.0.2.20:443 -s sh -b sh-port\n-a -t 192.0.2.20:443 -r 10.0.0.2:443 -m -w 2\n"
