@@ -15,7 +15,7 @@ func TestImportKeepalived(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", args, err)
 		}
-		for _, w := range []string{src + ": valid: 2 virtual servers", "warning: " + src + ":42: digest:"} {
+		for _, w := range []string{src + ": valid: 2 virtual servers", "warning: " + src + ":47: delay_before_retry:"} {
 			if !strings.Contains(out, w) {
 				t.Errorf("%v: no %q in:\n%s", args, w, out)
 			}
