@@ -25,7 +25,7 @@ import (
 const historyPage = 50
 
 // maxUpload bounds an lvs.cf upload; real files are a few kilobytes.
-const maxUpload = 8 << 20
+const maxUpload = imports.MaxSize
 
 func revisionRow(r store.Revision, current int64) web.RevisionRow {
 	return web.RevisionRow{Serial: r.Serial, When: r.Created, Author: r.Author, Summary: r.Summary, Current: r.Serial == current}

@@ -250,7 +250,7 @@ func (c *Console) reviewWarnings(ctx context.Context, running, draft *config.Con
 		}
 		if draft.Global.Network == config.NAT {
 			for _, v4 := range []bool{true, false} {
-				if !usesFamily(draft, v4) {
+				if !draft.UsesFamily(v4) {
 					continue
 				}
 				if on, err := c.host.Forwarding(v4); err == nil && !on {
@@ -266,15 +266,6 @@ func (c *Console) reviewWarnings(ctx context.Context, running, draft *config.Con
 	out = append(out, c.lastHealthy(running, draft)...)
 	out = append(out, c.unreachable(ctx, running, draft)...)
 	return out
-}
-
-func usesFamily(c *config.Config, v4 bool) bool {
-	for i := range c.Virtuals {
-		if a := c.Virtuals[i].Address; c.Virtuals[i].Active && a.IsValid() && a.Is4() == v4 {
-			return true
-		}
-	}
-	return false
 }
 
 // lastHealthy warns of a change that leaves an active virtual server

@@ -141,27 +141,6 @@ func replacedBy(cur, next *config.Config) *config.Config {
 	return c
 }
 
-// revisionTx is Revision inside tx.
-func revisionTx(ctx context.Context, q querier, serial int64) (Revision, *config.Config, error) {
-	var (
-		r    Revision
-		body []byte
-	)
-	err := scanRevision(q.QueryRowContext(ctx, `SELECT serial, created_at, author, summary, config
-		FROM revisions WHERE serial = ?`, serial), &r, &body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, nil, fmt.Errorf("revision %d: %w", serial, ErrNoRevision)
-	}
-	if err != nil {
-		return r, nil, fmt.Errorf("reading revision %d: %w", serial, err)
-	}
-	c, err := decodeConfig(body)
-	if err != nil {
-		return r, nil, fmt.Errorf("decoding revision %d: %w", serial, err)
-	}
-	return r, c, nil
-}
-
 // WatchConfirmations rolls back each APPLY not confirmed by its deadline,
 // until ctx ends: a stage of serve. A deadline that passed while serve was
 // not running is due at once. report, when set, is told of each rollback,

@@ -141,18 +141,11 @@ func (s *Store) draft(ctx context.Context, user string) (*cachedDraft, error) {
 		return nil, fmt.Errorf("reading the pending changes: %w", err)
 	}
 	defer tx.Rollback()
-	var (
-		version int64
-		updated string
-		serial  int64
-	)
-	err = tx.QueryRowContext(ctx, `SELECT version, updated_at FROM drafts WHERE owner = ?`, user).Scan(&version, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNoDraft
-	}
+	version, updated, err := draftStamp(ctx, tx, user)
 	if err != nil {
-		return nil, fmt.Errorf("reading the pending changes of %s: %w", user, err)
+		return nil, err
 	}
+	var serial int64
 	if err := tx.QueryRowContext(ctx, `SELECT serial FROM settings WHERE id = 1`).Scan(&serial); err != nil {
 		return nil, fmt.Errorf("settings: %w", err)
 	}
@@ -237,16 +230,9 @@ func loadDraft(ctx context.Context, q querier, user string) (*Draft, error) {
 // stored: an edit of a large draft then decodes nothing. The draft is a
 // shallow copy: its configurations are the cache's, not to be changed.
 func (s *Store) loadDraftTx(ctx context.Context, tx *sql.Tx, user string) (*Draft, error) {
-	var (
-		version int64
-		updated string
-	)
-	err := tx.QueryRowContext(ctx, `SELECT version, updated_at FROM drafts WHERE owner = ?`, user).Scan(&version, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNoDraft
-	}
+	version, updated, err := draftStamp(ctx, tx, user)
 	if err != nil {
-		return nil, fmt.Errorf("reading the pending changes of %s: %w", user, err)
+		return nil, err
 	}
 	s.mu.Lock()
 	c := s.drafts[user]
@@ -257,6 +243,20 @@ func (s *Store) loadDraftTx(ctx context.Context, tx *sql.Tx, user string) (*Draf
 		return &d, nil
 	}
 	return loadDraft(ctx, tx, user)
+}
+
+// draftStamp reads what identifies the stored version of user's draft:
+// its version and time (a draft discarded and made again starts over at
+// version 1, at another time).
+func draftStamp(ctx context.Context, q querier, user string) (version int64, updated string, err error) {
+	err = q.QueryRowContext(ctx, `SELECT version, updated_at FROM drafts WHERE owner = ?`, user).Scan(&version, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", ErrNoDraft
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("reading the pending changes of %s: %w", user, err)
+	}
+	return version, updated, nil
 }
 
 // stamp writes a draft's time as the drafts table keeps it.

@@ -115,11 +115,17 @@ func (s *Store) Revisions(ctx context.Context, before int64, limit int) ([]Revis
 
 // Revision returns one revision and the whole configuration it saved.
 func (s *Store) Revision(ctx context.Context, serial int64) (Revision, *config.Config, error) {
+	return revisionTx(ctx, s.ro, serial)
+}
+
+// revisionTx reads a revision through q: the store's reader, or a
+// transaction.
+func revisionTx(ctx context.Context, q querier, serial int64) (Revision, *config.Config, error) {
 	var (
 		r    Revision
 		body []byte
 	)
-	err := scanRevision(s.ro.QueryRowContext(ctx, `SELECT serial, created_at, author, summary, config
+	err := scanRevision(q.QueryRowContext(ctx, `SELECT serial, created_at, author, summary, config
 		FROM revisions WHERE serial = ?`, serial), &r, &body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, nil, fmt.Errorf("revision %d: %w", serial, ErrNoRevision)

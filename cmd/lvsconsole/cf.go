@@ -18,8 +18,8 @@ import (
 	"github.com/lvsconsole/lvsconsole/store"
 )
 
-// maxCf bounds what import reads of a file: lvscf refuses more than 8 MiB.
-const maxCf = 8 << 20
+// maxCf bounds what import reads of a file: imports.Read refuses more.
+const maxCf = imports.MaxSize
 
 func importCommand(fs *flag.FlagSet) runFunc {
 	db := dbFlag(fs)

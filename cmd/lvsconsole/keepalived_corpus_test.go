@@ -4,12 +4,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lvsconsole/lvsconsole/internal/testenv"
 )
@@ -36,7 +38,9 @@ func TestKeepalivedCorpus(t *testing.T) {
 	}
 	for _, f := range files {
 		abs, _ := filepath.Abs(f)
-		out, err := exec.Command("ip", "netns", "exec", ns, "keepalived", "-t", "-f", abs).CombinedOutput()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // keepalived -t only reads the file
+		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "keepalived", "-t", "-f", abs).CombinedOutput()
+		cancel()
 		if err != nil || len(bytes.TrimSpace(out)) != 0 {
 			t.Errorf("keepalived -t -f %s: %v\n%s", f, err, out)
 		}
@@ -55,8 +59,6 @@ func TestKeepalivedCorpus(t *testing.T) {
 // pair, and the export of a director alone writes its VIPs as
 // static_ipaddress, with no VRRP timing to read back.
 func TestKeepalivedRoundTrip(t *testing.T) {
-	// What a round trip loses, by file, and why.
-	roundTripLoss := map[string]string{}
 	files, err := filepath.Glob(filepath.Join("testdata", "keepalived", "*.conf"))
 	if err != nil || len(files) < 15 {
 		t.Fatalf("%d configurations (%v), want at least 15", len(files), err)
@@ -89,10 +91,6 @@ func TestKeepalivedRoundTrip(t *testing.T) {
 					return cf[i:]
 				}
 				return ""
-			}
-			if why := roundTripLoss[filepath.Base(f)]; why != "" {
-				t.Logf("not compared: %s", why)
-				return
 			}
 			if a, b = services(a), services(b); a == "" || a != b {
 				data, _ := os.ReadFile(conf)

@@ -246,3 +246,14 @@ func (rs *RealServer) EffectiveForward(g *Global) Forward {
 	}
 	return Direct
 }
+
+// UsesFamily reports whether an active virtual server of c has an address
+// of the family (IPv4 when ipv4): what forwarding a NAT director needs.
+func (c *Config) UsesFamily(ipv4 bool) bool {
+	for i := range c.Virtuals {
+		if a := c.Virtuals[i].Address; c.Virtuals[i].Active && a.IsValid() && a.Is4() == ipv4 {
+			return true
+		}
+	}
+	return false
+}

@@ -853,7 +853,7 @@ func (r *run) checkForwarding(p plan) {
 	}
 	var off []string
 	for _, fam := range []netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
-		if !usesFamily(r.cfg, fam.Is4()) {
+		if !r.cfg.UsesFamily(fam.Is4()) {
 			continue
 		}
 		on, err := r.d.o.Forwarding(fam)
@@ -870,15 +870,6 @@ func (r *run) checkForwarding(p plan) {
 	} else {
 		r.d.setWarning("forwarding", "")
 	}
-}
-
-func usesFamily(c *config.Config, v4 bool) bool {
-	for i := range c.Virtuals {
-		if a := c.Virtuals[i].Address; a.IsValid() && a.Is4() == v4 && c.Virtuals[i].Active {
-			return true
-		}
-	}
-	return false
 }
 
 // makePlan translates a configuration.

@@ -28,6 +28,10 @@ const (
 	Ipvsadm    Format = "ipvsadm"    // the rules of ipvsadm -S or -Sn
 )
 
+// MaxSize bounds a file: the command line reads one byte past it, the
+// console's upload stops there.
+const MaxSize = 8 << 20
+
 // Formats lists them, as -format and the console name them.
 var Formats = []Format{LvsCf, Keepalived, Ipvsadm}
 
@@ -101,6 +105,9 @@ type File struct {
 // refusal, each at its line; the file's warnings come with it.
 func Read(ctx context.Context, f Format, name string, data []byte, o Options) (*File, error) {
 	out := &File{Format: f, data: data}
+	if len(data) > MaxSize {
+		return out, fmt.Errorf("the file is larger than %d MiB", MaxSize>>20)
+	}
 	switch f {
 	case Keepalived:
 		cfg, warns, err := keepalived.Import(name, data, keepalived.Options{Include: o.Include})

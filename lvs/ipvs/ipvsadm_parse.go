@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // This file reads what SaveService and SaveDest write: the rules of
@@ -62,12 +63,21 @@ func (es SaveErrors) Error() string {
 // maxSaveLine bounds a line of rules: ipvsadm's own is 4096 bytes.
 const maxSaveLine = 4096
 
+// maxSaveLookups and saveLookupTimeout bound the name lookups of one file
+// (as lvs.cf's): rules come from uploads too.
+const (
+	maxSaveLookups    = 256
+	saveLookupTimeout = 10 * time.Second
+)
+
 // ParseSave reads the rules of ipvsadm -Sn or ipvsadm -S: -A lines that
 // add services and -a lines that add their destinations. Host and port
 // names are looked up with res (nil: refused), and each lookup is noted.
 // The error, a SaveErrors, names every bad line and says what is allowed.
 func ParseSave(ctx context.Context, r io.Reader, res SaveResolver) ([]SavedService, []*SaveError, error) {
-	p := &saveParser{ctx: ctx, res: res, byKey: map[ServiceKey]int{}}
+	lctx, cancel := context.WithTimeout(ctx, saveLookupTimeout)
+	defer cancel()
+	p := &saveParser{ctx: lctx, res: res, byKey: map[ServiceKey]int{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 1024), maxSaveLine)
 	for sc.Scan() {
@@ -88,8 +98,9 @@ func ParseSave(ctx context.Context, r io.Reader, res SaveResolver) ([]SavedServi
 }
 
 type saveParser struct {
-	ctx      context.Context
+	ctx      context.Context // the lookups', with their deadline
 	res      SaveResolver
+	lookups  int // made so far, at most maxSaveLookups
 	line     int
 	services []SavedService
 	byKey    map[ServiceKey]int // index in services
@@ -99,6 +110,21 @@ type saveParser struct {
 
 func (p *saveParser) fail(format string, args ...any) {
 	p.errs = append(p.errs, &SaveError{Line: p.line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// lookup counts a lookup of name, refusing it past maxSaveLookups or the
+// file's deadline.
+func (p *saveParser) lookup(what, name string) bool {
+	switch {
+	case p.lookups == maxSaveLookups:
+		p.fail("%s %q: the rules name more than %d hosts and ports; write addresses and numbers (ipvsadm -Sn)", what, name, maxSaveLookups)
+		return false
+	case p.ctx.Err() != nil:
+		p.fail("%s %q: the lookups of these rules took longer than %v; write addresses and numbers (ipvsadm -Sn)", what, name, saveLookupTimeout)
+		return false
+	}
+	p.lookups++
+	return true
 }
 
 func (p *saveParser) note(format string, args ...any) {
@@ -350,6 +376,9 @@ func (p *saveParser) host(h string, v6 bool, what string) (netip.Addr, bool) {
 	if v6 {
 		network = "ip6"
 	}
+	if !p.lookup(what, h) {
+		return netip.Addr{}, false
+	}
 	addrs, err := p.res.LookupNetIP(p.ctx, network, h)
 	if err != nil || len(addrs) == 0 {
 		p.fail("%s %q is not an IP address, and looking it up failed: %v", what, h, err)
@@ -371,6 +400,9 @@ func (p *saveParser) port(s string, proto Protocol, what string) (uint16, bool) 
 	network := "tcp"
 	if proto == UDP {
 		network = "udp"
+	}
+	if !p.lookup(what, s) {
+		return 0, false
 	}
 	n, err := p.res.LookupPort(p.ctx, network, s)
 	if err != nil || n < 0 || n > 65535 {

@@ -3,6 +3,7 @@ package ipvs_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -272,5 +273,20 @@ func TestParseSaveOfSave(t *testing.T) {
 	want := []ipvs.SavedService{{Service: s, Line: 1, Dests: []ipvs.SavedDest{{Destination: d, Line: 2}}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%s read as\n%+v\nwant\n%+v", text, got, want)
+	}
+}
+
+// The lookups of one file are bounded in number, as lvs.cf's are: the
+// rules may come from an upload.
+func TestParseSaveBoundsLookups(t *testing.T) {
+	const maxLookups = 256
+	var b strings.Builder
+	for i := range maxLookups + 1 {
+		fmt.Fprintf(&b, "-A -t www.example:%d -s rr\n", i+1)
+	}
+	_, _, err := ipvs.ParseSave(context.Background(), strings.NewReader(b.String()), fakeResolver{})
+	want := fmt.Sprintf("line %d: ", maxLookups+1)
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "more than 256 hosts") {
+		t.Fatalf("%d names: %v, want a refusal at %q", maxLookups+1, err, want)
 	}
 }

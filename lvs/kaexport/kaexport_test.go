@@ -2,6 +2,7 @@ package kaexport_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -341,7 +342,9 @@ func TestKeepalivedAccepts(t *testing.T) {
 			if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, err := exec.Command("ip", "netns", "exec", ns, "keepalived", "-t", "-f", file).CombinedOutput()
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // keepalived -t only reads the file
+			out, err := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "keepalived", "-t", "-f", file).CombinedOutput()
+			cancel()
 			if err != nil || len(bytes.TrimSpace(out)) != 0 {
 				t.Errorf("keepalived -t -f %s: %v\n%s\nthe file:\n%s", file, err, out, got)
 			}
