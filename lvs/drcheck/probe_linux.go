@@ -298,8 +298,8 @@ func (s *syn) filter() []bpf.RawInstruction {
 			bpf.LoadAbsolute{Off: 14 + 9, Size: 1}, // protocol
 			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.IPPROTO_ICMP, SkipTrue: 4},
 			bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.IPPROTO_TCP, SkipFalse: 4},
-			bpf.LoadMemShift{Off: 14},               // x = IPv4 header length
-			bpf.LoadIndirect{Off: 14 + 2, Size: 2},  // TCP destination port
+			bpf.LoadMemShift{Off: 14},              // x = IPv4 header length
+			bpf.LoadIndirect{Off: 14 + 2, Size: 2}, // TCP destination port
 			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(s.sport), SkipFalse: 1},
 			bpf.RetConstant{Val: 0xffff},
 			bpf.RetConstant{Val: 0},
