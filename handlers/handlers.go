@@ -71,6 +71,9 @@ type Options struct {
 	// checked.
 	Host  Host
 	Probe Prober
+	// DRProbe checks that a direct-routing real server accepts traffic
+	// for the VIP (REAL SERVER's CHECK); nil: no such check.
+	DRProbe DRProbe
 	// RollbackUnit is the unit of REVIEW's "roll back unless confirmed"
 	// choices: a minute, unless a test makes it shorter.
 	RollbackUnit time.Duration
@@ -98,6 +101,7 @@ type Console struct {
 	preview   Previewer
 	host      Host
 	probe     Prober
+	drProbe   DRProbe
 	// rollbackUnit is the unit of the rollback delays REVIEW offers.
 	rollbackUnit time.Duration
 	peer         *peerEndpoint // the peer's configuration requests (failover.go)
@@ -141,6 +145,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		preview:   o.Preview,
 		host:      o.Host,
 		probe:     o.Probe,
+		drProbe:   o.DRProbe,
 
 		rollbackUnit: o.RollbackUnit,
 	}
@@ -243,6 +248,7 @@ func (c *Console) routes() http.Handler {
 		r.Post("/real/{rid:-?[0-9]+}", c.writable(c.saveReal))
 		r.Post("/real/{rid:-?[0-9]+}/activate", c.writable(c.activateReal))
 		r.Post("/real/{rid:-?[0-9]+}/delete", c.writable(c.deleteReal))
+		r.Post("/real/{rid:-?[0-9]+}/drcheck", c.drCheck) // writes nothing: the standby checks too
 	})
 
 	r.Get("/review", c.reviewPage)

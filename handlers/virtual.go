@@ -436,7 +436,7 @@ func (c *Console) renderRealList(w http.ResponseWriter, r *http.Request, p web.P
 	for i := range vs.Reals {
 		rows[i] = c.withHealth(realRow(cfg, vs, &vs.Reals[i]), vs, &vs.Reals[i])
 	}
-	c.render(w, r, code, web.RealList(p, head(vs, web.SubReal), rows, c.chartOf(vs.Name)))
+	c.render(w, r, code, web.RealList(p, head(vs, web.SubReal), rows, c.chartOf(vs.Name), c.directRouting(cfg, vs)))
 }
 
 func realForm(rs *config.RealServer, st stamp) *web.Form {

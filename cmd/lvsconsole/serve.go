@@ -14,6 +14,7 @@ import (
 
 	"github.com/lvsconsole/lvsconsole/handlers"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/drcheck"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
@@ -89,6 +90,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			Preview:  eng,
 			Host:     host{},
 			Probe:    checks,
+			DRProbe:  drcheck.New(drcheck.Options{}),
 
 			TrustedProxies: proxies,
 		}
