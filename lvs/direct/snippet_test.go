@@ -65,7 +65,7 @@ func TestSnippets(t *testing.T) {
 			virtual("db", "192.0.2.4", 5432, real("d", "10.0.0.11", config.NAT)),
 		},
 		want: []want{{real: "10.0.0.11", names: []string{"a"}, vips: []string{"192.0.2.3", "192.0.2.20"},
-			has: []string{"ip addr add 192.0.2.3/32 dev lo", "ip addr add 192.0.2.20/32 dev lo", "# 192.0.2.20: www (TCP 192.0.2.20:80), www-tls (TCP 192.0.2.20:443)"},
+			has:    []string{"ip addr add 192.0.2.3/32 dev lo", "ip addr add 192.0.2.20/32 dev lo", "# 192.0.2.20: www (TCP 192.0.2.20:80), www-tls (TCP 192.0.2.20:443)"},
 			hasNot: []string{"192.0.2.4"}}},
 	}, {
 		name: "one real server twice in a virtual server (two ports) is one snippet",
