@@ -111,8 +111,11 @@ func TestDirectRoutingPanel(t *testing.T) {
 		t.Fatalf("checked %v, want %v", dr.asked, want)
 	}
 	body = html.UnescapeString(get(t, c, list).body)
-	if n := strings.Count(body, "accepts traffic for VIP 192.0.2.10 (SYN-ACK from port 80 in 0.4 ms)"); n != 2 {
-		t.Errorf("the result is shown %d times, want twice (the message and beside the server):\n%s", n, body)
+	if n := strings.Count(body, "10.0.0.1 accepts traffic for VIP 192.0.2.10 (SYN-ACK from port 80 in 0.4 ms)"); n != 1 {
+		t.Errorf("the result is shown %d times, want once, beside the server:\n%s", n, body)
+	}
+	if !strings.Contains(body, "Checked real server web1 (10.0.0.1) for VIP 192.0.2.10") {
+		t.Error("no message says what was checked")
 	}
 	if !strings.Contains(body, `class="dr-result ok"`) {
 		t.Error("the result is not marked ok")
