@@ -87,6 +87,7 @@ func (c *Console) apiRoutes(r chi.Router) {
 		r.Post("/activate", c.apiEdit(c.apiActivateVirtual(true)))
 		r.Post("/deactivate", c.apiEdit(c.apiActivateVirtual(false)))
 		r.Get("/real", c.apiReals)
+		r.Get("/direct", c.apiDirect) // direct.go
 		r.Post("/real", c.apiEdit(c.apiWriteReal(true)))
 		r.Get("/real/{rid:[0-9]+}", c.apiReal)
 		r.Put("/real/{rid:[0-9]+}", c.apiEdit(c.apiWriteReal(false)))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/direct"
@@ -90,4 +91,72 @@ func (c *Console) drCheck(w http.ResponseWriter, r *http.Request) {
 	c.drProbe.Check(r.Context(), t)
 	setFlash(w, r, fmt.Sprintf("Checked real server %s (%s) for VIP %s: the answer is under Direct routing.", rs.Name, config.FormatAddr(rs.Address), config.FormatAddr(vs.Address)))
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// apiDirect is GET /virtual/{vid}/direct: the Direct routing panel's
+// snippets, and the latest check of each real server.
+func (c *Console) apiDirect(w http.ResponseWriter, r *http.Request) {
+	cfg, ok := c.apiRead(w, r)
+	if !ok {
+		return
+	}
+	vid := idParam(r, "vid")
+	_, vs := virtualByID(cfg, vid)
+	if vs == nil {
+		c.apiRefuse(w, r, noVirtual(vid), nil)
+		return
+	}
+	type file struct {
+		Path    string `json:"path"`
+		Note    string `json:"note"`
+		Content string `json:"content"`
+	}
+	type vip struct {
+		Address  string   `json:"address"`
+		Services []string `json:"services"`
+	}
+	type check struct {
+		Outcome    string  `json:"outcome"`
+		AcceptsVIP bool    `json:"accepts_vip"`
+		Text       string  `json:"text"`
+		RTTMs      float64 `json:"rtt_ms"`
+		At         string  `json:"at"`
+	}
+	type server struct {
+		Address  string   `json:"address"`
+		Names    []string `json:"names"`
+		VIPs     []vip    `json:"vips"`
+		Commands string   `json:"commands"`
+		Files    []file   `json:"files"`
+		Other    string   `json:"other"`
+		Check    *check   `json:"check,omitempty"`
+	}
+	out := struct {
+		Serial    int64    `json:"serial"`
+		VirtualID int64    `json:"virtual_id"`
+		Servers   []server `json:"servers"`
+	}{cfg.Serial, vid, []server{}}
+	if dr := c.directRouting(cfg, vs); dr != nil {
+		for _, s := range dr.Servers {
+			srv := server{Address: s.Snippet.Real.String(), Names: s.Snippet.Names, Commands: s.Snippet.Commands, Other: s.Snippet.Other}
+			for _, v := range s.Snippet.VIPs {
+				srv.VIPs = append(srv.VIPs, vip{v.Addr.String(), v.Services})
+			}
+			for _, f := range s.Snippet.Files {
+				srv.Files = append(srv.Files, file(f))
+			}
+			if r := s.Check; r != nil {
+				srv.Check = &check{Outcome: outcomeNames[r.Outcome], AcceptsVIP: r.AcceptsVIP(), Text: r.String(),
+					RTTMs: float64(r.RTT.Microseconds()) / 1000, At: r.At.UTC().Format(time.RFC3339)}
+			}
+			out.Servers = append(out.Servers, srv)
+		}
+	}
+	writeResource(w, http.StatusOK, cfg.Serial, out)
+}
+
+// outcomeNames are the API's words for a check's outcome.
+var outcomeNames = map[direct.Outcome]string{
+	direct.Failed: "failed", direct.Accepted: "accepted", direct.Refused: "refused",
+	direct.Silent: "silent", direct.ICMP: "icmp",
 }

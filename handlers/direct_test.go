@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"net/http"
@@ -160,4 +161,45 @@ func TestDirectRoutingWithoutCheck(t *testing.T) {
 	if a := post(t, c, fmt.Sprintf("%s/virtual/%d/real/%d/drcheck", e.srv.URL, www.ID, www.Reals[0].ID), url.Values{}); a.code != http.StatusNotFound {
 		t.Errorf("CHECK without a checker = %d, want 404", a.code)
 	}
+}
+
+// TestAPIDirect: GET /virtual/{vid}/direct gives the panel's snippets and
+// the latest check, to a read token.
+func TestAPIDirect(t *testing.T) {
+	dr := &fakeDR{outcome: direct.Refused}
+	e := newEnvWith(t, true, func(o *Options) { o.DRProbe = dr })
+	cfg := seedDirect(t, e)
+	www := &cfg.Virtuals[0]
+	dr.Check(context.Background(), direct.Target{VIP: www.Address, Port: 80, Real: www.Reals[0].Address})
+	api := e.api(t, nil, e.scopedToken(t, store.ScopeRead))
+	var out struct {
+		Servers []struct {
+			Address  string
+			Names    []string
+			VIPs     []struct{ Address string }
+			Commands string
+			Files    []struct{ Path string }
+			Check    *struct {
+				Outcome    string
+				AcceptsVIP bool `json:"accepts_vip"`
+				Text       string
+			}
+		}
+	}
+	a := api.expect(http.StatusOK, "GET", fmt.Sprintf("/virtual/%d/direct", www.ID), nil)
+	if err := json.Unmarshal([]byte(a.body), &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Servers) != 1 {
+		t.Fatalf("%d servers, want web1 only: %s", len(out.Servers), a.body)
+	}
+	s := out.Servers[0]
+	if s.Address != "10.0.0.1" || len(s.VIPs) != 2 || s.VIPs[0].Address != "192.0.2.10" || s.VIPs[1].Address != "192.0.2.25" ||
+		!strings.Contains(s.Commands, "ip addr add 192.0.2.25/32 dev lo") || len(s.Files) != 3 {
+		t.Errorf("server %+v", s)
+	}
+	if s.Check == nil || s.Check.Outcome != "refused" || !s.Check.AcceptsVIP || !strings.Contains(s.Check.Text, "port 80/tcp is closed") {
+		t.Errorf("check %+v", s.Check)
+	}
+	api.expect(http.StatusNotFound, "GET", "/virtual/999999/direct", nil)
 }

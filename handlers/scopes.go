@@ -39,6 +39,7 @@ func apiScope(method, pattern string) (store.Scope, bool) {
 	switch method + " " + pattern {
 	case "GET /config", "GET /config.cf", "GET /global", "GET /redundancy", "GET /status",
 		"GET /virtual", "GET /virtual/{vid}", "GET /virtual/{vid}/real", "GET /virtual/{vid}/real/{rid}",
+		"GET /virtual/{vid}/direct",
 		"GET /history", "GET /history/{serial}", "GET /history/{serial}/config.cf",
 		"GET /tokens":
 		return store.ScopeRead, true
