@@ -144,6 +144,7 @@ func TestProbeAcceptsTheVIP(t *testing.T) {
 	if !strings.HasPrefix(r.String(), "accepts traffic for VIP 10.214.9.9 (SYN-ACK") {
 		t.Errorf("text %q", r)
 	}
+	t.Log(r)
 	// The RST the check sends ends the half-open connection at once.
 	if s := halfOpen(t, l.real); s != "" {
 		t.Errorf("half-open connections left on the real server:\n%s", s)
@@ -179,6 +180,7 @@ func TestProbeVIPWithoutListener(t *testing.T) {
 	if !strings.Contains(r.String(), "port 81/tcp is closed") {
 		t.Errorf("text %q", r)
 	}
+	t.Log(r)
 }
 
 // TestProbeDirectorHasTheVIP: the active director holds the VIP itself,
