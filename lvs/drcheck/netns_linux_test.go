@@ -60,8 +60,7 @@ type lab struct {
 // once), and a Checker whose checks run in the director's.
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	testenv.NetNS(t)
-	testenv.Commands(t, "sysctl")
+	testenv.NetNS(t) // ss comes with ip (iproute2), sysctl with procps (essential)
 	l := &lab{dir: newNS(t, "d"), real: newNS(t, "r"), dirDev: "drcd", realAddr: netip.MustParseAddr("10.214.0.2")}
 	for _, ns := range []string{l.dir, l.real} {
 		sysctl(t, ns, "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0")
@@ -135,7 +134,6 @@ func halfOpen(t *testing.T, ns string) string {
 // a SYN-ACK, then no half-open connection left on the real server.
 func TestProbeAcceptsTheVIP(t *testing.T) {
 	l := newLab(t)
-	testenv.Commands(t, "ss")
 	l.serveVIP(t, netip.MustParseAddr("10.214.9.9"), 80)
 	r := l.check(t, "10.214.9.9", 80, "10.214.0.2")
 	if r.Outcome != direct.Accepted || !r.AcceptsVIP() || r.RTT <= 0 {
@@ -189,7 +187,6 @@ func TestProbeVIPWithoutListener(t *testing.T) {
 // half-open connection.
 func TestProbeDirectorHasTheVIP(t *testing.T) {
 	l := newLab(t)
-	testenv.Commands(t, "ss")
 	ipCmd(t, "-n", l.dir, "addr", "add", "10.214.9.9/32", "dev", l.dirDev)
 	l.serveVIP(t, netip.MustParseAddr("10.214.9.9"), 80)
 	r := l.check(t, "10.214.9.9", 80, "10.214.0.2")
