@@ -42,8 +42,9 @@ var cf []byte
 //	  br0 10.10.0.1 --bridge-- web1 10.10.0.11, web2 10.10.0.12 (namespaces,
 //	  busybox httpd each)
 //
-// The client asks the VIP for a page twice a second; every two minutes web2
-// is stopped for 30 s. Lines starting "demo:" are for the person watching.
+// The client asks the VIP for a page twice a second; every $outage_every
+// seconds web2 is stopped for $outage_for (set before this). Lines
+// starting "demo:" are for the person watching.
 const script = `
 set -e
 say() { echo "demo: $*"; }
@@ -60,7 +61,8 @@ ip link add br0 type bridge
 ip addr add 10.10.0.1/24 dev br0
 ip link set br0 up
 start_web() { # $1: 1 or 2
-	ip netns exec web$1 httpd -f -p 80 -h /srv/web$1 &
+	# /sbin/ip, not the prelude's function: $! must be httpd itself (ip execs it).
+	/sbin/ip netns exec web$1 httpd -f -p 80 -h /srv/web$1 &
 	eval httpd_pid$1=$!
 }
 for r in 1 2; do
@@ -86,10 +88,10 @@ say "traffic: a request to 192.0.2.100:80 every 0.5 s from the client namespace"
 
 set +e
 while :; do
-	sleep 90
-	say "stopping web2 (10.10.0.12) for 30 s: watch it go down and come back"
-	eval kill \$httpd_pid2
-	sleep 30
+	sleep $((outage_every - outage_for))
+	say "stopping web2 (10.10.0.12) for $outage_for s: watch it go down and come back"
+	kill $httpd_pid2
+	sleep $outage_for
 	start_web 2
 	say "web2 is serving again"
 done
@@ -113,11 +115,21 @@ type LabOptions struct {
 	Console io.Writer
 	// Dir holds the lvsconsole binary built for the guest.
 	Dir string
+	// Every OutageEvery, web2 is stopped for OutageFor; default every 2
+	// minutes for 30 s. Whole seconds.
+	OutageEvery, OutageFor time.Duration
 }
 
 // StartLab builds lvsconsole for the guest and boots the lab in the
 // background; see WaitReady and Stop.
 func StartLab(ctx context.Context, o LabOptions) (*Lab, error) {
+	if o.OutageEvery == 0 {
+		o.OutageEvery, o.OutageFor = 2*time.Minute, 30*time.Second
+	}
+	every, down := int(o.OutageEvery.Seconds()), int(o.OutageFor.Seconds())
+	if down < 1 || every <= down {
+		return nil, fmt.Errorf("demo: an outage of %s every %s: make it at least 1 s and shorter than the period", o.OutageFor, o.OutageEvery)
+	}
 	if err := guest.Prepared(""); err != nil {
 		return nil, err
 	}
@@ -132,7 +144,7 @@ func StartLab(ctx context.Context, o LabOptions) (*Lab, error) {
 		res, err := guest.Run(ctx, guest.Options{
 			Binaries: map[string]string{"lvsconsole": bin},
 			Files:    map[string][]byte{"/srv/demo/lvs.cf": cf},
-			Script:   script,
+			Script:   fmt.Sprintf("outage_every=%d outage_for=%d\n", every, down) + script,
 			Forward:  []guest.PortForward{{Host: o.Port, Guest: consolePort}},
 			Stdout:   o.Console,
 			// serve, two httpd, a shell loop: well within this.
