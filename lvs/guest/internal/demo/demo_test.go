@@ -70,6 +70,11 @@ func TestDemoDashboard(t *testing.T) {
 		}
 	}
 	step("opening the console", chromedp.Navigate(lab.URL+"/"), chromedp.WaitVisible(chromedp.ID("user")))
+	// The user field comes filled in with admin: clear it, then type as a
+	// person would.
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(document.getElementById("user").value = "") === ""`)); err != nil {
+		t.Fatalf("clearing the user field: %v", err)
+	}
 	step("typing the demo's login", chromedp.SendKeys(chromedp.ID("user"), User), chromedp.SendKeys(chromedp.ID("password"), Password))
 	sctx, scancel := context.WithTimeout(bctx, time.Minute)
 	_, err = chromedp.Run(sctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.ID("login"))))
@@ -77,6 +82,10 @@ func TestDemoDashboard(t *testing.T) {
 	if err != nil {
 		shot(t, bctx, "demo-failed")
 		t.Fatalf("logging in: %v", err)
+	}
+	if loc, err := chromedp.Run(bctx, chromedp.Location()); err != nil || !strings.HasSuffix(loc, "/control") {
+		shot(t, bctx, "demo-failed")
+		t.Fatalf("after logging in the browser is at %q (%v), want /control", loc, err)
 	}
 	step("opening CONTROL/MONITORING", chromedp.Navigate(lab.URL+"/control?every=2"), chromedp.WaitVisible(chromedp.ID("live")))
 
