@@ -24,7 +24,9 @@ const (
 // ServeFlags are lvsconsole serve's flags in the guest, the one place to
 // change them: the console listens on the guest's NIC, which qemu
 // forwards the host's port to; failover is off (there is no backup
-// director, and the script brings the VIP up itself).
+// director, and the script brings the VIP up itself). The lab is plain
+// HTTP on a throwaway VM's address: when serve defaults to HTTPS off the
+// loopback, its -insecure-http goes here.
 const ServeFlags = "-listen " + guest.GuestAddr + ":3636 -failover=false"
 
 // consolePort is the port serve listens on in the guest (ServeFlags).
@@ -101,6 +103,8 @@ done
 type Lab struct {
 	// URL is the console on the host, through qemu's forward.
 	URL string
+	// Booted is when qemu was started (lvsconsole was built by then).
+	Booted time.Time
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -138,7 +142,7 @@ func StartLab(ctx context.Context, o LabOptions) (*Lab, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	l := &Lab{URL: fmt.Sprintf("http://127.0.0.1:%d", o.Port), cancel: cancel, done: make(chan struct{})}
+	l := &Lab{URL: fmt.Sprintf("http://127.0.0.1:%d", o.Port), Booted: time.Now(), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		res, err := guest.Run(ctx, guest.Options{

@@ -66,7 +66,7 @@ func run(ctx context.Context, port uint16, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, `
-demo: ready after %s
+demo: ready: built in %s, booted in %s
 demo:
 demo:   open %s and log in as %s / %s
 demo:
@@ -75,7 +75,7 @@ demo: with web1 and web2, their health, the IPVS counters and the charts.
 demo: Every two minutes web2 is stopped for 30 s: watch it go down and come back.
 demo: Ctrl-C stops the lab (nothing is kept).
 
-`, time.Since(start).Round(time.Second), lab.URL, User, Password)
+`, lab.Booted.Sub(start).Round(time.Second), time.Since(lab.Booted).Round(time.Second), lab.URL, User, Password)
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(out, "demo: stopping the guest")
