@@ -73,8 +73,10 @@ netns-tools:
 # forwarded to http://127.0.0.1:$(DEMO_PORT). Ctrl-C stops it.
 DEMO_PORT ?= 3636
 .PHONY: demo
+# Built, then run (not go run, which exits 1 on the Ctrl-C that ends it).
 demo: check-tools guest
-	$(GO) run ./lvs/guest/internal/demo -port $(DEMO_PORT)
+	$(GO) build -o $(OUT)/demo ./lvs/guest/internal/demo
+	$(OUT)/demo -port $(DEMO_PORT)
 
 # Debian's kernel (which has IPVS, unlike this machine's) and the tools for
 # the qemu guest that lvs/guest boots in tests; quick when already there.

@@ -50,6 +50,9 @@ var cf []byte
 const script = `
 set -e
 say() { echo "demo: $*"; }
+# Only emergencies from the kernel on the console: IPVS's "no destination
+# available" while the checks start is expected.
+dmesg -n 1
 sysctl -qw net.ipv4.ip_forward=1
 for ns in client web1 web2; do ip netns add $ns; ip -n $ns link set lo up; done
 ip link add d0 type veth peer name c0
@@ -171,7 +174,9 @@ func StartLab(ctx context.Context, o LabOptions) (*Lab, error) {
 func (l *Lab) WaitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: 5 * time.Second}
+	// Generous: under TCG the console's first answers are slow, and a
+	// request given up on is logged by serve as an error.
+	client := &http.Client{Timeout: 30 * time.Second}
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	var last error

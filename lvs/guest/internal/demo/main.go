@@ -7,12 +7,12 @@
 //
 // It lives under lvs/guest/internal because it needs the checkout (the Go
 // toolchain to build lvsconsole for the guest, and the kernel make guest
-// prepared): it is run with go run, never installed, and lvsconsole stays
-// the project's one binary.
+// prepared): make builds it into out/ and runs it, it is never installed,
+// and lvsconsole stays the project's one binary.
 //
 // Usage:
 //
-//	go run ./lvs/guest/internal/demo [-port N]
+//	make demo [DEMO_PORT=N]   (runs: out/demo [-port N])
 package main
 
 import (
