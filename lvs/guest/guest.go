@@ -15,6 +15,10 @@
 // Emulation is TCG (no KVM: nested virtualisation hangs here): a boot plus a
 // short test takes several seconds, so tests batch their checks into one
 // boot.
+//
+// A guest has no NIC unless Options.Forward asks for one: then qemu's user
+// network (slirp) forwards ports of the host's loopback to it, as make demo
+// (lvs/guest/internal/demo) does for the console.
 package guest
 
 import (
