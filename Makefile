@@ -68,6 +68,16 @@ netns-tools:
 	fi
 	@command -v ip >/dev/null && command -v nft >/dev/null && command -v keepalived >/dev/null || { echo "make: ip, nft or keepalived is still missing"; exit 1; }
 
+# A live lab (README, "Try it: make demo"): the qemu guest runs the console
+# with a virtual server, two real servers and steady traffic; the console is
+# forwarded to http://127.0.0.1:$(DEMO_PORT). Ctrl-C stops it.
+DEMO_PORT ?= 3636
+.PHONY: demo
+# Built, then run (not go run, which exits 1 on the Ctrl-C that ends it).
+demo: check-tools guest
+	$(GO) build -o $(OUT)/demo ./lvs/guest/internal/demo
+	$(OUT)/demo -port $(DEMO_PORT)
+
 # Debian's kernel (which has IPVS, unlike this machine's) and the tools for
 # the qemu guest that lvs/guest boots in tests; quick when already there.
 .PHONY: guest

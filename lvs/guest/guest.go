@@ -15,6 +15,10 @@
 // Emulation is TCG (no KVM: nested virtualisation hangs here): a boot plus a
 // short test takes several seconds, so tests batch their checks into one
 // boot.
+//
+// A guest has no NIC unless Options.Forward asks for one: then qemu's user
+// network (slirp) forwards ports of the host's loopback to it, as make demo
+// (lvs/guest/internal/demo) does for the console.
 package guest
 
 import (
@@ -66,7 +70,22 @@ type Options struct {
 	// (ending in "\n", without "\r" or terminal escapes) per Write. See
 	// LogWriter.
 	Stdout io.Writer
+	// Forward gives the guest a NIC on qemu's user network (slirp) and
+	// forwards these host ports, on the host's loopback only, to the
+	// guest. The guest's eth0 is up at GuestAddr before Script starts.
+	// None (the default): no NIC at all.
+	Forward []PortForward
 }
+
+// PortForward forwards TCP connections to 127.0.0.1:Host on the host to
+// Port on the guest's NIC address (GuestAddr).
+type PortForward struct {
+	Host, Guest uint16
+}
+
+// GuestAddr is the guest's address on qemu's user network: slirp's fixed
+// one, so that the guest needs no DHCP client. Its gateway is 10.0.2.2.
+const GuestAddr = "10.0.2.15"
 
 // Result of a boot that reached the end of its script.
 type Result struct {
@@ -104,6 +123,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = defaultTimeout
 	}
+	for _, f := range o.Forward {
+		if f.Host == 0 || f.Guest == 0 {
+			return Result{}, fmt.Errorf("guest: forward %d to %d: give both ports (1-65535)", f.Host, f.Guest)
+		}
+	}
 	if err := linuxHost(); err != nil {
 		return Result{}, err
 	}
@@ -132,14 +156,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	cmd := exec.Command("qemu-system-x86_64",
-		"-accel", "tcg", "-m", strconv.Itoa(o.Memory), "-smp", "1",
-		"-nographic", "-no-reboot",
-		// No NIC: the guest's networks are namespaces and veths, and the
-		// default e1000 only costs emulation and SeaBIOS's PXE ROM.
-		"-nic", "none",
-		"-kernel", k.vmlinuz(), "-initrd", "/dev/fd/3",
+	args := []string{"-accel", "tcg", "-m", strconv.Itoa(o.Memory), "-smp", "1",
+		"-nographic", "-no-reboot"}
+	args = append(args, nicArgs(o.Forward)...)
+	args = append(args, "-kernel", k.vmlinuz(), "-initrd", "/dev/fd/3",
 		"-append", "console=ttyS0 panic=-1 loglevel=3 quiet")
+	cmd := exec.Command("qemu-system-x86_64", args...)
 	var stderr bytes.Buffer
 	con := &console{out: o.Stdout, exited: make(chan struct{})}
 	exited := con.exited
@@ -199,6 +221,23 @@ wait:
 		msg += "\nqemu stderr:\n" + s
 	}
 	return res, errors.New(msg)
+}
+
+// nicArgs are qemu's network arguments. Without forwards, no NIC: the
+// guest's networks are namespaces and veths, and the default e1000 only
+// costs emulation and SeaBIOS's PXE ROM. With them, a virtio NIC on
+// slirp (no root, no host interface), without a ROM (-kernel boots).
+func nicArgs(fwd []PortForward) []string {
+	if len(fwd) == 0 {
+		return []string{"-nic", "none"}
+	}
+	// restrict=on: the guest reaches nothing outside; the forwards still
+	// come in.
+	netdev := "user,id=n0,restrict=on"
+	for _, f := range fwd {
+		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:%d", f.Host, f.Guest)
+	}
+	return []string{"-netdev", netdev, "-device", "virtio-net-pci,netdev=n0,romfile="}
 }
 
 func lastMatch(re *regexp.Regexp, out []byte) [][]byte {
@@ -409,8 +448,23 @@ func BuildStaticTest(pkg, out string, tags ...string) error {
 	return buildTest(pkg, out, true, append(tags, "netgo", "osusergo", "sqlite_omit_load_extension"))
 }
 
+// BuildStatic compiles the program pkg (a main package, e.g.
+// "./cmd/lvsconsole") for the guest as BuildStaticTest compiles tests:
+// with cgo, linked statically.
+func BuildStatic(pkg, out string, tags ...string) error {
+	return goBuild("build", pkg, out, true, append(tags, "netgo", "osusergo", "sqlite_omit_load_extension"))
+}
+
 func buildTest(pkg, out string, static bool, tags []string) error {
-	args := []string{"test", "-c", "-o", out}
+	return goBuild("test", pkg, out, static, tags)
+}
+
+// goBuild runs go build or go test -c for the guest.
+func goBuild(verb, pkg, out string, static bool, tags []string) error {
+	args := []string{verb, "-o", out}
+	if verb == "test" {
+		args = []string{"test", "-c", "-o", out}
+	}
 	if len(tags) > 0 {
 		args = append(args, "-tags", strings.Join(tags, ","))
 	}
@@ -429,7 +483,7 @@ func buildTest(pkg, out string, static bool, tags []string) error {
 	}
 	// go test -c writes nothing for a package without test files (e.g. the
 	// tag was forgotten).
-	if _, err := os.Stat(out); err != nil {
+	if _, err := os.Stat(out); err != nil && verb == "test" {
 		return fmt.Errorf("guest: go test -c wrote no %s: does %s have test files for tags %q?", out, pkg, tags)
 	}
 	return nil

@@ -12,13 +12,14 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
 
 // staticVersion changes whenever the layout of the static part changes, so
 // that caches built by an older harness are not reused.
-const staticVersion = "lvs-guest-static-3"
+const staticVersion = "lvs-guest-static-4"
 
 // Host programs copied into the guest.
 const (
@@ -63,6 +64,12 @@ var (
 	// modules.dep does not list: without it libcrc32c fails with unknown
 	// symbols. It goes first.
 	loadFirst = "kernel/crypto/crc32c_generic.ko"
+	// The NIC's driver (Options.Forward): in the archive, loaded only when
+	// the guest has a NIC.
+	nicModules = []string{
+		"kernel/drivers/virtio/virtio_pci.ko",
+		"kernel/drivers/net/virtio_net.ko",
+	}
 	// Module parameters at boot. dummy would otherwise create dummy0 in
 	// the initial namespace, which tests then trip over.
 	moduleParams = map[string]string{"kernel/drivers/net/dummy.ko": "numdummies=0"}
@@ -140,10 +147,10 @@ func loadOrder(deps map[string][]string, roots []string) ([]string, error) {
 
 // modulePlan decides which modules go into the archive and which /init
 // loads, in order.
-func modulePlan(k kernel) (files, load []string, err error) {
+func modulePlan(k kernel) (files, load, nic []string, err error) {
 	depData, err := os.ReadFile(filepath.Join(k.modDir(), "modules.dep"))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w (run make guest)", err)
+		return nil, nil, nil, fmt.Errorf("%w (run make guest)", err)
 	}
 	deps := parseModulesDep(depData)
 	var want []string
@@ -161,12 +168,17 @@ func modulePlan(k kernel) (files, load []string, err error) {
 	}
 	for _, r := range requiredModules {
 		if _, ok := deps[r]; !ok {
-			return nil, nil, fmt.Errorf("kernel %s has no %s", k.version, r)
+			return nil, nil, nil, fmt.Errorf("kernel %s has no %s", k.version, r)
 		}
 	}
-	files, err = loadOrder(deps, want)
+	for _, m := range nicModules {
+		if _, ok := deps[m]; !ok {
+			return nil, nil, nil, fmt.Errorf("kernel %s has no %s", k.version, m)
+		}
+	}
+	files, err = loadOrder(deps, append(append([]string{}, want...), nicModules...))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var preload []string
 	for _, m := range want {
@@ -180,9 +192,21 @@ func modulePlan(k kernel) (files, load []string, err error) {
 	}
 	rest, err := loadOrder(deps, preload)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return files, append([]string{loadFirst}, rest...), nil
+	load = append([]string{loadFirst}, rest...)
+	// The NIC's modules and those of their dependencies not loaded at boot
+	// already.
+	all, err := loadOrder(deps, nicModules)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, m := range all {
+		if !slices.Contains(load, m) {
+			nic = append(nic, m)
+		}
+	}
+	return files, load, nic, nil
 }
 
 // sharedLibs lists the libraries and the dynamic loader a program needs, as
@@ -241,6 +265,14 @@ mount --bind /run /var/run || fail "mount /var/run"
 M=/lib/modules/%[1]s
 %[2]s
 /sbin/ip link set lo up || fail "ip link set lo up"
+# A NIC on qemu's user network when the host asked for one (Options.Forward):
+# slirp's fixed address, no DHCP.
+if [ -e /etc/guest/nic ]; then
+%[3]s
+	/sbin/ip link set eth0 up || fail "ip link set eth0 up"
+	/sbin/ip addr add %[4]s/24 dev eth0 || fail "ip addr add %[4]s"
+	/sbin/ip route add default via 10.0.2.2 || fail "ip route add default"
+fi
 cd /root
 echo "GUEST: ready"
 /bin/sh /etc/guest/script.sh </dev/null
@@ -269,7 +301,7 @@ var etcFiles = map[string]string{
 // building it on first use. It is cached under the kernel cache, keyed by
 // kernel version and a hash of its inputs.
 func staticPart(k kernel) (string, error) {
-	files, load, err := modulePlan(k)
+	files, load, nic, err := modulePlan(k)
 	if err != nil {
 		return "", err
 	}
@@ -296,7 +328,12 @@ func staticPart(k kernel) (string, error) {
 	for _, m := range load {
 		fmt.Fprintf(&insmods, "insmod $M/%s %s|| fail \"insmod %s\"\n", m, withSpace(moduleParams[m]), m)
 	}
-	initScript := fmt.Sprintf(initTemplate, k.version, strings.TrimSpace(insmods.String()))
+	var nicInsmods strings.Builder
+	for _, m := range nic {
+		fmt.Fprintf(&nicInsmods, "\tinsmod $M/%s || fail \"insmod %s\"\n", m, m)
+	}
+	initScript := fmt.Sprintf(initTemplate, k.version, strings.TrimSpace(insmods.String()),
+		strings.TrimRight(nicInsmods.String(), "\n"), GuestAddr)
 
 	// The key covers every input: a package upgrade on the host or a new
 	// kernel gives a new archive.
@@ -497,6 +534,9 @@ func dynamicPart(o Options, level int) ([]byte, error) {
 			return nil, fmt.Errorf("guest: file %q is not allowed", p)
 		}
 		c.file(n, 0o755, o.Files[p])
+	}
+	if len(o.Forward) > 0 {
+		c.file("/etc/guest/nic", 0o644, nil) // /init brings eth0 up
 	}
 	c.file("/etc/guest/script.sh", 0o755, []byte(scriptPrelude+o.Script+"\n"))
 	if err := c.close(); err != nil {

@@ -166,3 +166,19 @@ func TestConsoleLines(t *testing.T) {
 type writerFunc func(p []byte)
 
 func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
+
+// TestNICArgs: no NIC unless asked; forwards listen on the host's loopback
+// only, and the guest reaches nothing through slirp.
+func TestNICArgs(t *testing.T) {
+	if got := strings.Join(nicArgs(nil), " "); got != "-nic none" {
+		t.Errorf("without forwards: %q, want -nic none", got)
+	}
+	got := strings.Join(nicArgs([]PortForward{{Host: 13636, Guest: 3636}, {Host: 8080, Guest: 80}}), " ")
+	want := "-netdev user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:13636-:3636,hostfwd=tcp:127.0.0.1:8080-:80 -device virtio-net-pci,netdev=n0,romfile="
+	if got != want {
+		t.Errorf("with forwards:\n%s\nwant\n%s", got, want)
+	}
+	if _, err := Run(t.Context(), Options{Forward: []PortForward{{Host: 0, Guest: 3636}}}); err == nil || !strings.Contains(err.Error(), "give both ports") {
+		t.Errorf("a forward from port 0: %v", err)
+	}
+}
