@@ -333,8 +333,16 @@ func (d *Director) Run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.Background(), d.o.CommandTimeout+5*time.Second)
 		defer cancel()
 		r.stop()
-		if r.role == Active {
+		d.mu.Lock()
+		vipsUp := len(d.up) > 0
+		d.mu.Unlock()
+		switch {
+		case r.role == Active:
 			r.standDown(sctx, "shutting down")
+		case vipsUp:
+			// pulse's goodbye made the loop stand down with ctx already
+			// ended, so the addresses could not be taken down then.
+			r.applyVIPs(sctx, nil)
 		}
 		// inactive_cmd, or a command still running, gets its timeout.
 		cmds.close()
