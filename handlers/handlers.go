@@ -85,23 +85,24 @@ type Console struct {
 	store *store.Store
 	// passwords checks and sets passwords: the store, which a test may
 	// wrap to watch the hashing.
-	passwords   passwordStore
-	log         *slog.Logger
-	secure      bool
-	policy      store.SessionPolicy
-	setup       *setupCode
-	throttle    *throttle
-	hashes      *hashGate
-	now         func() time.Time
-	engine      StatusSource
-	traffic     HistorySource
-	health      HealthSource
-	failover    FailoverSource
-	timeouts    Timeouts
-	proxies     []netip.Prefix
-	preview     Previewer
-	host        Host
-	probe       Prober
+	passwords passwordStore
+	log       *slog.Logger
+	secure    bool
+	policy    store.SessionPolicy
+	setup     *setupCode
+	throttle  *throttle
+	hashes    *hashGate
+	now       func() time.Time
+	engine    StatusSource
+	traffic   HistorySource
+	health    HealthSource
+	failover  FailoverSource
+	timeouts  Timeouts
+	proxies   []netip.Prefix
+	preview   Previewer
+	host      Host
+	probe     Prober
+	// fingerprint is Options.Fingerprint.
 	fingerprint func() string
 	// rollbackUnit is the unit of the rollback delays REVIEW offers.
 	rollbackUnit time.Duration
@@ -130,25 +131,25 @@ func (c *Console) sessionCookie(r *http.Request) string {
 // first-time setup; SetupCode returns the code to show the admin.
 func New(ctx context.Context, o Options) (*Console, error) {
 	c := &Console{
-		done:        ctx.Done(),
-		store:       o.Store,
-		passwords:   o.Store,
-		log:         o.Log,
-		secure:      o.Secure,
-		policy:      o.Sessions,
-		now:         o.Now,
-		engine:      o.Engine,
-		traffic:     o.History,
-		health:      o.Health,
-		failover:    o.Failover,
-		timeouts:    o.Timeouts.withDefaults(),
-		proxies:     o.TrustedProxies,
-		fingerprint: o.Fingerprint,
-		preview:     o.Preview,
-		host:        o.Host,
-		probe:       o.Probe,
+		done:      ctx.Done(),
+		store:     o.Store,
+		passwords: o.Store,
+		log:       o.Log,
+		secure:    o.Secure,
+		policy:    o.Sessions,
+		now:       o.Now,
+		engine:    o.Engine,
+		traffic:   o.History,
+		health:    o.Health,
+		failover:  o.Failover,
+		timeouts:  o.Timeouts.withDefaults(),
+		proxies:   o.TrustedProxies,
+		preview:   o.Preview,
+		host:      o.Host,
+		probe:     o.Probe,
 
 		rollbackUnit: o.RollbackUnit,
+		fingerprint:  o.Fingerprint,
 	}
 	if c.rollbackUnit <= 0 {
 		c.rollbackUnit = time.Minute
