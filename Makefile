@@ -1,5 +1,7 @@
 # lvsconsole. `make run` starts the console on :3636 with its database under
-# ./data; `make test` runs every test the project has.
+# ./data (HTTPS, with a self-signed certificate made beside the database;
+# `make run LISTEN=127.0.0.1:3636` for plain HTTP on loopback); `make test`
+# runs every test the project has.
 
 GO      ?= go
 BIN     := bin/lvsconsole

@@ -74,6 +74,10 @@ type Options struct {
 	// DRProbe checks that a direct-routing real server accepts traffic
 	// for the VIP (REAL SERVER's CHECK); nil: no such check.
 	DRProbe DRProbe
+	// Fingerprint returns the SHA-256 fingerprint of the certificate the
+	// console serves, shown on the account page to compare with the
+	// browser's; nil: the console serves plain HTTP.
+	Fingerprint func() string
 	// RollbackUnit is the unit of REVIEW's "roll back unless confirmed"
 	// choices: a minute, unless a test makes it shorter.
 	RollbackUnit time.Duration
@@ -102,6 +106,8 @@ type Console struct {
 	host      Host
 	probe     Prober
 	drProbe   DRProbe
+	// fingerprint is Options.Fingerprint.
+	fingerprint func() string
 	// rollbackUnit is the unit of the rollback delays REVIEW offers.
 	rollbackUnit time.Duration
 	peer         *peerEndpoint // the peer's configuration requests (failover.go)
@@ -148,6 +154,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		drProbe:   o.DRProbe,
 
 		rollbackUnit: o.RollbackUnit,
+		fingerprint:  o.Fingerprint,
 	}
 	if c.rollbackUnit <= 0 {
 		c.rollbackUnit = time.Minute

@@ -222,3 +222,21 @@ func TestControlAutoUpdateByDefault(t *testing.T) {
 		t.Errorf("the ticked switch (auto=0&auto=1, every 30) does not reload every 30 s: %v", m)
 	}
 }
+
+// TestAccountShowsTheFingerprint: the account page shows the SHA-256
+// fingerprint of the console's certificate, to compare with the browser's,
+// and says when there is none (plain HTTP).
+func TestAccountShowsTheFingerprint(t *testing.T) {
+	const fp = "AB:CD:EF"
+	e := newEnvWith(t, true, func(o *Options) { o.Fingerprint = func() string { return fp } })
+	c := e.login(t)
+	page := get(t, c, e.srv.URL+"/account")
+	if !strings.Contains(page.body, `<code id="cert-fingerprint" class="fingerprint">`+fp+`</code>`) {
+		t.Errorf("the account page does not show the fingerprint:\n%s", page.body)
+	}
+	plain := newEnv(t, true)
+	page = get(t, plain.login(t), plain.srv.URL+"/account")
+	if strings.Contains(page.body, "cert-fingerprint") || !strings.Contains(page.body, `id="cert-none"`) {
+		t.Errorf("plain HTTP: the account page shows a fingerprint, or does not say there is none")
+	}
+}

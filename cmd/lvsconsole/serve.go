@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	cryptotls "crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,9 +11,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/handlers"
+	"github.com/lvsconsole/lvsconsole/internal/tlscert"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/drcheck"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
@@ -26,8 +29,9 @@ import (
 func serveCommand(fs *flag.FlagSet) runFunc {
 	db := dbFlag(fs)
 	listen := fs.String("listen", ":3636", "`address` the console listens on")
-	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM, with -tls-key)")
+	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (PEM, with -tls-key; reloaded when it changes). Without it, a listen address that is not loopback gets a self-signed certificate made beside the database ("+tlscert.CertName+", "+tlscert.KeyName+")")
 	keyFile := fs.String("tls-key", "", "the certificate's private key `file` (PEM)")
+	insecure := fs.Bool("insecure-http", false, "serve plain HTTP on a listen address that is not loopback: passwords, session cookies and API tokens then cross the network in clear, readable and replayable by anyone on the path (only behind a TLS-terminating proxy, see -trusted-proxy)")
 	idle := fs.Duration("session-idle", 30*time.Minute, "log a console user out after this long unused")
 	maxAge := fs.Duration("session-max", 12*time.Hour, "log a console user out this long after login")
 	maxConns := fs.Int("max-conns", 512, "keep at most `n` connections to the console open; more are closed at once")
@@ -37,6 +41,9 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 	return func(ctx context.Context, e *env, args []string) error {
 		if (*certFile == "") != (*keyFile == "") {
 			return errors.New("-tls-cert and -tls-key go together")
+		}
+		if *insecure && *certFile != "" {
+			return errors.New("-insecure-http and -tls-cert exclude each other: choose plain HTTP or your certificate")
 		}
 		switch {
 		case *maxConns < 1:
@@ -50,7 +57,6 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return fmt.Errorf("-trusted-proxy: %w", err)
 		}
-		tls := *certFile != ""
 		log := slog.New(slog.NewTextHandler(e.stderr, nil))
 
 		st, err := store.Open(ctx, *db)
@@ -78,6 +84,22 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return fmt.Errorf("listening on %s: %w", *listen, err)
 		}
+		// HTTPS unless the console is on loopback only, or told not to.
+		var cert *tlscert.Reloader
+		switch {
+		case *certFile != "":
+			cert, err = tlscert.NewReloader(tlscert.Options{CertFile: *certFile, KeyFile: *keyFile, Log: log})
+		case isLoopback(tcp.Addr()):
+		case *insecure:
+			log.Warn("-insecure-http: the console serves plain HTTP on " + tcp.Addr().String() + ": passwords, session cookies and API tokens cross the network in clear")
+		default:
+			cert, err = selfSigned(filepath.Dir(st.Path()), log)
+		}
+		if err != nil {
+			tcp.Close()
+			return err
+		}
+		tls := cert != nil
 		ln := newConnLimit(tcp, *maxConns, *maxPerClient, proxies, log)
 		opts := handlers.Options{
 			Store:    st,
@@ -93,6 +115,13 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			DRProbe:  drcheck.New(drcheck.Options{}),
 
 			TrustedProxies: proxies,
+		}
+		var pin func() [32]byte
+		var pinChanges <-chan struct{}
+		if cert != nil {
+			pin = func() [32]byte { return cert.Pin() }
+			pinChanges = cert.Changes()
+			opts.Fingerprint = func() string { return cert.Pin().String() }
 		}
 		var director *failover.Director
 		if *withFailover {
@@ -113,9 +142,10 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 					// pulse-helper command (see pulse.Options.Helper).
 					return pulse.New(s, pulse.Options{Log: log, Helper: func() *exec.Cmd { return exec.Command(exe, "pulse-helper") }})
 				},
-				Log:         log,
-				ConsolePort: uint16(ln.Addr().(*net.TCPAddr).Port),
-				ConsoleTLS:  tls,
+				Log:               log,
+				ConsolePort:       uint16(ln.Addr().(*net.TCPAddr).Port),
+				ConsolePin:        pin,
+				ConsolePinChanges: pinChanges,
 			})
 			opts.Failover = director
 		}
@@ -145,15 +175,27 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			MaxHeaderBytes:    64 << 10,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
+		if cert != nil {
+			// An http:// request to this port gets Go's 400 "Client sent an
+			// HTTP request to an HTTPS server", which says what to do.
+			srv.TLSConfig = &cryptotls.Config{GetCertificate: cert.GetCertificate, MinVersion: cryptotls.VersionTLS12}
+		}
 		scheme := "http"
 		if tls {
 			scheme = "https"
 		}
 		url := consoleURL(scheme, ln.Addr())
 		log.Info("console listening", "url", url, "db", st.Path(), "serial", cfg.Serial)
+		var fp []any
+		if cert != nil {
+			leaf := cert.Leaf()
+			fp = []any{"sha256", cert.Pin().String()}
+			log.Info("console certificate: the browser must show this SHA-256 fingerprint", append(fp,
+				"subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.DateOnly))...)
+		}
 		if code, ok := console.SetupCode(); ok {
 			log.Warn("no console user exists yet: open "+url+"/setup and enter the setup code (or run 'lvsconsole passwd')",
-				"setup_code", code)
+				append([]any{"setup_code", code}, fp...)...)
 		}
 
 		// Started in this order, stopped in the reverse: the console stops
@@ -181,6 +223,9 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 				})
 			}},
 		}
+		if cert != nil {
+			stages = append(stages, stage{"certificate", func(ctx context.Context) error { cert.Run(ctx); return nil }})
+		}
 		if director != nil {
 			stages = append(stages, stage{"failover", func(ctx context.Context) error {
 				// A failover that cannot run is in the log and on the
@@ -198,7 +243,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 				errc := make(chan error, 1)
 				go func() {
 					if tls {
-						errc <- srv.ServeTLS(ln, *certFile, *keyFile)
+						errc <- srv.ServeTLS(ln, "", "") // srv.TLSConfig has the certificate
 					} else {
 						errc <- srv.Serve(ln)
 					}
@@ -233,6 +278,35 @@ func consoleURL(scheme string, addr net.Addr) string {
 		host = "localhost"
 	}
 	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// isLoopback says whether addr (the console's listener) is reachable from
+// this host only: 127.0.0.0/8 or ::1. An unspecified address (":3636")
+// is every address, so it is not.
+func isLoopback(addr net.Addr) bool {
+	a, ok := addr.(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
+}
+
+// selfSigned returns the console's self-signed certificate in dir, made
+// (or made again, see tlscert) when needed, and renewed while serve runs.
+func selfSigned(dir string, log *slog.Logger) (*tlscert.Reloader, error) {
+	ensure := func(now time.Time) (string, string, error) {
+		c, k, made, err := tlscert.EnsureSelfSigned(dir, tlscert.HostNames(), now)
+		if err != nil {
+			return "", "", fmt.Errorf("the console's self-signed certificate in %s: %w (or give -tls-cert and -tls-key)", dir, err)
+		}
+		if made != "" {
+			log.Info("made a self-signed certificate for the console", "file", c, "why", made)
+		}
+		return c, k, nil
+	}
+	c, k, err := ensure(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return tlscert.NewReloader(tlscert.Options{CertFile: c, KeyFile: k, Log: log,
+		Renew: func(now time.Time) error { _, _, err := ensure(now); return err }})
 }
 
 // dialIPVS opens IPVS in this process's network namespace.

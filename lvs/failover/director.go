@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
@@ -123,8 +122,13 @@ type Options struct {
 	// ConsolePort is the port of this director's console, told to the peer
 	// for configuration sync and for the standby's link to the active.
 	ConsolePort uint16
-	// ConsoleTLS says both consoles are served over TLS.
-	ConsoleTLS bool
+	// ConsolePin returns the SHA-256 of the certificate this director's
+	// console serves, told to the peer, whose configuration sync requires
+	// it of the connection (zero, or nil: the console serves plain HTTP).
+	ConsolePin func() [32]byte
+	// ConsolePinChanges is signalled when ConsolePin's answer changes (a
+	// certificate reloaded): the heartbeat then carries the new one.
+	ConsolePinChanges <-chan struct{}
 	// Announcements: how many gratuitous ARPs (or neighbour
 	// advertisements) per address on becoming active, and how far apart;
 	// zero values take piranha's 5, 1 s apart.
@@ -176,9 +180,8 @@ type Status struct {
 
 // Director runs failover for one director; see the package comment.
 type Director struct {
-	o      Options
-	log    *slog.Logger
-	client *http.Client // of the configuration sync
+	o   Options
+	log *slog.Logger
 
 	mu     sync.Mutex
 	status Status
@@ -206,7 +209,6 @@ func New(o Options) *Director {
 	return &Director{
 		o:      o,
 		log:    o.Log.With("part", "failover"),
-		client: newClient(),
 		status: Status{Role: Starting, Since: time.Now()},
 		up:     map[netif.Addr]bool{},
 		warn:   map[string]string{},
@@ -247,7 +249,7 @@ func (d *Director) Status() Status {
 		p := st.Pulse.Peer
 		st.InSync = p.Heard && p.Serial == st.Serial
 		if p.Console != 0 && p.Addr.IsValid() {
-			st.PeerConsole = consoleURL(p.Addr, p.Console, d.o.ConsoleTLS)
+			st.PeerConsole = consoleURL(p.Addr, p.Console, p.ConsolePin)
 		}
 	}
 	st.VIPs = nil
@@ -331,8 +333,16 @@ func (d *Director) Run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.Background(), d.o.CommandTimeout+5*time.Second)
 		defer cancel()
 		r.stop()
-		if r.role == Active {
+		d.mu.Lock()
+		vipsUp := len(d.up) > 0
+		d.mu.Unlock()
+		switch {
+		case r.role == Active:
 			r.standDown(sctx, "shutting down")
+		case vipsUp:
+			// pulse's goodbye made the loop stand down with ctx already
+			// ended, so the addresses could not be taken down then.
+			r.applyVIPs(sctx, nil)
 		}
 		// inactive_cmd, or a command still running, gets its timeout.
 		cmds.close()
@@ -392,6 +402,10 @@ func (r *run) loop(ctx context.Context) error {
 			}
 		case <-pulseChanges:
 			r.follow(ctx)
+		case <-d.o.ConsolePinChanges:
+			if err := r.reload(ctx); err != nil {
+				d.log.Error("failover: reloading the configuration", "err", err)
+			}
 		case ls := <-r.links:
 			r.link(ls)
 		}
@@ -416,6 +430,9 @@ func (r *run) reload(ctx context.Context) error {
 		}
 	}
 	p := makePlan(cfg, primary, key, d.o.ConsolePort)
+	if d.o.ConsolePin != nil {
+		p.settings.ConsolePin = d.o.ConsolePin()
+	}
 	r.cfg, r.key = cfg, key
 	d.mu.Lock()
 	d.status.Pair, d.status.Primary, d.status.Serial = p.pair, primary, cfg.Serial
@@ -949,10 +966,12 @@ func cmpForward(f, def config.Forward) config.Forward {
 	return f
 }
 
-func consoleURL(addr netip.Addr, port uint16, tls bool) string {
-	scheme := "http"
-	if tls {
-		scheme = "https"
+// consoleURL is the peer's console: over HTTPS when it told its
+// certificate's pin.
+func consoleURL(addr netip.Addr, port uint16, pin [32]byte) string {
+	scheme := "https"
+	if pin == ([32]byte{}) {
+		scheme = "http"
 	}
 	return scheme + "://" + netip.AddrPortFrom(addr, port).String()
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -709,5 +710,40 @@ func TestDirectorStopsStandby(t *testing.T) {
 	}
 	if r.exists("standby") || r.exists("active") {
 		t.Error("stopping the standby ran a command")
+	}
+}
+
+// TestDirectorSendsTheConsolePin: the heartbeat carries the pin of the
+// console's certificate, and a new one (a certificate reloaded) as soon as
+// ConsolePinChanges says so; the peer's console is https:// when its
+// heartbeat tells a pin, http:// when not.
+func TestDirectorSendsTheConsolePin(t *testing.T) {
+	r := newRig(t, cfOpts{}, rigPrimary)
+	var mu sync.Mutex
+	pin := [32]byte{0: 1}
+	changed := make(chan struct{}, 1)
+	r.tweak = func(o *failover.Options) {
+		o.ConsolePin = func() [32]byte { mu.Lock(); defer mu.Unlock(); return pin }
+		o.ConsolePinChanges = changed
+	}
+	r.start()
+	n := r.node()
+	if got := n.current().ConsolePin; got != [32]byte{0: 1} {
+		t.Fatalf("heartbeat pin %x, want the console's", got)
+	}
+	mu.Lock()
+	pin = [32]byte{0: 2}
+	mu.Unlock()
+	changed <- struct{}{}
+	waitFor(t, 10*time.Second, "the new pin in the heartbeat", func() bool { return n.current().ConsolePin == [32]byte{0: 2} })
+
+	n.set(func(st *pulse.Status) {
+		st.Decided, st.Role = true, pulse.Active
+		st.Peer.Heard, st.Peer.Role, st.Peer.Addr, st.Peer.Console = true, pulse.Standby, netip.MustParseAddr(rigBackup), 3636
+	})
+	waitFor(t, 10*time.Second, "the peer's console over plain HTTP", func() bool { return r.d.Status().PeerConsole == "http://"+rigBackup+":3636" })
+	n.set(func(st *pulse.Status) { st.Peer.ConsolePin = [32]byte{9} })
+	if got := r.d.Status().PeerConsole; got != "https://"+rigBackup+":3636" {
+		t.Errorf("the peer's console with a pin: %s", got)
 	}
 }

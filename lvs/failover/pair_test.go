@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -26,6 +29,7 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/internal/testenv"
+	"github.com/lvsconsole/lvsconsole/internal/tlscert"
 	"github.com/lvsconsole/lvsconsole/lvs/internal/netns"
 )
 
@@ -164,6 +168,11 @@ func newLab(t testing.TB) *lab {
 		}
 	}
 	for _, role := range []string{"a", "b"} {
+		// A directory each, as on two machines: the console's self-signed
+		// certificate is made beside the database.
+		if err := os.Mkdir(filepath.Dir(l.db(role)), 0o700); err != nil {
+			t.Fatal(err)
+		}
 		l.cli(role, pairConfig(pairOpts{}), "import", "-db", l.db(role), "-")
 		l.cli(role, "admin-password\nadmin-password\n", "passwd", "-db", l.db(role))
 	}
@@ -172,7 +181,7 @@ func newLab(t testing.TB) *lab {
 	return l
 }
 
-func (l *lab) db(role string) string { return filepath.Join(l.dir, role+".db") }
+func (l *lab) db(role string) string { return filepath.Join(l.dir, role, "lvsconsole.db") }
 
 // cli runs an lvsconsole command (not a server) with stdin.
 func (l *lab) cli(role, stdin string, args ...string) string {
@@ -498,13 +507,22 @@ func (l *lab) partition(on bool) {
 }
 
 // edit logs in to role's console and imports cfg there, as an admin
-// uploading lvs.cf on the HISTORY tab does.
+// uploading lvs.cf on the HISTORY tab does. The consoles listen on the
+// LAN, so over HTTPS, with the certificate each made for itself: the
+// client takes the one in role's directory, as an admin who compared the
+// fingerprint does.
 func (l *lab) edit(role, cfg string) {
 	l.t.Helper()
-	base := "http://" + map[string]string{"a": primaryAddr, "b": backupAddr}[role] + ":3636"
+	base := "https://" + map[string]string{"a": primaryAddr, "b": backupAddr}[role] + ":3636"
+	pem, err := os.ReadFile(filepath.Join(filepath.Dir(l.db(role)), "console.crt"))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		Transport: &http.Transport{DialContext: nsDialer(l.ns["c"])}}
+		Transport: &http.Transport{DialContext: nsDialer(l.ns["c"]), TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	resp, err := c.PostForm(base+"/login", url.Values{"user": {"admin"}, "password": {"admin-password"}})
 	if err != nil {
 		l.t.Fatal(err)
@@ -546,6 +564,29 @@ func (l *lab) edit(role, cfg string) {
 // running server: SQLite's WAL lets readers in).
 func (l *lab) exported(role string) string {
 	return l.cli(role, "", "export", "-db", l.db(role))
+}
+
+// replaceCert puts a new self-signed pair in role's directory, each file
+// renamed into place, as a renewal does.
+func (l *lab) replaceCert(role string) {
+	l.t.Helper()
+	dir := filepath.Dir(l.db(role))
+	c, k, err := tlscert.Make(tlscert.Names{IPs: []netip.Addr{netip.MustParseAddr(map[string]string{"a": primaryAddr, "b": backupAddr}[role])}}, time.Now())
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"console.key", k}, {"console.crt", c}} {
+		tmp := filepath.Join(dir, "new-"+f.name)
+		if err := os.WriteFile(tmp, f.data, 0o600); err != nil {
+			l.t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, f.name)); err != nil {
+			l.t.Fatal(err)
+		}
+	}
 }
 
 // nsDialer dials from namespace ns: the consoles are on the lab's network.
@@ -613,6 +654,21 @@ func TestPairFailover(t *testing.T) {
 	}
 	if d := synced.Sub(edited); d > time.Second {
 		t.Errorf("the edit took %v to reach the standby, want under 1 s", d)
+	}
+	// Over HTTPS, pinned to the certificate b's heartbeat told.
+	if got := a.lines(ma, "configuration taken from the active director", "peer=https://"+backupAddr+":3636"); len(got) == 0 {
+		t.Errorf("the standby did not take the configuration over HTTPS: %q", a.lines(ma, "configuration taken"))
+	}
+	// b's certificate is replaced (renewed, or another put in its place):
+	// its heartbeat tells the new pin, and the sync goes on with it.
+	mb = b.mark()
+	l.replaceCert("b")
+	b.await(t, mb, 5*time.Second, "the console's certificate changed")
+	ma = a.mark()
+	l.edit("b", pairConfig(pairOpts{weight: 6}))
+	a.await(t, ma, 5*time.Second, "configuration taken from the active director", "peer=https://")
+	if got := l.exported("a"); !strings.Contains(got, "weight = 6") {
+		t.Errorf("the standby's configuration after b's new certificate:\n%s", got)
 	}
 
 	// Cut the heartbeat both ways: both go active.

@@ -3,6 +3,7 @@ package failover
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -64,11 +65,11 @@ func (r *run) syncConfig(ctx context.Context, st pulse.Status) {
 		}
 		done := make(chan struct{})
 		r.syncing = done
-		peer := consoleURL(st.Peer.Addr, st.Peer.Console, r.d.o.ConsoleTLS)
-		key := r.key
+		peer := consoleURL(st.Peer.Addr, st.Peer.Console, st.Peer.ConsolePin)
+		key, pin := r.key, st.Peer.ConsolePin
 		r.tasks.Go(func() {
 			defer close(done)
-			r.d.fetch(ctx, peer, key, st.Peer.Addr.String())
+			r.d.fetch(ctx, peer, pin, key, st.Peer.Addr.String())
 		})
 	case syncPast:
 		cfg := r.cfg.Clone()
@@ -80,10 +81,13 @@ func (r *run) syncConfig(ctx context.Context, st pulse.Status) {
 	}
 }
 
-// fetch takes the configuration of the active director at base.
-func (d *Director) fetch(ctx context.Context, base string, key []byte, peer string) {
+// fetch takes the configuration of the active director at base, whose
+// certificate has pin (zero: base is plain HTTP).
+func (d *Director) fetch(ctx context.Context, base string, pin [32]byte, key []byte, peer string) {
 	err := func() error {
-		cfg, err := Fetch(ctx, d.client, base, key, time.Now())
+		client := PinnedClient(pin)
+		defer client.CloseIdleConnections()
+		cfg, err := Fetch(ctx, client, base, key, time.Now())
 		if err != nil {
 			return err
 		}
@@ -104,21 +108,49 @@ func (d *Director) fetch(ctx context.Context, base string, key []byte, peer stri
 	d.log.Info("configuration taken from the active director", "peer", base)
 }
 
-// newClient returns the client of the configuration sync.
+// PinnedClient returns a client of the configuration sync that accepts
+// only a TLS connection whose certificate hashes (SHA-256 of its DER) to
+// exactly pin, the one the peer's heartbeat told; the zero pin is a peer
+// console served over plain HTTP, and then the URL is http://.
 //
-// It does not verify a TLS console's certificate (the directors have no
-// common authority to verify it by), and that is not what protects the
-// configuration: the answer is sealed with a key derived from the peer
-// secret, for this request only (see peerauth.go), so it is confidential
-// and authenticated over plain HTTP and HTTPS alike. No proxy stands
+// No authority is consulted (the directors have none in common): the pin
+// comes from the heartbeat, signed with the peer secret, so only the peer
+// can tell it, and only the console holding that certificate's key gets
+// the request. What protects the configuration itself is the sealing of
+// the answer with a key derived from the peer secret, for this request
+// only (see peerauth.go), over plain HTTP and HTTPS alike. No proxy stands
 // between two directors.
-func newClient() *http.Client {
+func PinnedClient(pin [32]byte) *http.Client {
 	return &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // see above: the AEAD protects the answer, not TLS
+			TLSClientConfig: &tls.Config{
+				// The chain and names are not checked (a self-signed
+				// certificate has none to check): VerifyConnection checks
+				// the pin instead, at every handshake.
+				InsecureSkipVerify: true,
+				VerifyConnection:   func(cs tls.ConnectionState) error { return verifyPin(cs, pin) },
+			},
 		},
 	}
+}
+
+// ErrPin is a peer console whose certificate is not the one its heartbeat
+// told.
+var ErrPin = errors.New("the peer console's certificate is not the one its heartbeat told")
+
+func verifyPin(cs tls.ConnectionState, pin [32]byte) error {
+	if pin == ([32]byte{}) {
+		return fmt.Errorf("%w: it told none (a plain HTTP console), yet answers with TLS", ErrPin)
+	}
+	if len(cs.PeerCertificates) == 0 {
+		return fmt.Errorf("%w: it showed no certificate", ErrPin)
+	}
+	got := sha256.Sum256(cs.PeerCertificates[0].Raw)
+	if got != pin {
+		return fmt.Errorf("%w: SHA-256 %X, want %X", ErrPin, got, pin)
+	}
+	return nil
 }
 
 // Fetch asks the console at base (scheme://host:port) for its

@@ -74,6 +74,7 @@ func TestForgedDatagramsAreRefused(t *testing.T) {
 	}{
 		{"garbage", fromA, []byte("LVSp\x02 not a heartbeat"), malformed},
 		{"version 1 (82 bytes)", fromA, v1Heartbeat(), malformed},
+		{"version 2 (114 bytes)", fromA, v2Heartbeat(), malformed},
 		{"right key, not from a peer address", fromOther, leaving.Marshal(testKey), unknown},
 		{"wrong key", fromA, leaving.Marshal(otherKey), badAuth},
 		{"right key, From not the peer", fromA, fromOtherAddr.Marshal(testKey), badAuth},

@@ -365,7 +365,7 @@ func (n *Node) setRemote(st Status) {
 
 func watchedOf(st Status) watched {
 	p := st.Peer
-	return watched{st.Role, st.Decided, st.LinkDown, p.Role, p.Primary, false, p.LinkDown, p.Heard, p.Serial, p.Console}
+	return watched{st.Role, st.Decided, st.LinkDown, p.Role, p.Primary, false, p.LinkDown, p.Heard, p.Serial, p.Console, p.ConsolePin}
 }
 
 // runHelper is Run with Options.Helper.

@@ -102,6 +102,14 @@ func TestHelperPair(t *testing.T) {
 	}
 }
 
+// The pin travels through the helpers too (their Settings and Status).
+func TestHelperConsolePin(t *testing.T) {
+	a, b := directPair(t, func(sa, sb *Settings) { sa.ConsolePin = [32]byte{0: 1, 31: 1} })
+	a.helper, b.helper = helperCmd, helperCmd
+	startPair(t, a, b)
+	testConsolePin(t, a, b)
+}
+
 // Every thread of a helper runs at real-time priority, and it cannot run
 // one without blocking for more than helperRTTime.
 func TestHelperThreadsAreRealtime(t *testing.T) {

@@ -60,6 +60,10 @@ type Message struct {
 	// Console is the port of the sender's web console (0 = none), for
 	// configuration sync.
 	Console uint16
+	// ConsolePin is the SHA-256 of the certificate the sender's console
+	// serves, which the receiver's configuration sync requires of the TLS
+	// connection; zero: the console serves plain HTTP (or there is none).
+	ConsolePin [32]byte
 	// Boot is random per process start, never zero.
 	Boot uint64
 	// Counter numbers the heartbeats of one Boot from 1. No clock is in it.
@@ -71,11 +75,11 @@ type Message struct {
 	Echo Challenge
 }
 
-// The wire format, big-endian, 114 bytes:
+// The wire format, big-endian, 146 bytes:
 //
 //	off len field
 //	  0   4 magic "LVSp"
-//	  4   1 version (2)
+//	  4   1 version (3)
 //	  5   1 From's family: 4 or 6
 //	  6  16 From: IPv4 in the first 4 bytes and 12 zero bytes, or IPv6
 //	 22   1 Role: 0 standby, 1 active
@@ -86,16 +90,20 @@ type Message struct {
 //	 42   8 Counter (not zero)
 //	 50  16 Challenge (not zero)
 //	 66  16 Echo (zero: none learnt yet)
-//	 82  32 HMAC-SHA256(key, bytes 0-81)
+//	 82  32 ConsolePin (zero: plain HTTP or no console)
+//	114  32 HMAC-SHA256(key, bytes 0-113)
 //
 // The length is fixed and every byte has exactly one valid meaning, so a
 // datagram decodes to at most one Message and re-encodes to the same bytes.
-// Version 1 (82 bytes: a Seq of max(previous+1, Unix nanoseconds) where
-// Counter is, no Challenge or Echo) is refused as malformed.
+// Versions 1 (82 bytes: a Seq of max(previous+1, Unix nanoseconds) where
+// Counter is, no Challenge or Echo) and 2 (114 bytes: version 3 without
+// ConsolePin) are refused as malformed: a version 2 director could not
+// answer this one's challenges (it refuses version 3), so it could never be
+// news here anyway.
 const (
 	magic      = "LVSp"
-	version    = 2
-	bodyLen    = 82
+	version    = 3
+	bodyLen    = 114
 	macLen     = sha256.Size
 	messageLen = bodyLen + macLen
 
@@ -178,6 +186,7 @@ func (s *sealer) seal(dst []byte, m *Message) []byte {
 	binary.BigEndian.PutUint64(b[42:], m.Counter)
 	copy(b[50:66], m.Challenge[:])
 	copy(b[66:82], m.Echo[:])
+	copy(b[82:114], m.ConsolePin[:])
 	return append(dst, s.mac(b)...)
 }
 
@@ -233,6 +242,7 @@ func (s *sealer) open(b []byte, m *Message) error {
 		Serial:  int64(binary.BigEndian.Uint64(b[24:])),
 		Console: binary.BigEndian.Uint16(b[32:]),
 		Boot:    boot, Counter: counter, Challenge: challenge, Echo: echo,
+		ConsolePin: [32]byte(b[82:114]),
 	}
 	return nil
 }

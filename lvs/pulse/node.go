@@ -31,14 +31,17 @@ type Status struct {
 
 // PeerStatus is what the last valid heartbeat of the peer said.
 type PeerStatus struct {
-	Addr      netip.Addr // the configured peer
-	Role      Role
-	Primary   bool
-	LinkDown  bool
-	Serial    int64
-	Console   uint16
-	Boot      uint64
-	LastHeard time.Time // when it arrived, by the kernel's timestamp
+	Addr     netip.Addr // the configured peer
+	Role     Role
+	Primary  bool
+	LinkDown bool
+	Serial   int64
+	Console  uint16
+	// ConsolePin is the SHA-256 of the certificate of the peer's console
+	// (zero: it serves plain HTTP).
+	ConsolePin [32]byte
+	Boot       uint64
+	LastHeard  time.Time // when it arrived, by the kernel's timestamp
 	// Heard says the peer is alive: a valid heartbeat came less than
 	// Deadtime ago. The other fields keep the last news after that.
 	Heard  bool
@@ -141,6 +144,7 @@ type core struct {
 type peerExtra struct {
 	serial  int64
 	console uint16
+	pin     [32]byte
 	boot    uint64
 	source  netip.Addr
 }
@@ -202,7 +206,7 @@ func (n *Node) publish() {
 		Role: c.st.Role, Decided: c.st.Decided, Since: c.since, Reason: c.reason, LinkDown: c.st.LinkDown,
 		Peer: PeerStatus{
 			Addr: c.set.Peer, Role: p.Role, Primary: p.Primary, LinkDown: p.LinkDown,
-			Serial: c.peer.serial, Console: c.peer.console, Boot: c.peer.boot,
+			Serial: c.peer.serial, Console: c.peer.console, ConsolePin: c.peer.pin, Boot: c.peer.boot,
 			Heard: c.alive, Source: c.peer.source,
 		},
 	}
@@ -397,11 +401,12 @@ type watched struct {
 	peerLink, alive  bool
 	serial           int64
 	console          uint16
+	pin              [32]byte
 }
 
 func (c *core) watched() watched {
 	p := c.st.Peer
-	return watched{c.st.Role, c.st.Decided, c.st.LinkDown, p.Role, p.Primary, p.Leaving, p.LinkDown, c.alive, c.peer.serial, c.peer.console}
+	return watched{c.st.Role, c.st.Decided, c.st.LinkDown, p.Role, p.Primary, p.Leaving, p.LinkDown, c.alive, c.peer.serial, c.peer.console, c.peer.pin}
 }
 
 func describe(r Role, decided bool) string {
@@ -497,7 +502,7 @@ func (n *Node) handle(p packet, now time.Time) (wake time.Time, handshake bool) 
 		if m.Boot != c.peer.boot && c.peer.boot != 0 {
 			n.logAt(slog.LevelInfo, "pulse: peer restarted", "peer", s.Peer, "boot", m.Boot)
 		}
-		c.peer = peerExtra{serial: m.Serial, console: m.Console, boot: m.Boot, source: src}
+		c.peer = peerExtra{serial: m.Serial, console: m.Console, pin: m.ConsolePin, boot: m.Boot, source: src}
 		if m.Leaving {
 			n.logAt(slog.LevelInfo, "pulse: peer says it is leaving", "peer", s.Peer)
 		}
@@ -575,17 +580,18 @@ func (n *Node) next(leaving, tick bool) (Message, error) {
 	}
 	c.counter++
 	m := Message{
-		From:      c.set.Self,
-		Role:      c.st.Role,
-		Primary:   c.set.Primary,
-		Leaving:   leaving,
-		LinkDown:  c.st.LinkDown,
-		Serial:    c.serial,
-		Console:   c.set.Console,
-		Boot:      n.boot,
-		Counter:   c.counter,
-		Challenge: c.ours.cur,
-		Echo:      c.echo,
+		From:       c.set.Self,
+		Role:       c.st.Role,
+		Primary:    c.set.Primary,
+		Leaving:    leaving,
+		LinkDown:   c.st.LinkDown,
+		Serial:     c.serial,
+		Console:    c.set.Console,
+		ConsolePin: c.set.ConsolePin,
+		Boot:       n.boot,
+		Counter:    c.counter,
+		Challenge:  c.ours.cur,
+		Echo:       c.echo,
 	}
 	if !c.st.Decided || leaving {
 		m.Role = Standby // claim nothing while starting or going

@@ -261,6 +261,37 @@ func TestSerialReachesPeer(t *testing.T) {
 	}
 }
 
+// The console's pin reaches the peer, and a new one (a reloaded
+// certificate, set with Configure) does too, signalling Changes there: the
+// peer's configuration sync needs it at once.
+func TestConsolePinReachesPeer(t *testing.T) {
+	a, b := directPair(t, func(sa, sb *Settings) { sa.ConsolePin = [32]byte{0: 1, 31: 1} })
+	startPair(t, a, b)
+	testConsolePin(t, a, b)
+}
+
+func testConsolePin(t *testing.T, a, b *testNode) {
+	t.Helper()
+	waitFor(t, "b sees a's pin", func() bool { return b.Status().Peer.ConsolePin == [32]byte{0: 1, 31: 1} }, b)
+	if got := a.Status().Peer.ConsolePin; got != ([32]byte{}) {
+		t.Errorf("a sees b's pin %x, want zero (b serves plain HTTP)", got)
+	}
+	s := a.set
+	s.ConsolePin = [32]byte{0: 2}
+	if err := a.Configure(s); err != nil {
+		t.Fatal(err)
+	}
+	// Awaited on b's Changes alone: without the signal, this times out.
+	deadline := time.After(patience)
+	for b.Status().Peer.ConsolePin != [32]byte{0: 2} {
+		select {
+		case <-b.Changes():
+		case <-deadline:
+			t.Fatalf("b's Changes was not signalled with a's new pin; b sees %x", b.Status().Peer.ConsolePin)
+		}
+	}
+}
+
 // The private address is a second path: with nothing listening on the
 // peer's public address the heartbeats still arrive, over the private one.
 func TestPrivatePath(t *testing.T) {

@@ -36,6 +36,9 @@ type Settings struct {
 	PreemptDelay time.Duration
 	// Console is the port of our web console, sent to the peer (0 = none).
 	Console uint16
+	// ConsolePin is the SHA-256 of our console's TLS certificate, sent to
+	// the peer (zero: the console serves plain HTTP).
+	ConsolePin [32]byte
 }
 
 // Options are what a Node needs besides its Settings.

@@ -27,7 +27,7 @@ const (
 // director, and the script brings the VIP up itself). The lab is plain
 // HTTP on a throwaway VM's address: when serve defaults to HTTPS off the
 // loopback, its -insecure-http goes here.
-const ServeFlags = "-listen " + guest.GuestAddr + ":3636 -failover=false"
+const ServeFlags = "-listen " + guest.GuestAddr + ":3636 -failover=false -insecure-http"
 
 // consolePort is the port serve listens on in the guest (ServeFlags).
 const consolePort = 3636
