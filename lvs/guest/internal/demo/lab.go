@@ -25,8 +25,8 @@ const (
 // change them: the console listens on the guest's NIC, which qemu
 // forwards the host's port to; failover is off (there is no backup
 // director, and the script brings the VIP up itself). The lab is plain
-// HTTP on a throwaway VM's address: when serve defaults to HTTPS off the
-// loopback, its -insecure-http goes here.
+// HTTP (-insecure-http): the only client is the host, through qemu's
+// private user network, and a throwaway lab needs no certificate warning.
 const ServeFlags = "-listen " + guest.GuestAddr + ":3636 -failover=false -insecure-http"
 
 // consolePort is the port serve listens on in the guest (ServeFlags).
