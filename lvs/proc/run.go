@@ -98,7 +98,9 @@ func env() []string {
 
 // Run runs argv (argv[0] an absolute path, no shell) as a director runs
 // programs: only when Trusted, in "/" with a minimal environment and no
-// input, in a process group of its own that is killed whole at the
+// input, with no capabilities and unable to gain any (on Linux; serve's
+// own capabilities are for IPVS and the heartbeat, not for the programs
+// the console's users configure), in a process group of its own that is killed whole at the
 // timeout or when ctx ends, and also once the program has ended (what it
 // left running in its group goes with it: programs run one after another,
 // not beside their leftovers). Of each output stream the first
@@ -139,7 +141,10 @@ func Run(ctx context.Context, argv []string, o Options) (*Result, error) {
 	cmd.Stdout = capped{&res.Stdout, o.MaxOutput}
 	cmd.Stderr = capped{&res.Stderr, o.MaxOutput}
 
-	err := cmd.Run()
+	err := start(cmd)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if cmd.ProcessState == nil {
 		if err == nil {
 			err = errors.New("it did not start")

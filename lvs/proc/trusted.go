@@ -1,7 +1,9 @@
 // Package proc runs the programs a director runs on an admin's behalf
-// (piranha's send_program, active_cmd and inactive_cmd), as root: only
-// files that only root can change, never through a shell, each in its own
-// process group that is killed whole at its timeout, with its output capped.
+// (piranha's send_program, active_cmd and inactive_cmd, keepalived's
+// notify and quorum programs): only files that only root can change, never
+// through a shell, with no capabilities (whatever serve's are), each in its
+// own process group that is killed whole at its timeout, with its output
+// capped.
 //
 // It needs a Unix (file owners, process groups): elsewhere Trusted refuses
 // every program, so Run runs none.
