@@ -107,6 +107,7 @@ func (e *env) checkPlan(ctx context.Context, name string, cfg *config.Config, db
 	if name == "-" {
 		name = "the file on stdin"
 	}
+	k := e.readKernel(ctx) // before the database: opening it may drop root (openStore)
 	err := func() error {
 		var st *store.Store
 		if _, err := os.Stat(db); err == nil {
@@ -115,7 +116,7 @@ func (e *env) checkPlan(ctx context.Context, name string, cfg *config.Config, db
 			}
 			defer st.Close()
 		}
-		return e.writePlan(ctx, name, cfg, st, db)
+		return e.writePlan(ctx, name, cfg, st, db, k)
 	}()
 	if err != nil {
 		fmt.Fprintf(e.stdout, "# no plan of %s: %v\n", name, err)

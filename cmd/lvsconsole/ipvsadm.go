@@ -75,16 +75,18 @@ func adoptCommand(fs *flag.FlagSet) runFunc {
 	db := dbFlag(fs)
 	yes := fs.Bool("yes", false, "take them without asking")
 	return func(ctx context.Context, e *env, args []string) error {
+		// The kernel before the database: opening it may drop root
+		// (openStore).
+		have, err := e.wholeKernelTable(ctx)
+		if err != nil {
+			return err
+		}
 		st, err := e.openStore(ctx, *db)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		cur, err := st.Config(ctx)
-		if err != nil {
-			return err
-		}
-		have, err := e.wholeKernelTable(ctx)
 		if err != nil {
 			return err
 		}

@@ -204,8 +204,14 @@ func dbFlag(fs *flag.FlagSet) *string {
 }
 
 // openStore opens the database for a command, saying on stderr what it had
-// to repair (an older database readable by other users).
+// to repair (an older database readable by other users). Run by root on a
+// database whose directory another user owns (serve's, as a service), the
+// command becomes that user first, for the rest of its run (see
+// becomeDBOwner).
 func (e *env) openStore(ctx context.Context, path string) (*store.Store, error) {
+	if _, err := becomeDBOwner(path); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(ctx, path)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 func planCommand(fs *flag.FlagSet) runFunc {
 	db := dbFlag(fs)
 	return func(ctx context.Context, e *env, args []string) error {
+		k := e.readKernel(ctx) // before the database: opening it may drop root (openStore)
 		st, err := e.openExisting(ctx, *db)
 		if err != nil {
 			return err
@@ -29,7 +30,7 @@ func planCommand(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		return e.writePlan(ctx, fmt.Sprintf("configuration serial %d", cfg.Serial), cfg, st, *db)
+		return e.writePlan(ctx, fmt.Sprintf("configuration serial %d", cfg.Serial), cfg, st, *db, k)
 	}
 }
 
@@ -49,7 +50,7 @@ func (e *env) openExisting(ctx context.Context, path string) (*store.Store, erro
 // director made (st nil: none), with the health verdicts of the serve
 // running on db if one answers. Notes, refusals and what ipvsadm cannot
 // say are comment lines, so the output stays a shell script.
-func (e *env) writePlan(ctx context.Context, what string, cfg *config.Config, st *store.Store, db string) error {
+func (e *env) writePlan(ctx context.Context, what string, cfg *config.Config, st *store.Store, db string, k kernelRead) error {
 	weigher, health := e.health(ctx, st, db)
 	owned := map[string]bool{}
 	if st != nil {
@@ -58,10 +59,10 @@ func (e *env) writePlan(ctx context.Context, what string, cfg *config.Config, st
 			return err
 		}
 	}
-	have, kernelNote, err := e.kernelTable(ctx, owned)
-	if err != nil {
-		return err
+	if k.err != nil {
+		return k.err
 	}
+	have, kernelNote := k.owned(owned), k.note
 	p := engine.Desired(cfg, weigher).Plan(have, owned)
 
 	var b bytes.Buffer
@@ -79,28 +80,47 @@ func (e *env) writePlan(ctx context.Context, what string, cfg *config.Config, st
 	for _, line := range p.Ipvsadm() {
 		b.WriteString(line + "\n")
 	}
-	_, err = e.stdout.Write(b.Bytes())
+	_, err := e.stdout.Write(b.Bytes())
 	return err
 }
 
-// kernelTable reads this director's IPVS table as the engine does; on a
+// kernelRead is this director's IPVS table, read whole before the
+// database is opened (see openStore), or the note or error of why not.
+type kernelRead struct {
+	have *engine.Table
+	note string // on a kernel without IPVS: the table is empty, and why
+	err  error
+}
+
+// readKernel reads this director's IPVS table as the engine does; on a
 // kernel without IPVS, an empty table and a note saying so.
-func (e *env) kernelTable(ctx context.Context, owned map[string]bool) (*engine.Table, string, error) {
+func (e *env) readKernel(ctx context.Context) kernelRead {
 	c, err := e.dialIPVS()
 	switch {
 	case errors.Is(err, ipvs.ErrNoIPVS):
-		return &engine.Table{}, "IPVS is not available in this kernel (load the ip_vs module): this is the plan against an empty table", nil
+		return kernelRead{have: &engine.Table{}, note: "IPVS is not available in this kernel (load the ip_vs module): this is the plan against an empty table"}
 	case errors.Is(err, ipvs.ErrPermission):
-		return nil, "", fmt.Errorf("reading this director's IPVS table needs root (CAP_NET_ADMIN): %w", err)
+		return kernelRead{err: fmt.Errorf("reading this director's IPVS table needs root (CAP_NET_ADMIN): %w", err)}
 	case err != nil:
-		return nil, "", fmt.Errorf("reading this director's IPVS table: %w", err)
+		return kernelRead{err: fmt.Errorf("reading this director's IPVS table: %w", err)}
 	}
 	defer c.Close()
-	have, err := engine.ReadOwned(ctx, c, owned)
-	if err != nil {
-		return nil, "", err
+	have, err := engine.ReadTable(ctx, c, nil)
+	return kernelRead{have: have, err: err}
+}
+
+// owned is the table as engine.ReadOwned reads it: the destinations of
+// the services the ledger owns only.
+func (k kernelRead) owned(owned map[string]bool) *engine.Table {
+	t := &engine.Table{Timeouts: k.have.Timeouts}
+	for _, s := range k.have.Services {
+		c := *s
+		if !owned[engine.LedgerKey(s.ServiceKey)] {
+			c.Dests = nil
+		}
+		t.Services = append(t.Services, &c)
 	}
-	return have, "", nil
+	return t
 }
 
 // health is whose verdicts of the real servers a plan takes: those of the

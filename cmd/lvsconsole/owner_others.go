@@ -1,0 +1,6 @@
+//go:build !unix
+
+package main
+
+// becomeDBOwner changes nothing: there is no root to stop being.
+func becomeDBOwner(string) (string, error) { return "", nil }
