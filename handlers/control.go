@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/doctor"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 	"github.com/lvsconsole/lvsconsole/store"
@@ -74,6 +75,7 @@ func (c *Console) control(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Auto, v.Every = refresh(r)
+	v.Checks = c.directorChecks(r.Context())
 	p := c.page(w, r, "Control / monitoring", web.TabControl, v.Serial)
 	if v.Auto {
 		p.Refresh = v.Every // without JavaScript: a plain reload
@@ -179,6 +181,27 @@ func (e *eventData) Write(p []byte) (int, error) {
 		p = p[i+1:]
 	}
 	return n, nil
+}
+
+// DirectorChecks runs the director's checks (lvs/doctor's, as lvsconsole
+// doctor does). It is called on every load of CONTROL/MONITORING: the
+// implementation bounds the work (one run at a time, its result kept a
+// few seconds).
+type DirectorChecks interface {
+	Checks(ctx context.Context) []doctor.Result
+}
+
+// directorChecks are the checks' rows; none without DirectorChecks.
+func (c *Console) directorChecks(ctx context.Context) []web.CheckRow {
+	if c.checks == nil {
+		return nil
+	}
+	rs := c.checks.Checks(ctx)
+	rows := make([]web.CheckRow, len(rs))
+	for i, r := range rs {
+		rows[i] = web.CheckRow{Name: r.Name, Status: string(r.Status), Detail: r.Detail, Fix: r.Fix}
+	}
+	return rows
 }
 
 // controlView gathers what CONTROL/MONITORING shows.

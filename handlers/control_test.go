@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/doctor"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/store"
 )
@@ -84,5 +86,48 @@ func TestHealthIsShown(t *testing.T) {
 	a = get(t, c, srv.URL+"/control")
 	if !strings.Contains(a.body, "Recent events") || !strings.Contains(a.body, "10.0.0.1:80") || !strings.Contains(a.body, "up -&gt; down: connect refused") {
 		t.Errorf("the control page does not show the health change")
+	}
+}
+
+// checksFunc is DirectorChecks from a function.
+type checksFunc func(context.Context) []doctor.Result
+
+func (f checksFunc) Checks(ctx context.Context) []doctor.Result { return f(ctx) }
+
+// TestControlShowsDirectorChecks: CONTROL/MONITORING lists the director's
+// checks with their status and fix, made again at each load.
+func TestControlShowsDirectorChecks(t *testing.T) {
+	e := newEnv(t, true)
+	e.seed(t)
+	var loads atomic.Int32
+	checks := checksFunc(func(context.Context) []doctor.Result {
+		loads.Add(1)
+		return []doctor.Result{
+			{Name: "IPVS", Status: doctor.Pass, Detail: "IP Virtual Server version 1.2.1"},
+			{Name: "net.ipv4.ip_forward", Status: doctor.Fail, Detail: "0, but the configuration has NAT real servers", Fix: "sysctl -w net.ipv4.ip_forward=1"},
+			{Name: "clock", Status: doctor.Warn, Detail: "not synchronised <b>", Fix: "run an NTP client"},
+		}
+	})
+	console, err := New(context.Background(), Options{Store: e.store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Checks: checks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(console)
+	defer srv.Close()
+	e.srv = srv
+	c := e.login(t)
+	a := get(t, c, srv.URL+"/control")
+	if a.code != http.StatusOK {
+		t.Fatalf("control = %d", a.code)
+	}
+	for _, want := range []string{"Director checks", "IP Virtual Server version 1.2.1", `<span class="badge bad">fail</span>`,
+		"sysctl -w net.ipv4.ip_forward=1", `<span class="badge off">warn</span>`, "not synchronised &lt;b&gt;", `<span class="badge on">pass</span>`} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("the control page lacks %q", want)
+		}
+	}
+	get(t, c, srv.URL+"/control")
+	if loads.Load() != 2 {
+		t.Errorf("two loads ran the checks %d times, want 2", loads.Load())
 	}
 }

@@ -78,6 +78,9 @@ type Options struct {
 	// console serves, shown on the account page to compare with the
 	// browser's; nil: the console serves plain HTTP.
 	Fingerprint func() string
+	// Checks are the director's checks that CONTROL/MONITORING lists
+	// (lvsconsole doctor's); nil: none listed.
+	Checks DirectorChecks
 	// RollbackUnit is the unit of REVIEW's "roll back unless confirmed"
 	// choices: a minute, unless a test makes it shorter.
 	RollbackUnit time.Duration
@@ -104,6 +107,7 @@ type Console struct {
 	proxies   []netip.Prefix
 	preview   Previewer
 	host      Host
+	checks    DirectorChecks
 	probe     Prober
 	drProbe   DRProbe
 	// fingerprint is Options.Fingerprint.
@@ -150,6 +154,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		proxies:   o.TrustedProxies,
 		preview:   o.Preview,
 		host:      o.Host,
+		checks:    o.Checks,
 		probe:     o.Probe,
 		drProbe:   o.DRProbe,
 

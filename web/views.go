@@ -191,10 +191,20 @@ type ControlView struct {
 	Failover *FailoverView // nil when no failover runs in this process
 	Charts   []Chart       // rates over the last hour: all, then the busiest
 
+	// Checks are the director's checks (lvsconsole doctor's), made at the
+	// page's load; empty when the console has none.
+	Checks []CheckRow
+
 	// The page's own state: when it was made, and the auto update switch.
 	At    time.Time
 	Auto  bool
 	Every int // seconds
+}
+
+// CheckRow is one director check: its name, pass, warn or fail, what it
+// found and what to do.
+type CheckRow struct {
+	Name, Status, Detail, Fix string
 }
 
 // Event is one thing that happened: a health change, a failover, a
