@@ -12,6 +12,7 @@
 //	lvsconsole adopt [-db FILE] [-yes]
 //	lvsconsole secret [-db FILE] [-generate] [-set]
 //	lvsconsole status [-db FILE] [-rate] [-stats]
+//	lvsconsole doctor [-db FILE]
 //	lvsconsole version
 //
 // The synopses are made from the commands' flags (see usage); a test keeps
@@ -60,6 +61,7 @@ var commands = []command{
 	{"adopt", "", "take the services in this director's IPVS table that the configuration lacks into it, for lvsconsole to manage (after showing them and asking, unless -yes)", adoptCommand},
 	{"secret", "", "show, make (-generate) or set from stdin (-set) the secret the two directors share", secretCommand},
 	{"status", "", "print the live IPVS table as ipvsadm -Ln does, and the director's state (from the running serve)", statusCommand},
+	{"doctor", "", "check this director (IPVS, schedulers, capabilities, forwarding, devices, rp_filter, the peer, the clock, the database) and say how to fix what fails", doctorCommand},
 	{"version", "", "print the version", func(*flag.FlagSet) runFunc { return runVersion }},
 	// Not for people: serve runs it for its heartbeat (pulse.ServeHelper).
 	{"pulse-helper", "", "", func(*flag.FlagSet) runFunc { return runPulseHelper }},
@@ -102,6 +104,8 @@ func main() {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(2)
+	case errors.Is(err, errChecksFailed):
+		os.Exit(1) // the list said what failed
 	default:
 		fmt.Fprintln(os.Stderr, "lvsconsole:", err)
 		os.Exit(1)

@@ -50,3 +50,13 @@ func becomeDBOwner(path string) (string, error) {
 	}
 	return fmt.Sprintf("uid %d gid %d, the owner of %s", uid, gid, dir), nil
 }
+
+// fileOwner is the uid that owns the file at path (not followed).
+func fileOwner(path string) (int, bool) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return int(st.Uid), ok
+}

@@ -149,6 +149,13 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			})
 			opts.Failover = director
 		}
+		opts.Checks = serveChecks(*db, st, func() *failover.Status {
+			if director == nil {
+				return nil
+			}
+			s := director.Status()
+			return &s
+		})
 		// The console's long answers (the dashboard's stream) end when it
 		// stops serving, whatever stops it.
 		consoleCtx, endConsole := context.WithCancel(ctx)

@@ -9,6 +9,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -35,6 +36,8 @@ type Result struct {
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
 }
+
+var errNoDevice = errors.New("no such interface")
 
 // Failed reports whether any result failed.
 func Failed(rs []Result) bool {
@@ -379,6 +382,9 @@ func firstErr(errs ...error) error {
 
 func checkPeer(cfg *config.Config, p Peer) Result {
 	r := Result{Name: "peer"}
+	if cfg != nil && cfg.Redundancy.HeartbeatPort != 0 {
+		p.Port = cfg.Redundancy.HeartbeatPort
+	}
 	if cfg != nil && (!cfg.Redundancy.BackupActive || !cfg.Redundancy.Heartbeat) {
 		r.Status, r.Detail = Pass, "no backup director is configured"
 		return r
