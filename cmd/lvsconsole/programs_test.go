@@ -11,8 +11,21 @@ import (
 	"github.com/lvsconsole/lvsconsole/store"
 )
 
-// Some tests need root: see internal/testenv.
-func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+// Some tests need root: see internal/testenv. With asMainVar set, or
+// started as serve starts its heartbeat's helper, the test binary is
+// lvsconsole itself: tests run it as a process (as another user, in a
+// network namespace).
+func TestMain(m *testing.M) {
+	if os.Getenv(asMainVar) == "1" || len(os.Args) > 1 && os.Args[1] == "pulse-helper" {
+		main()
+		return
+	}
+	os.Exit(testenv.Run(m))
+}
+
+// asMainVar makes the test binary lvsconsole: its arguments are
+// lvsconsole's.
+const asMainVar = "LVSCONSOLE_TEST_AS_MAIN"
 
 // TestImportPrograms: lvsconsole import runs as whoever can write the
 // database, so the programs it brings in need no password; but each must

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -462,10 +463,10 @@ func checkDatabase(d Database) []Result {
 		dir.Status, dir.Detail = Fail, "missing"
 	case f.Mode.Perm()&0o077 != 0:
 		dir.Status, dir.Detail = Warn, fmt.Sprintf("mode %04o: others can see the database's files come and go (0700 is expected)", f.Mode.Perm())
-		dir.Fix = "chmod 0700 the directory"
+		dir.Fix = "chmod 0700 " + filepath.Dir(d.Path)
 	case d.ServeUID >= 0 && f.UID != d.ServeUID:
 		dir.Status, dir.Detail = Fail, fmt.Sprintf("owned by uid %d, but serve runs as uid %d: it cannot make the database's -wal and -shm files there", f.UID, d.ServeUID)
-		dir.Fix = fmt.Sprintf("chown %d the directory", d.ServeUID)
+		dir.Fix = fmt.Sprintf("chown %d %s", d.ServeUID, filepath.Dir(d.Path))
 	default:
 		dir.Status, dir.Detail = Pass, fmt.Sprintf("mode %04o, owner uid %d", f.Mode.Perm(), f.UID)
 	}
