@@ -56,7 +56,9 @@ type Store struct {
 // database.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		// 0700 as the service's StateDirectory: what is in it is serve's
+		// alone (lvsconsole doctor expects it).
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("creating the database directory: %w", err)
 		}
 	}
