@@ -191,14 +191,6 @@ mkdir -m 1777 /tmp/check-out
 		serve.Wait()
 		t.Logf("serve's log:\n%s", log.String())
 	}()
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(serve.Process.Pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(status), "CapEff:\t0000000000003400") || !strings.Contains(string(status), "Uid:\t990") {
-		t.Fatalf("serve does not run as uid 990 with the three capabilities:\n%s", status)
-	}
-
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(120 * time.Second)
@@ -207,6 +199,18 @@ mkdir -m 1777 /tmp/check-out
 				t.Fatalf("%s: not within 120 s; serve's log:\n%s", what, log.String())
 			}
 			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	// Start returns once the exec began, before the kernel gives serve
+	// its new credentials: wait for them.
+	var status []byte
+	wait("serve as uid 990 with the three capabilities", func() bool {
+		status, _ = os.ReadFile("/proc/" + strconv.Itoa(serve.Process.Pid) + "/status")
+		return strings.Contains(string(status), "CapEff:\t0000000000003400") && strings.Contains(string(status), "Uid:\t990\t990\t990\t990")
+	})
+	for _, want := range []string{"CapPrm:\t0000000000003400", "CapAmb:\t0000000000003400"} {
+		if !strings.Contains(string(status), want) {
+			t.Errorf("serve's status lacks %q:\n%s", want, status)
 		}
 	}
 	wait("the IPVS service with its real server", func() bool {
