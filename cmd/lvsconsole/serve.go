@@ -140,6 +140,8 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 				Heartbeat: func(s pulse.Settings) (failover.Heartbeat, error) {
 					// The heartbeat in a helper process: this binary's
 					// pulse-helper command (see pulse.Options.Helper).
+					// Not through proc.Run: it is ours, and keeps serve's
+					// capabilities (port 539, SO_PRIORITY).
 					return pulse.New(s, pulse.Options{Log: log, Helper: func() *exec.Cmd { return exec.Command(exe, "pulse-helper") }})
 				},
 				Log:               log,
