@@ -237,12 +237,18 @@ func command(root string, u unit, a account, caps []uintptr, env map[string]stri
 }
 
 // applyLimits sets the unit's UMask and LimitRTPRIO on this process, for
-// the service it starts next.
-func applyLimits(t *testing.T, u unit) {
+// the service it starts next. Raising RLIMIT_RTPRIO needs
+// CAP_SYS_RESOURCE, which a container's root may lack: unless strict,
+// that is logged (serve's heartbeat, which needs it, runs only with a
+// peer).
+func applyLimits(t *testing.T, u unit, strict bool) {
 	t.Helper()
 	syscall.Umask(u.umask)
 	if err := unix.Setrlimit(unix.RLIMIT_RTPRIO, &unix.Rlimit{Cur: u.rtprio, Max: u.rtprio}); err != nil {
-		t.Fatalf("LimitRTPRIO=%d: %v", u.rtprio, err)
+		if strict {
+			t.Fatalf("LimitRTPRIO=%d: %v", u.rtprio, err)
+		}
+		t.Logf("LimitRTPRIO=%d not applied (%v): this machine's root lacks CAP_SYS_RESOURCE", u.rtprio, err)
 	}
 }
 
