@@ -15,12 +15,19 @@ import (
 )
 
 // guestCf is the configuration serve runs in the guest: one virtual
-// server, and no backup director (so this one is active and brings the
-// virtual address up on eth0).
+// server, and a backup director that never answers, so that the heartbeat
+// runs (its helper binds UDP port 539, NET_BIND_SERVICE, and runs at
+// SCHED_RR, LimitRTPRIO) and this director, the primary, becomes active
+// after the dead time and brings the virtual address up on eth0.
 const guestCf = `serial_no = 1
 primary = 10.0.0.1
 service = lvs
-backup_active = 0
+backup_active = 1
+backup = 10.0.0.2
+heartbeat = 1
+heartbeat_port = 539
+keepalive = 1
+deadtime = 3
 network = direct
 virtual web {
 	active = 1

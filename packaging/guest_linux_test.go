@@ -44,10 +44,13 @@ func TestGuestPackageServe(t *testing.T) {
 	db := argv[i+1]
 	applyLimits(t, u, true)
 
-	// The admin's import, as the service's user (no capabilities needed).
-	imp := command("/", u, a, nil, nil, []string{argv[0], "import", "-db", db, "/srv/lvs.cf"})
-	if out, err := imp.CombinedOutput(); err != nil {
-		t.Fatalf("lvsconsole import as %s: %v\n%s", u.user, err, out)
+	// The admin's import and peer secret, as the service's user (no
+	// capabilities needed), as README's "Install on two directors" says.
+	for _, args := range [][]string{{"import", "-db", db, "/srv/lvs.cf"}, {"secret", "-generate", "-db", db}} {
+		cmd := command("/", u, a, nil, nil, append([]string{argv[0]}, args...))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("lvsconsole %s as %s: %v\n%s", strings.Join(args, " "), u.user, err, out)
+		}
 	}
 
 	s := start(t, command("/", u, a, u.ambient, env, argv))
@@ -71,6 +74,15 @@ func TestGuestPackageServe(t *testing.T) {
 			t.Fatalf("serve ended: %v\n%s", s.err, s.out.String())
 		case <-time.After(200 * time.Millisecond): // polling the kernel, with a deadline
 		}
+	}
+	// The heartbeat: its helper bound UDP 539 (0x021B in /proc/net/udp)
+	// and its thread runs at real-time priority.
+	udp, err := os.ReadFile("/proc/net/udp")
+	if err != nil || !strings.Contains(string(udp), ":021B ") {
+		t.Errorf("nothing bound UDP port 539 (%v):\n%s", err, udp)
+	}
+	if out := s.out.String(); !strings.Contains(out, "heartbeat thread at real-time priority") || strings.Contains(out, "without real-time priority") {
+		t.Errorf("the heartbeat thread is not at real-time priority; serve's output:\n%s", out)
 	}
 	s.stop(t)
 	t.Logf("serve's output:\n%s", s.out.String())
