@@ -25,6 +25,9 @@ func TestGuestPackageServe(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", unitPath, err)
 	}
+	if capMask(u.ambient) != wantCaps {
+		t.Fatalf("%s: AmbientCapabilities %v, want NET_ADMIN, NET_RAW, NET_BIND_SERVICE", unitPath, u.ambient)
+	}
 	a, err := lookup("/", u.user, u.group)
 	if err != nil {
 		t.Fatal(err)
