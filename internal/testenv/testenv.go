@@ -116,6 +116,13 @@ func Guest(t testing.TB, prepared error) {
 	}
 }
 
+// Missing: the test needs what, which is not there (a file a make target
+// builds, such as the Debian package); how says how to make it.
+func Missing(t testing.TB, what, how string) {
+	t.Helper()
+	need(t, what, how)
+}
+
 // need fails or skips t for a missing need, and records a skip for Run's
 // summary.
 func need(t testing.TB, what, how string) {

@@ -151,8 +151,22 @@ func checkIPVS(i IPVS) Result {
 // ipvsSchedulers are the kernel's scheduler modules, ip_vs_NAME.
 var ipvsSchedulers = config.Schedulers
 
+// ErrModulesHidden says only the loaded modules could be seen: the
+// kernel's module tree is hidden from this process (the service's
+// ProtectKernelModules=yes). The kernel still loads a scheduler's module
+// when a virtual server first uses it.
+var ErrModulesHidden = errors.New("the kernel's module tree is hidden from this process")
+
+// ErrClockHidden says the clock's state may not be read here (the
+// service's ProtectClock=yes refuses adjtimex, even to read).
+var ErrClockHidden = errors.New("reading the clock's state is refused to this process")
+
 func checkSchedulers(cfg *config.Config, have []string, err error) Result {
 	r := Result{Name: "schedulers"}
+	hidden := errors.Is(err, ErrModulesHidden)
+	if hidden {
+		err = nil
+	}
 	if err != nil {
 		r.Status, r.Detail = Warn, "cannot list this kernel's schedulers: "+err.Error()
 		r.Fix = "check that /lib/modules/$(uname -r) is there (the kernel's modules)"
@@ -176,6 +190,10 @@ func checkSchedulers(cfg *config.Config, have []string, err error) Result {
 		}
 	}
 	switch {
+	case len(missing) > 0 && hidden:
+		r.Status = Warn
+		r.Detail = fmt.Sprintf("the configuration uses %s, not loaded yet (loaded: %s); the kernel's module tree is hidden from the service, so whether this kernel has them cannot be told from here (the kernel loads a scheduler when a virtual server first uses it)", strings.Join(missing, ", "), list(have))
+		r.Fix = "run lvsconsole doctor as root to see every scheduler this kernel has"
 	case len(missing) > 0:
 		r.Status = Fail
 		r.Detail = fmt.Sprintf("the configuration uses %s, which this kernel has not (it has: %s)", strings.Join(missing, ", "), list(have))
@@ -185,6 +203,9 @@ func checkSchedulers(cfg *config.Config, have []string, err error) Result {
 		r.Fix = "see the database check"
 	default:
 		r.Status, r.Detail = Pass, "this kernel has "+list(have)
+		if hidden {
+			r.Detail = "loaded: " + list(have)
+		}
 		if len(used) > 0 {
 			r.Detail += "; the configuration uses " + strings.Join(used, ", ")
 		}
@@ -424,6 +445,9 @@ func checkClock(c Clock, err error) Result {
 	r := Result{Name: "clock"}
 	const why = "the heartbeat does not depend on it (see docs/heartbeat.md), but HISTORY's times, sessions' expiry and TLS certificates do"
 	switch {
+	case errors.Is(err, ErrClockHidden):
+		r.Status, r.Detail = Warn, "the service may not read the clock's state (its ProtectClock=yes): "+why
+		r.Fix = "run lvsconsole doctor as root, or timedatectl, to see whether the clock is synchronised"
 	case err != nil:
 		r.Status, r.Detail = Warn, "cannot read the clock's state: "+err.Error()
 	case !c.Synced:

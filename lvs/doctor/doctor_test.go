@@ -21,15 +21,17 @@ type facts struct {
 	ifs        []string
 	rp         map[string]int
 	clock      Clock
+	clockErr   error
+	schedErr   error
 	peer       Peer
 	db         Database
 }
 
 func (f *facts) IPVS(context.Context) IPVS         { return f.ipvs }
-func (f *facts) Schedulers() ([]string, error)     { return f.scheds, nil }
+func (f *facts) Schedulers() ([]string, error)     { return f.scheds, f.schedErr }
 func (f *facts) Effective() (uint64, error)        { return f.eff, nil }
 func (f *facts) Interfaces() ([]string, error)     { return f.ifs, nil }
-func (f *facts) Clock() (Clock, error)             { return f.clock, nil }
+func (f *facts) Clock() (Clock, error)             { return f.clock, f.clockErr }
 func (f *facts) Peer(context.Context) Peer         { return f.peer }
 func (f *facts) Database(context.Context) Database { return f.db }
 func (f *facts) Forwarding(ipv4 bool) (bool, error) {
@@ -120,6 +122,9 @@ func TestCheckDecisions(t *testing.T) {
 		{"IPVS denied", func(f *facts, _ *config.Config) { f.ipvs = IPVS{Denied: true} }, "IPVS", Fail, "CAP_NET_ADMIN", "root"},
 		{"IPVS error", func(f *facts, _ *config.Config) { f.ipvs = IPVS{Err: errors.New("boom")} }, "IPVS", Fail, "boom", "dmesg"},
 		{"scheduler missing", func(f *facts, c *config.Config) { c.Virtual("www").Scheduler = "mh" }, "schedulers", Fail, "uses mh", "ip_vs_mh"},
+		{"scheduler not loaded, module tree hidden", func(f *facts, c *config.Config) { c.Virtual("www").Scheduler, f.schedErr = "mh", ErrModulesHidden },
+			"schedulers", Warn, "uses mh, not loaded yet", "as root"},
+		{"schedulers loaded, module tree hidden", func(f *facts, _ *config.Config) { f.schedErr = ErrModulesHidden }, "schedulers", Pass, "loaded: rr wrr wlc; the configuration uses", ""},
 		{"scheduler of an inactive server", func(f *facts, c *config.Config) { c.Virtual("www").Scheduler, c.Virtual("www").Active = "mh", false }, "schedulers", Pass, "uses rr", ""},
 		{"no NET_ADMIN", func(f *facts, _ *config.Config) { f.eff &^= 1 << capNetAdmin }, "CAP_NET_ADMIN", Fail, "programs IPVS", "AmbientCapabilities=CAP_NET_ADMIN"},
 		{"no NET_RAW", func(f *facts, _ *config.Config) { f.eff = 1 << capNetAdmin }, "CAP_NET_RAW", Fail, "gratuitous ARP", "AmbientCapabilities=CAP_NET_RAW"},
@@ -139,6 +144,7 @@ func TestCheckDecisions(t *testing.T) {
 		{"peer of another version", func(f *facts, _ *config.Config) { f.peer.Heard, f.peer.Malformed = false, 3 }, "peer", Fail, "not heartbeats of this version", "same lvsconsole version"},
 		{"no peer configured", func(f *facts, c *config.Config) { f.peer = Peer{}; c.Redundancy.BackupActive = false }, "peer", Pass, "no backup", ""},
 		{"clock unsynchronised", func(f *facts, _ *config.Config) { f.clock.Synced = false }, "clock", Warn, "not synchronised", "NTP"},
+		{"clock hidden by the sandbox", func(f *facts, _ *config.Config) { f.clockErr = ErrClockHidden }, "clock", Warn, "ProtectClock", "as root"},
 		{"clock imprecise", func(f *facts, _ *config.Config) { f.clock.MaxError = 16 * time.Second }, "clock", Warn, "16s", "NTP"},
 		{"database missing", func(f *facts, _ *config.Config) { f.db.File = File{} }, "database /var/lib/lvsconsole/lvsconsole.db", Fail, "missing", "lvsconsole passwd"},
 		{"database readable", func(f *facts, _ *config.Config) { f.db.File.Mode = 0o644 }, "database /var/lib/lvsconsole/lvsconsole.db", Fail, "0644", "chmod 0600"},

@@ -69,7 +69,7 @@ func (s *System) Schedulers() ([]string, error) {
 			found[sched] = true
 		}
 	}
-	seen := false
+	seen, tree := false, false
 	if f, err := os.Open(s.path("/proc/modules")); err == nil {
 		seen = true
 		sc := bufio.NewScanner(f)
@@ -80,14 +80,14 @@ func (s *System) Schedulers() ([]string, error) {
 	}
 	mods := s.path("/lib/modules/" + release)
 	if b, err := os.ReadFile(filepath.Join(mods, "modules.builtin")); err == nil {
-		seen = true
+		seen, tree = true, true
 		for _, l := range strings.Split(string(b), "\n") {
 			add(l)
 		}
 	}
 	err := filepath.WalkDir(filepath.Join(mods, "kernel/net/netfilter/ipvs"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
-			seen = true
+			seen, tree = true, true
 			add(d.Name())
 		}
 		return nil
@@ -102,6 +102,9 @@ func (s *System) Schedulers() ([]string, error) {
 			}
 		}
 	})
+	if err == nil && !tree {
+		err = ErrModulesHidden
+	}
 	return out, err
 }
 
@@ -147,6 +150,11 @@ func (s *System) RPFilter(dev string) (int, error) {
 func (s *System) Clock() (Clock, error) {
 	var tx unix.Timex
 	state, err := unix.Adjtimex(&tx)
+	if errors.Is(err, unix.EPERM) {
+		// Even a read is refused under systemd's ProtectClock=yes (its
+		// seccomp filter takes adjtimex whole).
+		return Clock{}, ErrClockHidden
+	}
 	if err != nil {
 		return Clock{}, err
 	}
