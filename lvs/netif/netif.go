@@ -11,6 +11,8 @@
 // errors.ErrUnsupported.
 package netif
 
+//lint:file-ignore ST1005 the errors of Addr.validate start with the field they are about (Prefix, Device, Label).
+
 import (
 	"errors"
 	"fmt"
