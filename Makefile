@@ -116,7 +116,7 @@ generate-check: generate
 # test must run here: one whose need is not met fails (internal/testenv).
 unit:
 	mkdir -p $(OUT)
-	LVSCONSOLE_TEST_ALL=1 $(GO) test -race -count=1 -artifacts -outputdir=$(OUT) ./...
+	LVSCONSOLE_TEST_ALL=1 $(GO) test -race -count=1 -timeout 30m -artifacts -outputdir=$(OUT) ./...
 
 # go test ./... as an ordinary user (nobody, when run as root): the
 # privileged tests skip and say so, everything else must pass. See

@@ -102,7 +102,7 @@ func TestPackageInGuest(t *testing.T) {
 		Files:    files,
 		Script:   guestScript,
 		Stdout:   guest.LogWriter(t.Logf),
-		Timeout:  4 * time.Minute,
+		Timeout:  10 * time.Minute, // a guard against a hung guest: TCG on a busy machine is slow
 		Memory:   1024,
 	})
 	if err != nil {

@@ -73,8 +73,10 @@ func TestLvsconsoleInGuest(t *testing.T) {
 		Files:    files,
 		Script:   guestNamespaces + "lvsconsole.test -test.v -test.count=1 -test.run " + pattern + "\n",
 		Stdout:   guest.LogWriter(t.Logf),
-		Timeout:  3 * time.Minute,
-		Memory:   1024,
+		// A guard against a hung guest, not a measure: the suite takes 1-2
+		// minutes alone under TCG, several times that on a busy machine.
+		Timeout: 12 * time.Minute,
+		Memory:  1024,
 	})
 	if err != nil {
 		t.Fatal(err)

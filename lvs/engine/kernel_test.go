@@ -82,7 +82,7 @@ func TestEngineInGuest(t *testing.T) {
 		}
 		run = "engine.test -test.v -test.count=1 -test.run " + only
 	}
-	timeout := 3 * time.Minute
+	timeout := 10 * time.Minute // a guard against a hung guest: TCG on a busy machine is slow
 	if bt := os.Getenv("LVSCONSOLE_GUEST_BENCH"); bt != "" {
 		run += " -test.bench Guest -test.benchtime " + bt
 		timeout = 15 * time.Minute
