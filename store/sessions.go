@@ -81,7 +81,17 @@ func (s *Store) Session(ctx context.Context, token string, p SessionPolicy) (Ses
 	sess.Created, sess.Expires = time.Unix(created, 0), time.Unix(expiry, 0)
 	lastSeen := time.Unix(seen, 0)
 	if !now.Before(sess.Expires) || now.Sub(lastSeen) >= p.Idle || now.Sub(sess.Created) >= p.Absolute {
-		s.DeleteSession(ctx, token)
+		s.inTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, h)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return nil // another request met it first
+			}
+			return s.auditTx(ctx, tx, AuditEntry{Actor: sess.User, Client: ActorOf(ctx).Client, Kind: AuditSessionExpired,
+				Detail: "session of " + sess.User + " ended by the session policy"})
+		})
 		return Session{}, ErrNoSession
 	}
 	if now.Sub(lastSeen) >= touchEvery {
