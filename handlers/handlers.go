@@ -97,8 +97,6 @@ type Console struct {
 	policy    store.SessionPolicy
 	setup     *setupCode
 	throttle  *throttle
-	// throttleLog counts the throttle's refusals for the audit trail.
-	throttleLog *throttleLog
 	hashes    *hashGate
 	now       func() time.Time
 	engine    StatusSource
@@ -118,6 +116,8 @@ type Console struct {
 	rollbackUnit time.Duration
 	peer         *peerEndpoint // the peer's configuration requests (failover.go)
 	handoffs     *handoffs     // what a page shows once after a POST (handoff.go)
+	// throttleLog counts the throttle's refusals for the audit trail.
+	throttleLog *throttleLog
 	// done ends with the context New was given: long-lived answers (the
 	// dashboard's stream) end then, so that a server shutdown completes.
 	done    <-chan struct{}
