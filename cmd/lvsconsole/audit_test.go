@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,5 +49,38 @@ func TestAuditRetention(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Error(err)
+	}
+}
+
+// TestCLIAudit: passwd, secret and import at the command line are in the
+// audit trail, as the user who ran them.
+func TestCLIAudit(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "lvs.db")
+	src := filepath.Join("..", "..", "lvs", "lvscf", "testdata", "piranha-example.cf")
+	if _, _, err := runCmd(t, "good password\ngood password\n", "passwd", "-db", db, "-user", "ops"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCmd(t, "", "secret", "-db", db, "-generate"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runCmd(t, "", "import", "-db", db, src); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	es, err := st.AuditQuery(ctx, store.AuditFilter{Actor: cliAuthor()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for i := len(es) - 1; i >= 0; i-- {
+		kinds = append(kinds, es[i].Kind)
+	}
+	if want := []string{store.AuditUser, store.AuditSecret, store.AuditImport}; !slices.Equal(kinds, want) {
+		t.Errorf("the CLI's entries as %s: %v, want %v", cliAuthor(), kinds, want)
 	}
 }
