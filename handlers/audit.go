@@ -129,9 +129,11 @@ func (s *storm) entry(key netip.Prefix) store.AuditEntry {
 		Fields: map[string]string{"count": strconv.Itoa(s.count)}}
 }
 
-// throttledLogin records a refusal of the throttle.
-func (c *Console) throttledLogin(r *http.Request, user string) {
-	c.writeThrottled(r.Context(), c.throttleLog.refused(clientAddr(r), logName(user), c.now()))
+// throttledLogin records a refusal of the throttle: of a login, a setup
+// code or the account page's current password.
+// what is the name tried as logName gives it, or what was guessed.
+func (c *Console) throttledLogin(r *http.Request, what string) {
+	c.writeThrottled(r.Context(), c.throttleLog.refused(clientAddr(r), what, c.now()))
 }
 
 // flushThrottled writes the throttle's minutes that have ended.

@@ -46,7 +46,6 @@ func auditEntries(t *testing.T, e *testEnv, f store.AuditFilter) []store.AuditEn
 // HTTP, and looks for its entry: who, from where, what.
 func TestAuditRecordsEveryKind(t *testing.T) {
 	e := newEnv(t, true)
-	ctx := context.Background()
 	bearer := func(token, method, path string) answer {
 		req, _ := http.NewRequest(method, e.srv.URL+path, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -139,7 +138,6 @@ func TestAuditRecordsEveryKind(t *testing.T) {
 			t.Errorf("import entry fields = %v", en.Fields)
 		}
 	}
-	_ = ctx
 }
 
 // TestAuditSessionExpired: a session met after it expired is recorded once.
@@ -298,5 +296,19 @@ func TestAuditAPIScope(t *testing.T) {
 	}
 	if a := get(t, e.client(t), e.srv.URL+"/api/v1/audit"); a.code != http.StatusUnauthorized {
 		t.Errorf("without credentials = %d", a.code)
+	}
+}
+
+// TestAuditSetup: the first-time setup's user is in the trail, as
+// themselves, from the client's address.
+func TestAuditSetup(t *testing.T) {
+	e := newEnv(t, false)
+	a := post(t, e.client(t), e.srv.URL+"/setup", url.Values{"code": {testSetupCode}, "user": {"root"}, "password": {"long enough"}, "password2": {"long enough"}})
+	if a.code != http.StatusSeeOther {
+		t.Fatalf("setup = %d", a.code)
+	}
+	es := auditEntries(t, e, store.AuditFilter{Kind: store.AuditUser})
+	if len(es) != 1 || es[0].Actor != "root" || es[0].Client != "127.0.0.1" || es[0].Detail != "password set for root" {
+		t.Errorf("setup's entries: %+v", es)
 	}
 }

@@ -111,7 +111,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &th):
 		if !th.busy {
-			c.throttledLogin(r, user)
+			c.throttledLogin(r, logName(user))
 		}
 		p.Errors = []string{th.message("logins")}
 		th.header(w)
@@ -196,6 +196,9 @@ func (c *Console) doSetup(w http.ResponseWriter, r *http.Request) {
 	var th *throttled
 	switch {
 	case errors.As(err, &th):
+		if !th.busy {
+			c.throttledLogin(r, "(setup code)")
+		}
 		p.Errors = []string{th.message("setup codes")}
 		th.header(w)
 		c.render(w, r, http.StatusTooManyRequests, web.Setup(p, f))
@@ -290,6 +293,9 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 	var th *throttled
 	switch {
 	case errors.As(err, &th):
+		if !th.busy {
+			c.throttledLogin(r, logName(user))
+		}
 		p.Errors = []string{th.message("password checks")}
 		th.header(w)
 		c.render(w, r, http.StatusTooManyRequests, web.Account(p, f, c.certFingerprint()))
