@@ -70,6 +70,9 @@ type AuditFilter struct {
 	Since  time.Time // inclusive
 	Until  time.Time // exclusive
 	Before int64     // only ids below it: the next page
+	// After selects the ids above it, oldest first: for following the
+	// trail as it grows.
+	After int64
 	Limit  int       // at most MaxAuditLimit; 0: 100
 }
 
@@ -176,6 +179,11 @@ func (s *Store) AuditQuery(ctx context.Context, f AuditFilter) ([]AuditEntry, er
 	if f.Before > 0 {
 		where, args = append(where, "id < ?"), append(args, f.Before)
 	}
+	order := "DESC"
+	if f.After > 0 {
+		where, args = append(where, "id > ?"), append(args, f.After)
+		order = "ASC"
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -185,7 +193,7 @@ func (s *Store) AuditQuery(ctx context.Context, f AuditFilter) ([]AuditEntry, er
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT ?"
+	q += " ORDER BY id " + order + " LIMIT ?"
 	rows, err := s.ro.QueryContext(ctx, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("reading the audit trail: %w", err)
@@ -210,6 +218,15 @@ func (s *Store) AuditQuery(ctx context.Context, f AuditFilter) ([]AuditEntry, er
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// LastAudit returns the id of the newest entry; 0: none.
+func (s *Store) LastAudit(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.ro.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM audit`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("reading the audit trail: %w", err)
+	}
+	return id, nil
 }
 
 // PruneAudit deletes the entries older than olderThan, for retention, and

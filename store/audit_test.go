@@ -69,6 +69,15 @@ func TestAuditAppendQueryPage(t *testing.T) {
 	if len(seen) != 25 || seen[0] != "event 24" || seen[24] != "event 0" {
 		t.Errorf("paged: %d entries %v", len(seen), seen)
 	}
+	// Following: after an id, oldest first.
+	last, err := st.LastAudit(ctx)
+	if err != nil || last != all[0].ID {
+		t.Errorf("LastAudit = %d, %v; want %d", last, err, all[0].ID)
+	}
+	after, _ := st.AuditQuery(ctx, AuditFilter{After: all[3].ID, Limit: 2})
+	if len(after) != 2 || after[0].ID != all[2].ID || after[1].ID != all[1].ID {
+		t.Errorf("after %d: %+v", all[3].ID, after)
+	}
 }
 
 func TestAuditBounds(t *testing.T) {

@@ -38,6 +38,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 	maxPerClient := fs.Int("max-conns-per-client", 64, "keep at most `n` connections from one client address (an IPv6 /64) open; more are closed at once")
 	trusted := fs.String("trusted-proxy", "", "believe X-Forwarded-For and X-Forwarded-Proto from these `CIDR[,CIDR]` only (a TLS-terminating proxy in front of the console)")
 	auditKeep := fs.Duration("audit-retention", 400*24*time.Hour, "keep the audit trail's entries this long (pruned daily); 0 keeps them forever")
+	auditSyslog := fs.Bool("audit-syslog", false, "also send each audit trail entry to the local syslog (facility authpriv; journald takes it too)")
 	withFailover := fs.Bool("failover", true, "bring the virtual IP addresses up and down, run the heartbeat with the backup director and sync the configuration to it (false: console, IPVS and health checks only)")
 	return func(ctx context.Context, e *env, args []string) error {
 		if (*certFile == "") != (*keyFile == "") {
@@ -237,6 +238,14 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 		}
 		if *auditKeep > 0 {
 			stages = append(stages, stage{"audit retention", auditRetention(st, *auditKeep, pruneEvery, time.Now, log)})
+		}
+		if *auditSyslog {
+			w, closeSyslog, err := openSyslog()
+			if err != nil {
+				return fmt.Errorf("-audit-syslog: %w", err)
+			}
+			defer closeSyslog()
+			stages = append(stages, stage{"audit to syslog", auditToSyslog(st, w, syslogEvery, log)})
 		}
 		if cert != nil {
 			stages = append(stages, stage{"certificate", func(ctx context.Context) error { cert.Run(ctx); return nil }})
