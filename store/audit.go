@@ -73,7 +73,7 @@ type AuditFilter struct {
 	// After selects the ids above it, oldest first: for following the
 	// trail as it grows.
 	After int64
-	Limit  int       // at most MaxAuditLimit; 0: 100
+	Limit int // at most MaxAuditLimit; 0: 100
 }
 
 type actorKey struct{}
