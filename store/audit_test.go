@@ -182,6 +182,11 @@ func TestAuditInTransactions(t *testing.T) {
 	clock = clock.Add(2 * time.Minute)
 	st.Session(ctx, sess, policy)
 	st.Session(ctx, sess, policy) // met again: gone, no second entry
+	st.CreateSession(ctx, "alice", policy)
+	clock = clock.Add(2 * time.Minute)
+	if _, err := st.CreateSession(ctx, "alice", policy); err != nil { // sweeps the one before
+		t.Fatal(err)
+	}
 
 	got, err := st.AuditQuery(ctx, AuditFilter{})
 	if err != nil {
@@ -203,6 +208,7 @@ func TestAuditInTransactions(t *testing.T) {
 		`token ci||token used|token 1 "ci" of alice`,
 		"alice|192.0.2.9|token revoked|token 1",
 		"alice||session expired|session of alice ended by the session policy",
+		"alice||session expired|session of alice ended by the session policy (swept)",
 	}
 	if len(lines) != len(want) {
 		t.Fatalf("entries:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
