@@ -115,6 +115,8 @@ func (c *Console) apiRoutes(r chi.Router) {
 	r.Get("/tokens", c.apiTokens)
 	r.Post("/tokens", c.apiCreateToken)
 	r.Delete("/tokens/{tid:[0-9]+}", c.apiRevokeToken)
+
+	r.Get("/audit", c.apiAudit) // audit.go; admin scope
 }
 
 // apiPath reports whether path is the API's: it answers 401 in JSON, not a

@@ -110,12 +110,16 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	var th *throttled
 	switch {
 	case errors.As(err, &th):
+		if !th.busy {
+			c.throttledLogin(r, logName(user))
+		}
 		p.Errors = []string{th.message("logins")}
 		th.header(w)
 		c.render(w, r, http.StatusTooManyRequests, web.Login(p, f, c.setupOpen(r)))
 		return
 	case errors.Is(err, store.ErrBadPassword):
 		c.log.Warn("failed login", "user", logName(user), "client", client)
+		c.audit(r, store.AuditEntry{Actor: logName(user), Kind: store.AuditLoginFailed, Detail: "wrong user name or password"})
 		p.Errors = []string{"Wrong user name or password."}
 		c.render(w, r, http.StatusUnauthorized, web.Login(p, f, c.setupOpen(r)))
 		return
@@ -128,6 +132,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.log.Info("login", "user", user, "client", client)
+	c.audit(r, store.AuditEntry{Actor: user, Kind: store.AuditLogin})
 	http.Redirect(w, r, safeNext(f.Values["next"]), http.StatusSeeOther)
 }
 
@@ -158,6 +163,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: c.sessionCookie(r), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteStrictMode})
 	c.log.Info("logout", "user", userOf(r))
+	c.audit(r, store.AuditEntry{Actor: userOf(r), Kind: store.AuditLogout})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
@@ -190,6 +196,9 @@ func (c *Console) doSetup(w http.ResponseWriter, r *http.Request) {
 	var th *throttled
 	switch {
 	case errors.As(err, &th):
+		if !th.busy {
+			c.throttledLogin(r, "(setup code)")
+		}
 		p.Errors = []string{th.message("setup codes")}
 		th.header(w)
 		c.render(w, r, http.StatusTooManyRequests, web.Setup(p, f))
@@ -225,7 +234,8 @@ func (c *Console) doSetup(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "setup is closed: a console user exists", http.StatusForbidden)
 		return
 	}
-	if err := c.passwords.SetPassword(r.Context(), f.Values["user"], pw); err != nil {
+	ctx := store.WithActor(r.Context(), store.Actor{Name: f.Values["user"], Client: client})
+	if err := c.passwords.SetPassword(ctx, f.Values["user"], pw); err != nil {
 		c.setup.reopen()
 		c.serverError(w, r, "creating the administrator", err)
 		return
@@ -283,6 +293,9 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 	var th *throttled
 	switch {
 	case errors.As(err, &th):
+		if !th.busy {
+			c.throttledLogin(r, logName(user))
+		}
 		p.Errors = []string{th.message("password checks")}
 		th.header(w)
 		c.render(w, r, http.StatusTooManyRequests, web.Account(p, f, c.certFingerprint()))

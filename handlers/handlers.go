@@ -116,6 +116,8 @@ type Console struct {
 	rollbackUnit time.Duration
 	peer         *peerEndpoint // the peer's configuration requests (failover.go)
 	handoffs     *handoffs     // what a page shows once after a POST (handoff.go)
+	// throttleLog counts the throttle's refusals for the audit trail.
+	throttleLog *throttleLog
 	// done ends with the context New was given: long-lived answers (the
 	// dashboard's stream) end then, so that a server shutdown completes.
 	done    <-chan struct{}
@@ -177,6 +179,8 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		c.policy.Absolute = 12 * time.Hour
 	}
 	c.throttle = newThrottle(c.now, maxThrottled)
+	c.throttleLog = newThrottleLog()
+	go c.flushEvery(ctx, 10*time.Second)
 	c.hashes = newHashGate(hashSlots(), hashWait)
 	c.peer = newPeerEndpoint()
 	c.handoffs = newHandoffs(c.now)
@@ -268,6 +272,8 @@ func (c *Console) routes() http.Handler {
 	r.Post("/review/discard", c.discard)
 	r.Post("/confirm", c.confirm)
 
+	r.Get("/audit", c.adminOnly(c.auditPage)) // audit.go
+	r.Get("/audit.jsonl", c.adminOnly(c.auditExport))
 	r.Get("/history", c.history)
 	r.Get("/history/{serial:[0-9]+}", c.revision)
 	r.Post("/history/{serial:[0-9]+}/restore", c.writable(c.restore))
@@ -313,6 +319,9 @@ type userKey struct{}
 // the login page.
 func (c *Console) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The client's address, for what the store writes to the
+		// audit trail of this request.
+		r = r.WithContext(store.WithActor(r.Context(), store.Actor{Client: clientIP(r)}))
 		if publicPath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
@@ -348,7 +357,9 @@ func (c *Console) requireSession(next http.Handler) http.Handler {
 			http.Error(w, "login required", http.StatusUnauthorized)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+		ctx := context.WithValue(r.Context(), userKey{}, user)
+		ctx = store.WithActor(ctx, store.Actor{Name: user, Client: clientIP(r)})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -58,7 +58,8 @@ func apiScope(method, pattern string) (store.Scope, bool) {
 		"POST /virtual", "PUT /virtual/{vid}", "DELETE /virtual/{vid}",
 		"POST /virtual/{vid}/real", "DELETE /virtual/{vid}/real/{rid}",
 		"POST /history/{serial}/restore",
-		"POST /tokens", "DELETE /tokens/{tid}":
+		"POST /tokens", "DELETE /tokens/{tid}",
+		"GET /audit": // who did what: the admins'
 		return store.ScopeAdmin, true
 	}
 	return store.ScopeNone, false

@@ -59,8 +59,15 @@ func TestEveryAPIRouteHasAScope(t *testing.T) {
 			t.Errorf("API route %s has no scope: add it to apiScope", rt)
 		}
 		// Every read is the read scope's, but the caller's pending
-		// changes: a write in preparation.
+		// changes (a write in preparation) and the audit trail (the
+		// admins').
 		draft := pattern == "/draft" || strings.HasPrefix(pattern, "/draft/")
+		if pattern == "/audit" {
+			if need != store.ScopeAdmin {
+				t.Errorf("%s needs %s: the audit trail is the admins'", rt, need)
+			}
+			continue
+		}
 		if method == http.MethodGet && (need != store.ScopeRead) != draft {
 			t.Errorf("%s needs %s: every read but of the draft is the read scope's", rt, need)
 		}

@@ -63,6 +63,7 @@ func (c *Console) serveWithToken(w http.ResponseWriter, r *http.Request, token s
 	ctx := context.WithValue(r.Context(), userKey{}, t.Owner)
 	ctx = context.WithValue(ctx, tokenKey{}, t.ID)
 	ctx = withScope(ctx, t.Scope)
+	ctx = store.WithActor(ctx, store.Actor{Name: "token " + t.Name, Client: clientIP(r)})
 	next.ServeHTTP(w, r.WithContext(ctx))
 }
 

@@ -213,6 +213,14 @@ func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*conf
 	if err := insertRevision(ctx, tx, next, ch.Author, summary, s.now()); err != nil {
 		return nil, err
 	}
+	// One audit entry per revision, in its transaction.
+	a := ActorOf(ctx)
+	err = s.auditTx(ctx, tx, AuditEntry{Actor: ch.Author, Client: a.Client, Kind: revisionKind(ch.Author, ch.Note),
+		Detail: fmt.Sprintf("serial %d: %s", next.Serial, summary),
+		Fields: map[string]string{"serial": fmt.Sprint(next.Serial), "author": ch.Author}})
+	if err != nil {
+		return nil, err
+	}
 	return next, nil
 }
 

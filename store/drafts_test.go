@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -284,6 +285,14 @@ func TestRollBack(t *testing.T) {
 	if revs[0].Author != RollbackAuthor || !strings.Contains(revs[0].Summary, "rolled back automatically") ||
 		!strings.Contains(revs[0].Summary, "not confirmed within 10 minutes") {
 		t.Fatalf("the rollback's revision %+v", revs[0])
+	}
+	// The audit trail: the APPLY, then the rollback, each with its serial.
+	if es, _ := st.AuditQuery(ctx, AuditFilter{Kind: AuditRollback}); len(es) != 1 || es[0].Actor != RollbackAuthor ||
+		es[0].Fields["serial"] != fmt.Sprint(saved.Serial) {
+		t.Errorf("the rollback's audit entries: %+v", es)
+	}
+	if es, _ := st.AuditQuery(ctx, AuditFilter{Kind: AuditApply, Actor: "alice"}); len(es) != 1 || es[0].Fields["serial"] != fmt.Sprint(applied.Serial) {
+		t.Errorf("the APPLY's audit entries: %+v", es)
 	}
 	if _, err := st.Pending(ctx); !errors.Is(err, ErrNoConfirmation) {
 		t.Fatalf("after the rollback: %v", err)

@@ -42,7 +42,10 @@ func (s *Store) SetPeerSecret(ctx context.Context, secret []byte) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO peer_secret (id, secret, set_at) VALUES (1, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET secret = excluded.secret, set_at = excluded.set_at`,
 			secret, s.now().UTC().Format(time.RFC3339Nano))
-		return err
+		if err != nil {
+			return err
+		}
+		return s.auditTx(ctx, tx, AuditEntry{Kind: AuditSecret, Detail: "peer secret replaced"})
 	})
 	if err != nil {
 		return fmt.Errorf("saving the peer secret: %w", err)

@@ -46,12 +46,33 @@ func (s *Store) CreateSession(ctx context.Context, user string, p SessionPolicy)
 	token := base64.RawURLEncoding.EncodeToString(b)
 	now := s.now()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// Expired sessions are swept here, where a write happens anyway.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR last_seen <= ?`,
-			now.Unix(), now.Add(-p.Idle).Unix()); err != nil {
+		// Expired sessions are swept here, where a write happens anyway,
+		// each in the audit trail.
+		rows, err := tx.QueryContext(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR last_seen <= ? RETURNING user`,
+			now.Unix(), now.Add(-p.Idle).Unix())
+		if err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user, created_at, last_seen, expires_at)
+		var users []string
+		for rows.Next() {
+			var u string
+			if err := rows.Scan(&u); err != nil {
+				rows.Close()
+				return err
+			}
+			users = append(users, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, u := range users {
+			if err := s.auditTx(ctx, tx, AuditEntry{Actor: u, Client: "", Kind: AuditSessionExpired,
+				Detail: "session of " + u + " ended by the session policy (swept)"}); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user, created_at, last_seen, expires_at)
 			VALUES (?, ?, ?, ?, ?)`, hashToken(token), user, now.Unix(), now.Unix(), now.Add(p.Absolute).Unix())
 		return err
 	})
@@ -81,7 +102,17 @@ func (s *Store) Session(ctx context.Context, token string, p SessionPolicy) (Ses
 	sess.Created, sess.Expires = time.Unix(created, 0), time.Unix(expiry, 0)
 	lastSeen := time.Unix(seen, 0)
 	if !now.Before(sess.Expires) || now.Sub(lastSeen) >= p.Idle || now.Sub(sess.Created) >= p.Absolute {
-		s.DeleteSession(ctx, token)
+		s.inTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, h)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return nil // another request met it first
+			}
+			return s.auditTx(ctx, tx, AuditEntry{Actor: sess.User, Client: ActorOf(ctx).Client, Kind: AuditSessionExpired,
+				Detail: "session of " + sess.User + " ended by the session policy"})
+		})
 		return Session{}, ErrNoSession
 	}
 	if now.Sub(lastSeen) >= touchEvery {

@@ -42,6 +42,8 @@ type Store struct {
 	// ro serves reads, which WAL lets run beside the writer.
 	ro  *sql.DB
 	now func() time.Time
+	// director names this director in the audit trail: its host name.
+	director string
 
 	mu     sync.Mutex
 	cached *config.Config          // the configuration at cached.Serial; never handed out
@@ -62,7 +64,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("creating the database directory: %w", err)
 		}
 	}
-	s := &Store{path: path, now: time.Now, subs: map[chan struct{}]bool{}, drafts: map[string]*cachedDraft{}}
+	s := &Store{path: path, now: time.Now, director: director(), subs: map[chan struct{}]bool{}, drafts: map[string]*cachedDraft{}}
 	var err error
 	if s.repaired, err = private(path); err != nil {
 		return nil, err

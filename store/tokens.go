@@ -19,6 +19,9 @@ const TokenPrefix = "lvs_"
 // tokenBytes is the randomness of a token: 256 bits.
 const tokenBytes = 32
 
+// tokenUseAudit is how often a token's use is written to the audit trail.
+const tokenUseAudit = time.Hour
+
 // MaxTokenName bounds the name of a token, in characters.
 const MaxTokenName = 64
 
@@ -74,8 +77,14 @@ func (s *Store) CreateToken(ctx context.Context, owner, name string, scope Scope
 	now := s.now()
 	t := Token{Name: name, Owner: owner, Scope: scope, Created: time.Unix(now.Unix(), 0)}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `INSERT INTO api_tokens (token_hash, owner, name, scope, created_at)
+		err := tx.QueryRowContext(ctx, `INSERT INTO api_tokens (token_hash, owner, name, scope, created_at)
 			VALUES (?, ?, ?, ?, ?) RETURNING id`, hashToken(text), owner, name, scope.String(), now.Unix()).Scan(&t.ID)
+		if err != nil {
+			return err
+		}
+		return s.auditTx(ctx, tx, AuditEntry{Kind: AuditTokenCreated,
+			Detail: fmt.Sprintf("token %d %q (%v) for %s", t.ID, name, scope, owner),
+			Fields: map[string]string{"token": fmt.Sprint(t.ID), "name": name, "scope": scope.String(), "owner": owner}})
 	})
 	if err != nil {
 		return Token{}, "", fmt.Errorf("saving an API token for %s: %w", owner, err)
@@ -131,7 +140,14 @@ func (s *Store) LookupToken(ctx context.Context, text string) (Token, error) {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
 			// revoked_at = 0: a revocation that got in first stays.
 			_, err := tx.ExecContext(ctx, `UPDATE api_tokens SET last_used = ? WHERE id = ? AND revoked_at = 0`, now.Unix(), t.ID)
-			return err
+			if err != nil || now.Sub(t.LastUsed) < tokenUseAudit {
+				return err
+			}
+			// The first use in an hour, not each: the trail says a
+			// token is in use without a line per request.
+			return s.auditTx(ctx, tx, AuditEntry{Actor: "token " + t.Name, Client: ActorOf(ctx).Client, Kind: AuditTokenUsed,
+				Detail: fmt.Sprintf("token %d %q of %s", t.ID, t.Name, t.Owner),
+				Fields: map[string]string{"token": fmt.Sprint(t.ID), "owner": t.Owner}})
 		})
 		if err != nil {
 			return Token{}, fmt.Errorf("recording an API token's use: %w", err)
@@ -179,13 +195,15 @@ func (s *Store) RevokeToken(ctx context.Context, id int64) (Token, error) {
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			var one int
-			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_tokens WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("API token %d: %w", id, ErrNoToken)
-			} else if err != nil {
-				return err
-			}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return s.auditTx(ctx, tx, AuditEntry{Kind: AuditTokenRevoked, Detail: fmt.Sprintf("token %d", id),
+				Fields: map[string]string{"token": fmt.Sprint(id)}})
+		}
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM api_tokens WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("API token %d: %w", id, ErrNoToken)
+		} else if err != nil {
+			return err
 		}
 		return nil
 	})

@@ -88,7 +88,8 @@ func (s *Store) SetPassword(ctx context.Context, user, password string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ?`, user); err != nil {
 			return fmt.Errorf("ending the sessions of %s: %w", user, err)
 		}
-		return nil
+		return s.auditTx(ctx, tx, AuditEntry{Kind: AuditUser, Detail: "password set for " + user,
+			Fields: map[string]string{"user": user}})
 	})
 }
 

@@ -19,6 +19,7 @@ const (
 	TabRedundancy = "redundancy"
 	TabVirtual    = "virtual"
 	TabHistory    = "history"
+	TabAudit      = "audit"
 )
 
 // Sub-tabs of a virtual server.

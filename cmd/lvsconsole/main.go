@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	lvsconsole serve [-db FILE] [-failover=false] [-insecure-http] [-listen ADDRESS] [-max-conns N] [-max-conns-per-client N] [-session-idle DURATION] [-session-max DURATION] [-tls-cert FILE] [-tls-key FILE] [-trusted-proxy CIDR[,CIDR]]
+//	lvsconsole serve [-audit-retention DURATION] [-audit-syslog] [-db FILE] [-failover=false] [-insecure-http] [-listen ADDRESS] [-max-conns N] [-max-conns-per-client N] [-session-idle DURATION] [-session-max DURATION] [-tls-cert FILE] [-tls-key FILE] [-trusted-proxy CIDR[,CIDR]]
 //	lvsconsole passwd [-db FILE] [-user NAME]
 //	lvsconsole import [-check] [-db FILE] [-format FORMAT] FILE|-
 //	lvsconsole export [-db FILE] [-format FORMAT] [-node NODE] [-o FILE] [-serial N]

@@ -17,6 +17,7 @@ func passwdCommand(fs *flag.FlagSet) runFunc {
 	db := dbFlag(fs)
 	user := fs.String("user", "admin", "console user `name`")
 	return func(ctx context.Context, e *env, args []string) error {
+		ctx = store.WithActor(ctx, store.Actor{Name: cliAuthor()}) // for the audit trail
 		if err := store.ValidateUserName(*user); err != nil {
 			return err
 		}

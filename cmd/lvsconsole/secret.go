@@ -20,6 +20,7 @@ func secretCommand(fs *flag.FlagSet) runFunc {
 	generate := fs.Bool("generate", false, "make a new secret, store it and print it")
 	set := fs.Bool("set", false, "store the secret read from stdin (as the other director printed it)")
 	return func(ctx context.Context, e *env, args []string) error {
+		ctx = store.WithActor(ctx, store.Actor{Name: cliAuthor()}) // for the audit trail
 		if *generate && *set {
 			return errors.New("-generate and -set exclude each other")
 		}

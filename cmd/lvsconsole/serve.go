@@ -37,6 +37,8 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 	maxConns := fs.Int("max-conns", 512, "keep at most `n` connections to the console open; more are closed at once")
 	maxPerClient := fs.Int("max-conns-per-client", 64, "keep at most `n` connections from one client address (an IPv6 /64) open; more are closed at once")
 	trusted := fs.String("trusted-proxy", "", "believe X-Forwarded-For and X-Forwarded-Proto from these `CIDR[,CIDR]` only (a TLS-terminating proxy in front of the console)")
+	auditKeep := fs.Duration("audit-retention", 400*24*time.Hour, "keep the audit trail's entries this long (pruned daily); 0 keeps them forever")
+	auditSyslog := fs.Bool("audit-syslog", false, "also send each audit trail entry to the local syslog (facility authpriv; journald takes it too)")
 	withFailover := fs.Bool("failover", true, "bring the virtual IP addresses up and down, run the heartbeat with the backup director and sync the configuration to it (false: console, IPVS and health checks only)")
 	return func(ctx context.Context, e *env, args []string) error {
 		if (*certFile == "") != (*keyFile == "") {
@@ -46,6 +48,8 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			return errors.New("-insecure-http and -tls-cert exclude each other: choose plain HTTP or your certificate")
 		}
 		switch {
+		case *auditKeep < 0:
+			return fmt.Errorf("-audit-retention %v: give a duration of at least 0 (0 keeps the audit trail forever)", *auditKeep)
 		case *maxConns < 1:
 			return fmt.Errorf("-max-conns %d: allow at least 1 connection", *maxConns)
 		case *maxPerClient < 1:
@@ -231,6 +235,17 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 						"within", c.Delay, "restored", c.Previous, "now", saved.Serial)
 				})
 			}},
+		}
+		if *auditKeep > 0 {
+			stages = append(stages, stage{"audit retention", auditRetention(st, *auditKeep, pruneEvery, time.Now, log)})
+		}
+		if *auditSyslog {
+			w, closeSyslog, err := openSyslog()
+			if err != nil {
+				return fmt.Errorf("-audit-syslog: %w", err)
+			}
+			defer closeSyslog()
+			stages = append(stages, stage{"audit to syslog", auditToSyslog(st, w, syslogEvery, log)})
 		}
 		if cert != nil {
 			stages = append(stages, stage{"certificate", func(ctx context.Context) error { cert.Run(ctx); return nil }})
