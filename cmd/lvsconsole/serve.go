@@ -17,6 +17,7 @@ import (
 	"github.com/lvsconsole/lvsconsole/handlers"
 	"github.com/lvsconsole/lvsconsole/internal/tlscert"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/doctor"
 	"github.com/lvsconsole/lvsconsole/lvs/drcheck"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
@@ -114,7 +115,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			History:  eng,
 			Health:   checks,
 			Preview:  eng,
-			Host:     host{},
+			Host:     &doctor.System{}, // the facts doctor reads: interfaces, forwarding
 			Probe:    checks,
 			DRProbe:  drcheck.New(drcheck.Options{}),
 
