@@ -602,7 +602,12 @@ func TestDirectorStandbyFetches(t *testing.T) {
 		t.Errorf("the standby asked the active at the same serial %d times", requests())
 	}
 	standby(9)
-	waitFor(t, 10*time.Second, "the serial taken to pulse", func() bool { s, _, _ := n.state(); return s == 9 })
+	// The serial reaches pulse from the run loop, the sync's time from
+	// the fetch: two goroutines, so wait for both.
+	waitFor(t, 10*time.Second, "the serial taken to pulse and the sync's time", func() bool {
+		s, _, _ := n.state()
+		return s == 9 && !r.d.Status().LastSync.IsZero()
+	})
 	cfg, err := r.st.Config(context.Background())
 	if err != nil {
 		t.Fatal(err)
