@@ -239,7 +239,7 @@ func (c *Console) doSetup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) accountPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, web.Account(c.page(w, r, "Account "+userOf(r), "", 0), web.NewForm(0), c.certFingerprint()))
+	c.render(w, r, http.StatusOK, web.Account(c.page(w, r, "Account "+userOf(r), "", 0), web.NewForm(0), c.certFingerprint(), c.roleName(r)))
 }
 
 // certFingerprint is the fingerprint of the console's certificate, "" over
@@ -265,7 +265,7 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 		f.Errs["password2"] = "The two passwords differ."
 	}
 	if f.HasErrors() {
-		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint()))
+		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint(), c.roleName(r)))
 		return
 	}
 	saved := false
@@ -285,12 +285,12 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &th):
 		p.Errors = []string{th.message("password checks")}
 		th.header(w)
-		c.render(w, r, http.StatusTooManyRequests, web.Account(p, f, c.certFingerprint()))
+		c.render(w, r, http.StatusTooManyRequests, web.Account(p, f, c.certFingerprint(), c.roleName(r)))
 		return
 	case errors.Is(err, store.ErrBadPassword):
 		c.log.Warn("wrong current password on the account page", "user", user, "client", clientIP(r))
 		f.Errs["current"] = "This is not your current password."
-		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint()))
+		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint(), c.roleName(r)))
 		return
 	case err != nil && saved:
 		c.serverError(w, r, "saving the password", err)
