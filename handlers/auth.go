@@ -249,7 +249,7 @@ func (c *Console) doSetup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) accountPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, web.Account(c.page(w, r, "Account "+userOf(r), "", 0), web.NewForm(0), c.certFingerprint()))
+	c.render(w, r, http.StatusOK, web.Account(c.page(w, r, "Account "+userOf(r), "", 0), web.NewForm(0), c.certFingerprint(), c.roleName(r)))
 }
 
 // certFingerprint is the fingerprint of the console's certificate, "" over
@@ -275,7 +275,7 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 		f.Errs["password2"] = "The two passwords differ."
 	}
 	if f.HasErrors() {
-		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint()))
+		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint(), c.roleName(r)))
 		return
 	}
 	saved := false
@@ -298,12 +298,12 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Errors = []string{th.message("password checks")}
 		th.header(w)
-		c.render(w, r, http.StatusTooManyRequests, web.Account(p, f, c.certFingerprint()))
+		c.render(w, r, http.StatusTooManyRequests, web.Account(p, f, c.certFingerprint(), c.roleName(r)))
 		return
 	case errors.Is(err, store.ErrBadPassword):
 		c.log.Warn("wrong current password on the account page", "user", user, "client", clientIP(r))
 		f.Errs["current"] = "This is not your current password."
-		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint()))
+		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint(), c.roleName(r)))
 		return
 	case err != nil && saved:
 		c.serverError(w, r, "saving the password", err)

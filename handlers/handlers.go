@@ -283,6 +283,7 @@ func (c *Console) routes() http.Handler {
 	r.Get("/tokens", c.tokensPage)
 	r.Post("/tokens", c.createToken)                     // local to each director, as users are
 	r.Post("/tokens/{tid:[0-9]+}/revoke", c.revokeToken) // likewise
+	c.userRoutes(r)                                      // the USERS page, for admins: users.go
 	r.Route("/api/v1", c.apiRoutes)                      // the JSON API: see api.go
 
 	// Outermost first: where the request comes from, headers on every

@@ -90,7 +90,8 @@ func (s *Store) Session(ctx context.Context, token string, p SessionPolicy) (Ses
 		created, seen, expiry int64
 	)
 	h := hashToken(token)
-	err := s.ro.QueryRowContext(ctx, `SELECT user, created_at, last_seen, expires_at FROM sessions WHERE token_hash = ?`, h).
+	err := s.ro.QueryRowContext(ctx, `SELECT s.user, s.created_at, s.last_seen, s.expires_at
+		FROM sessions s JOIN users u ON u.name = s.user WHERE s.token_hash = ? AND u.disabled = 0`, h).
 		Scan(&sess.User, &created, &seen, &expiry)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sess, ErrNoSession

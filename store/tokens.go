@@ -125,7 +125,8 @@ func (s *Store) LookupToken(ctx context.Context, text string) (Token, error) {
 	if !strings.HasPrefix(text, TokenPrefix) {
 		return Token{}, ErrNoToken
 	}
-	t, err := scanToken(s.ro.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE token_hash = ?`, hashToken(text)))
+	t, err := scanToken(s.ro.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE token_hash = ?
+		AND owner NOT IN (SELECT name FROM users WHERE disabled = 1)`, hashToken(text))) // a disabled user's tokens open nothing
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, ErrNoToken
 	}

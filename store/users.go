@@ -77,9 +77,10 @@ func (s *Store) SetPassword(ctx context.Context, user, password string) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, updated_at) VALUES (?, ?, ?)
+		now := s.now().UTC().Format(time.RFC3339)
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, updated_at, created_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at`,
-			user, hash, s.now().UTC().Format(time.RFC3339))
+			user, hash, now, now)
 		if err != nil {
 			return fmt.Errorf("saving the password of %s: %w", user, err)
 		}
@@ -96,10 +97,10 @@ func (s *Store) SetPassword(ctx context.Context, user, password string) error {
 // CheckPassword returns nil when password is user's, else ErrBadPassword.
 func (s *Store) CheckPassword(ctx context.Context, user, password string) error {
 	var hash string
-	err := s.ro.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE name = ?`, user).Scan(&hash)
+	err := s.ro.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE name = ? AND disabled = 0`, user).Scan(&hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Spend the same time as for a known user: timing must not tell
-		// which user names exist.
+		// which user names exist (nor which are disabled).
 		verifyPassword(dummyHash, password)
 		return ErrBadPassword
 	}

@@ -409,3 +409,12 @@ func hasOption(opts []Option, v string) bool {
 	}
 	return false
 }
+
+// userOptions lists the users for a choice of one.
+func userOptions(rows []UserRow) []Option {
+	opts := make([]Option, len(rows))
+	for i, u := range rows {
+		opts[i] = Option{u.Name, u.Name}
+	}
+	return opts
+}

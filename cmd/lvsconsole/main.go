@@ -6,6 +6,7 @@
 //
 //	lvsconsole serve [-audit-retention DURATION] [-audit-syslog] [-db FILE] [-failover=false] [-insecure-http] [-listen ADDRESS] [-max-conns N] [-max-conns-per-client N] [-session-idle DURATION] [-session-max DURATION] [-tls-cert FILE] [-tls-key FILE] [-trusted-proxy CIDR[,CIDR]]
 //	lvsconsole passwd [-db FILE] [-user NAME]
+//	lvsconsole user [-db FILE] [-role ROLE] add|list|disable|enable|remove|passwd|role [NAME [ROLE]]
 //	lvsconsole import [-check] [-db FILE] [-format FORMAT] FILE|-
 //	lvsconsole export [-db FILE] [-format FORMAT] [-node NODE] [-o FILE] [-serial N]
 //	lvsconsole plan [-db FILE]
@@ -55,6 +56,7 @@ type runFunc func(ctx context.Context, e *env, args []string) error
 var commands = []command{
 	{"serve", "", "run the console, the IPVS engine, health checks and failover", serveCommand},
 	{"passwd", "", "set a console user's password (asked twice, or two lines on stdin)", passwdCommand},
+	{"user", "add|list|disable|enable|remove|passwd|role [NAME [ROLE]]", "manage console users: add -role viewer|operator|admin NAME, list, disable NAME, enable NAME, remove NAME, passwd NAME, role NAME ROLE", userCommand},
 	{"import", "FILE|-", "load an lvs.cf file (or a keepalived.conf, or ipvsadm -S rules) as a new revision (-check: validate it and print its plan, change nothing)", importCommand},
 	{"export", "", "write the configuration (or revision N) as lvs.cf, or its IPVS table as ipvsadm-save -n rules (-format ipvsadm), or a director's keepalived.conf (-format keepalived -node primary|backup)", exportCommand},
 	{"plan", "", "print what the stored configuration would do to this director's IPVS table now, as ipvsadm commands", planCommand},
