@@ -50,6 +50,10 @@ type Change struct {
 	// program the directors run as root (ErrNeedsPassword); an API token
 	// never is.
 	Elevated bool
+	// Role is what the author may change (Allowed): a console user's
+	// role, an API token's scope; ScopeAdmin for root at the command
+	// line and the director's own changes. Zero refuses every change.
+	Role Scope
 }
 
 // Config returns the current configuration.
@@ -183,6 +187,9 @@ func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*conf
 	// Adopt is exempt: the peer secret authenticates the active
 	// director, and the standby checks each program when it runs it.
 	if at == 0 {
+		if err := Allowed(ch.Role, old, next); err != nil {
+			return nil, err
+		}
 		if err := checkPrograms(old, next, ch.Elevated); err != nil {
 			return nil, err
 		}
