@@ -401,8 +401,8 @@ func TestTokenScopeIsChosen(t *testing.T) {
 		code int
 		msg  string
 	}{
-		`{"name": "x"}`:                  {http.StatusUnprocessableEntity, "scope: is required: choose read, operator or admin"},
-		`{"name": "x", "scope": "root"}`: {http.StatusUnprocessableEntity, `scope: "root" is not a scope: choose read, operator or admin`},
+		`{"name": "x"}`:                  {http.StatusUnprocessableEntity, "scope: is required: choose viewer, operator or admin"},
+		`{"name": "x", "scope": "root"}`: {http.StatusUnprocessableEntity, `scope: "root" is not a scope: choose viewer (or read), operator or admin`},
 		`{"name": "x", "scope": ""}`:     {http.StatusUnprocessableEntity, "scope: is required"},
 		`{"name": "x", "scope": 3}`:      {http.StatusBadRequest, "scope: number is not allowed here: use a string"},
 	} {
@@ -417,7 +417,7 @@ func TestTokenScopeIsChosen(t *testing.T) {
 	}
 
 	page := get(t, c, e.srv.URL+"/tokens")
-	for _, want := range []string{`role="radiogroup"`, `name="scope" id="scope-read" value="read"`, `id="scope-operator" value="operator"`, `id="scope-admin" value="admin"`,
+	for _, want := range []string{`role="radiogroup"`, `name="scope" id="scope-viewer" value="viewer"`, `id="scope-operator" value="operator"`, `id="scope-admin" value="admin"`,
 		"dashboards", "weight", "your password"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("the TOKENS page lacks %q", want)

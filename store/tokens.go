@@ -30,8 +30,8 @@ const MaxTokenName = 64
 var ErrNoToken = errors.New("no such API token")
 
 // ErrTokenExpired is returned by LookupToken for a token whose expiry has
-// passed.
-var ErrTokenExpired = errors.New("the API token has expired")
+// passed, in an error that names the token and when.
+var ErrTokenExpired = errors.New("expired")
 
 // ErrScopeAboveRole is returned by CreateToken for a scope above the
 // owner's role (see ScopeAboveRoleError).
@@ -240,7 +240,7 @@ func (s *Store) LookupToken(ctx context.Context, text string) (Token, error) {
 		t.Scope = r
 	}
 	if now := s.now(); t.Expired(now) {
-		return Token{}, fmt.Errorf("API token %q expired at %s: %w", t.Name, t.Expires.UTC().Format(time.RFC3339), ErrTokenExpired)
+		return Token{}, fmt.Errorf("API token %q %w at %s", t.Name, ErrTokenExpired, t.Expires.UTC().Format(time.RFC3339))
 	}
 	now := s.now()
 	if now.Sub(t.LastUsed) >= touchEvery {
