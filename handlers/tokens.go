@@ -370,7 +370,11 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request) {
 		f.Errs["name"] = "Token name " + msg
 	}
 	if msg, ok := refused["scope"]; ok {
-		f.Errs["scope"] = "Scope " + msg
+		if rest, above := strings.CutPrefix(msg, "scope "); above { // "scope admin is above your role ..."
+			f.Errs["scope"] = "Scope " + rest
+		} else {
+			f.Errs["scope"] = "Scope " + msg
+		}
 	}
 	if msg, ok := refused["expires"]; ok {
 		f.Errs["expires"] = "Expires: " + msg
