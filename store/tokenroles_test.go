@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -159,7 +160,7 @@ func TestSetRoleLowersTokens(t *testing.T) {
 		t.Errorf("ann's former admin token: %+v, %v", tk, err)
 	}
 	es, _ := st.AuditQuery(ctx, AuditFilter{Kind: AuditUser})
-	if len(es) == 0 || es[0].Detail != `token 1 "adm" of ann lowered from admin to operator, ann's role` || es[0].Fields["was"] != "admin" {
+	if want := fmt.Sprintf(`token %d "adm" of ann lowered from admin to operator, ann's role`, ids["adm"]); len(es) == 0 || es[0].Detail != want || es[0].Fields["was"] != "admin" {
 		t.Errorf("audit: %+v", es)
 	}
 	if err := st.SetRole(ctx, "ann", ScopeRead); err != nil {
