@@ -242,3 +242,31 @@ func TestRevisionToken(t *testing.T) {
 		t.Errorf("audit = %+v", es)
 	}
 }
+
+// BenchmarkLookupToken measures the check of an API token, which every API
+// request with one makes (its use is written at most once a minute, so
+// this is the read).
+func BenchmarkLookupToken(b *testing.B) {
+	st := openTest(b)
+	if err := st.SetPassword(ctx, "root", "long enough"); err != nil {
+		b.Fatal(err)
+	}
+	var text string
+	for i := range 100 {
+		_, t, err := st.CreateToken(ctx, "root", "t", ScopeAdmin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if i == 50 {
+			text = t
+		}
+	}
+	if _, err := st.LookupToken(ctx, text); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := st.LookupToken(ctx, text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
