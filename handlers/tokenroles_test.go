@@ -152,7 +152,35 @@ func TestTokenExpires(t *testing.T) {
 	if a.code != http.StatusOK || !strings.Contains(a.body, `id="new-token"`) || !strings.Contains(a.body, "Token week (viewer, until ") {
 		t.Fatalf("making a token for 7 days = %d", a.code)
 	}
+	// Or a day: the token stops as it begins, in the director's time zone.
+	for _, bad := range []struct {
+		values url.Values
+		want   string
+	}{
+		{url.Values{"expires_on": {"31/01/2027"}}, "Date of expiry: &#34;31/01/2027&#34; is not a date: give one as "},
+		{url.Values{"expires_on": {time.Now().AddDate(0, 0, -1).Format(time.DateOnly)}}, "is not after today"},
+		{url.Values{"expires": {"7d"}, "expires_on": {time.Now().AddDate(0, 0, 10).Format(time.DateOnly)}}, "is a second expiry"},
+	} {
+		bad.values.Set("name", "x")
+		bad.values.Set("scope", "viewer")
+		a := post(t, c, e.srv.URL+"/tokens", bad.values)
+		if msg := fieldError(a.body, "expires_on"); a.code != http.StatusUnprocessableEntity || !strings.Contains(msg, bad.want) {
+			t.Errorf("%v = %d %q", bad.values, a.code, msg)
+		}
+	}
+	day := time.Now().AddDate(0, 0, 10).Format(time.DateOnly)
+	a = follow(t, c, e.srv.URL, post(t, c, e.srv.URL+"/tokens", url.Values{"name": {"dated"}, "scope": {"viewer"}, "expires_on": {day}}))
+	if a.code != http.StatusOK || !strings.Contains(a.body, `id="new-token"`) {
+		t.Fatalf("making a token until %s = %d", day, a.code)
+	}
+	if !strings.Contains(a.body, `type="date" id="expires_on" name="expires_on"`) {
+		t.Error("the TOKENS page has no date of expiry")
+	}
 	ts, _ := e.store.ListTokens(ctx)
+	if start, _ := time.ParseInLocation(time.DateOnly, day, time.Local); len(ts) != 3 || ts[0].Name != "dated" || !ts[0].Expires.Equal(start) {
+		t.Errorf("the dated token: %+v, want it to expire at %v", ts[0], start)
+	}
+	ts = ts[1:]
 	if len(ts) != 2 || ts[0].Name != "week" || ts[0].Expires.Before(before.AddDate(0, 0, 7).Truncate(time.Second)) || ts[0].Expires.After(time.Now().AddDate(0, 0, 7).Add(time.Second)) {
 		t.Errorf("tokens %+v", ts)
 	}

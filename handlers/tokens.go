@@ -267,6 +267,23 @@ func parseLifetime(v string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not allowed: choose %s", v, strings.Join(names, ", "))
 }
 
+// parseExpiryDate reads the TOKENS page's date of expiry (YYYY-MM-DD, as a
+// date input sends it): the token stops at the start of that day, in the
+// director's time zone; it must be a day after today. "" is none.
+func parseExpiryDate(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	d, err := time.ParseInLocation(time.DateOnly, v, now.Location())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date: give one as %s", v, now.AddDate(0, 0, 30).Format(time.DateOnly))
+	}
+	if !d.After(now) {
+		return time.Time{}, fmt.Errorf("%s is not after today: give a later day, or none", v)
+	}
+	return d, nil
+}
+
 // scopeOptions are the scopes a user of role may give a token, named as
 // roles.
 func scopeOptions(role store.Scope) []web.Option {
@@ -332,8 +349,8 @@ func (c *Console) renderTokens(w http.ResponseWriter, r *http.Request, p web.Pag
 // it this once (handoffs: it is kept nowhere else).
 func (c *Console) createToken(w http.ResponseWriter, r *http.Request) {
 	f := web.NewForm(0)
-	name, scopeName, lifetime := r.PostFormValue("name"), r.PostFormValue("scope"), r.PostFormValue("expires")
-	f.Values["name"], f.Values["scope"], f.Values["expires"] = name, scopeName, lifetime
+	name, scopeName, lifetime, on := r.PostFormValue("name"), r.PostFormValue("scope"), r.PostFormValue("expires"), r.PostFormValue("expires_on")
+	f.Values["name"], f.Values["scope"], f.Values["expires"], f.Values["expires_on"] = name, scopeName, lifetime, on
 	role, err := c.roleOf(r)
 	if err != nil {
 		c.serverError(w, r, "reading your role", err)
@@ -343,6 +360,13 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request) {
 	expires, err := parseLifetime(lifetime, c.now())
 	if err != nil {
 		refused["expires"] = err.Error()
+	}
+	if day, err := parseExpiryDate(on, c.now()); err != nil {
+		refused["expires_on"] = err.Error()
+	} else if !day.IsZero() && lifetime != "" {
+		refused["expires_on"] = "is a second expiry: choose never above, or leave the date empty"
+	} else if !day.IsZero() {
+		expires = day
 	}
 	if len(refused) == 0 {
 		var t store.Token
@@ -378,6 +402,9 @@ func (c *Console) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if msg, ok := refused["expires"]; ok {
 		f.Errs["expires"] = "Expires: " + msg
+	}
+	if msg, ok := refused["expires_on"]; ok {
+		f.Errs["expires_on"] = "Date of expiry: " + msg
 	}
 	p.Errors = []string{"Some values were refused: see the messages beside the fields."}
 	c.renderTokens(w, r, p, web.TokensView{Form: f}, http.StatusUnprocessableEntity)
