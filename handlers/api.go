@@ -488,7 +488,7 @@ func (c *Console) apiRefuse(w http.ResponseWriter, r *http.Request, err error, c
 		rev := apiRevisionOf(ce.Current, ce.Current.Serial)
 		writeJSON(w, http.StatusConflict, apiError{
 			Error: fmt.Sprintf("%s changed the configuration (serial %d: %s) after serial %d, which this change was based on; "+
-				"nothing was saved: read the configuration again and retry", ce.Current.Author, ce.Current.Serial, ce.Current.Summary, ce.Base),
+				"nothing was saved: read the configuration again and retry", ce.Current.By(), ce.Current.Serial, ce.Current.Summary, ce.Base),
 			Base: ce.Base, Current: &rev,
 		})
 	case errors.As(err, &perr):
@@ -541,11 +541,11 @@ func (c *Console) apiUpdate(w http.ResponseWriter, r *http.Request, base int64, 
 		return fn(cfg)
 	}
 	if mode == applyDraft {
-		d, err := c.store.EditDraft(r.Context(), store.Change{Role: requestScope(r), Author: userOf(r), Base: base}, store.AnyVersion, edit)
+		d, err := c.store.EditDraft(r.Context(), store.Change{Role: requestScope(r), Author: userOf(r), Token: tokenNameOf(r), Base: base}, store.AnyVersion, edit)
 		c.afterDraftEdit(w, r, d, err, next, nil)
 		return nil, false
 	}
-	saved, err := c.store.Update(r.Context(), store.Change{Role: requestScope(r), Author: userOf(r), Base: base, Note: "api"}, edit)
+	saved, err := c.store.Update(r.Context(), store.Change{Role: requestScope(r), Author: userOf(r), Token: tokenNameOf(r), Base: base, Note: "api"}, edit)
 	if errors.Is(err, store.ErrNoChange) {
 		saved, err = c.store.Config(r.Context())
 		if err != nil {

@@ -246,7 +246,7 @@ func (c *Console) apiApplyDraft(w http.ResponseWriter, r *http.Request) {
 		a.Rollback, a.Delay = time.Duration(n)*c.rollbackUnit, fmt.Sprintf("%d %s", n, c.unitName(n))
 	}
 	note := strings.Join(append([]string{"api"}, d.Notes...), ", ")
-	saved, err := c.store.ApplyDraft(ctx, store.Change{Role: requestScope(r), Author: user, Note: note}, a)
+	saved, err := c.store.ApplyDraft(ctx, store.Change{Role: requestScope(r), Author: user, Token: tokenNameOf(r), Note: note}, a)
 	switch {
 	case errors.Is(err, store.ErrNoChange):
 		// The running configuration already is what the draft makes it.

@@ -28,7 +28,7 @@ const historyPage = 50
 const maxUpload = imports.MaxSize
 
 func revisionRow(r store.Revision, current int64) web.RevisionRow {
-	return web.RevisionRow{Serial: r.Serial, When: r.Created, Author: r.Author, Summary: r.Summary, Current: r.Serial == current}
+	return web.RevisionRow{Serial: r.Serial, When: r.Created, Author: r.By(), Summary: r.Summary, Current: r.Serial == current}
 }
 
 func (c *Console) history(w http.ResponseWriter, r *http.Request) {

@@ -222,3 +222,43 @@ func TestRolesWalk(t *testing.T) {
 	}
 	t.Logf("%d requests over %d routes", walked, len(routes))
 }
+
+// TestTokensAreTheirOwners: a user who is no admin sees and revokes their
+// own tokens only; another's is not found, and stays valid. An admin sees
+// and revokes everyone's.
+func TestTokensAreTheirOwners(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	if err := e.store.AddUser(ctx, "vera", store.ScopeRead, "vera's password"); err != nil {
+		t.Fatal(err)
+	}
+	adminsToken := e.scopedToken(t, store.ScopeRead)
+	ts, _ := e.store.ListTokens(ctx)
+	theirs := ts[0].ID
+	vera := e.loginAs(t, "vera", "vera's password")
+	mine := obj(t, e.api(t, vera, "").expect(http.StatusCreated, "POST", "/tokens", map[string]any{"name": "vera's", "scope": "viewer"}))
+
+	list := e.api(t, vera, "").expect(http.StatusOK, "GET", "/tokens", nil).body
+	if !strings.Contains(list, `"vera's"`) || strings.Contains(list, `"owner":"admin"`) {
+		t.Errorf("vera's list of tokens: %s", list)
+	}
+	if page := get(t, vera, e.srv.URL+"/tokens"); page.code != http.StatusOK || strings.Contains(page.body, "read test") {
+		t.Errorf("vera's TOKENS page = %d, or lists admin's token", page.code)
+	}
+	if a := post(t, vera, fmt.Sprintf("%s/tokens/%d/revoke", e.srv.URL, theirs), nil); a.code != http.StatusNotFound {
+		t.Errorf("vera revoking admin's token = %d, want 404", a.code)
+	}
+	if _, err := e.store.LookupToken(ctx, adminsToken); err != nil {
+		t.Errorf("admin's token after vera's attempt: %v", err)
+	}
+	if a := post(t, vera, fmt.Sprintf("%s/tokens/%d/revoke", e.srv.URL, int64(num(mine["id"]))), nil); a.code != http.StatusSeeOther {
+		t.Errorf("vera revoking her own token = %d", a.code)
+	}
+	admin := e.login(t)
+	if list := e.api(t, admin, "").expect(http.StatusOK, "GET", "/tokens", nil).body; !strings.Contains(list, `"vera's"`) || !strings.Contains(list, `"owner":"admin"`) {
+		t.Errorf("admin's list of tokens: %s", list)
+	}
+	if a := post(t, admin, fmt.Sprintf("%s/tokens/%d/revoke", e.srv.URL, theirs), nil); a.code != http.StatusSeeOther {
+		t.Errorf("admin revoking a token = %d", a.code)
+	}
+}

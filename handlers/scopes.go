@@ -44,7 +44,10 @@ func apiScope(method, pattern string) (store.Scope, bool) {
 	case "GET /config", "GET /config.cf", "GET /global", "GET /redundancy", "GET /status",
 		"GET /virtual", "GET /virtual/{vid}", "GET /virtual/{vid}/real", "GET /virtual/{vid}/real/{rid}",
 		"GET /virtual/{vid}/direct",
-		"GET /history", "GET /history/{serial}", "GET /history/{serial}/config.cf":
+		"GET /history", "GET /history/{serial}", "GET /history/{serial}/config.cf",
+		// Everyone's own tokens, up to their role (the store's rule);
+		// an admin manages everyone's. A token never makes one.
+		"GET /tokens", "POST /tokens":
 		return store.ScopeRead, true
 	case "POST /virtual/{vid}/real/{rid}/activate", "POST /virtual/{vid}/real/{rid}/deactivate",
 		"PUT /virtual/{vid}/real/{rid}", // its weight and state only: see store.Allowed
@@ -61,8 +64,8 @@ func apiScope(method, pattern string) (store.Scope, bool) {
 		"POST /virtual/{vid}/activate", "POST /virtual/{vid}/deactivate", // a whole service
 		"POST /virtual/{vid}/real", "DELETE /virtual/{vid}/real/{rid}",
 		"POST /history/{serial}/restore",
-		"GET /tokens", "POST /tokens", "DELETE /tokens/{tid}",
-		"GET /audit": // who did what: the admins'
+		"DELETE /tokens/{tid}", // with a token: an admin's only
+		"GET /audit":           // who did what: the admins'
 		return store.ScopeAdmin, true
 	}
 	return store.ScopeNone, false
@@ -159,7 +162,8 @@ func pageRole(method, pattern string) (store.Scope, bool) {
 		"GET /virtual", "GET /virtual/{vid}", "GET /virtual/{vid}/scripts",
 		"GET /virtual/{vid}/real", "GET /virtual/{vid}/real/{rid}",
 		"GET /review", "GET /history", "GET /history/{serial}", "GET /export", "GET /metrics",
-		"POST /logout", "POST /account": // their own password
+		"POST /logout", "POST /account", // their own password
+		"GET /tokens", "POST /tokens", "POST /tokens/{tid}/revoke": // their own tokens; an admin everyone's
 		return store.ScopeRead, true
 	case "POST /virtual/{vid}/real/{rid}", // weight and state only: store.Allowed
 		"POST /virtual/{vid}/real/{rid}/activate", "POST /virtual/{vid}/real/{rid}/drcheck",
@@ -171,7 +175,6 @@ func pageRole(method, pattern string) (store.Scope, bool) {
 		"GET /virtual/{vid}/real/new", "POST /virtual/{vid}/real/new", "POST /virtual/{vid}/real/{rid}/delete",
 		"POST /history/{serial}/restore", "POST /import",
 		"GET /audit", "GET /audit.jsonl",
-		"GET /tokens", "POST /tokens", "POST /tokens/{tid}/revoke",
 		"GET /users", "POST /users", "POST /users/password",
 		"POST /users/{name}/disable", "POST /users/{name}/enable", "POST /users/{name}/remove", "POST /users/{name}/role":
 		return store.ScopeAdmin, true

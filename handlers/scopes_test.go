@@ -59,12 +59,12 @@ func TestEveryAPIRouteHasAScope(t *testing.T) {
 			t.Errorf("API route %s has no scope: add it to apiScope", rt)
 		}
 		// Every read is the read scope's, but the caller's pending
-		// changes (a write in preparation), the audit trail and the
-		// tokens (the admins').
+		// changes (a write in preparation) and the audit trail (the
+		// admins').
 		draft := pattern == "/draft" || strings.HasPrefix(pattern, "/draft/")
-		if pattern == "/audit" || pattern == "/tokens" {
+		if pattern == "/audit" {
 			if need != store.ScopeAdmin {
-				t.Errorf("%s needs %s: the audit trail and the tokens are the admins'", rt, need)
+				t.Errorf("%s needs %s: the audit trail is the admins'", rt, need)
 			}
 			continue
 		}
@@ -127,6 +127,12 @@ func TestReadToken(t *testing.T) {
 		a := read.call(method, path, `{"name":"x","serial":0}`)
 		if a.code != http.StatusForbidden {
 			t.Errorf("%s %s with a read token = %d, want 403: %s", method, path, a.code, a.body)
+			continue
+		}
+		if rt == "POST /tokens" { // a session's, whatever its role: no token makes one
+			if !strings.Contains(a.body, "an API token cannot make another") {
+				t.Errorf("POST /tokens with a read token: %s", a.body)
+			}
 			continue
 		}
 		forbidden(t, a, need, store.ScopeRead)
@@ -399,8 +405,8 @@ func TestTokenScopeIsChosen(t *testing.T) {
 		code int
 		msg  string
 	}{
-		`{"name": "x"}`:                  {http.StatusUnprocessableEntity, "scope: is required: choose read, operator or admin"},
-		`{"name": "x", "scope": "root"}`: {http.StatusUnprocessableEntity, `scope: "root" is not a scope: choose read, operator or admin`},
+		`{"name": "x"}`:                  {http.StatusUnprocessableEntity, "scope: is required: choose viewer, operator or admin"},
+		`{"name": "x", "scope": "root"}`: {http.StatusUnprocessableEntity, `scope: "root" is not a scope: choose viewer (or read), operator or admin`},
 		`{"name": "x", "scope": ""}`:     {http.StatusUnprocessableEntity, "scope: is required"},
 		`{"name": "x", "scope": 3}`:      {http.StatusBadRequest, "scope: number is not allowed here: use a string"},
 	} {
@@ -415,7 +421,7 @@ func TestTokenScopeIsChosen(t *testing.T) {
 	}
 
 	page := get(t, c, e.srv.URL+"/tokens")
-	for _, want := range []string{`role="radiogroup"`, `name="scope" id="scope-read" value="read"`, `id="scope-operator" value="operator"`, `id="scope-admin" value="admin"`,
+	for _, want := range []string{`role="radiogroup"`, `name="scope" id="scope-viewer" value="viewer"`, `id="scope-operator" value="operator"`, `id="scope-admin" value="admin"`,
 		"dashboards", "weight", "your password"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("the TOKENS page lacks %q", want)
