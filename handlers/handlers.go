@@ -228,7 +228,8 @@ func (c *Console) routes() http.Handler {
 	r.Method(http.MethodGet, "/static/*", files)
 	r.Method(http.MethodHead, "/static/*", files)
 	r.Get("/healthz", c.healthz)
-	r.Get(failover.ConfigPath, c.peerConfig) // authenticated by the peer secret, not a session
+	r.Get(failover.ConfigPath, c.peerConfig)     // authenticated by the peer secret, not a session
+	r.Get(failover.AccountsPath, c.peerAccounts) // likewise
 	r.Get("/login", c.loginPage)
 	r.Post("/login", c.login)
 	r.Get("/setup", c.setupPage)
@@ -304,7 +305,7 @@ func (c *Console) routes() http.Handler {
 // publicPath reports whether path is served without a session.
 func publicPath(path string) bool {
 	switch path {
-	case "/login", "/setup", "/healthz", failover.ConfigPath:
+	case "/login", "/setup", "/healthz", failover.ConfigPath, failover.AccountsPath:
 		return true
 	}
 	return strings.HasPrefix(path, "/static/")
