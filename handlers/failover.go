@@ -51,6 +51,31 @@ func (c *Console) writable(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// accountsWritable refuses changes of console users and API tokens (and
+// passwords) on the standby director: the configuration sync replaces them
+// with the active director's every few seconds, so a change made here
+// would be undone.
+func (c *Console) accountsWritable(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sb, active := c.standby()
+		if !sb {
+			next(w, r)
+			return
+		}
+		msg := "This director is the standby: its users and API tokens follow the active director's, so nothing was saved."
+		if active != "" {
+			msg += " Make the change on the active director's console, " + active + "."
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			writeJSON(w, http.StatusConflict, apiError{Error: msg, ActiveConsole: active})
+			return
+		}
+		p := c.page(w, r, "Read-only on the standby director", "", 0)
+		p.Errors = []string{msg}
+		c.render(w, r, http.StatusConflict, web.NotFound(p))
+	}
+}
+
 // standbyRefusal says why the standby refused a change, and where to make
 // it (active is the active director's console, when known).
 func standbyRefusal(active string) string {

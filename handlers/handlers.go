@@ -238,7 +238,7 @@ func (c *Console) routes() http.Handler {
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/control", http.StatusSeeOther) })
 	r.Post("/logout", c.logout)
 	r.Get("/account", c.accountPage)
-	r.Post("/account", c.changePassword)
+	r.Post("/account", c.accountsWritable(c.changePassword))
 	r.Get("/control", c.control)
 	r.Get("/control/stream", c.controlStream)
 	r.Get("/global", c.globalPage)
@@ -282,8 +282,8 @@ func (c *Console) routes() http.Handler {
 	r.Get("/metrics", c.metrics)
 	r.Post("/import", c.writable(c.upload(c.importCf)))
 	r.Get("/tokens", c.tokensPage)
-	r.Post("/tokens", c.createToken)                     // local to each director, as users are
-	r.Post("/tokens/{tid:[0-9]+}/revoke", c.revokeToken) // likewise
+	r.Post("/tokens", c.accountsWritable(c.createToken)) // the standby takes the active's
+	r.Post("/tokens/{tid:[0-9]+}/revoke", c.accountsWritable(c.revokeToken))
 	c.userRoutes(r)                                      // the USERS page, for admins: users.go
 	r.Route("/api/v1", c.apiRoutes)                      // the JSON API: see api.go
 

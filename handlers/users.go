@@ -1,8 +1,9 @@
 package handlers
 
 // Console users and their roles (issue 17): the USERS page, for admins.
-// Users are local to each director, as API tokens and the peer secret
-// are, so these routes are open on the standby too.
+// The standby director takes the active's users and API tokens with the
+// configuration sync, so these changes are refused there
+// (accountsWritable).
 //
 // requireRole is the one place a page checks the user's role. Only the
 // USERS page uses it so far; the other pages still let every user do
@@ -67,11 +68,12 @@ func (c *Console) requireRole(need store.Scope, h http.HandlerFunc) http.Handler
 
 func (c *Console) userRoutes(r chi.Router) {
 	admin := func(h http.HandlerFunc) http.HandlerFunc { return c.requireRole(store.ScopeAdmin, h) }
+	change := func(h http.HandlerFunc) http.HandlerFunc { return admin(c.accountsWritable(h)) } // the standby takes the active's
 	r.Get("/users", admin(c.usersPage))
-	r.Post("/users", admin(c.addUser))
-	r.Post("/users/password", admin(c.resetPassword))
+	r.Post("/users", change(c.addUser))
+	r.Post("/users/password", change(c.resetPassword))
 	for _, action := range []string{"disable", "enable", "remove", "role"} {
-		r.Post("/users/{name}/"+action, admin(c.changeUser(action)))
+		r.Post("/users/{name}/"+action, change(c.changeUser(action)))
 	}
 }
 
