@@ -284,8 +284,8 @@ func (c *Console) routes() http.Handler {
 	r.Get("/tokens", c.tokensPage)
 	r.Post("/tokens", c.accountsWritable(c.createToken)) // the standby takes the active's
 	r.Post("/tokens/{tid:[0-9]+}/revoke", c.accountsWritable(c.revokeToken))
-	c.userRoutes(r)                                      // the USERS page, for admins: users.go
-	r.Route("/api/v1", c.apiRoutes)                      // the JSON API: see api.go
+	c.userRoutes(r)                 // the USERS page, for admins: users.go
+	r.Route("/api/v1", c.apiRoutes) // the JSON API: see api.go
 
 	// Outermost first: where the request comes from, headers on every
 	// answer, cross-origin requests refused before anything else runs,

@@ -24,10 +24,6 @@ const AccountsVersion = 1
 // MaxAccountRows bounds the users, and the tokens, a standby takes.
 const MaxAccountRows = 10000
 
-// AuditAccounts is the kind of the entry a standby writes when the sync
-// changed its users or tokens.
-const AuditAccounts = "accounts synced"
-
 // Accounts are the console users and API tokens as the sync carries them:
 // the rows of the tables, column by column as syncUsers and syncTokens
 // list them.
