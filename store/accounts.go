@@ -8,6 +8,7 @@ package store
 // transaction (AdoptAccounts); its sessions and audit trail stay its own.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/base64"
@@ -251,6 +252,11 @@ func (s *Store) AdoptAccounts(ctx context.Context, a Accounts) (AccountChanges, 
 	if err := errors.Join(uerr, terr, checkAccounts(users, tokens, uerr == nil)); err != nil {
 		return nil, err
 	}
+	// The accounts seldom change between two syncs: what is the same is
+	// seen on the readers, without taking the writer.
+	if same, err := s.sameAccounts(ctx, users, tokens); err != nil || same {
+		return nil, err
+	}
 	var changes AccountChanges
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		uc, err := adoptUsers(ctx, tx, users)
@@ -273,6 +279,40 @@ func (s *Store) AdoptAccounts(ctx context.Context, a Accounts) (AccountChanges, 
 		return nil, fmt.Errorf("taking the accounts: %w", err)
 	}
 	return changes, nil
+}
+
+// sameAccounts reports whether the users and tokens are users and tokens
+// already (a token's last use here may be later).
+func (s *Store) sameAccounts(ctx context.Context, users, tokens [][]any) (bool, error) {
+	tx, err := s.ro.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return false, fmt.Errorf("reading the accounts: %w", err)
+	}
+	defer tx.Rollback()
+	hu, err := syncUsers.read(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	ht, err := syncTokens.read(ctx, tx)
+	if err != nil {
+		return false, err
+	}
+	// In the order of their key, as read.
+	slices.SortFunc(users, func(a, b []any) int { return strings.Compare(a[0].(string), b[0].(string)) })
+	slices.SortFunc(tokens, func(a, b []any) int { return cmp.Compare(a[0].(int64), b[0].(int64)) })
+	if !slices.EqualFunc(hu, users, func(a, b []any) bool { return slices.EqualFunc(a, b, sameValue) }) || len(ht) != len(tokens) {
+		return false, nil
+	}
+	used := syncTokens.index("last_used")
+	for i, t := range tokens {
+		for j := range t {
+			if j == used && ht[i][j].(int64) >= t[j].(int64) || j != used && sameValue(ht[i][j], t[j]) {
+				continue
+			}
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // checkAccounts checks the rows a standby is to take: all errors at once
