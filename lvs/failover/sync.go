@@ -136,8 +136,8 @@ func (d *Director) fetchAccounts(ctx context.Context, base string, pin [32]byte,
 	d.mu.Lock()
 	d.status.LastAccounts = time.Now()
 	d.mu.Unlock()
-	d.signal()
 	if len(changes) > 0 {
+		d.signal() // not every few seconds for nothing: pages follow Changes
 		d.log.Info("users and API tokens taken from the active director", "peer", base, "changes", strings.Join(changes, "; "))
 	}
 }
