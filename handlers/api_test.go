@@ -714,7 +714,7 @@ func TestAPIConflict(t *testing.T) {
 
 // TestAPIStandbyIsReadOnly: on the standby director every configuration
 // write of the API is refused with 409 and the active's console, reads
-// work, and tokens (local to each director) can still be managed.
+// work, and so are token changes (the standby takes the active's tokens).
 func TestAPIStandbyIsReadOnly(t *testing.T) {
 	e := newEnv(t, true)
 	cfg := e.seed(t)
