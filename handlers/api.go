@@ -113,8 +113,8 @@ func (c *Console) apiRoutes(r chi.Router) {
 	// Tokens are local to each director, as users are: the standby takes
 	// them too.
 	r.Get("/tokens", c.apiTokens)
-	r.Post("/tokens", c.apiCreateToken)
-	r.Delete("/tokens/{tid:[0-9]+}", c.apiRevokeToken)
+	r.Post("/tokens", c.accountsWritable(c.apiCreateToken))
+	r.Delete("/tokens/{tid:[0-9]+}", c.accountsWritable(c.apiRevokeToken))
 
 	r.Get("/audit", c.apiAudit) // audit.go; admin scope
 }

@@ -714,7 +714,7 @@ func TestAPIConflict(t *testing.T) {
 
 // TestAPIStandbyIsReadOnly: on the standby director every configuration
 // write of the API is refused with 409 and the active's console, reads
-// work, and tokens (local to each director) can still be managed.
+// work, and so are token changes (the standby takes the active's tokens).
 func TestAPIStandbyIsReadOnly(t *testing.T) {
 	e := newEnv(t, true)
 	cfg := e.seed(t)
@@ -748,8 +748,17 @@ func TestAPIStandbyIsReadOnly(t *testing.T) {
 	}
 	api.expect(http.StatusOK, "GET", "/config", nil)
 	api.expect(http.StatusOK, "GET", "/status", nil)
-	tk := obj(t, sess.expect(http.StatusCreated, "POST", "/tokens", map[string]any{"name": "on the standby", "scope": "read"}))
-	api.expect(http.StatusOK, "DELETE", fmt.Sprintf("/tokens/%d", num(tk["id"])), nil)
+	// The tokens follow the active's (the sync takes them): made or
+	// revoked here, they would be undone.
+	for _, a := range []answer{
+		sess.call("POST", "/tokens", map[string]any{"name": "on the standby", "scope": "read"}),
+		sess.call("DELETE", "/tokens/1", nil),
+	} {
+		if ref := refusal(t, a); a.code != http.StatusConflict || !strings.Contains(ref.Error, "API tokens follow the active director's") ||
+			ref.ActiveConsole != "http://192.0.2.1:3636" {
+			t.Errorf("a token changed on the standby = %d: %s", a.code, a.body)
+		}
+	}
 
 	e.console.failover = fixedFailover{Pair: true, Role: failover.Active}
 	api.expect(http.StatusOK, "POST", fmt.Sprintf("/virtual/%d/deactivate", vid), map[string]any{"serial": cfg.Serial})

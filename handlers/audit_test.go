@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,9 +44,12 @@ func auditEntries(t *testing.T, e *testEnv, f store.AuditFilter) []store.AuditEn
 }
 
 // TestAuditRecordsEveryKind performs each action the trail records, over
-// HTTP, and looks for its entry: who, from where, what.
+// HTTP where there is a route for it, and looks for its entry: who, from
+// where, what; every kind of store.AuditKinds is among them.
 func TestAuditRecordsEveryKind(t *testing.T) {
-	e := newEnv(t, true)
+	clock := &testClock{at: time.Now()}
+	e := newEnvWith(t, true, func(o *Options) { o.Now, o.RollbackUnit = clock.now, time.Millisecond })
+	ctx := context.Background()
 	bearer := func(token, method, path string) answer {
 		req, _ := http.NewRequest(method, e.srv.URL+path, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -65,20 +69,21 @@ func TestAuditRecordsEveryKind(t *testing.T) {
 		actor  string
 		kind   string
 		detail string // a part of the entry's detail
+		client string // "" is 127.0.0.1; "-" none
 	}{
 		{"wrong password", func() {
 			post(t, e.client(t), e.srv.URL+"/login", url.Values{"user": {"admin"}, "password": {"wrong"}})
-		}, "admin", store.AuditLoginFailed, "wrong user name or password"},
-		{"login", func() { c = e.login(t) }, "admin", store.AuditLogin, ""},
+		}, "admin", store.AuditLoginFailed, "wrong user name or password", ""},
+		{"login", func() { c = e.login(t) }, "admin", store.AuditLogin, "", ""},
 		{"token created", func() {
 			a := follow(t, c, e.srv.URL, post(t, c, e.srv.URL+"/tokens", url.Values{"name": {"ci"}, "scope": {"admin"}}))
 			token = regexp.MustCompile(`id="new-token">(lvs_[A-Za-z0-9_-]{43})<`).FindStringSubmatch(a.body)[1]
-		}, "admin", store.AuditTokenCreated, `"ci" (admin) for admin`},
+		}, "admin", store.AuditTokenCreated, `"ci" (admin) for admin`, ""},
 		{"token used", func() {
 			if a := bearer(token, http.MethodGet, "/api/v1/config"); a.code != http.StatusOK {
 				t.Fatalf("GET with the token = %d", a.code)
 			}
-		}, "token ci", store.AuditTokenUsed, `"ci" of admin`},
+		}, "token ci", store.AuditTokenUsed, `"ci" of admin`, ""},
 		{"direct API write", func() {
 			cur := e.config(t)
 			req, _ := http.NewRequest(http.MethodPut, e.srv.URL+"/api/v1/global", strings.NewReader(`{"tcp_timeout": 77}`))
@@ -88,32 +93,105 @@ func TestAuditRecordsEveryKind(t *testing.T) {
 			if a := do(t, e.client(t), req); a.code != http.StatusOK {
 				t.Fatalf("PUT /api/v1/global = %d: %s", a.code, a.body)
 			}
-		}, "admin", store.AuditApply, "serial 2"},
+		}, "admin", store.AuditApply, "serial 2", ""},
 		{"token revoked", func() {
 			follow(t, c, e.srv.URL, post(t, c, e.srv.URL+"/tokens/1/revoke", nil))
-		}, "admin", store.AuditTokenRevoked, "token 1"},
+		}, "admin", store.AuditTokenRevoked, "token 1", ""},
 		{"peer secret", func() {
 			follow(t, c, e.srv.URL, post(t, c, e.srv.URL+"/redundancy/secret", url.Values{"action": {"generate"}}))
-		}, "admin", store.AuditSecret, ""},
+		}, "admin", store.AuditSecret, "", ""},
 		{"import and APPLY", func() {
 			body, ct := multipartFile(t, "lvs.cf", string(example), strconv.FormatInt(e.config(t).Serial, 10))
 			req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/import", body)
 			req.Header.Set("Content-Type", ct)
 			follow(t, c, e.srv.URL, do(t, c, req))
 			e.applied(t, c)
-		}, "admin", store.AuditImport, "import of lvs.cf"},
+		}, "admin", store.AuditImport, "import of lvs.cf", ""},
 		{"restore and APPLY", func() {
 			follow(t, c, e.srv.URL, post(t, c, e.srv.URL+"/history/1/restore", url.Values{"serial": {strconv.FormatInt(e.config(t).Serial, 10)}}))
 			e.applied(t, c)
-		}, "admin", store.AuditRestore, "restored revision 1"},
+		}, "admin", store.AuditRestore, "restored revision 1", ""},
 		{"account password", func() {
 			a := post(t, c, e.srv.URL+"/account", url.Values{"current": {testPassword}, "password": {"another long one"}, "password2": {"another long one"}})
 			if a.code != http.StatusSeeOther {
 				t.Fatalf("password change = %d", a.code)
 			}
-		}, "admin", store.AuditUser, "password set for admin"},
-		{"logout", func() { post(t, c, e.srv.URL+"/logout", nil) }, "admin", store.AuditLogout, ""},
+		}, "admin", store.AuditUser, "password set for admin", ""},
+		{"user added", func() {
+			mustRedirect(t, "add", post(t, c, e.srv.URL+"/users", url.Values{"name": {"bob"}, "role": {"viewer"},
+				"password": {"bob's password"}, "password2": {"bob's password"}}))
+		}, "admin", store.AuditUser, "added bob as viewer", ""},
+		{"role changed", func() {
+			mustRedirect(t, "role", post(t, c, e.srv.URL+"/users/bob/role", url.Values{"role": {"operator"}}))
+		}, "admin", store.AuditUser, "role of bob: viewer -> operator", ""},
+		{"user disabled", func() { mustRedirect(t, "disable", post(t, c, e.srv.URL+"/users/bob/disable", nil)) },
+			"admin", store.AuditUser, "disabled bob", ""},
+		{"user enabled", func() { mustRedirect(t, "enable", post(t, c, e.srv.URL+"/users/bob/enable", nil)) },
+			"admin", store.AuditUser, "enabled bob", ""},
+		{"password reset by an admin", func() {
+			mustRedirect(t, "reset", post(t, c, e.srv.URL+"/users/password", url.Values{"user": {"bob"},
+				"password": {"bob's new password"}, "password2": {"bob's new password"}}))
+		}, "admin", store.AuditUser, "password set for bob", ""},
+		{"user removed", func() { mustRedirect(t, "remove", post(t, c, e.srv.URL+"/users/bob/remove", nil)) },
+			"admin", store.AuditUser, "removed bob (operator)", ""},
+		{"APPLY with rollback, not confirmed", func() {
+			body, ct := multipartFile(t, "lvs.cf", string(example), strconv.FormatInt(e.config(t).Serial, 10))
+			req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/import", body)
+			req.Header.Set("Content-Type", ct)
+			a := follow(t, c, e.srv.URL, do(t, c, req))
+			draft := regexp.MustCompile(`name="draft" value="(\d+)"`).FindStringSubmatch(a.body)
+			if draft == nil {
+				t.Fatalf("REVIEW has no APPLY:\n%s", a.body)
+			}
+			mustRedirect(t, "APPLY", post(t, c, e.srv.URL+"/review/apply", url.Values{"draft": {draft[1]}, "rollback": {"1"}}))
+			// What serve's rollbacks stage does at the deadline (1 ms).
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				_, _, err := e.store.RollBack(ctx)
+				if err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no rollback: %v", err)
+				}
+				time.Sleep(time.Millisecond) // polling for the deadline, which is the store's clock
+			}
+		}, store.RollbackAuthor, store.AuditRollback, "rolled back automatically", "-"},
+		{"session expired", func() {
+			// The store meets a session past its expiry (TestAuditSessionExpired
+			// does it over HTTP, in a second of real time).
+			pol := store.SessionPolicy{Idle: time.Hour, Absolute: 0}
+			tok, err := e.store.CreateSession(ctx, "admin", pol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.store.Session(ctx, tok, pol)
+		}, "admin", store.AuditSessionExpired, "session of admin ended", "-"},
+		{"login throttled", func() {
+			c2 := clientFrom("127.0.0.2")
+			for i := range freeFailures + 1 {
+				post(t, c2, e.srv.URL+"/login", url.Values{"user": {"mallory"}, "password": {"guess" + strconv.Itoa(i)}})
+			}
+			clock.add(time.Minute)
+			e.console.flushThrottled(ctx)
+		}, store.SystemActor, store.AuditLoginThrottled, "1 logins refused", "127.0.0.2"},
+		{"accounts taken from the active director", func() {
+			// What the standby writes when the sync changes its users
+			// (lvs/failover's tests do it between two directors).
+			a, err := e.store.Accounts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			zed := slices.Clone(a.Users.Rows[0])
+			zed[0], zed[2] = "zed", "viewer"
+			a.Users.Rows = append(a.Users.Rows, zed)
+			if _, err := e.store.AdoptAccounts(store.WithActor(ctx, store.Actor{Name: "peer 192.0.2.1"}), a); err != nil {
+				t.Fatal(err)
+			}
+		}, "peer 192.0.2.1", store.AuditAccounts, "added zed as viewer", "-"},
+		{"logout", func() { post(t, c, e.srv.URL+"/logout", nil) }, "admin", store.AuditLogout, "", ""},
 	}
+	seen := map[string]bool{}
 	for _, s := range steps {
 		before := auditEntries(t, e, store.AuditFilter{})
 		s.do()
@@ -128,8 +206,18 @@ func TestAuditRecordsEveryKind(t *testing.T) {
 			t.Errorf("%s: no %q entry among %+v", s.name, s.kind, after[:len(after)-len(before)])
 			continue
 		}
-		if found.Actor != s.actor || found.Client != "127.0.0.1" || !strings.Contains(found.Detail, s.detail) || found.Director == "" {
-			t.Errorf("%s: entry %+v, want actor %q, client 127.0.0.1, detail with %q", s.name, *found, s.actor, s.detail)
+		seen[s.kind] = true
+		client := map[string]string{"": "127.0.0.1", "-": ""}[s.client]
+		if s.client != "" && s.client != "-" {
+			client = s.client
+		}
+		if found.Actor != s.actor || found.Client != client || !strings.Contains(found.Detail, s.detail) || found.Director == "" {
+			t.Errorf("%s: entry %+v, want actor %q, client %q, detail with %q", s.name, *found, s.actor, client, s.detail)
+		}
+	}
+	for _, k := range store.AuditKinds {
+		if !seen[k] {
+			t.Errorf("no step records an entry of kind %q", k)
 		}
 	}
 	// The revisions' entries carry their serial and author.
@@ -310,5 +398,13 @@ func TestAuditSetup(t *testing.T) {
 	es := auditEntries(t, e, store.AuditFilter{Kind: store.AuditUser})
 	if len(es) != 1 || es[0].Actor != "root" || es[0].Client != "127.0.0.1" || es[0].Detail != "password set for root" {
 		t.Errorf("setup's entries: %+v", es)
+	}
+}
+
+// mustRedirect fails unless a is the redirect of a form that was taken.
+func mustRedirect(t *testing.T, what string, a answer) {
+	t.Helper()
+	if a.code != http.StatusSeeOther {
+		t.Fatalf("%s = %d:\n%s", what, a.code, a.body)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -47,6 +48,31 @@ func (c *Console) writable(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		next(w, r)
+	}
+}
+
+// accountsWritable refuses changes of console users and API tokens (and
+// passwords) on the standby director: the configuration sync replaces them
+// with the active director's every few seconds, so a change made here
+// would be undone.
+func (c *Console) accountsWritable(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sb, active := c.standby()
+		if !sb {
+			next(w, r)
+			return
+		}
+		msg := "This director is the standby: its users and API tokens follow the active director's, so nothing was saved."
+		if active != "" {
+			msg += " Make the change on the active director's console, " + active + "."
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			writeJSON(w, http.StatusConflict, apiError{Error: msg, ActiveConsole: active})
+			return
+		}
+		p := c.page(w, r, "Read-only on the standby director", "", 0)
+		p.Errors = []string{msg}
+		c.render(w, r, http.StatusConflict, web.NotFound(p))
 	}
 }
 
@@ -108,6 +134,33 @@ func (p *peerEndpoint) logRefusal(now time.Time) (bool, int) {
 // lvs/failover's peerauth.go). Every refusal is the same 401, whatever
 // the reason: the reason goes to the log only.
 func (c *Console) peerConfig(w http.ResponseWriter, r *http.Request) {
+	c.peerAnswer(w, r, "the configuration", func(r *http.Request) ([]byte, error) {
+		cfg, err := c.store.Config(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		err = lvscf.Format(&buf, cfg)
+		return buf.Bytes(), err
+	})
+}
+
+// peerAccounts serves the console users and API tokens (their hashes) to
+// the peer director, as peerConfig serves the configuration: the standby
+// takes them, so that a takeover does not lock the team out.
+func (c *Console) peerAccounts(w http.ResponseWriter, r *http.Request) {
+	c.peerAnswer(w, r, "the users and API tokens", func(r *http.Request) ([]byte, error) {
+		a, err := c.store.Accounts(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(a)
+	})
+}
+
+// peerAnswer answers a request of the peer director with what body makes,
+// sealed for the request, once the request is verified.
+func (c *Console) peerAnswer(w http.ResponseWriter, r *http.Request, what string, body func(*http.Request) ([]byte, error)) {
 	key, _, err := c.store.PeerSecret(r.Context())
 	if err != nil {
 		key = nil
@@ -118,7 +171,7 @@ func (c *Console) peerConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	if verr != nil {
 		if ok, dropped := c.peer.logRefusal(c.now()); ok {
-			args := []any{"remote", r.RemoteAddr, "err", verr}
+			args := []any{"remote", r.RemoteAddr, "path", r.URL.Path, "err", verr}
 			if dropped > 0 {
 				args = append(args, "not_logged", dropped)
 			}
@@ -127,20 +180,14 @@ func (c *Console) peerConfig(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
-	cfg, err := c.store.Config(r.Context())
+	b, err := body(r)
 	if err != nil {
-		c.log.Error("reading the configuration", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	var buf bytes.Buffer
-	if err := lvscf.Format(&buf, cfg); err != nil {
-		c.log.Error("formatting the configuration", "err", err)
+		c.log.Error("reading "+what+" for the peer director", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Write(failover.SealAnswer(key, q, buf.Bytes()))
+	w.Write(failover.SealAnswer(key, q, b))
 }
 
 // failoverView fills the failover card of CONTROL/MONITORING.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/lvs/pulse"
+	"github.com/lvsconsole/lvsconsole/store"
 )
 
 type fixedFailover failover.Status
@@ -20,7 +21,8 @@ func (fixedFailover) Events(int) []failover.Event { return nil }
 
 // TestStandbyIsReadOnly: on the standby director every configuration
 // change is refused (409) and saves nothing, pages say so and link to the
-// active; the peer secret and the password can still be set there.
+// active; so are changes of users, tokens and passwords, which the standby
+// takes from the active; the peer secret can still be set there.
 func TestStandbyIsReadOnly(t *testing.T) {
 	e := newEnv(t, true)
 	cfg := e.seed(t)
@@ -41,6 +43,30 @@ func TestStandbyIsReadOnly(t *testing.T) {
 	}
 	if got := e.config(t).Serial; got != cfg.Serial {
 		t.Errorf("serial moved from %d to %d on the standby", cfg.Serial, got)
+	}
+	// Users, tokens and passwords follow the active's (the sync takes
+	// them): changed here, they would be undone.
+	for path, form := range map[string]url.Values{
+		"/account":          {"current": {testPassword}, "password": {"another long one"}, "password2": {"another long one"}},
+		"/users":            {"name": {"bob"}, "role": {"viewer"}, "password": {"bob's password"}, "password2": {"bob's password"}},
+		"/users/password":   {"user": {"admin"}, "password": {"another long one"}, "password2": {"another long one"}},
+		"/users/admin/role": {"role": {"viewer"}},
+		"/tokens":           {"name": {"ci"}, "scope": {"read"}},
+	} {
+		a := post(t, c, e.srv.URL+path, form)
+		if a.code != http.StatusConflict || !strings.Contains(a.body, "its users and API tokens follow the active director") ||
+			!strings.Contains(a.body, "http://192.0.2.1:3636") {
+			t.Errorf("POST %s on the standby: %d, want 409 saying why:\n%s", path, a.code, a.body)
+		}
+	}
+	if us, _ := e.store.ListUsers(context.Background()); len(us) != 1 || us[0].Role != store.ScopeAdmin {
+		t.Errorf("users after the refusals: %+v", us)
+	}
+	if ts, _ := e.store.ListTokens(context.Background()); len(ts) != 0 {
+		t.Errorf("tokens after the refusals: %+v", ts)
+	}
+	if err := e.store.CheckPassword(context.Background(), "admin", testPassword); err != nil {
+		t.Errorf("the password changed on the standby: %v", err)
 	}
 	a := follow(t, c, e.srv.URL, post(t, c, e.srv.URL+"/redundancy/secret", url.Values{"action": {"generate"}}))
 	if a.code != http.StatusOK || !strings.Contains(a.body, `id="new-secret"`) {

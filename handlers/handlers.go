@@ -228,7 +228,8 @@ func (c *Console) routes() http.Handler {
 	r.Method(http.MethodGet, "/static/*", files)
 	r.Method(http.MethodHead, "/static/*", files)
 	r.Get("/healthz", c.healthz)
-	r.Get(failover.ConfigPath, c.peerConfig) // authenticated by the peer secret, not a session
+	r.Get(failover.ConfigPath, c.peerConfig)     // authenticated by the peer secret, not a session
+	r.Get(failover.AccountsPath, c.peerAccounts) // likewise
 	r.Get("/login", c.loginPage)
 	r.Post("/login", c.login)
 	r.Get("/setup", c.setupPage)
@@ -237,7 +238,7 @@ func (c *Console) routes() http.Handler {
 	r.Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/control", http.StatusSeeOther) })
 	r.Post("/logout", c.logout)
 	r.Get("/account", c.accountPage)
-	r.Post("/account", c.changePassword)
+	r.Post("/account", c.accountsWritable(c.changePassword))
 	r.Get("/control", c.control)
 	r.Get("/control/stream", c.controlStream)
 	r.Get("/global", c.globalPage)
@@ -281,10 +282,10 @@ func (c *Console) routes() http.Handler {
 	r.Get("/metrics", c.metrics)
 	r.Post("/import", c.writable(c.upload(c.importCf)))
 	r.Get("/tokens", c.tokensPage)
-	r.Post("/tokens", c.createToken)                     // local to each director, as users are
-	r.Post("/tokens/{tid:[0-9]+}/revoke", c.revokeToken) // likewise
-	c.userRoutes(r)                                      // the USERS page, for admins: users.go
-	r.Route("/api/v1", c.apiRoutes)                      // the JSON API: see api.go
+	r.Post("/tokens", c.accountsWritable(c.createToken)) // the standby takes the active's
+	r.Post("/tokens/{tid:[0-9]+}/revoke", c.accountsWritable(c.revokeToken))
+	c.userRoutes(r)                 // the USERS page, for admins: users.go
+	r.Route("/api/v1", c.apiRoutes) // the JSON API: see api.go
 
 	// Outermost first: where the request comes from, headers on every
 	// answer, cross-origin requests refused before anything else runs,
@@ -305,7 +306,7 @@ func (c *Console) routes() http.Handler {
 // publicPath reports whether path is served without a session.
 func publicPath(path string) bool {
 	switch path {
-	case "/login", "/setup", "/healthz", failover.ConfigPath:
+	case "/login", "/setup", "/healthz", failover.ConfigPath, failover.AccountsPath:
 		return true
 	}
 	return strings.HasPrefix(path, "/static/")

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
+	"github.com/lvsconsole/lvsconsole/store"
 )
 
 // withSecret gives e's store a fresh peer secret and returns it.
@@ -397,5 +399,73 @@ func TestLogRefusal(t *testing.T) {
 		if logged != step.logged || counted != step.counted {
 			t.Errorf("at %v, %d refusals: %d logged, the first counting %d left out; want %d and %d", step.at, step.n, logged, counted, step.logged, step.counted)
 		}
+	}
+}
+
+// TestPeerAccounts: the users and API tokens are served to the peer as the
+// configuration is: only to a request signed with the peer secret, sealed
+// (no user name, hash or token in the clear), with the hashes as stored
+// and never a password or a token's text; an answer of the configuration's
+// path does not open as the accounts'.
+func TestPeerAccounts(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	if err := e.store.AddUser(ctx, "bob", store.ScopeOperator, "bob's password"); err != nil {
+		t.Fatal(err)
+	}
+	_, text, err := e.store.CreateToken(ctx, "bob", "nightly-deploy", store.ScopeRead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := e.srv.URL + failover.AccountsPath
+	if a := get(t, &http.Client{}, u); a.code != http.StatusUnauthorized {
+		t.Errorf("without a secret set: %d, want 401", a.code)
+	}
+	key := withSecret(t, e)
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	failover.SignRequest(req, NewSecret(), time.Now())
+	if a := do(t, &http.Client{}, req); a.code != http.StatusUnauthorized {
+		t.Errorf("another secret: %d, want 401", a.code)
+	}
+	var rec recorder
+	got, err := failover.FetchAccounts(ctx, rec.client(), e.srv.URL, key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := e.store.Accounts(ctx)
+	if len(got.Users.Rows) != 2 || len(got.Tokens.Rows) != 1 || got.Version != store.AccountsVersion {
+		t.Errorf("accounts %+v, want %+v", got, want)
+	}
+	wire := rec.got.String()
+	for _, clear := range []string{"argon2id", "nightly-deploy", text, "bob's password"} {
+		if strings.Contains(wire, clear) {
+			t.Errorf("%q is in the clear on the wire", clear)
+		}
+	}
+	// Taken by another store, they open it with bob's password and token.
+	other, err := store.Open(ctx, filepath.Join(t.TempDir(), "standby.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.AdoptAccounts(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.CheckPassword(ctx, "bob", "bob's password"); err != nil {
+		t.Errorf("bob on the other store: %v", err)
+	}
+	if _, err := other.LookupToken(ctx, text); err != nil {
+		t.Errorf("bob's token on the other store: %v", err)
+	}
+	// The configuration's answer, sent in place of the accounts', does
+	// not open.
+	creq, _ := http.NewRequest(http.MethodGet, e.srv.URL+failover.ConfigPath, nil)
+	q := failover.SignRequest(creq, key, time.Now())
+	a := do(t, &http.Client{}, creq)
+	if a.code != http.StatusOK {
+		t.Fatalf("the configuration: %d", a.code)
+	}
+	if _, err := failover.OpenAnswer(key, failover.Request{Method: q.Method, Path: failover.AccountsPath, Time: q.Time, Nonce: q.Nonce}, []byte(a.body)); err == nil {
+		t.Error("the configuration's answer opens as the accounts'")
 	}
 }

@@ -15,9 +15,10 @@ package handlers
 // session, that is someone who knows a password. Nor can it change a
 // program the directors run as root (the store asks for the password).
 // So a leaked token, once revoked, is the end of it: it cannot have left a
-// successor behind, in the tokens or through a program. Tokens are local to each
-// director, as users and the peer secret are: they are not part of the
-// configuration, its history or its sync, and the standby takes them too.
+// successor behind, in the tokens or through a program. Tokens are not part
+// of the configuration or its history; the standby director takes the
+// active's (their hashes) with the configuration sync, as it takes the
+// users, and refuses changes of its own (accountsWritable).
 
 import (
 	"context"

@@ -1,8 +1,9 @@
 package handlers
 
 // Console users and their roles (issue 17): the USERS page, for admins.
-// Users are local to each director, as API tokens and the peer secret
-// are, so these routes are open on the standby too.
+// The standby director takes the active's users and API tokens with the
+// configuration sync, so these changes are refused there
+// (accountsWritable).
 //
 // The routes are the admins' (pageRole).
 
@@ -24,11 +25,12 @@ func (c *Console) roleName(r *http.Request) string {
 }
 
 func (c *Console) userRoutes(r chi.Router) {
+	change := c.accountsWritable // the standby takes the active's
 	r.Get("/users", c.usersPage)
-	r.Post("/users", c.addUser)
-	r.Post("/users/password", c.resetPassword)
+	r.Post("/users", change(c.addUser))
+	r.Post("/users/password", change(c.resetPassword))
 	for _, action := range []string{"disable", "enable", "remove", "role"} {
-		r.Post("/users/{name}/"+action, c.changeUser(action))
+		r.Post("/users/{name}/"+action, change(c.changeUser(action)))
 	}
 }
 

@@ -33,12 +33,15 @@ const (
 	AuditImport         = "import"
 	AuditRestore        = "restore"
 	AuditRollback       = "rollback"
+	// AuditAccounts: the standby took the active director's users and
+	// API tokens, and they changed (AdoptAccounts).
+	AuditAccounts = "accounts synced"
 )
 
 // AuditKinds lists the kinds, for the page's filter.
 var AuditKinds = []string{AuditLogin, AuditLoginFailed, AuditLoginThrottled, AuditLogout, AuditSessionExpired,
 	AuditTokenCreated, AuditTokenUsed, AuditTokenRevoked, AuditUser, AuditSecret,
-	AuditApply, AuditImport, AuditRestore, AuditRollback}
+	AuditApply, AuditImport, AuditRestore, AuditRollback, AuditAccounts}
 
 // Bounds of an entry and of a query.
 const (

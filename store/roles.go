@@ -90,8 +90,19 @@ func (s *Store) AddUser(ctx context.Context, name string, role Scope, password s
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("user %s: %w", name, ErrUserExists)
 		}
-		return nil
+		return s.auditTx(ctx, tx, userEntry(name, "added", fmt.Sprintf("added %s as %s", name, RoleName(role)), RoleName(role)))
 	})
+}
+
+// userEntry is the audit entry of a change of user name: change is one
+// word (added, role, disabled, enabled, removed, password), detail the
+// sentence, role the role after it.
+func userEntry(name, change, detail, role string) AuditEntry {
+	f := map[string]string{"user": name, "change": change}
+	if role != "" {
+		f["role"] = role
+	}
+	return AuditEntry{Kind: AuditUser, Detail: detail, Fields: f}
 }
 
 // ListUsers returns the console users by name.
@@ -145,28 +156,48 @@ func (s *Store) SetRole(ctx context.Context, name string, role Scope) error {
 	if RoleName(role) == "none" {
 		return errors.New("role is required: choose viewer, operator or admin")
 	}
-	return s.changeUser(ctx, name, role != ScopeAdmin, `UPDATE users SET role = ?, updated_at = ? WHERE name = ?`,
-		RoleName(role), s.now().UTC().Format(time.RFC3339), name)
+	to := RoleName(role)
+	return s.changeUser(ctx, name, role != ScopeAdmin, func(from string, _ bool) *AuditEntry {
+		if from == to {
+			return nil // nothing changed: nothing to tell
+		}
+		e := userEntry(name, "role", fmt.Sprintf("role of %s: %s -> %s", name, from, to), to)
+		e.Fields["from"] = from
+		return &e
+	}, `UPDATE users SET role = ?, updated_at = ? WHERE name = ?`, to, s.now().UTC().Format(time.RFC3339), name)
 }
 
 // DisableUser stops a user from logging in and ends their sessions; their
 // API tokens stop working too. Disabling the last enabled admin is
 // ErrLastAdmin.
 func (s *Store) DisableUser(ctx context.Context, name string) error {
-	return s.changeUser(ctx, name, true, `UPDATE users SET disabled = 1, updated_at = ? WHERE name = ?`,
-		s.now().UTC().Format(time.RFC3339), name)
+	return s.changeUser(ctx, name, true, func(role string, disabled bool) *AuditEntry {
+		if disabled {
+			return nil
+		}
+		e := userEntry(name, "disabled", "disabled "+name, role)
+		return &e
+	}, `UPDATE users SET disabled = 1, updated_at = ? WHERE name = ?`, s.now().UTC().Format(time.RFC3339), name)
 }
 
 // EnableUser lets a disabled user log in again.
 func (s *Store) EnableUser(ctx context.Context, name string) error {
-	return s.changeUser(ctx, name, false, `UPDATE users SET disabled = 0, updated_at = ? WHERE name = ?`,
-		s.now().UTC().Format(time.RFC3339), name)
+	return s.changeUser(ctx, name, false, func(role string, disabled bool) *AuditEntry {
+		if !disabled {
+			return nil
+		}
+		e := userEntry(name, "enabled", "enabled "+name, role)
+		return &e
+	}, `UPDATE users SET disabled = 0, updated_at = ? WHERE name = ?`, s.now().UTC().Format(time.RFC3339), name)
 }
 
 // RemoveUser deletes a user, their sessions and API tokens. Removing the
 // last enabled admin is ErrLastAdmin.
 func (s *Store) RemoveUser(ctx context.Context, name string) error {
-	return s.changeUser(ctx, name, true, `DELETE FROM users WHERE name = ?`, name)
+	return s.changeUser(ctx, name, true, func(role string, _ bool) *AuditEntry {
+		e := userEntry(name, "removed", fmt.Sprintf("removed %s (%s)", name, role), "")
+		return &e
+	}, `DELETE FROM users WHERE name = ?`, name)
 }
 
 // changeUser runs query (which changes user name) in a transaction. When
@@ -174,8 +205,10 @@ func (s *Store) RemoveUser(ctx context.Context, name string) error {
 // name is the last enabled admin, checked in the same transaction so that
 // two admins removing each other cannot both succeed. The sessions of a
 // user disabled by it end in the same transaction (a removed user's go
-// with the row: ON DELETE CASCADE).
-func (s *Store) changeUser(ctx context.Context, name string, losesAdmin bool, query string, args ...any) error {
+// with the row: ON DELETE CASCADE). audit says, from the user's role and
+// state before the change, the entry the change writes to the audit
+// trail, in the same transaction; nil: none (a change to what already was).
+func (s *Store) changeUser(ctx context.Context, name string, losesAdmin bool, audit func(role string, disabled bool) *AuditEntry, query string, args ...any) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var role string
 		var disabled bool
@@ -206,6 +239,9 @@ func (s *Store) changeUser(ctx context.Context, name string, losesAdmin bool, qu
 		// here, not at their next expiry.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ? AND user IN (SELECT name FROM users WHERE disabled = 1)`, name); err != nil {
 			return fmt.Errorf("ending the sessions of %s: %w", name, err)
+		}
+		if e := audit(role, disabled); e != nil {
+			return s.auditTx(ctx, tx, *e)
 		}
 		return nil
 	})

@@ -171,3 +171,66 @@ func TestDisabledUser(t *testing.T) {
 		t.Errorf("removed bob's token: %v", err)
 	}
 }
+
+// TestUserChangesAudited: every change of a user or role is in the audit
+// trail, in the change's own transaction, with who made it (the console's
+// actor, or the CLI's author) and what changed; a refused change and a
+// change to what already was write nothing.
+func TestUserChangesAudited(t *testing.T) {
+	st := openTest(t)
+	admin := WithActor(ctx, Actor{Name: "root", Client: "192.0.2.7"})
+	cli := WithActor(ctx, Actor{Name: "cli:ops"})
+	if err := st.SetPassword(cli, "root", "long enough"); err != nil {
+		t.Fatal(err)
+	}
+	start, _ := st.LastAudit(ctx)
+	steps := []struct {
+		name string
+		do   func() error
+		// want is actor|client|detail|change|role, or "" for no entry.
+		want string
+	}{
+		{"add", func() error { return st.AddUser(admin, "bob", ScopeOperator, "bob's password") },
+			"root|192.0.2.7|added bob as operator|added|operator"},
+		{"add again (refused)", func() error { st.AddUser(admin, "bob", ScopeRead, "bob's password"); return nil }, ""},
+		{"role", func() error { return st.SetRole(admin, "bob", ScopeAdmin) },
+			"root|192.0.2.7|role of bob: operator -> admin|role|admin"},
+		{"same role", func() error { return st.SetRole(admin, "bob", ScopeAdmin) }, ""},
+		{"disable", func() error { return st.DisableUser(cli, "bob") }, "cli:ops||disabled bob|disabled|admin"},
+		{"disable again", func() error { return st.DisableUser(cli, "bob") }, ""},
+		{"last admin (refused)", func() error { st.DisableUser(admin, "root"); return nil }, ""},
+		{"enable", func() error { return st.EnableUser(admin, "bob") }, "root|192.0.2.7|enabled bob|enabled|admin"},
+		{"enable again", func() error { return st.EnableUser(admin, "bob") }, ""},
+		{"password reset by an admin", func() error { return st.SetPassword(admin, "bob", "a new password") },
+			"root|192.0.2.7|password set for bob|password|"},
+		{"remove", func() error { return st.RemoveUser(admin, "bob") }, "root|192.0.2.7|removed bob (admin)|removed|"},
+		{"remove unknown (refused)", func() error { st.RemoveUser(admin, "bob"); return nil }, ""},
+	}
+	last := start
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		es, err := st.AuditQuery(ctx, AuditFilter{After: last})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range es {
+			if e.Kind != AuditUser || e.Fields["user"] == "" || e.Director == "" {
+				t.Errorf("%s: entry %+v", s.name, e)
+			}
+			got = append(got, strings.Join([]string{e.Actor, e.Client, e.Detail, e.Fields["change"], e.Fields["role"]}, "|"))
+			last = e.ID
+		}
+		switch {
+		case s.want == "" && len(got) != 0:
+			t.Errorf("%s: entries %q, want none", s.name, got)
+		case s.want != "" && (len(got) != 1 || got[0] != s.want):
+			t.Errorf("%s: entries %q, want %q", s.name, got, s.want)
+		}
+	}
+	if es, _ := st.AuditQuery(ctx, AuditFilter{After: start, Kind: AuditUser}); len(es) != 6 {
+		t.Errorf("%d user entries, want 6", len(es))
+	}
+}

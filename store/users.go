@@ -90,7 +90,7 @@ func (s *Store) SetPassword(ctx context.Context, user, password string) error {
 			return fmt.Errorf("ending the sessions of %s: %w", user, err)
 		}
 		return s.auditTx(ctx, tx, AuditEntry{Kind: AuditUser, Detail: "password set for " + user,
-			Fields: map[string]string{"user": user}})
+			Fields: map[string]string{"user": user, "change": "password"}})
 	})
 }
 

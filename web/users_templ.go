@@ -344,7 +344,7 @@ func Users(p Page, v UsersView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</tbody></table><p class=\"hint\">Users are local to each director, as API tokens are. The last enabled admin can be neither disabled, nor demoted, nor removed. From a shell: <code>lvsconsole user</code>.</p><section class=\"card narrow\"><h2>Add a user</h2><form method=\"post\" action=\"/users\" class=\"stack\" id=\"add-user\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "</tbody></table><p class=\"hint\">In a director pair, the standby takes the active's users and API tokens, and changes are made on the active. The last enabled admin can be neither disabled, nor demoted, nor removed. From a shell: <code>lvsconsole user</code>.</p><section class=\"card narrow\"><h2>Add a user</h2><form method=\"post\" action=\"/users\" class=\"stack\" id=\"add-user\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -56,6 +56,9 @@ type Source interface {
 	// Adopt saves cfg whole at its own serial, or returns store.ErrStale
 	// when that is not ahead of the current one.
 	Adopt(ctx context.Context, ch store.Change, cfg *config.Config) (*config.Config, error)
+	// AdoptAccounts makes this director's console users and API tokens
+	// the active director's, and says what changed.
+	AdoptAccounts(ctx context.Context, a store.Accounts) (store.AccountChanges, error)
 }
 
 // Addresses are the host's addresses and links; *netif.Handle provides
@@ -135,6 +138,9 @@ type Options struct {
 	Announcements  int
 	AnnounceEvery  time.Duration
 	CommandTimeout time.Duration // of active_cmd and inactive_cmd; 0 = 30 s
+	// AccountsEvery is how often the standby takes the active's users and
+	// API tokens (besides with each configuration sync); 0 = 5 s.
+	AccountsEvery time.Duration
 }
 
 // missing names the required options o lacks.
@@ -176,6 +182,9 @@ type Status struct {
 	VIPs     []string // addresses this director has up
 	Warnings []string
 	LastSync time.Time // when the configuration was last taken from the peer
+	// LastAccounts is when the users and API tokens were last taken from
+	// the peer.
+	LastAccounts time.Time
 }
 
 // Director runs failover for one director; see the package comment.
@@ -205,6 +214,9 @@ func New(o Options) *Director {
 	}
 	if o.CommandTimeout == 0 {
 		o.CommandTimeout = 30 * time.Second
+	}
+	if o.AccountsEvery <= 0 {
+		o.AccountsEvery = accountsEvery
 	}
 	return &Director{
 		o:      o,
@@ -374,7 +386,8 @@ type run struct {
 	// announcing are the announcements in progress, or done since the
 	// last stopAnnouncing.
 	announcing []*announcement
-	syncing    chan struct{} // a configuration fetch in flight
+	syncing    chan struct{} // a configuration or accounts fetch in flight
+	accountsAt time.Time     // when the last accounts fetch started
 	cmds       *commands
 	// tasks are the announcements, the link watch and the configuration
 	// fetch: Run waits for them, so that nothing it started outlives it.
@@ -388,6 +401,11 @@ func (r *run) loop(ctx context.Context) error {
 	if err := r.reload(ctx); err != nil {
 		return err
 	}
+	// The users and tokens change without the serial: the standby asks
+	// for them on this tick, which also retries a fetch that another in
+	// flight held back.
+	tick := time.NewTicker(d.o.AccountsEvery)
+	defer tick.Stop()
 	for {
 		var pulseChanges <-chan struct{}
 		if r.node != nil {
@@ -396,6 +414,10 @@ func (r *run) loop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-tick.C:
+			if r.node != nil {
+				r.syncConfig(ctx, r.node.Status())
+			}
 		case <-changed:
 			if err := r.reload(ctx); err != nil {
 				d.log.Error("failover: reloading the configuration", "err", err)

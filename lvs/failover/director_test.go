@@ -3,6 +3,7 @@ package failover_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -562,18 +563,30 @@ func TestDirectorSyncDaemonUnavailable(t *testing.T) {
 
 // peerConsole is the active director's console as the standby sees it:
 // it answers the configuration request as handlers does.
-func peerConsole(t *testing.T, secret []byte, cf string) (addr netip.AddrPort, requests func() int) {
+func peerConsole(t *testing.T, secret []byte, cf string, active *store.Store) (addr netip.AddrPort, requests func() int) {
 	t.Helper()
 	v := failover.NewVerifier()
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		n.Add(1)
-		q, err := v.Verify(req, secret, time.Now())
-		if err != nil || req.URL.Path != failover.ConfigPath {
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
+		if req.URL.Path == failover.ConfigPath {
+			n.Add(1) // the configuration's requests, refused or not
 		}
-		w.Write(failover.SealAnswer(secret, q, []byte(cf)))
+		q, err := v.Verify(req, secret, time.Now())
+		switch {
+		case err != nil:
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+		case req.URL.Path == failover.ConfigPath:
+			w.Write(failover.SealAnswer(secret, q, []byte(cf)))
+		case req.URL.Path == failover.AccountsPath && active != nil:
+			a, err := active.Accounts(req.Context())
+			if err != nil {
+				t.Error(err)
+			}
+			b, _ := json.Marshal(a)
+			w.Write(failover.SealAnswer(secret, q, b))
+		default:
+			http.NotFound(w, req)
+		}
 	}))
 	t.Cleanup(srv.Close)
 	return netip.MustParseAddrPort(srv.Listener.Addr().String()), func() int { return int(n.Load()) }
@@ -581,10 +594,25 @@ func peerConsole(t *testing.T, secret []byte, cf string) (addr netip.AddrPort, r
 
 // TestDirectorStandbyFetches: a standby that hears the active at a higher
 // serial takes its configuration, at its serial, and tells pulse; one at
-// the same serial is not asked.
+// the same serial is not asked. The standby takes the active's users and
+// tokens as well, at once and then on its own: a user added on the active
+// logs in on the standby.
 func TestDirectorStandbyFetches(t *testing.T) {
 	r := newRig(t, cfOpts{}, rigBackup)
-	peer, requests := peerConsole(t, bytes.Repeat([]byte("k"), 32), r.cf(cfOpts{serial: 9, weight: 5}))
+	ctx := context.Background()
+	active, err := store.Open(ctx, filepath.Join(r.dir, "active.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { active.Close() })
+	if err := active.SetPassword(ctx, "root", "the active's root"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.SetPassword(ctx, "root", "the standby's root"); err != nil {
+		t.Fatal(err)
+	}
+	peer, requests := peerConsole(t, bytes.Repeat([]byte("k"), 32), r.cf(cfOpts{serial: 9, weight: 5}), active)
+	r.tweak = func(o *failover.Options) { o.AccountsEvery = 20 * time.Millisecond }
 	r.start()
 	n := r.node()
 	if s := n.current(); s.Primary || s.Self != netip.MustParseAddr(rigBackup) {
@@ -622,13 +650,73 @@ func TestDirectorStandbyFetches(t *testing.T) {
 	if got := r.j.since(0, "add"); got != nil {
 		t.Errorf("the standby brought up %q", got)
 	}
+	// The accounts: the active's root password opens the standby's
+	// console, and a user added on the active reaches the standby without
+	// any configuration change.
+	waitFor(t, 10*time.Second, "the active's root password on the standby", func() bool {
+		return r.st.CheckPassword(ctx, "root", "the active's root") == nil
+	})
+	if err := active.AddUser(ctx, "bob", store.ScopeOperator, "bob's password"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "bob, added on the active, logs in on the standby", func() bool {
+		return r.st.CheckPassword(ctx, "bob", "bob's password") == nil
+	})
+	if role, err := r.st.UserRole(ctx, "bob"); err != nil || role != store.ScopeOperator {
+		t.Errorf("bob on the standby: %v, %v", role, err)
+	}
+	es, err := r.st.AuditQuery(ctx, store.AuditFilter{Kind: store.AuditAccounts})
+	if err != nil || len(es) != 2 || es[0].Actor != "peer 127.0.0.1" || es[0].Detail != "from the active director: added bob as operator" {
+		t.Errorf("the standby's audit entries of the sync: %+v, %v", es, err)
+	}
+	if st := r.d.Status(); st.LastAccounts.IsZero() || len(st.Warnings) != 0 {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// TestDirectorStandbyAccountsRefused: a standby whose active serves no
+// accounts (an older version) or accounts that do not open with its
+// secret says so and keeps its own users.
+func TestDirectorStandbyAccountsRefused(t *testing.T) {
+	for name, secret := range map[string][]byte{"older active": bytes.Repeat([]byte("k"), 32), "another secret": bytes.Repeat([]byte("x"), 32)} {
+		t.Run(name, func(t *testing.T) {
+			r := newRig(t, cfOpts{}, rigBackup)
+			ctx := context.Background()
+			if err := r.st.SetPassword(ctx, "root", "the standby's root"); err != nil {
+				t.Fatal(err)
+			}
+			var active *store.Store
+			if name == "another secret" {
+				var err error
+				if active, err = store.Open(ctx, filepath.Join(r.dir, "active.db")); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { active.Close() })
+				active.SetPassword(ctx, "mallory", "mallory's password")
+			}
+			peer, _ := peerConsole(t, secret, r.cf(cfOpts{}), active)
+			r.start()
+			r.node().set(func(st *pulse.Status) {
+				st.Decided, st.Role = true, pulse.Standby
+				st.Peer = pulse.PeerStatus{Addr: peer.Addr(), Console: peer.Port(), Heard: true, Role: pulse.Active, Serial: r.serial}
+			})
+			want := map[string]string{"older active": "404 Not Found to /peer/v2/accounts", "another secret": "refused"}[name]
+			waitFor(t, 10*time.Second, "the warning", func() bool { return warning(r.d, "taking the users and API tokens", want) != "" })
+			if us, _ := r.st.ListUsers(ctx); len(us) != 1 || us[0].Name != "root" {
+				t.Errorf("the standby's users: %+v", us)
+			}
+			if err := r.st.CheckPassword(ctx, "root", "the standby's root"); err != nil {
+				t.Errorf("the standby's root: %v", err)
+			}
+		})
+	}
 }
 
 // TestDirectorStandbyFetchRefused: a configuration that does not open
 // with this director's secret is refused, said, and not saved.
 func TestDirectorStandbyFetchRefused(t *testing.T) {
 	r := newRig(t, cfOpts{}, rigBackup)
-	peer, requests := peerConsole(t, bytes.Repeat([]byte("x"), 32), r.cf(cfOpts{serial: 9, weight: 5}))
+	peer, requests := peerConsole(t, bytes.Repeat([]byte("x"), 32), r.cf(cfOpts{serial: 9, weight: 5}), nil)
 	r.start()
 	n := r.node()
 	n.set(func(st *pulse.Status) {

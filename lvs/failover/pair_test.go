@@ -513,16 +513,7 @@ func (l *lab) partition(on bool) {
 // fingerprint does.
 func (l *lab) edit(role, cfg string) {
 	l.t.Helper()
-	base := "https://" + map[string]string{"a": primaryAddr, "b": backupAddr}[role] + ":3636"
-	pem, err := os.ReadFile(filepath.Join(filepath.Dir(l.db(role)), "console.crt"))
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 10 * time.Second,
-		Transport: &http.Transport{DialContext: nsDialer(l.ns["c"]), TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	c, base := l.console(role)
 	resp, err := c.PostForm(base+"/login", url.Values{"user": {"admin"}, "password": {"admin-password"}})
 	if err != nil {
 		l.t.Fatal(err)
@@ -558,6 +549,37 @@ func (l *lab) edit(role, cfg string) {
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte("Applied as serial")) {
 		l.t.Fatalf("APPLY on %s: %s\n%s", role, resp.Status, b)
 	}
+}
+
+// console returns a client of role's console, from the client's
+// namespace, that trusts the certificate in role's directory and follows
+// redirects, and the console's URL.
+func (l *lab) console(role string) (*http.Client, string) {
+	l.t.Helper()
+	base := "https://" + map[string]string{"a": primaryAddr, "b": backupAddr}[role] + ":3636"
+	pem, err := os.ReadFile(filepath.Join(filepath.Dir(l.db(role)), "console.crt"))
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		Transport: &http.Transport{DialContext: nsDialer(l.ns["c"]), TLSClientConfig: &tls.Config{RootCAs: roots}}}, base
+}
+
+// login logs in to role's console as user and returns the answer's status
+// and where it sends the browser: 303 to /control is a login.
+func (l *lab) login(role, user, password string) (int, string) {
+	l.t.Helper()
+	c, base := l.console(role)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.PostForm(base+"/login", url.Values{"user": {user}, "password": {password}})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
 }
 
 // exported returns role's configuration as lvs.cf (read beside the
@@ -658,6 +680,18 @@ func TestPairFailover(t *testing.T) {
 	// Over HTTPS, pinned to the certificate b's heartbeat told.
 	if got := a.lines(ma, "configuration taken from the active director", "peer=https://"+backupAddr+":3636"); len(got) == 0 {
 		t.Errorf("the standby did not take the configuration over HTTPS: %q", a.lines(ma, "configuration taken"))
+	}
+	// A user added on the active (b) logs in on the standby (a), which
+	// takes the active's users with their password hashes, without any
+	// configuration change; its own audit trail, naming it, says so.
+	ma = a.mark()
+	l.cli("b", "carol's password\ncarol's password\n", "user", "add", "-role", "operator", "-db", l.db("b"), "carol")
+	a.await(t, ma, 10*time.Second, "users and API tokens taken from the active director", "added carol as operator")
+	if code, to := l.login("a", "carol", "carol's password"); code != http.StatusSeeOther || to != "/control" {
+		t.Errorf("carol, added on the active, logging in on the standby: %d to %q, want 303 to /control", code, to)
+	}
+	if code, to := l.login("a", "carol", "not carol's password"); code == http.StatusSeeOther {
+		t.Errorf("a wrong password for carol on the standby: %d to %q", code, to)
 	}
 	// b's certificate is replaced (renewed, or another put in its place):
 	// its heartbeat tells the new pin, and the sync goes on with it.

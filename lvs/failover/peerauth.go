@@ -60,9 +60,18 @@ import (
 // so that the configuration is confidential, a changed byte makes the
 // answer fail to open, and an answer opens only for the request it
 // answers (not for a later one, even one made in the same second).
+//
+// Accounts. GET AccountsPath is authenticated and answered the same way;
+// the sealed answer is the active's console users and API tokens
+// (store.Accounts as JSON: password and token hashes, never a password or
+// a token's text), which the standby takes in place of its own. The path
+// is in the binding, so an answer to one path never opens as the other's.
 const (
 	// ConfigPath is where the active serves its configuration to the peer.
 	ConfigPath = "/peer/v2/config"
+	// AccountsPath is where the active serves its users and API tokens to
+	// the peer.
+	AccountsPath = "/peer/v2/accounts"
 	// authScheme names the Authorization scheme.
 	authScheme = "LVS-PEER2"
 	// skew is how far the two directors' clocks may disagree.
