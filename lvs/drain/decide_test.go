@@ -92,8 +92,10 @@ func TestDecide(t *testing.T) {
 			now: t0.Add(time.Second), want: "not in the IPVS table"},
 		{name: "virtual server inactive",
 			edit: func(c *config.Config) { c.Virtuals[0].Active = false },
-			st:   func(c *config.Config) engine.Status { return engine.Status{Available: true, Serial: c.Serial, Kernel: &engine.Table{}} },
-			now:  t0.Add(time.Second), want: "not in the IPVS table"},
+			st: func(c *config.Config) engine.Status {
+				return engine.Status{Available: true, Serial: c.Serial, Kernel: &engine.Table{}}
+			},
+			now: t0.Add(time.Second), want: "not in the IPVS table"},
 		{name: "longest drain passed with connections left",
 			edit: func(c *config.Config) { c.Virtuals[0].DrainTimeout = time.Minute },
 			st:   func(c *config.Config) engine.Status { return status(c, 0, 7, 2, seenAt.Add(time.Second)) },
