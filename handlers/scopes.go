@@ -45,6 +45,7 @@ func apiScope(method, pattern string) (store.Scope, bool) {
 		return store.ScopeRead, true
 	case "POST /virtual/{vid}/activate", "POST /virtual/{vid}/deactivate",
 		"POST /virtual/{vid}/real/{rid}/activate", "POST /virtual/{vid}/real/{rid}/deactivate",
+		"POST /virtual/{vid}/real/{rid}/drain",
 		"PUT /virtual/{vid}/real/{rid}", // its weight and state only: see allowedChange
 		// The caller's pending changes are writes in preparation, even to
 		// read: the lowest scope that writes. An operator's draft holds
@@ -154,15 +155,16 @@ type scopeError struct {
 func (e *scopeError) Error() string {
 	allows := "reads only"
 	if e.have == store.ScopeOperator {
-		allows = "may only activate, deactivate and change the weight of servers"
+		allows = "may only activate, deactivate, drain and change the weight of servers"
 	}
 	return fmt.Sprintf("a token of scope %s %s, and this change also makes: %s; that needs scope %s",
 		e.have, allows, strings.Join(e.changes, "; "), e.need)
 }
 
 // allowedChange reports whether a credential of scope have may change old
-// into next: admin anything, operator only the state (active) of virtual
-// and real servers and the weight of real servers, read nothing.
+// into next: admin anything, operator only the state (active, and a real
+// server's drain) of virtual and real servers and the weight of real
+// servers, read nothing.
 func allowedChange(have store.Scope, old, next *config.Config) error {
 	if have.Allows(store.ScopeAdmin) {
 		return nil
@@ -196,6 +198,7 @@ func unchangeState(old, next *config.Config) {
 			rs := &vs.Reals[j]
 			if _, p := realByID(prev, rs.ID); rs.ID != 0 && p != nil {
 				rs.Active, rs.Weight = p.Active, p.Weight
+				rs.Draining, rs.DrainSince = p.Draining, p.DrainSince
 			}
 		}
 	}
