@@ -31,6 +31,7 @@ const Author = "drain"
 // provides it.
 type Source interface {
 	Config(ctx context.Context) (*config.Config, error)
+	Serial(ctx context.Context) (int64, error)
 	Subscribe() (<-chan struct{}, func())
 }
 
@@ -66,6 +67,10 @@ type Options struct {
 type Drainer struct {
 	o    Options
 	zero map[drainKey]time.Time // when each drain's weight 0 was first seen in the kernel
+	// The configuration last read, and whether a server of it drains:
+	// while the serial stays, a look costs a query of the serial.
+	cfg      *config.Config
+	draining bool
 }
 
 // New returns a Drainer; Run starts it.
@@ -112,12 +117,23 @@ func (d *Drainer) Once(ctx context.Context) error {
 		d.zero = nil // the active director decides; start afresh if this one becomes it
 		return nil
 	}
-	cfg, err := d.o.Source.Config(ctx)
+	serial, err := d.o.Source.Serial(ctx)
 	if err != nil {
 		return err
 	}
+	if d.cfg == nil || d.cfg.Serial != serial {
+		cfg, err := d.o.Source.Config(ctx)
+		if err != nil {
+			return err
+		}
+		d.cfg, d.draining = cfg, anyDraining(cfg)
+	}
+	if !d.draining {
+		d.zero = nil
+		return nil
+	}
 	var ends []End
-	ends, d.zero = Decide(cfg, d.o.Kernel.Status(), d.zero, d.o.Now())
+	ends, d.zero = Decide(d.cfg, d.o.Kernel.Status(), d.zero, d.o.Now())
 	var errs []error
 	for _, e := range ends {
 		err := d.o.Store.Update(ctx, Author, "drain of "+e.Real+" finished: "+e.Why, func(c *config.Config) error {
@@ -137,6 +153,17 @@ func (d *Drainer) Once(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func anyDraining(c *config.Config) bool {
+	for i := range c.Virtuals {
+		for j := range c.Virtuals[i].Reals {
+			if rs := &c.Virtuals[i].Reals[j]; rs.Draining && rs.Active {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func realByID(c *config.Config, vid, rid int64) *config.RealServer {
