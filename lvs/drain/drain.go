@@ -4,7 +4,7 @@
 // established ones go on. Once the kernel counts none left (active and
 // inactive), or its virtual server's longest drain (DrainTimeout) has
 // passed, the Drainer deactivates it: a change of the configuration, by
-// "drain", as if an operator had pressed DEACTIVATE.
+// Author, as if an operator had pressed DEACTIVATE.
 //
 // It runs where the engine programs IPVS for the pair: on the active
 // director (Options.Active). The standby follows the active's
@@ -24,8 +24,8 @@ import (
 )
 
 // Author is the author of the changes that end drains, in HISTORY and
-// the audit trail.
-const Author = "drain"
+// the audit trail: no user's name, as store.RollbackAuthor.
+const Author = "lvsconsole (drain)"
 
 // Source is where the Drainer reads the configuration; *store.Store
 // provides it.

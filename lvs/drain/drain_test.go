@@ -134,7 +134,7 @@ func (r *running) waitSamples(t *testing.T, n int) {
 
 // TestDrainerEndsADrain: against the fake kernel's counters, a draining
 // real server with a connection stays active at weight 0 sample after
-// sample, and is deactivated by "drain" when its connections end.
+// sample, and is deactivated by Author when its connections end.
 func TestDrainerEndsADrain(t *testing.T) {
 	r := start(t, 0, nil)
 	if err := r.k.SetConns(r.svc, r.web1, 1, 2, 0); err != nil {

@@ -41,7 +41,7 @@ func (w drainWriter) Update(ctx context.Context, author, note string, fn func(*c
 // (ipvsadm, an independent reader, says so), new connections go to the
 // other server, the established one keeps working, and the server stays
 // active while IPVS counts it; when the client closes it, lvs/drain
-// deactivates the server (a revision by "drain") and the engine takes it
+// deactivates the server (a revision by drain.Author) and the engine takes it
 // out of the table.
 func TestGuestDrainEndsWithItsConnection(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
