@@ -94,6 +94,7 @@ func (c *Console) apiRoutes(r chi.Router) {
 		r.Delete("/real/{rid:[0-9]+}", c.apiEdit(c.apiDeleteReal))
 		r.Post("/real/{rid:[0-9]+}/activate", c.apiEdit(c.apiActivateReal(true)))
 		r.Post("/real/{rid:[0-9]+}/deactivate", c.apiEdit(c.apiActivateReal(false)))
+		r.Post("/real/{rid:[0-9]+}/drain", c.apiEdit(c.apiDrainReal))
 	})
 
 	r.Get("/history", c.apiHistory)

@@ -453,11 +453,38 @@ func (c *Console) apiActivateReal(want bool) http.HandlerFunc {
 			if rs == nil {
 				return noReal(vid, rid)
 			}
-			rs.Active = want
+			rs.SetActive(want) // and ends a drain
 			return nil
 		})
 		if ok {
 			c.writeReal(w, r, http.StatusOK, saved, vid, rid)
 		}
+	}
+}
+
+// apiDrainReal is DRAIN: weight 0 until the real server's connections
+// end, then the active director deactivates it (lvs/drain). Draining a
+// server that drains already changes nothing; an inactive one is
+// refused, as it has nothing to drain.
+func (c *Console) apiDrainReal(w http.ResponseWriter, r *http.Request) {
+	vid, rid := idParam(r, "vid"), idParam(r, "rid")
+	base, err := readSerialOnly(r)
+	if err != nil {
+		c.apiRefuse(w, r, err, nil)
+		return
+	}
+	saved, ok := c.apiUpdate(w, r, base, func(cfg *config.Config) error {
+		i, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			return noVirtual(vid)
+		}
+		j, rs := realByID(vs, rid)
+		if rs == nil {
+			return noReal(vid, rid)
+		}
+		return startDrain(cfg, i, j)
+	})
+	if ok {
+		c.writeReal(w, r, http.StatusOK, saved, vid, rid)
 	}
 }

@@ -78,13 +78,16 @@ type apiStatusVirtual struct {
 }
 
 type apiStatusReal struct {
-	ID      int64      `json:"id"`
-	Name    string     `json:"name"`
-	Active  bool       `json:"active"`
-	Address string     `json:"address"` // with the port it is checked and balanced on
-	Weight  int64      `json:"weight"`  // configured
-	Forward string     `json:"fwd"`     // in effect: nat, direct or tunnel
-	Health  *apiHealth `json:"health,omitempty"`
+	ID      int64  `json:"id"`
+	Name    string `json:"name"`
+	Active  bool   `json:"active"`
+	Address string `json:"address"` // with the port it is checked and balanced on
+	Weight  int64  `json:"weight"`  // configured
+	Forward string `json:"fwd"`     // in effect: nat, direct or tunnel
+	// Draining is DRAIN: weight 0 until its connections end.
+	Draining   bool       `json:"draining,omitempty"`
+	DrainSince time.Time  `json:"drain_since,omitzero"`
+	Health     *apiHealth `json:"health,omitempty"`
 }
 
 // apiHealth is a real server's check verdict; absent when it is not
@@ -191,7 +194,8 @@ func (c *Console) apiStatus(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) realStatus(cfg *config.Config, vs *config.VirtualServer, rs *config.RealServer) apiStatusReal {
 	out := apiStatusReal{ID: rs.ID, Name: rs.Name, Active: rs.Active, Weight: rs.Weight,
-		Address: engine.AddrPort(rs.Address, uint16(rs.EffectivePort(vs))), Forward: string(rs.EffectiveForward(&cfg.Global))}
+		Address: engine.AddrPort(rs.Address, uint16(rs.EffectivePort(vs))), Forward: string(rs.EffectiveForward(&cfg.Global)),
+		Draining: rs.Draining, DrainSince: rs.DrainSince.UTC()}
 	if c.health != nil {
 		if h, ok := c.health.Of(vs, rs); ok {
 			out.Health = &apiHealth{State: h.State, Reason: h.Reason, Since: h.Since.UTC(), Weight: h.Weight}

@@ -225,6 +225,8 @@ func (c *Console) controlView(ctx context.Context) (web.ControlView, error) {
 		for j := range vs.Reals {
 			row := c.withHealth(realRow(cfg, vs, &vs.Reals[j]), vs, &vs.Reals[j])
 			switch {
+			case row.Draining:
+				cv.Reals = append(cv.Reals, row) // with its connections left
 			case row.Health == "up":
 				// Healthy: counted, and on the IPVS table with its weight
 				// and counters; listing it again would double the page.

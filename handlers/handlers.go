@@ -264,6 +264,7 @@ func (c *Console) routes() http.Handler {
 		r.Get("/real/{rid:-?[0-9]+}", c.realPage)
 		r.Post("/real/{rid:-?[0-9]+}", c.writable(c.saveReal))
 		r.Post("/real/{rid:-?[0-9]+}/activate", c.writable(c.activateReal))
+		r.Post("/real/{rid:-?[0-9]+}/drain", c.writable(c.drainReal))
 		r.Post("/real/{rid:-?[0-9]+}/delete", c.writable(c.deleteReal))
 		r.Post("/real/{rid:-?[0-9]+}/drcheck", c.drCheck) // writes nothing: the standby checks too
 	})

@@ -50,6 +50,7 @@ func apiScope(method, pattern string) (store.Scope, bool) {
 		"GET /tokens", "POST /tokens":
 		return store.ScopeRead, true
 	case "POST /virtual/{vid}/real/{rid}/activate", "POST /virtual/{vid}/real/{rid}/deactivate",
+		"POST /virtual/{vid}/real/{rid}/drain",
 		"PUT /virtual/{vid}/real/{rid}", // its weight and state only: see store.Allowed
 		// The caller's pending changes are writes in preparation, even to
 		// read: the lowest scope that writes. An operator's draft holds
@@ -166,7 +167,8 @@ func pageRole(method, pattern string) (store.Scope, bool) {
 		"GET /tokens", "POST /tokens", "POST /tokens/{tid}/revoke": // their own tokens; an admin everyone's
 		return store.ScopeRead, true
 	case "POST /virtual/{vid}/real/{rid}", // weight and state only: store.Allowed
-		"POST /virtual/{vid}/real/{rid}/activate", "POST /virtual/{vid}/real/{rid}/drcheck",
+		"POST /virtual/{vid}/real/{rid}/activate", "POST /virtual/{vid}/real/{rid}/drain",
+		"POST /virtual/{vid}/real/{rid}/drcheck",
 		"POST /review/apply", "POST /review/discard", "POST /confirm":
 		return store.ScopeOperator, true
 	case "POST /global", "POST /redundancy", "POST /redundancy/reset", "POST /redundancy/secret",

@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/store"
 	"github.com/lvsconsole/lvsconsole/web"
 )
@@ -76,6 +77,7 @@ func realRow(cfg *config.Config, vs *config.VirtualServer, rs *config.RealServer
 	return web.RealRow{
 		ID: rs.ID, Name: rs.Name, Active: rs.Active, Address: addr,
 		Port: itoa(rs.EffectivePort(vs)), Weight: rs.Weight, Forward: string(rs.EffectiveForward(&cfg.Global)),
+		Draining: rs.Draining && rs.Active, DrainSince: rs.DrainSince,
 	}
 }
 
@@ -487,11 +489,11 @@ func (c *Console) newRealPage(w http.ResponseWriter, r *http.Request) {
 	rs := config.NewReal("")
 	h := head(vs, web.SubReal)
 	p := c.page(w, r, realTitle(h, nil), web.TabVirtual, st.serial)
-	c.render(w, r, http.StatusOK, web.RealEdit(p, h, 0, realForm(&rs, st)))
+	c.render(w, r, http.StatusOK, web.RealEdit(p, h, 0, realForm(&rs, st), nil))
 }
 
 func (c *Console) realPage(w http.ResponseWriter, r *http.Request) {
-	_, st, vs, ok := c.loadVirtual(w, r)
+	cfg, st, vs, ok := c.loadVirtual(w, r)
 	if !ok {
 		return
 	}
@@ -502,7 +504,8 @@ func (c *Console) realPage(w http.ResponseWriter, r *http.Request) {
 	}
 	h := head(vs, web.SubReal)
 	p := c.page(w, r, realTitle(h, rs), web.TabVirtual, st.serial)
-	c.render(w, r, http.StatusOK, web.RealEdit(p, h, rs.ID, realForm(rs, st)))
+	row := c.withHealth(realRow(cfg, vs, rs), vs, rs)
+	c.render(w, r, http.StatusOK, web.RealEdit(p, h, rs.ID, realForm(rs, st), &row))
 }
 
 // saveReal is ACCEPT on a real server's form, new (real/new) or existing
@@ -532,7 +535,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 	vi, ri := -1, -1
 	again := func(p web.Page, code int) {
 		p.Title, p.Tab = realTitle(h, shown), web.TabVirtual
-		c.render(w, r, code, web.RealEdit(p, h, rid, f.form))
+		c.render(w, r, code, web.RealEdit(p, h, rid, f.form, nil))
 	}
 	done := fmt.Sprintf("/virtual/%d/real", vid)
 	var name string
@@ -570,9 +573,63 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 func (c *Console) activateReal(w http.ResponseWriter, r *http.Request) {
 	c.realAction(w, r, func(vs *config.VirtualServer, j int) string {
 		want := r.PostFormValue("active") == "1"
-		vs.Reals[j].Active = want
+		vs.Reals[j].SetActive(want) // and ends a drain
 		return fmt.Sprintf("Real server %s %s.", vs.Reals[j].Name, activated(want))
 	})
+}
+
+// drainReal is DRAIN: weight 0 until the real server's connections end,
+// then the active director deactivates it (lvs/drain).
+func (c *Console) drainReal(w http.ResponseWriter, r *http.Request) {
+	vid, rid := idParam(r, "vid"), idParam(r, "rid")
+	done := fmt.Sprintf("/virtual/%d/real", vid)
+	if r.PostFormValue("from") == "real" { // the real server's page
+		done = fmt.Sprintf("/virtual/%d/real/%d", vid, rid)
+	}
+	c.listAction(w, r, done, func(cfg *config.Config) (string, error) {
+		i, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			return "", errGone
+		}
+		j, rs := realByID(vs, rid)
+		if rs == nil {
+			return "", errGone
+		}
+		if err := startDrain(cfg, i, j); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("Real server %s set to drain: weight 0 until its connections end, then deactivated%s.",
+			rs.Name, drainLimit(vs)), nil
+	}, func(p web.Page, cfg *config.Config, code int) {
+		_, vs := virtualByID(cfg, vid)
+		if vs == nil {
+			c.notFound(w, r)
+			return
+		}
+		c.renderRealList(w, r, p, cfg, vs, code)
+	})
+}
+
+// drainLimit words vs's longest drain, after "then it is deactivated".
+func drainLimit(vs *config.VirtualServer) string {
+	if vs.DrainTimeout <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (after %v at most, connections left or not)", vs.DrainTimeout)
+}
+
+// startDrain is DRAIN of real server j of virtual server i. A server that
+// is not active is refused: it has no connections to drain.
+func startDrain(cfg *config.Config, i, j int) error {
+	vs := &cfg.Virtuals[i]
+	rs := &vs.Reals[j]
+	if !rs.Active {
+		return &config.ValidationError{Fields: []*config.FieldError{{Section: "server", Virtual: i, Real: j,
+			VirtualName: vs.Name, RealName: rs.Name, Field: "active",
+			Msg: "is off: only an active real server has connections to drain"}}}
+	}
+	rs.StartDrain()
+	return nil
 }
 
 func (c *Console) deleteReal(w http.ResponseWriter, r *http.Request) {
@@ -606,8 +663,12 @@ func (c *Console) realAction(w http.ResponseWriter, r *http.Request, fn func(*co
 	})
 }
 
-// withHealth adds the health check's verdict to a real server's row.
+// withHealth adds the health check's verdict to a real server's row, and
+// a drain's connections.
 func (c *Console) withHealth(row web.RealRow, vs *config.VirtualServer, rs *config.RealServer) web.RealRow {
+	if row.Draining && c.engine != nil {
+		row.Conns = drainConns(c.engine.Status(), vs, rs)
+	}
 	if c.health == nil {
 		return row
 	}
@@ -615,4 +676,23 @@ func (c *Console) withHealth(row web.RealRow, vs *config.VirtualServer, rs *conf
 		row.Health, row.HealthReason, row.HealthSince = h.State, h.Reason, h.Since
 	}
 	return row
+}
+
+// drainConns words the connections IPVS counts to rs, as of the engine's
+// last sample: "" when it has none to read.
+func drainConns(st engine.Status, vs *config.VirtualServer, rs *config.RealServer) string {
+	if !st.Available || st.Kernel == nil || !vs.Active {
+		return ""
+	}
+	sk, dk := engine.Where(vs, rs)
+	s := st.Kernel.Lookup(sk)
+	if s == nil {
+		return "not in IPVS"
+	}
+	for _, d := range s.Dests {
+		if d.Key() == dk {
+			return fmt.Sprintf("%d active, %d inactive connections", d.ActiveConns, d.InactiveConns)
+		}
+	}
+	return "not in IPVS"
 }

@@ -80,6 +80,7 @@ func unchangeOperated(old, next *config.Config) {
 			rs := &vs.Reals[j]
 			if p := realByID(prev, rs.ID); rs.ID != 0 && p != nil {
 				rs.Active, rs.Weight = p.Active, p.Weight
+				rs.Draining, rs.DrainSince = p.Draining, p.DrainSince
 			}
 		}
 	}

@@ -28,9 +28,11 @@ var (
 	selectVirtuals = "SELECT id, " + columnList(config.VirtualFields) + " FROM virtual_servers ORDER BY position, id"
 	upsertVirtuals = upsert("virtual_servers", []string{"id", "position"}, "(?, ?", columns(config.VirtualFields)) + " RETURNING id"
 
-	selectReals = "SELECT id, virtual_id, " + columnList(config.RealFields) +
+	// A real server's drain is the console's state, in columns of its
+	// own (see config.RealServer.Draining).
+	selectReals = "SELECT id, virtual_id, draining, drain_since_ms, " + columnList(config.RealFields) +
 		" FROM real_servers ORDER BY virtual_id, position, id"
-	upsertReals = upsert("real_servers", []string{"id", "virtual_id", "position"}, "(?, ?, ?", columns(config.RealFields)) + " RETURNING id"
+	upsertReals = upsert("real_servers", []string{"id", "virtual_id", "position", "draining", "drain_since_ms"}, "(?, ?, ?, ?, ?", columns(config.RealFields)) + " RETURNING id"
 )
 
 func columns[T any](fs config.Fields[T]) []string {
@@ -125,6 +127,32 @@ func columnText(src any) string {
 		return string(s)
 	}
 	return fmt.Sprint(src)
+}
+
+// unixMillis reads a time stored as Unix milliseconds, 0 for none.
+type unixMillis time.Time
+
+func (m *unixMillis) Scan(src any) error {
+	n, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("a time of %T, not milliseconds", src)
+	}
+	*m = unixMillis(fromMillis(n))
+	return nil
+}
+
+func fromMillis(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+func toMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }
 
 // millis reads a duration stored as milliseconds.

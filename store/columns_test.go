@@ -39,7 +39,7 @@ func TestRegisteredColumnsAreInTheSchema(t *testing.T) {
 	}{
 		{"settings", []string{"id", "serial"}, append(metas(config.GlobalFields), metas(config.RedundancyFields)...)},
 		{"virtual_servers", []string{"id", "position"}, metas(config.VirtualFields)},
-		{"real_servers", []string{"id", "virtual_id", "position"}, metas(config.RealFields)},
+		{"real_servers", []string{"id", "virtual_id", "position", "draining", "drain_since_ms"}, metas(config.RealFields)},
 	} {
 		rows, err := st.ro.QueryContext(ctx, "SELECT name, type, \"notnull\" FROM pragma_table_info(?)", tc.table)
 		if err != nil {

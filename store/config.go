@@ -184,6 +184,7 @@ func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*conf
 	if err := fn(next); err != nil {
 		return nil, err
 	}
+	stampDrains(old, next, s.now())
 	if err := next.Validate(); err != nil {
 		return nil, err
 	}
@@ -236,6 +237,35 @@ func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*conf
 		return nil, err
 	}
 	return next, nil
+}
+
+// stampDrains sets when each real server of next began draining: now for
+// a drain that begins, old's time for one that goes on (whatever a
+// draft or a revision says), none for a server not draining; a server
+// that is not active does not drain.
+func stampDrains(old, next *config.Config, now time.Time) {
+	since := map[int64]time.Time{}
+	for i := range old.Virtuals {
+		for _, rs := range old.Virtuals[i].Reals {
+			if rs.Draining && rs.ID != 0 {
+				since[rs.ID] = rs.DrainSince
+			}
+		}
+	}
+	now = now.UTC().Truncate(time.Millisecond)
+	for i := range next.Virtuals {
+		for j := range next.Virtuals[i].Reals {
+			rs := &next.Virtuals[i].Reals[j]
+			switch t, ok := since[rs.ID]; {
+			case !rs.Draining || !rs.Active:
+				rs.Draining, rs.DrainSince = false, time.Time{}
+			case ok && rs.ID != 0:
+				rs.DrainSince = t
+			default:
+				rs.DrainSince = now
+			}
+		}
+	}
 }
 
 // Replace saves cfg whole as the next revision (an import, or a
@@ -344,7 +374,7 @@ func loadConfig(ctx context.Context, q querier) (*config.Config, error) {
 		rs  config.RealServer
 		vid int64
 	)
-	row = append([]any{&rs.ID, &vid}, dests(config.RealFields, &rs, &errs)...)
+	row = append([]any{&rs.ID, &vid, &rs.Draining, (*unixMillis)(&rs.DrainSince)}, dests(config.RealFields, &rs, &errs)...)
 	for rows.Next() {
 		if err := rows.Scan(row...); err != nil {
 			return nil, fmt.Errorf("real servers: %w", err)
@@ -482,6 +512,6 @@ func upsertReal(ctx context.Context, tx *sql.Tx, vid int64, rs *config.RealServe
 	if rs.ID != 0 {
 		id = rs.ID
 	}
-	args := append([]any{id, vid, pos}, values(config.RealFields, rs)...)
+	args := append([]any{id, vid, pos, rs.Draining, toMillis(rs.DrainSince)}, values(config.RealFields, rs)...)
 	return tx.QueryRowContext(ctx, upsertReals, args...).Scan(&rs.ID)
 }

@@ -62,7 +62,7 @@ func TestEveryRegisteredFieldIsOnItsForm(t *testing.T) {
 		config.TabRedundancy: Redundancy(Page{}, NewForm(1), SecretView{Form: NewForm(0)}),
 		config.TabVirtual:    VirtualEdit(Page{}, h, NewForm(1)),
 		config.TabScripts:    Scripts(Page{}, h, NewForm(1)),
-		config.TabReal:       RealEdit(Page{}, h, 1, NewForm(1)),
+		config.TabReal:       RealEdit(Page{}, h, 1, NewForm(1), nil),
 	}
 	rendered := map[string]map[string]control{}
 	for tab, c := range pages {

@@ -170,6 +170,12 @@ type RealRow struct {
 	Health       string
 	HealthReason string
 	HealthSince  time.Time
+	// DRAIN: weight 0 until its connections end (since DrainSince, zero
+	// while the drain is pending), with the connections IPVS counts
+	// ("" when unknown).
+	Draining   bool
+	DrainSince time.Time
+	Conns      string
 }
 
 // VirtualHead names the virtual server a sub-tab belongs to.

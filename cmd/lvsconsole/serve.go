@@ -237,6 +237,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 				})
 			}},
 		}
+		stages = append(stages, drainStage(st, eng, director, log.With("part", "drain")))
 		if *auditKeep > 0 {
 			stages = append(stages, stage{"audit retention", auditRetention(st, *auditKeep, pruneEvery, time.Now, log)})
 		}

@@ -169,6 +169,11 @@ type VirtualServer struct {
 	DNSName       string // dns: the name asked for ("" = ".", the root)
 	ProgramWeight bool   // program: the exit status sets the weight (keepalived's misc_dynamic)
 
+	// DrainTimeout is the longest a real server drains (see
+	// RealServer.Draining) before it is deactivated with connections
+	// left; 0: until they end.
+	DrainTimeout time.Duration
+
 	Reals []RealServer
 }
 
@@ -189,6 +194,25 @@ type RealServer struct {
 	// (keepalived's notify_up and notify_down).
 	NotifyUp   string
 	NotifyDown string
+
+	// Draining is the console's state, not a configuration field: no
+	// lvs.cf key, not on the form. The engine gives a draining server
+	// weight 0 (its configured Weight stays, for when it is activated
+	// again) until lvs/drain deactivates it, once its connections end.
+	Draining bool
+	// DrainSince is when it began draining: the store sets it (UTC, to
+	// the millisecond) when Draining becomes true, and clears it with it.
+	DrainSince time.Time
+}
+
+// StartDrain puts rs into draining; activating or deactivating it ends
+// the drain (SetActive).
+func (rs *RealServer) StartDrain() { rs.Draining = true }
+
+// SetActive activates or deactivates rs, ending a drain: an activated
+// server takes its configured weight again.
+func (rs *RealServer) SetActive(on bool) {
+	rs.Active, rs.Draining, rs.DrainSince = on, false, time.Time{}
 }
 
 // IsFWMark reports whether vs is a firewall-mark service.

@@ -75,6 +75,9 @@ func diffReals(out []string, scope string, a, b []RealServer) []string {
 		}
 		if *prev != b[i] {
 			out = diffFields(out, fmt.Sprintf("%s, real server %s", scope, b[i].Name), RealFields, prev, &b[i])
+			if prev.Draining != b[i].Draining {
+				out = append(out, fmt.Sprintf("%s, real server %s: %s", scope, b[i].Name, drainWords(b[i].Draining)))
+			}
 		}
 		if i < len(a) && entryKey(a[i].ID, a[i].Name) != key {
 			out = append(out, fmt.Sprintf("%s, real server %s moved", scope, b[i].Name))
@@ -154,4 +157,12 @@ func (f *Field[T]) show(t *T) string {
 		return "(none)"
 	}
 	return `"` + s + `"`
+}
+
+// drainWords says a drain beginning or ending, for HISTORY.
+func drainWords(on bool) string {
+	if on {
+		return "draining (weight 0 until its connections end)"
+	}
+	return "no longer draining"
 }

@@ -147,6 +147,11 @@ var realEntries = entries[RealServer]{
 			c.Where = prefix + "real server " + out.Name
 			*cs = append(*cs, c)
 		}
+		// The drain, the console's state, as a field: yours when only
+		// you changed it (the store stamps when it began).
+		if b == nil && y.Draining || b != nil && y.Draining != b.Draining {
+			out.Draining, out.DrainSince = y.Draining, y.DrainSince
+		}
 		return out
 	},
 }

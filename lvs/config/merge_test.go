@@ -577,7 +577,7 @@ func TestMergeKnowsEveryModelField(t *testing.T) {
 	checkUnregistered(t, config.GlobalFields)
 	checkUnregistered(t, config.RedundancyFields)
 	checkUnregistered(t, config.VirtualFields, "ID", "Reals")
-	checkUnregistered(t, config.RealFields, "ID")
+	checkUnregistered(t, config.RealFields, "ID", "Draining", "DrainSince")
 	var names []string
 	for f := range reflect.TypeFor[config.Config]().Fields() {
 		names = append(names, f.Name)

@@ -239,6 +239,12 @@ var VirtualFields = Fields[VirtualServer]{
 		Tab: TabVirtual, Label: "Quiesce server", Help: "weight 0 instead of removal, so connections finish",
 		Kind: KindBool, CfAlways: true, Example: "1"},
 		Ref: func(vs *VirtualServer) any { return &vs.Quiesce }},
+	// The longest a DRAIN of a real server lasts (issue 17): a console
+	// field, written to lvs.cf as a key of its own.
+	{Meta: Meta{Key: "drain_timeout", Cf: "drain_timeout", Form: "drain_timeout", JSON: "drain_timeout", Column: "drain_timeout_ms",
+		Tab: TabVirtual, Label: "Longest drain", Help: "DRAIN deactivates a real server when its connections end, or after this long with connections left; empty: no limit",
+		Kind: KindSeconds, Range: Within(0, maxDrain), FormBlank: true, Example: "600"},
+		Ref: func(vs *VirtualServer) any { return &vs.DrainTimeout }},
 	{Meta: Meta{Key: "load_monitor", Cf: "load_monitor", Form: "load_monitor", JSON: "load_monitor", Column: "load_monitor",
 		Tab: TabVirtual, Label: "Load monitoring tool",
 		Kind: KindEnum, Choices: []Choice{{"none", "none"}, {"rup", "rup"}, {"ruptime", "ruptime"}, {"uptime", "uptime"}}, EmptyOK: true,
@@ -432,5 +438,6 @@ const (
 	maxKeepalive = time.Hour
 	maxTimeout   = time.Hour
 	maxReentry   = 24 * time.Hour
+	maxDrain     = 7 * 24 * time.Hour
 	minInterval  = 10 * time.Millisecond
 )

@@ -13,8 +13,10 @@ import (
 )
 
 // notFields are the model's fields that are no configuration field: ids
-// the store gives, the lists of entries, the serial.
-var notFields = map[string]bool{"ID": true, "Reals": true, "Virtuals": true, "Serial": true}
+// the store gives, the lists of entries, the serial, and a real server's
+// drain, the console's state.
+var notFields = map[string]bool{"ID": true, "Reals": true, "Virtuals": true, "Serial": true,
+	"Draining": true, "DrainSince": true}
 
 // goTypes are the Go types each kind is held in.
 var goTypes = map[config.Kind][]reflect.Type{

@@ -114,15 +114,26 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 			}
 			w, presence := health.Weight(vs, rs)
 			port := destPort(vs, rs)
+			// A draining server (the console's DRAIN) stays at weight 0
+			// whatever its checks say, like a quiesced one: it takes no
+			// new connections and counts nothing towards the quorum,
+			// and its connections finish. A check that finds it down
+			// still takes it out, as it would any server.
+			draining := rs.Draining && (presence == In || presence == Quiesced)
+			if draining {
+				w = 0
+			}
 			d := destination(rs.Address, port, rs.EffectiveForward(&cfg.Global), w, rs.UpperThreshold, rs.LowerThreshold)
-			switch presence {
-			case In:
+			switch {
+			case draining:
+				s.Dests = append(s.Dests, d)
+			case presence == In:
 				s.Dests = append(s.Dests, d)
 				up = append(up, d.Key())
 				sum += quorumWeight(health, vs, rs)
-			case Quiesced:
+			case presence == Quiesced:
 				s.Dests = append(s.Dests, d)
-			case Pending:
+			case presence == Pending:
 				s.Pending = append(s.Pending, ipvs.DestKey{Addr: rs.Address, Port: port})
 			}
 			if m != nil && presence != Pending {
@@ -336,4 +347,10 @@ func sortDests(ds []ipvs.Destination) {
 		}
 		return int(a.Port) - int(b.Port)
 	})
+}
+
+// Where returns the keys of real server rs of vs in IPVS: its service's
+// and its destination's, as Desired programs them.
+func Where(vs *config.VirtualServer, rs *config.RealServer) (ipvs.ServiceKey, ipvs.DestKey) {
+	return serviceOf(vs).ServiceKey, ipvs.DestKey{Addr: rs.Address, Port: destPort(vs, rs)}
 }

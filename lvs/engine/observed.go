@@ -52,7 +52,7 @@ func Observed(applied *config.Config, desired *Table) Weigher {
 			v := verdict{presence: Out, configured: rs.Weight}
 			if w, ok := in[dk]; ok {
 				v.presence, v.weight = In, w
-				if w == 0 && rs.Weight != 0 {
+				if w == 0 && rs.Weight != 0 && !rs.Draining { // a drain's weight 0 says nothing of its checks
 					v.presence = Quiesced
 				}
 			} else if pending[dk] {
