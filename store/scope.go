@@ -2,8 +2,8 @@ package store
 
 import "fmt"
 
-// Scope is what a credential may do through the API: an API token's scope,
-// chosen when it is made, and (once console users have roles) a user's.
+// Scope is what a credential may do: an API token's scope, chosen when it
+// is made, and a console user's role (viewer is ScopeRead).
 // Scopes are ordered: each allows what the ones below it allow.
 //
 // Whatever the scope, changing a program the directors run as root needs
@@ -18,9 +18,9 @@ const (
 	// ScopeRead reads: GET of every API resource, and /metrics. For
 	// scrapers and dashboards.
 	ScopeRead
-	// ScopeOperator reads, activates and deactivates virtual and real
-	// servers and changes a real server's weight: what a person on call
-	// or an automatic drain does, and nothing else.
+	// ScopeOperator reads, activates, deactivates and drains real servers
+	// and changes their weight: what a person on call or an automatic
+	// drain does, and nothing else (Allowed).
 	ScopeOperator
 	// ScopeAdmin may use every API route.
 	ScopeAdmin

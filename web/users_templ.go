@@ -31,7 +31,7 @@ type UsersView struct {
 func RoleOptions() []Option {
 	return []Option{
 		{"viewer", "viewer: sees everything, changes nothing"},
-		{"operator", "operator: also activates and deactivates servers and changes weights"},
+		{"operator", "operator: also activates, deactivates and drains real servers and changes their weights"},
 		{"admin", "admin: everything, users included"},
 	}
 }

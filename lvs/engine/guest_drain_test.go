@@ -46,7 +46,10 @@ func (w drainWriter) Update(ctx context.Context, author, note string, fn func(*c
 func TestGuestDrainEndsWithItsConnection(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	const port = 8081 // a service of its own, not one an earlier test left
+	// A service of its own: TestGuestQuiescedServersBringTheSorryServer
+	// leaves r2:8081 in IPVS's trash of destinations, with its connections,
+	// which a new 10.1.0.1:8081 -> r2:8081 would take back.
+	const port = 8089
 	for _, ns := range []string{"r1", "r2"} {
 		var ln net.Listener
 		if err := netns.Do(ns, func() (err error) { ln, err = net.Listen("tcp", fmt.Sprint(":", port)); return err }); err != nil {
