@@ -84,6 +84,10 @@ type Options struct {
 	// RollbackUnit is the unit of REVIEW's "roll back unless confirmed"
 	// choices: a minute, unless a test makes it shorter.
 	RollbackUnit time.Duration
+	// PAM checks, with the system, the passwords of users who are not
+	// local console users (serve -pam-service); nil: only local users
+	// log in.
+	PAM SystemAuth
 }
 
 // Console is the console's HTTP handler.
@@ -98,6 +102,7 @@ type Console struct {
 	setup     *setupCode
 	throttle  *throttle
 	hashes    *hashGate
+	sysAuth   SystemAuth // Options.PAM
 	now       func() time.Time
 	engine    StatusSource
 	traffic   HistorySource
@@ -162,6 +167,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 
 		rollbackUnit: o.RollbackUnit,
 		fingerprint:  o.Fingerprint,
+		sysAuth:      o.PAM,
 	}
 	if c.rollbackUnit <= 0 {
 		c.rollbackUnit = time.Minute
