@@ -46,23 +46,7 @@ func (a *Auth) Authenticate(user, password, client string) (store.Scope, error) 
 	// state between the calls.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	answered := false
-	// The conversation answers the one password prompt and nothing else
-	// (no second password, no new password, no echoed question), so that
-	// what PAM may ask is bounded.
-	conv := pam.ConversationFunc(func(s pam.Style, msg string) (string, error) {
-		switch s {
-		case pam.PromptEchoOff:
-			if answered {
-				return "", fmt.Errorf("PAM asked %q after the password: not answered", msg)
-			}
-			answered = true
-			return password, nil
-		case pam.ErrorMsg, pam.TextInfo:
-			return "", nil
-		}
-		return "", fmt.Errorf("PAM asked %q: only the password is answered", msg)
-	})
+	conv := conversation(password)
 	var (
 		tx  *pam.Transaction
 		err error
@@ -109,4 +93,24 @@ func refusal(call string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", call, err)
+}
+
+// conversation answers PAM's prompts: the one password prompt and nothing
+// else (no second password, no new password, no echoed question), so that
+// what PAM may ask is bounded; messages are taken and dropped.
+func conversation(password string) pam.ConversationFunc {
+	answered := false
+	return func(s pam.Style, msg string) (string, error) {
+		switch s {
+		case pam.PromptEchoOff:
+			if answered {
+				return "", fmt.Errorf("PAM asked %q after the password: not answered", msg)
+			}
+			answered = true
+			return password, nil
+		case pam.ErrorMsg, pam.TextInfo:
+			return "", nil
+		}
+		return "", fmt.Errorf("PAM asked %q: only the password is answered", msg)
+	}
 }

@@ -67,6 +67,12 @@ func groupNameOK(g string) bool {
 // give; store.ErrNoRole (naming the user's groups) when none does.
 func RoleOf(name string, groups map[store.Scope]string) (store.Scope, error) {
 	u, err := user.Lookup(name)
+	var unknown user.UnknownUserError
+	if errors.As(err, &unknown) {
+		// PAM let in a user the system's databases do not know: no
+		// groups, no role.
+		return store.ScopeNone, fmt.Errorf("%w (%s is not a user of this system)", store.ErrNoRole, name)
+	}
 	if err != nil {
 		return store.ScopeNone, fmt.Errorf("looking up system user %s: %w", name, err)
 	}

@@ -1,0 +1,246 @@
+//go:build linux && cgo
+
+package pamauth
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lvsconsole/lvsconsole/handlers"
+	"github.com/lvsconsole/lvsconsole/store"
+)
+
+// syncBuffer is a log the handlers write while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type answer struct {
+	code     int
+	body     string
+	location string
+}
+
+func send(t *testing.T, c *http.Client, method, u string, form url.Values) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, string(b), resp.Header.Get("Location")}
+}
+
+func newClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// TestPAMLogin logs in to the console over HTTP through pam_unix, with
+// the test's system users: the right password gives a session with the
+// role the user's groups map to, a wrong one or groups that map to none
+// are refused alike; a local console user is checked by the console
+// only; a PAM user whose groups no longer map is disabled, and enabled
+// again when they map again; one disabled in the console stays out; a PAM
+// user cannot change their password on the account page.
+func TestPAMLogin(t *testing.T) {
+	groupFile, ok := inNamespace(t)
+	if !ok {
+		return
+	}
+	ctx := context.Background()
+	dir := services(t, map[string]string{"lvsconsole": "auth required pam_unix.so\naccount required pam_unix.so\n"})
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "console.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// lvst-cat is a system user and a local console user: the console's
+	// password is hers.
+	const localPassword = "local password 1"
+	if err := st.SetPassword(ctx, "lvst-cat", localPassword); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	console, err := handlers.New(ctx, handlers.Options{Store: st, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		PAM: newAuth(t, dir, "lvsconsole")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(console)
+	defer srv.Close()
+
+	login := func(user, password string) (*http.Client, answer) {
+		c := newClient()
+		return c, send(t, c, http.MethodPost, srv.URL+"/login", url.Values{"user": {user}, "password": {password}})
+	}
+	loggedIn := func(user, password string) *http.Client {
+		t.Helper()
+		c, a := login(user, password)
+		if a.code != http.StatusSeeOther || a.location != "/control" {
+			t.Fatalf("%s's login: %d %s\n%s\nlog:\n%s", user, a.code, a.location, a.body, logs.String())
+		}
+		return c
+	}
+	refused := func(user, password string) {
+		t.Helper()
+		if _, a := login(user, password); a.code != http.StatusUnauthorized || !strings.Contains(a.body, "Wrong user name or password.") {
+			t.Errorf("%s's login: %d, want 401 and a wrong password\n%s", user, a.code, a.body)
+		}
+	}
+	lastAudit := func(user string) store.AuditEntry {
+		t.Helper()
+		es, err := st.AuditQuery(ctx, store.AuditFilter{Actor: user, Limit: 1})
+		if err != nil || len(es) == 0 {
+			t.Fatalf("the audit trail of %s: %v, %v", user, es, err)
+		}
+		return es[0]
+	}
+	role := func(user string) string {
+		t.Helper()
+		r, err := st.UserRole(ctx, user)
+		if err != nil {
+			return err.Error()
+		}
+		return store.RoleName(r)
+	}
+
+	// Without a local user, the login page is there for PAM users, with
+	// the setup notice (no local user would be lvst-cat's absence).
+	if a := send(t, newClient(), http.MethodGet, srv.URL+"/login", nil); a.code != http.StatusOK {
+		t.Errorf("GET /login = %d", a.code)
+	}
+
+	refused("lvst-ann", "system password 2")
+	if e := lastAudit("lvst-ann"); e.Kind != store.AuditLoginFailed || e.Detail != "wrong user name or password (pam)" {
+		t.Errorf("audit of a wrong PAM password: %+v", e)
+	}
+	ann := loggedIn("lvst-ann", systemPassword)
+	if e := lastAudit("lvst-ann"); e.Kind != store.AuditLogin || e.Detail != "pam, as admin" {
+		t.Errorf("audit of a PAM login: %+v", e)
+	}
+	if r := role("lvst-ann"); r != "admin" {
+		t.Errorf("lvst-ann's role: %s, want admin", r)
+	}
+	a := send(t, ann, http.MethodGet, srv.URL+"/account", nil)
+	if a.code != http.StatusOK || !strings.Contains(a.body, `id="your-role">admin<`) || !strings.Contains(a.body, `id="password-pam"`) ||
+		strings.Contains(a.body, `name="current"`) {
+		t.Errorf("lvst-ann's account page: %d, want her role admin and no password form\n%s", a.code, a.body)
+	}
+	if a := send(t, ann, http.MethodGet, srv.URL+"/users", nil); a.code != http.StatusOK {
+		t.Errorf("admin lvst-ann's USERS page: %d", a.code)
+	}
+	a = send(t, ann, http.MethodPost, srv.URL+"/account", url.Values{"current": {systemPassword}, "password": {"new password 1"}, "password2": {"new password 1"}})
+	if a.code != http.StatusForbidden || !strings.Contains(a.body, "change the password there") {
+		t.Errorf("a PAM user's password change: %d, want 403\n%s", a.code, a.body)
+	}
+	if err := st.CheckPassword(ctx, "lvst-ann", "new password 1"); err == nil {
+		t.Error("the console took a password for a PAM user")
+	}
+
+	// The local user first: PAM is not asked for lvst-cat.
+	refused("lvst-cat", systemPassword)
+	if e := lastAudit("lvst-cat"); e.Detail != "wrong user name or password" {
+		t.Errorf("audit of a local user's wrong password: %+v, want no pam", e)
+	}
+	loggedIn("lvst-cat", localPassword)
+
+	// lvst-dan's password is right, his groups map to no role.
+	refused("lvst-dan", systemPassword)
+	if e := lastAudit("lvst-dan"); e.Kind != store.AuditLoginFailed || e.Detail != "no console role for the user's system groups (pam)" {
+		t.Errorf("audit of a PAM user without a role: %+v", e)
+	}
+	if !strings.Contains(logs.String(), `msg="PAM login refused: the user's system groups map to no console role (serve -pam-roles)" user=lvst-dan`) {
+		t.Errorf("no log line says why lvst-dan was refused:\n%s", logs.String())
+	}
+
+	// lvst-bob is an operator until he leaves lvst-op: then his session
+	// ends at his next login's refusal, and he is disabled; back in the
+	// group, he logs in again.
+	bob := loggedIn("lvst-bob", systemPassword)
+	if r := role("lvst-bob"); r != "operator" {
+		t.Errorf("lvst-bob's role: %s, want operator", r)
+	}
+	if a := send(t, bob, http.MethodGet, srv.URL+"/users", nil); a.code != http.StatusForbidden {
+		t.Errorf("operator lvst-bob's USERS page: %d, want 403", a.code)
+	}
+	groups, err := os.ReadFile(groupFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := bytes.Replace(groups, []byte(groupOp+":x:61101:lvst-bob\n"), []byte(groupOp+":x:61101:\n"), 1)
+	if bytes.Equal(without, groups) {
+		t.Fatal("lvst-bob is not in the test's group file")
+	}
+	if err := os.WriteFile(groupFile, without, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	refused("lvst-bob", systemPassword)
+	if a := send(t, bob, http.MethodGet, srv.URL+"/control", nil); a.code != http.StatusSeeOther || !strings.HasPrefix(a.location, "/login") {
+		t.Errorf("lvst-bob's session after his groups stopped mapping: %d %s, want the login page", a.code, a.location)
+	}
+	if r := role("lvst-bob"); !strings.Contains(r, store.ErrNoUser.Error()) {
+		t.Errorf("lvst-bob without a mapped group: role %s, want disabled", r)
+	}
+	if err := os.WriteFile(groupFile, groups, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loggedIn("lvst-bob", systemPassword)
+	if r := role("lvst-bob"); r != "operator" {
+		t.Errorf("lvst-bob back in %s: role %s, want operator", groupOp, r)
+	}
+
+	// Disabled in the console, lvst-eve stays out, her password right.
+	loggedIn("lvst-eve", systemPassword)
+	if err := st.DisableUser(ctx, "lvst-eve"); err != nil {
+		t.Fatal(err)
+	}
+	refused("lvst-eve", systemPassword)
+	if e := lastAudit("lvst-eve"); e.Detail != "user disabled in the console (pam)" {
+		t.Errorf("audit of a PAM user disabled in the console: %+v", e)
+	}
+
+	us, err := st.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range us {
+		got = append(got, u.Name+":"+u.Source)
+	}
+	if want := "lvst-ann:pam lvst-bob:pam lvst-cat:local lvst-eve:pam"; strings.Join(got, " ") != want {
+		t.Errorf("users: %s, want %s", strings.Join(got, " "), want)
+	}
+}
