@@ -1,4 +1,4 @@
-//go:build !linux || !cgo
+//go:build !linux || !cgo || osusergo
 
 package pamauth
 
@@ -14,9 +14,10 @@ const Available = false
 // Auth is PAM's checker; this build has none.
 type Auth struct{}
 
-// New says that this build has no PAM: it needs Linux and cgo.
+// New says that this build has no PAM: it needs Linux, cgo and a
+// dynamic build.
 func New(Config) (*Auth, error) {
-	return nil, errors.New("PAM is not available in this build (it needs Linux and cgo)")
+	return nil, errors.New("PAM is not available in this build (it needs Linux, cgo and libpam, not a static build)")
 }
 
 // Authenticate is never reached: New fails.

@@ -1,7 +1,10 @@
 // Package pamauth checks console logins with the system's PAM (serve
 // -pam-service) and maps the user's system groups to a console role
 // (-pam-roles). It needs cgo and Linux-PAM (libpam0g); elsewhere New says
-// PAM is not available in this build.
+// PAM is not available in this build. A static build (tag osusergo, as
+// lvs/guest's BuildStatic) has no PAM either: a static libpam cannot load
+// PAM's modules, and Go's own user lookup sees /etc/group only, not the
+// groups of sssd or LDAP.
 package pamauth
 
 import (
