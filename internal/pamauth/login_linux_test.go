@@ -204,7 +204,7 @@ func TestPAMLogin(t *testing.T) {
 	if bytes.Equal(without, groups) {
 		t.Fatal("lvst-bob is not in the test's group file")
 	}
-	if err := os.WriteFile(groupFile, without, 0o600); err != nil {
+	if err := os.WriteFile(groupFile, without, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	refused("lvst-bob", systemPassword)
@@ -214,7 +214,7 @@ func TestPAMLogin(t *testing.T) {
 	if r := role("lvst-bob"); !strings.Contains(r, store.ErrNoUser.Error()) {
 		t.Errorf("lvst-bob without a mapped group: role %s, want disabled", r)
 	}
-	if err := os.WriteFile(groupFile, groups, 0o600); err != nil {
+	if err := os.WriteFile(groupFile, groups, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	loggedIn("lvst-bob", systemPassword)

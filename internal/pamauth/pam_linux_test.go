@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,7 +110,11 @@ func inNamespace(t *testing.T) (groupFile string, ok bool) {
 			t.Fatal(err)
 		}
 		copied := filepath.Join(dir, name)
-		if err := os.WriteFile(copied, append(host, add...), 0o600); err != nil {
+		mode := os.FileMode(0o644)
+		if name == "shadow" {
+			mode = 0o600
+		}
+		if err := os.WriteFile(copied, append(host, add...), mode); err != nil {
 			t.Fatal(err)
 		}
 		if err := syscall.Mount(copied, "/etc/"+name, "", syscall.MS_BIND, ""); err != nil {
@@ -225,4 +231,96 @@ func TestConversation(t *testing.T) {
 	if got, err := conv(pam.PromptEchoOff, "New password: "); got != "" || err == nil {
 		t.Errorf("a second password prompt: %q, %v; want no answer", got, err)
 	}
+}
+
+// unprivVar, in a copy of TestPAMUnixUnprivileged run as nobody, names
+// the service directory; wantVar says what that copy must get.
+const (
+	unprivVar = "LVSCONSOLE_PAM_TEST_UNPRIV"
+	wantVar   = "LVSCONSOLE_PAM_TEST_WANT"
+)
+
+// TestPAMUnixUnprivileged checks pam_unix from a process as the package
+// runs serve: not root, with no new privileges (systemd's
+// NoNewPrivileges), so that pam_unix's setgid helper unix_chkpwd gets no
+// group shadow from its file. With the group shadow given to the process
+// (the drop-in /etc/pam.d/lvsconsole and the README describe) the right
+// password logs in; without it PAM cannot read the hash, and says so as
+// an error of the system, not as a wrong password.
+func TestPAMUnixUnprivileged(t *testing.T) {
+	if dir := os.Getenv(unprivVar); dir != "" {
+		role, err := newAuth(t, dir, "unix").Authenticate("lvst-ann", systemPassword, "")
+		t.Logf("as uid %d, groups %v: %s, %v", os.Getuid(), groupsOf(t), store.RoleName(role), err)
+		switch os.Getenv(wantVar) {
+		case "admin":
+			if err != nil || role != store.ScopeAdmin {
+				t.Errorf("with the group shadow: %s, %v; want admin", store.RoleName(role), err)
+			}
+		case "unavailable":
+			if err == nil || errors.Is(err, store.ErrBadPassword) {
+				t.Errorf("without the group shadow: %s, %v; want an error of the system", store.RoleName(role), err)
+			}
+		default:
+			t.Fatalf("%s=%q", wantVar, os.Getenv(wantVar))
+		}
+		return
+	}
+	if _, ok := inNamespace(t); !ok {
+		return
+	}
+	testenv.Commands(t, "setpriv")
+	shadow, err := user.LookupGroup("shadow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, _ := strconv.Atoi(shadow.Gid)
+	// The test's /etc/shadow as Debian's: root:shadow 0640.
+	if err := os.Chown("/etc/shadow", 0, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod("/etc/shadow", 0o640); err != nil {
+		t.Fatal(err)
+	}
+	// A directory nobody can read, with the services and this test binary.
+	dir, err := os.MkdirTemp("", "pamauth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "unix"), []byte("auth required pam_unix.so nodelay\naccount required pam_unix.so\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := filepath.Join(dir, "pamauth.test")
+	if err := os.WriteFile(test, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ groups, want string }{
+		{"--groups=" + shadow.Gid, "admin"},
+		{"--clear-groups", "unavailable"},
+	} {
+		cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", c.groups, "--no-new-privs",
+			test, "-test.run=^TestPAMUnixUnprivileged$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), unprivVar+"="+dir, wantVar+"="+c.want)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		t.Logf("setpriv %s --no-new-privs as nobody:\n%s", c.groups, out)
+		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestPAMUnixUnprivileged")) {
+			t.Errorf("as nobody (%s), want %s: %v", c.groups, c.want, err)
+		}
+	}
+}
+
+func groupsOf(t *testing.T) []int {
+	gs, err := syscall.Getgroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gs
 }
