@@ -102,19 +102,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		if store.ValidateUserName(user) != nil {
 			return store.ErrBadPassword // no such user can exist: no hash
 		}
-		if !c.hashes.enter(r.Context()) {
-			return errBusy
-		}
 		var err error
-		if pam, err = c.viaPAM(r.Context(), user); err != nil || pam {
-			if err != nil {
-				c.hashes.leave()
-				return err
-			}
-			return c.pamLogin(r, user, r.PostFormValue("password")) // leaves the gate
-		}
-		defer c.hashes.leave()
-		return c.passwords.CheckPassword(r.Context(), user, r.PostFormValue("password"))
+		pam, err = c.checkPassword(r, user, r.PostFormValue("password"))
+		return err
 	})
 	var refusal *pamRefusal
 	var th *throttled

@@ -33,6 +33,24 @@ const pamTimeout = 15 * time.Second
 // errPAMTimeout: PAM did not answer within pamTimeout.
 var errPAMTimeout = errors.New("the system's authentication (PAM) did not answer in time")
 
+// checkPassword checks user's password in a slot of the hash gate
+// (errBusy when none comes free): the console's hash for a local user,
+// PAM's answer for any other when PAM is on. pam says which checked.
+func (c *Console) checkPassword(r *http.Request, user, password string) (pam bool, err error) {
+	if !c.hashes.enter(r.Context()) {
+		return false, errBusy
+	}
+	if pam, err = c.viaPAM(r.Context(), user); err != nil || pam {
+		if err != nil {
+			c.hashes.leave()
+			return false, err
+		}
+		return true, c.pamLogin(r, user, password) // leaves the gate when PAM returns
+	}
+	defer c.hashes.leave()
+	return false, c.passwords.CheckPassword(r.Context(), user, password)
+}
+
 // viaPAM reports whether user's password is checked by PAM: PAM is on and
 // user is not a local console user (disabled or not).
 func (c *Console) viaPAM(ctx context.Context, user string) (bool, error) {

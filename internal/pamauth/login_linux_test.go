@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -62,6 +63,8 @@ func send(t *testing.T, c *http.Client, method, u string, form url.Values) answe
 	b, _ := io.ReadAll(resp.Body)
 	return answer{resp.StatusCode, string(b), resp.Header.Get("Location")}
 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func newClient() *http.Client {
 	jar, _ := cookiejar.New(nil)
@@ -168,6 +171,24 @@ func TestPAMLogin(t *testing.T) {
 	}
 	if err := st.CheckPassword(ctx, "lvst-ann", "new password 1"); err == nil {
 		t.Error("the console took a password for a PAM user")
+	}
+
+	// A program run as root needs the password re-entered: a PAM user's
+	// is checked by PAM.
+	cfg, err := st.Config(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	global := func(pw string) url.Values {
+		return url.Values{"serial": {itoa(cfg.Serial)}, "network": {"direct"}, "primary": {"192.0.2.1"}, "tcp_timeout": {"900"},
+			"active_cmd": {"/usr/bin/logger now active"}, "password": {pw}}
+	}
+	if a := send(t, ann, http.MethodPost, srv.URL+"/global", global("system password 2")); a.code != http.StatusForbidden ||
+		!strings.Contains(a.body, "This is not your password") {
+		t.Errorf("a program with lvst-ann's wrong password: %d, want 403\n%s", a.code, a.body)
+	}
+	if a := send(t, ann, http.MethodPost, srv.URL+"/global", global(systemPassword)); a.code != http.StatusSeeOther {
+		t.Errorf("a program with lvst-ann's system password: %d, want 303\n%s", a.code, a.body)
 	}
 
 	// The local user first: PAM is not asked for lvst-cat.
