@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -263,5 +264,52 @@ func TestPAMLogin(t *testing.T) {
 	}
 	if want := "lvst-ann:pam lvst-bob:pam lvst-cat:local lvst-eve:pam"; strings.Join(got, " ") != want {
 		t.Errorf("users: %s, want %s", strings.Join(got, " "), want)
+	}
+}
+
+// TestPAMLoginsGated: PAM runs in the hash gate's slots. Behind a service
+// that takes 3 s (pam_exec running sleep) a burst of logins gets as
+// many sessions as there are slots at most, and "busy" (429) for every
+// other, at once or after the gate's half-second wait: slow PAM answers
+// do not pile up.
+func TestPAMLoginsGated(t *testing.T) {
+	if _, ok := inNamespace(t); !ok {
+		return
+	}
+	ctx := context.Background()
+	dir := services(t, map[string]string{"slow": "auth required pam_exec.so quiet /bin/sleep 3\nauth required pam_permit.so\naccount required pam_permit.so\n"})
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "console.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	console, err := handlers.New(ctx, handlers.Options{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		PAM: newAuth(t, dir, "slow")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(console)
+	defer srv.Close()
+	// handlers' hashSlots: one per core, 2 to 4.
+	slots := min(max(runtime.GOMAXPROCS(0), 2), 4)
+	users := []string{"lvst-ann", "lvst-bob", "lvst-cat", "lvst-eve"} // each maps to a role
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		codes = map[int]int{}
+	)
+	for i := range 12 { // 3 a user: within the throttle's allowances
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := send(t, newClient(), http.MethodPost, srv.URL+"/login", url.Values{"user": {users[i%len(users)]}, "password": {"x"}})
+			mu.Lock()
+			codes[a.code]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[http.StatusSeeOther] < 1 || codes[http.StatusSeeOther] > slots || codes[http.StatusSeeOther]+codes[http.StatusTooManyRequests] != 12 {
+		t.Errorf("12 logins at once behind a 3 s PAM: answers %v, want 1 to %d logged in (the gate's slots), the others 429", codes, slots)
 	}
 }
