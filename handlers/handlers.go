@@ -10,6 +10,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -88,6 +89,8 @@ type Options struct {
 	// local console users (serve -pam-service); nil: only local users
 	// log in.
 	PAM SystemAuth
+	// PAMTimeout bounds the wait for PAM's answer; zero: 15 s.
+	PAMTimeout time.Duration
 }
 
 // Console is the console's HTTP handler.
@@ -103,6 +106,7 @@ type Console struct {
 	throttle  *throttle
 	hashes    *hashGate
 	sysAuth   SystemAuth // Options.PAM
+	pamWait   time.Duration
 	now       func() time.Time
 	engine    StatusSource
 	traffic   HistorySource
@@ -168,6 +172,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		rollbackUnit: o.RollbackUnit,
 		fingerprint:  o.Fingerprint,
 		sysAuth:      o.PAM,
+		pamWait:      cmp.Or(o.PAMTimeout, pamTimeout),
 	}
 	if c.rollbackUnit <= 0 {
 		c.rollbackUnit = time.Minute

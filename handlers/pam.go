@@ -26,8 +26,9 @@ type SystemAuth interface {
 	Authenticate(user, password, client string) (store.Scope, error)
 }
 
-// pamTimeout bounds the wait for PAM's answer: pam_unix waits about 2 s
-// after a wrong password, a directory (sssd, LDAP) may take longer.
+// pamTimeout bounds the wait for PAM's answer unless Options say: pam_unix
+// waits about 2 s after a wrong password, a directory (sssd, LDAP) may
+// take longer.
 const pamTimeout = 15 * time.Second
 
 // errPAMTimeout: PAM did not answer within pamTimeout.
@@ -85,7 +86,7 @@ func (c *Console) pamLogin(r *http.Request, user, password string) error {
 		role, err := c.sysAuth.Authenticate(user, password, client)
 		done <- result{role, err}
 	}()
-	t := time.NewTimer(pamTimeout)
+	t := time.NewTimer(c.pamWait)
 	defer t.Stop()
 	var res result
 	select {

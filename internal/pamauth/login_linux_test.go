@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lvsconsole/lvsconsole/handlers"
 	"github.com/lvsconsole/lvsconsole/store"
@@ -311,5 +312,62 @@ func TestPAMLoginsGated(t *testing.T) {
 	wg.Wait()
 	if codes[http.StatusSeeOther] < 1 || codes[http.StatusSeeOther] > slots || codes[http.StatusSeeOther]+codes[http.StatusTooManyRequests] != 12 {
 		t.Errorf("12 logins at once behind a 3 s PAM: answers %v, want 1 to %d logged in (the gate's slots), the others 429", codes, slots)
+	}
+}
+
+// TestPAMTimeout: a login whose PAM does not answer in time fails at the
+// timeout, saying so in the log; the PAM call, which cannot be stopped,
+// keeps its slot of the gate until it returns, so that timed-out calls do
+// not pile up either.
+func TestPAMTimeout(t *testing.T) {
+	if _, ok := inNamespace(t); !ok {
+		return
+	}
+	ctx := context.Background()
+	dir := services(t, map[string]string{"slow": "auth required pam_exec.so quiet /bin/sleep 10\nauth required pam_permit.so\naccount required pam_permit.so\n"})
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "console.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var logs syncBuffer
+	console, err := handlers.New(ctx, handlers.Options{Store: st, Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		PAM: newAuth(t, dir, "slow"), PAMTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(console)
+	defer srv.Close()
+	login := func(user string) answer {
+		return send(t, newClient(), http.MethodPost, srv.URL+"/login", url.Values{"user": {user}, "password": {"x"}})
+	}
+	slots := min(max(runtime.GOMAXPROCS(0), 2), 4) // handlers' hashSlots
+	start := time.Now()
+	var wg sync.WaitGroup
+	codes := make([]int, slots)
+	for i := range slots {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = login("lvst-ann").code
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	// Every slot is held by a PAM call that has not returned (sleep 10).
+	busy := login("lvst-bob")
+	if took >= 8*time.Second {
+		t.Fatalf("the timed-out logins took %v: too slow a machine for this test's 10 s PAM", took)
+	}
+	for i, c := range codes {
+		if c != http.StatusInternalServerError {
+			t.Errorf("login %d behind a PAM slower than the timeout: %d, want 500", i, c)
+		}
+	}
+	if !strings.Contains(logs.String(), "did not answer in time") {
+		t.Errorf("the log does not say PAM timed out:\n%s", logs.String())
+	}
+	if busy.code != http.StatusTooManyRequests {
+		t.Errorf("a login while every slot waits for PAM: %d, want 429", busy.code)
 	}
 }
