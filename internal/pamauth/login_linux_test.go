@@ -164,8 +164,12 @@ func TestPAMLogin(t *testing.T) {
 		strings.Contains(a.body, `name="current"`) {
 		t.Errorf("lvst-ann's account page: %d, want her role admin and no password form\n%s", a.code, a.body)
 	}
-	if a := send(t, ann, http.MethodGet, srv.URL+"/users", nil); a.code != http.StatusOK {
-		t.Errorf("admin lvst-ann's USERS page: %d", a.code)
+	if a := send(t, ann, http.MethodGet, srv.URL+"/users", nil); a.code != http.StatusOK || !strings.Contains(a.body, `>pam</span>`) {
+		t.Errorf("admin lvst-ann's USERS page: %d, want her shown as a PAM user\n%s", a.code, a.body)
+	}
+	a = send(t, ann, http.MethodPost, srv.URL+"/users/password", url.Values{"user": {"lvst-ann"}, "password": {"new password 1"}, "password2": {"new password 1"}})
+	if a.code != http.StatusUnprocessableEntity || !strings.Contains(a.body, "their password is the system&#39;s") {
+		t.Errorf("USERS' password reset of a PAM user: %d, want 422\n%s", a.code, a.body)
 	}
 	a = send(t, ann, http.MethodPost, srv.URL+"/account", url.Values{"current": {systemPassword}, "password": {"new password 1"}, "password2": {"new password 1"}})
 	if a.code != http.StatusForbidden || !strings.Contains(a.body, "change the password there") {
