@@ -431,14 +431,14 @@ func (c *Console) apiRefuse(w http.ResponseWriter, r *http.Request, err error, c
 		ve   *config.ValidationError
 		ce   *store.ConflictError
 		perr lvscf.Errors
-		se   *scopeError
+		se   *store.RoleError
 		pe   *store.ProgramError
 		dc   *store.DraftConflictError
 		me   *store.MergeError
 	)
 	switch {
 	case errors.As(err, &se):
-		writeJSON(w, http.StatusForbidden, apiError{Error: "nothing was saved: " + se.Error(), Scope: se.need.String(), TokenScope: se.have.String()})
+		writeJSON(w, http.StatusForbidden, apiError{Error: "nothing was saved: " + se.Error(), Scope: se.Need.String(), TokenScope: se.Have.String()})
 	case errors.As(err, &pe):
 		// The API takes no password: its callers are scripts, and a
 		// script's leaked token must not choose what root runs.
@@ -488,7 +488,7 @@ func (c *Console) apiRefuse(w http.ResponseWriter, r *http.Request, err error, c
 		rev := apiRevisionOf(ce.Current, ce.Current.Serial)
 		writeJSON(w, http.StatusConflict, apiError{
 			Error: fmt.Sprintf("%s changed the configuration (serial %d: %s) after serial %d, which this change was based on; "+
-				"nothing was saved: read the configuration again and retry", ce.Current.Author, ce.Current.Serial, ce.Current.Summary, ce.Base),
+				"nothing was saved: read the configuration again and retry", ce.Current.By(), ce.Current.Serial, ce.Current.Summary, ce.Base),
 			Base: ce.Base, Current: &rev,
 		})
 	case errors.As(err, &perr):
@@ -523,8 +523,8 @@ func fieldErrors(ve *config.ValidationError, cfg *config.Config) []apiFieldError
 // apiUpdate saves one change as the forms do, by the request's user on
 // base, and answers the refusal itself. A change that changes nothing is
 // no refusal: it returns the current configuration. What the change does
-// is checked against the credential's scope here, on the configuration
-// before and after, inside the store's transaction (allowedChange).
+// is checked against the credential's role by the store, on the
+// configuration before and after (store.Allowed).
 //
 // With ?apply=draft the change is made, by the same fn under the same
 // checks, to the caller's draft instead, and apiUpdate answers with the
@@ -536,24 +536,16 @@ func (c *Console) apiUpdate(w http.ResponseWriter, r *http.Request, base int64, 
 		return nil, false
 	}
 	var next *config.Config
-	scope := requestScope(r)
 	edit := func(cfg *config.Config) error {
 		next = cfg
-		var before *config.Config
-		if !scope.Allows(store.ScopeAdmin) {
-			before = cfg.Clone()
-		}
-		if err := fn(cfg); err != nil {
-			return err
-		}
-		return allowedChange(scope, before, cfg)
+		return fn(cfg)
 	}
 	if mode == applyDraft {
-		d, err := c.store.EditDraft(r.Context(), store.Change{Author: userOf(r), Base: base}, store.AnyVersion, edit)
+		d, err := c.store.EditDraft(r.Context(), store.Change{Role: requestScope(r), Author: userOf(r), Token: tokenNameOf(r), Base: base}, store.AnyVersion, edit)
 		c.afterDraftEdit(w, r, d, err, next, nil)
 		return nil, false
 	}
-	saved, err := c.store.Update(r.Context(), store.Change{Author: userOf(r), Base: base, Note: "api"}, edit)
+	saved, err := c.store.Update(r.Context(), store.Change{Role: requestScope(r), Author: userOf(r), Token: tokenNameOf(r), Base: base, Note: "api"}, edit)
 	if errors.Is(err, store.ErrNoChange) {
 		saved, err = c.store.Config(r.Context())
 		if err != nil {

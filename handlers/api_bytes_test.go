@@ -87,7 +87,7 @@ func bytesConfig() *config.Config {
 // unknown lists each (a write added then).
 func TestAPIBytes(t *testing.T) {
 	e := newEnv(t, true)
-	saved, err := e.store.Replace(context.Background(), store.Change{Author: "test", Elevated: true}, bytesConfig())
+	saved, err := e.store.Replace(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "test", Elevated: true}, bytesConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

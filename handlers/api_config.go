@@ -92,7 +92,7 @@ func (c *Console) apiImportCf(w http.ResponseWriter, r *http.Request) {
 		c.apiRefuse(w, r, err, nil)
 		return
 	}
-	ch := store.Change{Author: userOf(r), Base: base, Note: "api: import of lvs.cf"}
+	ch := store.Change{Role: requestScope(r), Author: userOf(r), Token: tokenNameOf(r), Base: base, Note: "api: import of lvs.cf"}
 	if mode, _ := applyOf(r); mode == applyDraft { // checked by apiEdit
 		d, err := c.store.ReplaceDraft(r.Context(), ch, store.AnyVersion, cfg)
 		c.afterDraftEdit(w, r, d, err, cfg, warns)

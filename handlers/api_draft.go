@@ -239,19 +239,14 @@ func (c *Console) apiApplyDraft(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The draft may hold what the caller's token may not change (its
-	// owner's console session made it): what it changes of the
-	// configuration it is based on is checked as a direct change would
-	// be. The version checked is the version applied.
-	if err := allowedDraft(requestScope(r), d); err != nil {
-		c.apiRefuse(w, r, err, d.Config)
-		return
-	}
+	// owner's console session made it): the store checks what it changes
+	// of the running configuration as a direct change (store.Allowed).
 	a := store.Apply{Version: d.Version} // Proof false: a token never proves the password
 	if n := in.RollbackMinutes; n > 0 {
 		a.Rollback, a.Delay = time.Duration(n)*c.rollbackUnit, fmt.Sprintf("%d %s", n, c.unitName(n))
 	}
 	note := strings.Join(append([]string{"api"}, d.Notes...), ", ")
-	saved, err := c.store.ApplyDraft(ctx, store.Change{Author: user, Note: note}, a)
+	saved, err := c.store.ApplyDraft(ctx, store.Change{Role: requestScope(r), Author: user, Token: tokenNameOf(r), Note: note}, a)
 	switch {
 	case errors.Is(err, store.ErrNoChange):
 		// The running configuration already is what the draft makes it.
@@ -268,19 +263,6 @@ func (c *Console) apiApplyDraft(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeResource(w, http.StatusOK, saved.Serial, configOf(saved))
-}
-
-// allowedDraft reports whether a credential of scope have may apply d:
-// what d changes of its base, which is the running configuration when it
-// merges cleanly (a draft in conflict is refused by APPLY anyway), is
-// checked as allowedChange checks a direct change.
-func allowedDraft(have store.Scope, d *store.Draft) error {
-	if have.Allows(store.ScopeAdmin) {
-		return nil
-	}
-	next := d.Config.Clone()
-	next.Serial = d.Base.Serial // an imported serial_no is no change an operator made
-	return allowedChange(have, d.Base, next)
 }
 
 // apiConfirmation is an APPLY that rolls back unless confirmed.

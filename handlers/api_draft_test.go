@@ -316,7 +316,7 @@ func TestAPIApplyMergeConflict(t *testing.T) {
 	vid, rid := cfg.Virtuals[0].ID, cfg.Virtuals[0].Reals[0].ID
 	api := e.api(t, nil, e.token(t, "admin"))
 	api.expect(http.StatusOK, "PUT", fmt.Sprintf("/virtual/%d/real/%d?apply=draft", vid, rid), map[string]any{"weight": 5})
-	if _, err := e.store.Update(context.Background(), store.Change{Author: "alice"}, func(c *config.Config) error {
+	if _, err := e.store.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "alice"}, func(c *config.Config) error {
 		c.Virtuals[0].Reals[0].Weight = 9
 		return nil
 	}); err != nil {
@@ -348,7 +348,7 @@ func TestAPITokenCannotApplyProvedPrograms(t *testing.T) {
 	cfg := e.seed(t)
 	vid := cfg.Virtuals[0].ID
 	api := e.api(t, nil, e.token(t, "admin"))
-	d, err := e.store.EditDraft(context.Background(), store.Change{Author: "admin", Elevated: true}, 0, func(c *config.Config) error {
+	d, err := e.store.EditDraft(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "admin", Elevated: true}, 0, func(c *config.Config) error {
 		c.Virtuals[0].SendProgram = "/bin/true %h"
 		return nil
 	})

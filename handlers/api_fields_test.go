@@ -32,7 +32,7 @@ func TestAPIWritesEveryField(t *testing.T) {
 	web1.NotifyUp, web1.NotifyDown = rich.Virtuals[0].Reals[0].NotifyUp, rich.Virtuals[0].Reals[0].NotifyDown
 	www.Reals = []config.RealServer{web1}
 	seed.Virtuals = []config.VirtualServer{www}
-	seeded, err := e.store.Replace(ctx, store.Change{Author: "test", Elevated: true}, seed)
+	seeded, err := e.store.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test", Elevated: true}, seed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ func (c *Console) apiRestore(w http.ResponseWriter, r *http.Request) {
 		c.apiRefuse(w, r, err, nil)
 		return
 	}
-	ch := store.Change{Author: userOf(r), Base: base, Note: fmt.Sprintf("api: restored revision %d", serial)}
+	ch := store.Change{Role: requestScope(r), Author: userOf(r), Token: tokenNameOf(r), Base: base, Note: fmt.Sprintf("api: restored revision %d", serial)}
 	mode, _ := applyOf(r) // checked by apiEdit
 	var (
 		saved *config.Config

@@ -180,7 +180,7 @@ func (c *Console) apiStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	if revs, err := c.store.Revisions(r.Context(), 0, 10); err == nil {
 		for _, rev := range revs {
-			out.Events = append(out.Events, apiEvent{Time: rev.Created.UTC(), Kind: "config", Subject: rev.Author,
+			out.Events = append(out.Events, apiEvent{Time: rev.Created.UTC(), Kind: "config", Subject: rev.By(),
 				Text: "serial " + itoa(rev.Serial) + ": " + rev.Summary})
 		}
 	}

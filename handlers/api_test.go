@@ -821,7 +821,7 @@ func (apiHealth0) Events(n int) []engine.Event {
 func TestAPIStatus(t *testing.T) {
 	e := newEnv(t, true)
 	e.seed(t)
-	if _, err := e.store.Update(context.Background(), store.Change{Author: "test"}, func(c *config.Config) error {
+	if _, err := e.store.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		c.Virtuals[0].Active, c.Virtuals[0].Reals[0].Active = true, true
 		c.Virtuals[0].Reals = append(c.Virtuals[0].Reals, config.RealServer{Name: "web2", Address: netip.MustParseAddr("10.0.0.2"), Weight: 1})
 		return nil

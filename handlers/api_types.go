@@ -309,10 +309,11 @@ type apiRevision struct {
 	Serial  int64     `json:"serial"`
 	Created time.Time `json:"created"`
 	Author  string    `json:"author"`
+	Token   string    `json:"token,omitempty"` // the API token Author made it with
 	Summary string    `json:"summary"`
 	Current bool      `json:"current"`
 }
 
 func apiRevisionOf(r store.Revision, current int64) apiRevision {
-	return apiRevision{Serial: r.Serial, Created: r.Created.UTC(), Author: r.Author, Summary: r.Summary, Current: r.Serial == current}
+	return apiRevision{Serial: r.Serial, Created: r.Created.UTC(), Author: r.Author, Token: r.Token, Summary: r.Summary, Current: r.Serial == current}
 }

@@ -7,9 +7,7 @@ package handlers
 // revision, a password, the peer secret, a token, an expired session) is
 // recorded by the store in the change's own transaction.
 //
-// Who may read it: an admin. Every console user is one today; the check,
-// for when users have roles, goes in adminOnly (the pages) and is the admin
-// scope of GET /api/v1/audit (scopes.go).
+// Who may read it: an admin (pageRole and apiScope, scopes.go).
 
 import (
 	"context"
@@ -37,12 +35,6 @@ const (
 	// it, the others are counted together.
 	maxStorms = 1024
 )
-
-// adminOnly guards what an admin only may see. Every console user is an
-// admin until users have roles: then the role check goes here.
-func (c *Console) adminOnly(h http.HandlerFunc) http.HandlerFunc {
-	return h
-}
 
 // audit appends an entry for a handler; a failure to record is logged, and
 // does not undo what was done.

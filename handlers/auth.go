@@ -77,7 +77,7 @@ func (c *Console) setupOpen(r *http.Request) bool {
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	if _, err := c.sessionUser(r); err == nil {
+	if _, err := c.session(r); err == nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}

@@ -38,6 +38,8 @@ func walkRoutes(t *testing.T, c *Console, vid, rid int64) []route {
 				return strconv.FormatInt(rid, 10)
 			case "serial", "tid":
 				return "1"
+			case "name":
+				return "admin"
 			}
 			t.Fatalf("route %s has a parameter this test does not know", pattern)
 			return ""

@@ -122,7 +122,7 @@ func TestBrowserPendingChanges(t *testing.T) {
 	if err := first.st.SetPassword(ctx, "admin", testPassword); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := first.st.Update(ctx, store.Change{Author: "test"}, func(c *config.Config) error {
+	if _, err := first.st.Update(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		c.Global.Network = config.NAT
 		vs := config.NewVirtual("www")
 		vs.Active, vs.Address, vs.CheckKind = true, svc.Addr, "tcp"

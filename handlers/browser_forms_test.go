@@ -252,7 +252,7 @@ func TestBrowserReloadAfterSaveIsAGet(t *testing.T) {
 		}, "/account"},
 		{"token", "/tokens", func() {
 			fill(t, ctx, map[string]string{"name": "ci"})
-			step(t, ctx, "choosing the scope", chromedp.Click(chromedp.ID("scope-read")))
+			step(t, ctx, "choosing the scope", chromedp.Click(chromedp.ID("scope-viewer")))
 		}, "/tokens"},
 		{"peer secret", "/redundancy", nil, "/redundancy"},
 	}

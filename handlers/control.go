@@ -260,7 +260,7 @@ func (c *Console) recentEvents(revs []store.Revision) []web.Event {
 		}
 	}
 	for _, rev := range revs {
-		evs = append(evs, web.Event{When: rev.Created, Kind: "config", Subject: rev.Author,
+		evs = append(evs, web.Event{When: rev.Created, Kind: "config", Subject: rev.By(),
 			Text: fmt.Sprintf("serial %d: %s", rev.Serial, rev.Summary)})
 	}
 	slices.SortStableFunc(evs, func(a, b web.Event) int { return b.When.Compare(a.When) })

@@ -27,7 +27,7 @@ func (s fixedStatus) Status() engine.Status { return engine.Status(s) }
 func TestControlShowsWhatTheEngineWouldProgram(t *testing.T) {
 	e := newEnv(t, true)
 	e.seed(t)
-	if _, err := e.store.Update(context.Background(), store.Change{Author: "test"}, func(c2 *config.Config) error {
+	if _, err := e.store.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c2 *config.Config) error {
 		c2.Virtuals[0].Active = true
 		c2.Virtuals[0].Reals[0].Active = true
 		return nil

@@ -80,7 +80,7 @@ func dashboard1000x10(b *testing.B) (*Console, *httptest.Server, *http.Client) {
 		cfg.Virtuals = append(cfg.Virtuals, vs)
 		tbl.Services = append(tbl.Services, svc)
 	}
-	saved, err := st.Replace(ctx, store.Change{Author: "bench"}, cfg)
+	saved, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "bench"}, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

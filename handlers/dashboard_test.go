@@ -139,7 +139,7 @@ func TestBrowserDashboardUpdatesItself(t *testing.T) {
 	e := newEnv(t, true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err := e.store.Update(ctx, store.Change{Author: "test"}, func(c *config.Config) error {
+	_, err := e.store.Update(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		vs := config.NewVirtual("www")
 		vs.Active, vs.Address, vs.CheckKind = true, netip.MustParseAddr("192.0.2.10"), "tcp"
 		vs.CheckTimeout, vs.Reentry = 200*time.Millisecond, 200*time.Millisecond

@@ -53,7 +53,7 @@ func (f *fakeDR) Last(t direct.Target) (direct.Result, bool) {
 // NAT; mail (192.0.2.25:25) with web1 too, by direct routing.
 func seedDirect(t *testing.T, e *testEnv) *config.Config {
 	t.Helper()
-	cfg, err := e.store.Update(context.Background(), store.Change{Author: "test"}, func(c *config.Config) error {
+	cfg, err := e.store.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		c.Global.Network = config.NAT
 		www := config.NewVirtual("www")
 		www.Address, www.Port = netip.MustParseAddr("192.0.2.10"), 80

@@ -62,7 +62,7 @@ func (c *Console) editing(r *http.Request) (*config.Config, stamp, error) {
 // form was filled from; elevated when the user re-entered their password
 // (see reauth). It returns the draft.
 func (c *Console) update(ctx context.Context, r *http.Request, st stamp, elevated bool, fn func(*config.Config) error) (*config.Config, error) {
-	d, err := c.store.EditDraft(ctx, store.Change{Author: userOf(r), Base: st.serial, Elevated: elevated}, st.draft, fn)
+	d, err := c.store.EditDraft(ctx, store.Change{Role: requestScope(r), Author: userOf(r), Base: st.serial, Elevated: elevated}, st.draft, fn)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (c *Console) applyDraft(w http.ResponseWriter, r *http.Request) {
 	if n > 0 {
 		a.Rollback, a.Delay = time.Duration(n)*c.rollbackUnit, fmt.Sprintf("%d %s", n, c.unitName(n))
 	}
-	saved, err := c.store.ApplyDraft(r.Context(), store.Change{Author: userOf(r)}, a)
+	saved, err := c.store.ApplyDraft(r.Context(), store.Change{Role: requestScope(r), Author: userOf(r)}, a)
 	var (
 		dc *store.DraftConflictError
 		me *store.MergeError

@@ -33,14 +33,14 @@ func BenchmarkPendingPage1000x10(b *testing.B) {
 		}
 	}
 	b.Run("no-draft", page)
-	if _, err := st.EditDraft(ctx, store.Change{Author: "admin"}, 0, func(c *config.Config) error {
+	if _, err := st.EditDraft(ctx, store.Change{Role: store.ScopeAdmin, Author: "admin"}, 0, func(c *config.Config) error {
 		c.Virtuals[0].Reals[0].Weight = 5
 		return nil
 	}); err != nil {
 		b.Fatal(err)
 	}
 	b.Run("draft", page)
-	if _, err := st.Update(ctx, store.Change{Author: "bench"}, func(c *config.Config) error {
+	if _, err := st.Update(ctx, store.Change{Role: store.ScopeAdmin, Author: "bench"}, func(c *config.Config) error {
 		c.Virtuals[999].Port = 8080
 		return nil
 	}); err != nil {

@@ -143,7 +143,7 @@ func place(err error, f *web.Form, p *web.Page, sc scope) int {
 	case errors.As(err, &ce):
 		p.Errors = []string{fmt.Sprintf("%s changed the configuration (serial %d: %s) after you loaded this page. "+
 			"Your values are below, not saved: check them against the new configuration and ACCEPT again.",
-			ce.Current.Author, ce.Current.Serial, ce.Current.Summary)}
+			ce.Current.By(), ce.Current.Serial, ce.Current.Summary)}
 		f.Serial = ce.Current.Serial
 		return http.StatusConflict
 	case errors.As(err, &dc):

@@ -283,8 +283,8 @@ func (c *Console) routes() http.Handler {
 	r.Post("/review/discard", c.discard)
 	r.Post("/confirm", c.confirm)
 
-	r.Get("/audit", c.adminOnly(c.auditPage)) // audit.go
-	r.Get("/audit.jsonl", c.adminOnly(c.auditExport))
+	r.Get("/audit", c.auditPage) // audit.go
+	r.Get("/audit.jsonl", c.auditExport)
 	r.Get("/history", c.history)
 	r.Get("/history/{serial:[0-9]+}", c.revision)
 	r.Post("/history/{serial:[0-9]+}/restore", c.writable(c.restore))
@@ -304,6 +304,7 @@ func (c *Console) routes() http.Handler {
 	c.mux = r
 	var h http.Handler = r
 	h = c.readBodies(h)
+	h = c.requirePageRole(h)
 	h = c.requireSession(h)
 	h = c.bound(h)
 	h = http.NewCrossOriginProtection().Handler(h)
@@ -342,7 +343,7 @@ func (c *Console) requireSession(next http.Handler) http.Handler {
 			c.serveWithToken(w, r, token, next)
 			return
 		}
-		user, err := c.sessionUser(r)
+		sess, err := c.session(r)
 		if err != nil {
 			if !errors.Is(err, store.ErrNoSession) {
 				c.log.Error("reading a session", "err", err)
@@ -369,22 +370,19 @@ func (c *Console) requireSession(next http.Handler) http.Handler {
 			http.Error(w, "login required", http.StatusUnauthorized)
 			return
 		}
-		ctx := context.WithValue(r.Context(), userKey{}, user)
-		ctx = store.WithActor(ctx, store.Actor{Name: user, Client: clientIP(r)})
+		ctx := context.WithValue(r.Context(), userKey{}, sess.User)
+		ctx = withScope(ctx, sess.Role)
+		ctx = store.WithActor(ctx, store.Actor{Name: sess.User, Client: clientIP(r)})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
-func (c *Console) sessionUser(r *http.Request) (string, error) {
+func (c *Console) session(r *http.Request) (store.Session, error) {
 	ck, err := r.Cookie(c.sessionCookie(r))
 	if err != nil || ck.Value == "" {
-		return "", store.ErrNoSession
+		return store.Session{}, store.ErrNoSession
 	}
-	s, err := c.store.Session(r.Context(), ck.Value, c.policy)
-	if err != nil {
-		return "", err
-	}
-	return s.User, nil
+	return c.store.Session(r.Context(), ck.Value, c.policy)
 }
 
 // userOf returns the logged-in user of a request that passed requireSession.
@@ -438,7 +436,8 @@ func (c *Console) page(w http.ResponseWriter, r *http.Request, title, tab string
 	if serial == 0 && userOf(r) != "" {
 		serial, _ = c.store.Serial(r.Context())
 	}
-	p := web.Page{Title: title, Tab: tab, User: userOf(r), Serial: serial, Flash: takeFlash(w, r)}
+	p := web.Page{Title: title, Tab: tab, User: userOf(r), Serial: serial, Flash: takeFlash(w, r),
+		Role: store.RoleName(requestScope(r))}
 	p.Standby, p.ActiveURL = c.standby()
 	if p.User != "" {
 		c.pending(r, &p)

@@ -141,7 +141,7 @@ func (e *testEnv) applied(t *testing.T, c *http.Client) *config.Config {
 // seed gives the console a virtual server with one real server.
 func (e *testEnv) seed(t *testing.T) *config.Config {
 	t.Helper()
-	c, err := e.store.Update(context.Background(), store.Change{Author: "test"}, func(c *config.Config) error {
+	c, err := e.store.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		vs := config.NewVirtual("www")
 		vs.Address = netip.MustParseAddr("192.0.2.10")
 		rs := config.NewReal("web1")

@@ -28,7 +28,7 @@ const historyPage = 50
 const maxUpload = imports.MaxSize
 
 func revisionRow(r store.Revision, current int64) web.RevisionRow {
-	return web.RevisionRow{Serial: r.Serial, When: r.Created, Author: r.Author, Summary: r.Summary, Current: r.Serial == current}
+	return web.RevisionRow{Serial: r.Serial, When: r.Created, Author: r.By(), Summary: r.Summary, Current: r.Serial == current}
 }
 
 func (c *Console) history(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +104,7 @@ func (c *Console) restore(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := c.store.RestoreDraft(r.Context(), store.Change{Author: userOf(r), Base: st.serial, Elevated: elevated}, st.draft, serial)
+	d, err := c.store.RestoreDraft(r.Context(), store.Change{Role: requestScope(r), Author: userOf(r), Base: st.serial, Elevated: elevated}, st.draft, serial)
 	c.afterReplace(w, r, draftConfig(d), err, fmt.Sprintf("Revision %d restored", serial), f, nil, again)
 }
 
@@ -269,7 +269,7 @@ func (c *Console) importCf(w http.ResponseWriter, r *http.Request) {
 	cur, _, err := c.editing(r)
 	if err == nil {
 		var d *store.Draft
-		d, err = c.store.ReplaceDraft(r.Context(), store.Change{Author: userOf(r), Base: st.serial, Note: "import of " + name, Elevated: elevated}, st.draft, read.Over(cur))
+		d, err = c.store.ReplaceDraft(r.Context(), store.Change{Role: requestScope(r), Author: userOf(r), Base: st.serial, Note: "import of " + name, Elevated: elevated}, st.draft, read.Over(cur))
 		saved = draftConfig(d)
 	}
 	if c.showImported(w, r, saved, err, name, read.Warnings) {

@@ -257,7 +257,7 @@ func TestRestoreNeedsThePassword(t *testing.T) {
 	e := newClockEnv(t)
 	c := e.login(t)
 	e.seed(t)
-	elevated := store.Change{Author: "root", Elevated: true}
+	elevated := store.Change{Role: store.ScopeAdmin, Author: "root", Elevated: true}
 	first, err := e.store.Update(context.Background(), elevated, func(c *config.Config) error {
 		c.Virtuals[0].SendProgram = "/bin/true %h"
 		return nil
@@ -288,7 +288,7 @@ func TestRestoreNeedsThePassword(t *testing.T) {
 		t.Fatalf("with the password = %d, %+v", a.code, got)
 	}
 	// Back to a revision with the same program: no password.
-	if _, err := e.store.Update(context.Background(), store.Change{Author: "test"}, func(c *config.Config) error {
+	if _, err := e.store.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		c.Virtuals[0].Port = 81
 		return nil
 	}); err != nil {

@@ -54,7 +54,7 @@ func (stubPreview) Preview(context.Context, *config.Config) (*engine.Plan, error
 func TestReviewSaysWhatWillHappen(t *testing.T) {
 	e := newEnv(t, true)
 	cfg := e.seed(t)
-	if _, err := e.store.Update(context.Background(), store.Change{Author: "test"}, func(c *config.Config) error {
+	if _, err := e.store.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		c.Virtuals[0].Active, c.Virtuals[0].Reals[0].Active = true, true
 		return nil
 	}); err != nil {
@@ -68,7 +68,7 @@ func TestReviewSaysWhatWillHappen(t *testing.T) {
 	e.console.failover = fixedFailover{Pair: true, Role: failover.Active, Pulse: pulse.Status{Peer: pulse.PeerStatus{Heard: true}}, InSync: true}
 	c := e.login(t)
 	vs := cfg.Virtuals[0]
-	_, err := e.store.EditDraft(context.Background(), store.Change{Author: "admin", Elevated: true}, 0, func(c *config.Config) error {
+	_, err := e.store.EditDraft(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "admin", Elevated: true}, 0, func(c *config.Config) error {
 		www := &c.Virtuals[0]
 		www.Device = "eth7:1"
 		www.Reals[0].Active = false

@@ -1,20 +1,25 @@
 package handlers
 
-// Scopes: what a credential may do through the API. An API token has the
-// scope it was made with (read < operator < admin); a console session is
-// admin, until console users have roles.
+// Roles: what a console user or an API token may do. A console user has a
+// role (viewer, operator, admin: store.Scope values) and an API token the
+// scope it was made with; both are the request's scope (requestScope).
 //
-// One table, apiScope, says what each route and method needs, and one
-// middleware in front of every API route, requireScope, consults it before
-// any handler runs: a route added later cannot forget it, since a route
-// missing from the table is refused to everyone (and
-// TestEveryAPIRouteHasAScope fails). The operator scope may use a PUT of a
-// real server, but only to change its weight or state: that is checked on
-// the change itself, inside the store's transaction (allowedChange), not
-// on which fields the body had; the same for a change made to the caller's
-// draft (?apply=draft), and for the draft as a whole at APPLY.
+// Two tables say what each route and method needs: pageRole for the
+// console's pages and forms, apiScope for the API (relative to /api/v1).
+// Two middlewares consult them before any handler runs:
+// requirePageRole in front of the console's router, requireScope in front
+// of the API's. A route added later cannot forget them, since a route
+// missing from its table is refused to everyone (and
+// TestEveryRouteHasARole fails). TestRolesWalk walks every route with a
+// session and a token of each role against the README's table.
 //
-// Whatever the scope, a change that adds or alters a program the
+// Those tables refuse by route. What a change does is checked by the
+// store, in its write path, against the same role (store.Allowed): an
+// operator's ACCEPT on a real server, or APPLY of their pending changes,
+// may change weights and states and nothing else, whatever the form
+// sent.
+//
+// Whatever the role, a change that adds or alters a program the
 // directors run as root needs a console session and the user's password,
 // which the store enforces (store.ErrNeedsPassword); and a token cannot
 // make a token.
@@ -23,13 +28,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"reflect"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/store"
+	"github.com/lvsconsole/lvsconsole/web"
 )
 
 // apiScope returns the scope a route of the API needs: method and pattern
@@ -41,25 +45,27 @@ func apiScope(method, pattern string) (store.Scope, bool) {
 		"GET /virtual", "GET /virtual/{vid}", "GET /virtual/{vid}/real", "GET /virtual/{vid}/real/{rid}",
 		"GET /virtual/{vid}/direct",
 		"GET /history", "GET /history/{serial}", "GET /history/{serial}/config.cf",
-		"GET /tokens":
+		// Everyone's own tokens, up to their role (the store's rule);
+		// an admin manages everyone's. A token never makes one.
+		"GET /tokens", "POST /tokens":
 		return store.ScopeRead, true
-	case "POST /virtual/{vid}/activate", "POST /virtual/{vid}/deactivate",
-		"POST /virtual/{vid}/real/{rid}/activate", "POST /virtual/{vid}/real/{rid}/deactivate",
-		"PUT /virtual/{vid}/real/{rid}", // its weight and state only: see allowedChange
+	case "POST /virtual/{vid}/real/{rid}/activate", "POST /virtual/{vid}/real/{rid}/deactivate",
+		"PUT /virtual/{vid}/real/{rid}", // its weight and state only: see store.Allowed
 		// The caller's pending changes are writes in preparation, even to
 		// read: the lowest scope that writes. An operator's draft holds
-		// only what an operator may change (allowedChange on each edit),
-		// and APPLY checks the draft as a whole (allowedDraft), since the
-		// token's owner may have made it in the console.
+		// only what an operator may change (store.Allowed on each edit),
+		// and APPLY checks the draft as a whole, since the token's owner
+		// may have made it in the console.
 		"GET /draft", "GET /draft/review", "DELETE /draft", "POST /draft/apply",
 		"POST /confirm":
 		return store.ScopeOperator, true
 	case "PUT /config.cf", "PUT /global", "PUT /redundancy", "POST /redundancy/reset",
 		"POST /virtual", "PUT /virtual/{vid}", "DELETE /virtual/{vid}",
+		"POST /virtual/{vid}/activate", "POST /virtual/{vid}/deactivate", // a whole service
 		"POST /virtual/{vid}/real", "DELETE /virtual/{vid}/real/{rid}",
 		"POST /history/{serial}/restore",
-		"POST /tokens", "DELETE /tokens/{tid}",
-		"GET /audit": // who did what: the admins'
+		"DELETE /tokens/{tid}", // with a token: an admin's only
+		"GET /audit":           // who did what: the admins'
 		return store.ScopeAdmin, true
 	}
 	return store.ScopeNone, false
@@ -92,16 +98,12 @@ func routeKey(pattern string) string {
 
 type scopeKey struct{}
 
-// requestScope returns what the request's credential may do: its API token's
-// scope, admin for a console session, none without either.
+// requestScope returns what the request's credential may do: its API
+// token's scope, or the session's user's role as it is now; none without
+// either.
 func requestScope(r *http.Request) store.Scope {
-	if s, ok := r.Context().Value(scopeKey{}).(store.Scope); ok {
-		return s
-	}
-	if userOf(r) != "" {
-		return store.ScopeAdmin
-	}
-	return store.ScopeNone
+	s, _ := r.Context().Value(scopeKey{}).(store.Scope)
+	return s
 }
 
 // withScope records the scope of the request's credential.
@@ -134,7 +136,8 @@ func (c *Console) requireScope(routes chi.Routes) func(http.Handler) http.Handle
 			}
 			if have := requestScope(r); !have.Allows(need) {
 				writeJSON(w, http.StatusForbidden, apiError{
-					Error: fmt.Sprintf("%s %s needs a token of scope %s or above; this one's scope is %s", r.Method, route, need, have),
+					Error: fmt.Sprintf("%s %s needs the %s role (a token's scope %s) or above; yours is %s", r.Method, route,
+						store.RoleName(need), need, store.RoleName(have)),
 					Scope: need.String(), TokenScope: have.String(),
 				})
 				return
@@ -144,59 +147,79 @@ func (c *Console) requireScope(routes chi.Routes) func(http.Handler) http.Handle
 	}
 }
 
-// scopeError refuses a change that goes beyond what the credential's scope
-// allows.
-type scopeError struct {
-	have, need store.Scope
-	changes    []string // what it would change beyond the scope, as config.Diff says it
+// pageRole returns the role a console route needs: method and pattern as
+// routeKey writes it. false: the route has no entry, and nobody may use
+// it. A viewer reads every page; an operator also changes the state and
+// weight of real servers and applies their own pending changes; an admin
+// does everything else. HEAD is GET.
+func pageRole(method, pattern string) (store.Scope, bool) {
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	switch method + " " + pattern {
+	case "GET /", "GET /account", "GET /control", "GET /control/stream",
+		"GET /global", "GET /redundancy",
+		"GET /virtual", "GET /virtual/{vid}", "GET /virtual/{vid}/scripts",
+		"GET /virtual/{vid}/real", "GET /virtual/{vid}/real/{rid}",
+		"GET /review", "GET /history", "GET /history/{serial}", "GET /export", "GET /metrics",
+		"POST /logout", "POST /account", // their own password
+		"GET /tokens", "POST /tokens", "POST /tokens/{tid}/revoke": // their own tokens; an admin everyone's
+		return store.ScopeRead, true
+	case "POST /virtual/{vid}/real/{rid}", // weight and state only: store.Allowed
+		"POST /virtual/{vid}/real/{rid}/activate", "POST /virtual/{vid}/real/{rid}/drcheck",
+		"POST /review/apply", "POST /review/discard", "POST /confirm":
+		return store.ScopeOperator, true
+	case "POST /global", "POST /redundancy", "POST /redundancy/reset", "POST /redundancy/secret",
+		"GET /virtual/new", "POST /virtual/new", "POST /virtual/{vid}",
+		"POST /virtual/{vid}/activate", "POST /virtual/{vid}/delete", "POST /virtual/{vid}/scripts",
+		"GET /virtual/{vid}/real/new", "POST /virtual/{vid}/real/new", "POST /virtual/{vid}/real/{rid}/delete",
+		"POST /history/{serial}/restore", "POST /import",
+		"GET /audit", "GET /audit.jsonl",
+		"GET /users", "POST /users", "POST /users/password",
+		"POST /users/{name}/disable", "POST /users/{name}/enable", "POST /users/{name}/remove", "POST /users/{name}/role":
+		return store.ScopeAdmin, true
+	}
+	return store.ScopeNone, false
 }
 
-func (e *scopeError) Error() string {
-	allows := "reads only"
-	if e.have == store.ScopeOperator {
-		allows = "may only activate, deactivate and change the weight of servers"
-	}
-	return fmt.Sprintf("a token of scope %s %s, and this change also makes: %s; that needs scope %s",
-		e.have, allows, strings.Join(e.changes, "; "), e.need)
-}
-
-// allowedChange reports whether a credential of scope have may change old
-// into next: admin anything, operator only the state (active) of virtual
-// and real servers and the weight of real servers, read nothing.
-func allowedChange(have store.Scope, old, next *config.Config) error {
-	if have.Allows(store.ScopeAdmin) {
-		return nil
-	}
-	rest := next.Clone()
-	if have.Allows(store.ScopeOperator) {
-		unchangeState(old, rest)
-	}
-	if reflect.DeepEqual(old, rest) {
-		return nil
-	}
-	changes := config.Diff(old, rest)
-	if len(changes) == 0 { // a difference Diff does not word, such as the serial
-		changes = []string{"a change of the configuration"}
-	}
-	return &scopeError{have: have, need: store.ScopeAdmin, changes: changes}
-}
-
-// unchangeState gives next's virtual and real servers old's state and
-// weights, entry by entry (by id), so that what is left to compare is
-// what an operator may not change.
-func unchangeState(old, next *config.Config) {
-	for i := range next.Virtuals {
-		vs := &next.Virtuals[i]
-		_, prev := virtualByID(old, vs.ID)
-		if vs.ID == 0 || prev == nil {
-			continue
+// requirePageRole refuses, before its handler runs, a request to a
+// console route that the user's role does not allow: 403 with a page that
+// says which role it needs. The API (requireScope), the public paths and
+// paths of no route go on.
+func (c *Console) requirePageRole(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if publicPath(r.URL.Path) || apiPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
 		}
-		vs.Active = prev.Active
-		for j := range vs.Reals {
-			rs := &vs.Reals[j]
-			if _, p := realByID(prev, rs.ID); rs.ID != 0 && p != nil {
-				rs.Active, rs.Weight = p.Active, p.Weight
-			}
+		pattern := c.mux.Find(chi.NewRouteContext(), r.Method, r.URL.EscapedPath())
+		if pattern == "" || strings.HasPrefix(pattern, "/static/") {
+			next.ServeHTTP(w, r)
+			return
 		}
+		route := routeKey(pattern)
+		need, ok := pageRole(r.Method, route)
+		if !ok {
+			c.log.Error("a console route has no role: add it to pageRole", "method", r.Method, "route", route)
+		}
+		if have := requestScope(r); !ok || !have.Allows(need) {
+			c.refuseRole(w, r, have, need, ok)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// refuseRole answers 403 with a page that names the role needed.
+func (c *Console) refuseRole(w http.ResponseWriter, r *http.Request, have, need store.Scope, known bool) {
+	c.log.Warn("refused for the user's role", "user", userOf(r), "role", store.RoleName(have),
+		"method", r.Method, "path", r.URL.Path, "need", store.RoleName(need))
+	p := c.page(w, r, "Not allowed", "", 0)
+	p.ErrorsHead = "Not allowed:"
+	msg := fmt.Sprintf("this is for the %s role; you are %s. An admin can change your role.", store.RoleName(need), store.RoleName(have))
+	if !known {
+		msg = "this page has no role yet, so nobody may use it."
 	}
+	p.Errors = []string{msg}
+	c.render(w, r, http.StatusForbidden, web.NotFound(p))
 }

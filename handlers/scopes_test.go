@@ -38,7 +38,7 @@ func forbidden(t *testing.T, a answer, need, have store.Scope) apiError {
 	t.Helper()
 	ref := refusal(t, a)
 	if a.code != http.StatusForbidden || ref.Scope != need.String() || ref.TokenScope != have.String() ||
-		!strings.Contains(ref.Error, "scope "+need.String()) || !strings.Contains(ref.Error, have.String()) {
+		!strings.Contains(ref.Error, store.RoleName(need)) || !strings.Contains(ref.Error, store.RoleName(have)) {
 		t.Errorf("answer %d %+v, want 403 naming scopes %s and %s", a.code, ref, need, have)
 	}
 	return ref
@@ -129,6 +129,12 @@ func TestReadToken(t *testing.T) {
 			t.Errorf("%s %s with a read token = %d, want 403: %s", method, path, a.code, a.body)
 			continue
 		}
+		if rt == "POST /tokens" { // a session's, whatever its role: no token makes one
+			if !strings.Contains(a.body, "an API token cannot make another") {
+				t.Errorf("POST /tokens with a read token: %s", a.body)
+			}
+			continue
+		}
 		forbidden(t, a, need, store.ScopeRead)
 	}
 	req, _ := http.NewRequest("GET", e.srv.URL+"/metrics", nil)
@@ -153,11 +159,9 @@ func TestOperatorToken(t *testing.T) {
 	op := e.api(t, nil, e.scopedToken(t, store.ScopeOperator))
 	real := func() config.RealServer { return e.config(t).Virtuals[0].Reals[0] }
 
-	op.expect(http.StatusOK, "POST", vp+"/activate", nil)
-	if !e.config(t).Virtuals[0].Active {
-		t.Error("activate did not activate")
-	}
-	op.expect(http.StatusOK, "POST", vp+"/deactivate", nil)
+	// A virtual server is a whole service: the admins'.
+	forbidden(t, op.call("POST", vp+"/activate", nil), store.ScopeAdmin, store.ScopeOperator)
+	forbidden(t, op.call("POST", vp+"/deactivate", nil), store.ScopeAdmin, store.ScopeOperator)
 	op.expect(http.StatusOK, "POST", rp+"/activate", nil)
 	if !real().Active {
 		t.Error("activating the real server did not")
@@ -228,7 +232,7 @@ func TestOperatorChange(t *testing.T) {
 		want string // "" allowed, else in the error
 	}{
 		{"nothing", func(c *config.Config) {}, ""},
-		{"activate a virtual server", func(c *config.Config) { c.Virtuals[0].Active = true }, ""},
+		{"activate a virtual server", func(c *config.Config) { c.Virtuals[0].Active = true }, "virtual server www: Active (active) off -> on"},
 		{"activate a real server", func(c *config.Config) { c.Virtuals[0].Reals[0].Active = true }, ""},
 		{"weight", func(c *config.Config) { c.Virtuals[0].Reals[0].Weight = 9 }, ""},
 		{"weight and active", func(c *config.Config) { c.Virtuals[0].Reals[0].Weight, c.Virtuals[0].Reals[0].Active = 0, true }, ""},
@@ -251,18 +255,18 @@ func TestOperatorChange(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			old, next := base(), base()
 			tc.edit(next)
-			err := allowedChange(store.ScopeOperator, old, next)
+			err := store.Allowed(store.ScopeOperator, old, next)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("refused: %v", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Errorf("error %v, want it to say %q", err, tc.want)
 			}
-			if err := allowedChange(store.ScopeAdmin, old, next); err != nil {
+			if err := store.Allowed(store.ScopeAdmin, old, next); err != nil {
 				t.Errorf("admin refused: %v", err)
 			}
 			if tc.name != "nothing" {
-				if err := allowedChange(store.ScopeRead, old, next); err == nil {
+				if err := store.Allowed(store.ScopeRead, old, next); err == nil {
 					t.Error("a read scope may change it")
 				}
 			}
@@ -288,14 +292,14 @@ func TestAdminTokenCannotChangePrograms(t *testing.T) {
 		t.Fatal("an admin token did not change a port")
 	}
 	// Revision withTrue has a send_program, the current one another.
-	withTrue, err := e.store.Update(context.Background(), store.Change{Author: "root", Elevated: true}, func(c *config.Config) error {
+	withTrue, err := e.store.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "root", Elevated: true}, func(c *config.Config) error {
 		c.Virtuals[0].SendProgram = "/bin/true %h %p"
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.Update(context.Background(), store.Change{Author: "root", Elevated: true}, func(c *config.Config) error {
+	if _, err := e.store.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "root", Elevated: true}, func(c *config.Config) error {
 		c.Virtuals[0].SendProgram = "/usr/bin/true %h"
 		return nil
 	}); err != nil {
@@ -401,8 +405,8 @@ func TestTokenScopeIsChosen(t *testing.T) {
 		code int
 		msg  string
 	}{
-		`{"name": "x"}`:                  {http.StatusUnprocessableEntity, "scope: is required: choose read, operator or admin"},
-		`{"name": "x", "scope": "root"}`: {http.StatusUnprocessableEntity, `scope: "root" is not a scope: choose read, operator or admin`},
+		`{"name": "x"}`:                  {http.StatusUnprocessableEntity, "scope: is required: choose viewer, operator or admin"},
+		`{"name": "x", "scope": "root"}`: {http.StatusUnprocessableEntity, `scope: "root" is not a scope: choose viewer (or read), operator or admin`},
 		`{"name": "x", "scope": ""}`:     {http.StatusUnprocessableEntity, "scope: is required"},
 		`{"name": "x", "scope": 3}`:      {http.StatusBadRequest, "scope: number is not allowed here: use a string"},
 	} {
@@ -417,7 +421,7 @@ func TestTokenScopeIsChosen(t *testing.T) {
 	}
 
 	page := get(t, c, e.srv.URL+"/tokens")
-	for _, want := range []string{`role="radiogroup"`, `name="scope" id="scope-read" value="read"`, `id="scope-operator" value="operator"`, `id="scope-admin" value="admin"`,
+	for _, want := range []string{`role="radiogroup"`, `name="scope" id="scope-viewer" value="viewer"`, `id="scope-operator" value="operator"`, `id="scope-admin" value="admin"`,
 		"dashboards", "weight", "your password"} {
 		if !strings.Contains(page.body, want) {
 			t.Errorf("the TOKENS page lacks %q", want)

@@ -82,7 +82,7 @@ func (s *sseReader) next() (sseEvent, error) {
 // line that cuts the rest of the fragment off.
 func TestStreamSplitsCR(t *testing.T) {
 	e := newEnv(t, true)
-	if _, err := e.store.Update(context.Background(), store.Change{Author: "test", Note: "first\rsecond\r\nthird"},
+	if _, err := e.store.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "test", Note: "first\rsecond\r\nthird"},
 		func(c *config.Config) error { c.Global.TCPTimeout = 99; return nil }); err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func TestSlowBodyIsCut(t *testing.T) {
 // is larger than small socket buffers.
 func bigConfig(t *testing.T, st *store.Store) {
 	t.Helper()
-	_, err := st.Update(context.Background(), store.Change{Author: "test"}, func(c *config.Config) error {
+	_, err := st.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		for i := range 300 {
 			vs := config.NewVirtual(fmt.Sprintf("vs%03d", i))
 			vs.Address = netip.AddrFrom4([4]byte{192, 0, 2, byte(i % 250)})

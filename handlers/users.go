@@ -4,9 +4,7 @@ package handlers
 // Users are local to each director, as API tokens and the peer secret
 // are, so these routes are open on the standby too.
 //
-// requireRole is the one place a page checks the user's role. Only the
-// USERS page uses it so far; the other pages still let every user do
-// everything, until roles are enforced on them.
+// The routes are the admins' (pageRole).
 
 import (
 	"errors"
@@ -20,58 +18,17 @@ import (
 	"github.com/lvsconsole/lvsconsole/web"
 )
 
-// roleOf returns what the request's credential may do: an API token's
-// scope, or the logged-in user's role (ScopeNone for a user disabled or
-// removed since the session was read).
-func (c *Console) roleOf(r *http.Request) (store.Scope, error) {
-	if _, ok := tokenOf(r); ok {
-		return requestScope(r), nil
-	}
-	role, err := c.store.UserRole(r.Context(), userOf(r))
-	if errors.Is(err, store.ErrNoUser) {
-		return store.ScopeNone, nil
-	}
-	return role, err
-}
-
 // roleName is the logged-in user's role as the account page shows it.
 func (c *Console) roleName(r *http.Request) string {
-	role, err := c.roleOf(r)
-	if err != nil {
-		c.log.Error("reading a user's role", "user", userOf(r), "err", err)
-	}
-	return store.RoleName(role)
-}
-
-// requireRole lets a request through to h only if its user's role allows
-// need; else it answers 403 with a page that says which role is needed.
-func (c *Console) requireRole(need store.Scope, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		have, err := c.roleOf(r)
-		if err != nil {
-			c.serverError(w, r, "reading your role", err)
-			return
-		}
-		if !have.Allows(need) {
-			c.log.Warn("refused for the user's role", "user", userOf(r), "role", store.RoleName(have), "path", r.URL.Path, "need", store.RoleName(need))
-			p := c.page(w, r, "Not allowed", "", 0)
-			p.ErrorsHead = "Not allowed:"
-			p.Errors = []string{fmt.Sprintf("this page is for the %s role; you are %s. An admin can change your role.",
-				store.RoleName(need), store.RoleName(have))}
-			c.render(w, r, http.StatusForbidden, web.NotFound(p))
-			return
-		}
-		h(w, r)
-	}
+	return store.RoleName(requestScope(r))
 }
 
 func (c *Console) userRoutes(r chi.Router) {
-	admin := func(h http.HandlerFunc) http.HandlerFunc { return c.requireRole(store.ScopeAdmin, h) }
-	r.Get("/users", admin(c.usersPage))
-	r.Post("/users", admin(c.addUser))
-	r.Post("/users/password", admin(c.resetPassword))
+	r.Get("/users", c.usersPage)
+	r.Post("/users", c.addUser)
+	r.Post("/users/password", c.resetPassword)
 	for _, action := range []string{"disable", "enable", "remove", "role"} {
-		r.Post("/users/{name}/"+action, admin(c.changeUser(action)))
+		r.Post("/users/{name}/"+action, c.changeUser(action))
 	}
 }
 

@@ -78,7 +78,7 @@ func TestUsersPage(t *testing.T) {
 		} else {
 			a = post(t, ann, e.srv.URL+r.path, form)
 		}
-		if a.code != http.StatusForbidden || !strings.Contains(a.body, "this page is for the admin role; you are viewer") {
+		if a.code != http.StatusForbidden || !strings.Contains(a.body, "this is for the admin role; you are viewer") {
 			t.Errorf("viewer %s %s = %d", r.method, r.path, a.code)
 		}
 	}

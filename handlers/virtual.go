@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/store"
 	"github.com/lvsconsole/lvsconsole/web"
 )
 
@@ -447,6 +449,27 @@ func readReal(f *formReader, base config.RealServer) config.RealServer {
 	return readOver(f, config.RealFields, config.TabReal, base)
 }
 
+// readRealAs reads a real server's form as the role of r's user allows.
+// An operator's form sends the weight and the state only (the other
+// fields show disabled), so the rest is base's, and is shown as base's if
+// the form comes back; the store would refuse any other change anyway.
+func readRealAs(r *http.Request, f *formReader, base config.RealServer) config.RealServer {
+	if requestScope(r).Allows(store.ScopeAdmin) {
+		return readReal(f, base)
+	}
+	var fs config.Fields[config.RealServer]
+	for _, fl := range config.RealFields {
+		if slices.Contains(store.OperatorFields, fl.Form) {
+			fs = append(fs, fl)
+		}
+	}
+	for k, v := range formOf(config.RealFields, config.TabReal, &base, stamp{}).Values {
+		f.form.Values[k] = v
+	}
+	delete(f.form.Values, "active") // a checkbox: only what was sent counts
+	return readOver(f, fs, config.TabReal, base)
+}
+
 // realTitle is the heading of a real server's form (rs nil: ADD's), the
 // same before and after a refusal.
 func realTitle(h web.VirtualHead, rs *config.RealServer) string {
@@ -505,7 +528,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 	// Read now, and again inside the change over the entry as it is
 	// then: a refusal that never runs the change (a conflict) shows what
 	// was typed too.
-	readReal(f, base)
+	readRealAs(r, f, base)
 	vi, ri := -1, -1
 	again := func(p web.Page, code int) {
 		p.Title, p.Tab = realTitle(h, shown), web.TabVirtual
@@ -529,7 +552,7 @@ func (c *Console) saveReal(w http.ResponseWriter, r *http.Request) {
 		if rs == nil {
 			return errGone
 		}
-		*rs = readReal(f, *rs)
+		*rs = readRealAs(r, f, *rs)
 		ri, name = j, rs.Name
 		return nil
 	}, func() scope { return scope{sections: []string{"server"}, virtual: vi, real: ri} }, done, again)

@@ -146,17 +146,17 @@ func TestAuditInTransactions(t *testing.T) {
 		t.Fatal(err)
 	}
 	cur, _ := st.Config(ctx)
-	saved, err := st.Update(actx, Change{Author: "alice", Base: cur.Serial}, func(c *config.Config) error {
+	saved, err := st.Update(actx, Change{Role: ScopeAdmin, Author: "alice", Base: cur.Serial}, func(c *config.Config) error {
 		c.Global.TCPTimeout = 66
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Restore(actx, Change{Author: "alice", Note: fmt.Sprintf("restored revision %d", cur.Serial)}, cur.Serial); err != nil {
+	if _, err := st.Restore(actx, Change{Role: ScopeAdmin, Author: "alice", Note: fmt.Sprintf("restored revision %d", cur.Serial)}, cur.Serial); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Update(actx, Change{Author: "cli:root", Note: "import of lvs.cf"}, func(c *config.Config) error {
+	if _, err := st.Update(actx, Change{Role: ScopeAdmin, Author: "cli:root", Note: "import of lvs.cf"}, func(c *config.Config) error {
 		c.Global.TCPTimeout = 77
 		return nil
 	}); err != nil {

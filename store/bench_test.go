@@ -32,12 +32,12 @@ func large(nv, nr int) *config.Config {
 // diff, write one row, record the revision.
 func BenchmarkUpdateOneWeight(b *testing.B) {
 	st := openTest(b)
-	if _, err := st.Replace(ctx, Change{Author: "bench"}, large(1000, 10)); err != nil {
+	if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "bench"}, large(1000, 10)); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		if _, err := st.Update(ctx, Change{Author: "bench"}, func(c *config.Config) error {
+		if _, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "bench"}, func(c *config.Config) error {
 			c.Virtuals[500].Reals[5].Weight = int64(2 + i%100)
 			return nil
 		}); err != nil {
@@ -49,7 +49,7 @@ func BenchmarkUpdateOneWeight(b *testing.B) {
 // BenchmarkLoadConfig measures reading that configuration.
 func BenchmarkLoadConfig(b *testing.B) {
 	st := openTest(b)
-	if _, err := st.Replace(ctx, Change{Author: "bench"}, large(1000, 10)); err != nil {
+	if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "bench"}, large(1000, 10)); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
@@ -66,7 +66,7 @@ func BenchmarkReplaceLarge(b *testing.B) {
 		b.StopTimer()
 		st := openTest(b)
 		b.StartTimer()
-		if _, err := st.Replace(ctx, Change{Author: "bench"}, c); err != nil {
+		if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "bench"}, c); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -76,7 +76,7 @@ func BenchmarkReplaceLarge(b *testing.B) {
 // does at start or after another process wrote (no cache).
 func BenchmarkLoadConfigCold(b *testing.B) {
 	st := openTest(b)
-	if _, err := st.Replace(ctx, Change{Author: "bench"}, large(1000, 10)); err != nil {
+	if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "bench"}, large(1000, 10)); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
@@ -94,11 +94,11 @@ func BenchmarkEditDraftOneWeight(b *testing.B) {
 	if err := st.SetPassword(ctx, "admin", "correct horse battery"); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.Replace(ctx, Change{Author: "bench"}, large(1000, 10)); err != nil {
+	if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "bench"}, large(1000, 10)); err != nil {
 		b.Fatal(err)
 	}
 	for i := 0; b.Loop(); i++ {
-		if _, err := st.EditDraft(ctx, Change{Author: "admin"}, AnyVersion, func(c *config.Config) error {
+		if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "admin"}, AnyVersion, func(c *config.Config) error {
 			c.Virtuals[500].Reals[5].Weight = int64(2 + i%100)
 			return nil
 		}); err != nil {
@@ -112,19 +112,19 @@ func BenchmarkApplyDraft(b *testing.B) {
 	if err := st.SetPassword(ctx, "admin", "correct horse battery"); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.Replace(ctx, Change{Author: "bench"}, large(1000, 10)); err != nil {
+	if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "bench"}, large(1000, 10)); err != nil {
 		b.Fatal(err)
 	}
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		if _, err := st.EditDraft(ctx, Change{Author: "admin"}, AnyVersion, func(c *config.Config) error {
+		if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "admin"}, AnyVersion, func(c *config.Config) error {
 			c.Virtuals[500].Reals[5].Weight = int64(2 + i%100)
 			return nil
 		}); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if _, err := st.ApplyDraft(ctx, Change{Author: "admin"}, Apply{Version: AnyVersion}); err != nil {
+		if _, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "admin"}, Apply{Version: AnyVersion}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -94,7 +94,7 @@ func TestEveryRegisteredFieldSurvivesTheDatabase(t *testing.T) {
 		if s.Config.Validate() != nil {
 			continue
 		}
-		saved, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, s.Config)
+		saved, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "test", Elevated: true}, s.Config)
 		if err != nil {
 			t.Fatalf("%s at its example: %v", s.Field, err)
 		}

@@ -25,7 +25,7 @@ type ConflictError struct {
 
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("%v: you edited serial %d, but %s saved serial %d at %s (%s)",
-		ErrConflict, e.Base, e.Current.Author, e.Current.Serial,
+		ErrConflict, e.Base, e.Current.By(), e.Current.Serial,
 		e.Current.Created.Format(time.RFC3339), e.Current.Summary)
 }
 
@@ -38,6 +38,9 @@ var ErrNoChange = errors.New("nothing changed")
 // Change describes who makes a change and on which serial it is based.
 type Change struct {
 	Author string // user name, "import", "peer", ...
+	// Token is the name of the API token the change is made with, if it
+	// is: the history names it beside Author, its owner.
+	Token string
 	// Base is the serial the edit was made on; 0 skips the conflict check
 	// (imports and command-line tools that replace the whole configuration).
 	Base int64
@@ -50,6 +53,10 @@ type Change struct {
 	// program the directors run as root (ErrNeedsPassword); an API token
 	// never is.
 	Elevated bool
+	// Role is what the author may change (Allowed): a console user's
+	// role, an API token's scope; ScopeAdmin for root at the command
+	// line and the director's own changes. Zero refuses every change.
+	Role Scope
 }
 
 // Config returns the current configuration.
@@ -183,6 +190,9 @@ func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*conf
 	// Adopt is exempt: the peer secret authenticates the active
 	// director, and the standby checks each program when it runs it.
 	if at == 0 {
+		if err := Allowed(ch.Role, old, next); err != nil {
+			return nil, err
+		}
 		if err := checkPrograms(old, next, ch.Elevated); err != nil {
 			return nil, err
 		}
@@ -210,14 +220,18 @@ func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*conf
 	if err := writeConfig(ctx, tx, old, next); err != nil {
 		return nil, fmt.Errorf("saving the configuration: %w", err)
 	}
-	if err := insertRevision(ctx, tx, next, ch.Author, summary, s.now()); err != nil {
+	if err := insertRevision(ctx, tx, next, ch.Author, ch.Token, summary, s.now()); err != nil {
 		return nil, err
 	}
 	// One audit entry per revision, in its transaction.
 	a := ActorOf(ctx)
+	detail, fields := fmt.Sprintf("serial %d: %s", next.Serial, summary), map[string]string{"serial": fmt.Sprint(next.Serial), "author": ch.Author}
+	if ch.Token != "" {
+		detail = fmt.Sprintf("serial %d (token %s): %s", next.Serial, ch.Token, summary)
+		fields["token"] = ch.Token
+	}
 	err = s.auditTx(ctx, tx, AuditEntry{Actor: ch.Author, Client: a.Client, Kind: revisionKind(ch.Author, ch.Note),
-		Detail: fmt.Sprintf("serial %d: %s", next.Serial, summary),
-		Fields: map[string]string{"serial": fmt.Sprint(next.Serial), "author": ch.Author}})
+		Detail: detail, Fields: fields})
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +296,7 @@ func (s *Store) seed(ctx context.Context) error {
 		if err := writeSettings(ctx, tx, c); err != nil {
 			return fmt.Errorf("seeding the default configuration: %w", err)
 		}
-		return insertRevision(ctx, tx, c, "lvsconsole", "initial configuration", s.now())
+		return insertRevision(ctx, tx, c, "lvsconsole", "", "initial configuration", s.now())
 	})
 }
 

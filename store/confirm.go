@@ -109,7 +109,7 @@ func (s *Store) RollBack(ctx context.Context) (*config.Config, *Confirmation, er
 			return err
 		}
 		note := fmt.Sprintf("rolled back automatically to revision %d: serial %d was not confirmed within %s", c.Previous, c.Serial, c.Delay)
-		saved, err = s.saveTx(ctx, tx, Change{Author: RollbackAuthor, Note: note, Elevated: true}, func(cur *config.Config) error {
+		saved, err = s.saveTx(ctx, tx, Change{Author: RollbackAuthor, Note: note, Elevated: true, Role: ScopeAdmin}, func(cur *config.Config) error {
 			back := previous
 			if cur.Serial != applied.Serial {
 				if undone, conflicts := config.Merge(applied, cur, previous); len(conflicts) == 0 {

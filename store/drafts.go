@@ -348,6 +348,9 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 		// What this edit brings in: new to the draft and to the running
 		// configuration (what a rebase took from the running one needs no
 		// password).
+		if err := Allowed(ch.Role, prev, next); err != nil {
+			return err
+		}
 		if err := checkPrograms(prev, next, ch.Elevated, running); err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ func withUsers(t *testing.T) *Store {
 			t.Fatal(err)
 		}
 	}
-	if _, err := st.Update(ctx, Change{Author: "root"}, func(c *config.Config) error {
+	if _, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "root"}, func(c *config.Config) error {
 		www := config.NewVirtual("www")
 		www.Active, www.Address, www.Device = true, netip.MustParseAddr("192.0.2.10"), "eth0"
 		web1 := config.NewReal("web1")
@@ -46,7 +46,7 @@ func weight(w int64) func(*config.Config) error {
 func TestDraftsArePerUserUntilApplied(t *testing.T) {
 	st := withUsers(t)
 	before, _ := st.Config(ctx)
-	d, err := st.EditDraft(ctx, Change{Author: "alice", Base: before.Serial}, 0, weight(7))
+	d, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "alice", Base: before.Serial}, 0, weight(7))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestDraftsArePerUserUntilApplied(t *testing.T) {
 	if got := d.Changes(before); len(got) != 1 || !strings.Contains(got[0], "web1: Weight (weight) 1 -> 7") {
 		t.Fatalf("changes %q", got)
 	}
-	saved, err := st.ApplyDraft(ctx, Change{Author: "alice"}, Apply{Version: 1})
+	saved, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, Apply{Version: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestDraftSurvivesReopen(t *testing.T) {
 	if err := st.SetPassword(ctx, "alice", "correct horse battery"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.EditDraft(ctx, Change{Author: "alice"}, 0, func(c *config.Config) error {
+	if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, 0, func(c *config.Config) error {
 		c.Global.Primary = netip.MustParseAddr("192.0.2.1")
 		c.Virtuals = append(c.Virtuals, config.NewVirtual("new"))
 		return nil
@@ -108,7 +108,7 @@ func TestDraftSurvivesReopen(t *testing.T) {
 		t.Fatalf("after reopening: primary %v, new entry id %d (want a provisional id below 0)",
 			d.Config.Global.Primary, d.Config.Virtuals[len(d.Config.Virtuals)-1].ID)
 	}
-	saved, err := st.ApplyDraft(ctx, Change{Author: "alice"}, Apply{Version: AnyVersion})
+	saved, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, Apply{Version: AnyVersion})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestDraftSurvivesReopen(t *testing.T) {
 func TestDraftConflicts(t *testing.T) {
 	st := withUsers(t)
 	cur, _ := st.Config(ctx)
-	alice := Change{Author: "alice", Base: cur.Serial}
+	alice := Change{Role: ScopeAdmin, Author: "alice", Base: cur.Serial}
 	if _, err := st.EditDraft(ctx, alice, 0, weight(5)); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestDraftConflicts(t *testing.T) {
 		t.Fatalf("draft: %v, want ErrNoDraft", err)
 	}
 	var ce *ConflictError
-	if _, err := st.EditDraft(ctx, Change{Author: "bob", Base: cur.Serial - 1}, 0, weight(3)); !errors.As(err, &ce) {
+	if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "bob", Base: cur.Serial - 1}, 0, weight(3)); !errors.As(err, &ce) {
 		t.Fatalf("an edit on an old serial without a draft: %v", err)
 	}
 	// A draft refuses what Update refuses, all of it at once.
@@ -162,16 +162,16 @@ func TestDraftConflicts(t *testing.T) {
 func TestApplyDraftRebases(t *testing.T) {
 	st := withUsers(t)
 	cur, _ := st.Config(ctx)
-	if _, err := st.EditDraft(ctx, Change{Author: "alice", Base: cur.Serial}, 0, weight(9)); err != nil {
+	if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "alice", Base: cur.Serial}, 0, weight(9)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.EditDraft(ctx, Change{Author: "bob", Base: cur.Serial}, 0, func(c *config.Config) error {
+	if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "bob", Base: cur.Serial}, 0, func(c *config.Config) error {
 		c.Virtuals[0].Port = 8443
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.ApplyDraft(ctx, Change{Author: "bob"}, Apply{Version: 1}); err != nil {
+	if _, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "bob"}, Apply{Version: 1}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := st.Draft(ctx, "alice")
@@ -181,7 +181,7 @@ func TestApplyDraftRebases(t *testing.T) {
 	if d.Base.Serial != cur.Serial+1 || len(d.Changes(d.Base)) != 1 {
 		t.Fatalf("alice's draft on %d changes %q", d.Base.Serial, d.Changes(d.Base))
 	}
-	saved, err := st.ApplyDraft(ctx, Change{Author: "alice"}, Apply{Version: 1})
+	saved, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, Apply{Version: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,14 +195,14 @@ func TestApplyDraftRebases(t *testing.T) {
 func TestApplyDraftConflict(t *testing.T) {
 	st := withUsers(t)
 	cur, _ := st.Config(ctx)
-	if _, err := st.EditDraft(ctx, Change{Author: "alice", Base: cur.Serial}, 0, weight(9)); err != nil {
+	if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "alice", Base: cur.Serial}, 0, weight(9)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Update(ctx, Change{Author: "bob", Base: cur.Serial}, weight(4)); err != nil {
+	if _, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "bob", Base: cur.Serial}, weight(4)); err != nil {
 		t.Fatal(err)
 	}
 	var me *MergeError
-	_, err := st.ApplyDraft(ctx, Change{Author: "alice"}, Apply{Version: 1})
+	_, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, Apply{Version: 1})
 	if !errors.As(err, &me) || !errors.Is(err, ErrConflict) || len(me.Conflicts) != 1 || me.Running.Author != "bob" {
 		t.Fatalf("APPLY over a conflict: %v", err)
 	}
@@ -210,7 +210,7 @@ func TestApplyDraftConflict(t *testing.T) {
 		t.Fatalf("a refused APPLY moved the serial to %d", n)
 	}
 	// Taking the running value resolves it: the draft is then empty.
-	d, err := st.EditDraft(ctx, Change{Author: "alice"}, 1, weight(4))
+	d, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, 1, weight(4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,10 +229,10 @@ func TestDraftPrograms(t *testing.T) {
 		c.Virtuals[0].SendProgram = "/usr/bin/true %h"
 		return nil
 	}
-	if _, err := st.EditDraft(ctx, Change{Author: "alice"}, 0, program); !errors.Is(err, ErrNeedsPassword) {
+	if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, 0, program); !errors.Is(err, ErrNeedsPassword) {
 		t.Fatalf("a program into a draft without the password: %v", err)
 	}
-	d, err := st.EditDraft(ctx, Change{Author: "alice", Elevated: true}, 0, program)
+	d, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "alice", Elevated: true}, 0, program)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,13 +240,13 @@ func TestDraftPrograms(t *testing.T) {
 		t.Fatal("the draft forgot the password was given")
 	}
 	// Another edit, without the password, keeps the proof.
-	if _, err := st.EditDraft(ctx, Change{Author: "alice"}, 1, weight(3)); err != nil {
+	if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, 1, weight(3)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.ApplyDraft(ctx, Change{Author: "alice"}, Apply{Version: 2}); !errors.Is(err, ErrNeedsPassword) {
+	if _, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, Apply{Version: 2}); !errors.Is(err, ErrNeedsPassword) {
 		t.Fatalf("APPLY of a program without the proof (a token): %v", err)
 	}
-	if _, err := st.ApplyDraft(ctx, Change{Author: "alice"}, Apply{Version: 2, Proof: true}); err != nil {
+	if _, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, Apply{Version: 2, Proof: true}); err != nil {
 		t.Fatalf("APPLY from the owner's session: %v", err)
 	}
 }
@@ -259,10 +259,10 @@ func TestRollBack(t *testing.T) {
 	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	st.now = func() time.Time { return now }
 	cur, _ := st.Config(ctx)
-	if _, err := st.EditDraft(ctx, Change{Author: "alice"}, 0, weight(8)); err != nil {
+	if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, 0, weight(8)); err != nil {
 		t.Fatal(err)
 	}
-	applied, err := st.ApplyDraft(ctx, Change{Author: "alice"}, Apply{Version: 1, Rollback: 10 * time.Minute, Delay: "10 minutes"})
+	applied, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, Apply{Version: 1, Rollback: 10 * time.Minute, Delay: "10 minutes"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,10 +299,10 @@ func TestRollBack(t *testing.T) {
 	}
 
 	// Confirmed: kept.
-	if _, err := st.EditDraft(ctx, Change{Author: "alice"}, 0, weight(8)); err != nil {
+	if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, 0, weight(8)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.ApplyDraft(ctx, Change{Author: "alice"}, Apply{Version: 1, Rollback: time.Minute, Delay: "1 minute"}); err != nil {
+	if _, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, Apply{Version: 1, Rollback: time.Minute, Delay: "1 minute"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.Confirm(ctx); err != nil {
@@ -330,13 +330,13 @@ func TestWatchConfirmations(t *testing.T) {
 			rolled <- c
 		})
 	}()
-	if _, err := st.EditDraft(ctx, Change{Author: "alice"}, 0, weight(8)); err != nil {
+	if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, 0, weight(8)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.ApplyDraft(ctx, Change{Author: "alice"}, Apply{Version: 1, Rollback: 300 * time.Millisecond, Delay: "0.3 seconds"}); err != nil {
+	if _, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "alice"}, Apply{Version: 1, Rollback: 300 * time.Millisecond, Delay: "0.3 seconds"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Update(ctx, Change{Author: "bob"}, func(c *config.Config) error { c.Virtuals[0].Port = 8080; return nil }); err != nil {
+	if _, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "bob"}, func(c *config.Config) error { c.Virtuals[0].Port = 8080; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	select {

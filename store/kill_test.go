@@ -37,7 +37,7 @@ func killWriter(path string) {
 		os.Exit(1)
 	}
 	for {
-		c, err := st.Update(ctx, Change{Author: "writer"}, func(c *config.Config) error {
+		c, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "writer"}, func(c *config.Config) error {
 			// Each revision's content is tied to its serial, so the parent
 			// can check that what was acknowledged is what is stored.
 			c.Global.TCPTimeout = c.Serial + 1

@@ -39,12 +39,12 @@ func TestSubscribeSignalsEachSavedChange(t *testing.T) {
 		t.Fatal("signal before any change")
 	default:
 	}
-	if _, err := st.Update(ctx, Change{Author: "t"}, func(c *config.Config) error { c.Global.TCPTimeout = 5; return nil }); err != nil {
+	if _, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "t"}, func(c *config.Config) error { c.Global.TCPTimeout = 5; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	<-ch // a saved change signals
 	// A refused change does not.
-	st.Update(ctx, Change{Author: "t"}, func(c *config.Config) error { c.Global.TCPTimeout = -1; return nil })
+	st.Update(ctx, Change{Role: ScopeAdmin, Author: "t"}, func(c *config.Config) error { c.Global.TCPTimeout = -1; return nil })
 	select {
 	case <-ch:
 		t.Error("a refused change signalled")
@@ -52,7 +52,7 @@ func TestSubscribeSignalsEachSavedChange(t *testing.T) {
 	}
 	// Several changes coalesce into one pending signal.
 	for i := range 3 {
-		st.Update(ctx, Change{Author: "t"}, func(c *config.Config) error { c.Global.UDPTimeout = int64(10 + i); return nil })
+		st.Update(ctx, Change{Role: ScopeAdmin, Author: "t"}, func(c *config.Config) error { c.Global.UDPTimeout = int64(10 + i); return nil })
 	}
 	<-ch
 	select {

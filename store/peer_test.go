@@ -13,7 +13,7 @@ import (
 // when only the serial differs (so that both directors agree on it).
 func TestAdopt(t *testing.T) {
 	st := openTest(t)
-	cur, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, rich())
+	cur, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "test", Elevated: true}, rich())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func TestAdopt(t *testing.T) {
 	peer.Virtuals[0].ID, peer.Virtuals[0].Reals[0].ID = 9999, 8888 // the peer's own ids
 	peer.Serial = cur.Serial + 5
 
-	got, err := st.Adopt(ctx, Change{Author: "peer 192.0.2.2"}, peer)
+	got, err := st.Adopt(ctx, Change{Role: ScopeAdmin, Author: "peer 192.0.2.2"}, peer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,13 +44,13 @@ func TestAdopt(t *testing.T) {
 	}
 
 	// Not newer: refused, nothing written.
-	if _, err := st.Adopt(ctx, Change{Author: "peer"}, peer); !errors.Is(err, ErrStale) {
+	if _, err := st.Adopt(ctx, Change{Role: ScopeAdmin, Author: "peer"}, peer); !errors.Is(err, ErrStale) {
 		t.Errorf("adopting the same serial again: %v, want ErrStale", err)
 	}
 	// Same content, higher serial: saved for the serial.
 	same := got.Clone()
 	same.Serial = got.Serial + 1
-	if _, err := st.Adopt(ctx, Change{Author: "peer"}, same); err != nil {
+	if _, err := st.Adopt(ctx, Change{Role: ScopeAdmin, Author: "peer"}, same); err != nil {
 		t.Errorf("adopting only a newer serial: %v", err)
 	}
 	// Invalid: refused like any change.
@@ -58,7 +58,7 @@ func TestAdopt(t *testing.T) {
 	bad.Serial = same.Serial + 1
 	bad.Virtuals[0].Port = 70000
 	var ve *config.ValidationError
-	if _, err := st.Adopt(ctx, Change{Author: "peer"}, bad); !errors.As(err, &ve) {
+	if _, err := st.Adopt(ctx, Change{Role: ScopeAdmin, Author: "peer"}, bad); !errors.As(err, &ve) {
 		t.Errorf("adopting an invalid configuration: %v, want a validation error", err)
 	}
 	if n, _ := st.Serial(ctx); n != same.Serial {

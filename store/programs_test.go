@@ -48,12 +48,12 @@ func withPrograms() *config.Config {
 // changes are saved; Adopt, the peer's, needs no elevation.
 func TestProgramsNeedElevation(t *testing.T) {
 	st := openTest(t)
-	first, err := st.Replace(ctx, Change{Author: "root", Elevated: true}, withPrograms())
+	first, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "root", Elevated: true}, withPrograms())
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := "/usr/bin/false"
-	plain := Change{Author: "token"}
+	plain := Change{Role: ScopeAdmin, Author: "token"}
 
 	refused := func(name string, err error, want ...string) {
 		t.Helper()
@@ -120,11 +120,11 @@ func TestProgramsNeedElevation(t *testing.T) {
 	if !errors.As(err, &pe) || len(pe.Programs) != 2 {
 		t.Fatalf("a restore that brings programs back: %v", err)
 	}
-	restored, err := st.Restore(ctx, Change{Author: "admin", Elevated: true}, first.Serial)
+	restored, err := st.Restore(ctx, Change{Role: ScopeAdmin, Author: "admin", Elevated: true}, first.Serial)
 	if err != nil || restored.Global.ActiveCmd != first.Global.ActiveCmd {
 		t.Fatalf("an elevated restore: %v", err)
 	}
-	if _, err := st.Update(ctx, Change{Author: "admin", Elevated: true}, func(c *config.Config) error {
+	if _, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "admin", Elevated: true}, func(c *config.Config) error {
 		c.Virtuals[0].SendProgram = other + " %h"
 		return nil
 	}); err != nil {
@@ -139,7 +139,7 @@ func TestProgramsNeedElevation(t *testing.T) {
 	peer.Serial = cur.Serial + 3
 	peer.Global.InactiveCmd = "/nonexistent/notify standby"
 	peer.Virtuals[0].SendProgram = other + " --peer"
-	got, err := st.Adopt(ctx, Change{Author: "peer 192.0.2.2"}, peer)
+	got, err := st.Adopt(ctx, Change{Role: ScopeAdmin, Author: "peer 192.0.2.2"}, peer)
 	if err != nil || got.Global.InactiveCmd != peer.Global.InactiveCmd || got.Virtuals[0].SendProgram != peer.Virtuals[0].SendProgram {
 		t.Fatalf("Adopt of new programs: %+v, %v", got, err)
 	}
@@ -168,11 +168,11 @@ func TestUntrustedProgramsAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := script(t, dir, "good", 0o755)
-	if _, err := st.Replace(ctx, Change{Author: "root", Elevated: true}, withPrograms()); err != nil {
+	if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "root", Elevated: true}, withPrograms()); err != nil {
 		t.Fatal(err)
 	}
 	before, _ := st.Config(ctx)
-	elevated := Change{Author: "admin", Elevated: true}
+	elevated := Change{Role: ScopeAdmin, Author: "admin", Elevated: true}
 
 	for _, tc := range []struct {
 		name    string

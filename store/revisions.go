@@ -18,7 +18,17 @@ type Revision struct {
 	Serial  int64
 	Created time.Time
 	Author  string
+	Token   string // the API token Author made it with; "" for none
 	Summary string // what changed
+}
+
+// By names who made the revision: its author, and the API token they made
+// it with, e.g. "alice (token deploy)".
+func (r Revision) By() string {
+	if r.Token == "" {
+		return r.Author
+	}
+	return r.Author + " (token " + r.Token + ")"
 }
 
 // ErrNoRevision is returned for a serial the history does not hold.
@@ -52,13 +62,13 @@ func decodeConfig(b []byte) (*config.Config, error) {
 	return c, nil
 }
 
-func insertRevision(ctx context.Context, tx *sql.Tx, c *config.Config, author, summary string, now time.Time) error {
+func insertRevision(ctx context.Context, tx *sql.Tx, c *config.Config, author, token, summary string, now time.Time) error {
 	body, err := encodeConfig(c)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO revisions (serial, created_at, author, summary, config) VALUES (?, ?, ?, ?, ?)`,
-		c.Serial, now.UTC().Format(time.RFC3339Nano), author, summary, body)
+	_, err = tx.ExecContext(ctx, `INSERT INTO revisions (serial, created_at, author, token, summary, config) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.Serial, now.UTC().Format(time.RFC3339Nano), author, token, summary, body)
 	if err != nil {
 		return fmt.Errorf("recording revision %d: %w", c.Serial, err)
 	}
@@ -67,7 +77,7 @@ func insertRevision(ctx context.Context, tx *sql.Tx, c *config.Config, author, s
 
 func scanRevision(row interface{ Scan(...any) error }, r *Revision, extra ...any) error {
 	var created string
-	if err := row.Scan(append([]any{&r.Serial, &created, &r.Author, &r.Summary}, extra...)...); err != nil {
+	if err := row.Scan(append([]any{&r.Serial, &created, &r.Author, &r.Token, &r.Summary}, extra...)...); err != nil {
 		return err
 	}
 	t, err := time.Parse(time.RFC3339Nano, created)
@@ -80,7 +90,7 @@ func scanRevision(row interface{ Scan(...any) error }, r *Revision, extra ...any
 
 func revisionMeta(ctx context.Context, q querier, serial int64) (Revision, error) {
 	var r Revision
-	err := scanRevision(q.QueryRowContext(ctx, `SELECT serial, created_at, author, summary FROM revisions WHERE serial = ?`, serial), &r)
+	err := scanRevision(q.QueryRowContext(ctx, `SELECT serial, created_at, author, token, summary FROM revisions WHERE serial = ?`, serial), &r)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("revision %d: %w", serial, ErrNoRevision)
 	}
@@ -96,7 +106,7 @@ func (s *Store) Revisions(ctx context.Context, before int64, limit int) ([]Revis
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := s.ro.QueryContext(ctx, `SELECT serial, created_at, author, summary FROM revisions
+	rows, err := s.ro.QueryContext(ctx, `SELECT serial, created_at, author, token, summary FROM revisions
 		WHERE serial < ? ORDER BY serial DESC LIMIT ?`, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing revisions: %w", err)
@@ -125,7 +135,7 @@ func revisionTx(ctx context.Context, q querier, serial int64) (Revision, *config
 		r    Revision
 		body []byte
 	)
-	err := scanRevision(q.QueryRowContext(ctx, `SELECT serial, created_at, author, summary, config
+	err := scanRevision(q.QueryRowContext(ctx, `SELECT serial, created_at, author, token, summary, config
 		FROM revisions WHERE serial = ?`, serial), &r, &body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, nil, fmt.Errorf("revision %d: %w", serial, ErrNoRevision)

@@ -138,7 +138,10 @@ func (s *Store) UserRole(ctx context.Context, name string) (Scope, error) {
 }
 
 // SetRole changes a user's role. Demoting the last enabled admin is
-// ErrLastAdmin.
+// ErrLastAdmin. The user's API tokens of a scope above the new role are
+// lowered to it, in the same transaction, rather than revoked: a script
+// that needs no more than the new role goes on working, and none may do
+// more than its owner (each lowering is in the audit trail).
 func (s *Store) SetRole(ctx context.Context, name string, role Scope) error {
 	if RoleName(role) == "none" {
 		return errors.New("role is required: choose viewer, operator or admin")
@@ -197,6 +200,9 @@ func (s *Store) changeUser(ctx context.Context, name string, losesAdmin bool, qu
 		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
 			return fmt.Errorf("changing user %s: %w", name, err)
 		}
+		if err := s.lowerTokensTx(ctx, tx, name); err != nil {
+			return err
+		}
 		// A disabled or removed user is out at once: their sessions end
 		// here, not at their next expiry.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user = ? AND user IN (SELECT name FROM users WHERE disabled = 1)`, name); err != nil {
@@ -204,4 +210,51 @@ func (s *Store) changeUser(ctx context.Context, name string, losesAdmin bool, qu
 		}
 		return nil
 	})
+}
+
+// lowerTokensTx lowers the scope of user's API tokens that are above the
+// user's role to that role, and records each in the audit trail.
+func (s *Store) lowerTokensTx(ctx context.Context, tx *sql.Tx, user string) error {
+	rows, err := tx.QueryContext(ctx, `SELECT t.id, t.name, t.scope, u.role FROM api_tokens t JOIN users u ON u.name = t.owner
+		WHERE t.owner = ? AND t.revoked_at = 0`, user)
+	if err != nil {
+		return fmt.Errorf("reading the API tokens of %s: %w", user, err)
+	}
+	type lowered struct {
+		id         int64
+		name       string
+		was, scope Scope
+	}
+	var low []lowered
+	for rows.Next() {
+		var (
+			l           lowered
+			scope, role string
+		)
+		if err := rows.Scan(&l.id, &l.name, &scope, &role); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading the API tokens of %s: %w", user, err)
+		}
+		l.was, _ = ParseScope(scope) // the tables' CHECKs allow only these
+		l.scope, _ = ParseRole(role)
+		if l.was > l.scope {
+			low = append(low, l)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the API tokens of %s: %w", user, err)
+	}
+	for _, l := range low {
+		if _, err := tx.ExecContext(ctx, `UPDATE api_tokens SET scope = ? WHERE id = ?`, l.scope.String(), l.id); err != nil {
+			return fmt.Errorf("lowering API token %d of %s: %w", l.id, user, err)
+		}
+		err := s.auditTx(ctx, tx, AuditEntry{Kind: AuditUser,
+			Detail: fmt.Sprintf("token %d %q of %s lowered from %s to %s, %s's role", l.id, l.name, user, RoleName(l.was), RoleName(l.scope), user),
+			Fields: map[string]string{"token": fmt.Sprint(l.id), "name": l.name, "owner": user, "scope": l.scope.String(), "was": l.was.String()}})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -59,3 +59,21 @@ func ParseScope(name string) (Scope, error) {
 
 // MarshalText writes the scope's name.
 func (s Scope) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// ParseTokenScope reads the scope asked for a new token: a role's name
+// (viewer, operator, admin), or read, viewer's name as a scope, which the
+// API took before roles existed and still takes.
+func ParseTokenScope(name string) (Scope, error) {
+	if name == "read" {
+		return ScopeRead, nil
+	}
+	for _, s := range Scopes() {
+		if name == RoleName(s) {
+			return s, nil
+		}
+	}
+	if name == "" {
+		return ScopeNone, fmt.Errorf("is required: choose viewer, operator or admin")
+	}
+	return ScopeNone, fmt.Errorf("%q is not a scope: choose viewer (or read), operator or admin", name)
+}

@@ -31,7 +31,7 @@ func TestReplaceKeepsAFileSerialAhead(t *testing.T) {
 		{"none", 0, 84, 73},
 		{"just ahead", 75, 85, 75},
 	} {
-		saved, err := st.Replace(ctx, Change{Author: "test", Note: "import", Elevated: true}, withSerial(step.file, step.port))
+		saved, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "test", Note: "import", Elevated: true}, withSerial(step.file, step.port))
 		if err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
@@ -47,13 +47,13 @@ func TestReplaceKeepsAFileSerialAhead(t *testing.T) {
 		}
 	}
 	// Edits go on from there.
-	saved, err := st.Update(ctx, Change{Author: "test"}, func(c *config.Config) error { c.Virtuals[0].Port = 90; return nil })
+	saved, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "test"}, func(c *config.Config) error { c.Virtuals[0].Port = 90; return nil })
 	if err != nil || saved.Serial != 76 {
 		t.Fatalf("an edit after the import: serial %v, %v; want 76", saved.Serial, err)
 	}
 	// A file identical to the configuration changes nothing, whatever its
 	// serial.
-	if _, err := st.Replace(ctx, Change{Author: "test"}, withSerial(500, 90)); !errors.Is(err, ErrNoChange) {
+	if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "test"}, withSerial(500, 90)); !errors.Is(err, ErrNoChange) {
 		t.Errorf("replacing with the same configuration: %v, want ErrNoChange", err)
 	}
 }

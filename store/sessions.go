@@ -28,6 +28,7 @@ const touchEvery = time.Minute
 // Session is a logged-in user.
 type Session struct {
 	User    string
+	Role    Scope // the user's role now, not at login
 	Created time.Time
 	Expires time.Time // absolute expiry
 }
@@ -88,16 +89,20 @@ func (s *Store) Session(ctx context.Context, token string, p SessionPolicy) (Ses
 	var (
 		sess                  Session
 		created, seen, expiry int64
+		role                  string
 	)
 	h := hashToken(token)
-	err := s.ro.QueryRowContext(ctx, `SELECT s.user, s.created_at, s.last_seen, s.expires_at
+	err := s.ro.QueryRowContext(ctx, `SELECT s.user, u.role, s.created_at, s.last_seen, s.expires_at
 		FROM sessions s JOIN users u ON u.name = s.user WHERE s.token_hash = ? AND u.disabled = 0`, h).
-		Scan(&sess.User, &created, &seen, &expiry)
+		Scan(&sess.User, &role, &created, &seen, &expiry)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sess, ErrNoSession
 	}
 	if err != nil {
 		return sess, fmt.Errorf("reading a session: %w", err)
+	}
+	if sess.Role, err = ParseRole(role); err != nil {
+		return Session{}, fmt.Errorf("reading the session of %s: %w", sess.User, err)
 	}
 	now := s.now()
 	sess.Created, sess.Expires = time.Unix(created, 0), time.Unix(expiry, 0)

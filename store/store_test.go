@@ -118,7 +118,7 @@ func TestEveryFieldSurvivesTheDatabase(t *testing.T) {
 	if err := in.Validate(); err != nil {
 		t.Fatalf("test configuration invalid: %v", err)
 	}
-	saved, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, in)
+	saved, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "test", Elevated: true}, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,12 +157,12 @@ func TestEveryFieldSurvivesTheDatabase(t *testing.T) {
 
 func TestUpdateEditsAndRecordsRevisions(t *testing.T) {
 	st := openTest(t)
-	c, err := st.Replace(ctx, Change{Author: "alice", Elevated: true}, rich())
+	c, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "alice", Elevated: true}, rich())
 	if err != nil {
 		t.Fatal(err)
 	}
 	webID := c.Virtuals[0].Reals[1].ID
-	c2, err := st.Update(ctx, Change{Author: "bob", Base: c.Serial}, func(c *config.Config) error {
+	c2, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "bob", Base: c.Serial}, func(c *config.Config) error {
 		c.Virtual("www").Real("web2").Weight = 7
 		return nil
 	})
@@ -184,7 +184,7 @@ func TestUpdateEditsAndRecordsRevisions(t *testing.T) {
 	}
 
 	// Add, delete, move and rename in one change.
-	c3, err := st.Update(ctx, Change{Author: "carol"}, func(c *config.Config) error {
+	c3, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "carol"}, func(c *config.Config) error {
 		www := c.Virtual("www")
 		moved := www.Reals[0]
 		moved.Port = 80 // the firewall-mark service has none to inherit
@@ -237,11 +237,11 @@ func fileSums(t *testing.T, st *Store) map[string][32]byte {
 
 func TestRefusedChangesLeaveTheFileUnchanged(t *testing.T) {
 	st := openTest(t)
-	base, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, rich())
+	base, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "test", Elevated: true}, rich())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Update(ctx, Change{Author: "test"}, func(c *config.Config) error {
+	if _, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		c.Virtual("www").Real("web1").Weight = 3
 		return nil
 	}); err != nil {
@@ -256,7 +256,7 @@ func TestRefusedChangesLeaveTheFileUnchanged(t *testing.T) {
 		fn   func(*config.Config) error
 		want func(error) bool
 	}{
-		{"bad weight", Change{Author: "t"}, func(c *config.Config) error {
+		{"bad weight", Change{Role: ScopeAdmin, Author: "t"}, func(c *config.Config) error {
 			c.Virtual("www").Real("web1").Weight = -1
 			c.Virtual("www").Name = "renamed" // a valid edit in the same change is not saved either
 			return nil
@@ -264,26 +264,26 @@ func TestRefusedChangesLeaveTheFileUnchanged(t *testing.T) {
 			var ve *config.ValidationError
 			return errors.As(err, &ve) && ve.Fields[0].Field == "weight"
 		}},
-		{"bad port after adding a server", Change{Author: "t"}, func(c *config.Config) error {
+		{"bad port after adding a server", Change{Role: ScopeAdmin, Author: "t"}, func(c *config.Config) error {
 			vs := c.Virtual("www")
 			vs.Reals = append(vs.Reals, config.RealServer{Name: "web3", Address: netip.MustParseAddr("10.10.0.13"), Weight: 1})
 			vs.Port = 70000
 			return nil
 		}, func(err error) bool { return strings.Contains(err.Error(), "port: 70000 is out of range: use 0-65535") }}, // www has a firewall mark
-		{"caller error", Change{Author: "t"}, func(c *config.Config) error {
+		{"caller error", Change{Role: ScopeAdmin, Author: "t"}, func(c *config.Config) error {
 			c.Virtuals = nil
 			return errors.New("changed my mind")
 		}, func(err error) bool { return err.Error() == "changed my mind" }},
-		{"stale base", Change{Author: "t", Base: base.Serial}, func(c *config.Config) error {
+		{"stale base", Change{Role: ScopeAdmin, Author: "t", Base: base.Serial}, func(c *config.Config) error {
 			c.Global.TCPTimeout = 1
 			return nil
 		}, func(err error) bool {
 			var ce *ConflictError
 			return errors.Is(err, ErrConflict) && errors.As(err, &ce) && ce.Current.Serial == base.Serial+1
 		}},
-		{"no change", Change{Author: "t"}, func(c *config.Config) error { return nil },
+		{"no change", Change{Role: ScopeAdmin, Author: "t"}, func(c *config.Config) error { return nil },
 			func(err error) bool { return errors.Is(err, ErrNoChange) }},
-		{"no author", Change{}, func(c *config.Config) error { c.Global.TCPTimeout = 5; return nil },
+		{"no author", Change{Role: ScopeAdmin}, func(c *config.Config) error { c.Global.TCPTimeout = 5; return nil },
 			func(err error) bool { return err != nil }},
 	}
 	for _, tc := range cases {
@@ -304,18 +304,18 @@ func TestRefusedChangesLeaveTheFileUnchanged(t *testing.T) {
 
 func TestRestore(t *testing.T) {
 	st := openTest(t)
-	first, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, rich())
+	first, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "test", Elevated: true}, rich())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Update(ctx, Change{Author: "test"}, func(c *config.Config) error {
+	if _, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		c.Virtuals = c.Virtuals[:1]
 		c.Virtuals[0].Port = 8080
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	restored, err := st.Restore(ctx, Change{Author: "admin", Elevated: true}, first.Serial)
+	restored, err := st.Restore(ctx, Change{Role: ScopeAdmin, Author: "admin", Elevated: true}, first.Serial)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func TestRestore(t *testing.T) {
 	if !strings.HasPrefix(revs[0].Summary, "restored revision 2: ") || !strings.Contains(revs[0].Summary, "virtual server dns6 added") {
 		t.Errorf("summary = %q", revs[0].Summary)
 	}
-	if _, err := st.Restore(ctx, Change{Author: "admin"}, 99); !errors.Is(err, ErrNoRevision) {
+	if _, err := st.Restore(ctx, Change{Role: ScopeAdmin, Author: "admin"}, 99); !errors.Is(err, ErrNoRevision) {
 		t.Errorf("restoring a missing revision: %v", err)
 	}
 	// Paging through the history.
@@ -340,14 +340,14 @@ func TestRestore(t *testing.T) {
 
 func TestReplaceKeepsIDsByName(t *testing.T) {
 	st := openTest(t)
-	first, err := st.Replace(ctx, Change{Author: "test", Elevated: true}, rich())
+	first, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "test", Elevated: true}, rich())
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := withoutIDs(rich())
 	in.Virtuals[0].Reals[0].Weight = 9
 	in.Virtuals[0].Reals = append(in.Virtuals[0].Reals, config.RealServer{Name: "web3", Address: netip.MustParseAddr("10.10.0.13"), Weight: 1})
-	second, err := st.Replace(ctx, Change{Author: "test", Note: "import of lvs.cf"}, in)
+	second, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "test", Note: "import of lvs.cf"}, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestConcurrentUpdatesAllLand(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := st.Update(ctx, Change{Author: "w"}, func(c *config.Config) error {
+			_, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "w"}, func(c *config.Config) error {
 				c.Virtuals = append(c.Virtuals, config.NewVirtual("vs"+string(rune('a'+i))))
 				return nil
 			})

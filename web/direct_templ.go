@@ -80,7 +80,7 @@ func directPanel(p Page, h VirtualHead, dr *DirectRouting) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				if dr.Checkable && dr.Port != "" {
+				if dr.Checkable && dr.Port != "" && p.Operator() {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<form method=\"post\" action=\"")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err

@@ -56,7 +56,17 @@ type Page struct {
 	Draft   int64
 	// Confirm is an APPLY that rolls back unless confirmed, if any.
 	Confirm *Confirm
+	// Role is the user's role (viewer, operator, admin): the page offers
+	// only what it allows. The routes refuse the rest anyway (pageRole).
+	Role string
 }
+
+// Admin reports whether the user may change everything.
+func (p Page) Admin() bool { return p.Role == "admin" }
+
+// Operator reports whether the user may change real servers' state and
+// weight, and apply their own pending changes.
+func (p Page) Operator() bool { return p.Role == "operator" || p.Role == "admin" }
 
 // Confirm is an APPLY that rolls back unless someone presses CONFIRM.
 type Confirm struct {

@@ -83,7 +83,7 @@ func importCommand(fs *flag.FlagSet) runFunc {
 		// Whoever can write the database could write anything into it: the
 		// command line needs no password for programs (Elevated), but they
 		// must still be files only root can change.
-		saved, err := st.Replace(ctx, store.Change{Author: cliAuthor(), Note: "import of " + name, Elevated: true}, cfg)
+		saved, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: cliAuthor(), Note: "import of " + name, Elevated: true}, cfg)
 		if errors.Is(err, store.ErrNoChange) {
 			fmt.Fprintf(e.stdout, "%s: the configuration is already this; nothing saved\n", name)
 			saved, err = old, nil

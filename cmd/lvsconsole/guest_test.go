@@ -256,7 +256,7 @@ func TestGuestPlanIsIpvsadm(t *testing.T) {
 	cfg := guestConfig()
 	for _, step := range steps {
 		step.edit(cfg)
-		if _, err := st.Replace(ctx, store.Change{Author: "test", Note: step.name}, cfg); err != nil && !errors.Is(err, store.ErrNoChange) {
+		if _, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test", Note: step.name}, cfg); err != nil && !errors.Is(err, store.ErrNoChange) {
 			t.Fatalf("%s: %v", step.name, err)
 		}
 		before, beforeTimeouts := saved(t, "a"), timeouts(t, "a")

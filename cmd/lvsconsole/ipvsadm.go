@@ -39,7 +39,7 @@ func (e *env) importIpvsadm(ctx context.Context, name string, file *imports.File
 		return err
 	}
 	defer st.Close()
-	ch := store.Change{Author: cliAuthor(), Note: "import of " + name + " (ipvsadm rules)", Elevated: true}
+	ch := store.Change{Role: store.ScopeAdmin, Author: cliAuthor(), Note: "import of " + name + " (ipvsadm rules)", Elevated: true}
 	next, err := st.Update(ctx, ch, func(c *config.Config) error {
 		c.Virtuals = vss
 		return nil
@@ -122,7 +122,7 @@ func adoptCommand(fs *flag.FlagSet) runFunc {
 				return nil
 			}
 		}
-		ch := store.Change{Author: cliAuthor(), Note: "adopt", Elevated: true}
+		ch := store.Change{Role: store.ScopeAdmin, Author: cliAuthor(), Note: "adopt", Elevated: true}
 		next, err := st.Update(ctx, ch, func(c *config.Config) error {
 			again := planAdoption(c, have)
 			if !sameAdoption(a, again) {

@@ -97,7 +97,7 @@ func checksDriveTheTable(t *testing.T, kind string) {
 		{Name: "closed", Active: true, Address: closedAddr.Addr(), Port: int(closedAddr.Port()), Weight: 1},
 	}
 	cfg.Virtuals = []config.VirtualServer{vs}
-	if _, err := st.Replace(ctx, store.Change{Author: "test"}, cfg); err != nil {
+	if _, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, cfg); err != nil {
 		t.Fatal(err)
 	}
 
@@ -163,7 +163,7 @@ func TestQuiesce(t *testing.T) {
 	vs.CheckKind, vs.CheckTimeout = "tcp", 50*time.Millisecond
 	vs.Reals = []config.RealServer{{Name: "r", Active: true, Address: addr.Addr(), Port: int(addr.Port()), Weight: 1}}
 	cfg.Virtuals = []config.VirtualServer{vs}
-	if _, err := st.Replace(ctx, store.Change{Author: "test"}, cfg); err != nil {
+	if _, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	k, c := fakeKernel(t)

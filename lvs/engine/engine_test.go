@@ -57,7 +57,7 @@ func TestEngineFollowsTheStore(t *testing.T) {
 	go func() { done <- e.Run(runCtx) }()
 	defer func() { cancel(); <-done }()
 
-	saved, err := st.Replace(ctx, store.Change{Author: "test"}, sample())
+	saved, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, sample())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestEngineFollowsTheStore(t *testing.T) {
 		t.Errorf("status = %+v", s)
 	}
 
-	saved, err = st.Update(ctx, store.Change{Author: "test"}, func(c *config.Config) error {
+	saved, err = st.Update(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		c.Virtual("www").Real("web1").Weight = 9
 		return nil
 	})
@@ -87,7 +87,7 @@ func TestEngineFollowsTheStore(t *testing.T) {
 // table it would program.
 func TestEngineWithoutIPVS(t *testing.T) {
 	st := openStore(t)
-	if _, err := st.Replace(ctx, store.Change{Author: "test"}, sample()); err != nil {
+	if _, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, sample()); err != nil {
 		t.Fatal(err)
 	}
 	dials := 0

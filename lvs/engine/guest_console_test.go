@@ -65,7 +65,7 @@ func TestGuestConsoleShowsTraffic(t *testing.T) {
 		{Name: "r2", Active: true, Address: netip.MustParseAddr("192.168.10.12"), Port: 80, Weight: 1},
 	}
 	cfg.Virtuals = []config.VirtualServer{vs}
-	if _, err := st.Replace(ctx, store.Change{Author: "test"}, cfg); err != nil {
+	if _, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open("/run/netns/dir")

@@ -70,7 +70,7 @@ func TestEngineQuorumAndNotifyPrograms(t *testing.T) {
 		rs.NotifyUp, rs.NotifyDown = note+" up-"+rs.Name, note+" down-"+rs.Name
 	}
 	st := openStore(t)
-	if _, err := st.Replace(ctx, store.Change{Author: "test", Elevated: true}, cfg); err != nil {
+	if _, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test", Elevated: true}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	k, c := fakeKernel(t)
@@ -120,7 +120,7 @@ func TestEngineDoesNotWaitForPrograms(t *testing.T) {
 		cfg.Virtuals[0].Reals[i].NotifyUp, cfg.Virtuals[0].Reals[i].NotifyDown = "", ""
 	}
 	st := openStore(t)
-	if _, err := st.Replace(ctx, store.Change{Author: "test", Elevated: true}, cfg); err != nil {
+	if _, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test", Elevated: true}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	k, c := fakeKernel(t)

@@ -23,7 +23,7 @@ func TestPreviewIsTheNextReconcile(t *testing.T) {
 	go func() { done <- e.Run(runCtx) }()
 	defer func() { cancel(); <-done }()
 
-	saved, err := st.Replace(ctx, store.Change{Author: "test"}, sample())
+	saved, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, sample())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestPreviewIsTheNextReconcile(t *testing.T) {
 	if !reflect.DeepEqual(k.Services(), before) {
 		t.Fatal("Preview changed the kernel's table")
 	}
-	if _, err := st.Replace(ctx, store.Change{Author: "test"}, next); err != nil {
+	if _, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, next); err != nil {
 		t.Fatal(err)
 	}
 	waitApplied(t, e, saved.Serial+1)

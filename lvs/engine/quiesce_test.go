@@ -32,7 +32,7 @@ func TestQuiescedServersBringTheSorryServer(t *testing.T) {
 		{Name: "r2", Active: true, Address: a2.Addr(), Port: int(a2.Port()), Weight: 1},
 	}
 	cfg.Virtuals = []config.VirtualServer{vs}
-	if _, err := st.Replace(ctx, store.Change{Author: "test"}, cfg); err != nil {
+	if _, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	k, c := fakeKernel(t)

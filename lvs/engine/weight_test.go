@@ -34,7 +34,7 @@ func TestProgramSetsTheWeight(t *testing.T) {
 	vs.SendProgram, vs.ProgramWeight, vs.Expect = "/usr/bin/sh -c 'exit $(cat \"$0\")' "+status, true, ""
 	vs.Reals = []config.RealServer{{Name: "r", Active: true, Address: a("10.0.0.1"), Weight: 32}}
 	cfg.Virtuals = []config.VirtualServer{vs}
-	if _, err := st.Replace(ctx, store.Change{Author: "test", Elevated: true}, cfg); err != nil {
+	if _, err := st.Replace(ctx, store.Change{Role: store.ScopeAdmin, Author: "test", Elevated: true}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	k, c := fakeKernel(t)

@@ -39,7 +39,7 @@ func soloDirector(t *testing.T, activeCmd string, timeout time.Duration, beforeR
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	if _, err := st.Update(ctx, store.Change{Author: "test", Elevated: true}, func(c *config.Config) error {
+	if _, err := st.Update(ctx, store.Change{Role: store.ScopeAdmin, Author: "test", Elevated: true}, func(c *config.Config) error {
 		c.Global.ActiveCmd = activeCmd
 		return nil
 	}); err != nil {
@@ -107,7 +107,7 @@ func TestDirectorCommandDoesNotBlock(t *testing.T) {
 				pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
 				return err == nil
 			})
-			cfg, err := st.Update(context.Background(), store.Change{Author: "test", Elevated: true}, func(c *config.Config) error {
+			cfg, err := st.Update(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "test", Elevated: true}, func(c *config.Config) error {
 				c.Global.InactiveCmd = "/usr/bin/true"
 				return nil
 			})

@@ -145,7 +145,7 @@ func (r *rig) save(o cfOpts) int64 {
 	if err != nil {
 		r.t.Fatalf("the test's lvs.cf: %v\n%s", err, r.cf(o))
 	}
-	saved, err := r.st.Replace(context.Background(), store.Change{Author: "test", Elevated: true}, cfg)
+	saved, err := r.st.Replace(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "test", Elevated: true}, cfg)
 	if err != nil {
 		r.t.Fatal(err)
 	}

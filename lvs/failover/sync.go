@@ -74,7 +74,7 @@ func (r *run) syncConfig(ctx context.Context, st pulse.Status) {
 	case syncPast:
 		cfg := r.cfg.Clone()
 		cfg.Serial = st.Peer.Serial + 1
-		_, err := r.d.o.Source.Adopt(ctx, store.Change{Author: "lvsconsole", Note: fmt.Sprintf("the standby was at serial %d; the active's configuration prevails", st.Peer.Serial)}, cfg)
+		_, err := r.d.o.Source.Adopt(ctx, store.Change{Role: store.ScopeAdmin, Author: "lvsconsole", Note: fmt.Sprintf("the standby was at serial %d; the active's configuration prevails", st.Peer.Serial)}, cfg)
 		if err != nil && !errors.Is(err, store.ErrStale) {
 			r.d.setWarning("sync", "moving the serial past the standby's: "+err.Error())
 		}
@@ -91,7 +91,7 @@ func (d *Director) fetch(ctx context.Context, base string, pin [32]byte, key []b
 		if err != nil {
 			return err
 		}
-		_, err = d.o.Source.Adopt(ctx, store.Change{Author: "peer " + peer, Note: "from the active director"}, cfg)
+		_, err = d.o.Source.Adopt(ctx, store.Change{Role: store.ScopeAdmin, Author: "peer " + peer, Note: "from the active director"}, cfg)
 		if errors.Is(err, store.ErrStale) {
 			return nil // already there
 		}
