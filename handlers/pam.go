@@ -110,8 +110,11 @@ func (c *Console) pamLogin(r *http.Request, user, password string) error {
 		return fmt.Errorf("PAM: %w", res.err)
 	}
 	err := c.store.PAMLogin(r.Context(), user, res.role)
-	if errors.Is(err, store.ErrDisabled) || errors.Is(err, store.ErrLocalUser) {
+	switch {
+	case errors.Is(err, store.ErrDisabled):
 		return &pamRefusal{reason: "user disabled in the console", err: err}
+	case errors.Is(err, store.ErrLocalUser): // made while PAM ran
+		return &pamRefusal{reason: "a local user of that name exists", err: err}
 	}
 	return err
 }
