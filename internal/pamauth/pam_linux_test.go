@@ -5,6 +5,7 @@ package pamauth
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -80,17 +81,24 @@ var roles = map[store.Scope]string{store.ScopeRead: groupView, store.ScopeOperat
 // it adds the test's users and groups and returns true. The group file
 // it returns is the one mounted over /etc/group, which the test may
 // rewrite.
-func inNamespace(t *testing.T) (groupFile string, ok bool) {
+func inNamespace(t testing.TB) (groupFile string, ok bool) {
 	t.Helper()
 	testenv.Linux(t)
 	testenv.Root(t)
 	if os.Getenv(nsVar) == "" {
-		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+		args, passed := []string{"-test.run=^" + t.Name() + "$", "-test.count=1", "-test.v"}, "--- PASS: "+t.Name()
+		if b, ok := t.(*testing.B); ok { // a benchmark: its figures are in the output
+			if b.N != 1 {
+				return "", false // the copy ran at the first call, with b.N = 1
+			}
+			args, passed = []string{"-test.run=^$", "-test.bench=^" + t.Name() + "$", "-test.benchtime=" + benchtime(b)}, "\nPASS\n"
+		}
+		cmd := exec.Command(os.Args[0], args...)
 		cmd.Env = append(os.Environ(), nsVar+"=1")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS} // Go makes the mounts private
 		out, err := cmd.CombinedOutput()
 		t.Logf("in a mount namespace of its own:\n%s", out)
-		if err != nil || !bytes.Contains(out, []byte("--- PASS: "+t.Name())) {
+		if err != nil || !bytes.Contains(out, []byte(passed)) {
 			t.Fatalf("the test in its mount namespace failed: %v", err)
 		}
 		return "", false
@@ -126,7 +134,7 @@ func inNamespace(t *testing.T) (groupFile string, ok bool) {
 
 // services writes PAM service files in a temporary directory, for
 // Config.ConfDir.
-func services(t *testing.T, files map[string]string) string {
+func services(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, text := range files {
@@ -137,7 +145,7 @@ func services(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-func newAuth(t *testing.T, confDir, service string) *Auth {
+func newAuth(t testing.TB, confDir, service string) *Auth {
 	t.Helper()
 	a, err := New(Config{Service: service, ConfDir: confDir, Groups: roles})
 	if err != nil {
@@ -323,4 +331,42 @@ func groupsOf(t *testing.T) []int {
 		t.Fatal(err)
 	}
 	return gs
+}
+
+// benchtime is the -test.benchtime b runs with, for its copy.
+func benchtime(b *testing.B) string {
+	if f := flag.Lookup("test.benchtime"); f != nil {
+		return f.Value.String()
+	}
+	return "1s"
+}
+
+// BenchmarkPAMUnix: a password checked by pam_unix (SHA-512 crypt in
+// the test's /etc/shadow, as root) and the role mapped from the groups;
+// a wrong password costs pam_unix's fail delay (about 2 s) unless nodelay.
+//
+//	go test -run '^$' -bench PAMUnix -benchtime 5x ./internal/pamauth/
+func BenchmarkPAMUnix(b *testing.B) {
+	if _, ok := inNamespace(b); !ok {
+		return
+	}
+	dir := services(b, map[string]string{
+		"unix":    "auth required pam_unix.so\naccount required pam_unix.so\n",
+		"nodelay": "auth required pam_unix.so nodelay\naccount required pam_unix.so\n",
+	})
+	for _, c := range []struct{ name, service, password string }{
+		{"right", "unix", systemPassword},
+		{"wrong", "unix", "system password 2"},
+		{"wrong-nodelay", "nodelay", "system password 2"},
+	} {
+		a := newAuth(b, dir, c.service)
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				_, err := a.Authenticate("lvst-ann", c.password, "")
+				if (err == nil) != (c.password == systemPassword) {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
