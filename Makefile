@@ -152,6 +152,7 @@ bench: guest
 	$(GO) test -run='^$$' -bench=StartHearsPeer -benchtime=20x ./lvs/pulse/
 	$(GO) test -run='^$$' -bench=Dashboard1000x10 -benchtime=100x ./handlers/
 	$(GO) test -run='^$$' -bench=Serve1000x10 -benchtime=1x ./cmd/lvsconsole/
+	$(GO) test -run='^$$' -bench=PAMUnix -benchtime=5x ./internal/pamauth/
 	LVSCONSOLE_GUEST_BENCH=3x $(GO) test -count=1 -timeout 30m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
 
 # The Debian package, out/lvsconsole_<version>_amd64.deb, made by nfpm
