@@ -39,6 +39,13 @@ test: check-tools browser netns-tools guest package-check fmt-check vet cross ge
 check-tools:
 	@command -v $(GO) >/dev/null || { echo "make: go is not installed (see README)"; exit 1; }
 	@command -v gcc >/dev/null || { echo "make: gcc is not installed: go-sqlite3 needs cgo (apt-get install gcc)"; exit 1; }
+	@# PAM logins (internal/pamauth) build against Linux-PAM's headers.
+	@if [ ! -f /usr/include/security/pam_appl.h ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "make: installing libpam0g-dev for PAM logins"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpam0g-dev >/dev/null; \
+		else echo "make: PAM logins need Linux-PAM's headers: run 'apt-get install libpam0g-dev' as root"; exit 1; fi; \
+	fi
 
 # The browser tests drive Debian's chromium: install it when it is missing
 # and we are root, else stop and say so (never skip them).
@@ -145,6 +152,7 @@ bench: guest
 	$(GO) test -run='^$$' -bench=StartHearsPeer -benchtime=20x ./lvs/pulse/
 	$(GO) test -run='^$$' -bench=Dashboard1000x10 -benchtime=100x ./handlers/
 	$(GO) test -run='^$$' -bench=Serve1000x10 -benchtime=1x ./cmd/lvsconsole/
+	$(GO) test -run='^$$' -bench=PAMUnix -benchtime=5x ./internal/pamauth/
 	LVSCONSOLE_GUEST_BENCH=3x $(GO) test -count=1 -timeout 30m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
 
 # The Debian package, out/lvsconsole_<version>_amd64.deb, made by nfpm

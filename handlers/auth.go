@@ -81,7 +81,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
-	if c.setupOpen(r) {
+	if c.setupOpen(r) && c.sysAuth == nil { // with PAM, system users may log in: the page links to setup
 		http.Redirect(w, r, "/setup", http.StatusSeeOther)
 		return
 	}
@@ -97,16 +97,16 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	f.Values["next"] = r.PostFormValue("next")
 	p := web.Page{Title: "Log in", ErrorsHead: "Not logged in:"}
 	user, client := f.Values["user"], clientIP(r)
+	pam := false // checked by PAM (pam.go)
 	err := c.guess(r, throttleName(user), func() error {
 		if store.ValidateUserName(user) != nil {
 			return store.ErrBadPassword // no such user can exist: no hash
 		}
-		if !c.hashes.enter(r.Context()) {
-			return errBusy
-		}
-		defer c.hashes.leave()
-		return c.passwords.CheckPassword(r.Context(), user, r.PostFormValue("password"))
+		var err error
+		pam, err = c.checkPassword(r, user, r.PostFormValue("password"))
+		return err
 	})
+	var refusal *pamRefusal
 	var th *throttled
 	switch {
 	case errors.As(err, &th):
@@ -116,6 +116,12 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		p.Errors = []string{th.message("logins")}
 		th.header(w)
 		c.render(w, r, http.StatusTooManyRequests, web.Login(p, f, c.setupOpen(r)))
+		return
+	case errors.As(err, &refusal):
+		c.log.Warn("failed login", "user", logName(user), "client", client, "pam", refusal.err)
+		c.audit(r, store.AuditEntry{Actor: logName(user), Kind: store.AuditLoginFailed, Detail: refusal.reason + " (pam)"})
+		p.Errors = []string{"Wrong user name or password."}
+		c.render(w, r, http.StatusUnauthorized, web.Login(p, f, c.setupOpen(r)))
 		return
 	case errors.Is(err, store.ErrBadPassword):
 		c.log.Warn("failed login", "user", logName(user), "client", client)
@@ -131,8 +137,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.serverError(w, r, "starting a session", err)
 		return
 	}
-	c.log.Info("login", "user", user, "client", client)
-	c.audit(r, store.AuditEntry{Actor: user, Kind: store.AuditLogin})
+	if pam {
+		role, _ := c.store.UserRole(r.Context(), user)
+		c.log.Info("login", "user", user, "client", client, "pam", true, "role", store.RoleName(role))
+		c.audit(r, store.AuditEntry{Actor: user, Kind: store.AuditLogin, Detail: "pam, as " + store.RoleName(role)})
+	} else {
+		c.log.Info("login", "user", user, "client", client)
+		c.audit(r, store.AuditEntry{Actor: user, Kind: store.AuditLogin})
+	}
 	http.Redirect(w, r, safeNext(f.Values["next"]), http.StatusSeeOther)
 }
 
@@ -249,7 +261,7 @@ func (c *Console) doSetup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) accountPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, web.Account(c.page(w, r, "Account "+userOf(r), "", 0), web.NewForm(0), c.certFingerprint(), c.roleName(r)))
+	c.render(w, r, http.StatusOK, web.Account(c.page(w, r, "Account "+userOf(r), "", 0), web.NewForm(0), c.certFingerprint(), c.roleName(r), c.isPAMUser(r)))
 }
 
 // certFingerprint is the fingerprint of the console's certificate, "" over
@@ -268,6 +280,11 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 	user := userOf(r)
 	p := c.page(w, r, "Account "+user, "", 0)
 	f := web.NewForm(0)
+	if c.isPAMUser(r) {
+		p.Errors = []string{store.ErrPAMUser.Error() + "."}
+		c.render(w, r, http.StatusForbidden, web.Account(p, f, c.certFingerprint(), c.roleName(r), true))
+		return
+	}
 	pw, pw2 := r.PostFormValue("password"), r.PostFormValue("password2")
 	if err := store.ValidatePassword(pw); err != nil {
 		f.Errs["password"] = err.Error()
@@ -275,7 +292,7 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 		f.Errs["password2"] = "The two passwords differ."
 	}
 	if f.HasErrors() {
-		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint(), c.roleName(r)))
+		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint(), c.roleName(r), false))
 		return
 	}
 	saved := false
@@ -298,12 +315,12 @@ func (c *Console) changePassword(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Errors = []string{th.message("password checks")}
 		th.header(w)
-		c.render(w, r, http.StatusTooManyRequests, web.Account(p, f, c.certFingerprint(), c.roleName(r)))
+		c.render(w, r, http.StatusTooManyRequests, web.Account(p, f, c.certFingerprint(), c.roleName(r), false))
 		return
 	case errors.Is(err, store.ErrBadPassword):
 		c.log.Warn("wrong current password on the account page", "user", user, "client", clientIP(r))
 		f.Errs["current"] = "This is not your current password."
-		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint(), c.roleName(r)))
+		c.render(w, r, http.StatusUnprocessableEntity, web.Account(p, f, c.certFingerprint(), c.roleName(r), false))
 		return
 	case err != nil && saved:
 		c.serverError(w, r, "saving the password", err)

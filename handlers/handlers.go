@@ -10,6 +10,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -84,6 +85,12 @@ type Options struct {
 	// RollbackUnit is the unit of REVIEW's "roll back unless confirmed"
 	// choices: a minute, unless a test makes it shorter.
 	RollbackUnit time.Duration
+	// PAM checks, with the system, the passwords of users who are not
+	// local console users (serve -pam-service); nil: only local users
+	// log in.
+	PAM SystemAuth
+	// PAMTimeout bounds the wait for PAM's answer; zero: 15 s.
+	PAMTimeout time.Duration
 }
 
 // Console is the console's HTTP handler.
@@ -98,6 +105,8 @@ type Console struct {
 	setup     *setupCode
 	throttle  *throttle
 	hashes    *hashGate
+	sysAuth   SystemAuth // Options.PAM
+	pamWait   time.Duration
 	now       func() time.Time
 	engine    StatusSource
 	traffic   HistorySource
@@ -162,6 +171,8 @@ func New(ctx context.Context, o Options) (*Console, error) {
 
 		rollbackUnit: o.RollbackUnit,
 		fingerprint:  o.Fingerprint,
+		sysAuth:      o.PAM,
+		pamWait:      cmp.Or(o.PAMTimeout, pamTimeout),
 	}
 	if c.rollbackUnit <= 0 {
 		c.rollbackUnit = time.Minute

@@ -38,11 +38,8 @@ func (c *Console) reauth(r *http.Request, f *web.Form) (elevated bool, code int,
 	}
 	user := userOf(r)
 	err = c.guess(r, throttleName(user), func() error {
-		if !c.hashes.enter(r.Context()) {
-			return errBusy
-		}
-		defer c.hashes.leave()
-		return c.passwords.CheckPassword(r.Context(), user, pw)
+		_, err := c.checkPassword(r, user, pw) // a PAM user's is PAM's
+		return err
 	})
 	var th *throttled
 	switch {

@@ -48,7 +48,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, p web.Page
 	v := web.UsersView{Form: add, Reset: reset}
 	for _, u := range us {
 		v.Rows = append(v.Rows, web.UserRow{Name: u.Name, Role: store.RoleName(u.Role), Disabled: u.Disabled,
-			Changed: u.Changed, Self: u.Name == userOf(r)})
+			Changed: u.Changed, Self: u.Name == userOf(r), PAM: u.Source == store.SourcePAM})
 	}
 	c.render(w, r, code, web.Users(p, v))
 }
@@ -120,6 +120,9 @@ func (c *Console) resetPassword(w http.ResponseWriter, r *http.Request) {
 	known := false
 	for _, u := range us {
 		known = known || u.Name == name
+		if u.Name == name && u.Source == store.SourcePAM {
+			f.Errs["user"] = name + " logs in through the system (PAM): their password is the system's"
+		}
 	}
 	if !known {
 		f.Errs["user"] = "choose one of the users"

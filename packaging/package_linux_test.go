@@ -126,8 +126,9 @@ func installInRoot(t *testing.T, dir, deb string) {
 	if out, err := exec.Command("chroot", root, "/usr/bin/lvsconsole", "-h").CombinedOutput(); !strings.Contains(string(out), "usage: lvsconsole COMMAND") {
 		t.Errorf("lvsconsole -h: %v\n%s", err, out)
 	}
-	if c := in("dpkg-query", "-W", "-f=${Conffiles}", "lvsconsole"); !strings.Contains(c, "/etc/default/lvsconsole ") {
-		t.Errorf("the package's conffiles: %q, want /etc/default/lvsconsole", c)
+	if c := in("dpkg-query", "-W", "-f=${Conffiles}", "lvsconsole"); !strings.Contains(c, "/etc/default/lvsconsole ") ||
+		!strings.Contains(c, "/etc/pam.d/lvsconsole ") {
+		t.Errorf("the package's conffiles: %q, want /etc/default/lvsconsole and /etc/pam.d/lvsconsole", c)
 	}
 	const wants = "etc/systemd/system/multi-user.target.wants/lvsconsole.service"
 	if !exists(wants) {

@@ -72,6 +72,8 @@ var (
 		{"disabled", colInt},
 		{"created_at", colText},
 		{"updated_at", colText},
+		{"source", colText},
+		{"pam_unmapped", colInt},
 	}}
 	syncTokens = syncTable{"api_tokens", []syncCol{
 		{"id", colInt},
@@ -322,6 +324,7 @@ func (s *Store) sameAccounts(ctx context.Context, users, tokens [][]any) (bool, 
 func checkAccounts(users, tokens [][]any, whole bool) error {
 	var errs []error
 	name, hash, role, disabled := syncUsers.index("name"), syncUsers.index("password_hash"), syncUsers.index("role"), syncUsers.index("disabled")
+	source := syncUsers.index("source")
 	names := map[string]bool{}
 	admins := 0
 	for _, u := range users {
@@ -337,7 +340,14 @@ func checkAccounts(users, tokens [][]any, whole bool) error {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("user %s: %w", n, err))
 		}
-		if !strings.HasPrefix(u[hash].(string), "$argon2id$") {
+		switch src := u[source].(string); {
+		case src == "pam" && u[hash].(string) != "":
+			errs = append(errs, fmt.Errorf("user %s: a PAM user with a password hash", n))
+		case src == "pam":
+			// The system checks their password: none here.
+		case src != "local":
+			errs = append(errs, fmt.Errorf("user %s: source %q is not local or pam", n, src))
+		case !strings.HasPrefix(u[hash].(string), "$argon2id$"):
 			errs = append(errs, fmt.Errorf("user %s: the password hash is not an argon2id one", n))
 		}
 		switch d := u[disabled].(int64); {

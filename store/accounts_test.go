@@ -235,10 +235,12 @@ func TestAdoptAccountsRefused(t *testing.T) {
 		{"no users", edit(func(a *Accounts) { a.Users.Rows = nil }), []string{"no enabled admin"}},
 		{"root disabled", edit(func(a *Accounts) { a.Users.Rows[0][3] = 1.0 }), []string{"no enabled admin"}},
 		{"bad rows", edit(func(a *Accounts) {
-			a.Users.Rows = append(a.Users.Rows, []any{"bad name!", "plain", "king", 2.0, "", ""}, []any{"short"})
+			a.Users.Rows = append(a.Users.Rows, []any{"bad name!", "plain", "king", 2.0, "", "", "local", 0.0}, []any{"short"},
+				[]any{"pam1", "$argon2id$x", "viewer", 0.0, "", "", "pam", 0.0}, []any{"ldap1", "", "viewer", 0.0, "", "", "ldap", 0.0})
 			a.Tokens.Rows = [][]any{{1.0, "AAAA", "nobody", "ci", "all", 0.0, 0.0, 0.0, 0.0}}
 		}), []string{`user name "bad name!" is not allowed`, "the password hash is not an argon2id one", `role "king"`,
-			"disabled is 2", "users row 3: 1 values, want 6", "token 1: its hash is not a SHA-256",
+			"disabled is 2", "users row 3: 1 values, want 8",
+			"user pam1: a PAM user with a password hash", `user ldap1: source "ldap" is not local or pam`, "token 1: its hash is not a SHA-256",
 			`its owner "nobody" is not among the users`, "token 1: scope"}},
 		{"too many", edit(func(a *Accounts) {
 			a.Users.Rows = slices.Repeat(a.Users.Rows, MaxAccountRows+1)
@@ -294,4 +296,26 @@ func BenchmarkAdoptAccounts(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(wire)), "bytes/answer")
+}
+
+// TestAdoptAccountsPAMUser: a user who logged in through PAM on the active
+// (no password hash here) reaches the standby as a PAM user, with the role
+// their groups gave.
+func TestAdoptAccountsPAMUser(t *testing.T) {
+	active, standby := openTest(t), openTest(t)
+	if err := active.SetPassword(ctx, "root", "root's password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := active.PAMLogin(ctx, "paula", ScopeOperator); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := syncAccounts(t, active, standby); err != nil {
+		t.Fatalf("syncing a PAM user: %v", err)
+	}
+	if src, err := standby.UserSource(ctx, "paula"); err != nil || src != "pam" {
+		t.Errorf("paula on the standby: source %q, %v", src, err)
+	}
+	if role, err := standby.UserRole(ctx, "paula"); err != nil || role != ScopeOperator {
+		t.Errorf("paula on the standby: role %v, %v", role, err)
+	}
 }

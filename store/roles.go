@@ -56,6 +56,7 @@ type User struct {
 	Name     string
 	Role     Scope
 	Disabled bool
+	Source   string    // SourceLocal or SourcePAM
 	Created  time.Time // zero for users made before roles existed
 	Changed  time.Time
 }
@@ -107,7 +108,7 @@ func userEntry(name, change, detail, role string) AuditEntry {
 
 // ListUsers returns the console users by name.
 func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := s.ro.QueryContext(ctx, `SELECT name, role, disabled, created_at, updated_at FROM users ORDER BY name`)
+	rows, err := s.ro.QueryContext(ctx, `SELECT name, role, disabled, source, created_at, updated_at FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("listing users: %w", err)
 	}
@@ -119,7 +120,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
 			role             string
 			created, changed string
 		)
-		if err := rows.Scan(&u.Name, &role, &u.Disabled, &created, &changed); err != nil {
+		if err := rows.Scan(&u.Name, &role, &u.Disabled, &u.Source, &created, &changed); err != nil {
 			return nil, fmt.Errorf("listing users: %w", err)
 		}
 		u.Role, _ = ParseRole(role) // the table's CHECK allows only roles

@@ -78,11 +78,16 @@ func (s *Store) SetPassword(ctx context.Context, user, password string) error {
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		now := s.now().UTC().Format(time.RFC3339)
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, updated_at, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at`,
+		// A PAM user's password is the system's: the row is left alone.
+		res, err := tx.ExecContext(ctx, `INSERT INTO users (name, password_hash, updated_at, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, updated_at = excluded.updated_at
+			WHERE users.source = 'local'`,
 			user, hash, now, now)
 		if err != nil {
 			return fmt.Errorf("saving the password of %s: %w", user, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("user %s: %w", user, ErrPAMUser)
 		}
 		// A new password ends the user's sessions: whoever knew the old
 		// one is out.
@@ -106,6 +111,10 @@ func (s *Store) CheckPassword(ctx context.Context, user, password string) error 
 	}
 	if err != nil {
 		return fmt.Errorf("reading user %s: %w", user, err)
+	}
+	if hash == "" { // a PAM user (serve checks them with PAM): as long as a hash
+		verifyPassword(dummyHash, password)
+		return ErrBadPassword
 	}
 	if !verifyPassword(hash, password) {
 		return ErrBadPassword

@@ -40,6 +40,8 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 	trusted := fs.String("trusted-proxy", "", "believe X-Forwarded-For and X-Forwarded-Proto from these `CIDR[,CIDR]` only (a TLS-terminating proxy in front of the console)")
 	auditKeep := fs.Duration("audit-retention", 400*24*time.Hour, "keep the audit trail's entries this long (pruned daily); 0 keeps them forever")
 	auditSyslog := fs.Bool("audit-syslog", false, "also send each audit trail entry to the local syslog (facility authpriv; journald takes it too)")
+	pamService := fs.String("pam-service", "", "let the system's users log in through this PAM `service` (/etc/pam.d/NAME; the package installs lvsconsole) when they are not local console users; empty: PAM is off")
+	pamRoles := fs.String("pam-roles", "", "with -pam-service, the system group whose members get each role, `ROLE=GROUP[,ROLE=GROUP]` for viewer, operator and admin (e.g. viewer=lvs-view,admin=lvs-admin): the highest wins; a PAM user in none of them is refused")
 	withFailover := fs.Bool("failover", true, "bring the virtual IP addresses up and down, run the heartbeat with the backup director and sync the configuration to it (false: console, IPVS and health checks only)")
 	return func(ctx context.Context, e *env, args []string) error {
 		if (*certFile == "") != (*keyFile == "") {
@@ -63,6 +65,10 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			return fmt.Errorf("-trusted-proxy: %w", err)
 		}
 		log := slog.New(slog.NewTextHandler(e.stderr, nil))
+		sysAuth, err := pamAuth(*pamService, *pamRoles, log)
+		if err != nil {
+			return err
+		}
 
 		st, err := store.Open(ctx, *db)
 		if err != nil {
@@ -120,6 +126,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			DRProbe:  drcheck.New(drcheck.Options{}),
 
 			TrustedProxies: proxies,
+			PAM:            sysAuth,
 		}
 		var pin func() [32]byte
 		var pinChanges <-chan struct{}

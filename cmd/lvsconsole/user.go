@@ -94,13 +94,13 @@ func userCommand(fs *flag.FlagSet) runFunc {
 				return err
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tROLE\tSTATE")
+			fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tSOURCE")
 			for _, u := range us {
 				state := "enabled"
 				if u.Disabled {
 					state = "disabled"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, store.RoleName(u.Role), state)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, store.RoleName(u.Role), state, u.Source)
 			}
 			return tw.Flush()
 		case "add":

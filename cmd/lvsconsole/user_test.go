@@ -47,10 +47,22 @@ func TestUserCommand(t *testing.T) {
 
 	ok("", "role", "-db", db, "ann", "operator")
 	ok("", "disable", "-db", db, "ann")
-	want := "NAME  ROLE      STATE\nann   operator  disabled\nroot  admin     enabled\n"
+	// A user that logged in through PAM (serve -pam-service): listed with
+	// its source; its password is the system's.
+	pst, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pst.PAMLogin(context.Background(), "carol", store.ScopeRead); err != nil {
+		t.Fatal(err)
+	}
+	pst.Close()
+	want := "NAME   ROLE      STATE     SOURCE\nann    operator  disabled  local\ncarol  viewer    enabled   pam\nroot   admin     enabled   local\n"
 	if got := ok("", "list", "-db", db); got != want {
 		t.Errorf("user list:\n%s\nwant:\n%s", got, want)
 	}
+	refused("logs in through the system (PAM)", "carol's password\ncarol's password\n", "passwd", "-db", db, "carol")
+	ok("", "remove", "-db", db, "carol")
 	ok("ann's new password\nann's new password\n", "passwd", "-db", db, "ann")
 	refused("no such user", "some password\nsome password\n", "passwd", "-db", db, "nobody")
 
@@ -73,7 +85,7 @@ func TestUserCommand(t *testing.T) {
 	st.Close()
 	ok("", "remove", "-db", db, "ann")
 	refused("no such user", "", "remove", "-db", db, "ann")
-	if got := ok("", "list", "-db", db); got != "NAME  ROLE   STATE\nroot  admin  enabled\n" {
+	if got := ok("", "list", "-db", db); got != "NAME  ROLE   STATE    SOURCE\nroot  admin  enabled  local\n" {
 		t.Errorf("user list after remove:\n%s", got)
 	}
 }
