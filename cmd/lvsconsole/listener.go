@@ -107,7 +107,8 @@ func (l *connLimit) release(key netip.Prefix, counted bool) {
 	}
 }
 
-// limitedConn gives its slot back when closed, once.
+// limitedConn gives its slot back when closed, once: before the close,
+// so that a client that saw the connection end finds the slot free.
 type limitedConn struct {
 	net.Conn
 	once    sync.Once
@@ -115,9 +116,8 @@ type limitedConn struct {
 }
 
 func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
 	c.once.Do(c.release)
-	return err
+	return c.Conn.Close()
 }
 
 // parsePrefixes reads a comma-separated list of CIDR prefixes or single

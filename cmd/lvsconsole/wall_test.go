@@ -87,15 +87,29 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// getFrom GETs /healthz from the loopback address from.
+// getFrom GETs /healthz from the loopback address from, and waits for
+// the server to close the connection (Connection: close), so that its
+// slot is free again when getFrom returns.
 func getFrom(from, addr string) (int, error) {
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: margin}
-	cl := &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}, Timeout: margin}
-	resp, err := cl.Get("http://" + addr + "/healthz")
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return 0, err
 	}
-	resp.Body.Close()
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(margin))
+	if _, err := fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+		return 0, err
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	if _, err := io.Copy(io.Discard, br); err != nil { // until the server closes
+		return 0, err
+	}
 	return resp.StatusCode, nil
 }
 
