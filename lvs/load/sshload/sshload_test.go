@@ -1,18 +1,22 @@
 package sshload
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/pem"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lvsconsole/lvsconsole/internal/testenv"
 	"golang.org/x/crypto/ssh"
@@ -163,3 +167,44 @@ func (p *pins) Pin(host, fp string) error {
 	p.pins++
 	return nil
 }
+
+// TestLoadSilentServer: a server that accepts and never speaks SSH is cut
+// at the context's deadline, and the error says so.
+func TestLoadSilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	held := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			held <- c
+		}
+	}()
+	c, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = Load(c, Config{Addr: ln.Addr().String(), User: "root", Signer: dummySigner(t), Keys: &pins{}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a silent server: %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Load returned after %v, past its 300ms deadline", d)
+	}
+	(<-held).Close()
+}
+
+// TestLoadPinError: a store that cannot keep a pin refuses the connection.
+func TestLoadPinError(t *testing.T) {
+	cfg := Config{Addr: "127.0.0.1:22", Keys: failingPins{}}
+	err := cfg.pinning("127.0.0.1:22")("", nil, dummySigner(t).PublicKey())
+	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "SHA256:") {
+		t.Fatalf("a pin that cannot be kept: %v, want the connection refused", err)
+	}
+}
+
+type failingPins struct{}
+
+func (failingPins) Pinned(string) (string, bool) { return "", false }
+func (failingPins) Pin(string, string) error     { return errors.New("disk full") }
