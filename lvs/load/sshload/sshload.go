@@ -141,21 +141,21 @@ func (c Config) check() (string, error) {
 	var errs []error
 	addr := c.Addr
 	if addr == "" {
-		errs = append(errs, errors.New("Addr: the server's address is missing"))
+		errs = append(errs, errors.New("the server's address (Addr) is missing"))
 	} else if _, _, err := net.SplitHostPort(addr); err != nil {
 		addr = net.JoinHostPort(strings.Trim(addr, "[]"), "22")
 		if _, _, err := net.SplitHostPort(addr); err != nil {
-			errs = append(errs, fmt.Errorf("Addr: %q is not host or host:port", c.Addr))
+			errs = append(errs, fmt.Errorf("the server's address (Addr) %q is not host or host:port", c.Addr))
 		}
 	}
 	if c.User == "" {
-		errs = append(errs, errors.New("User: the user to log in as is missing"))
+		errs = append(errs, errors.New("the user to log in as (User) is missing"))
 	}
 	if c.Signer == nil {
-		errs = append(errs, errors.New("Signer: the private key is missing"))
+		errs = append(errs, errors.New("the private key (Signer) is missing"))
 	}
 	if c.Keys == nil {
-		errs = append(errs, errors.New("Keys: the host key pins are missing"))
+		errs = append(errs, errors.New("the host key pins (Keys) are missing"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return "", fmt.Errorf("sshload: %w", err)

@@ -122,7 +122,7 @@ func TestReadKey(t *testing.T) {
 func TestConfigSaysAllThatIsMissing(t *testing.T) {
 	_, err := Load(t.Context(), Config{})
 	for _, field := range []string{"Addr", "User", "Signer", "Keys"} {
-		if err == nil || !strings.Contains(err.Error(), field+":") {
+		if err == nil || !strings.Contains(err.Error(), "("+field+")") {
 			t.Errorf("Load with an empty Config: %v, want %s named", err, field)
 		}
 	}
