@@ -157,7 +157,7 @@ bench: guest
 	$(GO) test -run='^$$' -bench=Serve1000x10 -benchtime=1x ./cmd/lvsconsole/
 	$(GO) test -run='^$$' -bench=PAMUnix -benchtime=5x ./internal/pamauth/
 	$(GO) test -run='^$$' -bench=. -benchmem ./lvs/load/agent/
-	$(GO) test -run='^$$' -bench=LoadSSHD -benchtime=20x ./lvs/load/sshload/
+	$(GO) test -run='^$$' -bench='LoadSSHD|OpenSSHClient' -benchtime=20x ./lvs/load/sshload/
 	LVSCONSOLE_GUEST_BENCH=3x $(GO) test -count=1 -timeout 30m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
 
 # The Debian package, out/lvsconsole_<version>_amd64.deb, made by nfpm

@@ -92,6 +92,7 @@ type lab struct {
 	// Client keys: authorized as they are (good), restricted to Command
 	// (restricted), forced to run other commands (liar, chatty), unknown.
 	good, ecdsaKey, restricted, liar, chatty, unknown ssh.Signer
+	goodFile                                          string // good's private key
 }
 
 type syncBuffer struct {
@@ -135,6 +136,7 @@ func newLab(t testing.TB) *lab {
 	runCmd(t, "ip", "-n", l.ns, "link", "set", "lo", "up")
 
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	l.goodFile = writeKey(t, l.dir, "client", ed, 0o600) // for OpenSSH's client
 	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	rs, _ := rsa.GenerateKey(rand.Reader, 2048)
 	_, liar, _ := ed25519.GenerateKey(rand.Reader)
@@ -371,6 +373,27 @@ func BenchmarkLoadSSHD(b *testing.B) {
 	keys := &pins{}
 	for b.Loop() {
 		if _, err := l.load(l.good, keys); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpenSSHClient: the same read by OpenSSH's client, for scale.
+func BenchmarkOpenSSHClient(b *testing.B) {
+	if !inMountNS(b) {
+		return
+	}
+	testenv.Commands(b, "ssh")
+	l := newLab(b)
+	l.start(l.hostKey("host"))
+	for b.Loop() {
+		out, err := exec.Command("ip", "netns", "exec", l.ns, "ssh", "-F", "none", "-i", l.goodFile, "-p", strconv.Itoa(sshdPort),
+			"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+			"root@127.0.0.1", Command).CombinedOutput()
+		if err != nil {
+			b.Fatalf("ssh: %v\n%s", err, out)
+		}
+		if _, err := ParseLoadavg(out); err != nil {
 			b.Fatal(err)
 		}
 	}
