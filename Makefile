@@ -141,6 +141,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshal$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/pulse/
 	$(GO) test -run='^$$' -fuzz='^FuzzForms$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./handlers/
 	$(GO) test -run='^$$' -fuzz='^FuzzAPIJSON$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./handlers/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/load/agent/
 
 # Host benchmarks, then the real-kernel ones inside the qemu guest; as
 # make test, they fail rather than skip when something they need is missing.

@@ -19,7 +19,9 @@
 //   - "maxconn:30": the server's connection limit;
 //   - "ready", "drain", "maint": the administrative state;
 //   - "up", "down", "fail", "stopped": the operating state; a description
-//     may follow after a '#' (the rest of the line).
+//     may follow after a '#' (the rest of the line). HAProxy sees the '#'
+//     only at the start of a word ("down #disk full"); Parse also splits
+//     "down#disk full" there, as the manual's wording allows.
 //
 // Words of one kind (weight, administrative state, operating state) that
 // appear more than once: the last one wins, as in HAProxy. What the agent
