@@ -6,7 +6,7 @@
 // Two ways to ask, as Loadbalancer.org's appliance offers them:
 //
 //   - TCP (Idle): connect to the agent's port (DefaultPort, 3333) and read
-//     what it writes until it closes the connection;
+//     what it writes until it closes the connection or ends a line;
 //   - HTTP (IdleHTTP): GET a URL whose body is the number.
 //
 // The answer is one whole number from 0 to 100, optionally followed by
@@ -62,7 +62,7 @@ func Idle(ctx context.Context, addr string) (int, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	body, err := readAll(conn, MaxTCP)
+	body, err := readLine(conn, MaxTCP)
 	if err != nil {
 		return 0, fmt.Errorf("feedback agent %s: %w", addr, ctxErr(ctx, err))
 	}
@@ -106,6 +106,28 @@ func IdleHTTP(ctx context.Context, url string) (int, error) {
 		return 0, fmt.Errorf("feedback %s: %w", url, err)
 	}
 	return n, nil
+}
+
+// readLine reads r up to its first '\n' or its end, failing past limit
+// bytes: an agent that ends its line but keeps the connection open is
+// answered as soon as the line is.
+func readLine(r io.Reader, limit int) ([]byte, error) {
+	buf := make([]byte, limit+1)
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		if i := bytes.IndexByte(buf[n:n+m], '\n'); i >= 0 {
+			return buf[:n+i], nil
+		}
+		n += m
+		if err == io.EOF {
+			return buf[:n], nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the answer: %w", err)
+		}
+	}
+	return nil, fmt.Errorf("the answer is longer than %d bytes", limit)
 }
 
 // readAll reads r to its end, failing if it holds more than limit bytes.

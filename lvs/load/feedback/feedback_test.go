@@ -104,7 +104,29 @@ func TestIdleRealSocket(t *testing.T) {
 	}
 }
 
-// TestIdleDeadline: an agent that never closes is cut at the deadline.
+// TestIdleLineEndsAnswer: an agent that ends its line but keeps the
+// connection open is answered at once.
+func TestIdleLineEndsAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	held := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			fmt.Fprint(c, "60\n") // and keeps the connection
+			held <- c
+		}
+	}()
+	if n, err := Idle(ctx(t), ln.Addr().String()); err != nil || n != 60 {
+		t.Fatalf("Idle = %d, %v; want 60", n, err)
+	}
+	(<-held).Close()
+}
+
+// TestIdleDeadline: an agent that never closes nor ends its line is cut
+// at the deadline.
 func TestIdleDeadline(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
