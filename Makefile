@@ -63,12 +63,14 @@ browser:
 # The failover and health check tests build networks of namespaces: they
 # need root, iproute2 and nftables (to cut a heartbeat path); the
 # keepalived export is checked with Debian's keepalived (-t only, never
-# started as a daemon). Install what
+# started as a daemon); the SSH load monitor's tests run Debian's sshd
+# (openssh-server) in a namespace. Install what
 # is missing when we are root, else stop and say so (never skip them).
 netns-tools:
 	@if [ "$$(id -u)" != 0 ]; then echo "make: the tests create network namespaces: run make test as root"; exit 1; fi
 	@need=""; command -v ip >/dev/null || need="$$need iproute2"; command -v nft >/dev/null || need="$$need nftables"; \
 	command -v keepalived >/dev/null || need="$$need keepalived"; \
+	command -v sshd >/dev/null || need="$$need openssh-server"; \
 	if [ -n "$$need" ]; then \
 		if command -v apt-get >/dev/null; then \
 			echo "make: installing$$need for the network namespace tests"; \
@@ -76,6 +78,7 @@ netns-tools:
 		else echo "make: the tests need$$need"; exit 1; fi; \
 	fi
 	@command -v ip >/dev/null && command -v nft >/dev/null && command -v keepalived >/dev/null || { echo "make: ip, nft or keepalived is still missing"; exit 1; }
+	@command -v sshd >/dev/null || { echo "make: sshd (openssh-server, for lvs/load/sshload's tests) is still missing"; exit 1; }
 
 # A live lab (README, "Try it: make demo"): the qemu guest runs the console
 # with a virtual server, two real servers and steady traffic; the console is
@@ -138,6 +141,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshal$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/pulse/
 	$(GO) test -run='^$$' -fuzz='^FuzzForms$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./handlers/
 	$(GO) test -run='^$$' -fuzz='^FuzzAPIJSON$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./handlers/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/load/agent/
 
 # Host benchmarks, then the real-kernel ones inside the qemu guest; as
 # make test, they fail rather than skip when something they need is missing.
@@ -153,6 +157,8 @@ bench: guest
 	$(GO) test -run='^$$' -bench=Dashboard1000x10 -benchtime=100x ./handlers/
 	$(GO) test -run='^$$' -bench=Serve1000x10 -benchtime=1x ./cmd/lvsconsole/
 	$(GO) test -run='^$$' -bench=PAMUnix -benchtime=5x ./internal/pamauth/
+	$(GO) test -run='^$$' -bench=. -benchmem ./lvs/load/agent/
+	$(GO) test -run='^$$' -bench='LoadSSHD|OpenSSHClient' -benchtime=20x ./lvs/load/sshload/
 	LVSCONSOLE_GUEST_BENCH=3x $(GO) test -count=1 -timeout 30m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
 
 # The Debian package, out/lvsconsole_<version>_amd64.deb, made by nfpm

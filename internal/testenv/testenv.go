@@ -90,6 +90,10 @@ func debianPackage(cmd string) string {
 		return "iproute2"
 	case "nft":
 		return "nftables"
+	case "sshd":
+		return "openssh-server"
+	case "ssh-keygen":
+		return "openssh-client"
 	}
 	return cmd
 }

@@ -110,6 +110,9 @@ func TestMissingCommands(t *testing.T) {
 	if missing, pkgs := missingCommands("ip", "nft", "ipvsadm"); missing != "ip and nft and ipvsadm" || pkgs != "iproute2 nftables ipvsadm" {
 		t.Errorf("missingCommands = %q, %q", missing, pkgs)
 	}
+	if _, pkgs := missingCommands("sshd", "ssh-keygen"); pkgs != "openssh-server openssh-client" {
+		t.Errorf("missingCommands(sshd, ssh-keygen) names packages %q", pkgs)
+	}
 	t.Setenv("PATH", "/usr/bin:/bin")
 	if missing, pkgs := missingCommands("sh"); missing != "" || pkgs != "" {
 		t.Errorf("missingCommands(sh) = %q, %q; want none missing", missing, pkgs)
