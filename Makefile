@@ -69,6 +69,7 @@ netns-tools:
 	@if [ "$$(id -u)" != 0 ]; then echo "make: the tests create network namespaces: run make test as root"; exit 1; fi
 	@need=""; command -v ip >/dev/null || need="$$need iproute2"; command -v nft >/dev/null || need="$$need nftables"; \
 	command -v keepalived >/dev/null || need="$$need keepalived"; \
+	for t in rpcbind:rpcbind rpc.rstatd:rstatd rwhod:rwhod; do command -v $${t%%:*} >/dev/null || need="$$need $${t#*:}"; done; \
 	if [ -n "$$need" ]; then \
 		if command -v apt-get >/dev/null; then \
 			echo "make: installing$$need for the network namespace tests"; \
@@ -76,6 +77,7 @@ netns-tools:
 		else echo "make: the tests need$$need"; exit 1; fi; \
 	fi
 	@command -v ip >/dev/null && command -v nft >/dev/null && command -v keepalived >/dev/null || { echo "make: ip, nft or keepalived is still missing"; exit 1; }
+	@command -v rpcbind >/dev/null && command -v rpc.rstatd >/dev/null && command -v rwhod >/dev/null || { echo "make: rpcbind, rpc.rstatd or rwhod is still missing (load monitor tests)"; exit 1; }
 
 # A live lab (README, "Try it: make demo"): the qemu guest runs the console
 # with a virtual server, two real servers and steady traffic; the console is

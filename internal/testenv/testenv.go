@@ -90,6 +90,10 @@ func debianPackage(cmd string) string {
 		return "iproute2"
 	case "nft":
 		return "nftables"
+	case "rpc.rstatd":
+		return "rstatd"
+	case "nsenter", "unshare":
+		return "util-linux"
 	}
 	return cmd
 }
