@@ -121,7 +121,7 @@ type Listener struct {
 	opts Options
 	done chan struct{}
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards the fields below, and opts.MaxAge
 	hosts   map[netip.Addr]Host
 	dropped uint64 // packets refused (bad, or table full)
 	lastErr error
@@ -216,8 +216,9 @@ func (l *Listener) store(h Host) {
 func (l *Listener) Load(host netip.Addr) (Host, bool) {
 	l.mu.Lock()
 	h, ok := l.hosts[host.Unmap()]
+	maxAge := l.opts.MaxAge
 	l.mu.Unlock()
-	if !ok || time.Since(h.Received) > l.opts.MaxAge {
+	if !ok || time.Since(h.Received) > maxAge {
 		return Host{}, false
 	}
 	return h, true

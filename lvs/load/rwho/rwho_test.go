@@ -143,7 +143,9 @@ func TestListener(t *testing.T) {
 	if n, err := l.Dropped(); n != 2 || !strings.Contains(err.Error(), "table full") {
 		t.Errorf("dropped %d, %v: want rs2 dropped, table full", n, err)
 	}
+	l.mu.Lock()
 	l.opts.MaxAge = time.Nanosecond
+	l.mu.Unlock()
 	if h, ok := l.Load(lo); ok {
 		t.Errorf("a host older than MaxAge is known: %+v", h)
 	}
