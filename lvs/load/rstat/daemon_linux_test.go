@@ -154,7 +154,7 @@ func TestLoadFromRstatd(t *testing.T) {
 	}
 }
 
-// TestLoadNoRstatd: a host without a portmapper, and a closed port, say
+// TestLoadNoPortmapper: a host without a portmapper (its port closed) says
 // which step failed.
 func TestLoadNoPortmapper(t *testing.T) {
 	testenv.NetNS(t)
