@@ -71,6 +71,7 @@ netns-tools:
 	@need=""; command -v ip >/dev/null || need="$$need iproute2"; command -v nft >/dev/null || need="$$need nftables"; \
 	command -v keepalived >/dev/null || need="$$need keepalived"; \
 	command -v sshd >/dev/null || need="$$need openssh-server"; \
+	for t in rpcbind:rpcbind rpc.rstatd:rstatd rwhod:rwhod; do command -v $${t%%:*} >/dev/null || need="$$need $${t#*:}"; done; \
 	if [ -n "$$need" ]; then \
 		if command -v apt-get >/dev/null; then \
 			echo "make: installing$$need for the network namespace tests"; \
@@ -79,6 +80,7 @@ netns-tools:
 	fi
 	@command -v ip >/dev/null && command -v nft >/dev/null && command -v keepalived >/dev/null || { echo "make: ip, nft or keepalived is still missing"; exit 1; }
 	@command -v sshd >/dev/null || { echo "make: sshd (openssh-server, for lvs/load/sshload's tests) is still missing"; exit 1; }
+	@command -v rpcbind >/dev/null && command -v rpc.rstatd >/dev/null && command -v rwhod >/dev/null || { echo "make: rpcbind, rpc.rstatd or rwhod is still missing (load monitor tests)"; exit 1; }
 
 # A live lab (README, "Try it: make demo"): the qemu guest runs the console
 # with a virtual server, two real servers and steady traffic; the console is
@@ -142,6 +144,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzForms$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./handlers/
 	$(GO) test -run='^$$' -fuzz='^FuzzAPIJSON$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./handlers/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/load/agent/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./lvs/load/rwho/
 
 # Host benchmarks, then the real-kernel ones inside the qemu guest; as
 # make test, they fail rather than skip when something they need is missing.

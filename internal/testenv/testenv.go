@@ -94,6 +94,10 @@ func debianPackage(cmd string) string {
 		return "openssh-server"
 	case "ssh-keygen":
 		return "openssh-client"
+	case "rpc.rstatd":
+		return "rstatd"
+	case "nsenter", "unshare":
+		return "util-linux"
 	}
 	return cmd
 }
