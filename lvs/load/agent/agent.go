@@ -39,10 +39,11 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/load/internal/netctx"
 )
 
 // MaxLine bounds the agent's line, its end included: a longer line is an
@@ -264,12 +265,12 @@ func Query(ctx context.Context, addr string, send string) (Answer, error) {
 	defer stop()
 	if send != "" {
 		if _, err := io.WriteString(conn, send); err != nil {
-			return Answer{}, fmt.Errorf("agent %s: sending: %w", addr, ctxErr(ctx, err))
+			return Answer{}, fmt.Errorf("agent %s: sending: %w", addr, netctx.Err(ctx, err))
 		}
 	}
 	line, err := readLine(conn)
 	if err != nil {
-		return Answer{}, fmt.Errorf("agent %s: %w", addr, ctxErr(ctx, err))
+		return Answer{}, fmt.Errorf("agent %s: %w", addr, netctx.Err(ctx, err))
 	}
 	a, err := Parse(line)
 	if err != nil {
@@ -300,17 +301,4 @@ func readLine(r io.Reader) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("the agent's line is longer than %d bytes", MaxLine-1)
-}
-
-// ctxErr prefers the context's error (deadline, cancellation) to the
-// socket's timeout it caused: the socket's deadlines are only ever the
-// context's, and its timer may fire before the context's.
-func ctxErr(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil {
-		return fmt.Errorf("%w (%v)", cerr, err)
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
-	}
-	return err
 }

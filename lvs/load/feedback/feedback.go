@@ -27,15 +27,15 @@ package feedback
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/load/internal/netctx"
 )
 
 // DefaultPort is the feedback agent's TCP port.
@@ -64,7 +64,7 @@ func Idle(ctx context.Context, addr string) (int, error) {
 	defer stop()
 	body, err := readLine(conn, MaxTCP)
 	if err != nil {
-		return 0, fmt.Errorf("feedback agent %s: %w", addr, ctxErr(ctx, err))
+		return 0, fmt.Errorf("feedback agent %s: %w", addr, netctx.Err(ctx, err))
 	}
 	n, err := Parse(body)
 	if err != nil {
@@ -99,7 +99,7 @@ func IdleHTTP(ctx context.Context, url string) (int, error) {
 	}
 	body, err := readAll(resp.Body, MaxHTTP)
 	if err != nil {
-		return 0, fmt.Errorf("feedback %s: %w", url, ctxErr(ctx, err))
+		return 0, fmt.Errorf("feedback %s: %w", url, netctx.Err(ctx, err))
 	}
 	n, err := Parse(body)
 	if err != nil {
@@ -175,16 +175,4 @@ func Parse(b []byte) (int, error) {
 		return 0, fmt.Errorf("the idle percentage %s is out of range: want 0 to 100", num)
 	}
 	return n, nil
-}
-
-// ctxErr prefers the context's error to the socket timeout it caused (the
-// socket's deadlines are only ever the context's).
-func ctxErr(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil {
-		return fmt.Errorf("%w (%v)", cerr, err)
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
-	}
-	return err
 }

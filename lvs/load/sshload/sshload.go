@@ -39,6 +39,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/lvsconsole/lvsconsole/lvs/load/internal/netctx"
 )
 
 // Command is the only command run on the real server.
@@ -120,13 +122,13 @@ func Load(ctx context.Context, c Config) ([3]float64, error) {
 		if errors.As(err, &hk) {
 			return zero, hk
 		}
-		return zero, fmt.Errorf("ssh %s as %s: %w", addr, c.User, ctxErr(ctx, err))
+		return zero, fmt.Errorf("ssh %s as %s: %w", addr, c.User, netctx.Err(ctx, err))
 	}
 	client := ssh.NewClient(sc, chans, reqs)
 	defer client.Close()
 	out, err := run(client)
 	if err != nil {
-		return zero, fmt.Errorf("ssh %s as %s: %q: %w", addr, c.User, Command, ctxErr(ctx, err))
+		return zero, fmt.Errorf("ssh %s as %s: %q: %w", addr, c.User, Command, netctx.Err(ctx, err))
 	}
 	loads, err := ParseLoadavg(out)
 	if err != nil {
@@ -296,16 +298,4 @@ func ReadKey(path string) (ssh.Signer, error) {
 		return nil, fmt.Errorf("private key %s: type %s: want ed25519, ECDSA or RSA", path, t)
 	}
 	return signer, nil
-}
-
-// ctxErr prefers the context's error to the socket timeout it caused (the
-// connection's deadlines are only ever the context's).
-func ctxErr(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil {
-		return fmt.Errorf("%w (%v)", cerr, err)
-	}
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
-	}
-	return err
 }
