@@ -93,11 +93,11 @@ func TestBrowserConflictKeepsTypedValues(t *testing.T) {
 			first: map[string]string{"persistent": "60"},
 			typed: map[string]string{"name": "www2", "address": "192.0.2.11", "vip_nmask": "255.255.255.0", "device": "eth0:2",
 				"port": "53", "timeout": "7", "reentry": "20", "sorry_server": "10.0.0.99"},
-			lists: map[string]string{"protocol": "udp", "scheduler": "sh", "load_monitor": "uptime"},
+			lists: map[string]string{"protocol": "udp", "scheduler": "sh", "load_monitor": "feedback"},
 			ticks: []string{"active", "quiesce_server"},
 			check: func(c *config.Config) string {
 				vs := c.Virtuals[0]
-				if vs.Name != "www2" || !vs.Active || !vs.Quiesce || vs.Scheduler != "sh" || vs.Protocol != config.UDP || vs.Port != 53 || vs.LoadMonitor != "uptime" {
+				if vs.Name != "www2" || !vs.Active || !vs.Quiesce || vs.Scheduler != "sh" || vs.Protocol != config.UDP || vs.Port != 53 || vs.LoadMonitor != "feedback" {
 					return fmt.Sprintf("%+v", vs)
 				}
 				return ""

@@ -94,10 +94,10 @@ func TestConflictKeepsTypedValues(t *testing.T) {
 			typed: url.Values{"name": {"www2"}, "address": {"192.0.2.11"}, "vip_nmask": {"255.255.255.0"}, "device": {"eth0:2"},
 				"protocol": {"udp"}, "port": {"53"}, "fwmark": {"0"}, "active": {"1"}, "scheduler": {"sh"}, "persistent": {"300"},
 				"pmask": {"255.255.255.0"}, "sched_fallback": {"1"}, "sched_port": {"1"}, "ops": {"1"}, "sorry_server": {"10.0.0.99"},
-				"timeout": {"7"}, "reentry": {"20"}, "quiesce_server": {"1"}, "load_monitor": {"uptime"}},
+				"timeout": {"7"}, "reentry": {"20"}, "quiesce_server": {"1"}, "load_monitor": {"feedback"}},
 			saved: func(t *testing.T, c *config.Config) {
 				vs := c.Virtuals[0]
-				if vs.Name != "www2" || !vs.Active || vs.Scheduler != "sh" || vs.Port != 53 || !vs.SchedPort || vs.LoadMonitor != "uptime" || vs.Persistence != 300 {
+				if vs.Name != "www2" || !vs.Active || vs.Scheduler != "sh" || vs.Port != 53 || !vs.SchedPort || vs.LoadMonitor != "feedback" || vs.Persistence != 300 {
 					t.Errorf("saved %+v", vs)
 				}
 			},

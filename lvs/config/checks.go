@@ -219,3 +219,31 @@ func ProgramWeight(status int) (ok, set bool, weight int64) {
 	}
 	return false, false, 0
 }
+
+// CheckUser checks the user name the uptime load monitor logs in as:
+// POSIX's portable user names (letters, digits, . _ -, not starting with
+// -), at most 32 characters ("" is none).
+func CheckUser(u string) error {
+	if u == "" {
+		return nil
+	}
+	if len(u) > 32 || strings.HasPrefix(u, "-") || strings.ContainsFunc(u, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+	}) {
+		return fmt.Errorf("%q is not a user name: letters, digits, . _ and -, not starting with -, at most 32", u)
+	}
+	return nil
+}
+
+// CheckFile checks the path of a file on the director the console reads
+// (the uptime load monitor's key): absolute, clean, no spaces or control
+// characters ("" is none).
+func CheckFile(p string) error {
+	if p == "" {
+		return nil
+	}
+	if !strings.HasPrefix(p, "/") || filepath.Clean(p) != p || p == "/" || len(p) > 4096 || strings.ContainsFunc(p, isSpaceOrControl) {
+		return fmt.Errorf("%q is not a file's path: absolute, as /etc/lvsconsole/load_ed25519, without spaces", p)
+	}
+	return nil
+}

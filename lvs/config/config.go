@@ -145,7 +145,7 @@ type VirtualServer struct {
 	CheckTimeout time.Duration // interval and I/O timeout of a check
 	Reentry      time.Duration // consecutive success needed before re-entry
 	Quiesce      bool          // on failure set weight 0 instead of removing
-	LoadMonitor  string        // none, rup, ruptime, uptime
+	LoadMonitor  string        // none, rup, ruptime, uptime, agent, feedback (see lvs/load)
 	Send         string        // written after connecting; \r \n \t escapes
 	Expect       string        // expected reply prefix (or regex)
 	UseRegex     bool
@@ -174,6 +174,14 @@ type VirtualServer struct {
 	// left; 0: until they end.
 	DrainTimeout time.Duration
 
+	// The load monitor's settings (LoadMonitor; issue 18, lvs/load).
+	LoadPort     int           // agent, feedback, uptime: the port (0: feedback's 3333, ssh's 22)
+	LoadSend     string        // agent: written after connecting (HAProxy's agent-send); \r \n \t escapes
+	LoadHTTPPath string        // feedback: GET this path over HTTP ("" = the TCP agent)
+	LoadInterval time.Duration // between two readings; 0: piranha's, 20 s or the check interval if longer
+	LoadSSHUser  string        // uptime: the user to log in as
+	LoadSSHKey   string        // uptime: the private key's file on the director
+
 	Reals []RealServer
 }
 
@@ -194,6 +202,13 @@ type RealServer struct {
 	// (keepalived's notify_up and notify_down).
 	NotifyUp   string
 	NotifyDown string
+	// MaxWeight is the most a load monitor or a check's exit status may
+	// set (0: 10 x Weight for a load monitor, piranha's scale; no bound
+	// other than MaxWeight for a check's exit status, keepalived's).
+	MaxWeight int64
+	// LoadPort is this server's agent, feedback or ssh port (0: the
+	// virtual server's LoadPort).
+	LoadPort int
 
 	// Draining is the console's state, not a configuration field: no
 	// lvs.cf key, not on the form. The engine gives a draining server

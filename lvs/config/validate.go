@@ -307,6 +307,14 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 			if key, msg := CheckNeeds(vs.CheckKind, vs.Send, vs.SendProgram); key != "" {
 				v.add(key, "%s", msg)
 			}
+		case "load_ssh_user":
+			if vs.LoadMonitor == "uptime" && vs.LoadSSHUser == "" {
+				v.need(vs.Active, "load_ssh_user", "is required with the uptime load monitor: the user it logs in as on the real servers")
+			}
+		case "load_ssh_key":
+			if vs.LoadMonitor == "uptime" && vs.LoadSSHKey == "" {
+				v.need(vs.Active, "load_ssh_key", "is required with the uptime load monitor: the private key's file on the director")
+			}
 		}
 	})
 
@@ -349,6 +357,14 @@ func (rs *RealServer) validate(v *validator, vs *VirtualServer, g *Global, inEff
 		case "port":
 			if rs.Port == 0 && vs.Port == 0 && vs.IsFWMark() && rs.Active {
 				v.need(inEffect, "port", "is required: the firewall-mark virtual server has no port to inherit")
+			}
+		case "max_weight":
+			if rs.MaxWeight != 0 && rs.MaxWeight < rs.Weight {
+				v.add("max_weight", "%d is below the weight %d: give at least the weight, or leave it empty", rs.MaxWeight, rs.Weight)
+			}
+		case "load_port":
+			if vs.LoadMonitor == "agent" && vs.LoadPort == 0 && rs.LoadPort == 0 && rs.Active {
+				v.need(inEffect, "load_port", "is required with the agent load monitor: the agent's port, here or on the virtual server")
 			}
 		case "lthreshold":
 			if rs.LowerThreshold > rs.UpperThreshold {

@@ -86,7 +86,7 @@ func valid() *config.Config {
 				Address: mustAddr("192.0.2.20"), Device: "eth0:2",
 				Protocol: config.TCP, Port: 0, FWMark: 3, Scheduler: "rr", OnePacket: true,
 				CheckTimeout: 10 * time.Second, Reentry: 30 * time.Second, Quiesce: true,
-				LoadMonitor: "uptime", Send: `PING\r\n`, Expect: "^(OK|PONG)", UseRegex: true,
+				LoadMonitor: "uptime", LoadSSHUser: "lvsload", LoadSSHKey: "/etc/lvsconsole/load_ed25519", Send: `PING\r\n`, Expect: "^(OK|PONG)", UseRegex: true,
 				SendProgram: "/usr/lib/lvs/check --host %h --port %p",
 				Reals: []config.RealServer{
 					{ID: 31, Name: "m1", Active: true, Address: mustAddr("10.1.0.21"), Port: 80, Weight: 0},
@@ -324,7 +324,7 @@ func TestValidateRefuses(t *testing.T) {
 		{"check timeout over an hour", func(c *config.Config) { web(c).CheckTimeout = time.Hour + time.Millisecond }, virt, vWeb, -1, "timeout", "0.01 to 3600"},
 		{"reentry negative", func(c *config.Config) { web(c).Reentry = -time.Second }, virt, vWeb, -1, "reentry", "0 to 86400"},
 		{"reentry over a day", func(c *config.Config) { web(c).Reentry = 25 * time.Hour }, virt, vWeb, -1, "reentry", "0 to 86400"},
-		{"load_monitor bogus", func(c *config.Config) { web(c).LoadMonitor = "bogus" }, virt, vWeb, -1, "load_monitor", "none, rup, ruptime or uptime"},
+		{"load_monitor bogus", func(c *config.Config) { web(c).LoadMonitor = "bogus" }, virt, vWeb, -1, "load_monitor", "none, rup, ruptime, uptime, agent or feedback"},
 		{"send with newline", func(c *config.Config) { web(c).Send = "GET / HTTP/1.0\n\n" }, virt, vWeb, -1, "send", `\n`},
 		{"send with DEL", func(c *config.Config) { web(c).Send = "GET\x7f" }, virt, vWeb, -1, "send", `\r, \n or \t`},
 		{"expect with carriage return", func(c *config.Config) { web(c).Expect = "HTTP\r" }, virt, vWeb, -1, "expect", `\r`},

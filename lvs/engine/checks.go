@@ -339,6 +339,24 @@ type ServerHealth struct {
 	Reason string
 	Since  time.Time
 	Weight int32 // what IPVS gets now
+	// Configured is the real server's own weight; Why says why Weight
+	// differs from it ("" when it does not): "load 3.20 (rup)", "agent
+	// says drain", "slow start", "exit status 12 (program)"...
+	Configured int64
+	Why        string
+	// Load is the virtual server's load monitor's latest about the
+	// server; nil without a load monitor.
+	Load *LoadStatus
+}
+
+// LoadStatus is what a load monitor last read of a real server (issue 18).
+type LoadStatus struct {
+	Monitor string    // "rup", "ruptime", "uptime", "agent", "feedback"
+	Reading string    // "load 3.20", "up 75%", "idle 40%"; "" before the first
+	Error   string    // why the latest reading failed (the weight stays)
+	At      time.Time // of the latest reading that succeeded
+	Weight  int64     // the weight the monitor gives, before a slow start
+	HostKey string    // uptime: the SSH host key pinned ("SHA256:...")
 }
 
 // Of returns the check state of rs within vs, and false when rs is not
