@@ -307,14 +307,6 @@ func (vs *VirtualServer) validate(v *validator, g *Global) {
 			if key, msg := CheckNeeds(vs.CheckKind, vs.Send, vs.SendProgram); key != "" {
 				v.add(key, "%s", msg)
 			}
-		case "load_ssh_user":
-			if vs.LoadMonitor == "uptime" && vs.LoadSSHUser == "" {
-				v.need(vs.Active, "load_ssh_user", "is required with the uptime load monitor: the user it logs in as on the real servers")
-			}
-		case "load_ssh_key":
-			if vs.LoadMonitor == "uptime" && vs.LoadSSHKey == "" {
-				v.need(vs.Active, "load_ssh_key", "is required with the uptime load monitor: the private key's file on the director")
-			}
 		}
 	})
 

@@ -86,7 +86,7 @@ func valid() *config.Config {
 				Address: mustAddr("192.0.2.20"), Device: "eth0:2",
 				Protocol: config.TCP, Port: 0, FWMark: 3, Scheduler: "rr", OnePacket: true,
 				CheckTimeout: 10 * time.Second, Reentry: 30 * time.Second, Quiesce: true,
-				LoadMonitor: "uptime", LoadSSHUser: "lvsload", LoadSSHKey: "/etc/lvsconsole/load_ed25519", Send: `PING\r\n`, Expect: "^(OK|PONG)", UseRegex: true,
+				LoadMonitor: "uptime", Send: `PING\r\n`, Expect: "^(OK|PONG)", UseRegex: true,
 				SendProgram: "/usr/lib/lvs/check --host %h --port %p",
 				Reals: []config.RealServer{
 					{ID: 31, Name: "m1", Active: true, Address: mustAddr("10.1.0.21"), Port: 80, Weight: 0},
