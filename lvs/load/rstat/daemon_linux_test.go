@@ -2,106 +2,31 @@ package rstat
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/lvsconsole/lvsconsole/internal/testenv"
-	"github.com/lvsconsole/lvsconsole/lvs/internal/netns"
+	"github.com/lvsconsole/lvsconsole/lvs/internal/loadtest"
 )
 
-var nsSeq atomic.Int32
-
-// startRstatd starts Debian's rpcbind and rpc.rstatd in a network
-// namespace of their own and returns its name, once rstatd answers on
-// 127.0.0.1 there. rpcbind also gets a mount namespace with a tmpfs on
-// /run: its socket (/run/rpcbind.sock, through which rpc.rstatd registers)
-// and lock file stay out of the host's /run, and a host's own rpcbind, if
-// any, is never seen. rpc.rstatd joins both namespaces (nsenter) and
-// daemonizes there; cleanup kills every process of the namespace.
-func startRstatd(tb testing.TB) string {
+// startRstatd starts Debian's rpcbind and rpc.rstatd in a host of their
+// own (lvs/internal/loadtest) and returns it: a client reaches them at
+// h.Addr across the veth pair.
+func startRstatd(tb testing.TB) *loadtest.Host {
 	tb.Helper()
-	testenv.NetNS(tb)
-	testenv.Commands(tb, "rpcbind", "rpc.rstatd", "unshare", "nsenter")
-	ns := fmt.Sprintf("lvsrstat%d-%d", os.Getpid(), nsSeq.Add(1))
-	run(tb, "ip", "netns", "add", ns)
-	tb.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	run(tb, "ip", "-n", ns, "link", "set", "lo", "up")
-
-	rpcbind := exec.Command("ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private",
-		"sh", "-c", "mount -t tmpfs lvsrstat /run && exec rpcbind -f")
-	var out strings.Builder
-	rpcbind.Stdout, rpcbind.Stderr = &out, &out
-	if err := rpcbind.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		// Every process of the namespace: rpcbind and the daemonized rstatd.
-		pids, _ := exec.Command("ip", "netns", "pids", ns).Output()
-		for _, f := range strings.Fields(string(pids)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				if p, err := os.FindProcess(pid); err == nil {
-					p.Kill()
-				}
-			}
-		}
-		rpcbind.Wait()
-	})
-
-	lo := netip.MustParseAddr("127.0.0.1")
-	var err error
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	// rpcbind is up when it says that rstatd is not registered.
-	for ctx.Err() == nil {
-		err = loadIn(ctx, ns, lo, 200*time.Millisecond)
-		if errors.Is(err, ErrNotRegistered) {
-			break
-		}
-	}
-	if !errors.Is(err, ErrNotRegistered) {
-		tb.Fatalf("rpcbind in %s never answered: %v\n%s", ns, err, out.String())
-	}
-	// rpc.rstatd forks and its parent exits; the daemon keeps no pipe of
-	// ours open (its output goes to a file), so that Run returns.
-	logf, err := os.Create(tb.TempDir() + "/rstatd.log")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer logf.Close()
-	rstatd := exec.Command("nsenter", "-t", strconv.Itoa(rpcbind.Process.Pid), "-m", "-n", "rpc.rstatd")
-	rstatd.Stdout, rstatd.Stderr = logf, logf
-	if err := rstatd.Run(); err != nil {
-		tb.Fatalf("rpc.rstatd: %v", err)
-	}
-	for ctx.Err() == nil {
-		if err = loadIn(ctx, ns, lo, 200*time.Millisecond); err == nil {
-			return ns
-		}
-	}
-	tb.Fatalf("rpc.rstatd in %s never answered: %v\n%s", ns, err, out.String())
-	return ""
+	h := loadtest.NewHost(tb)
+	h.StartRstatd()
+	return h
 }
 
-// loadIn calls Load from inside ns with a timeout of d.
-func loadIn(ctx context.Context, ns string, host netip.Addr, d time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, d)
+// loadFrom calls Load with a timeout of d.
+func loadFrom(host netip.Addr, d time.Duration) (Stats, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	return netns.Do(ns, func() error { _, err := Load(ctx, host); return err })
-}
-
-func run(tb testing.TB, name string, args ...string) {
-	tb.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
+	return Load(ctx, host)
 }
 
 // procLoad is /proc/loadavg's three load averages.
@@ -125,12 +50,9 @@ func procLoad(t *testing.T) [3]float64 {
 // rpcbind, for its load: the kernel's load is global, so it is this
 // machine's /proc/loadavg, read before and after.
 func TestLoadFromRstatd(t *testing.T) {
-	ns := startRstatd(t)
+	h := startRstatd(t)
 	before := procLoad(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var st Stats
-	err := netns.Do(ns, func() (err error) { st, err = Load(ctx, netip.MustParseAddr("127.0.0.1")); return err })
+	st, err := loadFrom(h.Addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,27 +76,82 @@ func TestLoadFromRstatd(t *testing.T) {
 	}
 }
 
+// TestRstatdReadsProcLoadavg: rpc.rstatd reads /proc/loadavg (strings
+// and strace show it): a line the test bind-mounts over it in rstatd's
+// mount namespace is what rup gets, raised then lowered.
+func TestRstatdReadsProcLoadavg(t *testing.T) {
+	h := loadtest.NewHost(t)
+	h.SetLoad(0.25, 0.5, 0.75)
+	h.StartRstatd()
+	for _, want := range [][3]float64{{0.25, 0.5, 0.75}, {7.5, 3, 1.25}, {0.1, 2, 1}} {
+		h.SetLoad(want[0], want[1], want[2])
+		// rstatd refreshes its figures on a timer (every second while
+		// asked): the new line shows within a few.
+		var st Stats
+		var err error
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if st, err = loadFrom(h.Addr, 2*time.Second); err == nil && near(st.Load, want) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond) // the pace of the poll
+		}
+		if err != nil || !near(st.Load, want) {
+			t.Fatalf("rstatd says %v (%v), the host's /proc/loadavg %v", st.Load, err, want)
+		}
+	}
+}
+
+// near: rstatd's loads are in 256ths (FSCALE), a line's in hundredths.
+func near(got, want [3]float64) bool {
+	for i := range got {
+		if d := got[i] - want[i]; d < -1.0/256 || d > 1.0/256 {
+			return false
+		}
+	}
+	return true
+}
+
+// TestRstatdSeesAHog: busy loops started in the host raise the kernel's
+// load average, which is global: rstatd reports the rise. Two loops raise
+// the 1-minute average's target by 2, so that it climbs by 0.5 within
+// about 20 s whatever the rest of the machine does (it would take more
+// than 2 runnable tasks ending at that moment to hide it).
+func TestRstatdSeesAHog(t *testing.T) {
+	h := startRstatd(t)
+	first, err := loadFrom(h.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.StartHog(2)
+	start := time.Now()
+	var st Stats
+	for time.Since(start) < 90*time.Second {
+		if st, err = loadFrom(h.Addr, 5*time.Second); err == nil && st.Load[0] >= first.Load[0]+0.5 {
+			t.Logf("1-minute load %.2f -> %.2f in %v", first.Load[0], st.Load[0], time.Since(start).Round(time.Second))
+			return
+		}
+		time.Sleep(time.Second) // the kernel recomputes the averages every 5 s
+	}
+	t.Fatalf("1-minute load %.2f, then %.2f after 90 s of two busy loops (%v)", first.Load[0], st.Load[0], err)
+}
+
 // TestLoadNoPortmapper: a host without a portmapper (its port closed) says
 // which step failed.
 func TestLoadNoPortmapper(t *testing.T) {
-	testenv.NetNS(t)
-	ns := fmt.Sprintf("lvsrstat%d-%d", os.Getpid(), nsSeq.Add(1))
-	run(t, "ip", "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	err := loadIn(context.Background(), ns, netip.MustParseAddr("127.0.0.1"), 2*time.Second)
+	h := loadtest.NewHost(t)
+	_, err := loadFrom(h.Addr, 2*time.Second)
 	if err == nil || !strings.HasPrefix(err.Error(), "portmapper: ") || !strings.Contains(err.Error(), "refused") {
 		t.Errorf("no portmapper: %v, want a portmapper error, connection refused", err)
 	}
 }
 
-// BenchmarkLoad is one rstat call (GETPORT then STATS) over loopback to
-// Debian's daemons.
+// BenchmarkLoad is one rstat call (GETPORT then STATS) across a veth pair
+// to Debian's daemons.
 func BenchmarkLoad(b *testing.B) {
-	ns := startRstatd(b)
-	host := netip.MustParseAddr("127.0.0.1")
+	h := startRstatd(b)
 	for b.Loop() {
-		if err := loadIn(context.Background(), ns, host, 2*time.Second); err != nil {
+		if _, err := loadFrom(h.Addr, 2*time.Second); err != nil {
 			b.Fatal(err)
 		}
 	}
