@@ -69,8 +69,8 @@ type Rwhod struct {
 	log   *os.File
 }
 
-// StartRwhod starts rwhod. It broadcasts its status (the host's
-// /proc/loadavg, see SetLoad) when it starts, then every 3 minutes: a test
+// StartRwhod starts rwhod. It broadcasts its status (the kernel's load,
+// from sysinfo(2): SetLoad does not change it) when it starts, then every 3 minutes: a test
 // that wants another broadcast sooner calls Restart. What it hears goes to
 // a directory of the test's, bind-mounted on /var/spool/rwho in the host.
 func (h *Host) StartRwhod() *Rwhod {

@@ -162,8 +162,9 @@ func (h *Host) AddrPort(port int) string {
 }
 
 // SetLoad makes the host's /proc/loadavg say these load averages, for
-// every process of its mount namespace (rpc.rstatd, rwhod's getloadavg,
-// the cat that sshd runs): a file of the test's is bind-mounted over it.
+// every process of its mount namespace that reads the file (rpc.rstatd,
+// the cat that sshd runs; not rwhod, which asks sysinfo(2)): a file of the
+// test's is bind-mounted over it.
 // Each call mounts a new file over the last, so that a reader sees the
 // old line or the new one, never a line being written. The mounts go
 // with the namespace.
