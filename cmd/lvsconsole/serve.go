@@ -12,7 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/lvsconsole/lvsconsole/handlers"
 	"github.com/lvsconsole/lvsconsole/internal/tlscert"
@@ -22,6 +25,8 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
+	"github.com/lvsconsole/lvsconsole/lvs/load"
+	"github.com/lvsconsole/lvsconsole/lvs/load/sshload"
 	"github.com/lvsconsole/lvsconsole/lvs/netif"
 	"github.com/lvsconsole/lvsconsole/lvs/pulse"
 	"github.com/lvsconsole/lvsconsole/store"
@@ -42,6 +47,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 	auditSyslog := fs.Bool("audit-syslog", false, "also send each audit trail entry to the local syslog (facility authpriv; journald takes it too)")
 	pamService := fs.String("pam-service", "", "let the system's users log in through this PAM `service` (/etc/pam.d/NAME; the package installs lvsconsole) when they are not local console users; empty: PAM is off")
 	pamRoles := fs.String("pam-roles", "", "with -pam-service, the system group whose members get each role, `ROLE=GROUP[,ROLE=GROUP]` for viewer, operator and admin (e.g. viewer=lvs-view,admin=lvs-admin): the highest wins; a PAM user in none of them is refused")
+	rwhoListen := fs.String("rwho-listen", ":513", "`address` where the ruptime load monitor listens for rwhod's broadcasts (UDP), only while a virtual server uses it; empty: never")
 	withFailover := fs.Bool("failover", true, "bring the virtual IP addresses up and down, run the heartbeat with the backup director and sync the configuration to it (false: console, IPVS and health checks only)")
 	return func(ctx context.Context, e *env, args []string) error {
 		if (*certFile == "") != (*keyFile == "") {
@@ -83,6 +89,8 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		checks := engine.NewChecks()
+		loads := loadMonitors(st, *rwhoListen, log.With("part", "load"))
+		checks.SetLoads(loads)
 		eng := engine.New(engine.Options{
 			Source: st,
 			Ledger: st,
@@ -227,6 +235,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 		stages := []stage{
 			{"engine", func(ctx context.Context) error { eng.Run(ctx); return nil }},
 			{"health checks", func(ctx context.Context) error { checks.Run(ctx); return nil }},
+			{"load monitors", loads.Run},
 			// An APPLY nobody confirmed in time is rolled back, here
 			// too when its deadline passed while serve was stopped.
 			{"rollbacks", func(ctx context.Context) error {
@@ -349,4 +358,51 @@ func dialIPVS() (engine.Kernel, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// loadMonitors are the load monitors of serve (issue 18): rwhod's
+// broadcasts heard on rwhoListen, the director's own SSH key beside the
+// database (generated on the first uptime reading that needs it), and the
+// host key pins in the store.
+func loadMonitors(st *store.Store, rwhoListen string, log *slog.Logger) *load.Monitors {
+	keyFile := filepath.Join(filepath.Dir(st.Path()), sshload.KeyName)
+	return load.NewMonitors(load.Options{
+		RwhoListen:  rwhoListen,
+		DirectorKey: func() (ssh.Signer, error) { return sshload.EnsureKey(keyFile) },
+		HostKeys:    hostKeys(st),
+		Log:         log,
+	})
+}
+
+// hostKeys are the uptime monitor's host key pins: the store's
+// (ssh_host_keys). FALLBACK: until the store's Pinned and Pin are merged
+// (the console's part of issue 18), pins are kept in memory and forgotten
+// when serve stops; the type assertion picks the store's once it has them.
+func hostKeys(st *store.Store) sshload.HostKeys {
+	if hk, ok := any(st).(sshload.HostKeys); ok {
+		return hk
+	}
+	return &memoryPins{pins: map[string]string{}}
+}
+
+// memoryPins is the in-memory FALLBACK of hostKeys: first pin wins.
+type memoryPins struct {
+	mu   sync.Mutex
+	pins map[string]string
+}
+
+func (m *memoryPins) Pinned(host string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fp, ok := m.pins[host]
+	return fp, ok
+}
+
+func (m *memoryPins) Pin(host, fp string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.pins[host]; !ok {
+		m.pins[host] = fp
+	}
+	return nil
 }
