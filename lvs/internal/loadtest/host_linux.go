@@ -25,7 +25,10 @@ var hostSeq atomic.Int32
 // veth pair to the caller's namespace, on a /30 of its own, and a mount
 // namespace the host's daemons share, where a tmpfs covers /run (rpcbind's
 // socket, sshd's privilege separation directory: nothing of the machine's
-// /run is seen or changed) and where SetLoad covers /proc/loadavg.
+// /run is seen or changed), another covers /root (root's shell, which sshd
+// runs the command with, reads no dotfiles of the machine's: a .bashrc
+// that waits on a lock would stall every reading) and where SetLoad
+// covers /proc/loadavg.
 type Host struct {
 	NS        string     // the network namespace's name
 	Addr      netip.Addr // the host's address, in NS
@@ -70,7 +73,7 @@ func NewHost(tb testing.TB) *Host {
 	// The keeper: a process that only holds the mount namespace, which the
 	// daemons join with nsenter.
 	k := exec.Command("ip", "netns", "exec", h.NS, "unshare", "--mount", "--propagation", "private",
-		"sh", "-c", "mount -t tmpfs lvsload /run && mkdir -m 0755 /run/sshd && echo ready && exec sleep infinity")
+		"sh", "-c", "mount -t tmpfs lvsload /run && mkdir -m 0755 /run/sshd && mount -t tmpfs -o mode=0700 lvsload /root && echo ready && exec sleep infinity")
 	out, err := k.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)
