@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,11 +10,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/load/rwho"
 )
 
 // lineServer is an agent on 127.0.0.1 that writes its current line to each
@@ -236,4 +240,73 @@ func TestMonitorsBound(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// whod is an rwhod status packet from host with load average load.
+func whod(host string, load float64) []byte {
+	b := make([]byte, 60)
+	b[0], b[1] = 1, 1
+	binary.BigEndian.PutUint32(b[4:], uint32(time.Now().Unix()))
+	copy(b[12:44], host)
+	for i := range 3 {
+		binary.BigEndian.PutUint32(b[44+4*i:], uint32(int32(load*100)))
+	}
+	return b
+}
+
+// TestMonitorsRuptime: rwhod's broadcasts are listened for only while a
+// target is ruptime's, and its load drives piranha's rule.
+func TestMonitorsRuptime(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	m := NewMonitors(Options{RwhoListen: "127.0.0.1:0", Rwho: rwho.Options{AnySourcePort: true}, Log: quietLog()})
+	addr := func() net.Addr {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.rwho == nil {
+			return nil
+		}
+		return m.rwho.Addr()
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(10 * time.Second); ; runtime.Gosched() {
+		m.mu.Lock()
+		running := m.ctx != nil
+		m.mu.Unlock()
+		if running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not start")
+		}
+	}
+	tg := Target{Kind: Ruptime, Addr: lo, Interval: 30 * time.Millisecond, Weight: 10, Ceiling: 100}
+	m.Set([]Target{{Kind: Rup, Addr: lo, Interval: time.Hour, Weight: 1, Ceiling: 10}})
+	if a := addr(); a != nil {
+		t.Fatalf("listening on %v without a ruptime target", a)
+	}
+	m.Set([]Target{tg})
+	a := addr()
+	if a == nil {
+		t.Fatal("not listening with a ruptime target")
+	}
+	st := waitStatus(t, m, tg, "no broadcast yet", func(s Status) bool { return s.Error != "" })
+	if !strings.Contains(st.Error, "no rwhod broadcast") || st.Weight != 10 {
+		t.Errorf("before a broadcast: %+v", st)
+	}
+	c, err := net.Dial("udp", a.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(whod("rs1", 0)); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, m, tg, "an idle server's weight to climb", func(s Status) bool { return s.Weight == 15 && s.Reading == "load 0.00" })
+	m.Set(nil)
+	if a := addr(); a != nil {
+		t.Errorf("still listening on %v without a ruptime target", a)
+	}
 }
