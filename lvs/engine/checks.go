@@ -382,7 +382,7 @@ func (c *Checks) weigh(vs *config.VirtualServer, rs *config.RealServer) (int32, 
 		if monitored {
 			// The monitor's weight; a slow start is not cut short: while
 			// it ramps, the ramp bounds it.
-			lw := int32(min(ls.Weight, config.MaxWeight))
+			lw := int32(min(ls.Weight, load.Ceiling(rs.Weight, rs.MaxWeight)))
 			if !ramping(up, interval) || lw < w {
 				w = lw
 			}

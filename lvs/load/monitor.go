@@ -70,6 +70,7 @@ type Monitors struct {
 	mu      sync.Mutex
 	mons    map[Target]*monitor
 	ctx     context.Context // of Run; nil when not running
+	ruptime bool            // a target is ruptime's
 	rwho    *rwho.Listener  // open while a target is ruptime's and Run runs
 	rwhoErr string          // why it could not be opened, last time
 }
@@ -152,9 +153,13 @@ func (m *Monitors) Set(targets []Target) {
 			m.start(mon)
 		}
 	}
-	if !ruptime && m.rwho != nil {
+	m.ruptime = ruptime
+	switch {
+	case !ruptime && m.rwho != nil:
 		m.rwho.Close()
 		m.rwho = nil
+	case ruptime && m.ctx != nil && m.o.RwhoListen != "":
+		m.listenLocked() // a failure is logged, and tried again at each reading
 	}
 }
 
@@ -170,6 +175,9 @@ func (m *Monitors) Run(ctx context.Context) error {
 	m.ctx = ctx
 	for _, mon := range m.mons {
 		m.start(mon)
+	}
+	if m.ruptime && m.o.RwhoListen != "" {
+		m.listenLocked()
 	}
 	m.mu.Unlock()
 	<-ctx.Done()

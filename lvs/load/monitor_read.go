@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 
 	"golang.org/x/crypto/ssh"
 
@@ -110,6 +109,14 @@ func (m *Monitors) signer(t Target) (ssh.Signer, error) {
 func (m *Monitors) listener() (*rwho.Listener, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.listenLocked()
+}
+
+// listenLocked opens the rwho listener if it is not open; m.mu is held.
+// Set opens it as soon as a target is ruptime's, so that the broadcasts
+// (every 3 minutes) are heard before the first reading; a reading tries
+// again when that failed.
+func (m *Monitors) listenLocked() (*rwho.Listener, error) {
 	if m.rwho != nil {
 		return m.rwho, nil
 	}
@@ -129,6 +136,6 @@ func (m *Monitors) listener() (*rwho.Listener, error) {
 		return nil, err
 	}
 	m.rwho, m.rwhoErr = l, ""
-	m.o.Log.Info("ruptime: listening for rwhod's broadcasts", "addr", l.Addr().String(), "port", strconv.Itoa(rwho.Port))
+	m.o.Log.Info("ruptime: listening for rwhod's broadcasts", "addr", l.Addr().String())
 	return l, nil
 }
