@@ -98,6 +98,10 @@ func debianPackage(cmd string) string {
 		return "rstatd"
 	case "nsenter", "unshare":
 		return "util-linux"
+	case "rpcinfo":
+		return "rpcbind"
+	case "sleep", "nice":
+		return "coreutils"
 	}
 	return cmd
 }
