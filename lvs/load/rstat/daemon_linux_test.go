@@ -2,6 +2,7 @@ package rstat
 
 import (
 	"context"
+	"math"
 	"net/netip"
 	"os"
 	"strconv"
@@ -113,27 +114,67 @@ func near(got, want [3]float64) bool {
 }
 
 // TestRstatdSeesAHog: busy loops started in the host raise the kernel's
-// load average, which is global: rstatd reports the rise. Two loops raise
-// the 1-minute average's target by 2, so that it climbs by 0.5 within
-// about 20 s whatever the rest of the machine does (it would take more
-// than 2 runnable tasks ending at that moment to hide it).
+// load average, which is global, and rstatd reports it. Every 5 s the
+// kernel takes L = (L' * 1884 + N * 164) / 2048 (kernel/sched/loadavg.c:
+// EXP_1 and FIXED_1), N the runnable tasks: two loops make N at least 2
+// whatever else the machine runs, so that every reading must be at least
+// L' * 0.92 + 0.16 per 5 s since the last, where without them it may fall
+// to L' * 0.92. The loops start just after a recomputation (a change of
+// rstatd's figure), so that the next one counts them.
 func TestRstatdSeesAHog(t *testing.T) {
 	h := startRstatd(t)
-	first, err := loadFrom(h.Addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.StartHog(2)
-	start := time.Now()
-	var st Stats
-	for time.Since(start) < 90*time.Second {
-		if st, err = loadFrom(h.Addr, 5*time.Second); err == nil && st.Load[0] >= first.Load[0]+0.5 {
-			t.Logf("1-minute load %.2f -> %.2f in %v", first.Load[0], st.Load[0], time.Since(start).Round(time.Second))
-			return
+	read := func() float64 {
+		t.Helper()
+		st, err := loadFrom(h.Addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(time.Second) // the kernel recomputes the averages every 5 s
+		return st.Load[0]
 	}
-	t.Fatalf("1-minute load %.2f, then %.2f after 90 s of two busy loops (%v)", first.Load[0], st.Load[0], err)
+	// floor is the least the load can be k recomputations after l with
+	// two runnable loops, less the rounding of /proc/loadavg (hundredths)
+	// and of rstatd (256ths).
+	floor := func(l float64, k int) float64 {
+		for range k {
+			l = (l*1884 + 2*164) / 2048
+		}
+		return l - 0.03
+	}
+	tick := time.NewTicker(250 * time.Millisecond) // the pace of the readings
+	defer tick.Stop()
+	before := read()
+	last, lastAt := before, time.Now()
+	for last == before {
+		if time.Since(lastAt) > 15*time.Second {
+			t.Fatalf("rstatd's 1-minute load stayed %.2f for 15 s: the kernel recomputes it every 5", before)
+		}
+		<-tick.C
+		last = read()
+	}
+	lastAt = time.Now()
+	h.StartHog(2)
+	first, start := last, lastAt
+	for time.Since(start) < 25*time.Second {
+		<-tick.C
+		v := read()
+		since := time.Since(lastAt).Seconds() / 5
+		if v != last {
+			// A recomputation; rstatd takes its figure once a second.
+			if k := max(int(math.Round(since)), 1); v < floor(last, k) {
+				t.Fatalf("the load went from %.3f to %.3f in %d recomputations with two busy loops: the least is %.3f", last, v, k, floor(last, k))
+			}
+			last, lastAt = v, time.Now()
+			continue
+		}
+		// Unchanged: rstatd's figure may lag the kernel's by a second, so
+		// the recomputations since are one fewer to one more than the
+		// time says; floor is monotonic in their number.
+		k := int(since)
+		if least := min(floor(last, max(k-1, 0)), floor(last, k+1)); v < least {
+			t.Fatalf("the load stayed %.3f for %.1f recomputations with two busy loops: the least is %.3f", v, since, least)
+		}
+	}
+	t.Logf("1-minute load %.2f before two busy loops, %.2f when they started, %.2f 25 s later", before, first, last)
 }
 
 // TestLoadNoPortmapper: a host without a portmapper (its port closed) says
