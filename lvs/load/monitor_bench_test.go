@@ -12,7 +12,7 @@ import (
 )
 
 // BenchmarkMonitors10k: 10,000 targets read once each (the readings
-// answer at once), and what their goroutines cost while they wait.
+// answer at once), and what a monitored server costs.
 func BenchmarkMonitors10k(b *testing.B) {
 	const n = 10000
 	targets := make([]Target, n)
