@@ -365,13 +365,19 @@ func dialIPVS() (engine.Kernel, error) {
 // database (generated on the first uptime reading that needs it), and the
 // host key pins in the store.
 func loadMonitors(st *store.Store, rwhoListen string, log *slog.Logger) *load.Monitors {
-	keyFile := filepath.Join(filepath.Dir(st.Path()), sshload.KeyName)
 	return load.NewMonitors(load.Options{
 		RwhoListen:  rwhoListen,
-		DirectorKey: func() (ssh.Signer, error) { return sshload.EnsureKey(keyFile) },
+		DirectorKey: directorKey(st),
 		HostKeys:    hostKeys(st),
 		Log:         log,
 	})
+}
+
+// directorKey is the director's own SSH key, load_ed25519 beside the
+// database, made on first use (0600).
+func directorKey(st *store.Store) func() (ssh.Signer, error) {
+	keyFile := filepath.Join(filepath.Dir(st.Path()), sshload.KeyName)
+	return func() (ssh.Signer, error) { return sshload.EnsureKey(keyFile) }
 }
 
 // hostKeys are the uptime monitor's host key pins: the store's

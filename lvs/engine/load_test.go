@@ -222,6 +222,15 @@ func TestLoadWeight(t *testing.T) {
 
 	fl := &fakeLoads{status: map[load.Target]load.Status{}}
 	checks := NewChecks()
+	// The clock the table sets; the real one until then. Set before Run:
+	// Run's goroutines read it.
+	var clock atomic.Int64
+	checks.now = func() time.Time {
+		if ns := clock.Load(); ns != 0 {
+			return time.Unix(0, ns)
+		}
+		return time.Now()
+	}
 	checks.SetLoads(fl)
 	checks.Configure(cfg)
 	target, _ := targetOf(vsp, rsp)
@@ -232,18 +241,7 @@ func TestLoadWeight(t *testing.T) {
 	done := make(chan struct{})
 	go func() { checks.Run(runCtx); close(done) }()
 	defer func() { cancel(); <-done }()
-	var upSince time.Time
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if st, _ := checks.mon.Status(keyOf(vsp, rsp)); st.State == health.Up {
-			upSince = st.UpSince
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the server never came up")
-		}
-		<-checks.Changes()
-	}
+	upSince := waitState(t, checks, vsp, rsp, health.Up).UpSince
 	iv := policyOf(vsp).Interval
 	agentSays := func(w int64, v load.Verdict, reading string) *load.Status {
 		return &load.Status{Kind: load.Agent, State: load.State{Weight: w, Verdict: v, Readings: 1, Reading: reading, Word: v.String()}}
@@ -275,7 +273,7 @@ func TestLoadWeight(t *testing.T) {
 			fl.status[target] = *c.status
 		}
 		fl.mu.Unlock()
-		checks.now = func() time.Time { return upSince.Add(c.up) }
+		clock.Store(upSince.Add(c.up).UnixNano())
 		w, p := checks.Weight(vsp, rsp)
 		h, _ := checks.Of(vsp, rsp)
 		if w != c.weight || p != c.presence || h.Why != c.why {
@@ -286,6 +284,36 @@ func TestLoadWeight(t *testing.T) {
 		}
 		if (c.status == nil) != (h.Load == nil) || h.Configured != 32 {
 			t.Errorf("%s: Of = %+v", c.name, h)
+		}
+	}
+
+	// Down by its check: out, and its monitor is told (a load average
+	// monitor restarts from the configured weight).
+	clock.Store(0)
+	ln.Close()
+	waitState(t, checks, vsp, rsp, health.Down)
+	if w, p := checks.Weight(vsp, rsp); p != Out || w != 0 {
+		t.Errorf("down: %d, %v", w, p)
+	}
+	fl.mu.Lock()
+	if fl.downs == 0 {
+		t.Error("the monitor was not told the server is down")
+	}
+	fl.mu.Unlock()
+}
+
+// waitState waits until rs's check is in state want.
+func waitState(t *testing.T, checks *Checks, vs *config.VirtualServer, rs *config.RealServer, want health.State) health.Status {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		if st, _ := checks.mon.Status(keyOf(vs, rs)); st.State == want {
+			return st
+		}
+		select {
+		case <-checks.Changes():
+		case <-deadline:
+			t.Fatalf("%s never became %s", rs.Name, stateName(want))
 		}
 	}
 }

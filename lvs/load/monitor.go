@@ -1,6 +1,7 @@
 package load
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"log/slog"
@@ -57,29 +58,38 @@ type Options struct {
 // Run reads them until its context ends, Changes says that a weight or a
 // verdict changed. Its methods are safe for concurrent use.
 //
-// Each target has one goroutine while Run runs, which sleeps between
-// readings and ends when Set removes the target or Run ends; at most
-// MaxConcurrent readings are in flight, each bounded by its interval (at
-// most Timeout). A target that stays keeps its state across Sets.
+// One scheduler goroutine (Run) keeps the idle monitors in a heap ordered
+// by their next reading; a reading runs in a goroutine of its own that
+// ends with it, at most MaxConcurrent at once, each bounded by its
+// interval (at most Timeout). A monitor is never read twice at once: its
+// next reading is one interval after the start of the previous, or at
+// once if that has passed. Set removes a monitor at once (a reading in
+// flight is cancelled and its result ignored); a target that stays keeps
+// its state across Sets.
 type Monitors struct {
 	o       Options
 	changes chan struct{}
-	sem     chan struct{}
-	wg      sync.WaitGroup // the targets' goroutines
+	wake    chan struct{}  // pokes the scheduler
+	wg      sync.WaitGroup // the readings in flight
 
-	mu      sync.Mutex
-	mons    map[Target]*monitor
-	ctx     context.Context // of Run; nil when not running
-	ruptime bool            // a target is ruptime's
-	rwho    *rwho.Listener  // open while a target is ruptime's and Run runs
-	rwhoErr string          // why it could not be opened, last time
+	mu       sync.Mutex
+	mons     map[Target]*monitor
+	sched    schedule        // idle monitors by next reading, while Run runs
+	inflight int             // readings in flight
+	ctx      context.Context // of Run; nil when not running
+	ruptime  bool            // a target is ruptime's
+	rwho     *rwho.Listener  // open while a target is ruptime's and Run runs
+	rwhoErr  string          // why it could not be opened, last time
 }
 
 type monitor struct {
-	t      Target
-	st     State
-	key    string             // uptime: the host key pinned
-	cancel context.CancelFunc // of its goroutine; nil when none runs
+	t       Target
+	st      State
+	key     string             // uptime: the host key pinned
+	due     time.Time          // the next reading, while in sched
+	index   int                // in sched; -1 when not (reading, removed, not running)
+	cancel  context.CancelFunc // of the reading in flight; nil when none
+	removed bool
 }
 
 // Status is what a monitor says of its target now.
@@ -110,7 +120,7 @@ func NewMonitors(o Options) *Monitors {
 	m := &Monitors{
 		o:       o,
 		changes: make(chan struct{}, 1),
-		sem:     make(chan struct{}, o.MaxConcurrent),
+		wake:    make(chan struct{}, 1),
 		mons:    map[Target]*monitor{},
 	}
 	if m.o.Read == nil {
@@ -137,22 +147,29 @@ func (m *Monitors) Set(targets []Target) {
 	defer m.mu.Unlock()
 	for t, mon := range m.mons {
 		if !want[t] {
+			mon.removed = true
+			if mon.index >= 0 {
+				heap.Remove(&m.sched, mon.index)
+			}
 			if mon.cancel != nil {
 				mon.cancel()
 			}
 			delete(m.mons, t)
 		}
 	}
+	now := time.Now()
 	for t := range want {
 		if m.mons[t] != nil {
 			continue
 		}
-		mon := &monitor{t: t, st: Initial(t)}
+		mon := &monitor{t: t, st: Initial(t), index: -1}
 		m.mons[t] = mon
 		if m.ctx != nil {
-			m.start(mon)
+			mon.due = now.Add(spread(t.Interval))
+			heap.Push(&m.sched, mon)
 		}
 	}
+	m.poke()
 	m.ruptime = ruptime
 	switch {
 	case !ruptime && m.rwho != nil:
@@ -163,9 +180,9 @@ func (m *Monitors) Set(targets []Target) {
 	}
 }
 
-// Run reads the targets until ctx ends, then waits for the readings in
-// flight (cancelled) and returns nil. Calling Run while it runs is an
-// error.
+// Run reads the targets until ctx ends, then cancels the readings in
+// flight, waits for them and returns nil. Calling Run while it runs is an
+// error; it may be called again after it returned.
 func (m *Monitors) Run(ctx context.Context) error {
 	m.mu.Lock()
 	if m.ctx != nil {
@@ -173,89 +190,98 @@ func (m *Monitors) Run(ctx context.Context) error {
 		return errors.New("load: Run is already running")
 	}
 	m.ctx = ctx
+	now := time.Now()
 	for _, mon := range m.mons {
-		m.start(mon)
+		mon.due = now.Add(spread(mon.t.Interval))
+		heap.Push(&m.sched, mon)
 	}
 	if m.ruptime && m.o.RwhoListen != "" {
 		m.listenLocked()
 	}
 	m.mu.Unlock()
-	<-ctx.Done()
-	m.mu.Lock()
-	m.ctx = nil
-	for _, mon := range m.mons {
-		if mon.cancel != nil {
-			mon.cancel()
-			mon.cancel = nil
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		m.mu.Lock()
+		now := time.Now()
+		for m.inflight < m.o.MaxConcurrent && len(m.sched) > 0 && !m.sched[0].due.After(now) {
+			m.start(heap.Pop(&m.sched).(*monitor), now)
+		}
+		var next time.Duration = -1
+		if m.inflight < m.o.MaxConcurrent && len(m.sched) > 0 {
+			next = m.sched[0].due.Sub(now)
+		}
+		m.mu.Unlock()
+		if next >= 0 {
+			timer.Reset(next)
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			m.mu.Lock()
+			m.ctx = nil
+			for _, mon := range m.mons {
+				if mon.cancel != nil {
+					mon.cancel()
+				}
+			}
+			for _, mon := range m.sched {
+				mon.index = -1
+			}
+			m.sched = nil
+			if m.rwho != nil {
+				m.rwho.Close()
+				m.rwho = nil
+			}
+			m.mu.Unlock()
+			m.wg.Wait()
+			return nil
+		case <-timer.C:
+		case <-m.wake:
 		}
 	}
-	if m.rwho != nil {
-		m.rwho.Close()
-		m.rwho = nil
-	}
-	m.mu.Unlock()
-	m.wg.Wait()
-	return nil
 }
 
-// start starts mon's goroutine; m.mu is held and Run runs.
-func (m *Monitors) start(mon *monitor) {
-	ctx, cancel := context.WithCancel(m.ctx)
+// start starts a reading of mon; m.mu is held and Run runs.
+func (m *Monitors) start(mon *monitor, now time.Time) {
+	ctx, cancel := context.WithTimeout(m.ctx, min(mon.t.Interval, m.o.Timeout))
 	mon.cancel = cancel
+	m.inflight++
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		m.loop(ctx, mon)
+		m.readOnce(ctx, mon, now)
 	}()
 }
 
-// loop reads mon's target once per interval until ctx ends.
-func (m *Monitors) loop(ctx context.Context, mon *monitor) {
-	t := mon.t
-	timer := time.NewTimer(time.Duration(rand.Int64N(int64(t.Interval))))
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		}
-		began := time.Now()
-		select {
-		case m.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
-		rctx, cancel := context.WithTimeout(ctx, min(t.Interval, m.o.Timeout))
-		r, err := m.o.Read(rctx, t)
-		if err == nil && rctx.Err() != nil {
-			err = rctx.Err() // a reader that ignored its deadline
-		}
-		cancel()
-		<-m.sem
-		if ctx.Err() != nil {
-			return // removed, or Run ended: the result is not wanted
-		}
-		m.record(mon, r, err)
-		// One interval after the previous start, as the health checks.
-		timer.Reset(max(t.Interval-time.Since(began), 0))
+// readOnce reads mon's target, records what it read and schedules the next
+// reading one interval after began.
+func (m *Monitors) readOnce(ctx context.Context, mon *monitor, began time.Time) {
+	r, err := m.o.Read(ctx, mon.t)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err() // a reader that ignored its deadline
 	}
-}
-
-// record takes one reading of mon's target.
-func (m *Monitors) record(mon *monitor, r Reading, err error) {
+	cancelled := errors.Is(ctx.Err(), context.Canceled) // removed, or Run ended
 	var key string
-	if mon.t.Kind == Uptime && m.o.HostKeys != nil {
+	if !cancelled && mon.t.Kind == Uptime && m.o.HostKeys != nil {
 		key, _ = m.o.HostKeys.Pinned(sshAddr(mon.t))
 	}
 	m.mu.Lock()
-	if m.mons[mon.t] != mon {
+	mon.cancel()
+	mon.cancel = nil
+	m.inflight--
+	m.poke()
+	if cancelled || mon.removed || m.ctx == nil {
 		m.mu.Unlock()
-		return // removed meanwhile
+		return // the result is not wanted
 	}
 	was := mon.st
 	st, changed := Step(mon.t, mon.st, r, err, m.o.Now())
 	mon.st, mon.key = st, key
+	mon.due = began.Add(mon.t.Interval)
+	heap.Push(&m.sched, mon)
 	m.mu.Unlock()
 	switch {
 	case err != nil && was.Failures == 0:
@@ -268,6 +294,46 @@ func (m *Monitors) record(mon *monitor, r Reading, err error) {
 			"verdict", st.Verdict.String(), "why", st.Why(mon.t.Kind))
 		m.signal()
 	}
+}
+
+// poke wakes the scheduler.
+func (m *Monitors) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// spread is a random point of a first interval, so that monitors
+// configured together do not all read at once.
+func spread(iv time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(iv))) }
+
+// schedule is a heap of monitors by their next reading (container/heap).
+type schedule []*monitor
+
+func (q schedule) Len() int           { return len(q) }
+func (q schedule) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q schedule) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+
+// Push adds a *monitor.
+func (q *schedule) Push(x any) {
+	mon := x.(*monitor)
+	mon.index = len(*q)
+	*q = append(*q, mon)
+}
+
+// Pop removes the last *monitor.
+func (q *schedule) Pop() any {
+	old := *q
+	n := len(old) - 1
+	mon := old[n]
+	old[n] = nil
+	mon.index = -1
+	*q = old[:n]
+	return mon
 }
 
 // Down tells that the health check took t's server down: a load average
