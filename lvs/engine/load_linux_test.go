@@ -4,6 +4,7 @@ package engine
 
 import (
 	"context"
+	"net"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
@@ -43,6 +44,7 @@ type loadLab struct {
 	cfg    *config.Config
 	key    ipvs.ServiceKey
 	rs     netip.AddrPort
+	svc    net.Listener // the health check's target
 }
 
 // newLoadLab starts the engine with vs's load monitor kind reading h,
@@ -55,22 +57,12 @@ func newLoadLab(t *testing.T, h *loadtest.Host, kind load.Kind, weight, maxWeigh
 // newLoadLabEvery is newLoadLab reading every interval.
 func newLoadLabEvery(t *testing.T, h *loadtest.Host, kind load.Kind, interval time.Duration, weight, maxWeight int64, set func(*config.VirtualServer), o load.Options) *loadLab {
 	t.Helper()
-	// The health check's target: a TCP port that accepts.
-	l := h.Listen(80)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
 	st := openStore(t)
 	cfg := config.Default()
 	vs := config.NewVirtual("web")
 	vs.Active, vs.Address, vs.Port = true, a("192.0.2.10"), 80
 	vs.CheckKind, vs.CheckTimeout, vs.CheckInterval, vs.CheckFailures = "tcp", 2*time.Second, 200*time.Millisecond, 3
+	vs.Reentry = 200 * time.Millisecond
 	vs.LoadMonitor, vs.LoadInterval = string(kind), interval
 	vs.Reals = []config.RealServer{{Name: "r", Active: true, Address: h.Addr, Port: 80, Weight: weight, MaxWeight: maxWeight}}
 	if set != nil {
@@ -93,8 +85,27 @@ func newLoadLabEvery(t *testing.T, h *loadtest.Host, kind load.Kind, interval ti
 		go func() { defer wg.Done(); run(runCtx) }()
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	return &loadLab{t: t, h: h, k: k, e: e, checks: checks, cfg: cfg,
+	l := &loadLab{t: t, h: h, k: k, e: e, checks: checks, cfg: cfg,
 		key: Desired(cfg, Configured{}).Services[0].ServiceKey, rs: netip.AddrPortFrom(h.Addr, 80)}
+	l.serve()
+	return l
+}
+
+// serve opens the health check's target, a TCP port that accepts, until
+// the test ends or closes it.
+func (l *loadLab) serve() net.Listener {
+	ln := l.h.Listen(80)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	l.svc = ln
+	return ln
 }
 
 // health is what the console would show of the real server.
@@ -232,7 +243,8 @@ func (l *loadLab) loadStatus(what string, cond func(*LoadStatus) bool) *LoadStat
 // TestLoadRupWeights: rup reads Debian's rpc.rstatd, whose /proc/loadavg
 // the test sets. At load 0.25 a server of weight 4 and max_weight 8 climbs
 // by piranha's rule (4, 5, 6, 7, 8), each step one edit of the
-// destination; at load 3 it comes back (8, 5, 4), never below its own.
+// destination; down by its health check it restarts from its own weight;
+// at load 3 it comes back (8, 5, 4), never below its own.
 func TestLoadRupWeights(t *testing.T) {
 	h := loadtest.NewHost(t)
 	h.SetLoad(0.25, 0.5, 0.75)
@@ -243,6 +255,16 @@ func TestLoadRupWeights(t *testing.T) {
 	if sh := l.health(); sh.Why != "load 0.25 (rup)" || sh.Configured != 4 || sh.Load.Weight != 8 || sh.Load.Monitor != "rup" {
 		t.Errorf("at load 0.25: %+v, load %+v", sh, sh.Load)
 	}
+
+	// The server goes down by its check: out of the table, and its
+	// monitor's weight back at the configured one (piranha's nanny
+	// restarts from it); back up, it climbs again from there.
+	l.svc.Close()
+	waitFor(t, l.e, "the server out after its check failed", func() bool { _, in := l.weight(); return !in })
+	l.loadStatus("the monitor restarted at the configured weight", func(ls *LoadStatus) bool { return ls.Weight == 4 })
+	l.serve()
+	l.follow("load 0.25, after the server came back", up, true)
+
 	h.SetLoad(3, 2, 1)
 	down := piranhaChain(4, 8, up[len(up)-1], 3)
 	l.follow("load 3", down, false)
