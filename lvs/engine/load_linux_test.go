@@ -4,10 +4,10 @@ package engine
 
 import (
 	"context"
-	"net"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
