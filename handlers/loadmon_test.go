@@ -109,7 +109,7 @@ func TestLoadMonitorPages(t *testing.T) {
 	page := get(t, admin, fmt.Sprintf("%s/virtual/%d/real/%d", e.srv.URL, vs.ID, web1.ID))
 	for _, want := range []string{
 		`id="weight-configured">2<`, `id="weight-current">7<`, `id="weight-why">load 0.20 (uptime)<`,
-		`id="load-monitor">uptime<`, testLoadRead, "monitor's weight 7", `<code>` + testHostKey + `</code>`,
+		`id="load-monitor">uptime<`, testLoadRead, "the monitor gives weight 7", `<code>` + testHostKey + `</code>`,
 		"pinned for 10.0.0.1:2222", `id="forget-hostkey"`,
 	} {
 		if !strings.Contains(page.body, want) {
