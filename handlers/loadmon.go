@@ -50,16 +50,19 @@ func (c *Console) withLoad(row *web.RealRow, vs *config.VirtualServer, rs *confi
 	if h.Load != nil {
 		lv.Monitor, lv.Reading, lv.Error, lv.At, lv.Weight, lv.HostKey = h.Load.Monitor, h.Load.Reading, h.Load.Error, h.Load.At, h.Load.Weight, h.Load.HostKey
 	}
-	if load.Kind(vs.LoadMonitor) == load.Uptime && rs.Address.IsValid() {
-		// The store's pin is what FORGET removes: show that one.
-		lv.SSHHost = uptimeAddr(vs, rs)
-		if fp, ok := c.store.Pinned(lv.SSHHost); ok {
-			lv.HostKey = fp
-		} else {
-			lv.HostKey = ""
-		}
-	}
 	row.Load = lv
+}
+
+// withPin shows, on a real server's page, the uptime monitor's host key
+// as the store has it now: the pin FORGET removes (the monitor's status
+// has it as of its latest reading). Lists leave it out, and so cost no
+// query per server.
+func (c *Console) withPin(row *web.RealRow, vs *config.VirtualServer, rs *config.RealServer) {
+	if row.Load == nil || load.Kind(vs.LoadMonitor) != load.Uptime || !rs.Address.IsValid() {
+		return
+	}
+	row.Load.SSHHost = uptimeAddr(vs, rs)
+	row.Load.HostKey, _ = c.store.Pinned(row.Load.SSHHost)
 }
 
 // forgetHostKey is FORGET on a real server's pinned SSH host key (after

@@ -505,6 +505,7 @@ func (c *Console) realPage(w http.ResponseWriter, r *http.Request) {
 	h := head(vs, web.SubReal)
 	p := c.page(w, r, realTitle(h, rs), web.TabVirtual, st.serial)
 	row := c.withHealth(realRow(cfg, vs, rs), vs, rs)
+	c.withPin(&row, vs, rs)
 	c.render(w, r, http.StatusOK, web.RealEdit(p, h, rs.ID, realForm(rs, st), &row))
 }
 
