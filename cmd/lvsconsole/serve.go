@@ -135,6 +135,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 
 			TrustedProxies: proxies,
 			PAM:            sysAuth,
+			LoadKey:        directorKey{path: filepath.Join(filepath.Dir(st.Path()), directorKeyFile)},
 		}
 		var pin func() [32]byte
 		var pinChanges <-chan struct{}
