@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -135,6 +134,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 
 			TrustedProxies: proxies,
 			PAM:            sysAuth,
+			LoadKey:        directorKey{path: filepath.Join(filepath.Dir(st.Path()), directorKeyFile)},
 		}
 		var pin func() [32]byte
 		var pinChanges <-chan struct{}
@@ -362,53 +362,20 @@ func dialIPVS() (engine.Kernel, error) {
 
 // loadMonitors are the load monitors of serve (issue 18): rwhod's
 // broadcasts heard on rwhoListen, the director's own SSH key beside the
-// database (generated on the first uptime reading that needs it), and the
-// host key pins in the store.
+// database (made on the first uptime reading that needs it), and the host
+// key pins in the store.
 func loadMonitors(st *store.Store, rwhoListen string, log *slog.Logger) *load.Monitors {
 	return load.NewMonitors(load.Options{
 		RwhoListen:  rwhoListen,
-		DirectorKey: directorKey(st),
-		HostKeys:    hostKeys(st),
+		DirectorKey: ensureDirectorKey(st),
+		HostKeys:    st,
 		Log:         log,
 	})
 }
 
-// directorKey is the director's own SSH key, load_ed25519 beside the
-// database, made on first use (0600).
-func directorKey(st *store.Store) func() (ssh.Signer, error) {
-	keyFile := filepath.Join(filepath.Dir(st.Path()), sshload.KeyName)
+// ensureDirectorKey is the director's own SSH key, directorKeyFile beside
+// the database, made on first use (0600).
+func ensureDirectorKey(st *store.Store) func() (ssh.Signer, error) {
+	keyFile := filepath.Join(filepath.Dir(st.Path()), directorKeyFile)
 	return func() (ssh.Signer, error) { return sshload.EnsureKey(keyFile) }
-}
-
-// hostKeys are the uptime monitor's host key pins: the store's
-// (ssh_host_keys). FALLBACK: until the store's Pinned and Pin are merged
-// (the console's part of issue 18), pins are kept in memory and forgotten
-// when serve stops; the type assertion picks the store's once it has them.
-func hostKeys(st *store.Store) sshload.HostKeys {
-	if hk, ok := any(st).(sshload.HostKeys); ok {
-		return hk
-	}
-	return &memoryPins{pins: map[string]string{}}
-}
-
-// memoryPins is the in-memory FALLBACK of hostKeys: first pin wins.
-type memoryPins struct {
-	mu   sync.Mutex
-	pins map[string]string
-}
-
-func (m *memoryPins) Pinned(host string) (string, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	fp, ok := m.pins[host]
-	return fp, ok
-}
-
-func (m *memoryPins) Pin(host, fp string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.pins[host]; !ok {
-		m.pins[host] = fp
-	}
-	return nil
 }

@@ -419,6 +419,13 @@ func (p *parser) keyValue(n int, line string, at pos, key string, off int) {
 		p.errorf(vat, key, "%v", err)
 		return
 	}
+	if sc.kind == virtual && key == "load_monitor" && (v == "ssh" || v == "rsh") {
+		// nanny ran its load command with the address and, for ssh and
+		// rsh, "uptime" (nanny.c getRemoteLoad): lvsd's own spelling of
+		// that is uptime, through the global rsh_command.
+		p.warnf(vat, key, "%q is read as uptime: nanny ran \"%s ADDRESS uptime\"; the uptime monitor reads the load over SSH", v, v)
+		v = "uptime"
+	}
 	switch sc.kind {
 	case global:
 		err = globalKeys.lookup(key).set(p.c, v)

@@ -396,3 +396,28 @@ func TestImportBackupActiveWithoutBackup(t *testing.T) {
 	takeWarning(t, &ws, lineOf(t, src, "backup_active =", 2), "backup_active", "no backup address", "alone", "backup_active = 0")
 	noMoreWarnings(t, ws)
 }
+
+// nanny ran a load_monitor of ssh or rsh as "ssh ADDRESS uptime"
+// (nanny.c getRemoteLoad): such files mean the uptime monitor. Every
+// other value of piranha's is its own monitor; an unknown one is refused.
+func TestImportLoadMonitors(t *testing.T) {
+	file := func(v string) string {
+		return "serial_no = 1\nprimary = 192.0.2.1\nservice = lvs\nnetwork = direct\n" +
+			"virtual web {\n active = 0\n address = 192.0.2.10 eth0:1\n port = 80\n load_monitor = " + v + "\n}\n"
+	}
+	for _, v := range []string{"none", "rup", "ruptime", "uptime", "ssh", "rsh"} {
+		c, ws := importText(t, file(v))
+		want := v
+		if v == "ssh" || v == "rsh" {
+			want = "uptime"
+			takeWarning(t, &ws, 9, "load_monitor", "read as uptime", v+" ADDRESS uptime")
+		}
+		if got := c.Virtuals[0].LoadMonitor; got != want {
+			t.Errorf("load_monitor = %s: read as %q, want %q", v, got, want)
+		}
+		noMoreWarnings(t, ws)
+	}
+	if _, err := Parse(strings.NewReader(file("telnet"))); err == nil || !strings.Contains(err.Error(), "none, rup, ruptime, uptime, agent or feedback") {
+		t.Errorf("load_monitor = telnet: %v, want a refusal naming the monitors", err)
+	}
+}

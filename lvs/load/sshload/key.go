@@ -14,9 +14,6 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// KeyName is the file of the director's own key, beside the database.
-const KeyName = "load_ed25519"
-
 // EnsureKey returns the private key in path, generating an ed25519 key
 // there first if the file does not exist (mode 0600, written to a
 // temporary file and renamed, so that a half-written key is never read).

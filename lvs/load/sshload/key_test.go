@@ -13,7 +13,7 @@ import (
 // The director's own key is made on first use, private, and the same key
 // afterwards.
 func TestEnsureKey(t *testing.T) {
-	path := filepath.Join(t.TempDir(), KeyName)
+	path := filepath.Join(t.TempDir(), "load_ed25519")
 	s1, err := EnsureKey(path)
 	if err != nil {
 		t.Fatal(err)
