@@ -98,6 +98,8 @@ func debianPackage(cmd string) string {
 		return "rstatd"
 	case "nsenter", "unshare":
 		return "util-linux"
+	case "bird", "birdc":
+		return "bird2"
 	}
 	return cmd
 }

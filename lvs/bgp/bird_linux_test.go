@@ -54,6 +54,7 @@ type director struct {
 	stdin  io.WriteCloser
 	status Status    // the speaker's last
 	exitAt time.Time // when its "exiting" line or its death was seen
+	err    error     // its exit status, once exited
 	exited chan struct{}
 	log    *strings.Builder
 }
@@ -284,8 +285,9 @@ func (l *lab) start(d *director) {
 			}
 			d.mu.Unlock()
 		}
-		cmd.Wait()
+		err := cmd.Wait()
 		d.mu.Lock()
+		d.err = err
 		if d.exitAt.IsZero() {
 			d.exitAt = time.Now()
 		}
@@ -432,8 +434,11 @@ func TestRouterECMP(t *testing.T) {
 		t.Fatal("director 3 did not exit after its Shutdown")
 	}
 	d3.mu.Lock()
-	exited := d3.exitAt.Sub(stopped)
+	exited, exitErr := d3.exitAt.Sub(stopped), d3.err
 	d3.mu.Unlock()
+	if exitErr != nil {
+		t.Errorf("director 3 after its Shutdown: %v, want exit status 0 (a data race under -race?)", exitErr)
+	}
 	t.Logf("clean stop: withdrawn %v after Shutdown (drain %v), process exiting %v after", withdrawn, drain, exited)
 	if withdrawn < drain {
 		t.Errorf("withdrawn %v after Shutdown, before the drain of %v ended", withdrawn, drain)
