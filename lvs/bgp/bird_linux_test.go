@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -340,8 +341,9 @@ func (d *director) alive() bool {
 // routes it over all three (ECMP); a director killed (kill -9) leaves the
 // router's route within the hold time, one shut down cleanly leaves it
 // before its process exits (GRACEFUL_SHUTDOWN, seen by BIRD), each comes
-// back when it starts again, and one that announces the empty set
-// withdraws its route while its session stays up.
+// back when it starts again, one that announces the empty set withdraws
+// its route while its session stays up, and one with the wrong TCP MD5
+// password gets no session.
 func TestRouterECMP(t *testing.T) {
 	l := newLab(t)
 	d1, d2, d3 := l.dirs[0], l.dirs[1], l.dirs[2]
@@ -358,8 +360,7 @@ func TestRouterECMP(t *testing.T) {
 				!st.Peers[0].Up.IsZero()
 		})
 	}
-	// The routes carry the configured community and the password was used
-	// (BIRD drops a session whose segments lack the right signature).
+	// The routes carry the configured community.
 	if out := l.birdc("show", "route", "all", vip.String()); !strings.Contains(out, "(65010,100)") {
 		t.Errorf("BIRD's routes lack the community 65010:100:\n%s", out)
 	}
@@ -460,6 +461,50 @@ func TestRouterECMP(t *testing.T) {
 	})
 	l.send(d2, "announce "+vip.String())
 	l.waitNextHops(10*time.Second, d1, d2, d3)
+
+	// The password is used: a director with the wrong one has its
+	// segments dropped by the router's kernel (TCPMD5Failure counts them),
+	// and never gets a session.
+	failures := l.md5Failures()
+	d2.process().Kill()
+	<-d2.exited
+	l.waitNextHops(holdTime+5*time.Second, d1, d3)
+	right := d2.password
+	d2.password = "wrong"
+	l.start(d2)
+	l.waitFor("the router's kernel drops director 2's badly signed segments", 20*time.Second, func() bool {
+		return l.md5Failures() > failures
+	})
+	if out := l.birdc("show", "protocols", "d2"); strings.Contains(out, "Established") || !slices.Equal(l.nextHops(), gateways(d1, d3)) {
+		t.Errorf("director 2 with the wrong password: router %v, BIRD:\n%s", l.nextHops(), out)
+	}
+	d2.process().Kill()
+	<-d2.exited
+	d2.password = right
+	l.start(d2)
+	l.waitNextHops(30*time.Second, d1, d2, d3)
+}
+
+// md5Failures is the router's count of TCP segments whose MD5 signature
+// was wrong (TcpExt TCPMD5Failure in its /proc/net/netstat).
+func (l *lab) md5Failures() int {
+	l.t.Helper()
+	lines := strings.Split(run(l.t, "ip", "netns", "exec", l.router, "cat", "/proc/net/netstat"), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(names) == 0 || names[0] != "TcpExt:" || len(values) != len(names) {
+			continue
+		}
+		if j := slices.Index(names, "TCPMD5Failure"); j > 0 {
+			n, err := strconv.Atoi(values[j])
+			if err != nil {
+				l.t.Fatal(err)
+			}
+			return n
+		}
+	}
+	l.t.Fatal("no TcpExt TCPMD5Failure in the router's /proc/net/netstat")
+	return 0
 }
 
 // syncBuffer is a strings.Builder that several goroutines may write.
