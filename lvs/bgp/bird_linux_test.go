@@ -32,7 +32,10 @@ const (
 	holdTime   = 3 * time.Second
 )
 
-var vip = netip.MustParsePrefix("10.0.0.10/32")
+var (
+	vip  = netip.MustParsePrefix("10.0.0.10/32")
+	vip6 = netip.MustParsePrefix("fd00::10/128")
+)
 
 var nsSeq atomic.Int32
 
@@ -62,6 +65,7 @@ type director struct {
 
 func (d *director) addr() netip.Addr { return netip.AddrFrom4([4]byte{10, 19, byte(d.n), 2}) }
 func (d *director) gw() string       { return fmt.Sprintf("10.19.%d.2", d.n) }
+func (d *director) gw6() string      { return fmt.Sprintf("fd19:%d::2", d.n) }
 
 func newLab(t *testing.T) *lab {
 	testenv.NetNS(t)
@@ -78,11 +82,14 @@ func newLab(t *testing.T) *lab {
 		dev := fmt.Sprintf("d%d", n)
 		run(t, "ip", "-n", l.router, "link", "add", dev, "type", "veth", "peer", "name", "uplink", "netns", d.ns)
 		run(t, "ip", "-n", l.router, "addr", "add", fmt.Sprintf("10.19.%d.1/24", n), "dev", dev)
+		run(t, "ip", "-n", l.router, "addr", "add", fmt.Sprintf("fd19:%d::1/64", n), "dev", dev, "nodad")
 		run(t, "ip", "-n", l.router, "link", "set", dev, "up")
 		run(t, "ip", "-n", d.ns, "addr", "add", d.gw()+"/24", "dev", "uplink")
+		run(t, "ip", "-n", d.ns, "addr", "add", d.gw6()+"/64", "dev", "uplink", "nodad")
 		run(t, "ip", "-n", d.ns, "link", "set", "uplink", "up")
 		// The VIP on the director's loopback, as in cluster mode.
 		run(t, "ip", "-n", d.ns, "addr", "add", vip.String(), "dev", "lo")
+		run(t, "ip", "-n", d.ns, "addr", "add", vip6.String(), "dev", "lo", "nodad")
 		l.dirs = append(l.dirs, d)
 	}
 	l.startBird()
@@ -117,6 +124,10 @@ protocol kernel {
 	ipv4 { import none; export all; };
 	merge paths on;
 }
+protocol kernel kernel6 {
+	ipv6 { import none; export all; };
+	merge paths on;
+}
 filter from_directors {
 	if (65535, 0) ~ bgp_community then bgp_local_pref = 0;
 	accept;
@@ -128,10 +139,15 @@ template bgp director {
 	error wait time 1, 2;
 	ipv4 { import filter from_directors; export none; };
 }
+template bgp director6 from director {
+	ipv6 { import filter from_directors; export none; };
+}
 `, routerAS, int(holdTime/time.Second))
 	for _, d := range l.dirs {
 		fmt.Fprintf(&b, "protocol bgp d%d from director { neighbor %s as %d; password %q; }\n",
 			d.n, d.gw(), directorAS, d.password)
+		fmt.Fprintf(&b, "protocol bgp d%dv6 from director6 { neighbor %s as %d; password %q; }\n",
+			d.n, d.gw6(), directorAS, d.password)
 	}
 	return b.String()
 }
@@ -173,8 +189,14 @@ func (l *lab) birdc(args ...string) string {
 
 // nextHops are the gateways of the router's kernel route to the VIP,
 // sorted; none when there is no route.
-func (l *lab) nextHops() []string {
-	out, err := exec.Command("ip", "-n", l.router, "-j", "route", "show", "exact", vip.String()).Output()
+func (l *lab) nextHops() []string { return l.nextHopsTo(vip) }
+
+func (l *lab) nextHopsTo(p netip.Prefix) []string {
+	family := "-4"
+	if p.Addr().Is6() {
+		family = "-6"
+	}
+	out, err := exec.Command("ip", "-n", l.router, family, "-j", "route", "show", "exact", p.String()).Output()
 	if err != nil {
 		l.t.Fatalf("ip route: %v", err)
 	}
@@ -242,8 +264,10 @@ func (l *lab) start(d *director) {
 		AS:         directorAS,
 		RouterID:   d.addr(),
 		ListenPort: d.listen,
-		Peers: []Peer{{Address: netip.AddrFrom4([4]byte{10, 19, byte(d.n), 1}), AS: routerAS,
-			Password: d.password, HoldTime: holdTime}},
+		Peers: []Peer{
+			{Address: netip.AddrFrom4([4]byte{10, 19, byte(d.n), 1}), AS: routerAS, Password: d.password, HoldTime: holdTime},
+			{Address: netip.MustParseAddr(fmt.Sprintf("fd19:%d::1", d.n)), AS: routerAS, Password: d.password, HoldTime: holdTime},
+		},
 		Communities: []Community{65010<<16 | 100},
 	}
 	b, err := json.Marshal(cfg)
@@ -303,7 +327,7 @@ func (l *lab) start(d *director) {
 			t.Logf("director %d's speaker:\n%s", d.n, errs.String())
 		}
 	})
-	l.send(d, "announce "+vip.String())
+	l.send(d, "announce "+vip.String()+" "+vip6.String())
 }
 
 func (l *lab) send(d *director, line string) {
@@ -352,13 +376,29 @@ func TestRouterECMP(t *testing.T) {
 	}
 	took := l.waitNextHops(30*time.Second, d1, d2, d3)
 	t.Logf("three next hops %v after %v", l.nextHops(), took)
+	// IPv6: the VIP's /128 over the IPv6 sessions, three next hops too.
+	want6 := []string{d1.gw6(), d2.gw6(), d3.gw6()}
+	l.waitFor(fmt.Sprintf("the router's route to %v through %v", vip6, want6), 30*time.Second, func() bool {
+		return slices.Equal(l.nextHopsTo(vip6), want6)
+	})
+	// Each session announces one prefix: an IPv4 peer the /32, an IPv6
+	// peer the /128.
 	for _, d := range l.dirs {
-		l.waitFor(fmt.Sprintf("director %d's status: session established, 1 prefix announced", d.n), 10*time.Second, func() bool {
+		l.waitFor(fmt.Sprintf("director %d's status: both sessions established, 1 prefix announced on each", d.n), 10*time.Second, func() bool {
 			st := d.lastStatus()
-			return st.Running && slices.Equal(st.Announced, []netip.Prefix{vip}) && len(st.Peers) == 1 &&
-				st.Peers[0].Established() && st.Peers[0].Prefixes == 1 && st.Peers[0].HoldTime == holdTime &&
-				!st.Peers[0].Up.IsZero()
+			if !st.Running || !slices.Equal(st.Announced, []netip.Prefix{vip, vip6}) || len(st.Peers) != 2 {
+				return false
+			}
+			for _, p := range st.Peers {
+				if !p.Established() || p.Prefixes != 1 || p.HoldTime != holdTime || p.Up.IsZero() {
+					return false
+				}
+			}
+			return true
 		})
+	}
+	if out := l.birdc("show", "route", "all", vip6.String(), "protocol", "d1v6"); !strings.Contains(out, "BGP.next_hop: "+d1.gw6()) {
+		t.Errorf("BIRD's IPv6 route from director 1 has not its address as next hop:\n%s", out)
 	}
 	// The routes carry the configured community.
 	if out := l.birdc("show", "route", "all", vip.String()); !strings.Contains(out, "(65010,100)") {
@@ -452,14 +492,26 @@ func TestRouterECMP(t *testing.T) {
 	l.send(d2, "announce")
 	took = l.waitNextHops(10*time.Second, d1, d3)
 	t.Logf("director 2's empty set: out of the router's table after %v", took)
+	want6 = []string{d1.gw6(), d3.gw6()}
+	l.waitFor(fmt.Sprintf("the router's route to %v through %v", vip6, want6), 10*time.Second, func() bool {
+		return slices.Equal(l.nextHopsTo(vip6), want6)
+	})
 	if out := l.birdc("show", "protocols", "d2"); !strings.Contains(out, "Established") {
 		t.Errorf("director 2's session after its empty set:\n%s", out)
 	}
 	l.waitFor("director 2's status: established, nothing announced", 10*time.Second, func() bool {
 		st := d2.lastStatus()
-		return len(st.Announced) == 0 && len(st.Peers) == 1 && st.Peers[0].Established() && st.Peers[0].Prefixes == 0
+		if len(st.Announced) != 0 || len(st.Peers) != 2 {
+			return false
+		}
+		for _, p := range st.Peers {
+			if !p.Established() || p.Prefixes != 0 {
+				return false
+			}
+		}
+		return true
 	})
-	l.send(d2, "announce "+vip.String())
+	l.send(d2, "announce "+vip.String()+" "+vip6.String())
 	l.waitNextHops(10*time.Second, d1, d2, d3)
 
 	// The password is used: a director with the wrong one has its
