@@ -175,12 +175,18 @@ func (s *Speaker) Run(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrStart, err)
 	}
 	s.changed()
+	retry := time.NewTimer(0)
+	defer retry.Stop()
 	for {
-		s.reconcile(ctx, srv)
+		retry.Stop()
+		if !s.reconcile(ctx, srv) {
+			retry.Reset(retryAfter) // GoBGP refused a route: try again
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-s.wake:
+		case <-retry.C:
 		case req := <-s.stop:
 			s.drain(ctx, srv, req)
 			return nil
@@ -258,40 +264,52 @@ func (s *Speaker) peer(p Peer) *api.Peer {
 	}
 }
 
-// reconcile sends what plan says, and records what GoBGP took.
-func (s *Speaker) reconcile(ctx context.Context, srv *server.BgpServer) {
+// retryAfter is how soon a route GoBGP refused is tried again.
+const retryAfter = time.Second
+
+// reconcile sends what plan says, and records what GoBGP took; it reports
+// whether GoBGP took it all.
+func (s *Speaker) reconcile(ctx context.Context, srv *server.BgpServer) bool {
 	s.mu.Lock()
 	announce, withdraw := plan(s.announced, s.want, s.draining)
 	draining := s.draining
 	s.mu.Unlock()
 	if len(announce)+len(withdraw) == 0 {
-		return
+		return true
 	}
+	ok := true
 	for _, p := range withdraw {
 		err := srv.DeletePath(ctx, &api.DeletePathRequest{Path: s.path(p, false)})
-		s.record(p, route{}, false, err)
+		ok = s.record(p, route{}, false, err) && ok
 	}
 	for _, p := range announce {
 		_, err := srv.AddPath(ctx, &api.AddPathRequest{Path: s.path(p, draining)})
-		s.record(p, route{draining: draining}, true, err)
+		ok = s.record(p, route{draining: draining}, true, err) && ok
+	}
+	if ok {
+		s.mu.Lock()
+		s.lastErr = nil
+		s.mu.Unlock()
 	}
 	s.log.Info("bgp announcements", "announced", announce, "withdrawn", withdraw, "graceful_shutdown", draining)
 	s.changed()
+	return ok
 }
 
-func (s *Speaker) record(p netip.Prefix, r route, add bool, err error) {
+func (s *Speaker) record(p netip.Prefix, r route, add bool, err error) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
 		s.lastErr = fmt.Errorf("bgp: %v: %w", p, err)
 		s.log.Error("bgp", "prefix", p, "err", err)
-		return
+		return false
 	}
 	if add {
 		s.announced[p] = r
 	} else {
 		delete(s.announced, p)
 	}
+	return true
 }
 
 // path is GoBGP's route for p: origin IGP, the configured next hop (or
@@ -395,7 +413,8 @@ type Status struct {
 	// established session announces.
 	Announced []netip.Prefix
 	Peers     []PeerStatus // in the order of Config.Peers
-	// Err is the last error GoBGP gave for a route, if any.
+	// Err is why GoBGP refused a route in the last change (retried every
+	// second); nil once a change went through whole.
 	Err error
 }
 
