@@ -97,6 +97,21 @@ type apiHealth struct {
 	Reason string    `json:"reason"`
 	Since  time.Time `json:"since,omitzero"`
 	Weight int32     `json:"weight"` // what IPVS gets now
+	// Configured is the real server's own weight; Why says why Weight
+	// is another ("" when it is not).
+	Configured int64    `json:"configured"`
+	Why        string   `json:"why,omitempty"`
+	Load       *apiLoad `json:"load,omitempty"` // absent without a load monitor
+}
+
+// apiLoad is the load monitor's latest about a real server.
+type apiLoad struct {
+	Monitor string    `json:"monitor"`           // rup, ruptime, uptime, agent, feedback
+	Reading string    `json:"reading,omitempty"` // "load 3.20", "up 75%"; absent before the first
+	Error   string    `json:"error,omitempty"`   // why the latest reading failed: the weight stays
+	At      time.Time `json:"at,omitzero"`       // of the latest reading that succeeded
+	Weight  int64     `json:"weight"`            // the weight the monitor gives
+	HostKey string    `json:"host_key,omitempty"`
 }
 
 type apiFailover struct {
@@ -198,7 +213,11 @@ func (c *Console) realStatus(cfg *config.Config, vs *config.VirtualServer, rs *c
 		Draining: rs.Draining, DrainSince: rs.DrainSince.UTC()}
 	if c.health != nil {
 		if h, ok := c.health.Of(vs, rs); ok {
-			out.Health = &apiHealth{State: h.State, Reason: h.Reason, Since: h.Since.UTC(), Weight: h.Weight}
+			out.Health = &apiHealth{State: h.State, Reason: h.Reason, Since: h.Since.UTC(), Weight: h.Weight,
+				Configured: h.Configured, Why: h.Why}
+			if l := h.Load; l != nil {
+				out.Health.Load = &apiLoad{Monitor: l.Monitor, Reading: l.Reading, Error: l.Error, At: l.At.UTC(), Weight: l.Weight, HostKey: l.HostKey}
+			}
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/store"
 )
 
@@ -60,8 +62,9 @@ func TestAuditRecordsEveryKind(t *testing.T) {
 		t.Fatal(err)
 	}
 	var (
-		c     *http.Client
-		token string
+		c         *http.Client
+		token     string
+		sshForget string
 	)
 	steps := []struct {
 		name   string
@@ -189,6 +192,29 @@ func TestAuditRecordsEveryKind(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "peer 192.0.2.1", store.AuditAccounts, "added zed as viewer", "-"},
+		{"host key pinned", func() {
+			// What the uptime monitor's first connection does (sshload
+			// through the store's HostKeys), to a real server of its own.
+			cfg, err := e.store.Update(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
+				vs := config.NewVirtual("sshmon")
+				vs.Address, vs.LoadMonitor = netip.MustParseAddr("192.0.2.99"), "uptime"
+				rs := config.NewReal("far")
+				rs.Address = netip.MustParseAddr("10.9.9.9")
+				vs.Reals = append(vs.Reals, rs)
+				c.Virtuals = append(c.Virtuals, vs)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sshVS := cfg.Virtuals[len(cfg.Virtuals)-1]
+			sshForget = fmt.Sprintf("%s/virtual/%d/real/%d/hostkey/forget", e.srv.URL, sshVS.ID, sshVS.Reals[0].ID)
+			if err := e.store.Pin("10.9.9.9:22", testHostKey); err != nil {
+				t.Fatal(err)
+			}
+		}, store.SystemActor, store.AuditHostKeyPinned, "10.9.9.9:22 pinned on first use", "-"},
+		{"host key forgotten", func() { mustRedirect(t, "forget", post(t, c, sshForget, nil)) },
+			"admin", store.AuditHostKeyForgotten, "SSH host key of 10.9.9.9:22 forgotten", ""},
 		{"logout", func() { post(t, c, e.srv.URL+"/logout", nil) }, "admin", store.AuditLogout, "", ""},
 	}
 	seen := map[string]bool{}

@@ -227,6 +227,11 @@ func (c *Console) controlView(ctx context.Context) (web.ControlView, error) {
 			switch {
 			case row.Draining:
 				cv.Reals = append(cv.Reals, row) // with its connections left
+			case row.Health == "up" && (row.Moved() || row.Load != nil && row.Load.Error != ""):
+				// Up, at another weight than its own, or its load unread:
+				// shown with why.
+				cv.Up++
+				cv.Reals = append(cv.Reals, row)
 			case row.Health == "up":
 				// Healthy: counted, and on the IPVS table with its weight
 				// and counters; listing it again would double the page.

@@ -91,6 +91,16 @@ type Options struct {
 	PAM SystemAuth
 	// PAMTimeout bounds the wait for PAM's answer; zero: 15 s.
 	PAMTimeout time.Duration
+	// LoadKey is the director's own SSH key for the uptime load monitor,
+	// whose public half the VIRTUAL SERVER tab shows; nil: "not
+	// available".
+	LoadKey LoadKey
+}
+
+// LoadKey gives the director's own SSH public key, in authorized_keys'
+// form ("ssh-ed25519 AAAA... lvsconsole@host").
+type LoadKey interface {
+	PublicKey() (string, error)
 }
 
 // Console is the console's HTTP handler.
@@ -119,6 +129,7 @@ type Console struct {
 	checks    DirectorChecks
 	probe     Prober
 	drProbe   DRProbe
+	loadKey   LoadKey
 	// fingerprint is Options.Fingerprint.
 	fingerprint func() string
 	// rollbackUnit is the unit of the rollback delays REVIEW offers.
@@ -168,6 +179,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		checks:    o.Checks,
 		probe:     o.Probe,
 		drProbe:   o.DRProbe,
+		loadKey:   o.LoadKey,
 
 		rollbackUnit: o.RollbackUnit,
 		fingerprint:  o.Fingerprint,
@@ -277,7 +289,8 @@ func (c *Console) routes() http.Handler {
 		r.Post("/real/{rid:-?[0-9]+}/activate", c.writable(c.activateReal))
 		r.Post("/real/{rid:-?[0-9]+}/drain", c.writable(c.drainReal))
 		r.Post("/real/{rid:-?[0-9]+}/delete", c.writable(c.deleteReal))
-		r.Post("/real/{rid:-?[0-9]+}/drcheck", c.drCheck) // writes nothing: the standby checks too
+		r.Post("/real/{rid:-?[0-9]+}/drcheck", c.drCheck)              // writes nothing: the standby checks too
+		r.Post("/real/{rid:-?[0-9]+}/hostkey/forget", c.forgetHostKey) // local to each director, as its pins
 	})
 
 	r.Get("/review", c.reviewPage)

@@ -68,6 +68,10 @@ type lvsCollector struct {
 	dstCPS, dstPPS, dstBPS             *prometheus.Desc
 	dstActive, dstInactive, dstPersist *prometheus.Desc
 	dstWeight                          *prometheus.Desc
+	// Per configured destination of a checked real server, beside
+	// dstWeight with its labels: the configured weight, and the load
+	// monitor's (issue 18).
+	dstConfigured, dstLoadWeight *prometheus.Desc
 
 	// Per configured real server; labels virtual, real, destination.
 	realUp, realState, realLatency *prometheus.Desc
@@ -108,6 +112,9 @@ func newLVSCollector(c *Console) *lvsCollector {
 		dstPersist:  d("lvs_destination_persistent_connections", "Persistence templates pointing at the destination.", dst, nil),
 		dstWeight:   d("lvs_destination_weight", "The destination's weight in IPVS (0: no new connections).", dst, nil),
 
+		dstConfigured: d("lvs_destination_configured_weight", "The real server's configured weight, which the checks and the load monitor start from.", dst, nil),
+		dstLoadWeight: d("lvs_destination_load_weight", "The weight the virtual server's load monitor gives the real server (before a slow start and the checks); absent without a load monitor.", dst, nil),
+
 		realUp:      d("lvs_real_server_up", "1 when the real server's health check passes, 0 when it fails or has not run yet.", rsl, nil),
 		realState:   d("lvs_real_server_state", "The real server's health state: 1 for the current one of up, down, unknown.", append(rsl, "state"), nil),
 		realLatency: d("lvs_real_server_check_latency_seconds", "How long the real server's last health check took.", rsl, nil),
@@ -138,7 +145,7 @@ func (m *lvsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		m.svcConns, m.svcPackets, m.svcBytes, m.svcCPS, m.svcPPS, m.svcBPS,
 		m.dstConns, m.dstPackets, m.dstBytes, m.dstCPS, m.dstPPS, m.dstBPS,
-		m.dstActive, m.dstInactive, m.dstPersist, m.dstWeight,
+		m.dstActive, m.dstInactive, m.dstPersist, m.dstWeight, m.dstConfigured, m.dstLoadWeight,
 		m.realUp, m.realState, m.realLatency,
 		m.engineUp, m.ipvsAvailable, m.reconcileErrors, m.appliedSerial, m.lastReconcile, m.sampled,
 		m.configSerial, m.peerSerial, m.haPair, m.haRole, m.haPeerAlive, m.haPeerAge, m.haVIPs,
@@ -275,6 +282,13 @@ func (m *lvsCollector) collectHealth(ctx context.Context, ch chan<- prometheus.M
 			emit(ch, m.realUp, prometheus.GaugeValue, b2f(h.State == "up"), labels...)
 			for _, s := range healthStates {
 				emit(ch, m.realState, prometheus.GaugeValue, b2f(h.State == s), append(labels, s)...)
+			}
+			// Labelled as lvs_destination_weight, to compare with it.
+			sk, dk := engine.Where(vs, rs)
+			dst := []string{sk.String(), vs.Name, engine.AddrPort(dk.Addr, dk.Port)}
+			emit(ch, m.dstConfigured, prometheus.GaugeValue, float64(rs.Weight), dst...)
+			if h.Load != nil {
+				emit(ch, m.dstLoadWeight, prometheus.GaugeValue, float64(h.Load.Weight), dst...)
 			}
 			if lat != nil {
 				if d, ok := lat.Latency(vs, rs); ok {

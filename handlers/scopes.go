@@ -175,6 +175,7 @@ func pageRole(method, pattern string) (store.Scope, bool) {
 		"GET /virtual/new", "POST /virtual/new", "POST /virtual/{vid}",
 		"POST /virtual/{vid}/activate", "POST /virtual/{vid}/delete", "POST /virtual/{vid}/scripts",
 		"GET /virtual/{vid}/real/new", "POST /virtual/{vid}/real/new", "POST /virtual/{vid}/real/{rid}/delete",
+		"POST /virtual/{vid}/real/{rid}/hostkey/forget",
 		"POST /history/{serial}/restore", "POST /import",
 		"GET /audit", "GET /audit.jsonl",
 		"GET /users", "POST /users", "POST /users/password",

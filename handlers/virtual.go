@@ -149,7 +149,7 @@ func (c *Console) newVirtualPage(w http.ResponseWriter, r *http.Request) {
 	}
 	vs := config.NewVirtual("")
 	p := c.page(w, r, virtualTitle(newVirtualHead), web.TabVirtual, st.serial)
-	c.render(w, r, http.StatusOK, web.VirtualEdit(p, newVirtualHead, virtualForm(&vs, st)))
+	c.render(w, r, http.StatusOK, web.VirtualEdit(p, newVirtualHead, virtualForm(&vs, st), c.loadKeyView()))
 }
 
 func (c *Console) virtualPage(w http.ResponseWriter, r *http.Request) {
@@ -159,7 +159,7 @@ func (c *Console) virtualPage(w http.ResponseWriter, r *http.Request) {
 	}
 	h := head(vs, web.SubVirtual)
 	p := c.page(w, r, virtualTitle(h), web.TabVirtual, st.serial)
-	c.render(w, r, http.StatusOK, web.VirtualEdit(p, h, virtualForm(vs, st)))
+	c.render(w, r, http.StatusOK, web.VirtualEdit(p, h, virtualForm(vs, st), c.loadKeyView()))
 }
 
 // saveVirtual is ACCEPT on the VIRTUAL SERVER tab, of a new virtual server
@@ -196,7 +196,7 @@ func (c *Console) saveVirtual(w http.ResponseWriter, r *http.Request) {
 	}
 	again := func(p web.Page, code int) {
 		p.Title, p.Tab = virtualTitle(h), web.TabVirtual
-		c.render(w, r, code, web.VirtualEdit(p, h, f.form))
+		c.render(w, r, code, web.VirtualEdit(p, h, f.form, c.loadKeyView()))
 	}
 	saved, ok := c.apply(w, r, f, save, scopeOf(func() int { return idx }, "virtual"), "/virtual", again)
 	if !ok {
@@ -505,6 +505,7 @@ func (c *Console) realPage(w http.ResponseWriter, r *http.Request) {
 	h := head(vs, web.SubReal)
 	p := c.page(w, r, realTitle(h, rs), web.TabVirtual, st.serial)
 	row := c.withHealth(realRow(cfg, vs, rs), vs, rs)
+	c.withPin(&row, vs, rs)
 	c.render(w, r, http.StatusOK, web.RealEdit(p, h, rs.ID, realForm(rs, st), &row))
 }
 
@@ -674,6 +675,7 @@ func (c *Console) withHealth(row web.RealRow, vs *config.VirtualServer, rs *conf
 	}
 	if h, ok := c.health.Of(vs, rs); ok {
 		row.Health, row.HealthReason, row.HealthSince = h.State, h.Reason, h.Since
+		c.withLoad(&row, vs, rs, h)
 	}
 	return row
 }

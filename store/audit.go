@@ -36,12 +36,17 @@ const (
 	// AuditAccounts: the standby took the active director's users and
 	// API tokens, and they changed (AdoptAccounts).
 	AuditAccounts = "accounts synced"
+	// The uptime load monitor's SSH host keys: pinned on first use,
+	// forgotten by an admin (store/hostkeys.go).
+	AuditHostKeyPinned    = "host key pinned"
+	AuditHostKeyForgotten = "host key forgotten"
 )
 
 // AuditKinds lists the kinds, for the page's filter.
 var AuditKinds = []string{AuditLogin, AuditLoginFailed, AuditLoginThrottled, AuditLogout, AuditSessionExpired,
 	AuditTokenCreated, AuditTokenUsed, AuditTokenRevoked, AuditUser, AuditSecret,
-	AuditApply, AuditImport, AuditRestore, AuditRollback, AuditAccounts}
+	AuditApply, AuditImport, AuditRestore, AuditRollback, AuditAccounts,
+	AuditHostKeyPinned, AuditHostKeyForgotten}
 
 // Bounds of an entry and of a query.
 const (

@@ -60,7 +60,7 @@ func TestEveryRegisteredFieldIsOnItsForm(t *testing.T) {
 	pages := map[string]templ.Component{
 		config.TabGlobal:     Global(Page{}, NewForm(1)),
 		config.TabRedundancy: Redundancy(Page{}, NewForm(1), SecretView{Form: NewForm(0)}),
-		config.TabVirtual:    VirtualEdit(Page{}, h, NewForm(1)),
+		config.TabVirtual:    VirtualEdit(Page{}, h, NewForm(1), LoadKey{}),
 		config.TabScripts:    Scripts(Page{}, h, NewForm(1)),
 		config.TabReal:       RealEdit(Page{}, h, 1, NewForm(1), nil),
 	}

@@ -176,6 +176,36 @@ type RealRow struct {
 	Draining   bool
 	DrainSince time.Time
 	Conns      string
+	// Checked: Current is the weight IPVS has now (the health check's
+	// and load monitor's), and Why says why it is not Weight.
+	Checked bool
+	Current int64
+	Why     string
+	Load    *LoadView // nil without a load monitor
+}
+
+// Moved says the weight in IPVS is not the configured one, or why it is.
+func (r RealRow) Moved() bool { return r.Checked && (r.Current != r.Weight || r.Why != "") }
+
+// LoadView is a real server's load monitor's latest.
+type LoadView struct {
+	Monitor string    // rup, ruptime, uptime, agent, feedback
+	Reading string    // "load 3.20"; "" before the first
+	Error   string    // why the latest reading failed (the weight stays)
+	At      time.Time // of the latest reading that succeeded
+	Weight  int64     // the weight the monitor gives
+	// The uptime monitor's SSH server (host:port) and the host key
+	// pinned for it ("" when none is yet).
+	SSHHost string
+	HostKey string
+}
+
+// LoadKey is the director's own SSH public key, as the line a real
+// server's authorized_keys needs for the uptime monitor; Err says why it
+// is not available.
+type LoadKey struct {
+	Line string
+	Err  string
 }
 
 // VirtualHead names the virtual server a sub-tab belongs to.

@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	lvsconsole serve [-audit-retention DURATION] [-audit-syslog] [-db FILE] [-failover=false] [-insecure-http] [-listen ADDRESS] [-max-conns N] [-max-conns-per-client N] [-pam-roles ROLE=GROUP[,ROLE=GROUP]] [-pam-service SERVICE] [-session-idle DURATION] [-session-max DURATION] [-tls-cert FILE] [-tls-key FILE] [-trusted-proxy CIDR[,CIDR]]
+//	lvsconsole serve [-audit-retention DURATION] [-audit-syslog] [-db FILE] [-failover=false] [-insecure-http] [-listen ADDRESS] [-max-conns N] [-max-conns-per-client N] [-pam-roles ROLE=GROUP[,ROLE=GROUP]] [-pam-service SERVICE] [-rwho-listen ADDRESS] [-session-idle DURATION] [-session-max DURATION] [-tls-cert FILE] [-tls-key FILE] [-trusted-proxy CIDR[,CIDR]]
 //	lvsconsole passwd [-db FILE] [-user NAME]
 //	lvsconsole user [-db FILE] [-role ROLE] add|list|disable|enable|remove|passwd|role [NAME [ROLE]]
 //	lvsconsole import [-check] [-db FILE] [-format FORMAT] FILE|-

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/lvsconsole/lvsconsole/handlers"
 	"github.com/lvsconsole/lvsconsole/internal/tlscert"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
@@ -22,6 +24,8 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
+	"github.com/lvsconsole/lvsconsole/lvs/load"
+	"github.com/lvsconsole/lvsconsole/lvs/load/sshload"
 	"github.com/lvsconsole/lvsconsole/lvs/netif"
 	"github.com/lvsconsole/lvsconsole/lvs/pulse"
 	"github.com/lvsconsole/lvsconsole/store"
@@ -42,6 +46,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 	auditSyslog := fs.Bool("audit-syslog", false, "also send each audit trail entry to the local syslog (facility authpriv; journald takes it too)")
 	pamService := fs.String("pam-service", "", "let the system's users log in through this PAM `service` (/etc/pam.d/NAME; the package installs lvsconsole) when they are not local console users; empty: PAM is off")
 	pamRoles := fs.String("pam-roles", "", "with -pam-service, the system group whose members get each role, `ROLE=GROUP[,ROLE=GROUP]` for viewer, operator and admin (e.g. viewer=lvs-view,admin=lvs-admin): the highest wins; a PAM user in none of them is refused")
+	rwhoListen := fs.String("rwho-listen", ":513", "`address` where the ruptime load monitor listens for rwhod's broadcasts (UDP), only while a virtual server uses it; empty: never")
 	withFailover := fs.Bool("failover", true, "bring the virtual IP addresses up and down, run the heartbeat with the backup director and sync the configuration to it (false: console, IPVS and health checks only)")
 	return func(ctx context.Context, e *env, args []string) error {
 		if (*certFile == "") != (*keyFile == "") {
@@ -83,6 +88,8 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		checks := engine.NewChecks()
+		loads := loadMonitors(st, *rwhoListen, log.With("part", "load"))
+		checks.SetLoads(loads)
 		eng := engine.New(engine.Options{
 			Source: st,
 			Ledger: st,
@@ -127,6 +134,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 
 			TrustedProxies: proxies,
 			PAM:            sysAuth,
+			LoadKey:        directorKey{path: filepath.Join(filepath.Dir(st.Path()), directorKeyFile)},
 		}
 		var pin func() [32]byte
 		var pinChanges <-chan struct{}
@@ -227,6 +235,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 		stages := []stage{
 			{"engine", func(ctx context.Context) error { eng.Run(ctx); return nil }},
 			{"health checks", func(ctx context.Context) error { checks.Run(ctx); return nil }},
+			{"load monitors", loads.Run},
 			// An APPLY nobody confirmed in time is rolled back, here
 			// too when its deadline passed while serve was stopped.
 			{"rollbacks", func(ctx context.Context) error {
@@ -349,4 +358,24 @@ func dialIPVS() (engine.Kernel, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// loadMonitors are the load monitors of serve (issue 18): rwhod's
+// broadcasts heard on rwhoListen, the director's own SSH key beside the
+// database (made on the first uptime reading that needs it), and the host
+// key pins in the store.
+func loadMonitors(st *store.Store, rwhoListen string, log *slog.Logger) *load.Monitors {
+	return load.NewMonitors(load.Options{
+		RwhoListen:  rwhoListen,
+		DirectorKey: ensureDirectorKey(st),
+		HostKeys:    st,
+		Log:         log,
+	})
+}
+
+// ensureDirectorKey is the director's own SSH key, directorKeyFile beside
+// the database, made on first use (0600).
+func ensureDirectorKey(st *store.Store) func() (ssh.Signer, error) {
+	keyFile := filepath.Join(filepath.Dir(st.Path()), directorKeyFile)
+	return func() (ssh.Signer, error) { return sshload.EnsureKey(keyFile) }
 }

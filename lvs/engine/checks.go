@@ -2,13 +2,29 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/check"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/health"
+	"github.com/lvsconsole/lvsconsole/lvs/load"
 )
+
+// Loads is what the load monitors say of each real server (issue 18);
+// *load.Monitors provides it.
+type Loads interface {
+	// Set gives the complete set of servers to monitor.
+	Set(targets []load.Target)
+	// Status is what t's monitor says now; false when t is not monitored.
+	Status(t load.Target) (load.Status, bool)
+	// Down tells that the health check found t's server down: a load
+	// average monitor restarts from the configured weight.
+	Down(t load.Target)
+	// Changes is signalled when a monitor's weight or verdict changed.
+	Changes() <-chan struct{}
+}
 
 // checkKey is one checker: a real server's address and port, and how it is
 // checked. Real servers that several virtual servers share, checked the
@@ -44,6 +60,8 @@ type Checks struct {
 	mon  *health.Monitor[checkKey]
 	now  func() time.Time
 	half *check.HalfOpen // the raw sockets of every syn check, opened on the first
+	// loads are the load monitors; nil: none (SetLoads).
+	loads Loads
 
 	mu        sync.Mutex
 	intervals map[checkKey]time.Duration  // for the slow start of each checker
@@ -66,6 +84,10 @@ func NewChecks() *Checks {
 	return c
 }
 
+// SetLoads makes the weights of servers with a load monitor follow loads.
+// Call it before Run and the first Configure; loads is run by its owner.
+func (c *Checks) SetLoads(loads Loads) { c.loads = loads }
+
 // Run checks until ctx ends, and signals Changes on every state change and
 // every step of a slow start.
 func (c *Checks) Run(ctx context.Context) error {
@@ -86,10 +108,16 @@ func (c *Checks) Run(ctx context.Context) error {
 				ramp.Reset(max(d, c.settleTime()))
 			}
 		}
+		var loadChanges <-chan struct{}
+		if c.loads != nil {
+			loadChanges = c.loads.Changes()
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-loadChanges:
+				c.signal() // the engine gathers these into one reconcile
 			case <-c.mon.Changes():
 				c.signal()
 				if !settling {
@@ -207,6 +235,7 @@ func (c *Checks) Configure(cfg *config.Config) {
 		return
 	}
 	want := map[checkKey]health.Checker{}
+	var targets []load.Target
 	intervals := map[checkKey]time.Duration{}
 	probes := map[checkKey]health.Checker{}
 	c.mu.Lock()
@@ -222,6 +251,9 @@ func (c *Checks) Configure(cfg *config.Config) {
 			rs := &vs.Reals[j]
 			if !rs.Active || !usable(rs.Address) {
 				continue // deactivated servers are not checked
+			}
+			if t, ok := targetOf(vs, rs); ok {
+				targets = append(targets, t)
 			}
 			k := keyOf(vs, rs)
 			if _, dup := want[k]; dup {
@@ -249,6 +281,37 @@ func (c *Checks) Configure(cfg *config.Config) {
 	c.intervals, c.probes, c.serial, c.shortest = intervals, probes, cfg.Serial, shortest
 	c.mu.Unlock()
 	c.mon.Set(want)
+	if c.loads != nil {
+		c.loads.Set(targets)
+	}
+}
+
+// targetOf is how vs's load monitor reads rs, false without one.
+func targetOf(vs *config.VirtualServer, rs *config.RealServer) (load.Target, bool) {
+	k := load.Kind(vs.LoadMonitor)
+	if k == "" || k == load.None {
+		return load.Target{}, false
+	}
+	t := load.Target{
+		Kind:     k,
+		Addr:     rs.Address,
+		Interval: load.Interval(vs.LoadInterval, policyOf(vs).Interval),
+		Weight:   rs.Weight,
+		Ceiling:  load.Ceiling(rs.Weight, rs.MaxWeight),
+	}
+	port := rs.LoadPort
+	if port == 0 {
+		port = vs.LoadPort
+	}
+	switch k {
+	case load.Agent:
+		t.Port, t.Send = uint16(port), check.Unescape(vs.LoadSend)
+	case load.Feedback:
+		t.Port, t.HTTPPath = uint16(port), vs.LoadHTTPPath
+	case load.Uptime:
+		t.Port, t.User, t.KeyFile = uint16(port), vs.LoadSSHUser, vs.LoadSSHKey
+	}
+	return t, true
 }
 
 // probe prepares k's check once (regexes, HTTP client) for all its runs.
@@ -284,40 +347,117 @@ func (c *Checks) Latency(vs *config.VirtualServer, rs *config.RealServer) (time.
 	return st.LastLatency, true
 }
 
-// Weight implements Health.
+// Weight implements Health. For a server that is up it is the one place
+// that computes the effective weight: the configured one, or the one the
+// check's exit status sets (program_weight), or the load monitor's; never
+// above the real server's max_weight (load.Ceiling for a monitor); during
+// the slow start never above the ramp.
 func (c *Checks) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32, Presence) {
+	w, p, _ := c.weigh(vs, rs)
+	return w, p
+}
+
+// weigh is Weight, and why the weight is not the configured one ("" when
+// it is, or when the server is not in the table by its checks).
+func (c *Checks) weigh(vs *config.VirtualServer, rs *config.RealServer) (int32, Presence, string) {
 	st, ok := c.mon.Status(keyOf(vs, rs))
 	if !ok {
-		return 0, Out
+		return 0, Out, ""
 	}
 	switch st.State {
 	case health.Up:
-		w := rs.Weight
-		if st.Weighted {
-			w = min(st.Weight, config.MaxWeight) // the check's (keepalived's misc_dynamic)
+		full, why := c.full(vs, rs, st)
+		ls, monitored := c.loadOf(vs, rs)
+		if monitored {
+			switch ls.Verdict {
+			case load.Stop:
+				return 0, Out, ls.Why()
+			case load.Drain:
+				return 0, In, ls.Why()
+			}
 		}
-		return rampedWeight(int32(w), c.now().Sub(st.UpSince), policyOf(vs).Interval), In
+		interval := policyOf(vs).Interval
+		up := c.now().Sub(st.UpSince)
+		w := rampedWeight(int32(full), up, interval)
+		if monitored {
+			// The monitor's weight; a slow start is not cut short: while
+			// it ramps, the ramp bounds it.
+			lw := int32(min(ls.Weight, load.Ceiling(rs.Weight, rs.MaxWeight)))
+			if !ramping(up, interval) || lw < w {
+				w = lw
+			}
+			if ls.Readings > 0 && int64(lw) != rs.Weight {
+				why = ls.Why()
+			}
+		}
+		if ramping(up, interval) && int64(w) < full && (!monitored || int64(w) < ls.Weight) {
+			why = "slow start"
+		}
+		return w, In, why
 	case health.Down:
-		if vs.Quiesce && st.WasUp {
-			return 0, Quiesced // existing connections finish; no new ones
+		if t, ok := targetOf(vs, rs); ok && c.loads != nil {
+			c.loads.Down(t)
 		}
-		return 0, Out // also one never up: piranha quiesced only what it had brought up
+		if vs.Quiesce && st.WasUp {
+			return 0, Quiesced, "" // existing connections finish; no new ones
+		}
+		return 0, Out, "" // also one never up: piranha quiesced only what it had brought up
 	}
 	if st.Checks > 0 {
-		return 0, Out // checked, never good yet: piranha adds it after its first good check
+		return 0, Out, "" // checked, never good yet: piranha adds it after its first good check
 	}
 	// Not checked yet: one already in the kernel (a restart of serve) stays
 	// as it is until its first check says otherwise.
-	return 0, Pending
+	return 0, Pending, ""
 }
 
-// FullWeight is the weight of rs, up, before its slow start: the one its
-// check set, or its own.
-func (c *Checks) FullWeight(vs *config.VirtualServer, rs *config.RealServer) int64 {
-	if st, ok := c.mon.Status(keyOf(vs, rs)); ok && st.State == health.Up && st.Weighted {
-		return min(st.Weight, config.MaxWeight)
+// full is the weight of rs, up, before a load monitor and a slow start:
+// the one its check's exit status set, capped by its max_weight, or its
+// own; and why it differs from its own.
+func (c *Checks) full(vs *config.VirtualServer, rs *config.RealServer, st health.Status) (int64, string) {
+	if !st.Weighted {
+		return rs.Weight, ""
 	}
-	return rs.Weight
+	w := min(st.Weight, config.MaxWeight) // the check's (keepalived's misc_dynamic)
+	if rs.MaxWeight > 0 {
+		w = min(w, rs.MaxWeight)
+	}
+	if w == rs.Weight {
+		return w, ""
+	}
+	return w, fmt.Sprintf("exit status sets %d (program)", w)
+}
+
+// loadOf is what vs's load monitor says of rs, false without one.
+func (c *Checks) loadOf(vs *config.VirtualServer, rs *config.RealServer) (load.Status, bool) {
+	if c.loads == nil {
+		return load.Status{}, false
+	}
+	t, ok := targetOf(vs, rs)
+	if !ok {
+		return load.Status{}, false
+	}
+	return c.loads.Status(t)
+}
+
+// FullWeight is what rs counts towards vs's quorum when up: the weight its
+// check set (program_weight, capped by max_weight), or its own; nothing
+// while its agent drains it or takes it out.
+func (c *Checks) FullWeight(vs *config.VirtualServer, rs *config.RealServer) int64 {
+	st, ok := c.mon.Status(keyOf(vs, rs))
+	if !ok || st.State != health.Up {
+		return rs.Weight
+	}
+	if ls, ok := c.loadOf(vs, rs); ok && ls.Verdict != load.Serve {
+		return 0
+	}
+	w, _ := c.full(vs, rs, st)
+	return w
+}
+
+// ramping reports whether a server up for that long is in its slow start.
+func ramping(up, interval time.Duration) bool {
+	return interval > 0 && up < slowStartCycles*interval
 }
 
 // rampedWeight is piranha's slow start: weight/32 at first, doubling each
@@ -373,8 +513,17 @@ func (c *Checks) Of(vs *config.VirtualServer, rs *config.RealServer) (ServerHeal
 	case health.Down:
 		h.State = "down"
 	}
-	if w, p := c.Weight(vs, rs); p == In || p == Quiesced {
+	w, p, why := c.weigh(vs, rs)
+	if p == In || p == Quiesced {
 		h.Weight = w
+	}
+	h.Configured, h.Why = rs.Weight, why
+	if ls, ok := c.loadOf(vs, rs); ok {
+		l := &LoadStatus{Monitor: vs.LoadMonitor, Reading: ls.Reading, Error: ls.Error, Weight: ls.Weight, HostKey: ls.HostKey}
+		if ls.Readings > 0 {
+			l.At = ls.At
+		}
+		h.Load = l
 	}
 	return h, true
 }

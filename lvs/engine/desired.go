@@ -176,8 +176,10 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 	return t, events
 }
 
-// fullWeigher is a Health that knows the weight a check set (keepalived's
-// misc_dynamic, program_weight), before any slow start.
+// fullWeigher is a Health that knows what an up server counts towards its
+// quorum: the weight a check set (keepalived's misc_dynamic,
+// program_weight), before any slow start; nothing while its agent drains
+// it.
 type fullWeigher interface {
 	FullWeight(vs *config.VirtualServer, rs *config.RealServer) int64
 }
@@ -187,7 +189,7 @@ type fullWeigher interface {
 // weights; never a slow start's, which would keep the sorry server in
 // while servers that are up ramp up.
 func quorumWeight(health Weigher, vs *config.VirtualServer, rs *config.RealServer) int64 {
-	if fw, ok := health.(fullWeigher); ok && vs.ProgramWeight {
+	if fw, ok := health.(fullWeigher); ok && (vs.ProgramWeight || vs.LoadMonitor == "agent") {
 		return fw.FullWeight(vs, rs)
 	}
 	return rs.Weight

@@ -4,10 +4,12 @@
 // answer (HAProxy's agent-check, Loadbalancer.org's feedback agent).
 //
 // The clients of each protocol are its subpackages (rstat, rwho, sshload,
-// agent, feedback). This package only decides, with pure functions: what
-// the next weight is after a reading (Piranha, Share), whether a change is
-// worth making (Smooth), and the most a server may get (Ceiling). Who reads
-// when, and how the engine takes the weights, is the caller's (lvs/engine).
+// agent, feedback). This package decides, with pure functions, what the
+// next weight is after a reading (Piranha, Share, and Step, which applies
+// them to a monitor's State), whether a change is worth making (Smooth),
+// and the most a server may get (Ceiling); Monitors reads every monitored
+// server once per interval and keeps its State. How the engine takes the
+// weights is lvs/engine's (Checks, through its Loads interface).
 package load
 
 import (
