@@ -64,7 +64,8 @@ browser:
 # need root, iproute2 and nftables (to cut a heartbeat path); the
 # keepalived export is checked with Debian's keepalived (-t only, never
 # started as a daemon); the SSH load monitor's tests run Debian's sshd
-# (openssh-server) in a namespace. Install what
+# (openssh-server) in a namespace; lvs/bgp's router is Debian's BIRD
+# (bird2), run by the tests in a namespace. Install what
 # is missing when we are root, else stop and say so (never skip them).
 netns-tools:
 	@if [ "$$(id -u)" != 0 ]; then echo "make: the tests create network namespaces: run make test as root"; exit 1; fi
@@ -72,6 +73,7 @@ netns-tools:
 	command -v keepalived >/dev/null || need="$$need keepalived"; \
 	command -v sshd >/dev/null || need="$$need openssh-server"; \
 	for t in rpcbind:rpcbind rpc.rstatd:rstatd rwhod:rwhod; do command -v $${t%%:*} >/dev/null || need="$$need $${t#*:}"; done; \
+	command -v bird >/dev/null && command -v birdc >/dev/null || need="$$need bird2"; \
 	if [ -n "$$need" ]; then \
 		if command -v apt-get >/dev/null; then \
 			echo "make: installing$$need for the network namespace tests"; \
@@ -81,6 +83,7 @@ netns-tools:
 	@command -v ip >/dev/null && command -v nft >/dev/null && command -v keepalived >/dev/null || { echo "make: ip, nft or keepalived is still missing"; exit 1; }
 	@command -v sshd >/dev/null || { echo "make: sshd (openssh-server, for lvs/load/sshload's tests) is still missing"; exit 1; }
 	@command -v rpcbind >/dev/null && command -v rpc.rstatd >/dev/null && command -v rwhod >/dev/null || { echo "make: rpcbind, rpc.rstatd or rwhod is still missing (load monitor tests)"; exit 1; }
+	@command -v bird >/dev/null && command -v birdc >/dev/null || { echo "make: bird or birdc (bird2, the router of lvs/bgp's tests) is still missing"; exit 1; }
 
 # A live lab (README, "Try it: make demo"): the qemu guest runs the console
 # with a virtual server, two real servers and steady traffic; the console is

@@ -102,6 +102,8 @@ func debianPackage(cmd string) string {
 		return "rpcbind"
 	case "sleep", "nice":
 		return "coreutils"
+	case "bird", "birdc":
+		return "bird2"
 	}
 	return cmd
 }
