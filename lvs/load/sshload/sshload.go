@@ -255,6 +255,12 @@ func digits(s string) bool { return s != "" && strings.Trim(s, "0123456789") == 
 // bits, without a passphrase (the monitor runs unattended). As ssh(1) does,
 // it refuses a key file that its group or others may read or write.
 func ReadKey(path string) (ssh.Signer, error) {
+	// Looked at before it is opened: opening a FIFO waits for a writer.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("private key: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("private key %s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("private key: %w", err)
