@@ -247,3 +247,15 @@ func CheckFile(p string) error {
 	}
 	return nil
 }
+
+// MaxAgentSend bounds what the agent load monitor writes (agent.MaxSend).
+const MaxAgentSend = 512
+
+// CheckAgentSend bounds the agent's send string, as written (its escapes
+// only shorten it).
+func CheckAgentSend(s string) error {
+	if len(s) > MaxAgentSend {
+		return fmt.Errorf("is %d characters long: at most %d", len(s), MaxAgentSend)
+	}
+	return nil
+}

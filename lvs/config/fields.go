@@ -120,7 +120,7 @@ type Meta struct {
 
 	// The field's own rule, whatever the other fields say (rules between
 	// fields are Validate's): Range for numbers; Choices for an enum,
-	// with Refusal the words after the refused value; a Check for text.
+	// with Refusal the words after the refused value; a Check for text (and escaped text).
 	Range *Range
 	// ZeroOK lets 0 through whatever the Range: it means "the default".
 	ZeroOK  bool

@@ -258,7 +258,7 @@ var VirtualFields = Fields[VirtualServer]{
 		Ref: func(vs *VirtualServer) any { return &vs.LoadPort }},
 	{Meta: Meta{Key: "load_send", Cf: "load_send", Form: "load_send", JSON: "load_send", Column: "load_send",
 		Tab: TabVirtual, Label: "Agent send", Help: `agent: written after connecting (HAProxy's agent-send); \r \n \t allowed`,
-		Kind: KindEscaped, CfQuoted: true, Example: `status\n`},
+		Kind: KindEscaped, Check: CheckAgentSend, CfQuoted: true, Example: `status\n`},
 		Ref: func(vs *VirtualServer) any { return &vs.LoadSend }},
 	{Meta: Meta{Key: "load_http_path", Cf: "load_http_path", Form: "load_http_path", JSON: "load_http_path", Column: "load_http_path",
 		Tab: TabVirtual, Label: "Feedback HTTP path", Help: "feedback: GET this path over HTTP; empty: the TCP agent",

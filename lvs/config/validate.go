@@ -512,6 +512,11 @@ func (f *Field[T]) check(v *validator, t *T) {
 		}
 	case KindEscaped:
 		checkText(v, f.Key, f.Text(t))
+		if f.Check != nil {
+			if err := f.Check(f.Text(t)); err != nil {
+				v.add(f.Key, "%v", err)
+			}
+		}
 	case KindText:
 		if f.Check != nil {
 			if err := f.Check(f.Text(t)); err != nil {
