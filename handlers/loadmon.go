@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strings"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
@@ -104,12 +103,5 @@ func (c *Console) loadKeyView() web.LoadKey {
 	if err != nil {
 		return web.LoadKey{Err: "not available: " + err.Error()}
 	}
-	return web.LoadKey{Line: AuthorizedKeysLine(key)}
-}
-
-// AuthorizedKeysLine is the line of a real server's authorized_keys that
-// lets the director's key run the uptime monitor's command and nothing
-// else.
-func AuthorizedKeysLine(publicKey string) string {
-	return `restrict,command="` + sshload.Command + `" ` + strings.TrimSpace(publicKey)
+	return web.LoadKey{Line: sshload.AuthorizedLine(key)}
 }

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/lvsconsole/lvsconsole/handlers"
+	"github.com/lvsconsole/lvsconsole/lvs/load/sshload"
 )
 
 // TestDirectorKey: before the key file exists the console says when it
@@ -43,7 +43,7 @@ func TestDirectorKey(t *testing.T) {
 	if !strings.HasPrefix(got, want+" lvsconsole") {
 		t.Errorf("PublicKey = %q, want %q and a comment", got, want)
 	}
-	line := handlers.AuthorizedKeysLine(got)
+	line := sshload.AuthorizedLine(got)
 	if !strings.HasPrefix(line, `restrict,command="cat /proc/loadavg" ssh-ed25519 AAAA`) {
 		t.Errorf("the authorized_keys line is %q", line)
 	}

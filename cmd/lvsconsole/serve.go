@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -374,8 +375,24 @@ func loadMonitors(st *store.Store, rwhoListen string, log *slog.Logger) *load.Mo
 }
 
 // ensureDirectorKey is the director's own SSH key, directorKeyFile beside
-// the database, made on first use (0600).
+// the database, made on first use (0600), and read once: every uptime
+// reading asks for it.
 func ensureDirectorKey(st *store.Store) func() (ssh.Signer, error) {
 	keyFile := filepath.Join(filepath.Dir(st.Path()), directorKeyFile)
-	return func() (ssh.Signer, error) { return sshload.EnsureKey(keyFile) }
+	var (
+		mu     sync.Mutex
+		signer ssh.Signer
+	)
+	return func() (ssh.Signer, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if signer != nil {
+			return signer, nil
+		}
+		s, err := sshload.EnsureKey(keyFile)
+		if err == nil {
+			signer = s // a failure is tried again at the next reading
+		}
+		return s, err
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -283,10 +282,10 @@ func TestLoadRuptimeWeights(t *testing.T) {
 	// The monitor listens from its first reading on: rwhod, which
 	// broadcasts when it starts and then every 3 minutes, starts after.
 	l.loadStatus("ruptime's first reading", func(ls *LoadStatus) bool { return ls.Error != "" })
-	before := procLoadavg(t)
+	before := loadtest.MachineLoad(t)[0]
 	h.StartRwhod()
 	ls := l.loadReading("rwhod's broadcast")
-	after := procLoadavg(t)
+	after := loadtest.MachineLoad(t)[0]
 	reported, err := strconv.ParseFloat(strings.TrimPrefix(ls.Reading, "load "), 64)
 	if err != nil {
 		t.Fatalf("reading %q", ls.Reading)
@@ -297,20 +296,6 @@ func TestLoadRuptimeWeights(t *testing.T) {
 	chain := piranhaChain(4, 8, 4, reported)
 	l.follow(fmt.Sprintf("load %.2f", reported), chain, true)
 	t.Logf("rwhod reported %.2f: weights %v", reported, chain)
-}
-
-// procLoadavg is this machine's 1-minute load average.
-func procLoadavg(t *testing.T) float64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
 }
 
 // pins are SSH host key pins in memory (sshload.HostKeys).

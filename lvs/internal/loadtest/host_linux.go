@@ -225,3 +225,25 @@ func poll(d time.Duration, f func() error) error {
 		time.Sleep(50 * time.Millisecond) // a retry's pace, not a synchronisation
 	}
 }
+
+// MachineLoad is this machine's /proc/loadavg, its three load averages:
+// the kernel's load is global, so it is also what a host's daemons read
+// unless SetLoad covered it.
+func MachineLoad(tb testing.TB) [3]float64 {
+	tb.Helper()
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		tb.Fatalf("/proc/loadavg: %q", b)
+	}
+	var l [3]float64
+	for i := range l {
+		if l[i], err = strconv.ParseFloat(f[i], 64); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return l
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"math"
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,34 +28,17 @@ func loadFrom(host netip.Addr, d time.Duration) (Stats, error) {
 	return Load(ctx, host)
 }
 
-// procLoad is /proc/loadavg's three load averages.
-func procLoad(t *testing.T) [3]float64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(string(b))
-	var l [3]float64
-	for i := range l {
-		if l[i], err = strconv.ParseFloat(f[i], 64); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return l
-}
-
 // TestLoadFromRstatd asks Debian's rpc.rstatd, registered with Debian's
 // rpcbind, for its load: the kernel's load is global, so it is this
 // machine's /proc/loadavg, read before and after.
 func TestLoadFromRstatd(t *testing.T) {
 	h := startRstatd(t)
-	before := procLoad(t)
+	before := loadtest.MachineLoad(t)
 	st, err := loadFrom(h.Addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := procLoad(t)
+	after := loadtest.MachineLoad(t)
 	t.Logf("rstatd: %+v; /proc/loadavg before %v, after %v", st, before, after)
 	if st.Version != 3 {
 		t.Errorf("version %d, want 3 (rstatd registers 1, 2, 3 and 5)", st.Version)

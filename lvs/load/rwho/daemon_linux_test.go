@@ -4,29 +4,12 @@ import (
 	"context"
 	"net/netip"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/internal/loadtest"
 )
-
-func procLoad(t *testing.T) [3]float64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(string(b))
-	var l [3]float64
-	for i := range l {
-		if l[i], err = strconv.ParseFloat(f[i], 64); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return l
-}
 
 // TestListenerHearsRwhod: Debian's rwhod, in a host of its own behind a
 // veth pair (lvs/internal/loadtest), broadcasts its status at start-up;
@@ -44,10 +27,10 @@ func TestListenerHearsRwhod(t *testing.T) {
 	}
 	defer l.Close()
 
-	before := procLoad(t)
+	before := loadtest.MachineLoad(t)
 	rwhod := h.StartRwhod()
 	heard := waitFor(t, l, h.Addr, 10*time.Second)
-	after := procLoad(t)
+	after := loadtest.MachineLoad(t)
 	name, _ := os.Hostname()
 	name, _, _ = strings.Cut(name, ".")
 	t.Logf("heard %+v; /proc/loadavg before %v, after %v", heard, before, after)

@@ -55,7 +55,8 @@ func EnsureKey(path string) (ssh.Signer, error) {
 }
 
 // AuthorizedLine is the line to put in a real server's authorized_keys
-// for pub: restricted to the one command the monitor runs.
-func AuthorizedLine(pub ssh.PublicKey) string {
-	return `restrict,command="` + Command + `" ` + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " lvsconsole-load"
+// for publicKey (in authorized_keys' form, with its comment): restricted
+// to the one command the monitor runs.
+func AuthorizedLine(publicKey string) string {
+	return `restrict,command="` + Command + `" ` + strings.TrimSpace(publicKey)
 }

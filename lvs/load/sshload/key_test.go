@@ -38,7 +38,7 @@ func TestEnsureKey(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 1 {
 		t.Errorf("%d files beside the key, want only it", len(ents))
 	}
-	line := AuthorizedLine(s1.PublicKey())
+	line := AuthorizedLine(string(ssh.MarshalAuthorizedKey(s1.PublicKey())))
 	if !strings.HasPrefix(line, `restrict,command="cat /proc/loadavg" ssh-ed25519 AAAA`) {
 		t.Errorf("authorized_keys line %q", line)
 	}
