@@ -85,6 +85,21 @@ type Redundancy struct {
 	SyncDaemon bool   // run the IPVS connection sync daemon
 	SyncIface  string // its interface
 	SyncID     int    // its sync id (0-255)
+
+	// Cluster mode (issue 19, docs/bgp.md): instead of an active/backup
+	// pair, 2-16 active directors behind the routers' ECMP, each
+	// announcing the VIPs it can serve over BGP. Exclusive with
+	// BackupActive.
+	Cluster          bool
+	ClusterDirectors string // the directors' addresses, space or comma separated (Directors parses)
+
+	BGPAS          int64         // this cluster's AS, 1-4294967294
+	BGPPeers       string        // the routers: "ADDRESS AS" entries, comma separated (Peers parses)
+	BGPPassword    string        // TCP MD5 password for every peer ("" = none)
+	BGPHoldTime    time.Duration // 0 or 3 s-65535 s, whole seconds
+	BGPCommunities string        // put on every route: "ASN:VALUE" (or well-known names), space separated
+	BGPNextHop     netip.Addr    // invalid: next-hop self
+	BGPDrain       time.Duration // after a clean stop, how long GRACEFUL_SHUTDOWN routes stay before the withdrawal
 }
 
 // Protocol is a virtual service's transport protocol.
@@ -130,6 +145,10 @@ type VirtualServer struct {
 	PersistenceNetmask Netmask // client granularity of persistence
 
 	SorryServer netip.Addr // used while the service is below its quorum
+
+	// Announce: in cluster mode, the VIP's host route is announced over
+	// BGP while this director can serve it (default on).
+	Announce bool
 
 	// Quorum (keepalived's): the service is up while the weights of its
 	// up real servers add up to Quorum (0 is keepalived's 1); below
