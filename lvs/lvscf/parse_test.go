@@ -116,7 +116,7 @@ virtual m {
 }
 `)
 	want := &config.Config{
-		Global:     config.Global{Network: config.NAT, Service: "lvs", HardShutdown: true},
+		Global: config.Global{Network: config.NAT, Service: "lvs", HardShutdown: true},
 		Redundancy: config.Redundancy{Keepalive: 2 * time.Second, Deadtime: 5 * time.Second, HeartbeatPort: 539, SyncIface: "eth0",
 			BGPHoldTime: 9 * time.Second, BGPDrain: 10 * time.Second},
 		Virtuals: []config.VirtualServer{{
