@@ -263,6 +263,9 @@ func (c *Console) reviewWarnings(ctx context.Context, running, draft *config.Con
 			}
 		}
 	}
+	for _, w := range draft.ClusterWarnings() {
+		out = append(out, w.String()+".")
+	}
 	out = append(out, c.lastHealthy(running, draft)...)
 	out = append(out, c.unreachable(ctx, running, draft)...)
 	return out

@@ -148,3 +148,42 @@ func TestEditBackToRunningLeavesNothingPending(t *testing.T) {
 		t.Errorf("back to the running configuration, the page says:\n%s", page.body)
 	}
 }
+
+// TestReviewWarnsClusterFlows: REVIEW of a change to cluster mode warns
+// of the active, announced virtual servers whose flows would break when
+// the routers move them to another director (a scheduler that is not a
+// consistent hash, NAT), and of no other.
+func TestReviewWarnsClusterFlows(t *testing.T) {
+	e := newEnv(t, true)
+	e.seedActive(t)
+	c := e.login(t)
+	_, err := e.store.EditDraft(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "admin", Elevated: true}, 0, func(c *config.Config) error {
+		r := &c.Redundancy
+		r.BackupActive, r.Cluster = false, true
+		r.ClusterDirectors, r.BGPAS, r.BGPPeers = "192.0.2.1 192.0.2.2", 65001, "192.0.2.254 65000"
+		www := &c.Virtuals[0]
+		www.Scheduler = "wlc"
+		www.Reals[0].Forward = config.Direct
+		quiet := config.NewVirtual("quiet")
+		quiet.Active, quiet.Announce, quiet.Address, quiet.Port = true, false, netip.MustParseAddr("192.0.2.26"), 25
+		quiet.Reals = []config.RealServer{{Name: "q1", Active: true, Address: netip.MustParseAddr("10.0.0.26"), Weight: 1}}
+		c.Virtuals = append(c.Virtuals, quiet)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := get(t, c, e.srv.URL+"/review")
+	if a.code != http.StatusOK {
+		t.Fatalf("REVIEW = %d", a.code)
+	}
+	body := html.UnescapeString(a.body)
+	if want := "virtual server www: scheduler wlc chooses from each director's own state"; !strings.Contains(body, want) {
+		t.Errorf("REVIEW lacks %q", want)
+	}
+	for _, not := range []string{"uses NAT", "virtual server quiet:"} {
+		if strings.Contains(body, not) {
+			t.Errorf("REVIEW says %q", not)
+		}
+	}
+}

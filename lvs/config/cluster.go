@@ -179,3 +179,60 @@ func CheckCommunities(s string) error {
 	}
 	return nil
 }
+
+// ClusterWarning is a virtual server set up, in cluster mode, so that its
+// flows cannot survive a director leaving or joining.
+type ClusterWarning struct {
+	Virtual string // the virtual server's name
+	Problem string // what breaks, and why
+	Fix     string // what to change
+}
+
+func (w ClusterWarning) String() string {
+	return "virtual server " + w.Virtual + ": " + w.Problem + "; " + w.Fix
+}
+
+// ClusterWarnings says, in cluster mode, which active, announced virtual
+// servers are set up so that their flows cannot survive a director
+// leaving or joining (the routers then move flows between directors):
+// real servers behind NAT, whose replies must come back through the
+// director that translated them, and schedulers that choose from each
+// director's own state. mh (Maglev hashing) is consistent; sh and dh are
+// too, but move more flows when the real servers change, which is said
+// more softly. None is refused: a site may accept broken flows. REVIEW
+// and doctor show them; nil outside cluster mode.
+func (c *Config) ClusterWarnings() []ClusterWarning {
+	if !c.Redundancy.Cluster {
+		return nil
+	}
+	var out []ClusterWarning
+	for i := range c.Virtuals {
+		vs := &c.Virtuals[i]
+		if !vs.Active || !vs.Announce {
+			continue
+		}
+		var nat []string
+		for j := range vs.Reals {
+			if rs := &vs.Reals[j]; rs.Active && rs.EffectiveForward(&c.Global) == NAT {
+				nat = append(nat, rs.Name)
+			}
+		}
+		if len(nat) > 0 {
+			out = append(out, ClusterWarning{vs.Name,
+				"real server " + strings.Join(nat, ", ") + " uses NAT: its replies must come back through the director that translated the request, so its flows break when the routers move them to another director",
+				"use direct routing or tunneling in cluster mode"})
+		}
+		switch vs.Scheduler {
+		case "mh":
+		case "sh", "dh":
+			out = append(out, ClusterWarning{vs.Name,
+				vs.Scheduler + " hashes alike on every director, but moves more flows than mh (Maglev hashing) when a real server comes or goes",
+				"mh is advised in cluster mode"})
+		default:
+			out = append(out, ClusterWarning{vs.Name,
+				"scheduler " + vs.Scheduler + " chooses from each director's own state, so a flow the routers move to another director lands on another real server and breaks",
+				"use mh (Maglev hashing) in cluster mode"})
+		}
+	}
+	return out
+}

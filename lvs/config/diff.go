@@ -125,8 +125,16 @@ func diffFields[T any](out []string, scope string, fs Fields[T], a, b *T) []stri
 }
 
 // show writes the field's value in t for HISTORY: on or off, seconds with
-// their unit, text in quotes, enum values bare, and "(none)" for nothing.
+// their unit, text in quotes, enum values bare, "(none)" for nothing,
+// and "(hidden)" for a secret that is set.
 func (f *Field[T]) show(t *T) string {
+	if f.Secret {
+		// A conflict shows it too: whether it is set, never the value.
+		if f.IsZero(t) {
+			return "(none)"
+		}
+		return "(hidden)"
+	}
 	switch p := f.Ref(t).(type) {
 	case *bool:
 		if *p {

@@ -531,6 +531,18 @@ func mergeEveryField[T any](t *testing.T, section string, fs config.Fields[T], a
 			if c.Where != where(changed) || c.Label != f.Label || c.Key != f.Key {
 				t.Errorf("conflict %+v: want Where %q, Label %q, Key %q", c, where(changed), f.Label, f.Key)
 			}
+			if f.Secret {
+				// Nor does a conflict say what a secret is.
+				for _, v := range []string{c.Base, c.Theirs, c.Yours} {
+					if v != "(none)" && v != "(hidden)" {
+						t.Errorf("conflict %+v shows the secret", c)
+					}
+				}
+				if !sameConfig(got, changed) {
+					t.Errorf("a conflict does not keep theirs: Diff(theirs, merged) = %q", config.Diff(changed, got))
+				}
+				return
+			}
 			// Its values are HISTORY's.
 			for _, d := range []struct {
 				side  *config.Config

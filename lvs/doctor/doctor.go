@@ -124,6 +124,7 @@ func Check(ctx context.Context, cfg *config.Config, f Facts) []Result {
 	out = append(out, checkDevices(cfg, ifs, err)...)
 	out = append(out, checkRPFilter(cfg, ifs, f.RPFilter)...)
 	out = append(out, checkPeer(cfg, f.Peer(ctx)))
+	out = append(out, checkCluster(cfg)...)
 	c, err := f.Clock()
 	out = append(out, checkClock(c, err))
 	out = append(out, checkDatabase(f.Database(ctx))...)
@@ -440,6 +441,31 @@ func checkPeer(cfg *config.Config, p Peer) Result {
 
 // maxClockError is an error past which the clock counts as wrong.
 const maxClockError = time.Second
+
+// checkCluster warns, in cluster mode, of the virtual servers whose flows
+// break when the routers move them to another director.
+func checkCluster(cfg *config.Config) []Result {
+	if cfg == nil || !cfg.Redundancy.Cluster {
+		return nil
+	}
+	ws := cfg.ClusterWarnings()
+	if len(ws) == 0 {
+		return []Result{{Name: "cluster mode", Status: Pass,
+			Detail: "every announced virtual server keeps its flows when a director leaves (mh, direct routing or tunneling)"}}
+	}
+	// One result per virtual server, its problems together.
+	var out []Result
+	for _, w := range ws {
+		name := "cluster mode: virtual server " + w.Virtual
+		if n := len(out); n > 0 && out[n-1].Name == name {
+			out[n-1].Detail += "; " + w.Problem
+			out[n-1].Fix += "; " + w.Fix
+			continue
+		}
+		out = append(out, Result{Name: name, Status: Warn, Detail: w.Problem, Fix: w.Fix})
+	}
+	return out
+}
 
 func checkClock(c Clock, err error) Result {
 	r := Result{Name: "clock"}

@@ -143,6 +143,26 @@ func TestCheckDecisions(t *testing.T) {
 		{"peer with another secret", func(f *facts, _ *config.Config) { f.peer.Heard, f.peer.BadAuth = false, 12 }, "peer", Fail, "wrong MAC", "same secret"},
 		{"peer of another version", func(f *facts, _ *config.Config) { f.peer.Heard, f.peer.Malformed = false, 3 }, "peer", Fail, "not heartbeats of this version", "same lvsconsole version"},
 		{"no peer configured", func(f *facts, c *config.Config) { f.peer = Peer{}; c.Redundancy.BackupActive = false }, "peer", Pass, "no backup", ""},
+		{"cluster mode, NAT", func(f *facts, c *config.Config) {
+			c.Redundancy.Cluster, f.scheds = true, []string{"rr", "wrr", "wlc", "mh"}
+			c.Virtual("www").Scheduler, c.Virtual("v6").Scheduler = "mh", "mh"
+		}, "cluster mode: virtual server www", Warn, "uses NAT", "direct routing"},
+		{"cluster mode, NAT and wlc", func(f *facts, c *config.Config) {
+			c.Redundancy.Cluster, f.scheds = true, []string{"rr", "wrr", "wlc", "mh"}
+			c.Virtual("v6").Scheduler = "mh"
+		}, "cluster mode: virtual server www", Warn, "another director; scheduler wlc", "direct routing or tunneling in cluster mode; use mh"},
+		{"cluster mode, rr", func(f *facts, c *config.Config) {
+			c.Redundancy.Cluster = true
+			c.Virtual("www").Active = false
+		}, "cluster mode: virtual server v6", Warn, "scheduler rr", "use mh"},
+		{"cluster mode, mh and direct routing", func(f *facts, c *config.Config) {
+			c.Redundancy.Cluster, f.scheds = true, []string{"rr", "wrr", "wlc", "mh"}
+			c.Virtual("www").Active, c.Virtual("v6").Scheduler = false, "mh"
+		}, "cluster mode", Pass, "keeps its flows", ""},
+		{"cluster mode, not announced", func(f *facts, c *config.Config) {
+			c.Redundancy.Cluster = true
+			c.Virtual("www").Announce, c.Virtual("v6").Announce = false, false
+		}, "cluster mode", Pass, "keeps its flows", ""},
 		{"clock unsynchronised", func(f *facts, _ *config.Config) { f.clock.Synced = false }, "clock", Warn, "not synchronised", "NTP"},
 		{"clock hidden by the sandbox", func(f *facts, _ *config.Config) { f.clockErr = ErrClockHidden }, "clock", Warn, "ProtectClock", "as root"},
 		{"clock imprecise", func(f *facts, _ *config.Config) { f.clock.MaxError = 16 * time.Second }, "clock", Warn, "16s", "NTP"},
