@@ -126,7 +126,7 @@ func TestDecide(t *testing.T) {
 		{name: "inactive virtual servers are not listed", cfg: cfgOf(true, inactive),
 			eng: ok(map[string][]string{})},
 		{name: "draining withholds everything", cfg: cfgOf(true, web, off), draining: true,
-			eng: ok(map[string][]string{"web": {"192.0.2.1=1"}}),
+			eng:      ok(map[string][]string{"web": {"192.0.2.1=1"}}),
 			withheld: []Withheld{{pfx("10.0.0.1/32")[0], WhyDraining}, {pfx("10.0.0.2/32")[0], WhyAnnounceOff}}},
 	}
 	for _, tt := range tests {
