@@ -42,6 +42,11 @@ const (
 	Starting Role = "starting" // a pair member that has not decided yet: it leaves things as they are
 	Active   Role = "active"
 	Standby  Role = "standby"
+	// Cluster: the configuration is in cluster mode (issue 19): every
+	// director is active and lvs/cluster runs it (VIPs on the loopback,
+	// announced over BGP); failover stands aside: no heartbeat, no VIPs
+	// on devices, no gratuitous ARP.
+	Cluster Role = "cluster"
 )
 
 // Source is where a Director reads the configuration and the peer secret,
@@ -462,6 +467,17 @@ func (r *run) reload(ctx context.Context) error {
 	d.mu.Unlock()
 	r.checkForwarding(p)
 
+	if cfg.Redundancy.Cluster {
+		// Only the addresses this director put up as a pair's active go
+		// (not every configured one: lvs/cluster's are on the loopback,
+		// where a VIP's device may say too).
+		p.pair, p.vips = false, nil
+		r.stopNode()
+		r.plan = p
+		d.setWarning("secret", "")
+		r.setRole(ctx, Cluster, "cluster mode: every director is active, and announces the VIPs over BGP")
+		return nil
+	}
 	if p.pair && len(key) == 0 {
 		d.setWarning("secret", "a backup director is configured but no peer secret is set: heartbeats cannot be authenticated, so this director stays as it is; set the same secret on both (REDUNDANCY tab)")
 		p.pair = false
@@ -590,6 +606,8 @@ func (r *run) setRole(ctx context.Context, role Role, reason string) {
 		r.takeOver(ctx)
 	case Standby:
 		r.standDown(ctx, reason)
+	case Cluster:
+		r.applyVIPs(ctx, nil) // those it had as a pair's active
 	}
 	d.signal()
 }
