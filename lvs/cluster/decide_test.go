@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
@@ -12,7 +13,7 @@ import (
 
 func vsOf(name, vip string, port int, announce bool, reals ...string) config.VirtualServer {
 	vs := config.VirtualServer{Name: name, Active: true, Address: netip.MustParseAddr(vip), Port: port,
-		Protocol: config.TCP, Announce: announce, SorryServer: netip.MustParseAddr("192.0.2.99")}
+		Protocol: config.TCP, Announce: announce, Scheduler: "mh", CheckTimeout: 10 * time.Second, SorryServer: netip.MustParseAddr("192.0.2.99")}
 	for i, r := range reals {
 		vs.Reals = append(vs.Reals, config.RealServer{Name: name + "-r" + string(rune('0'+i)), Active: true,
 			Address: netip.MustParseAddr(r), Weight: 1})

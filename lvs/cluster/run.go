@@ -34,6 +34,10 @@ const StatusPath = "/peer/v2/cluster"
 // maxStatus bounds a Status taken from another director.
 const maxStatus = 1 << 20
 
+// restartAfter is how long after a speaker stopped on its own (GoBGP
+// refused to start) another is started.
+const restartAfter = 5 * time.Second
+
 // maxConfig bounds a configuration taken from another director.
 const maxConfig = 64 << 20
 
@@ -201,12 +205,13 @@ type run struct {
 	routerID netip.Addr
 	digest   string
 
-	h        Addresses
-	added    map[netif.Addr]bool // the VIPs this run put up
-	sloppy   bool                // sloppy_tcp and sloppy_sctp are set
-	sp       *speaker
-	draining bool
-	decision Decision
+	h         Addresses
+	added     map[netif.Addr]bool // the VIPs this run put up
+	sloppy    bool                // sloppy_tcp and sloppy_sctp are set
+	sp        *speaker
+	restartAt time.Time // not before: the speaker stopped on its own
+	draining  bool
+	decision  Decision
 
 	heard      map[netip.Addr]peerResult // the last answer of each other director
 	polling    bool
@@ -227,7 +232,7 @@ type speaker struct {
 // peerResult is what one poll of another director found.
 type peerResult struct {
 	addr   netip.Addr
-	status *Status         // its /peer/v2/cluster answer; nil when not had
+	status *Status        // its /peer/v2/cluster answer; nil when not had
 	cfg    *config.Config // fetched when it may be taken
 	heard  heard
 	err    error
@@ -266,14 +271,18 @@ func (c *Cluster) Run(ctx context.Context) error {
 		case <-changed:
 			r.reload(ctx)
 		case <-poll.C:
+			if r.sp == nil && r.on() && time.Now().After(r.restartAt) {
+				r.speaker(ctx)
+			}
 			r.update(ctx)
 		case <-spChanges:
 			r.update(ctx)
 		case <-spDone:
-			r.warn("bgp", fmt.Sprintf("the BGP speaker stopped: %v; starting it again", r.sp.err))
+			r.warn("bgp", fmt.Sprintf("the BGP speaker stopped: %v; starting it again in %v", r.sp.err, restartAfter))
 			r.sp.cancel()
 			r.sp = nil
-			r.reload(ctx)
+			r.restartAt = time.Now().Add(restartAfter)
+			r.update(ctx)
 		case <-syncTick.C:
 			r.startPoll(tasks, rounds)
 		case res := <-rounds:
