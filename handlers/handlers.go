@@ -58,6 +58,8 @@ type Options struct {
 	// Failover reports failover; nil when none runs. On the standby
 	// director of a pair it makes the configuration read-only.
 	Failover FailoverSource
+	// Cluster reports cluster mode (issue 19); nil when it does not run.
+	Cluster ClusterSource
 	// Timeouts bound reading requests and writing answers.
 	Timeouts Timeouts
 	// TrustedProxies are the proxies whose X-Forwarded-For (the client's
