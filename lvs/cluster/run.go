@@ -100,6 +100,10 @@ type Options struct {
 	// on every director).
 	ConsolePort   uint16
 	ConsoleScheme string
+	// PeerURL is the console of the director at addr; nil:
+	// ConsoleScheme://addr:ConsolePort. (The sync test maps the listed
+	// directors to loopback addresses, which a list refuses.)
+	PeerURL func(addr netip.Addr) string
 	// Client asks the other directors; nil: one that trusts no
 	// certificate and relies on the sealed answers (see newClient).
 	Client *http.Client
@@ -149,6 +153,11 @@ func New(o Options) *Cluster {
 	}
 	if o.Client == nil {
 		o.Client = newClient()
+	}
+	if o.PeerURL == nil {
+		o.PeerURL = func(a netip.Addr) string {
+			return o.ConsoleScheme + "://" + net.JoinHostPort(a.String(), strconv.Itoa(int(o.ConsolePort)))
+		}
 	}
 	return &Cluster{o: o, changes: make(chan struct{}, 1), status: Status{Announced: []netip.Prefix{}, Sessions: []Session{}}}
 }
@@ -698,9 +707,7 @@ func (r *run) startPoll(ctx context.Context, rounds chan<- []peerResult) {
 	}
 	r.polling = true
 	others, key, serial, dig := slices.Clone(r.others), r.key, r.cfg.Serial, r.digest
-	base := func(a netip.Addr) string {
-		return r.c.o.ConsoleScheme + "://" + net.JoinHostPort(a.String(), strconv.Itoa(int(r.c.o.ConsolePort)))
-	}
+	base := r.c.o.PeerURL
 	r.tasks.Add(1)
 	go func() {
 		defer r.tasks.Done()
@@ -813,7 +820,7 @@ func (r *run) accounts(ctx context.Context, self heard, hs []heard) {
 		return
 	}
 	r.accountsAt = time.Now()
-	base := r.c.o.ConsoleScheme + "://" + net.JoinHostPort(leader.Addr.String(), strconv.Itoa(int(r.c.o.ConsolePort)))
+	base := r.c.o.PeerURL(leader.Addr)
 	a, err := failover.FetchAccounts(ctx, r.c.o.Client, base, r.key, time.Now())
 	if err == nil {
 		var changes store.AccountChanges
