@@ -76,7 +76,9 @@ protocol bgp d1 {
 	})
 	nextHops := func() []string { return routeVia(t, router, "10.0.0.10/32") }
 
-	onLo := func() bool { return strings.Contains(run(t, "ip", "-n", dns, "addr", "show", "dev", "lo"), "10.0.0.10/32") }
+	onLo := func() bool {
+		return strings.Contains(run(t, "ip", "-n", dns, "addr", "show", "dev", "lo"), "10.0.0.10/32")
+	}
 	waitFor(t, "the VIP on the director's loopback", onLo)
 	waitFor(t, "the BGP session", func() bool { return strings.Contains(birdc("show", "protocols", "d1"), "Established") })
 	waitFor(t, "the status: withheld, the engine not reconciled", func() bool {
