@@ -38,9 +38,6 @@ const maxStatus = 1 << 20
 // refused to start) another is started.
 const restartAfter = 5 * time.Second
 
-// maxConfig bounds a configuration taken from another director.
-const maxConfig = 64 << 20
-
 // Source is where a cluster reads its configuration and the peer secret,
 // and saves what it takes from the other directors; *store.Store
 // provides it.
