@@ -34,6 +34,10 @@ const StatusPath = "/peer/v2/cluster"
 // maxStatus bounds a Status taken from another director.
 const maxStatus = 1 << 20
 
+// catchUp is how long the engine may take to apply a new configuration
+// before the director stops announcing (see update).
+const catchUp = 10 * time.Second
+
 // restartAfter is how long after a speaker stopped on its own (GoBGP
 // refused to start) another is started.
 const restartAfter = 5 * time.Second
@@ -216,6 +220,9 @@ type run struct {
 	sloppy    bool                // sloppy_tcp and sloppy_sctp are set
 	sp        *speaker
 	restartAt time.Time // not before: the speaker stopped on its own
+	// behindSince is when the engine was first seen behind the
+	// configuration's serial (zero: it is not).
+	behindSince time.Time
 	draining  bool
 	decision  Decision
 
@@ -497,6 +504,22 @@ func routerID(self netip.Addr) netip.Addr {
 // kernel settings, announcements; and publishes the Status.
 func (r *run) update(ctx context.Context) {
 	eng := r.c.o.Engine.Status()
+	if r.on() && eng.Available && eng.Desired != nil && eng.Serial != r.cfg.Serial {
+		// A new configuration (an edit, or one synced to every director
+		// at once) takes the engine a moment to apply: meanwhile the
+		// table it applies still says who is up. Judging by it for up
+		// to catchUp keeps every director from withdrawing every route
+		// at the same time; an engine that stays behind is not
+		// reconciled.
+		if r.behindSince.IsZero() {
+			r.behindSince = time.Now()
+		}
+		if time.Since(r.behindSince) < catchUp {
+			eng.Serial = r.cfg.Serial
+		}
+	} else {
+		r.behindSince = time.Time{}
+	}
 	r.addresses(ctx)
 	r.sysctls()
 	if r.on() {

@@ -99,11 +99,13 @@ func (s *fakeSpeaker) Changes() <-chan struct{} { return s.changes }
 
 // fakeEngine is the engine's state, set by the test.
 type fakeEngine struct {
-	mu sync.Mutex
-	st engine.Status
+	reads atomic.Int64
+	mu    sync.Mutex
+	st    engine.Status
 }
 
 func (e *fakeEngine) Status() engine.Status {
+	e.reads.Add(1)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.st
@@ -265,6 +267,15 @@ func TestRun(t *testing.T) {
 		return nil
 	})
 	waitFor(t, "the new VIP", func() bool { return j.has("add 2001:db8::53/128 on lo") })
+	// The engine has not applied the new serial yet: the route stays, by
+	// the table it applies (a change synced to every director must not
+	// withdraw every route at once).
+	waitFor(t, "the new serial", func() bool { return c.Status().Serial == cfg.Serial })
+	reads := eng.reads.Load()
+	waitFor(t, "five more updates", func() bool { return eng.reads.Load() >= reads+5 })
+	if s := c.Status(); len(s.Announced) != 1 || j.has("announce [10.0.0.1/32 2001:db8::53/128]") || strings.Count(j.String(), "announce []") != 1 {
+		t.Fatalf("the route withdrawn while the engine catches up: %+v\n%s", s, j)
+	}
 	// The BGP settings change: the speaker restarts.
 	holdTime.Store(int64(3 * time.Second))
 	update(t, st, func(c *config.Config) error { c.Virtuals = c.Virtuals[:1]; return nil })
