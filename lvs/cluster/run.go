@@ -223,8 +223,8 @@ type run struct {
 	// behindSince is when the engine was first seen behind the
 	// configuration's serial (zero: it is not).
 	behindSince time.Time
-	draining  bool
-	decision  Decision
+	draining    bool
+	decision    Decision
 
 	heard      map[netip.Addr]peerResult // the last answer of each other director
 	polling    bool
