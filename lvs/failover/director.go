@@ -476,6 +476,7 @@ func (r *run) reload(ctx context.Context) error {
 		r.plan = p
 		d.setWarning("secret", "")
 		r.setRole(ctx, Cluster, "cluster mode: every director is active, and announces the VIPs over BGP")
+		r.clusterSyncDaemons(ctx)
 		return nil
 	}
 	if p.pair && len(key) == 0 {
@@ -803,6 +804,56 @@ func (r *run) syncDaemon(ctx context.Context, state ipvs.DaemonState) {
 	}
 	d.setWarning("syncd", "")
 	d.log.Info("sync daemon", "state", state.String())
+}
+
+// clusterSyncDaemons runs the connection sync daemon as master and as
+// backup at once, when syncdaemon is on in cluster mode: every director
+// sends its connections to the others and takes theirs, so that the one
+// that gets a flow after the routers' ECMP moved it knows it (mh and
+// sloppy_tcp already pick the same real server; persistence needs this).
+func (r *run) clusterSyncDaemons(ctx context.Context) {
+	d := r.d
+	if r.plan.sync == nil {
+		d.setWarning("syncd", "")
+		return
+	}
+	err := func() error {
+		c, err := d.o.SyncDaemon()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		running, err := c.Daemons(ctx)
+		if err != nil {
+			return err
+		}
+		for _, state := range []ipvs.DaemonState{ipvs.DaemonMaster, ipvs.DaemonBackup} {
+			want := *r.plan.sync
+			want.State = state
+			ok := false
+			for _, dm := range running {
+				if dm.State != state {
+					continue
+				}
+				if dm.Interface == want.Interface && dm.SyncID == want.SyncID {
+					ok = true
+				} else if err := c.StopDaemon(ctx, state); err != nil {
+					return err
+				}
+			}
+			if !ok {
+				if err := c.StartDaemon(ctx, want); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		d.setWarning("syncd", "running the connection sync daemon as master and backup (cluster mode): "+err.Error())
+		return
+	}
+	d.setWarning("syncd", "")
 }
 
 // moveSyncDaemon leaves the kernel running the sync daemon want (its

@@ -889,3 +889,22 @@ func TestDirectorStandsAsideInCluster(t *testing.T) {
 		t.Errorf("addresses added on stop: %q", got)
 	}
 }
+
+// TestDirectorClusterSyncDaemons: with syncdaemon on in cluster mode, the
+// connection sync daemon runs as master and as backup at once.
+func TestDirectorClusterSyncDaemons(t *testing.T) {
+	r := newRig(t, cfOpts{syncd: true}, rigPrimary)
+	var on atomic.Bool
+	on.Store(true)
+	r.tweak = func(o *failover.Options) { o.Source = clusterSource{r.st, &on} }
+	r.start()
+	waitFor(t, 10*time.Second, "the cluster role", func() bool { return r.role() == failover.Cluster })
+	waitFor(t, 10*time.Second, "master and backup", func() bool {
+		got := r.ipvs.running()
+		slices.Sort(got)
+		return slices.Equal(got, []string{"backup on eth0", "master on eth0"})
+	})
+	if r.pulse.node() != nil {
+		t.Error("a heartbeat was started in cluster mode")
+	}
+}
