@@ -89,10 +89,14 @@ protocol bgp d1 {
 		t.Fatalf("announced before the engine reconciled: the router routes the VIP via %v", hops)
 	}
 
+	at := time.Now()
 	d.send("up")
 	waitFor(t, "the VIP routed through the director", func() bool { return slices.Equal(nextHops(), []string{"10.19.1.2"}) })
+	t.Logf("real server up: in the router's kernel table after %v", time.Since(at))
+	at = time.Now()
 	d.send("down")
 	waitFor(t, "the VIP withdrawn: no real server up", func() bool { return len(nextHops()) == 0 })
+	t.Logf("every real server down: out of the router's kernel table after %v", time.Since(at))
 	if out := birdc("show", "protocols", "d1"); !strings.Contains(out, "Established") {
 		t.Errorf("the session after the withdrawal:\n%s", out)
 	}
