@@ -130,6 +130,7 @@ func TestSyncThreeDirectors(t *testing.T) {
 	}
 
 	// An edit on the third reaches the others.
+	edited := time.Now()
 	if _, err := stores[2].Update(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 		c.Global.Primary = netip.MustParseAddr("10.0.0.9")
 		return nil
@@ -139,6 +140,7 @@ func TestSyncThreeDirectors(t *testing.T) {
 	same("the edit synced", func(c *config.Config) bool {
 		return c.Serial == 4 && c.Global.Primary == netip.MustParseAddr("10.0.0.9")
 	})
+	t.Logf("an edit reached the two other directors in %v (polling every 100 ms)", time.Since(edited))
 
 	// The cluster view: each director hears the two others.
 	waitFor(t, "every director heard", func() bool {
