@@ -226,11 +226,13 @@ type run struct {
 	draining    bool
 	decision    Decision
 
-	heard      map[netip.Addr]peerResult // the last answer of each other director
-	polling    bool
-	accountsAt time.Time
-	tasks      sync.WaitGroup
-	warnings   map[string]string
+	heard            map[netip.Addr]peerResult // the last answer of each other director
+	polling          bool
+	accountsAt       time.Time
+	fetchingAccounts bool
+	accountsCh       chan accountsResult
+	tasks            sync.WaitGroup
+	warnings         map[string]string
 }
 
 // speaker is a running Speaker.
@@ -259,7 +261,8 @@ type peerResult struct {
 func (c *Cluster) Run(ctx context.Context) error {
 	changed, unsubscribe := c.o.Source.Subscribe()
 	defer unsubscribe()
-	r := &run{c: c, added: map[netif.Addr]bool{}, heard: map[netip.Addr]peerResult{}, warnings: map[string]string{}}
+	r := &run{c: c, added: map[netif.Addr]bool{}, heard: map[netip.Addr]peerResult{}, warnings: map[string]string{},
+		accountsCh: make(chan accountsResult, 1)}
 	tasks, endTasks := context.WithCancel(ctx)
 	defer func() {
 		endTasks()
@@ -301,6 +304,8 @@ func (c *Cluster) Run(ctx context.Context) error {
 		case res := <-rounds:
 			r.polling = false
 			r.settle(tasks, res)
+		case res := <-r.accountsCh:
+			r.adoptAccounts(ctx, res)
 		}
 	}
 }
@@ -825,10 +830,11 @@ func (r *run) take(ctx context.Context, act syncAction, res []peerResult) {
 	r.c.o.Log.Info("cluster: configuration taken", "from", act.From.String(), "serial", cfg.Serial)
 }
 
-// accounts takes the users and API tokens of the director the
+// accounts starts taking the users and API tokens of the director the
 // configuration follows (the highest serial, the lowest address at it),
 // as a pair's standby takes its active's: one set of accounts for the
-// cluster, kept on that director.
+// cluster, kept on that director. They have no serial, so they are taken
+// every AccountsEvery; the answer comes on r.accountsCh.
 func (r *run) accounts(ctx context.Context, self heard, hs []heard) {
 	leader := self
 	for _, h := range hs {
@@ -836,21 +842,39 @@ func (r *run) accounts(ctx context.Context, self heard, hs []heard) {
 			leader = h
 		}
 	}
-	if leader.Addr == self.Addr || time.Since(r.accountsAt) < r.c.o.AccountsEvery {
+	if leader.Addr == self.Addr || r.fetchingAccounts || time.Since(r.accountsAt) < r.c.o.AccountsEvery {
 		return
 	}
-	r.accountsAt = time.Now()
-	base := r.c.o.PeerURL(leader.Addr)
-	a, err := failover.FetchAccounts(ctx, r.c.o.Client, base, r.key, time.Now())
+	r.accountsAt, r.fetchingAccounts = time.Now(), true
+	base, key := r.c.o.PeerURL(leader.Addr), r.key
+	r.tasks.Add(1)
+	go func() {
+		defer r.tasks.Done()
+		a, err := failover.FetchAccounts(ctx, r.c.o.Client, base, key, time.Now())
+		r.accountsCh <- accountsResult{from: leader.Addr, a: a, err: err} // capacity 1, one at a time
+	}()
+}
+
+// accountsResult is a fetch of another director's users and tokens.
+type accountsResult struct {
+	from netip.Addr
+	a    store.Accounts
+	err  error
+}
+
+// adoptAccounts takes the users and tokens fetched.
+func (r *run) adoptAccounts(ctx context.Context, res accountsResult) {
+	r.fetchingAccounts = false
+	err := res.err
 	if err == nil {
 		var changes store.AccountChanges
-		changes, err = r.c.o.Source.AdoptAccounts(store.WithActor(ctx, store.Actor{Name: "director " + leader.Addr.String()}), a)
+		changes, err = r.c.o.Source.AdoptAccounts(store.WithActor(ctx, store.Actor{Name: "director " + res.from.String()}), res.a)
 		if err == nil && len(changes) > 0 {
-			r.c.o.Log.Info("cluster: users and API tokens taken", "from", leader.Addr.String(), "changes", strings.Join(changes, "; "))
+			r.c.o.Log.Info("cluster: users and API tokens taken", "from", res.from.String(), "changes", strings.Join(changes, "; "))
 		}
 	}
 	if err != nil && ctx.Err() == nil {
-		r.warn("accounts", fmt.Sprintf("taking the users and API tokens of director %s: %v", leader.Addr, err))
+		r.warn("accounts", fmt.Sprintf("taking the users and API tokens of director %s: %v", res.from, err))
 		return
 	}
 	r.warn("accounts", "")
