@@ -230,6 +230,7 @@ type run struct {
 	polling          bool
 	accountsAt       time.Time
 	fetchingAccounts bool
+	conflictAt       int64 // the serial a conflict was settled at
 	accountsCh       chan accountsResult
 	tasks            sync.WaitGroup
 	warnings         map[string]string
@@ -336,6 +337,9 @@ func (r *run) reload(ctx context.Context) {
 		r.warn("secret", "reading the peer secret: "+err.Error())
 	}
 	r.cfg, r.key, r.digest = cfg, key, digest(cfg)
+	if cfg.Serial > r.conflictAt {
+		r.warn("conflict", "") // said until the next change after it
+	}
 	r.self, r.others, r.routerID = netip.Addr{}, nil, netip.Addr{}
 	rd := &cfg.Redundancy
 	r.warn("self", "")
@@ -820,6 +824,7 @@ func (r *run) take(ctx context.Context, act syncAction, res []peerResult) {
 		tie := r.cfg.Serial
 		cfg.Serial = max(tie, cfg.Serial) + 1
 		ch.Note = fmt.Sprintf("from director %s (cluster sync: at serial %d it had another configuration than this director; the lowest director address wins, taken at serial %d)", act.From, tie, cfg.Serial)
+		r.conflictAt = cfg.Serial
 		r.warn("conflict", fmt.Sprintf("at serial %d director %s had another configuration than this one: its configuration won (the lowest director address), this director's is in HISTORY", tie, act.From))
 	}
 	if _, err := r.c.o.Source.Adopt(ctx, ch, cfg); err != nil && !errors.Is(err, store.ErrStale) {
