@@ -224,6 +224,7 @@ type run struct {
 	// configuration's serial (zero: it is not).
 	behindSince time.Time
 	draining    bool
+	stopped     bool // Run is ending
 	decision    Decision
 
 	heard            map[netip.Addr]peerResult // the last answer of each other director
@@ -366,7 +367,7 @@ func (r *run) reload(ctx context.Context) {
 		if r.self.IsValid() {
 			r.routerID = routerID(r.self)
 		}
-		if len(key) == 0 && len(r.others) > 0 {
+		if len(key) == 0 && len(r.others) > 0 && r.self.IsValid() {
 			r.warn("secret", "no peer secret is set: the directors cannot sync their configuration; set the same one on every director (REDUNDANCY)")
 		}
 	}
@@ -375,7 +376,9 @@ func (r *run) reload(ctx context.Context) {
 }
 
 // on says whether this director takes part in a cluster now.
-func (r *run) on() bool { return r.cfg != nil && r.cfg.Redundancy.Cluster && r.self.IsValid() }
+func (r *run) on() bool {
+	return !r.stopped && r.cfg != nil && r.cfg.Redundancy.Cluster && r.self.IsValid()
+}
 
 // speaker starts, restarts or stops the BGP speaker as the settings say.
 func (r *run) speaker(ctx context.Context) {
@@ -905,7 +908,7 @@ func (r *run) stop(ctx context.Context) {
 		<-r.sp.done
 		r.sp = nil
 	}
-	r.cfg = nil // nothing wanted: the VIPs this run put up go
+	r.stopped = true // nothing wanted: the VIPs this run put up go
 	r.addresses(ctx)
 	if r.h != nil {
 		r.h.Close()

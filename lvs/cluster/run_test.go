@@ -329,3 +329,57 @@ func TestParseCommunities(t *testing.T) {
 		t.Errorf("errors: %v", err)
 	}
 }
+
+// TestRunIdle: a configuration that is not in cluster mode, or a host
+// that is none of the listed directors, gets no speaker, no addresses,
+// no kernel settings.
+func TestRunIdle(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cluster bool
+		host    string
+	}{{"pair mode", false, "10.9.0.1"}, {"not a listed director", true, "10.9.9.9"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t)
+			cs := &clusterStore{Store: st, set: func(r *config.Redundancy) {
+				r.Cluster = tc.cluster
+				r.ClusterDirectors = "10.9.0.1 10.9.0.2"
+				r.BGPAS = 65010
+				r.BGPPeers = "10.9.0.254 65000"
+			}}
+			update(t, st, func(c *config.Config) error {
+				c.Virtuals = []config.VirtualServer{vsOf("web", "10.0.0.1", 80, true, "192.0.2.1")}
+				return nil
+			})
+			var touched atomic.Int32
+			eng := &fakeEngine{}
+			c := New(Options{
+				Source:     cs,
+				Engine:     eng,
+				Addresses:  func() (Addresses, error) { touched.Add(1); return fakeAddrs{&journal{}}, nil },
+				Sysctl:     func(string, string) error { touched.Add(1); return nil },
+				HostAddrs:  func() ([]netip.Addr, error) { return []netip.Addr{netip.MustParseAddr(tc.host)}, nil },
+				NewSpeaker: func(bgp.Config, *slog.Logger) (Speaker, error) { touched.Add(1); return nil, fmt.Errorf("no") },
+				Poll:       10 * time.Millisecond,
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- c.Run(ctx) }()
+			waitFor(t, "a few updates", func() bool { return eng.reads.Load() >= 5 })
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if n := touched.Load(); n != 0 {
+				t.Errorf("%d calls to the addresses, sysctls or speaker", n)
+			}
+			s := c.Status()
+			if s.Enabled != tc.cluster || s.Self.IsValid() || len(s.Announced) != 0 {
+				t.Errorf("status %+v", s)
+			}
+			if tc.cluster && !slices.ContainsFunc(s.Warnings, func(w string) bool { return strings.Contains(w, "none of cluster_directors") }) {
+				t.Errorf("no warning: %q", s.Warnings)
+			}
+		})
+	}
+}
