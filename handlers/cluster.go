@@ -1,7 +1,12 @@
 package handlers
 
-import "github.com/lvsconsole/lvsconsole/lvs/cluster"
+import (
+	"github.com/lvsconsole/lvsconsole/lvs/cluster"
+)
 
-// ClusterSource is cluster mode as the console shows it and serves it to
-// the other directors; *cluster.Cluster provides it.
-type ClusterSource interface{ Status() cluster.Status }
+// ClusterSource tells the state of cluster mode (issue 19): this
+// director's BGP sessions and announcements, and the other directors as
+// last heard. lvs/cluster's runtime provides it.
+type ClusterSource interface {
+	Status() cluster.Status
+}
