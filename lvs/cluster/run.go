@@ -232,9 +232,13 @@ type run struct {
 	accountsAt       time.Time
 	fetchingAccounts bool
 	conflictAt       int64 // the serial a conflict was settled at
-	accountsCh       chan accountsResult
-	tasks            sync.WaitGroup
-	warnings         map[string]string
+	// pastFrom and pastDigest are the last configuration taken to settle
+	// a conflict: not taken twice.
+	pastFrom   netip.Addr
+	pastDigest string
+	accountsCh chan accountsResult
+	tasks      sync.WaitGroup
+	warnings   map[string]string
 }
 
 // speaker is a running Speaker.
@@ -822,7 +826,20 @@ func (r *run) take(ctx context.Context, act syncAction, res []peerResult) {
 		return // not fetched this round: the next asks again
 	}
 	ch := store.Change{Role: store.ScopeAdmin, Author: "director " + act.From.String(), Note: "from director " + act.From.String() + " (cluster sync: the highest serial)"}
+	var peerDigest string
+	for _, p := range res {
+		if p.addr == act.From {
+			peerDigest = p.heard.Digest
+		}
+	}
+	if act.Past && r.pastFrom == act.From && r.pastDigest == peerDigest {
+		// Taken once already, and still not the same here: the two
+		// would move their serials past each other forever.
+		r.warn("conflict", fmt.Sprintf("director %s's configuration, taken, still differs from it here (its lvs.cf does not read back the same); not taken again until it changes", act.From))
+		return
+	}
 	if act.Past {
+		r.pastFrom, r.pastDigest = act.From, peerDigest
 		cfg = cfg.Clone()
 		tie := r.cfg.Serial
 		cfg.Serial = max(tie, cfg.Serial) + 1
