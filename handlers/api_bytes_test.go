@@ -73,6 +73,12 @@ func bytesConfig() *config.Config {
 			Reals: []config.RealServer{{Name: "new", Address: netip.IPv4Unspecified(), Weight: 1}},
 		},
 	}
+	// Cluster mode's settings (issue 19) at their defaults, but the
+	// placeholder is not announced.
+	c.Redundancy.BGPHoldTime, c.Redundancy.BGPDrain = 9*time.Second, 10*time.Second
+	for i := range c.Virtuals[:3] {
+		c.Virtuals[i].Announce = true
+	}
 	return c
 }
 

@@ -1,7 +1,9 @@
 package config_test
 
 import (
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
@@ -62,5 +64,28 @@ func TestEffectivePortAndForward(t *testing.T) {
 	}
 	if !marked(c).IsFWMark() || web(c).IsFWMark() {
 		t.Error("IsFWMark is wrong")
+	}
+}
+
+// TestJSONBeforeClusterMode: a configuration stored as JSON before cluster
+// mode (a revision, a draft) reads back with its virtual servers announced
+// and BGP's timers at their defaults, not off and zero.
+func TestJSONBeforeClusterMode(t *testing.T) {
+	old := `{"Redundancy":{"BackupActive":true,"Keepalive":6000000000},"Virtuals":[{"Name":"www","Active":true,"Reals":[{"Name":"web1"}]}]}`
+	var c config.Config
+	if err := json.Unmarshal([]byte(old), &c); err != nil {
+		t.Fatal(err)
+	}
+	r, vs := c.Redundancy, c.Virtuals[0]
+	if !r.BackupActive || r.Keepalive != 6*time.Second || r.BGPHoldTime != 9*time.Second || r.BGPDrain != 10*time.Second || r.Cluster {
+		t.Errorf("redundancy = %+v: want the stored values, hold time 9 s, drain 10 s", r)
+	}
+	if !vs.Announce || vs.Name != "www" || !vs.Active || len(vs.Reals) != 1 || vs.Reals[0].Name != "web1" {
+		t.Errorf("virtual server = %+v: want it announced, with its stored values", vs)
+	}
+	// What a value says wins over the default.
+	var vs2 config.VirtualServer
+	if err := json.Unmarshal([]byte(`{"Announce":false,"Port":443}`), &vs2); err != nil || vs2.Announce || vs2.Port != 443 {
+		t.Errorf("decoded %+v, %v: want Announce false, port 443", vs2, err)
 	}
 }

@@ -113,6 +113,12 @@ func diffFields[T any](out []string, scope string, fs Fields[T], a, b *T) []stri
 		if f.Value(a) == f.Value(b) {
 			continue
 		}
+		if f.Secret {
+			// HISTORY is for every role, and its revisions outlive the
+			// secret: say that it changed, not what it is.
+			out = append(out, fmt.Sprintf("%s: %s (%s) %s", scope, f.Label, f.Key, secretChange(f.IsZero(a), f.IsZero(b))))
+			continue
+		}
 		out = append(out, fmt.Sprintf("%s: %s (%s) %s -> %s", scope, f.Label, f.Key, f.show(a), f.show(b)))
 	}
 	return out
@@ -165,4 +171,15 @@ func drainWords(on bool) string {
 		return "draining (weight 0 until its connections end)"
 	}
 	return "no longer draining"
+}
+
+// secretChange says how a secret changed without its value.
+func secretChange(wasEmpty, isEmpty bool) string {
+	switch {
+	case wasEmpty:
+		return "set"
+	case isEmpty:
+		return "removed"
+	}
+	return "changed"
 }

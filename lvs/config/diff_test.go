@@ -3,6 +3,7 @@ package config_test
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +61,27 @@ func TestDiffSpeaksTheConsolesWords(t *testing.T) {
 		"virtual server dns deleted",
 	}) {
 		t.Errorf("deletions: %q", got)
+	}
+}
+
+// TestDiffKeepsSecrets: HISTORY and REVIEW say that the BGP password was
+// set, changed or removed, never what it is or was.
+func TestDiffKeepsSecrets(t *testing.T) {
+	a, b := config.Default(), config.Default()
+	for _, tc := range []struct{ from, to, want string }{
+		{"", "first-Secret", "redundancy: TCP MD5 password (bgp_password) set"},
+		{"first-Secret", "second-Secret", "redundancy: TCP MD5 password (bgp_password) changed"},
+		{"second-Secret", "", "redundancy: TCP MD5 password (bgp_password) removed"},
+	} {
+		a.Redundancy.BGPPassword, b.Redundancy.BGPPassword = tc.from, tc.to
+		got := config.Diff(a, b)
+		if !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("%q -> %q: Diff = %q, want %q", tc.from, tc.to, got, tc.want)
+		}
+		for _, line := range got {
+			if strings.Contains(line, "Secret") {
+				t.Errorf("Diff shows the password: %q", line)
+			}
+		}
 	}
 }

@@ -148,6 +148,9 @@ type Meta struct {
 
 	// FormBlank shows 0 (or 0.0.0.0, ::) as an empty field.
 	FormBlank bool
+	// Secret keeps the value out of HISTORY and REVIEW (Diff says
+	// "changed") and off the form, which shows a password field.
+	Secret bool
 }
 
 // Field is a configuration field of an entry of type T: Global,

@@ -139,6 +139,46 @@ var RedundancyFields = Fields[Redundancy]{
 		Tab: TabRedundancy, Label: "Sync daemon id", Help: "0-255",
 		Kind: KindInt, Range: Between(0, 255), Example: "7"},
 		Ref: func(r *Redundancy) any { return &r.SyncID }},
+	// Cluster mode (issue 19, docs/bgp.md): N active directors announcing
+	// the VIPs over BGP, instead of a pair. The BGP settings matter only
+	// in cluster mode, and their rules between fields are Validate's.
+	{Meta: Meta{Key: "cluster", Cf: "cluster", Form: "cluster", JSON: "cluster", Column: "cluster",
+		Tab: TabRedundancy, Label: "Cluster mode (N active directors, BGP)",
+		Help: "instead of a backup director: 2-16 active directors behind the routers' ECMP, each announcing the VIPs it can serve over BGP",
+		Kind: KindBool, Example: "1"},
+		Ref: func(r *Redundancy) any { return &r.Cluster }},
+	{Meta: Meta{Key: "cluster_directors", Cf: "cluster_directors", Form: "cluster_directors", JSON: "cluster_directors", Column: "cluster_directors",
+		Tab: TabRedundancy, Label: "Directors", Help: "the addresses of the cluster's 2-16 directors, this one included, space or comma separated",
+		Kind: KindText, Check: checkDirectors, Example: "192.0.2.11 192.0.2.12 192.0.2.13"},
+		Ref: func(r *Redundancy) any { return &r.ClusterDirectors }},
+	{Meta: Meta{Key: "bgp_as", Cf: "bgp_as", Form: "bgp_as", JSON: "bgp_as", Column: "bgp_as",
+		Tab: TabRedundancy, Label: "Local AS", Help: "the directors' AS number, 1-4294967294 (private: 64512-65534, 4200000000-4294967294)",
+		Kind: KindInt, Range: Between(1, maxAS), ZeroOK: true, FormBlank: true, Example: "64512"},
+		Ref: func(r *Redundancy) any { return &r.BGPAS }},
+	{Meta: Meta{Key: "bgp_peers", Cf: "bgp_peers", Form: "bgp_peers", JSON: "bgp_peers", Column: "bgp_peers",
+		Tab: TabRedundancy, Label: "BGP peers (routers)", Help: "ADDRESS AS, comma separated, e.g. 192.0.2.254 64500, 192.0.2.253 64500",
+		Kind: KindText, Check: checkPeers, Example: "192.0.2.254 64500, 192.0.2.253 64501"},
+		Ref: func(r *Redundancy) any { return &r.BGPPeers }},
+	{Meta: Meta{Key: "bgp_password", Cf: "bgp_password", Form: "bgp_password", JSON: "bgp_password", Column: "bgp_password",
+		Tab: TabRedundancy, Label: "TCP MD5 password", Help: "for every peer (RFC 2385); empty: none",
+		Kind: KindText, Check: CheckBGPPassword, Secret: true, Example: "s3cret-md5"},
+		Ref: func(r *Redundancy) any { return &r.BGPPassword }},
+	{Meta: Meta{Key: "bgp_hold_time", Cf: "bgp_hold_time", Form: "bgp_hold_time", JSON: "bgp_hold_time", Column: "bgp_hold_time_ms",
+		Tab: TabRedundancy, Label: "Hold time", Help: "a director silent this long is dropped by the routers; 3-65535 whole seconds, 0: BGP's 90",
+		Kind: KindSeconds, Range: Within(3*time.Second, 65535*time.Second), ZeroOK: true, Default: Both("9"), Example: "30"},
+		Ref: func(r *Redundancy) any { return &r.BGPHoldTime }},
+	{Meta: Meta{Key: "bgp_drain", Cf: "bgp_drain", Form: "bgp_drain", JSON: "bgp_drain", Column: "bgp_drain_ms",
+		Tab: TabRedundancy, Label: "Graceful shutdown drain", Help: "on a clean stop, how long the routes stay with GRACEFUL_SHUTDOWN (RFC 8326) before they are withdrawn; 0-600",
+		Kind: KindSeconds, Range: Within(0, maxBGPDrain), Default: Both("10"), Example: "30"},
+		Ref: func(r *Redundancy) any { return &r.BGPDrain }},
+	{Meta: Meta{Key: "bgp_communities", Cf: "bgp_communities", Form: "bgp_communities", JSON: "bgp_communities", Column: "bgp_communities",
+		Tab: TabRedundancy, Label: "Communities", Help: "put on every route: ASN:VALUE, each 0-65535, space separated",
+		Kind: KindText, Check: CheckCommunities, Example: "64512:100 64512:200"},
+		Ref: func(r *Redundancy) any { return &r.BGPCommunities }},
+	{Meta: Meta{Key: "bgp_next_hop", Cf: "bgp_next_hop", Form: "bgp_next_hop", JSON: "bgp_next_hop", Column: "bgp_next_hop",
+		Tab: TabRedundancy, Label: "Next hop", Help: "empty: next-hop self (each director's own address)",
+		Kind: KindAddr, NoPlaceholder: true, Example: "192.0.2.10"},
+		Ref: func(r *Redundancy) any { return &r.BGPNextHop }},
 }
 
 // VirtualFields are a virtual server's VIRTUAL SERVER and MONITORING
@@ -352,6 +392,12 @@ var VirtualFields = Fields[VirtualServer]{
 		Tab:        TabScripts, Label: "Exit status sets the weight", Help: "0: up at the weight set; 1: down; 2-255: up with weight status-2",
 		Kind: KindBool, Example: "1"},
 		Ref: func(vs *VirtualServer) any { return &vs.ProgramWeight }},
+	// Cluster mode (issue 19): last, so that lvs.cf writes it at the end
+	// of the block.
+	{Meta: Meta{Key: "bgp_announce", Cf: "bgp_announce", Form: "bgp_announce", JSON: "bgp_announce", Column: "bgp_announce",
+		Tab: TabVirtual, Label: "Announce over BGP (cluster mode)", Help: "the VIP's route is announced while this director can serve it",
+		Kind: KindBool, Default: Both("1"), Example: "0"},
+		Ref: func(vs *VirtualServer) any { return &vs.Announce }},
 }
 
 // dnsTypeChoices are DNSTypes, after keepalived's default.
@@ -475,4 +521,6 @@ const (
 	maxReentry   = 24 * time.Hour
 	maxDrain     = 7 * 24 * time.Hour
 	minInterval  = 10 * time.Millisecond
+	maxAS        = math.MaxUint32 - 1 // 4294967295 is reserved (RFC 7300)
+	maxBGPDrain  = 600 * time.Second
 )

@@ -204,6 +204,10 @@ func TestRichSetsEveryField(t *testing.T) {
 		t.Errorf("configtest.Rich has warnings: %v", w)
 	}
 	checkExamples(t, config.GlobalFields, &c.Global)
+	if c.Redundancy.BackupActive || !c.Redundancy.Cluster {
+		t.Errorf("configtest.Rich: backup_active %v, cluster %v: want a cluster without a backup", c.Redundancy.BackupActive, c.Redundancy.Cluster)
+	}
+	c.Redundancy.BackupActive = true // its example, which a cluster turns off
 	checkExamples(t, config.RedundancyFields, &c.Redundancy)
 	checkExamples(t, config.VirtualFields, &c.Virtuals[0])
 	checkExamples(t, config.RealFields, &c.Virtuals[0].Reals[0])
@@ -227,7 +231,7 @@ func TestDefaultsComeFromTheRegistry(t *testing.T) {
 	vs := config.NewVirtual("www")
 	if vs.Name != "www" || vs.Address != netip.IPv4Unspecified() || vs.Device != "eth0:1" || vs.Port != 80 ||
 		vs.Protocol != config.TCP || vs.Scheduler != "wlc" || vs.CheckTimeout != 6*time.Second || vs.Reentry != 15*time.Second ||
-		vs.Send != config.DefaultSend || vs.Expect != "HTTP" || vs.Active || vs.Quiesce || vs.LoadMonitor != "none" {
+		vs.Send != config.DefaultSend || vs.Expect != "HTTP" || vs.Active || vs.Quiesce || vs.LoadMonitor != "none" || !vs.Announce {
 		t.Errorf("NewVirtual = %+v", vs)
 	}
 	if rs := config.NewReal("web1"); rs != (config.RealServer{Name: "web1", Address: netip.IPv4Unspecified(), Weight: 1}) {
@@ -235,7 +239,7 @@ func TestDefaultsComeFromTheRegistry(t *testing.T) {
 	}
 	r := config.DefaultRedundancy()
 	if r != (config.Redundancy{Backup: netip.IPv4Unspecified(), Heartbeat: true, Keepalive: 6 * time.Second,
-		Deadtime: 18 * time.Second, HeartbeatPort: 539, SyncIface: "eth0"}) {
+		Deadtime: 18 * time.Second, HeartbeatPort: 539, SyncIface: "eth0", BGPHoldTime: 9 * time.Second, BGPDrain: 10 * time.Second}) {
 		t.Errorf("DefaultRedundancy = %+v", r)
 	}
 	if g := config.Default().Global; g != (config.Global{Network: config.Direct, Service: "lvs", HardShutdown: true}) {

@@ -231,8 +231,52 @@ func (r *Redundancy) validate(v *validator, g *Global) {
 			if r.SyncDaemon && r.SyncIface == "" {
 				v.add("syncd_iface", "is required when the sync daemon is on")
 			}
+		default:
+			r.validateCluster(v, form)
 		}
 	})
+}
+
+// validateCluster checks, after the field form, what cluster mode needs
+// of it. The BGP settings' own rules hold whatever the mode; what they
+// must say (directors, an AS, a router) only in cluster mode.
+func (r *Redundancy) validateCluster(v *validator, form string) {
+	switch form {
+	case "cluster":
+		if r.Cluster && r.BackupActive {
+			v.add("cluster", "and a backup director exclude each other: turn off backup_active (Backup director active) for cluster mode, or cluster for the pair")
+		}
+	case "cluster_directors":
+		ds, err := r.Directors()
+		if !r.Cluster || err != nil || len(ds) > MaxDirectors {
+			return // the field's own check refused it
+		}
+		if len(ds) < 2 {
+			v.add("cluster_directors", "lists %d: cluster mode needs 2-%d directors, this one included", len(ds), MaxDirectors).Rule = fmt.Sprintf("list 2-%d addresses", MaxDirectors)
+			return
+		}
+		for _, d := range ds[1:] {
+			if d.Is4() != ds[0].Is4() {
+				v.add("cluster_directors", "%s and %s are of different address families: the directors' addresses are of one", ds[0], d)
+				return
+			}
+		}
+	case "bgp_as":
+		switch {
+		case r.BGPAS == ASTrans:
+			v.add("bgp_as", "%d is AS_TRANS (RFC 6793), which no speaker may have: use another AS number", r.BGPAS)
+		case r.Cluster && r.BGPAS == 0:
+			v.add("bgp_as", "is required in cluster mode: the directors' AS number, 1-4294967294").Rule = "use 1-4294967294"
+		}
+	case "bgp_peers":
+		if ps, err := r.Peers(); r.Cluster && err == nil && len(ps) == 0 {
+			v.add("bgp_peers", "is required in cluster mode: the routers, as \"ADDRESS AS\", comma separated")
+		}
+	case "bgp_hold_time":
+		if h := r.BGPHoldTime; h%time.Second != 0 && h >= 3*time.Second && h <= 65535*time.Second {
+			v.add("bgp_hold_time", "%ss is not whole seconds: BGP counts the hold time in seconds", FormatSeconds(h))
+		}
+	}
 }
 
 // validatePair checks what an active backup needs of both directors.

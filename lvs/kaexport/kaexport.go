@@ -222,6 +222,9 @@ func (x *writer) vips() []vip {
 func (x *writer) redundancy() {
 	g, r := &x.cfg.Global, &x.cfg.Redundancy
 	vips := x.vips()
+	if r.Cluster {
+		x.omit(0, "redundancy", "cluster", "keepalived has no BGP: cluster mode's announcements (bgp_*, bgp_announce) are left to a BGP daemon; this file serves the VIPs on this director alone")
+	}
 	if !r.BackupActive {
 		// One director: the addresses are always up, no VRRP.
 		x.printf(0, "# No backup director: the VIPs are always up on this one.")

@@ -436,3 +436,25 @@ func TestKeepalivedChecksRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterNotExpressed: keepalived has no BGP, so a cluster's export
+// says that its announcements are not expressed, and serves the VIPs on
+// the director alone.
+func TestClusterNotExpressed(t *testing.T) {
+	c := base()
+	c.Redundancy.BackupActive = false
+	c.Redundancy.Cluster = true
+	c.Redundancy.ClusterDirectors = "192.0.2.11 192.0.2.12"
+	c.Redundancy.BGPAS = 64512
+	c.Redundancy.BGPPeers = "192.0.2.254 64500"
+	c.Global.Network = config.Direct
+	c.Virtuals = []config.VirtualServer{virtual("www", "192.0.2.150", 80, real("a", "10.0.0.1", 0, 1))}
+	c.Virtuals[0].Scheduler = "mh"
+	conf, omitted := write(t, "cluster", kaexport.Primary, c)
+	if len(omitted) != 1 || omitted[0].Field != "cluster" || !strings.Contains(conf, "# not expressed: cluster: keepalived has no BGP") {
+		t.Errorf("omitted %q, want cluster, in\n%s", omitted, conf)
+	}
+	if !strings.Contains(conf, "static_ipaddress {") {
+		t.Errorf("the VIPs are not static addresses:\n%s", conf)
+	}
+}

@@ -74,7 +74,7 @@ func TestFull(t *testing.T) {
 		PersistenceNetmask: config.MaskBits(24), SorryServer: netip.MustParseAddr("10.0.0.99"),
 		CheckTimeout: 3 * time.Second, Quiesce: true, LoadMonitor: "none", CheckKind: config.CheckHTTP,
 		CheckInterval: 6 * time.Second, CheckFailures: 3, HTTPPath: "/health", HTTPHost: "www.example.org", HTTPStatus: "200,301-302",
-		HTTPDigest: "9b3a0c85a887a256d6939da88aabd8cd",
+		HTTPDigest: "9b3a0c85a887a256d6939da88aabd8cd", Announce: true,
 	}
 	reals := web.Reals
 	got := *web

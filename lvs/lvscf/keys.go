@@ -119,6 +119,20 @@ func fieldKeys[T, E any](fs config.Fields[E], entry func(*T) *E) []key[T] {
 		default:
 			k.set = func(t *T, v string) error { return setField(f, entry(t), v) }
 			k.write = func(w *formatter, in string, t *T, always bool) { writeField(w, in, f, entry(t), always) }
+			if f.Default.LvsCf != "" && !f.CfAlways {
+				// A key whose absence is not its zero value (bgp_announce
+				// 1) is written when its value is not that default, zero
+				// included.
+				var def E
+				if err := f.SetText(&def, f.Default.LvsCf); err != nil {
+					panic(fmt.Sprintf("lvscf: the lvs.cf default %q of %s: %v", f.Default.LvsCf, f.Key, err))
+				}
+				k.write = func(w *formatter, in string, t *T, always bool) {
+					if e := entry(t); always || f.Value(e) != f.Value(&def) {
+						writeField(w, in, f, e, true)
+					}
+				}
+			}
 		}
 		out = append(out, k)
 	}

@@ -116,15 +116,16 @@ virtual m {
 }
 `)
 	want := &config.Config{
-		Global:     config.Global{Network: config.NAT, Service: "lvs", HardShutdown: true},
-		Redundancy: config.Redundancy{Keepalive: 2 * time.Second, Deadtime: 5 * time.Second, HeartbeatPort: 539, SyncIface: "eth0"},
+		Global: config.Global{Network: config.NAT, Service: "lvs", HardShutdown: true},
+		Redundancy: config.Redundancy{Keepalive: 2 * time.Second, Deadtime: 5 * time.Second, HeartbeatPort: 539, SyncIface: "eth0",
+			BGPHoldTime: 9 * time.Second, BGPDrain: 10 * time.Second},
 		Virtuals: []config.VirtualServer{{
 			Name: "a", Address: netip.MustParseAddr("192.0.2.1"), Protocol: config.TCP, Port: 80,
-			Scheduler: "wlc", CheckTimeout: 10 * time.Second, Reentry: 180 * time.Second,
+			Scheduler: "wlc", CheckTimeout: 10 * time.Second, Reentry: 180 * time.Second, Announce: true,
 			Reals: []config.RealServer{{Name: "r", Address: netip.MustParseAddr("10.0.0.1"), Weight: 1}},
 		}, {
 			Name: "m", Address: netip.MustParseAddr("192.0.2.2"), Protocol: config.TCP, Port: 80, FWMark: 3,
-			Scheduler: "wlc", CheckTimeout: 10 * time.Second, Reentry: 180 * time.Second,
+			Scheduler: "wlc", CheckTimeout: 10 * time.Second, Reentry: 180 * time.Second, Announce: true,
 		}},
 	}
 	assertEqual(t, c, want)

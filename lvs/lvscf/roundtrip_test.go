@@ -120,6 +120,9 @@ func richModel() *config.Config {
 			SyncDaemon:    true,
 			SyncIface:     "eth2",
 			SyncID:        7,
+			// A pair: BGP's timers at their defaults, not written.
+			BGPHoldTime: 9 * time.Second,
+			BGPDrain:    10 * time.Second,
 		},
 		Virtuals: []config.VirtualServer{{
 			ID:                 11,
@@ -141,6 +144,7 @@ func richModel() *config.Config {
 			Send:               `GET /health HTTP/1.1\r\nHost: "www"\r\n\r\n`,
 			Expect:             `^HTTP/1\.[01] 200`,
 			UseRegex:           true,
+			Announce:           true,
 			Reals: []config.RealServer{
 				{ID: 21, Name: "web6a", Active: true, Address: ip("2001:db8:1::a"), Weight: 100, UpperThreshold: 1000, LowerThreshold: 100},
 				{ID: 22, Name: "web6b", Address: ip("2001:db8:1::b"), Port: 8443, Weight: 0},
@@ -163,6 +167,7 @@ func richModel() *config.Config {
 			LoadMonitor:   "ruptime",
 			SendProgram:   `/usr/local/bin/check_it --host %h --port %p --name 'a b' "q\"uote"`,
 			Expect:        "OK",
+			Announce:      true,
 			Reals: []config.RealServer{
 				{Name: "app1", Active: true, Address: ip("10.10.0.21"), Port: 8080, Weight: 3, Forward: config.Direct},
 				{Name: "app2", Active: true, Address: ip("2001:db8:2::21"), Port: 8443, Weight: 5, Forward: config.Tunnel},
@@ -180,6 +185,7 @@ func richModel() *config.Config {
 			Send:         `\`,
 			Expect:       `it's "quoted" \\ and \" done\`,
 			CheckKind:    "udp",
+			Announce:     true,
 			Reals: []config.RealServer{
 				{Name: "ns1", Active: true, Address: ip("10.10.0.53"), Weight: 1},
 			},
@@ -203,6 +209,7 @@ func richModel() *config.Config {
 			HTTPStatus:    "200-299,301",
 			HTTPBody:      `"status": *"ok"`,
 			TLSVerify:     true,
+			// Not announced: bgp_announce = 0 is written.
 		}},
 	}
 }

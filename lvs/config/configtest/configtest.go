@@ -10,7 +10,8 @@ import (
 )
 
 // Rich returns a valid configuration in which every registered field is
-// set to its example, a value unlike both defaults: global settings,
+// set to its example, a value unlike both defaults (but backup_active,
+// off: Rich is a cluster, and a cluster has no backup): global settings,
 // redundancy, and one virtual server with one real server. Its programs
 // (active_cmd, inactive_cmd, send_program) are root's, so that the store
 // takes them from an elevated change.
@@ -18,6 +19,11 @@ func Rich() *config.Config {
 	c := config.Default()
 	Examples(config.GlobalFields, &c.Global)
 	Examples(config.RedundancyFields, &c.Redundancy)
+	// The examples of backup_active and cluster are both on, which
+	// Validate refuses (a pair or a cluster): Rich is a cluster, so that
+	// cluster mode's rules and fields go through every round trip, and
+	// keeps the pair's other settings.
+	c.Redundancy.BackupActive = false
 	vs := config.NewVirtual("")
 	Examples(config.VirtualFields, &vs)
 	rs := config.NewReal("")
