@@ -49,7 +49,8 @@ type directorConf struct {
 
 // directorMain runs a Cluster with the real BGP speaker and the real
 // addresses (the VIP on the namespace's loopback), over a real store in a
-// temporary directory, and an engine whose state stdin sets: "up" (the
+// temporary directory (the configuration: dc's cluster settings and one
+// virtual server), and an engine whose state stdin sets: "up" (the
 // configuration reconciled, the real server up at weight 1) or "down"
 // (its weight 0). It writes "status JSON" on stdout at every change. When
 // stdin closes it stops cleanly (the drain) and writes "stopped".
@@ -71,6 +72,9 @@ func directorMain(confJSON string) error {
 	}
 	defer st.Close()
 	cfg, err := st.Update(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
+		r, d := &c.Redundancy, &dc.Redundancy
+		r.Cluster, r.ClusterDirectors, r.BGPAS, r.BGPPeers = d.Cluster, d.ClusterDirectors, d.BGPAS, d.BGPPeers
+		r.BGPPassword, r.BGPHoldTime, r.BGPDrain = d.BGPPassword, d.BGPHoldTime, d.BGPDrain
 		c.Virtuals = []config.VirtualServer{{Name: "web", Active: true, Address: dc.VIP, Port: 80, Protocol: config.TCP,
 			Scheduler: "mh", CheckTimeout: 10 * time.Second, Announce: true,
 			Reals: []config.RealServer{{Name: "r1", Active: true, Address: dc.Real, Weight: 1}}}}
@@ -82,7 +86,7 @@ func directorMain(confJSON string) error {
 	eng := &stdinEngine{}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	c := cluster.New(cluster.Options{
-		Source:    withRedundancy{st, dc.Redundancy},
+		Source:    st,
 		Engine:    eng,
 		Addresses: func() (cluster.Addresses, error) { return netif.Open() },
 		Poll:      50 * time.Millisecond,
@@ -143,19 +147,4 @@ func (e *stdinEngine) set(st engine.Status) {
 	e.mu.Lock()
 	e.st = st
 	e.mu.Unlock()
-}
-
-// withRedundancy is a store whose configuration has the given cluster
-// settings (whatever columns the store has for them).
-type withRedundancy struct {
-	*store.Store
-	r config.Redundancy
-}
-
-func (s withRedundancy) Config(ctx context.Context) (*config.Config, error) {
-	c, err := s.Store.Config(ctx)
-	if err == nil {
-		c.Redundancy = s.r
-	}
-	return c, err
 }

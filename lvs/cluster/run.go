@@ -445,11 +445,13 @@ func speakerConfig(cfg *config.Config, routerID netip.Addr) (bgp.Config, error) 
 	for _, p := range peers {
 		bc.Peers = append(bc.Peers, bgp.Peer{Address: p.Addr, AS: p.AS, Password: rd.BGPPassword, HoldTime: rd.BGPHoldTime})
 	}
-	comms, err := ParseCommunities(rd.BGPCommunities)
+	comms, err := rd.Communities()
 	if err != nil {
 		problems = append(problems, "bgp_communities: "+err.Error())
 	}
-	bc.Communities = comms
+	for _, c := range comms {
+		bc.Communities = append(bc.Communities, bgp.Community(c))
+	}
 	if nh := rd.BGPNextHop.Unmap(); nh.Is4() {
 		bc.NextHop = nh
 	} else if nh.IsValid() {
@@ -462,41 +464,6 @@ func speakerConfig(cfg *config.Config, routerID netip.Addr) (bgp.Config, error) 
 		return bc, err
 	}
 	return bc, nil
-}
-
-// wellKnown are RFC 1997's, RFC 7999's and RFC 8326's named communities.
-var wellKnown = map[string]bgp.Community{
-	"no-export":           0xFFFFFF01,
-	"no-advertise":        0xFFFFFF02,
-	"no-export-subconfed": 0xFFFFFF03,
-	"local-as":            0xFFFFFF03,
-	"no-peer":             0xFFFFFF04,
-	"blackhole":           0xFFFF029A,
-	"graceful-shutdown":   bgp.GracefulShutdown,
-}
-
-// ParseCommunities reads bgp_communities: ASN:VALUE or well-known names
-// (no-export, no-advertise, no-export-subconfed or local-as, no-peer,
-// blackhole, graceful-shutdown), separated by spaces or commas.
-func ParseCommunities(s string) ([]bgp.Community, error) {
-	var out []bgp.Community
-	var errs []string
-	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' }) {
-		if c, ok := wellKnown[strings.ToLower(w)]; ok {
-			out = append(out, c)
-			continue
-		}
-		c, err := bgp.ParseCommunity(w)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%q: want ASN:VALUE (each 0 to 65535) or a well-known name", w))
-			continue
-		}
-		out = append(out, c)
-	}
-	if len(errs) > 0 {
-		return nil, errors.New(strings.Join(errs, "; "))
-	}
-	return out, nil
 }
 
 // routerID is the BGP identifier of the director at self: its address

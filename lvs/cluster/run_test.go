@@ -117,26 +117,6 @@ func (e *fakeEngine) set(st engine.Status) {
 	e.mu.Unlock()
 }
 
-// clusterStore is a real store whose configuration says cluster mode
-// with the test's BGP settings (applied on every read, so that the test
-// does not depend on the store's columns for them).
-type clusterStore struct {
-	*store.Store
-	mu  sync.Mutex
-	set func(*config.Redundancy)
-}
-
-func (s *clusterStore) Config(ctx context.Context) (*config.Config, error) {
-	c, err := s.Store.Config(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.set(&c.Redundancy)
-	s.mu.Unlock()
-	return c, nil
-}
-
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "lvs.db"))
@@ -169,19 +149,16 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 
 func TestRun(t *testing.T) {
 	st := openStore(t)
-	var holdTime atomic.Int64
-	holdTime.Store(int64(9 * time.Second))
-	cs := &clusterStore{Store: st, set: func(r *config.Redundancy) {
+	cfg := update(t, st, func(c *config.Config) error {
+		c.Global.Primary = netip.MustParseAddr("10.9.0.1")
+		r := &c.Redundancy
 		r.Cluster = true
 		r.ClusterDirectors = "10.9.0.1 10.9.0.2 10.9.0.3"
 		r.BGPAS = 65010
 		r.BGPPeers = "10.9.0.254 65000"
-		r.BGPHoldTime = time.Duration(holdTime.Load())
+		r.BGPHoldTime = 9 * time.Second
 		r.BGPDrain = 7 * time.Second
-		r.BGPCommunities = "65010:1 no-export"
-	}}
-	cfg := update(t, st, func(c *config.Config) error {
-		c.Global.Primary = netip.MustParseAddr("10.9.0.1")
+		r.BGPCommunities = "65010:1 65535:65281"
 		vs := vsOf("web", "10.0.0.1", 80, true, "192.0.2.1")
 		c.Virtuals = []config.VirtualServer{vs}
 		return nil
@@ -192,7 +169,7 @@ func TestRun(t *testing.T) {
 	var spMu sync.Mutex
 	sysctls := map[string]string{}
 	c := New(Options{
-		Source:    cs,
+		Source:    st,
 		Engine:    eng,
 		Addresses: func() (Addresses, error) { return fakeAddrs{j}, nil },
 		Sysctl: func(name, value string) error {
@@ -277,8 +254,11 @@ func TestRun(t *testing.T) {
 		t.Fatalf("the route withdrawn while the engine catches up: %+v\n%s", s, j)
 	}
 	// The BGP settings change: the speaker restarts.
-	holdTime.Store(int64(3 * time.Second))
-	update(t, st, func(c *config.Config) error { c.Virtuals = c.Virtuals[:1]; return nil })
+	update(t, st, func(c *config.Config) error {
+		c.Virtuals = c.Virtuals[:1]
+		c.Redundancy.BGPHoldTime = 3 * time.Second
+		return nil
+	})
 	waitFor(t, "the VIP gone", func() bool { return j.has("del 2001:db8::53/128 on lo") })
 	waitFor(t, "a second speaker", func() bool {
 		spMu.Lock()
@@ -320,16 +300,6 @@ func TestRouterID(t *testing.T) {
 	}
 }
 
-func TestParseCommunities(t *testing.T) {
-	got, err := ParseCommunities("65000:100, no-export graceful-shutdown")
-	if err != nil || !slices.Equal(got, []bgp.Community{65000<<16 | 100, 0xFFFFFF01, bgp.GracefulShutdown}) {
-		t.Errorf("got %v, %v", got, err)
-	}
-	if _, err := ParseCommunities("1:2 nope 70000:1"); err == nil || !strings.Contains(err.Error(), `"nope"`) || !strings.Contains(err.Error(), `"70000:1"`) {
-		t.Errorf("errors: %v", err)
-	}
-}
-
 // TestRunIdle: a configuration that is not in cluster mode, or a host
 // that is none of the listed directors, gets no speaker, no addresses,
 // no kernel settings.
@@ -341,20 +311,19 @@ func TestRunIdle(t *testing.T) {
 	}{{"pair mode", false, "10.9.0.1"}, {"not a listed director", true, "10.9.9.9"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t)
-			cs := &clusterStore{Store: st, set: func(r *config.Redundancy) {
+			update(t, st, func(c *config.Config) error {
+				r := &c.Redundancy
 				r.Cluster = tc.cluster
 				r.ClusterDirectors = "10.9.0.1 10.9.0.2"
 				r.BGPAS = 65010
 				r.BGPPeers = "10.9.0.254 65000"
-			}}
-			update(t, st, func(c *config.Config) error {
 				c.Virtuals = []config.VirtualServer{vsOf("web", "10.0.0.1", 80, true, "192.0.2.1")}
 				return nil
 			})
 			var touched atomic.Int32
 			eng := &fakeEngine{}
 			c := New(Options{
-				Source:     cs,
+				Source:     st,
 				Engine:     eng,
 				Addresses:  func() (Addresses, error) { touched.Add(1); return fakeAddrs{&journal{}}, nil },
 				Sysctl:     func(string, string) error { touched.Add(1); return nil },

@@ -64,13 +64,17 @@ func TestSyncThreeDirectors(t *testing.T) {
 		// The same serial on all three (2), with different contents.
 		if _, err := st.Update(ctx, store.Change{Role: store.ScopeAdmin, Author: "test"}, func(c *config.Config) error {
 			c.Global.Primary = a
+			c.Redundancy.Cluster = true
+			c.Redundancy.ClusterDirectors = fmt.Sprint(addrs[0], " ", addrs[1], " ", addrs[2])
+			c.Redundancy.BGPAS = 65010
+			c.Redundancy.BGPPeers = "192.0.2.254 65000"
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
 		stores[i] = st
 		clusters[i] = cluster.New(cluster.Options{
-			Source:        clusterOn{st, addrs},
+			Source:        st,
 			Engine:        noEngine{},
 			Addresses:     func() (cluster.Addresses, error) { return noAddrs{}, nil },
 			HostAddrs:     func() ([]netip.Addr, error) { return []netip.Addr{a}, nil },
@@ -224,25 +228,6 @@ func listenAll(t *testing.T, addrs []netip.Addr) ([]net.Listener, uint16) {
 	}
 	t.Fatal("no port free on every loopback address")
 	return nil, 0
-}
-
-// clusterOn is a store whose configuration is in cluster mode with the
-// three directors.
-type clusterOn struct {
-	*store.Store
-	dirs []netip.Addr
-}
-
-func (s clusterOn) Config(ctx context.Context) (*config.Config, error) {
-	c, err := s.Store.Config(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.Redundancy.Cluster = true
-	c.Redundancy.ClusterDirectors = fmt.Sprint(s.dirs[0], " ", s.dirs[1], " ", s.dirs[2])
-	c.Redundancy.BGPAS = 65010
-	c.Redundancy.BGPPeers = "192.0.2.254 65000"
-	return c, nil
 }
 
 type noEngine struct{}
