@@ -58,6 +58,10 @@ type Options struct {
 	// Failover reports failover; nil when none runs. On the standby
 	// director of a pair it makes the configuration read-only.
 	Failover FailoverSource
+	// Cluster reports cluster mode (issue 19): CONTROL/MONITORING's
+	// cluster view, /metrics' BGP and cluster metrics, the status at
+	// /peer/v2/cluster; nil when not in cluster mode or not wired.
+	Cluster ClusterSource
 	// Timeouts bound reading requests and writing answers.
 	Timeouts Timeouts
 	// TrustedProxies are the proxies whose X-Forwarded-For (the client's

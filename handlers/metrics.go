@@ -129,7 +129,7 @@ func newLVSCollector(c *Console) *lvsCollector {
 		configSerial: d("lvs_config_serial", "The serial of this director's accepted configuration.", nil, nil),
 		peerSerial:   d("lvs_peer_config_serial", "The configuration serial the peer director last announced.", nil, nil),
 		haPair:       d("lvs_ha_pair", "1 when a backup director is configured with heartbeats (a pair).", nil, nil),
-		haRole:       d("lvs_ha_role", "This director's role: 1 for the current one of active, standby, starting.", []string{"role"}, nil),
+		haRole:       d("lvs_ha_role", "This director's role: 1 for the current one of active, standby, starting, cluster.", []string{"role"}, nil),
 		haPeerAlive:  d("lvs_ha_peer_alive", "1 while the peer's heartbeats arrive within the dead time.", nil, nil),
 		haPeerAge:    d("lvs_ha_peer_heartbeat_age_seconds", "Time since the peer's last valid heartbeat.", nil, nil),
 		haVIPs:       d("lvs_ha_virtual_addresses", "Virtual IP addresses this director has up.", nil, nil),
@@ -300,7 +300,7 @@ func (m *lvsCollector) collectHealth(ctx context.Context, ch chan<- prometheus.M
 }
 
 // haRoles are the values of lvs_ha_role's role label.
-var haRoles = [...]failover.Role{failover.Active, failover.Standby, failover.Starting}
+var haRoles = [...]failover.Role{failover.Active, failover.Standby, failover.Starting, failover.Cluster}
 
 func (m *lvsCollector) collectFailover(ctx context.Context, ch chan<- prometheus.Metric) {
 	if serial, err := m.c.store.Serial(ctx); err != nil {

@@ -178,6 +178,7 @@ func TestMetrics(t *testing.T) {
 		{"lvs_ha_role", lbl{"role": "active"}, dto.MetricType_GAUGE, 1},
 		{"lvs_ha_role", lbl{"role": "standby"}, dto.MetricType_GAUGE, 0},
 		{"lvs_ha_role", lbl{"role": "starting"}, dto.MetricType_GAUGE, 0},
+		{"lvs_ha_role", lbl{"role": "cluster"}, dto.MetricType_GAUGE, 0},
 		{"lvs_ha_peer_alive", nil, dto.MetricType_GAUGE, 1},
 		{"lvs_ha_virtual_addresses", nil, dto.MetricType_GAUGE, 1},
 		{"lvs_ha_heartbeats_sent_total", nil, dto.MetricType_COUNTER, 100},

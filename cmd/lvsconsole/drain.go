@@ -18,8 +18,10 @@ func drainStage(st *store.Store, eng *engine.Engine, director *failover.Director
 		Source: st,
 		Kernel: eng,
 		Store:  drainWriter{st},
-		Active: func() bool { return director == nil || director.Status().Role == failover.Active },
-		Log:    log,
+		Active: func() bool {
+			return director == nil || director.Status().Role == failover.Active || director.Status().Role == failover.Cluster
+		},
+		Log: log,
 	})
 	return stage{"drains", d.Run}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lvsconsole/lvsconsole/handlers"
 	"github.com/lvsconsole/lvsconsole/internal/tlscert"
+	"github.com/lvsconsole/lvsconsole/lvs/cluster"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/doctor"
 	"github.com/lvsconsole/lvsconsole/lvs/drcheck"
@@ -172,6 +173,25 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			})
 			opts.Failover = director
 		}
+		// Cluster mode (issue 19): idle until the configuration asks for
+		// it; then failover stands aside and this runs the director.
+		var clus *cluster.Cluster
+		if *withFailover {
+			scheme := "http" // every director's console is served alike
+			if tls {
+				scheme = "https"
+			}
+			clus = cluster.New(cluster.Options{
+				Source:        st,
+				Engine:        eng,
+				Addresses:     func() (cluster.Addresses, error) { return netif.Open() },
+				Sysctl:        writeSysctl,
+				ConsolePort:   uint16(ln.Addr().(*net.TCPAddr).Port),
+				ConsoleScheme: scheme,
+				Log:           log.With("part", "cluster"),
+			})
+			opts.Cluster = clus
+		}
 		opts.Checks = serveChecks(*db, st, func() *failover.Status {
 			if director == nil {
 				return nil
@@ -237,6 +257,15 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 			{"engine", func(ctx context.Context) error { eng.Run(ctx); return nil }},
 			{"health checks", func(ctx context.Context) error { checks.Run(ctx); return nil }},
 			{"load monitors", loads.Run},
+		}
+		if clus != nil {
+			// Stopped after the console and failover, before the checks
+			// and the engine: a clean stop announces GRACEFUL_SHUTDOWN,
+			// waits bgp_drain while IPVS still serves, withdraws the
+			// routes, and only then takes the VIPs off the loopback.
+			stages = append(stages, stage{"cluster", clus.Run})
+		}
+		stages = append(stages, []stage{
 			// An APPLY nobody confirmed in time is rolled back, here
 			// too when its deadline passed while serve was stopped.
 			{"rollbacks", func(ctx context.Context) error {
@@ -253,7 +282,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 						"within", c.Delay, "restored", c.Previous, "now", saved.Serial)
 				})
 			}},
-		}
+		}...)
 		stages = append(stages, drainStage(st, eng, director, log.With("part", "drain")))
 		if *auditKeep > 0 {
 			stages = append(stages, stage{"audit retention", auditRetention(st, *auditKeep, pruneEvery, time.Now, log)})
@@ -350,6 +379,12 @@ func selfSigned(dir string, log *slog.Logger) (*tlscert.Reloader, error) {
 	}
 	return tlscert.NewReloader(tlscert.Options{CertFile: c, KeyFile: k, Log: log,
 		Renew: func(now time.Time) error { _, _, err := ensure(now); return err }})
+}
+
+// writeSysctl sets the kernel setting name (its path under /proc/sys) in
+// this process's network namespace.
+func writeSysctl(name, value string) error {
+	return os.WriteFile(filepath.Join("/proc/sys", name), []byte(value+"\n"), 0o644)
 }
 
 // dialIPVS opens IPVS in this process's network namespace.

@@ -19,6 +19,10 @@ type Status struct {
 	Self     netip.Addr `json:"self,omitzero"`      // this director's address in the list (invalid: none of this host's)
 	RouterID netip.Addr `json:"router_id,omitzero"` // its BGP router id
 	Serial   int64      `json:"serial"`             // of its configuration
+	// Digest names its configuration's content, the serial aside (the
+	// SHA-256 of its lvs.cf): two directors at the same serial with
+	// different digests disagree, and the sync settles it.
+	Digest string `json:"digest,omitempty"`
 	// Healthy: the engine reconciled the last configuration; announcing
 	// needs it.
 	Healthy   bool           `json:"healthy"`
@@ -65,6 +69,7 @@ type Director struct {
 	Err       string         `json:"err,omitempty"` // why it was not heard
 	Heard     time.Time      `json:"heard,omitzero"`
 	Serial    int64          `json:"serial"`
+	Digest    string         `json:"digest,omitempty"`
 	Healthy   bool           `json:"healthy"`
 	Draining  bool           `json:"draining"`
 	Announced []netip.Prefix `json:"announced"`

@@ -42,6 +42,11 @@ const (
 	Starting Role = "starting" // a pair member that has not decided yet: it leaves things as they are
 	Active   Role = "active"
 	Standby  Role = "standby"
+	// Cluster: the configuration is in cluster mode (issue 19): every
+	// director is active and lvs/cluster runs it (VIPs on the loopback,
+	// announced over BGP); failover stands aside: no heartbeat, no VIPs
+	// on devices, no gratuitous ARP.
+	Cluster Role = "cluster"
 )
 
 // Source is where a Director reads the configuration and the peer secret,
@@ -462,6 +467,18 @@ func (r *run) reload(ctx context.Context) error {
 	d.mu.Unlock()
 	r.checkForwarding(p)
 
+	if cfg.Redundancy.Cluster {
+		// Only the addresses this director put up as a pair's active go
+		// (not every configured one: lvs/cluster's are on the loopback,
+		// where a VIP's device may say too).
+		p.pair, p.vips = false, nil
+		r.stopNode()
+		r.plan = p
+		d.setWarning("secret", "")
+		r.setRole(ctx, Cluster, "cluster mode: every director is active, and announces the VIPs over BGP")
+		r.clusterSyncDaemons(ctx)
+		return nil
+	}
 	if p.pair && len(key) == 0 {
 		d.setWarning("secret", "a backup director is configured but no peer secret is set: heartbeats cannot be authenticated, so this director stays as it is; set the same secret on both (REDUNDANCY tab)")
 		p.pair = false
@@ -590,6 +607,8 @@ func (r *run) setRole(ctx context.Context, role Role, reason string) {
 		r.takeOver(ctx)
 	case Standby:
 		r.standDown(ctx, reason)
+	case Cluster:
+		r.applyVIPs(ctx, nil) // those it had as a pair's active
 	}
 	d.signal()
 }
@@ -785,6 +804,56 @@ func (r *run) syncDaemon(ctx context.Context, state ipvs.DaemonState) {
 	}
 	d.setWarning("syncd", "")
 	d.log.Info("sync daemon", "state", state.String())
+}
+
+// clusterSyncDaemons runs the connection sync daemon as master and as
+// backup at once, when syncdaemon is on in cluster mode: every director
+// sends its connections to the others and takes theirs, so that the one
+// that gets a flow after the routers' ECMP moved it knows it (mh and
+// sloppy_tcp already pick the same real server; persistence needs this).
+func (r *run) clusterSyncDaemons(ctx context.Context) {
+	d := r.d
+	if r.plan.sync == nil {
+		d.setWarning("syncd", "")
+		return
+	}
+	err := func() error {
+		c, err := d.o.SyncDaemon()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		running, err := c.Daemons(ctx)
+		if err != nil {
+			return err
+		}
+		for _, state := range []ipvs.DaemonState{ipvs.DaemonMaster, ipvs.DaemonBackup} {
+			want := *r.plan.sync
+			want.State = state
+			ok := false
+			for _, dm := range running {
+				if dm.State != state {
+					continue
+				}
+				if dm.Interface == want.Interface && dm.SyncID == want.SyncID {
+					ok = true
+				} else if err := c.StopDaemon(ctx, state); err != nil {
+					return err
+				}
+			}
+			if !ok {
+				if err := c.StartDaemon(ctx, want); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		d.setWarning("syncd", "running the connection sync daemon as master and backup (cluster mode): "+err.Error())
+		return
+	}
+	d.setWarning("syncd", "")
 }
 
 // moveSyncDaemon leaves the kernel running the sync daemon want (its

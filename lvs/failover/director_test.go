@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
 	"github.com/lvsconsole/lvsconsole/lvs/pulse"
@@ -838,5 +839,72 @@ func TestDirectorSendsTheConsolePin(t *testing.T) {
 	n.set(func(st *pulse.Status) { st.Peer.ConsolePin = [32]byte{9} })
 	if got := r.d.Status().PeerConsole; got != "https://"+rigBackup+":3636" {
 		t.Errorf("the peer's console with a pin: %s", got)
+	}
+}
+
+// clusterSource is the store with the configuration's cluster mode
+// switched by the test.
+type clusterSource struct {
+	*store.Store
+	on *atomic.Bool
+}
+
+func (s clusterSource) Config(ctx context.Context) (*config.Config, error) {
+	c, err := s.Store.Config(ctx)
+	if err == nil {
+		c.Redundancy.Cluster = s.on.Load()
+	}
+	return c, err
+}
+
+// TestDirectorStandsAsideInCluster: in cluster mode the Director stops
+// its heartbeat, takes down the VIPs it had up as a pair's active (no
+// more gratuitous ARP) and reports the role "cluster"; lvs/cluster runs
+// the director then.
+func TestDirectorStandsAsideInCluster(t *testing.T) {
+	r := newRig(t, cfOpts{}, rigPrimary)
+	var on atomic.Bool
+	r.tweak = func(o *failover.Options) { o.Source = clusterSource{r.st, &on} }
+	r.start()
+	n := r.active()
+	mark := r.j.len()
+	on.Store(true)
+	r.save(cfOpts{weight: 2}) // a change: the Director reloads
+	r.await(mark, "del "+rigVIP)
+	waitFor(t, 10*time.Second, "the cluster role", func() bool { return r.role() == failover.Cluster })
+	if _, _, running := n.state(); running {
+		t.Error("the heartbeat still runs")
+	}
+	if r.host.isUp("10.60.0.10/24") {
+		t.Error("the VIP is still up on eth0")
+	}
+	if r.exists("standby") {
+		t.Error("inactive_cmd ran")
+	}
+	mark = r.j.len()
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.j.since(mark, "add"); len(got) != 0 {
+		t.Errorf("addresses added on stop: %q", got)
+	}
+}
+
+// TestDirectorClusterSyncDaemons: with syncdaemon on in cluster mode, the
+// connection sync daemon runs as master and as backup at once.
+func TestDirectorClusterSyncDaemons(t *testing.T) {
+	r := newRig(t, cfOpts{syncd: true}, rigPrimary)
+	var on atomic.Bool
+	on.Store(true)
+	r.tweak = func(o *failover.Options) { o.Source = clusterSource{r.st, &on} }
+	r.start()
+	waitFor(t, 10*time.Second, "the cluster role", func() bool { return r.role() == failover.Cluster })
+	waitFor(t, 10*time.Second, "master and backup", func() bool {
+		got := r.ipvs.running()
+		slices.Sort(got)
+		return slices.Equal(got, []string{"backup on eth0", "master on eth0"})
+	})
+	if r.pulse.node() != nil {
+		t.Error("a heartbeat was started in cluster mode")
 	}
 }
