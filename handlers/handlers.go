@@ -27,6 +27,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/lvsconsole/lvsconsole/lvs/cluster"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/static"
 	"github.com/lvsconsole/lvsconsole/store"
@@ -58,6 +59,10 @@ type Options struct {
 	// Failover reports failover; nil when none runs. On the standby
 	// director of a pair it makes the configuration read-only.
 	Failover FailoverSource
+	// Cluster reports cluster mode (issue 19): CONTROL/MONITORING's
+	// cluster view, /metrics' BGP and cluster metrics, the status at
+	// /peer/v2/cluster; nil when not in cluster mode or not wired.
+	Cluster ClusterSource
 	// Timeouts bound reading requests and writing answers.
 	Timeouts Timeouts
 	// TrustedProxies are the proxies whose X-Forwarded-For (the client's
@@ -122,6 +127,7 @@ type Console struct {
 	traffic   HistorySource
 	health    HealthSource
 	failover  FailoverSource
+	cluster   ClusterSource
 	timeouts  Timeouts
 	proxies   []netip.Prefix
 	preview   Previewer
@@ -172,6 +178,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		traffic:   o.History,
 		health:    o.Health,
 		failover:  o.Failover,
+		cluster:   o.Cluster,
 		timeouts:  o.Timeouts.withDefaults(),
 		proxies:   o.TrustedProxies,
 		preview:   o.Preview,
@@ -253,6 +260,7 @@ func (c *Console) routes() http.Handler {
 	r.Get("/healthz", c.healthz)
 	r.Get(failover.ConfigPath, c.peerConfig)     // authenticated by the peer secret, not a session
 	r.Get(failover.AccountsPath, c.peerAccounts) // likewise
+	r.Get(cluster.Path, c.peerCluster)           // likewise: the other directors of a cluster
 	r.Get("/login", c.loginPage)
 	r.Post("/login", c.login)
 	r.Get("/setup", c.setupPage)
@@ -331,7 +339,7 @@ func (c *Console) routes() http.Handler {
 // publicPath reports whether path is served without a session.
 func publicPath(path string) bool {
 	switch path {
-	case "/login", "/setup", "/healthz", failover.ConfigPath, failover.AccountsPath:
+	case "/login", "/setup", "/healthz", failover.ConfigPath, failover.AccountsPath, cluster.Path:
 		return true
 	}
 	return strings.HasPrefix(path, "/static/")

@@ -220,7 +220,7 @@ func verifyPin(cs tls.ConnectionState, pin [32]byte) error {
 // Fetch asks the console at base (scheme://host:port) for its
 // configuration, proving it holds secret, and opens the sealed answer.
 func Fetch(ctx context.Context, client *http.Client, base string, secret []byte, now time.Time) (*config.Config, error) {
-	text, err := fetchSealed(ctx, client, base, ConfigPath, secret, now, maxConfig)
+	text, err := FetchSealed(ctx, client, base, ConfigPath, secret, now, maxConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +235,7 @@ func Fetch(ctx context.Context, client *http.Client, base string, secret []byte,
 // Fetch asks for the configuration.
 func FetchAccounts(ctx context.Context, client *http.Client, base string, secret []byte, now time.Time) (store.Accounts, error) {
 	var a store.Accounts
-	text, err := fetchSealed(ctx, client, base, AccountsPath, secret, now, maxAccounts)
+	text, err := FetchSealed(ctx, client, base, AccountsPath, secret, now, maxAccounts)
 	if err != nil {
 		return a, err
 	}
@@ -247,9 +247,11 @@ func FetchAccounts(ctx context.Context, client *http.Client, base string, secret
 	return a, nil
 }
 
-// fetchSealed makes the signed request for path at base and opens its
-// sealed answer, of at most limit bytes.
-func fetchSealed(ctx context.Context, client *http.Client, base, path string, secret []byte, now time.Time, limit int) ([]byte, error) {
+// FetchSealed makes the signed request for path at base and opens its
+// sealed answer, of at most limit bytes (sealed: limit plus the seal's
+// overhead). Fetch, FetchAccounts and the cluster's status requests are
+// made with it.
+func FetchSealed(ctx context.Context, client *http.Client, base, path string, secret []byte, now time.Time, limit int) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,156 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/cluster"
+	"github.com/lvsconsole/lvsconsole/lvs/failover"
+)
+
+// fixedCluster is a ClusterSource with a fixed status.
+type fixedCluster cluster.Status
+
+func (f fixedCluster) Status() cluster.Status { return cluster.Status(f) }
+
+// threeDirectors is the status of director 192.0.2.1 in a cluster of
+// three: 192.0.2.2 a serial behind and draining, 192.0.2.3 unreachable.
+func threeDirectors(at time.Time) cluster.Status {
+	a := netip.MustParseAddr
+	vip := netip.MustParsePrefix("192.0.2.10/32")
+	vip2 := netip.MustParsePrefix("192.0.2.11/32")
+	up := cluster.Session{Peer: a("192.0.2.254"), AS: 65000, State: "established", Since: at.Add(-time.Hour), HoldTime: 9 * time.Second, Announced: 1}
+	self := cluster.Director{Addr: a("192.0.2.1"), Self: true, Reachable: true, Heard: at, Serial: 7, Healthy: true,
+		Announced: []netip.Prefix{vip}, Sessions: []cluster.Session{up},
+		Traffic: cluster.Traffic{ActiveConns: 1200, ConnsPerSec: 345, InBytesPerSec: 1.5e6, OutBytesPerSec: 2e3}}
+	behind := cluster.Director{Addr: a("192.0.2.2"), Reachable: true, Heard: at.Add(-time.Second), Serial: 6, Healthy: true, Draining: true,
+		Announced: []netip.Prefix{vip, vip2},
+		Sessions:  []cluster.Session{{Peer: a("192.0.2.254"), AS: 65000, State: "active", Announced: 0}}}
+	gone := cluster.Director{Addr: a("192.0.2.3"), Err: "connection refused"}
+	return cluster.Status{
+		Enabled: true, Self: a("192.0.2.1"), RouterID: a("192.0.2.1"), Serial: 7, Healthy: true,
+		Announced: []netip.Prefix{vip},
+		Withheld:  []cluster.Withheld{{Prefix: vip2, Why: "no real server up"}},
+		Sessions:  []cluster.Session{up},
+		Traffic:   self.Traffic,
+		Directors: []cluster.Director{self, behind, gone},
+		At:        at,
+	}
+}
+
+// TestPeerCluster: /peer/v2/cluster answers this director's cluster status
+// (without its view of the others) to a request signed with the peer
+// secret, sealed for it, which cluster.FetchCluster opens; it refuses,
+// with the same 401, a request unsigned, signed with another secret, stale,
+// replayed or with a changed MAC; without a ClusterSource a genuine request
+// gets 404 and a stranger still 401.
+func TestPeerCluster(t *testing.T) {
+	e := newEnv(t, true)
+	ctx := context.Background()
+	u := e.srv.URL + cluster.Path
+	anon := &http.Client{}
+	key := withSecret(t, e)
+	if _, err := cluster.FetchCluster(ctx, anon, e.srv.URL, key, time.Now()); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("without a ClusterSource: %v, want a 404", err)
+	}
+	if a := get(t, anon, u); a.code != http.StatusUnauthorized {
+		t.Errorf("without a ClusterSource, unsigned: %d, want 401", a.code)
+	}
+
+	want := threeDirectors(time.Now().UTC().Truncate(time.Second))
+	e.console.cluster = fixedCluster(want)
+	var rec recorder
+	got, err := cluster.FetchCluster(ctx, rec.client(), e.srv.URL, key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Enabled || got.Self != want.Self || got.Serial != 7 || len(got.Announced) != 1 || got.Announced[0] != want.Announced[0] ||
+		len(got.Sessions) != 1 || got.Sessions[0].State != "established" || !got.Sessions[0].Since.Equal(want.Sessions[0].Since) ||
+		got.Sessions[0].HoldTime != 9*time.Second || len(got.Withheld) != 1 || got.Traffic != want.Traffic || !got.At.Equal(want.At) {
+		t.Errorf("fetched %+v, want %+v", got, want)
+	}
+	if got.Directors != nil {
+		t.Errorf("the answer carries the director's view of the others: %+v", got.Directors)
+	}
+	for _, clear := range []string{"192.0.2.10", "established", "no real server up"} {
+		if strings.Contains(rec.got.String(), clear) {
+			t.Errorf("%q is in the clear on the wire", clear)
+		}
+	}
+
+	forged := func(r *http.Request) {
+		failover.SignRequest(r, key, time.Now())
+		h := r.Header.Get("Authorization")
+		last := h[len(h)-1]
+		r.Header.Set("Authorization", h[:len(h)-1]+map[bool]string{true: "1", false: "0"}[last == '0'])
+	}
+	for name, sign := range map[string]func(*http.Request){
+		"unsigned":        func(*http.Request) {},
+		"another secret":  func(r *http.Request) { failover.SignRequest(r, NewSecret(), time.Now()) },
+		"a stale request": func(r *http.Request) { failover.SignRequest(r, key, time.Now().Add(-time.Hour)) },
+		"a changed MAC":   forged,
+	} {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		sign(req)
+		if a := do(t, anon, req); a.code != http.StatusUnauthorized || a.body != "unauthorized\n" {
+			t.Errorf("%s: %d %q, want 401", name, a.code, a.body)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	failover.SignRequest(req, key, time.Now())
+	if a := do(t, anon, req); a.code != http.StatusOK {
+		t.Fatalf("the genuine request: %d %s", a.code, a.body)
+	}
+	again, _ := http.NewRequest(http.MethodGet, u, nil)
+	again.Header = req.Header.Clone()
+	if a := do(t, anon, again); a.code != http.StatusUnauthorized {
+		t.Errorf("the same request replayed: %d, want 401", a.code)
+	}
+	// An answer to the configuration's path does not open as the
+	// cluster's.
+	creq, _ := http.NewRequest(http.MethodGet, e.srv.URL+failover.ConfigPath, nil)
+	q := failover.SignRequest(creq, key, time.Now())
+	a := do(t, anon, creq)
+	if a.code != http.StatusOK {
+		t.Fatalf("the configuration: %d", a.code)
+	}
+	if _, err := failover.OpenAnswer(key, failover.Request{Method: q.Method, Path: cluster.Path, Time: q.Time, Nonce: q.Nonce}, []byte(a.body)); err == nil {
+		t.Error("the configuration's answer opens as the cluster status")
+	}
+}
+
+// TestFetchClusterBound: FetchCluster reads at most cluster.MaxStatus
+// bytes of status (and the seal): a director answering more, genuinely
+// signed and sealed, is refused without the rest being read; one just
+// under the bound is taken.
+func TestFetchClusterBound(t *testing.T) {
+	key := NewSecret()
+	v := failover.NewVerifier()
+	var size int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := v.Verify(r, key, time.Now())
+		if err != nil || r.URL.Path != cluster.Path {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		// A valid status, padded with spaces (JSON allows them) to size.
+		body := []byte(`{"enabled":true,"serial":3}`)
+		body = append(body, []byte(strings.Repeat(" ", size-len(body)))...)
+		w.Write(failover.SealAnswer(key, q, body))
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	size = cluster.MaxStatus
+	if st, err := cluster.FetchCluster(ctx, srv.Client(), srv.URL, key, time.Now()); err != nil || st.Serial != 3 {
+		t.Errorf("a status of MaxStatus bytes: %+v, %v", st, err)
+	}
+	size = cluster.MaxStatus + 1
+	if _, err := cluster.FetchCluster(ctx, srv.Client(), srv.URL, key, time.Now()); err == nil || !strings.Contains(err.Error(), "over") {
+		t.Errorf("a status of MaxStatus+1 bytes: %v, want refused as too large", err)
+	}
+}
