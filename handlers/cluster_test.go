@@ -1,16 +1,20 @@
 package handlers
 
 import (
+	"bufio"
 	"context"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/cluster"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
+	"github.com/lvsconsole/lvsconsole/web"
 )
 
 // fixedCluster is a ClusterSource with a fixed status.
@@ -27,7 +31,7 @@ func threeDirectors(at time.Time) cluster.Status {
 	up := cluster.Session{Peer: a("192.0.2.254"), AS: 65000, State: "established", Since: at.Add(-time.Hour), HoldTime: 9 * time.Second, Announced: 1}
 	self := cluster.Director{Addr: a("192.0.2.1"), Self: true, Reachable: true, Heard: at, Serial: 7, Healthy: true,
 		Announced: []netip.Prefix{vip}, Sessions: []cluster.Session{up},
-		Traffic: cluster.Traffic{ActiveConns: 1200, ConnsPerSec: 345, InBytesPerSec: 1.5e6, OutBytesPerSec: 2e3}}
+		Traffic: cluster.Traffic{ActiveConns: 1200, ConnsPerSec: 345, InBytesPerSec: 2.5e7, OutBytesPerSec: 2e4}}
 	behind := cluster.Director{Addr: a("192.0.2.2"), Reachable: true, Heard: at.Add(-time.Second), Serial: 6, Healthy: true, Draining: true,
 		Announced: []netip.Prefix{vip, vip2},
 		Sessions:  []cluster.Session{{Peer: a("192.0.2.254"), AS: 65000, State: "active", Announced: 0}}}
@@ -153,4 +157,104 @@ func TestFetchClusterBound(t *testing.T) {
 	if _, err := cluster.FetchCluster(ctx, srv.Client(), srv.URL, key, time.Now()); err == nil || !strings.Contains(err.Error(), "over") {
 		t.Errorf("a status of MaxStatus+1 bytes: %v, want refused as too large", err)
 	}
+}
+
+// directorRows returns the text of each row of the cluster view's table,
+// by director address.
+func directorRows(t *testing.T, page string) map[string]string {
+	t.Helper()
+	tags := regexp.MustCompile(`<[^>]*>`)
+	space := regexp.MustCompile(`\s+`)
+	rows := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?s)<tr data-director="([^"]+)"[^>]*>(.*?)</tr>`).FindAllStringSubmatch(page, -1) {
+		rows[m[1]] = strings.TrimSpace(space.ReplaceAllString(html.UnescapeString(tags.ReplaceAllString(m[2], " ")), " "))
+	}
+	return rows
+}
+
+// TestControlShowsCluster: in cluster mode CONTROL/MONITORING (and its
+// live updates) lists every director: this one marked, a reachable one
+// with its state, serial (marked when behind the highest), the VIPs it
+// announces, its BGP sessions with their state and since when, its
+// traffic; an unreachable one with why; then the VIPs this director
+// withholds and why. Without cluster mode (no source, or a source not
+// enabled: the pair) there is no cluster card.
+func TestControlShowsCluster(t *testing.T) {
+	e := newEnv(t, true)
+	c := e.login(t)
+	if page := get(t, c, e.srv.URL+"/control").body; strings.Contains(page, `id="cluster"`) {
+		t.Error("a cluster card without a ClusterSource")
+	}
+	e.console.cluster = fixedCluster(cluster.Status{Serial: 3})
+	if page := get(t, c, e.srv.URL+"/control").body; strings.Contains(page, `id="cluster"`) {
+		t.Error("a cluster card with cluster mode off")
+	}
+
+	at := time.Now()
+	st := threeDirectors(at)
+	st.Warnings = []string{"virtual server www uses rr: flows do not survive a director leaving"}
+	e.console.cluster = fixedCluster(st)
+	for name, page := range map[string]string{
+		"page":   get(t, c, e.srv.URL+"/control").body,
+		"stream": firstEvent(t, c, e.srv.URL+"/control/stream?every=1"),
+	} {
+		if !strings.Contains(page, `id="cluster"`) {
+			t.Fatalf("%s: no cluster card", name)
+		}
+		rows := directorRows(t, page)
+		if len(rows) != 3 {
+			t.Fatalf("%s: director rows %v, want 3", name, rows)
+		}
+		since := html.UnescapeString(web.Stamp(at.Add(-time.Hour)))
+		for addr, wants := range map[string][]string{
+			"192.0.2.1": {"this director", "healthy", "7", "192.0.2.10/32", "192.0.2.254 AS65000 established since " + since, "1 prefixes",
+				"1200", "345", "25.0M", "20.0k"},
+			"192.0.2.2": {"draining", "6 behind 7", "192.0.2.10/32, 192.0.2.11/32", "192.0.2.254 AS65000 active"},
+			"192.0.2.3": {"unreachable connection refused"},
+		} {
+			for _, want := range wants {
+				if !strings.Contains(rows[addr], want) {
+					t.Errorf("%s: the row of %s %q lacks %q", name, addr, rows[addr], want)
+				}
+			}
+		}
+		if strings.Contains(rows["192.0.2.1"], "behind") || strings.Contains(rows["192.0.2.3"], "behind") {
+			t.Errorf("%s: a director marked behind that is not: %v", name, rows)
+		}
+		if strings.Contains(rows["192.0.2.2"], "this director") || strings.Contains(rows["192.0.2.2"], "prefixes") {
+			t.Errorf("%s: 192.0.2.2's row %q: marked as this director, or prefixes on a session not established", name, rows["192.0.2.2"])
+		}
+		for _, want := range []string{`id="cluster-withheld"`, "192.0.2.11/32: no real server up", "BGP router id 192.0.2.1", "flows do not survive"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s: the cluster card lacks %q", name, want)
+			}
+		}
+	}
+
+	// Before the other directors are polled, this director is listed from
+	// its own status.
+	st.Directors = nil
+	e.console.cluster = fixedCluster(st)
+	rows := directorRows(t, get(t, c, e.srv.URL+"/control").body)
+	if len(rows) != 1 || !strings.Contains(rows["192.0.2.1"], "this director") || !strings.Contains(rows["192.0.2.1"], "established") {
+		t.Errorf("without the others polled: %v", rows)
+	}
+}
+
+// firstEvent is the data of the first event of the stream at u.
+func firstEvent(t *testing.T, c *http.Client, u string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ev, err := (&sseReader{r: bufio.NewReader(resp.Body)}).next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev.data
 }
