@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/lvsconsole/lvsconsole/lvs/cluster"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/web"
@@ -257,4 +259,80 @@ func firstEvent(t *testing.T, c *http.Client, u string) string {
 		t.Fatal(err)
 	}
 	return ev.data
+}
+
+// TestMetricsCluster: /metrics exports, in cluster mode, each BGP
+// session's state (up, and one of the FSM states) and prefixes announced
+// on it, this director's announced and withheld VIPs, and each director's
+// reachability, serial, health and announced prefixes (only reachability
+// for one not heard); nothing of it without cluster mode but
+// lvs_cluster_enabled 0, and nothing at all without a source.
+func TestMetricsCluster(t *testing.T) {
+	e := newEnv(t, true)
+	c := e.login(t)
+	type lbl = map[string]string
+	cluster0 := func(fams map[string]*dto.MetricFamily) []string {
+		var names []string
+		for name := range fams {
+			if strings.HasPrefix(name, "lvs_cluster_") || strings.HasPrefix(name, "lvs_bgp_") {
+				names = append(names, name)
+			}
+		}
+		return names
+	}
+	if names := cluster0(scrape(t, e, c)); len(names) != 0 {
+		t.Errorf("without a ClusterSource: %v exported", names)
+	}
+	e.console.cluster = fixedCluster(cluster.Status{Serial: 3})
+	fams := scrape(t, e, c)
+	if names := cluster0(fams); len(names) != 1 || names[0] != "lvs_cluster_enabled" {
+		t.Errorf("cluster mode off: %v exported, want lvs_cluster_enabled only", names)
+	}
+	if v, _, ok := sample(fams, "lvs_cluster_enabled", nil); !ok || v != 0 {
+		t.Errorf("cluster mode off: lvs_cluster_enabled = %v (%v)", v, ok)
+	}
+
+	st := threeDirectors(time.Now())
+	// A second session, not established.
+	st.Sessions = append(st.Sessions, cluster.Session{Peer: netip.MustParseAddr("2001:db8::fe"), AS: 4200000001, State: "opensent"})
+	e.console.cluster = fixedCluster(st)
+	fams = scrape(t, e, c)
+	for _, m := range []struct {
+		name   string
+		labels lbl
+		want   float64
+	}{
+		{"lvs_cluster_enabled", nil, 1},
+		{"lvs_cluster_healthy", nil, 1},
+		{"lvs_cluster_draining", nil, 0},
+		{"lvs_bgp_session_up", lbl{"peer": "192.0.2.254", "as": "65000"}, 1},
+		{"lvs_bgp_session_up", lbl{"peer": "2001:db8::fe", "as": "4200000001"}, 0},
+		{"lvs_bgp_session_state", lbl{"peer": "192.0.2.254", "state": "established"}, 1},
+		{"lvs_bgp_session_state", lbl{"peer": "192.0.2.254", "state": "idle"}, 0},
+		{"lvs_bgp_session_state", lbl{"peer": "2001:db8::fe", "state": "opensent"}, 1},
+		{"lvs_bgp_session_state", lbl{"peer": "2001:db8::fe", "state": "established"}, 0},
+		{"lvs_bgp_announced_prefixes", lbl{"peer": "192.0.2.254"}, 1},
+		{"lvs_bgp_announced_prefixes", lbl{"peer": "2001:db8::fe"}, 0},
+		{"lvs_cluster_announced", lbl{"prefix": "192.0.2.10/32"}, 1},
+		{"lvs_cluster_announced", lbl{"prefix": "192.0.2.11/32"}, 0},
+		{"lvs_cluster_director_reachable", lbl{"director": "192.0.2.1"}, 1},
+		{"lvs_cluster_director_reachable", lbl{"director": "192.0.2.2"}, 1},
+		{"lvs_cluster_director_reachable", lbl{"director": "192.0.2.3"}, 0},
+		{"lvs_cluster_director_serial", lbl{"director": "192.0.2.1"}, 7},
+		{"lvs_cluster_director_serial", lbl{"director": "192.0.2.2"}, 6},
+		{"lvs_cluster_director_healthy", lbl{"director": "192.0.2.2"}, 1},
+		{"lvs_cluster_director_announced_prefixes", lbl{"director": "192.0.2.1"}, 1},
+		{"lvs_cluster_director_announced_prefixes", lbl{"director": "192.0.2.2"}, 2},
+	} {
+		got, typ, ok := sample(fams, m.name, m.labels)
+		if !ok || typ != dto.MetricType_GAUGE || got != m.want {
+			t.Errorf("%s%v = %v (%v, %v), want the gauge at %v", m.name, m.labels, got, ok, typ, m.want)
+		}
+	}
+	if _, _, ok := sample(fams, "lvs_cluster_director_serial", lbl{"director": "192.0.2.3"}); ok {
+		t.Error("a serial is exported for a director not heard")
+	}
+	if n := len(fams["lvs_bgp_session_state"].GetMetric()); n != 12 {
+		t.Errorf("lvs_bgp_session_state has %d series, want 6 states of 2 sessions", n)
+	}
 }
