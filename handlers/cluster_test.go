@@ -3,11 +3,15 @@ package handlers
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"html"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +20,7 @@ import (
 
 	"github.com/lvsconsole/lvsconsole/lvs/cluster"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
+	"github.com/lvsconsole/lvsconsole/static"
 	"github.com/lvsconsole/lvsconsole/web"
 )
 
@@ -335,4 +340,101 @@ func TestMetricsCluster(t *testing.T) {
 	if n := len(fams["lvs_bgp_session_state"].GetMetric()); n != 12 {
 		t.Errorf("lvs_bgp_session_state has %d series, want 6 states of 2 sessions", n)
 	}
+}
+
+// TestAPIStatusCluster: GET /api/v1/status has a "cluster" object in
+// cluster mode only: this director's announcements, withheld VIPs and
+// sessions (hold times in seconds), and every director; openapi.yaml
+// describes exactly its keys.
+func TestAPIStatusCluster(t *testing.T) {
+	e := newEnv(t, true)
+	api := e.api(t, nil, e.token(t, "admin"))
+	if s := obj(t, api.expect(http.StatusOK, "GET", "/status", nil)); s["cluster"] != nil {
+		t.Errorf("without a ClusterSource: cluster = %v", s["cluster"])
+	}
+	e.console.cluster = fixedCluster(cluster.Status{Serial: 2})
+	if s := obj(t, api.expect(http.StatusOK, "GET", "/status", nil)); s["cluster"] != nil {
+		t.Errorf("cluster mode off: cluster = %v", s["cluster"])
+	}
+	at := time.Now().UTC().Truncate(time.Second)
+	e.console.cluster = fixedCluster(threeDirectors(at))
+	var got struct {
+		Cluster *apiCluster `json:"cluster"`
+	}
+	if err := json.Unmarshal([]byte(api.expect(http.StatusOK, "GET", "/status", nil).body), &got); err != nil {
+		t.Fatal(err)
+	}
+	cl := got.Cluster
+	if cl == nil || !cl.Enabled || cl.Self != "192.0.2.1" || cl.Serial != 7 || !slices.Equal(cl.Announced, []string{"192.0.2.10/32"}) ||
+		len(cl.Withheld) != 1 || cl.Withheld[0] != (apiClusterWithheld{"192.0.2.11/32", "no real server up"}) ||
+		len(cl.Sessions) != 1 || cl.Sessions[0].HoldTime != 9 || cl.Sessions[0].State != "established" || !cl.At.Equal(at) {
+		t.Fatalf("cluster = %+v", cl)
+	}
+	if len(cl.Directors) != 3 || cl.Directors[1].Address != "192.0.2.2" || cl.Directors[1].Serial != 6 || !cl.Directors[1].Draining ||
+		len(cl.Directors[1].Announced) != 2 || cl.Directors[2].Reachable || cl.Directors[2].Err != "connection refused" ||
+		cl.Directors[0].Traffic.ActiveConns != 1200 {
+		t.Errorf("directors = %+v", cl.Directors)
+	}
+
+	spec, err := static.FS.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemas := openAPIProperties(t, spec)
+	for name, v := range map[string]any{"BGPSession": apiBGPSession{}, "ClusterTraffic": cluster.Traffic{}} {
+		if keys, want := slices.Sorted(maps.Keys(schemas[name])), jsonKeysOf(v); !slices.Equal(keys, want) {
+			t.Errorf("openapi.yaml's %s has %v, the API %v", name, keys, want)
+		}
+	}
+	lines := strings.Split(string(spec), "\n")
+	// props is the keys of the properties of the object whose line is the
+	// first one after from equal to at (indent spaces, key, colon).
+	props := func(from, indent int, key string) (int, []string) {
+		t.Helper()
+		at := slices.Index(lines[from:], strings.Repeat(" ", indent)+key+":")
+		if at < 0 {
+			t.Fatalf("openapi.yaml has no %s: at indent %d after line %d", key, indent, from)
+		}
+		at += from
+		pad := strings.Repeat(" ", indent+4)
+		var keys []string
+		for _, l := range lines[at+1:] {
+			if strings.TrimSpace(l) != "" && !strings.HasPrefix(l, strings.Repeat(" ", indent+1)) {
+				break
+			}
+			if strings.HasPrefix(l, pad) && len(l) > len(pad) && l[len(pad)] != ' ' {
+				k, _, _ := strings.Cut(strings.TrimPrefix(l, pad), ":")
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		return at, keys
+	}
+	status, _ := props(0, 4, "Status")
+	at0, keys := props(status, 8, "cluster")
+	if want := jsonKeysOf(apiCluster{}); !slices.Equal(keys, want) {
+		t.Errorf("openapi.yaml's status cluster has %v, the API %v", keys, want)
+	}
+	w, _ := props(at0, 12, "withheld")
+	_, keys = props(w, 14, "items")
+	if want := jsonKeysOf(apiClusterWithheld{}); !slices.Equal(keys, want) {
+		t.Errorf("openapi.yaml's status cluster withheld has %v, the API %v", keys, want)
+	}
+	d, _ := props(at0, 12, "directors")
+	_, keys = props(d, 14, "items")
+	if want := jsonKeysOf(apiClusterDirector{}); !slices.Equal(keys, want) {
+		t.Errorf("openapi.yaml's status cluster directors has %v, the API %v", keys, want)
+	}
+}
+
+// jsonKeysOf is the JSON keys of struct v's fields, sorted.
+func jsonKeysOf(v any) []string {
+	var keys []string
+	rt := reflect.TypeOf(v)
+	for i := range rt.NumField() {
+		k, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
