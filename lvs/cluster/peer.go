@@ -16,8 +16,8 @@ import (
 const Path = "/peer/v2/cluster"
 
 // MaxStatus bounds a Status taken from another director, as JSON: about
-// 60 bytes a prefix and 150 a session, so room for thousands of VIPs.
-const MaxStatus = 4 << 20
+// 60 bytes a prefix and 150 a session: room for thousands of VIPs.
+const MaxStatus = 1 << 20
 
 // ForPeer is st as served at Path: without Directors, the director's view
 // of the others (each director polls every other itself; serving the views

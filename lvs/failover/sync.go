@@ -248,9 +248,9 @@ func FetchAccounts(ctx context.Context, client *http.Client, base string, secret
 }
 
 // FetchSealed makes the signed request for path at base and opens its
-// sealed answer, of at most limit bytes (sealed: limit plus the seal's
-// overhead). Fetch, FetchAccounts and the cluster's status requests are
-// made with it.
+// sealed answer, of at most limit bytes: Fetch and FetchAccounts, and the
+// cluster's directors asking each other for their status
+// (/peer/v2/cluster), whose answer is sealed alike (SealAnswer).
 func FetchSealed(ctx context.Context, client *http.Client, base, path string, secret []byte, now time.Time, limit int) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
