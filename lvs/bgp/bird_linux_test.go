@@ -159,12 +159,16 @@ template bgp director6 from director {
 	return b.String()
 }
 
-func (l *lab) startBird() {
+func (l *lab) startBird() { l.startBirdWith(l.birdConf()) }
+
+// startBirdWith runs BIRD in the router's namespace with configuration
+// text.
+func (l *lab) startBirdWith(text string) {
 	t := l.t
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "bird.conf")
 	l.sock = filepath.Join(dir, "bird.ctl")
-	if err := os.WriteFile(conf, []byte(l.birdConf()), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("ip", "netns", "exec", l.router, "bird", "-c", conf, "-s", l.sock, "-f")

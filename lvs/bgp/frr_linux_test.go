@@ -16,25 +16,26 @@ import (
 // frrDir is where Debian's frr package puts its daemons.
 const frrDir = "/usr/lib/frr"
 
-// readmeFRR is the FRR configuration the README gives ("Scaling out",
-// "The router: FRR"), which TestRouterECMPFRR runs as it is.
-func readmeFRR(t *testing.T) string {
+// readmeRouter is the router configuration the README gives under
+// heading ("Scaling out": "### The router: FRR", "### The router: BIRD
+// 2"), which the tests run as it is.
+func readmeRouter(t *testing.T, heading, must string) string {
 	t.Helper()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, after, ok := strings.Cut(string(b), "### The router: FRR\n")
+	_, after, ok := strings.Cut(string(b), heading+"\n")
 	if !ok {
-		t.Fatal(`README.md has no "### The router: FRR"`)
+		t.Fatalf("README.md has no %q", heading)
 	}
 	_, block, ok := strings.Cut(after, "```\n")
 	if !ok {
-		t.Fatal("README.md's FRR section has no configuration block")
+		t.Fatalf("README.md's %q has no configuration block", heading)
 	}
 	conf, _, ok := strings.Cut(block, "```\n")
-	if !ok || !strings.Contains(conf, "router bgp") {
-		t.Fatalf("README.md's FRR configuration block is not one:\n%s", block)
+	if !ok || !strings.Contains(conf, must) {
+		t.Fatalf("README.md's %q block is not a router configuration:\n%s", heading, block)
 	}
 	return conf
 }
@@ -54,7 +55,7 @@ func (l *lab) startFRR() {
 		conf := filepath.Join(dir, d+".conf")
 		text := "hostname router\n"
 		if d == "bgpd" {
-			text = readmeFRR(t)
+			text = readmeRouter(t, "### The router: FRR", "router bgp")
 		}
 		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
@@ -165,4 +166,41 @@ func TestRouterECMPFRR(t *testing.T) {
 	}
 	l.start(d2)
 	l.waitNextHops(30*time.Second, d1, d2, d3)
+}
+
+// TestRouterECMPReadme: the README's BIRD configuration, run by Debian's
+// BIRD as it is, routes the VIP over the three directors; a director
+// killed leaves the route and is taken back when it returns; a clean stop
+// takes a director out of it while it drains (GRACEFUL_SHUTDOWN at local
+// preference 0). TestRouterECMP tests the rest with the test's own
+// configuration.
+func TestRouterECMPReadme(t *testing.T) {
+	testenv.Commands(t, "bird", "birdc")
+	l := newNet(t)
+	l.startBirdWith("log stderr all;\n" + readmeRouter(t, "### The router: BIRD 2", "protocol bgp"))
+	d1, d2, d3 := l.dirs[0], l.dirs[1], l.dirs[2]
+	for _, d := range l.dirs {
+		d.password = "secret"
+		l.start(d)
+	}
+	took := l.waitNextHops(30*time.Second, d1, d2, d3)
+	t.Logf("BIRD: three next hops after %v", took)
+	d3.process().Kill()
+	<-d3.exited
+	took = l.waitNextHops(holdTime+5*time.Second, d1, d2)
+	t.Logf("BIRD: kill -9 of director 3, two next hops after %v", took)
+	l.start(d3)
+	took = l.waitNextHops(30*time.Second, d1, d2, d3)
+	t.Logf("BIRD: director 3 back in the route %v after its start", took)
+
+	const drain = 4 * time.Second
+	l.send(d2, fmt.Sprintf("shutdown %v", drain))
+	l.waitNextHops(drain, d1, d3)
+	out := l.birdc("show", "route", "all", vip.String(), "protocol", "d2")
+	if !d2.alive() {
+		t.Fatal("director 2 exited before the router's route left it")
+	}
+	if !strings.Contains(out, "(65535,0)") || !strings.Contains(out, "BGP.local_pref: 0") {
+		t.Errorf("BIRD's route from director 2 while it drains lacks GRACEFUL_SHUTDOWN (65535,0) or local_pref 0:\n%s", out)
+	}
 }
