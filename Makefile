@@ -65,7 +65,8 @@ browser:
 # keepalived export is checked with Debian's keepalived (-t only, never
 # started as a daemon); the SSH load monitor's tests run Debian's sshd
 # (openssh-server) in a namespace; lvs/bgp's router is Debian's BIRD
-# (bird2), run by the tests in a namespace. Install what
+# (bird2), and FRR (frr) for the README's FRR configuration, run by the
+# tests in a namespace. Install what
 # is missing when we are root, else stop and say so (never skip them).
 netns-tools:
 	@if [ "$$(id -u)" != 0 ]; then echo "make: the tests create network namespaces: run make test as root"; exit 1; fi
@@ -74,6 +75,7 @@ netns-tools:
 	command -v sshd >/dev/null || need="$$need openssh-server"; \
 	for t in rpcbind:rpcbind rpc.rstatd:rstatd rwhod:rwhod; do command -v $${t%%:*} >/dev/null || need="$$need $${t#*:}"; done; \
 	command -v bird >/dev/null && command -v birdc >/dev/null || need="$$need bird2"; \
+	command -v vtysh >/dev/null || need="$$need frr"; \
 	if [ -n "$$need" ]; then \
 		if command -v apt-get >/dev/null; then \
 			echo "make: installing$$need for the network namespace tests"; \
@@ -84,6 +86,7 @@ netns-tools:
 	@command -v sshd >/dev/null || { echo "make: sshd (openssh-server, for lvs/load/sshload's tests) is still missing"; exit 1; }
 	@command -v rpcbind >/dev/null && command -v rpc.rstatd >/dev/null && command -v rwhod >/dev/null || { echo "make: rpcbind, rpc.rstatd or rwhod is still missing (load monitor tests)"; exit 1; }
 	@command -v bird >/dev/null && command -v birdc >/dev/null || { echo "make: bird or birdc (bird2, the router of lvs/bgp's tests) is still missing"; exit 1; }
+	@command -v vtysh >/dev/null || { echo "make: vtysh (frr, the router of lvs/bgp's TestRouterECMPFRR) is still missing"; exit 1; }
 
 # A live lab (README, "Try it: make demo"): the qemu guest runs the console
 # with a virtual server, two real servers and steady traffic; the console is

@@ -12,7 +12,8 @@ import (
 )
 
 // apiStatus is what CONTROL/MONITORING knows: the engine and the IPVS
-// table, each real server's health, failover, and recent events. A part
+// table, each real server's health, failover, cluster mode, and recent
+// events. A part
 // whose source does not run in this process is left out.
 type apiStatus struct {
 	Serial   int64              `json:"serial"`
@@ -20,6 +21,7 @@ type apiStatus struct {
 	Engine   *apiEngine         `json:"engine,omitempty"`
 	Virtuals []apiStatusVirtual `json:"virtuals"`
 	Failover *apiFailover       `json:"failover,omitempty"`
+	Cluster  *apiCluster        `json:"cluster,omitempty"` // in cluster mode only
 	Events   []apiEvent         `json:"events"`
 }
 
@@ -184,6 +186,7 @@ func (c *Console) apiStatus(w http.ResponseWriter, r *http.Request) {
 	if c.failover != nil {
 		out.Failover = failoverStatus(c)
 	}
+	out.Cluster = c.clusterStatus()
 	if c.health != nil {
 		for _, ev := range c.health.Events(statusEvents) {
 			out.Events = append(out.Events, apiEvent{Time: ev.Time.UTC(), Kind: "health", Subject: ev.Server, State: ev.To,

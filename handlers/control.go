@@ -213,6 +213,7 @@ func (c *Console) controlView(ctx context.Context) (web.ControlView, error) {
 	v := web.ControlView{Serial: cfg.Serial, At: c.now()}
 	c.engineView(&v)
 	v.Failover = c.failoverView()
+	v.Cluster = c.clusterView()
 	c.hintSecret(ctx, cfg, &v)
 	revs, err := c.store.Revisions(ctx, 0, 10)
 	if err == nil && len(revs) > 0 {

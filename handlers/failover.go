@@ -181,6 +181,10 @@ func (c *Console) peerAnswer(w http.ResponseWriter, r *http.Request, what string
 		return
 	}
 	b, err := body(r)
+	if errors.Is(err, errNotServed) {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
 	if err != nil {
 		c.log.Error("reading "+what+" for the peer director", "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)

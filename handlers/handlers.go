@@ -27,6 +27,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/lvsconsole/lvsconsole/lvs/cluster"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
 	"github.com/lvsconsole/lvsconsole/static"
 	"github.com/lvsconsole/lvsconsole/store"
@@ -126,6 +127,7 @@ type Console struct {
 	traffic   HistorySource
 	health    HealthSource
 	failover  FailoverSource
+	cluster   ClusterSource
 	timeouts  Timeouts
 	proxies   []netip.Prefix
 	preview   Previewer
@@ -176,6 +178,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		traffic:   o.History,
 		health:    o.Health,
 		failover:  o.Failover,
+		cluster:   o.Cluster,
 		timeouts:  o.Timeouts.withDefaults(),
 		proxies:   o.TrustedProxies,
 		preview:   o.Preview,
@@ -257,6 +260,7 @@ func (c *Console) routes() http.Handler {
 	r.Get("/healthz", c.healthz)
 	r.Get(failover.ConfigPath, c.peerConfig)     // authenticated by the peer secret, not a session
 	r.Get(failover.AccountsPath, c.peerAccounts) // likewise
+	r.Get(cluster.Path, c.peerCluster)           // likewise: the other directors of a cluster
 	r.Get("/login", c.loginPage)
 	r.Post("/login", c.login)
 	r.Get("/setup", c.setupPage)
@@ -335,7 +339,7 @@ func (c *Console) routes() http.Handler {
 // publicPath reports whether path is served without a session.
 func publicPath(path string) bool {
 	switch path {
-	case "/login", "/setup", "/healthz", failover.ConfigPath, failover.AccountsPath:
+	case "/login", "/setup", "/healthz", failover.ConfigPath, failover.AccountsPath, cluster.Path:
 		return true
 	}
 	return strings.HasPrefix(path, "/static/")

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lvsconsole/lvsconsole/lvs/cluster"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
@@ -83,6 +86,13 @@ type lvsCollector struct {
 	configSerial, peerSerial                       *prometheus.Desc
 	haPair, haRole, haPeerAlive, haPeerAge, haVIPs *prometheus.Desc
 	haSent, haReceived, haRefused                  *prometheus.Desc
+
+	// Cluster mode (issue 19): this director's BGP sessions, by peer;
+	// what it announces; the other directors as last heard.
+	bgpUp, bgpState, bgpPrefixes                      *prometheus.Desc
+	clusterEnabled, clusterHealthy, clusterDraining   *prometheus.Desc
+	clusterAnnounced                                  *prometheus.Desc
+	dirReachable, dirSerial, dirHealthy, dirAnnounced *prometheus.Desc
 }
 
 func newLVSCollector(c *Console) *lvsCollector {
@@ -136,6 +146,18 @@ func newLVSCollector(c *Console) *lvsCollector {
 		haSent:       d("lvs_ha_heartbeats_sent_total", "Heartbeat datagrams sent (one per peer address per heartbeat).", nil, nil),
 		haReceived:   d("lvs_ha_heartbeats_received_total", "Heartbeats accepted from the peer.", nil, nil),
 		haRefused:    d("lvs_ha_heartbeats_refused_total", "Heartbeat datagrams dropped, by reason (duplicate is normal with two heartbeat paths).", []string{"reason"}, nil),
+
+		bgpUp:            d("lvs_bgp_session_up", "1 while the BGP session with the router is established.", []string{"peer", "as"}, nil),
+		bgpState:         d("lvs_bgp_session_state", "The BGP session's state: 1 for the current one of idle, connect, active, opensent, openconfirm, established.", []string{"peer", "state"}, nil),
+		bgpPrefixes:      d("lvs_bgp_announced_prefixes", "Prefixes this director announces on the BGP session.", []string{"peer"}, nil),
+		clusterEnabled:   d("lvs_cluster_enabled", "1 when the configuration is in cluster mode.", nil, nil),
+		clusterHealthy:   d("lvs_cluster_healthy", "1 while this director may announce: its engine reconciled the last configuration.", nil, nil),
+		clusterDraining:  d("lvs_cluster_draining", "1 while this director drains on a clean stop (GRACEFUL_SHUTDOWN sent).", nil, nil),
+		clusterAnnounced: d("lvs_cluster_announced", "1 for a VIP's host route this director announces, 0 for one it withholds (a VIP of an active virtual server).", []string{"prefix"}, nil),
+		dirReachable:     d("lvs_cluster_director_reachable", "1 when the director of the cluster answered this one's last status request (this director: 1).", []string{"director"}, nil),
+		dirSerial:        d("lvs_cluster_director_serial", "The configuration serial of the director, as last heard.", []string{"director"}, nil),
+		dirHealthy:       d("lvs_cluster_director_healthy", "1 when the director, as last heard, was healthy (its engine reconciled the last configuration).", []string{"director"}, nil),
+		dirAnnounced:     d("lvs_cluster_director_announced_prefixes", "Host routes the director announces, as last heard.", []string{"director"}, nil),
 	}
 }
 
@@ -150,6 +172,8 @@ func (m *lvsCollector) Describe(ch chan<- *prometheus.Desc) {
 		m.engineUp, m.ipvsAvailable, m.reconcileErrors, m.appliedSerial, m.lastReconcile, m.sampled,
 		m.configSerial, m.peerSerial, m.haPair, m.haRole, m.haPeerAlive, m.haPeerAge, m.haVIPs,
 		m.haSent, m.haReceived, m.haRefused,
+		m.bgpUp, m.bgpState, m.bgpPrefixes, m.clusterEnabled, m.clusterHealthy, m.clusterDraining, m.clusterAnnounced,
+		m.dirReachable, m.dirSerial, m.dirHealthy, m.dirAnnounced,
 	} {
 		ch <- d
 	}
@@ -161,6 +185,7 @@ func (m *lvsCollector) Collect(ch chan<- prometheus.Metric) {
 	m.collectEngine(ch)
 	m.collectHealth(ctx, ch)
 	m.collectFailover(ctx, ch)
+	m.collectCluster(ch)
 }
 
 // emit sends a metric; NewConstMetric fails only on a label count that
@@ -338,5 +363,70 @@ func (m *lvsCollector) collectFailover(ctx context.Context, ch chan<- prometheus
 		{"replayed", k.Replayed}, {"stale", k.Stale}, {"duplicate", k.Duplicate},
 	} {
 		emit(ch, m.haRefused, prometheus.CounterValue, float64(r.n), r.reason)
+	}
+}
+
+// bgpStates are the values of lvs_bgp_session_state's state label.
+var bgpStates = [...]string{"idle", "connect", "active", "opensent", "openconfirm", "established"}
+
+func (m *lvsCollector) collectCluster(ch chan<- prometheus.Metric) {
+	if m.c.cluster == nil {
+		return
+	}
+	st := m.c.cluster.Status()
+	emit(ch, m.clusterEnabled, prometheus.GaugeValue, b2f(st.Enabled))
+	if !st.Enabled {
+		return
+	}
+	emit(ch, m.clusterHealthy, prometheus.GaugeValue, b2f(st.Healthy))
+	emit(ch, m.clusterDraining, prometheus.GaugeValue, b2f(st.Draining))
+	// One series per label set: a registry refuses duplicates, which a
+	// status listing a prefix or a peer twice would make.
+	seen := map[string]bool{}
+	once := func(k string) bool {
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	}
+	for _, p := range st.Announced {
+		if once("a" + p.String()) {
+			emit(ch, m.clusterAnnounced, prometheus.GaugeValue, 1, p.String())
+		}
+	}
+	for _, w := range st.Withheld {
+		if once("a" + w.Prefix.String()) {
+			emit(ch, m.clusterAnnounced, prometheus.GaugeValue, 0, w.Prefix.String())
+		}
+	}
+	for _, s := range st.Sessions {
+		peer := addrString(s.Peer)
+		if !once("s" + peer) {
+			continue
+		}
+		emit(ch, m.bgpUp, prometheus.GaugeValue, b2f(s.State == "established"), peer, strconv.FormatUint(uint64(s.AS), 10))
+		for _, state := range bgpStates {
+			emit(ch, m.bgpState, prometheus.GaugeValue, b2f(s.State == state), peer, state)
+		}
+		emit(ch, m.bgpPrefixes, prometheus.GaugeValue, float64(s.Announced), peer)
+	}
+	ds := st.Directors
+	if !slices.ContainsFunc(ds, func(d cluster.Director) bool { return d.Self }) {
+		ds = append([]cluster.Director{selfDirector(st)}, ds...)
+	}
+	for _, d := range ds {
+		addr := addrString(d.Addr)
+		if addr == "" || !once("d"+addr) {
+			continue // this host is none of the list: nothing to name it by
+		}
+		reachable := d.Reachable || d.Self
+		emit(ch, m.dirReachable, prometheus.GaugeValue, b2f(reachable), addr)
+		if !reachable {
+			continue // what it last said may be long gone
+		}
+		emit(ch, m.dirSerial, prometheus.GaugeValue, float64(d.Serial), addr)
+		emit(ch, m.dirHealthy, prometheus.GaugeValue, b2f(d.Healthy), addr)
+		emit(ch, m.dirAnnounced, prometheus.GaugeValue, float64(len(d.Announced)), addr)
 	}
 }

@@ -236,6 +236,7 @@ type ControlView struct {
 	Recent  []Event  // recent events of every kind, newest first
 
 	Failover *FailoverView // nil when no failover runs in this process
+	Cluster  *ClusterView  // nil unless in cluster mode (issue 19)
 	Charts   []Chart       // rates over the last hour: all, then the busiest
 
 	// Checks are the director's checks (lvsconsole doctor's), made at the
@@ -316,6 +317,52 @@ type FailoverView struct {
 	Warnings    []string
 	Counters    []Counter // heartbeats sent, received, refused by reason
 }
+
+// ClusterView is the cluster part of CONTROL/MONITORING: every director
+// of the cluster as this one last heard it, and the VIPs this one
+// withholds.
+type ClusterView struct {
+	Self      string // this director's address; "" when none of the list is this host's
+	RouterID  string
+	Healthy   bool
+	Draining  bool
+	MaxSerial int64 // the highest serial heard
+	Directors []ClusterDirector
+	Withheld  []ClusterWithheld
+	Warnings  []string
+}
+
+// ClusterDirector is one director of the cluster.
+type ClusterDirector struct {
+	Addr      string
+	Self      bool
+	Reachable bool
+	Err       string // why it was not heard
+	Heard     time.Time
+	Serial    int64
+	Behind    bool // its serial is below the highest heard
+	Healthy   bool
+	Draining  bool
+	Announced []string
+	Sessions  []ClusterSession
+	Conns     uint64 // active connections
+	CPS       float64
+	InBPS     float64
+	OutBPS    float64
+}
+
+// ClusterSession is a director's BGP session with a router.
+type ClusterSession struct {
+	Peer        string
+	AS          uint32
+	State       string
+	Established bool
+	Since       time.Time
+	Announced   int
+}
+
+// ClusterWithheld is a VIP this director does not announce, and why.
+type ClusterWithheld struct{ Prefix, Why string }
 
 // Counter is a named count.
 type Counter struct {

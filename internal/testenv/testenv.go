@@ -104,6 +104,8 @@ func debianPackage(cmd string) string {
 		return "coreutils"
 	case "bird", "birdc":
 		return "bird2"
+	case "vtysh":
+		return "frr"
 	}
 	return cmd
 }

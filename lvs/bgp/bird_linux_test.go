@@ -68,8 +68,16 @@ func (d *director) gw() string       { return fmt.Sprintf("10.19.%d.2", d.n) }
 func (d *director) gw6() string      { return fmt.Sprintf("fd19:%d::2", d.n) }
 
 func newLab(t *testing.T) *lab {
-	testenv.NetNS(t)
 	testenv.Commands(t, "bird", "birdc")
+	l := newNet(t)
+	l.startBird()
+	return l
+}
+
+// newNet makes the router's and the directors' namespaces and links, with
+// no router daemon yet.
+func newNet(t *testing.T) *lab {
+	testenv.NetNS(t)
 	id := fmt.Sprintf("%d-%d", os.Getpid(), nsSeq.Add(1))
 	l := &lab{t: t, router: "lvsbgpr" + id}
 	addNS(t, l.router)
@@ -92,7 +100,6 @@ func newLab(t *testing.T) *lab {
 		run(t, "ip", "-n", d.ns, "addr", "add", vip6.String(), "dev", "lo", "nodad")
 		l.dirs = append(l.dirs, d)
 	}
-	l.startBird()
 	return l
 }
 
@@ -152,12 +159,16 @@ template bgp director6 from director {
 	return b.String()
 }
 
-func (l *lab) startBird() {
+func (l *lab) startBird() { l.startBirdWith(l.birdConf()) }
+
+// startBirdWith runs BIRD in the router's namespace with configuration
+// text.
+func (l *lab) startBirdWith(text string) {
 	t := l.t
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "bird.conf")
 	l.sock = filepath.Join(dir, "bird.ctl")
-	if err := os.WriteFile(conf, []byte(l.birdConf()), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("ip", "netns", "exec", l.router, "bird", "-c", conf, "-s", l.sock, "-f")
