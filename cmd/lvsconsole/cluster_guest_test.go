@@ -75,15 +75,14 @@ for n in 1 2 3; do
 		if [ $role = d ]; then a=10.21.0.1$n; else a=10.21.0.2$n; fi
 		ip -n $ns addr add $a/24 dev eth0
 		ip -n $ns link set eth0 up
-		ip -n $ns addr add 10.22.0.10/32 dev lo
+		# The VIP on a real server's loopback; a director's is its
+		# own doing (ipvsProgram here, serve in cluster mode).
+		[ $role = s ] && ip -n $ns addr add 10.22.0.10/32 dev lo
 		ip -n $ns route add default via 10.21.0.1
 		# The VIP is every machine's: none answers ARP for it.
 		set_sys $ns ipv4/conf/all/arp_ignore 1
 		set_sys $ns ipv4/conf/all/arp_announce 2
 	done
-	# A director accepts a flow it has not seen begin (another director
-	# had it before the router's ECMP moved it).
-	set_sys xd$n ipv4/vs/sloppy_tcp 1
 done
 `
 
@@ -347,9 +346,12 @@ func (l *clusterLab) waitFor(what string, within time.Duration, cond func() bool
 
 // ipvsProgram programs director n's IPVS as every director's: the same
 // service, Maglev hashing on addresses and ports, the same real servers
-// and weights, direct routing.
+// and weights, direct routing; the VIP on its loopback, and sloppy_tcp so
+// that it accepts a flow it has not seen begin (another director had it
+// before the router's ECMP moved it).
 func (l *clusterLab) ipvsProgram(n int) {
 	ns := fmt.Sprintf("xd%d", n)
+	sh(l.t, fmt.Sprintf("/sbin/ip -n %s addr add %s/32 dev lo\n/sbin/ip netns exec %s /bin/sh -c 'echo 1 > /proc/sys/net/ipv4/vs/sloppy_tcp'", ns, clusterVIP, ns))
 	svc := clusterService
 	ipvsadm(l.t, ns, nil, "-A", "-t", svc, "-s", "mh", "-b", "mh-port")
 	for r := 1; r <= 3; r++ {
@@ -616,12 +618,15 @@ func TestGuestClusterIPVS(t *testing.T) {
 	}
 	took := l.waitNextHops(60*time.Second, 1, 2, 3)
 	t.Logf("three next hops after %v", took)
-	clusterFlows(t, l, func(n int) *clusterProc { return l.startSpeaker(n) })
+	tr := clusterFlows(t, l, func(n int) *clusterProc { return l.startSpeaker(n) })
+	tr.stop()
+	tr.wg.Wait()
+	clusterControl(t, l)
 }
 
 // clusterFlows runs the traffic through the directors' leaving and
-// returning; start restarts director n's process.
-func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) {
+// returning; start restarts director n's process. The traffic goes on.
+func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) *traffic {
 	const conns = 300
 	tr := newTraffic(t, 200*time.Millisecond)
 	tr.open(conns)
@@ -758,11 +763,12 @@ func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) {
 	if len(b) > 0 {
 		t.Errorf("%d connections broken:\n%s", len(b), strings.Join(b, "\n"))
 	}
-	tr.stop()
-	tr.wg.Wait()
+	return tr
+}
 
-	// The control: without sloppy_tcp on the directors that remain, the
-	// same move breaks the connections it moves, and the harness sees it.
+// clusterControl: without sloppy_tcp on the directors that remain, the
+// move breaks the connections it moves, and the harness sees it.
+func clusterControl(t *testing.T, l *clusterLab) {
 	ctl := newTraffic(t, 200*time.Millisecond)
 	ctl.open(90)
 	ctl.waitEchoes(l, time.Second)
@@ -776,3 +782,4 @@ func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) {
 	t.Logf("control: without sloppy_tcp, kill -9 of director 3 broke %d of 90 new connections", len(ctl.brokenList()))
 	ctl.stop()
 }
+

@@ -79,8 +79,9 @@ func TestLvsconsoleInGuest(t *testing.T) {
 		Script:   guestNamespaces + "lvsconsole.test -test.v -test.count=1 -test.run " + pattern + "\n",
 		Stdout:   guest.LogWriter(t.Logf),
 		// A guard against a hung guest, not a measure: the suite takes 1-2
-		// minutes alone under TCG, several times that on a busy machine.
-		Timeout: 12 * time.Minute,
+		// minutes alone under TCG, several times that on a busy machine;
+		// the cluster's tests (cluster_guest_test.go) 3-5 more.
+		Timeout: 20 * time.Minute,
 		Memory:  1536,
 	})
 	if err != nil {
