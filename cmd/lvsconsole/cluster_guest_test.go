@@ -782,4 +782,3 @@ func clusterControl(t *testing.T, l *clusterLab) {
 	t.Logf("control: without sloppy_tcp, kill -9 of director 3 broke %d of 90 new connections", len(ctl.brokenList()))
 	ctl.stop()
 }
-
