@@ -481,6 +481,7 @@ type traffic struct {
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
 	echoes   atomic.Int64
+	slowest  atomic.Int64 // the longest wait for an echo since resetSlowest, in ns
 	opened   atomic.Int64
 
 	mu     sync.Mutex
@@ -550,7 +551,8 @@ func (tr *traffic) run(c net.Conn, ready chan<- error) {
 		}
 		// A director's leaving may delay an echo by retransmissions
 		// (the router's route changes under the flow), not by 10 s.
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		sent := time.Now()
+		c.SetDeadline(sent.Add(10 * time.Second))
 		_, err := fmt.Fprintf(c, "%d\n", seq)
 		var line string
 		if err == nil {
@@ -581,6 +583,12 @@ func (tr *traffic) run(c net.Conn, ready chan<- error) {
 			return
 		}
 		tr.echoes.Add(1)
+		for took := int64(time.Since(sent)); ; {
+			old := tr.slowest.Load()
+			if took <= old || tr.slowest.CompareAndSwap(old, took) {
+				break
+			}
+		}
 		if seq == 0 {
 			real = got
 			tr.mu.Lock()
@@ -590,6 +598,10 @@ func (tr *traffic) run(c net.Conn, ready chan<- error) {
 		}
 	}
 }
+
+// resetSlowest starts a new measure of the longest wait for an echo and
+// returns the last one's.
+func (tr *traffic) resetSlowest() time.Duration { return time.Duration(tr.slowest.Swap(0)) }
 
 func (tr *traffic) brokenList() []string {
 	tr.mu.Lock()
@@ -648,6 +660,7 @@ func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) *
 
 	// kill -9 of director 3's process: its session drops, the router's
 	// route loses it, and the flows it carried move to the others.
+	tr.resetSlowest()
 	killed := time.Now()
 	l.dirs[2].cmd.Process.Kill()
 	l.waitNextHops(clusterHold+5*time.Second, 1, 2)
@@ -663,7 +676,7 @@ func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) *
 			moved++
 		}
 	}
-	t.Logf("kill -9: %d of director 3's %d connections moved to directors 1 and 2", moved, len(before[2]))
+	t.Logf("kill -9: %d of director 3's %d connections moved to directors 1 and 2; the longest wait for an echo %v", moved, len(before[2]), tr.resetSlowest())
 	if moved == 0 {
 		t.Errorf("none of director 3's connections moved to the others")
 	}
@@ -728,6 +741,7 @@ func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) *
 		}
 	}()
 	l.waitFor("traffic seen on director 3", 10*time.Second, func() bool { return lastIn.Load() != 0 })
+	tr.resetSlowest()
 	stopped := time.Now()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	left := l.waitNextHops(clusterDrain+clusterHold, 1, 2)
@@ -753,12 +767,32 @@ func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) *
 		t.Errorf("clean stop: director 3 still had traffic when it exited")
 	}
 	tr.waitEchoes(l, 3*time.Second)
+	t.Logf("clean stop: the longest wait for an echo %v", tr.resetSlowest())
 	start(3)
 	l.waitNextHops(60*time.Second, 1, 2, 3)
 	tr.waitEchoes(l, 2*time.Second)
 
+	// Its link dies (the cable pulled, the machine gone: the process runs
+	// on, silent to the router): only the hold time tells the router, and
+	// the flows the router still sends it wait for that.
+	tr.resetSlowest()
+	cut := time.Now()
+	sh(t, "/sbin/ip -n xr link set d3 down")
+	l.waitNextHops(clusterHold+5*time.Second, 1, 2)
+	gone = time.Since(cut)
+	tr.waitEchoes(l, 3*time.Second)
+	t.Logf("link down: director 3 out of the router's route after %v (hold time %v); the longest wait for an echo %v",
+		gone, clusterHold, tr.resetSlowest())
+	if gone > clusterHold+2*time.Second || gone < clusterHold-time.Second-100*time.Millisecond {
+		t.Errorf("link down: %v to leave the router's route, hold time %v", gone, clusterHold)
+	}
+	sh(t, "/sbin/ip -n xr link set d3 up")
+	back = l.waitNextHops(60*time.Second, 1, 2, 3)
+	t.Logf("link up: director 3 back in the router's route after %v", back)
+	tr.waitEchoes(l, 2*time.Second)
+
 	b := tr.brokenList()
-	t.Logf("broken: %d of %d connections (%.1f per 1,000), %d echoes, through kill -9, return, clean stop and return of one of three directors",
+	t.Logf("broken: %d of %d connections (%.1f per 1,000), %d echoes, through kill -9, return, clean stop, return, link down and up of one of three directors",
 		len(b), tr.opened.Load(), 1000*float64(len(b))/float64(tr.opened.Load()), tr.echoes.Load())
 	if len(b) > 0 {
 		t.Errorf("%d connections broken:\n%s", len(b), strings.Join(b, "\n"))
