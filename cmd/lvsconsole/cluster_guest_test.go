@@ -457,6 +457,44 @@ func (l *clusterLab) linkRates() [3]int64 {
 	return r
 }
 
+// realServers are the real servers of director n's IPVS service with
+// their forwarding method and weight, in the kernel's order: Maglev
+// hashing fills its table taking the servers in turn, so that directors
+// whose lists differ in order (or weight) send some flows to different
+// real servers.
+func (l *clusterLab) realServers(n int) []string {
+	var rs []string
+	for _, line := range strings.Split(ipvsadm(l.t, fmt.Sprintf("xd%d", n), nil, "-Ln", "-t", clusterService), "\n") {
+		if f := strings.Fields(line); len(f) >= 4 && f[0] == "->" && f[1] != "RemoteAddress:Port" {
+			rs = append(rs, strings.Join(f[1:4], " "))
+		}
+	}
+	return rs
+}
+
+// sameTables waits (a director's checks may still be settling) until
+// every director's IPVS has the same real servers in the same order with
+// the same weights, and says so if they do not.
+func (l *clusterLab) sameTables(when string) {
+	l.t.Helper()
+	var tabs [3][]string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for n := 1; n <= 3; n++ {
+			tabs[n-1] = l.realServers(n)
+		}
+		if len(tabs[0]) == 3 && slices.Equal(tabs[0], tabs[1]) && slices.Equal(tabs[0], tabs[2]) {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Errorf("%s: the directors' IPVS real servers differ (order or weight: Maglev hashing then sends some flows to different real servers):\n1: %v\n2: %v\n3: %v",
+				when, tabs[0], tabs[1], tabs[2])
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // clientPorts are the client ports of the connections director n's IPVS
 // has established.
 func (l *clusterLab) clientPorts(n int) map[string]bool {
@@ -647,6 +685,7 @@ func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) *
 		t.Errorf("the connections went to %v, not to all three real servers", tr.byReal)
 	}
 	tr.waitEchoes(l, 2*time.Second)
+	l.sameTables("three directors")
 	rates := l.linkRates()
 	t.Logf("packets/s received by directors 1-3: %v", rates)
 	var before [3]map[string]bool
@@ -709,6 +748,7 @@ func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) *
 	start(3)
 	back := l.waitNextHops(60*time.Second, 1, 2, 3)
 	t.Logf("director 3 back in the router's route %v after starting", back)
+	l.sameTables("director 3 back after kill -9")
 	tr.waitEchoes(l, 3*time.Second)
 	rates = l.linkRates()
 	t.Logf("director 3 back: packets/s received by directors 1-3: %v", rates)
@@ -722,22 +762,24 @@ func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) *
 	// Clean stop: the route leaves while the process drains, and the
 	// director's traffic stops before it exits.
 	p := l.dirs[2]
-	// Its traffic: the packets its link receives, beyond its BGP
-	// session's few (read at once: ipvsadm's counters lag by up to 2 s).
-	var lastIn atomic.Int64 // unix nanoseconds of the last 50 ms with traffic
+	// Its traffic: the packets its link receives, read at once (ipvsadm's
+	// counters lag by up to 2 s), at more than 400 a second: the clients'
+	// (about 1,000 a second), not the director's own BGP session, health
+	// checks and polls of the other directors (a few dozen).
+	var lastIn atomic.Int64 // unix nanoseconds of the last 250 ms with traffic
 	watching := make(chan struct{})
 	go func() {
 		defer close(watching)
-		prev := int64(-1)
-		for ; p.alive(); time.Sleep(50 * time.Millisecond) {
-			in := rxPackets("xd3")
+		prev, prevAt := int64(-1), time.Now()
+		for ; p.alive(); time.Sleep(250 * time.Millisecond) {
+			in, at := rxPackets("xd3"), time.Now()
 			if in < 0 {
 				continue
 			}
-			if prev >= 0 && in-prev > 5 {
-				lastIn.Store(time.Now().UnixNano())
+			if prev >= 0 && float64(in-prev)/at.Sub(prevAt).Seconds() > 400 {
+				lastIn.Store(at.UnixNano())
 			}
-			prev = in
+			prev, prevAt = in, at
 		}
 	}()
 	l.waitFor("traffic seen on director 3", 10*time.Second, func() bool { return lastIn.Load() != 0 })
@@ -770,6 +812,7 @@ func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) *
 	t.Logf("clean stop: the longest wait for an echo %v", tr.resetSlowest())
 	start(3)
 	l.waitNextHops(60*time.Second, 1, 2, 3)
+	l.sameTables("director 3 back after its clean stop")
 	tr.waitEchoes(l, 2*time.Second)
 
 	// Its link dies (the cable pulled, the machine gone: the process runs
@@ -789,6 +832,7 @@ func clusterFlows(t *testing.T, l *clusterLab, start func(n int) *clusterProc) *
 	sh(t, "/sbin/ip -n xr link set d3 up")
 	back = l.waitNextHops(60*time.Second, 1, 2, 3)
 	t.Logf("link up: director 3 back in the router's route after %v", back)
+	l.sameTables("director 3's link back up")
 	tr.waitEchoes(l, 2*time.Second)
 
 	b := tr.brokenList()
