@@ -458,13 +458,13 @@ func (l *clusterLab) linkRates() [3]int64 {
 }
 
 // realServers are the real servers of director n's IPVS service with
-// their forwarding method and weight, in the kernel's order: Maglev
-// hashing fills its table taking the servers in turn, so that directors
-// whose lists differ in order (or weight) send some flows to different
-// real servers.
+// their forwarding method and weight, in the kernel's order (ipvsadm
+// sorts them unless told not to): Maglev hashing fills its table taking
+// the servers in turn, so that directors whose lists differ in order (or
+// weight) send some flows to different real servers.
 func (l *clusterLab) realServers(n int) []string {
 	var rs []string
-	for _, line := range strings.Split(ipvsadm(l.t, fmt.Sprintf("xd%d", n), nil, "-Ln", "-t", clusterService), "\n") {
+	for _, line := range strings.Split(ipvsadm(l.t, fmt.Sprintf("xd%d", n), nil, "-Ln", "--nosort", "-t", clusterService), "\n") {
 		if f := strings.Fields(line); len(f) >= 4 && f[0] == "->" && f[1] != "RemoteAddress:Port" {
 			rs = append(rs, strings.Join(f[1:4], " "))
 		}
