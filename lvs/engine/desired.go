@@ -29,6 +29,9 @@ type Service struct {
 	// Pending are real servers not checked yet: left as they are in the
 	// kernel (so that a restart does not empty the table), not added.
 	Pending []ipvs.DestKey
+	// Order is the kernel's order of the destinations (its list, head
+	// first; Dests are sorted), for a service read from the kernel.
+	Order []ipvs.DestKey
 }
 
 // Lookup returns the service with key k, or nil.
