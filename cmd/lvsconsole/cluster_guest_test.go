@@ -132,9 +132,10 @@ func clusterSpeaker(cfgJSON string) error {
 // clusterLab is the running network: BIRD in the router, the real
 // servers' echo listeners, the directors' processes.
 type clusterLab struct {
-	t    *testing.T
-	sock string // BIRD's control socket
-	dirs [3]*clusterProc
+	t     *testing.T
+	sock  string // BIRD's control socket
+	dirs  [3]*clusterProc
+	dbDir string // where the directors' databases are, when they run serve
 }
 
 // clusterProc is one director's process (its speaker, or serve).

@@ -73,13 +73,18 @@ func lvsconsole(t *testing.T, in string, args ...string) string {
 
 // startServe runs lvsconsole serve on director n, its own database.
 func (l *clusterLab) startServe(n int) *clusterProc {
-	cmd := exec.Command(os.Args[0], "serve", "-db", clusterDB(n), "-listen", ":3636")
+	cmd := exec.Command(os.Args[0], "serve", "-db", clusterDB(l.dbDir, n), "-listen", ":3636")
 	cmd.Env = []string{asMainVar + "=1", "PATH=/sbin:/bin:/usr/sbin:/usr/bin"}
 	cmd.Dir = "/"
 	return l.startProc(n, cmd)
 }
 
-func clusterDB(n int) string { return fmt.Sprintf("/var/lib/xd%d/lvsconsole.db", n) }
+// clusterDB is director n's database, in a directory of its own under
+// dir (not under /var/lib: the guest has none, and one made here would be
+// root's only, which another test's unprivileged serve must traverse).
+func clusterDB(dir string, n int) string {
+	return filepath.Join(dir, fmt.Sprintf("xd%d", n), "lvsconsole.db")
+}
 
 // TestGuestClusterServe: three lvsconsole serve in cluster mode, each with
 // its own database, behind BIRD's ECMP: each puts the VIP on its loopback,
@@ -90,20 +95,21 @@ func clusterDB(n int) string { return fmt.Sprintf("/var/lib/xd%d/lvsconsole.db",
 // to the others.
 func TestGuestClusterServe(t *testing.T) {
 	l := newClusterLab(t)
+	l.dbDir = t.TempDir()
 	cf := filepath.Join(t.TempDir(), "cluster.cf")
 	if err := os.WriteFile(cf, []byte(clusterCf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var secret string
 	for n := 1; n <= 3; n++ {
-		if err := os.MkdirAll(filepath.Dir(clusterDB(n)), 0o700); err != nil {
+		if err := os.MkdirAll(filepath.Dir(clusterDB(l.dbDir, n)), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		lvsconsole(t, "", "import", "-db", clusterDB(n), cf)
+		lvsconsole(t, "", "import", "-db", clusterDB(l.dbDir, n), cf)
 		if n == 1 {
-			secret = lvsconsole(t, "", "secret", "-db", clusterDB(n), "-generate")
+			secret = lvsconsole(t, "", "secret", "-db", clusterDB(l.dbDir, n), "-generate")
 		} else {
-			lvsconsole(t, secret, "secret", "-db", clusterDB(n), "-set")
+			lvsconsole(t, secret, "secret", "-db", clusterDB(l.dbDir, n), "-set")
 		}
 	}
 	for n := 1; n <= 3; n++ {

@@ -143,16 +143,18 @@ func (p *Plan) planDests(ws *Service, have []ipvs.Destination, order []ipvs.Dest
 // orderedSchedulers fill their tables taking the destinations in the
 // kernel's order: directors that must schedule a flow alike (cluster mode,
 // issue 19) need the same order, whatever order the checks passed in.
+// Outside cluster mode the order is left as it is (a table adopted from
+// keepalived or ipvsadm is taken without a change).
 var orderedSchedulers = map[string]bool{"mh": true, "sh": true}
 
-// reorder plans, for a scheduler that depends on the order, the deletion
+// reorder plans, for a Canonical service, the deletion
 // and re-adding of the destinations out of the canonical order (sorted
 // by address and port; the kernel adds at the head of its list, so they
 // are added in reverse), new ones included, and returns those it planned.
 // A re-added destination comes back from the kernel's trash with its
 // connections.
 func (p *Plan) reorder(ws *Service, cur map[ipvs.DestKey]*ipvs.Destination, wanted map[ipvs.DestKey]bool, order []ipvs.DestKey) map[ipvs.DestKey]bool {
-	if !orderedSchedulers[ws.Scheduler] || (order == nil && len(cur) > 0) {
+	if !ws.Canonical || (order == nil && len(cur) > 0) {
 		return nil
 	}
 	final := map[ipvs.DestKey]ipvs.Destination{}

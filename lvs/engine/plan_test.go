@@ -230,10 +230,10 @@ func TestWriteSave(t *testing.T) {
 // TestPlanOrdersMaglev: Maglev (mh) and source hashing (sh) fill their
 // tables taking the destinations in the kernel's order, so that directors
 // scheduling a flow alike (cluster mode) need the same order whatever
-// order the checks passed in: the plan deletes and re-adds those out of
-// the canonical order (sorted; the kernel adds at its list's head, so in
-// reverse), and leaves the tail already in place. Other schedulers are
-// left in any order.
+// order the checks passed in: in cluster mode the plan deletes and
+// re-adds those out of the canonical order (sorted; the kernel adds at
+// its list's head, so in reverse), and leaves the tail already in place.
+// Other schedulers, and mh outside cluster mode, are left in any order.
 func TestPlanOrdersMaglev(t *testing.T) {
 	key := ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP, Addr: a("192.0.2.10"), Port: 80}
 	dest := func(last byte, w int32) ipvs.Destination {
@@ -241,6 +241,7 @@ func TestPlanOrdersMaglev(t *testing.T) {
 	}
 	service := func(sched string, order []byte, w int32) *Service {
 		s := &Service{Service: ipvs.Service{ServiceKey: key, Scheduler: sched}, Order: []ipvs.DestKey{}}
+		s.Canonical = sched == "mh" || sched == "sh"
 		for _, n := range order {
 			d := dest(n, w)
 			s.Dests = append(s.Dests, d)
@@ -274,10 +275,14 @@ func TestPlanOrdersMaglev(t *testing.T) {
 		{"sh too", "sh", []byte{2, 1}, 1, []byte{1, 2}, []string{"DeleteDest 10.0.0.2", "DeleteDest 10.0.0.1", "AddDest 10.0.0.2", "AddDest 10.0.0.1"}},
 		{"one removed", "mh", []byte{1, 2, 3}, 1, []byte{1, 3}, []string{"DeleteDest 10.0.0.2"}},
 		{"wlc: any order", "wlc", []byte{3, 1}, 1, []byte{1, 2, 3}, []string{"AddDest 10.0.0.2"}},
+		{"mh outside cluster mode: any order", "", []byte{3, 1}, 1, []byte{1, 2, 3}, []string{"AddDest 10.0.0.2"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			have := &Table{Services: []*Service{service(c.sched, c.have, c.haveW)}}
 			want := &Table{Services: []*Service{service(c.sched, c.want, 1)}}
+			if c.sched == "" {
+				want.Services[0].Scheduler, have.Services[0].Scheduler = "mh", "mh"
+			}
 			if got := steps(want.Plan(have, owned)); !slices.Equal(got, c.wantSteps) {
 				t.Errorf("plan:\n got %q\nwant %q", got, c.wantSteps)
 			}
@@ -294,5 +299,21 @@ func TestPlanOrdersMaglev(t *testing.T) {
 	got := steps(want.Plan(&Table{}, map[string]bool{}))
 	if w := []string{"AddService invalid IP", "AddDest 10.0.0.3", "AddDest 10.0.0.2", "AddDest 10.0.0.1"}; !slices.Equal(got, w) {
 		t.Errorf("new service's plan:\n got %q\nwant %q", got, w)
+	}
+}
+
+// TestDesiredCanonical: only cluster mode asks mh and sh services for the
+// canonical order.
+func TestDesiredCanonical(t *testing.T) {
+	cfg := small()
+	cfg.Virtuals[0].Scheduler = "mh"
+	if s := Desired(cfg, Configured{}).Services; !slices.ContainsFunc(s, func(s *Service) bool { return s.Scheduler == "mh" }) || slices.ContainsFunc(s, func(s *Service) bool { return s.Canonical }) {
+		t.Errorf("pair mode: a canonical service, or no mh service")
+	}
+	cfg.Redundancy.Cluster = true
+	for _, s := range Desired(cfg, Configured{}).Services {
+		if s.Canonical != (s.Scheduler == "mh") {
+			t.Errorf("cluster mode: %s with %s: Canonical %v", s.ServiceKey, s.Scheduler, s.Canonical)
+		}
 	}
 }

@@ -181,7 +181,7 @@ func after(want, have *Table, owned map[string]bool, timeouts ipvs.Timeouts) *Ta
 		}
 		sortDests(s.Dests)
 		s.Order = nil
-		if orderedSchedulers[s.Scheduler] {
+		if s.Canonical {
 			// The plan put them in the canonical order.
 			for _, d := range s.Dests {
 				s.Order = append(s.Order, d.Key())
