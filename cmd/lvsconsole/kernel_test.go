@@ -36,7 +36,8 @@ var guestTestName = regexp.MustCompile(`^Guest[A-Za-z0-9_]*$`)
 // ipvsadm, in one boot. LVSCONSOLE_GUEST_RUN=GuestName runs one.
 func TestLvsconsoleInGuest(t *testing.T) {
 	testenv.Guest(t, guest.Prepared(""))
-	testenv.Commands(t, "keepalived") // the peer the keepalived importer is checked against
+	testenv.Commands(t, "keepalived")    // the peer the keepalived importer is checked against
+	testenv.Commands(t, "bird", "birdc") // the router of the cluster's tests (cluster_guest_test.go)
 	confs, err := filepath.Glob(filepath.Join("testdata", "keepalived", "*.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,9 +50,13 @@ func TestLvsconsoleInGuest(t *testing.T) {
 		}
 		files["/srv/keepalived/"+filepath.Base(c)] = data
 	}
-	keepalived, err := exec.LookPath("keepalived")
-	if err != nil {
-		t.Fatal(err)
+	programs := map[string]string{}
+	for _, name := range []string{"keepalived", "bird", "birdc"} {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		programs["/usr/sbin/"+name] = path
 	}
 	bin := filepath.Join(t.TempDir(), "lvsconsole.test")
 	// Static with cgo: the commands need the SQLite store.
@@ -69,14 +74,15 @@ func TestLvsconsoleInGuest(t *testing.T) {
 	}
 	res, err := guest.Run(t.Context(), guest.Options{
 		Binaries: map[string]string{"lvsconsole.test": bin},
-		Programs: map[string]string{"/usr/sbin/keepalived": keepalived},
+		Programs: programs,
 		Files:    files,
 		Script:   guestNamespaces + "lvsconsole.test -test.v -test.count=1 -test.run " + pattern + "\n",
 		Stdout:   guest.LogWriter(t.Logf),
 		// A guard against a hung guest, not a measure: the suite takes 1-2
-		// minutes alone under TCG, several times that on a busy machine.
-		Timeout: 12 * time.Minute,
-		Memory:  1024,
+		// minutes alone under TCG, several times that on a busy machine;
+		// the cluster's tests (cluster_guest_test.go) 3-5 more.
+		Timeout: 20 * time.Minute,
+		Memory:  1536,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,13 @@ type Service struct {
 	// Pending are real servers not checked yet: left as they are in the
 	// kernel (so that a restart does not empty the table), not added.
 	Pending []ipvs.DestKey
+	// Order is the kernel's order of the destinations (its list, head
+	// first; Dests are sorted), for a service read from the kernel.
+	Order []ipvs.DestKey
+	// Canonical: the kernel must list the destinations in one order, the
+	// same on every director (cluster mode, a scheduler that depends on
+	// it: see orderedSchedulers).
+	Canonical bool
 }
 
 // Lookup returns the service with key k, or nil.
@@ -105,6 +112,7 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 			continue
 		}
 		s := &Service{Service: serviceOf(vs), Virtual: vs.Name}
+		s.Canonical = cfg.Redundancy.Cluster && orderedSchedulers[s.Scheduler]
 		var sum int64         // the configured weights of the real servers up
 		var up []ipvs.DestKey // of the real servers in s.Dests that are up
 		for j := range vs.Reals {

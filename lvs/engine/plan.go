@@ -84,6 +84,7 @@ func (t *Table) Plan(have *Table, owned map[string]bool) *Plan {
 		key := ws.ServiceKey
 		cur := haveByKey[key]
 		var curDests []ipvs.Destination
+		var curOrder []ipvs.DestKey
 		switch {
 		case cur == nil:
 			p.own = append(p.own, keyText(key))
@@ -92,12 +93,12 @@ func (t *Table) Plan(have *Table, owned map[string]bool) *Plan {
 			p.Refused = append(p.Refused, fmt.Errorf("virtual server %s: %s %w", ws.Virtual, key, ErrNotOwned))
 			continue
 		default:
-			curDests = cur.Dests
+			curDests, curOrder = cur.Dests, cur.Order
 			if !sameService(&cur.Service, &ws.Service) {
 				p.Steps = append(p.Steps, Step{Op: ipvs.Op{Kind: ipvs.EditService, Service: ws.Service}, Virtual: ws.Virtual})
 			}
 		}
-		p.planDests(ws, curDests)
+		p.planDests(ws, curDests, curOrder)
 	}
 	if merged := mergeTimeouts(have.Timeouts, t.Timeouts); merged != have.Timeouts {
 		to := t.Timeouts
@@ -107,8 +108,9 @@ func (t *Table) Plan(have *Table, owned map[string]bool) *Plan {
 }
 
 // planDests lists the destination changes of one service: deletions first,
-// so that a destination can be replaced in the same batch.
-func (p *Plan) planDests(ws *Service, have []ipvs.Destination) {
+// so that a destination can be replaced in the same batch. order is the
+// kernel's order of have (nil: not known).
+func (p *Plan) planDests(ws *Service, have []ipvs.Destination, order []ipvs.DestKey) {
 	svc := ipvs.Service{ServiceKey: ws.ServiceKey}
 	wanted := make(map[ipvs.DestKey]bool, len(ws.Dests)+len(ws.Pending))
 	for _, d := range ws.Dests {
@@ -125,13 +127,72 @@ func (p *Plan) planDests(ws *Service, have []ipvs.Destination) {
 			p.Steps = append(p.Steps, Step{Op: ipvs.Op{Kind: ipvs.DeleteDest, Service: svc, Dest: *d}, Virtual: ws.Virtual})
 		}
 	}
+	readd := p.reorder(ws, cur, wanted, order)
 	for _, d := range ws.Dests {
 		hd := cur[d.Key()]
 		switch {
+		case readd[d.Key()]:
 		case hd == nil:
 			p.Steps = append(p.Steps, Step{Op: ipvs.Op{Kind: ipvs.AddDest, Service: svc, Dest: d}, Virtual: ws.Virtual})
 		case !sameDest(hd, &d):
 			p.Steps = append(p.Steps, Step{Op: ipvs.Op{Kind: ipvs.EditDest, Service: svc, Dest: d}, Virtual: ws.Virtual})
 		}
 	}
+}
+
+// orderedSchedulers fill their tables taking the destinations in the
+// kernel's order: directors that must schedule a flow alike (cluster mode,
+// issue 19) need the same order, whatever order the checks passed in.
+// Outside cluster mode the order is left as it is (a table adopted from
+// keepalived or ipvsadm is taken without a change).
+var orderedSchedulers = map[string]bool{"mh": true, "sh": true}
+
+// reorder plans, for a Canonical service, the deletion
+// and re-adding of the destinations out of the canonical order (sorted
+// by address and port; the kernel adds at the head of its list, so they
+// are added in reverse), new ones included, and returns those it planned.
+// A re-added destination comes back from the kernel's trash with its
+// connections.
+func (p *Plan) reorder(ws *Service, cur map[ipvs.DestKey]*ipvs.Destination, wanted map[ipvs.DestKey]bool, order []ipvs.DestKey) map[ipvs.DestKey]bool {
+	if !ws.Canonical || (order == nil && len(cur) > 0) {
+		return nil
+	}
+	final := map[ipvs.DestKey]ipvs.Destination{}
+	for _, d := range ws.Dests {
+		final[d.Key()] = d
+	}
+	for _, dk := range ws.Pending {
+		if hd := cur[dk]; hd != nil {
+			final[dk] = *hd
+		}
+	}
+	canon := make([]ipvs.Destination, 0, len(final))
+	for _, d := range final {
+		canon = append(canon, d)
+	}
+	sortDests(canon)
+	var kept []ipvs.DestKey // the kernel's list once the unwanted are gone
+	for _, k := range order {
+		if wanted[k] && cur[k] != nil {
+			kept = append(kept, k)
+		}
+	}
+	// The longest tail of the kernel's list already in place stays.
+	n := 0
+	for n < len(kept) && n < len(canon) && kept[len(kept)-1-n] == canon[len(canon)-1-n].Key() {
+		n++
+	}
+	if n == len(canon) {
+		return nil
+	}
+	svc := ipvs.Service{ServiceKey: ws.ServiceKey}
+	readd := map[ipvs.DestKey]bool{}
+	for _, k := range kept[:len(kept)-n] {
+		p.Steps = append(p.Steps, Step{Op: ipvs.Op{Kind: ipvs.DeleteDest, Service: svc, Dest: *cur[k]}, Virtual: ws.Virtual})
+	}
+	for i := len(canon) - 1 - n; i >= 0; i-- {
+		readd[canon[i].Key()] = true
+		p.Steps = append(p.Steps, Step{Op: ipvs.Op{Kind: ipvs.AddDest, Service: svc, Dest: canon[i]}, Virtual: ws.Virtual})
+	}
+	return readd
 }

@@ -226,3 +226,94 @@ func TestWriteSave(t *testing.T) {
 		t.Errorf("WriteSave:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// TestPlanOrdersMaglev: Maglev (mh) and source hashing (sh) fill their
+// tables taking the destinations in the kernel's order, so that directors
+// scheduling a flow alike (cluster mode) need the same order whatever
+// order the checks passed in: in cluster mode the plan deletes and
+// re-adds those out of the canonical order (sorted; the kernel adds at
+// its list's head, so in reverse), and leaves the tail already in place.
+// Other schedulers, and mh outside cluster mode, are left in any order.
+func TestPlanOrdersMaglev(t *testing.T) {
+	key := ipvs.ServiceKey{Family: ipvs.FamilyIPv4, Protocol: ipvs.TCP, Addr: a("192.0.2.10"), Port: 80}
+	dest := func(last byte, w int32) ipvs.Destination {
+		return ipvs.Destination{Addr: a("10.0.0." + string('0'+last)), Port: 80, Forward: ipvs.DirectRoute, Weight: w}
+	}
+	service := func(sched string, order []byte, w int32) *Service {
+		s := &Service{Service: ipvs.Service{ServiceKey: key, Scheduler: sched}, Order: []ipvs.DestKey{}}
+		s.Canonical = sched == "mh" || sched == "sh"
+		for _, n := range order {
+			d := dest(n, w)
+			s.Dests = append(s.Dests, d)
+			s.Order = append(s.Order, d.Key())
+		}
+		sortDests(s.Dests)
+		return s
+	}
+	steps := func(p *Plan) []string {
+		var out []string
+		for _, s := range p.Steps {
+			out = append(out, s.Op.Kind.String()+" "+s.Op.Dest.Addr.String())
+		}
+		return out
+	}
+	owned := map[string]bool{keyText(key): true}
+	for _, c := range []struct {
+		name      string
+		sched     string
+		have      []byte // the kernel's order, head first
+		haveW     int32
+		want      []byte
+		wantSteps []string
+	}{
+		{"in order", "mh", []byte{1, 2, 3}, 1, []byte{1, 2, 3}, nil},
+		{"in order, a weight", "mh", []byte{1, 2, 3}, 2, []byte{1, 2, 3}, []string{"EditDest 10.0.0.1", "EditDest 10.0.0.2", "EditDest 10.0.0.3"}},
+		{"a new one at the head", "mh", []byte{2, 3}, 1, []byte{1, 2, 3}, []string{"AddDest 10.0.0.1"}},
+		{"a new one in the middle", "mh", []byte{1, 3}, 1, []byte{1, 2, 3}, []string{"DeleteDest 10.0.0.1", "AddDest 10.0.0.2", "AddDest 10.0.0.1"}},
+		{"one back at the head out of place", "mh", []byte{3, 1, 2}, 1, []byte{1, 2, 3},
+			[]string{"DeleteDest 10.0.0.3", "DeleteDest 10.0.0.1", "DeleteDest 10.0.0.2", "AddDest 10.0.0.3", "AddDest 10.0.0.2", "AddDest 10.0.0.1"}},
+		{"sh too", "sh", []byte{2, 1}, 1, []byte{1, 2}, []string{"DeleteDest 10.0.0.2", "DeleteDest 10.0.0.1", "AddDest 10.0.0.2", "AddDest 10.0.0.1"}},
+		{"one removed", "mh", []byte{1, 2, 3}, 1, []byte{1, 3}, []string{"DeleteDest 10.0.0.2"}},
+		{"wlc: any order", "wlc", []byte{3, 1}, 1, []byte{1, 2, 3}, []string{"AddDest 10.0.0.2"}},
+		{"mh outside cluster mode: any order", "", []byte{3, 1}, 1, []byte{1, 2, 3}, []string{"AddDest 10.0.0.2"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			have := &Table{Services: []*Service{service(c.sched, c.have, c.haveW)}}
+			want := &Table{Services: []*Service{service(c.sched, c.want, 1)}}
+			if c.sched == "" {
+				want.Services[0].Scheduler, have.Services[0].Scheduler = "mh", "mh"
+			}
+			if got := steps(want.Plan(have, owned)); !slices.Equal(got, c.wantSteps) {
+				t.Errorf("plan:\n got %q\nwant %q", got, c.wantSteps)
+			}
+		})
+	}
+	// What the engine takes as the kernel's table after a plan applied
+	// (Result.After, the next plan's have) has that order.
+	next := after(&Table{Services: []*Service{service("mh", []byte{1, 2, 3}, 1)}}, &Table{Services: []*Service{service("mh", []byte{3, 1, 2}, 1)}}, owned, ipvs.Timeouts{})
+	if o := next.Services[0].Order; len(o) != 3 || o[0].Addr != a("10.0.0.1") || o[2].Addr != a("10.0.0.3") {
+		t.Errorf("the table after the plan has the order %v", o)
+	}
+	// A new service is added in the canonical order too.
+	want := &Table{Services: []*Service{service("mh", []byte{2, 1, 3}, 1)}}
+	got := steps(want.Plan(&Table{}, map[string]bool{}))
+	if w := []string{"AddService invalid IP", "AddDest 10.0.0.3", "AddDest 10.0.0.2", "AddDest 10.0.0.1"}; !slices.Equal(got, w) {
+		t.Errorf("new service's plan:\n got %q\nwant %q", got, w)
+	}
+}
+
+// TestDesiredCanonical: only cluster mode asks mh and sh services for the
+// canonical order.
+func TestDesiredCanonical(t *testing.T) {
+	cfg := small()
+	cfg.Virtuals[0].Scheduler = "mh"
+	if s := Desired(cfg, Configured{}).Services; !slices.ContainsFunc(s, func(s *Service) bool { return s.Scheduler == "mh" }) || slices.ContainsFunc(s, func(s *Service) bool { return s.Canonical }) {
+		t.Errorf("pair mode: a canonical service, or no mh service")
+	}
+	cfg.Redundancy.Cluster = true
+	for _, s := range Desired(cfg, Configured{}).Services {
+		if s.Canonical != (s.Scheduler == "mh") {
+			t.Errorf("cluster mode: %s with %s: Canonical %v", s.ServiceKey, s.Scheduler, s.Canonical)
+		}
+	}
+}

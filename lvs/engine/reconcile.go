@@ -180,6 +180,13 @@ func after(want, have *Table, owned map[string]bool, timeouts ipvs.Timeouts) *Ta
 			}
 		}
 		sortDests(s.Dests)
+		s.Order = nil
+		if s.Canonical {
+			// The plan put them in the canonical order.
+			for _, d := range s.Dests {
+				s.Order = append(s.Order, d.Key())
+			}
+		}
 		t.Services = append(t.Services, &s)
 	}
 	return t
@@ -238,6 +245,10 @@ func ReadTable(ctx context.Context, k TableReader, dests func(ipvs.ServiceKey) b
 		if dests == nil || dests(s.ServiceKey) {
 			if ts.Dests, err = k.Destinations(ctx, s.ServiceKey); err != nil {
 				return nil, fmt.Errorf("reading the destinations of %s: %w", s.ServiceKey, err)
+			}
+			ts.Order = make([]ipvs.DestKey, 0, len(ts.Dests))
+			for _, d := range ts.Dests {
+				ts.Order = append(ts.Order, d.Key())
 			}
 			sortDests(ts.Dests)
 		}
