@@ -84,7 +84,7 @@ func (c *Console) review(ctx context.Context, user string) (web.Review, error) {
 	for _, p := range config.NewPrograms(running, draft) {
 		v.Programs = append(v.Programs, fmt.Sprintf("%s: %s", p, p.Command))
 	}
-	v.Standby = c.standbyWillReceive()
+	v.Standby = c.standbyWillReceive(running, draft)
 	v.Warnings = c.reviewWarnings(ctx, running, draft)
 	v.CanApply = len(v.Conflicts) == 0 && len(v.Changes) > 0
 	return v, nil
@@ -139,6 +139,9 @@ func addresses(c *config.Config) []address {
 func addressChanges(running, draft *config.Config, role failover.Status) []string {
 	where := "on this director now"
 	switch {
+	case draft.Redundancy.Cluster:
+		// Every director puts the VIPs on its loopback and announces them.
+		where = "on every director of the cluster (on lo, announced over BGP while healthy)"
 	case role.Pair && role.Role == failover.Standby:
 		where = "on the active director now (here only after a failover)"
 	case role.Pair && role.Role == failover.Active:
@@ -217,8 +220,12 @@ func checkChanges(running, draft *config.Config) []string {
 	return out
 }
 
-// standbyWillReceive says whether the standby director gets the change.
-func (c *Console) standbyWillReceive() string {
+// standbyWillReceive says whether the standby director, or in cluster
+// mode the other directors, get the change.
+func (c *Console) standbyWillReceive(running, draft *config.Config) string {
+	if running.Redundancy.Cluster || draft.Redundancy.Cluster {
+		return c.clusterWillReceive()
+	}
 	st := c.role()
 	switch {
 	case !st.Pair:
@@ -231,6 +238,29 @@ func (c *Console) standbyWillReceive() string {
 		return fmt.Sprintf("The standby is heard but not in sync (this director is at serial %d): it takes the change at its next sync.", st.Serial)
 	}
 	return "The standby is heard and in sync: it takes the change at once."
+}
+
+// clusterWillReceive says which other directors of the cluster take the
+// change: each polls every other and takes the highest serial.
+func (c *Console) clusterWillReceive() string {
+	const how = "The other directors of the cluster take the change at their next poll of this one (every 3 s), the highest serial winning"
+	if c.cluster == nil {
+		return how + "."
+	}
+	var gone []string
+	for _, d := range c.cluster.Status().Directors {
+		if !d.Self && !d.Reachable {
+			gone = append(gone, d.Addr.String())
+		}
+	}
+	if len(gone) == 0 {
+		return how + "."
+	}
+	they := "it takes it"
+	if len(gone) > 1 {
+		they = "they take it"
+	}
+	return fmt.Sprintf("%s; %s not reachable now: %s when reachable again.", how, strings.Join(gone, ", "), they)
 }
 
 // reviewWarnings are what the admin should know before APPLY.

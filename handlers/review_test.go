@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/lvs/cluster"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/engine"
 	"github.com/lvsconsole/lvsconsole/lvs/failover"
@@ -156,6 +157,10 @@ func TestEditBackToRunningLeavesNothingPending(t *testing.T) {
 func TestReviewWarnsClusterFlows(t *testing.T) {
 	e := newEnv(t, true)
 	e.seedActive(t)
+	e.console.cluster = fixedCluster{Directors: []cluster.Director{
+		{Addr: netip.MustParseAddr("192.0.2.1"), Self: true, Reachable: true},
+		{Addr: netip.MustParseAddr("192.0.2.2"), Err: "connection refused"},
+	}}
 	c := e.login(t)
 	_, err := e.store.EditDraft(context.Background(), store.Change{Role: store.ScopeAdmin, Author: "admin", Elevated: true}, 0, func(c *config.Config) error {
 		r := &c.Redundancy
@@ -178,8 +183,15 @@ func TestReviewWarnsClusterFlows(t *testing.T) {
 		t.Fatalf("REVIEW = %d", a.code)
 	}
 	body := html.UnescapeString(a.body)
-	if want := "virtual server www: scheduler wlc chooses from each director's own state"; !strings.Contains(body, want) {
-		t.Errorf("REVIEW lacks %q", want)
+	for _, want := range []string{
+		"virtual server www: scheduler wlc chooses from each director's own state",
+		"up on every director of the cluster (on lo, announced over BGP while healthy): 192.0.2.26",
+		"The other directors of the cluster take the change at their next poll",
+		"192.0.2.2 not reachable now: it takes it when reachable again.",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("REVIEW lacks %q", want)
+		}
 	}
 	for _, not := range []string{"uses NAT", "virtual server quiet:"} {
 		if strings.Contains(body, not) {

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -26,13 +25,6 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/netif"
 	"github.com/lvsconsole/lvsconsole/store"
 )
-
-// StatusPath is where a director's console serves its Status to the
-// other directors, sealed like lvs/failover's ConfigPath.
-const StatusPath = "/peer/v2/cluster"
-
-// maxStatus bounds a Status taken from another director.
-const maxStatus = 1 << 20
 
 // catchUp is how long the engine may take to apply a new configuration
 // before the director stops announcing (see update).
@@ -676,7 +668,7 @@ func (r *run) directors(self Status) []Director {
 				d.Announced, d.Sessions, d.Traffic = s.Announced, s.Sessions, s.Traffic
 			default:
 				d.Reachable, d.Serial, d.Digest = true, res.heard.Serial, res.heard.Digest
-				d.Err = "its status is not known (" + StatusPath + " not served)"
+				d.Err = "its status is not known (" + Path + " not served)"
 			}
 		}
 		out = append(out, d)
@@ -730,19 +722,15 @@ func (r *run) startPoll(ctx context.Context, rounds chan<- []peerResult) {
 
 // poll asks the director at a for its status, and for its configuration
 // when it may be taken (a higher serial, or the same with another
-// content); a director that does not serve StatusPath is asked for its
+// content); a director that does not serve Path is asked for its
 // configuration.
 func (c *Cluster) poll(ctx context.Context, a netip.Addr, base string, key []byte, serial int64, dig string) peerResult {
 	res := peerResult{addr: a, at: time.Now()}
-	text, err := failover.FetchSealed(ctx, c.o.Client, base, StatusPath, key, time.Now(), maxStatus)
-	if err == nil {
-		var s Status
-		if err = json.Unmarshal(text, &s); err == nil {
-			res.status = &s
-			res.heard = heard{Addr: a, Serial: s.Serial, Digest: s.Digest}
-			if s.Serial < serial || (s.Serial == serial && (s.Digest == dig || s.Digest == "")) {
-				return res
-			}
+	if s, err := FetchCluster(ctx, c.o.Client, base, key, time.Now()); err == nil {
+		res.status = &s
+		res.heard = heard{Addr: a, Serial: s.Serial, Digest: s.Digest}
+		if s.Serial < serial || (s.Serial == serial && (s.Digest == dig || s.Digest == "")) {
+			return res
 		}
 	}
 	cfg, cerr := failover.Fetch(ctx, c.o.Client, base, key, time.Now())
