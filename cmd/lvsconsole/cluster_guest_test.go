@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -29,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/internal/testnet"
 	"github.com/lvsconsole/lvsconsole/lvs/bgp"
 	"golang.org/x/sys/unix"
 )
@@ -133,7 +133,7 @@ func clusterSpeaker(cfgJSON string) error {
 // servers' echo listeners, the directors' processes.
 type clusterLab struct {
 	t     *testing.T
-	sock  string // BIRD's control socket
+	bird  *testnet.Bird
 	dirs  [3]*clusterProc
 	dbDir string // where the directors' databases are, when they run serve
 }
@@ -257,65 +257,18 @@ template bgp director {
 }
 
 func (l *clusterLab) startBird() {
-	t := l.t
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "bird.conf")
-	l.sock = filepath.Join(dir, "bird.ctl")
-	if err := os.WriteFile(conf, []byte(l.birdConf()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("bird", "-c", conf, "-s", l.sock, "-f")
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := startInNS("xr", cmd); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("bird's log:\n%s", out.String())
-		}
-	})
-	l.waitFor("BIRD answers on its socket", 30*time.Second, func() bool {
-		return exec.Command("birdc", "-s", l.sock, "show", "status").Run() == nil
-	})
+	l.bird = testnet.StartBird(l.t, l.birdConf(), func(c *exec.Cmd) error { return startInNS("xr", c) }, 30*time.Second)
 }
 
-func (l *clusterLab) birdc(args ...string) string {
-	out, err := exec.Command("birdc", append([]string{"-s", l.sock}, args...)...).CombinedOutput()
-	if err != nil {
-		l.t.Fatalf("birdc %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+func (l *clusterLab) birdc(args ...string) string { return l.bird.Birdc(args...) }
 
 // nextHops are the gateways of the router's route to the VIP, sorted.
 func (l *clusterLab) nextHops() []string {
-	out, err := exec.Command("ip", "-n", "xr", "-4", "-j", "route", "show", "exact", clusterVIP+"/32").Output()
+	hops, err := testnet.NextHops("xr", netip.MustParsePrefix(clusterVIP+"/32"))
 	if err != nil {
-		l.t.Fatalf("ip route: %v", err)
+		l.t.Fatalf("the router's route: %v", err)
 	}
-	var routes []struct {
-		Gateway  string `json:"gateway"`
-		Nexthops []struct {
-			Gateway string `json:"gateway"`
-		} `json:"nexthops"`
-	}
-	if err := json.Unmarshal(out, &routes); err != nil {
-		l.t.Fatalf("ip -j route: %v\n%s", err, out)
-	}
-	var gws []string
-	for _, r := range routes {
-		if r.Gateway != "" {
-			gws = append(gws, r.Gateway)
-		}
-		for _, n := range r.Nexthops {
-			gws = append(gws, n.Gateway)
-		}
-	}
-	slices.Sort(gws)
-	return gws
+	return hops
 }
 
 // waitNextHops waits until the router's route to the VIP goes through

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/internal/testenv"
+	"github.com/lvsconsole/lvsconsole/internal/testnet"
 )
 
 // TestServeClusterMode: `lvsconsole serve` whose configuration is in
@@ -39,22 +40,13 @@ func TestServeClusterMode(t *testing.T) {
 	clusterRun(t, "ip", "-n", d, "link", "set", "uplink", "up")
 
 	dir := t.TempDir()
-	conf, sock := filepath.Join(dir, "bird.conf"), filepath.Join(dir, "bird.ctl")
-	os.WriteFile(conf, []byte(`router id 10.19.0.1;
+	bird := testnet.StartBird(t, `router id 10.19.0.1;
 protocol device { scan time 10; }
 protocol kernel { ipv4 { import none; export all; }; }
 protocol bgp d1 { local as 65000; neighbor 10.19.1.2 as 65010; password "secret-1"; hold time 3;
 	connect retry time 1; error wait time 1, 2; ipv4 { import all; export none; }; }
-`), 0o600)
-	bird := exec.Command("ip", "netns", "exec", r, "bird", "-c", conf, "-s", sock, "-f")
-	if err := bird.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bird.Process.Kill(); bird.Wait() })
-	birdc := func(args ...string) string {
-		out, _ := exec.Command("birdc", append([]string{"-s", sock}, args...)...).CombinedOutput()
-		return string(out)
-	}
+`, testnet.InNetns(r), 15*time.Second)
+	birdc := bird.Birdc
 
 	db := filepath.Join(dir, "lvs.db")
 	cf := filepath.Join(dir, "lvs.cf")

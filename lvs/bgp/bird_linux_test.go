@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/internal/testenv"
+	"github.com/lvsconsole/lvsconsole/internal/testnet"
 )
 
 // The test's network: a router namespace running Debian's BIRD, which puts
@@ -42,7 +42,7 @@ var nsSeq atomic.Int32
 type lab struct {
 	t      *testing.T
 	router string // namespace
-	sock   string // BIRD's control socket
+	bird   *testnet.Bird
 	dirs   []*director
 }
 
@@ -164,73 +164,22 @@ func (l *lab) startBird() { l.startBirdWith(l.birdConf()) }
 // startBirdWith runs BIRD in the router's namespace with configuration
 // text.
 func (l *lab) startBirdWith(text string) {
-	t := l.t
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "bird.conf")
-	l.sock = filepath.Join(dir, "bird.ctl")
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", l.router, "bird", "-c", conf, "-s", l.sock, "-f")
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("bird's log:\n%s", out.String())
-		}
-	})
-	l.waitFor("BIRD answers on its socket", 15*time.Second, func() bool {
-		return exec.Command("birdc", "-s", l.sock, "show", "status").Run() == nil
-	})
+	l.bird = testnet.StartBird(l.t, text, testnet.InNetns(l.router), 15*time.Second)
 }
 
 // birdc runs a BIRD command and returns its output.
-func (l *lab) birdc(args ...string) string {
-	out, err := exec.Command("birdc", append([]string{"-s", l.sock}, args...)...).CombinedOutput()
-	if err != nil {
-		l.t.Fatalf("birdc %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
+func (l *lab) birdc(args ...string) string { return l.bird.Birdc(args...) }
 
 // nextHops are the gateways of the router's kernel route to the VIP,
 // sorted; none when there is no route.
 func (l *lab) nextHops() []string { return l.nextHopsTo(vip) }
 
 func (l *lab) nextHopsTo(p netip.Prefix) []string {
-	family := "-4"
-	if p.Addr().Is6() {
-		family = "-6"
-	}
-	out, err := exec.Command("ip", "-n", l.router, family, "-j", "route", "show", "exact", p.String()).Output()
+	hops, err := testnet.NextHops(l.router, p)
 	if err != nil {
-		l.t.Fatalf("ip route: %v", err)
+		l.t.Fatalf("the router's route to %s: %v", p, err)
 	}
-	var routes []struct {
-		Gateway  string `json:"gateway"`
-		Nexthops []struct {
-			Gateway string `json:"gateway"`
-		} `json:"nexthops"`
-	}
-	if err := json.Unmarshal(out, &routes); err != nil {
-		l.t.Fatalf("ip -j route: %v\n%s", err, out)
-	}
-	var gws []string
-	for _, r := range routes {
-		if r.Gateway != "" {
-			gws = append(gws, r.Gateway)
-		}
-		for _, n := range r.Nexthops {
-			gws = append(gws, n.Gateway)
-		}
-	}
-	slices.Sort(gws)
-	return gws
+	return hops
 }
 
 func gateways(ds ...*director) []string {
@@ -296,7 +245,7 @@ func (l *lab) start(d *director) {
 		t.Fatal(err)
 	}
 	log := &strings.Builder{}
-	var errs syncBuffer
+	var errs testnet.Buffer
 	cmd.Stderr = &errs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -570,20 +519,3 @@ func (l *lab) md5Failures() int {
 	return 0
 }
 
-// syncBuffer is a strings.Builder that several goroutines may write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}

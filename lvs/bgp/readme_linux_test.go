@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/internal/testenv"
+	"github.com/lvsconsole/lvsconsole/internal/testnet"
 )
 
 // frrDir is where Debian's frr package puts its daemons.
@@ -63,7 +64,7 @@ func (l *lab) startFRR() {
 		run(t, "chown", "frr:frr", conf)
 		cmd := exec.Command("ip", "netns", "exec", l.router, filepath.Join(frrDir, d), "-N", space,
 			"-f", conf, "-i", filepath.Join(dir, d+".pid"), "--log", "stdout")
-		var out syncBuffer
+		var out testnet.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

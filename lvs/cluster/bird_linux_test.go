@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/internal/testenv"
+	"github.com/lvsconsole/lvsconsole/internal/testnet"
 	"github.com/lvsconsole/lvsconsole/lvs/cluster"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
@@ -42,7 +42,7 @@ func TestClusterAnnouncesToBIRD(t *testing.T) {
 	run(t, "ip", "-n", router, "link", "set", "d1", "up")
 	run(t, "ip", "-n", dns, "addr", "add", "10.19.1.2/24", "dev", "uplink")
 	run(t, "ip", "-n", dns, "link", "set", "uplink", "up")
-	sock := startBird(t, router, `router id 10.19.0.1;
+	bird := testnet.StartBird(t, `router id 10.19.0.1;
 log stderr all;
 protocol device { scan time 10; }
 protocol kernel { ipv4 { import none; export all; }; merge paths on; }
@@ -59,14 +59,8 @@ protocol bgp d1 {
 	error wait time 1, 2;
 	ipv4 { import filter from_directors; export none; };
 }
-`)
-	birdc := func(args ...string) string {
-		out, err := exec.Command("birdc", append([]string{"-s", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("birdc %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
+`, testnet.InNetns(router), 15*time.Second)
+	birdc := bird.Birdc
 	vip := netip.MustParseAddr("10.0.0.10")
 	const drain = 3 * time.Second
 	d := startDirector(t, dns, directorConf{
@@ -74,7 +68,13 @@ protocol bgp d1 {
 			BGPPeers: "10.19.1.1 65000", BGPPassword: "secret-1", BGPHoldTime: 3 * time.Second, BGPDrain: drain},
 		VIP: vip, Real: netip.MustParseAddr("192.0.2.1"),
 	})
-	nextHops := func() []string { return routeVia(t, router, "10.0.0.10/32") }
+	nextHops := func() []string {
+		hops, err := testnet.NextHops(router, netip.MustParsePrefix("10.0.0.10/32"))
+		if err != nil {
+			t.Fatalf("the router's route: %v", err)
+		}
+		return hops
+	}
 
 	onLo := func() bool {
 		return strings.Contains(run(t, "ip", "-n", dns, "addr", "show", "dev", "lo"), "10.0.0.10/32")
@@ -184,7 +184,7 @@ func startDirector(t *testing.T, ns string, dc directorConf) *directorProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errs syncBuffer
+	var errs testnet.Buffer
 	cmd.Stderr = &errs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -232,74 +232,3 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-// startBird runs BIRD in ns with conf and returns its control socket.
-func startBird(t *testing.T, ns, conf string) string {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "bird.conf")
-	sock := filepath.Join(dir, "bird.ctl")
-	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ip", "netns", "exec", ns, "bird", "-c", file, "-s", sock, "-f")
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("bird's log:\n%s", out.String())
-		}
-	})
-	waitFor(t, "BIRD answering on its socket", func() bool {
-		return exec.Command("birdc", "-s", sock, "show", "status").Run() == nil
-	})
-	return sock
-}
-
-// routeVia are the gateways of ns's kernel route to p, sorted.
-func routeVia(t *testing.T, ns, p string) []string {
-	out, err := exec.Command("ip", "-n", ns, "-4", "-j", "route", "show", "exact", p).Output()
-	if err != nil {
-		t.Fatalf("ip route: %v", err)
-	}
-	var routes []struct {
-		Gateway  string `json:"gateway"`
-		Nexthops []struct {
-			Gateway string `json:"gateway"`
-		} `json:"nexthops"`
-	}
-	if err := json.Unmarshal(out, &routes); err != nil {
-		t.Fatalf("ip -j route: %v\n%s", err, out)
-	}
-	var gws []string
-	for _, r := range routes {
-		if r.Gateway != "" {
-			gws = append(gws, r.Gateway)
-		}
-		for _, n := range r.Nexthops {
-			gws = append(gws, n.Gateway)
-		}
-	}
-	slices.Sort(gws)
-	return gws
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
