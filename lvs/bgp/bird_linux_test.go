@@ -518,4 +518,3 @@ func (l *lab) md5Failures() int {
 	l.t.Fatal("no TcpExt TCPMD5Failure in the router's /proc/net/netstat")
 	return 0
 }
-

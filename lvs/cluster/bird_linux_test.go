@@ -231,4 +231,3 @@ func run(t *testing.T, name string, args ...string) string {
 	}
 	return string(out)
 }
-
