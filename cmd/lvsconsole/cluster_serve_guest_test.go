@@ -25,8 +25,8 @@ cluster = 1
 cluster_directors = "10.21.0.11 10.21.0.12 10.21.0.13"
 bgp_as = 65010
 bgp_peers = "10.21.0.1 65000"
-bgp_hold_time = 3
-bgp_drain = 4
+bgp_hold_time = 9
+bgp_drain = 6
 virtual www {
   active = 1
   address = 10.22.0.10 eth0:1
