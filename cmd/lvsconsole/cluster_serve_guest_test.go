@@ -127,10 +127,13 @@ func TestGuestClusterServe(t *testing.T) {
 		if out := strings.TrimSpace(sh(t, "/sbin/ip netns exec "+ns+" cat /proc/sys/net/ipv4/vs/sloppy_tcp")); out != "1" {
 			t.Errorf("director %d: sloppy_tcp is %s, want 1", n, out)
 		}
-		out := ipvsadm(t, ns, nil, "-Ln", "-t", clusterService)
-		if !strings.Contains(out, "mh") || strings.Count(out, "Route") != 3 {
-			t.Errorf("director %d's IPVS service, want mh and three real servers by direct routing:\n%s", n, out)
-		}
+		// A director announces once one real server is up; the others
+		// follow as their checks pass.
+		var out string
+		l.waitFor(fmt.Sprintf("director %d's IPVS service with mh and three real servers by direct routing", n), 60*time.Second, func() bool {
+			out = ipvsadm(t, ns, nil, "-Ln", "-t", clusterService)
+			return strings.Contains(out, "mh") && strings.Count(out, "Route") == 3
+		})
 	}
 	tr := clusterFlows(t, l, l.startServe)
 
@@ -168,7 +171,7 @@ func TestGuestClusterServe(t *testing.T) {
 	tr.waitEchoes(l, 3*time.Second)
 	rates := l.linkRates()
 	t.Logf("director 3's real servers down from it: packets/s received by directors 1-3: %v", rates)
-	if rates[2] > rates[0]/10 {
+	if rates[2] > rates[0]/4 { // its own BGP, checks and polls: a few dozen a second
 		t.Errorf("director 3 withdrawn still receives %d packets/s", rates[2])
 	}
 	upAt := time.Now()
