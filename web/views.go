@@ -5,9 +5,13 @@ package web
 
 import (
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/a-h/templ"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
@@ -510,4 +514,92 @@ func userOptions(rows []UserRow) []Option {
 		opts[i] = Option{u.Name, u.Name}
 	}
 	return opts
+}
+
+// ListQuery is what a long list shows: a search of names and addresses,
+// a state, and a page of Size entries (Page from 1).
+type ListQuery struct {
+	Q     string
+	State string
+	Page  int
+	Size  int
+}
+
+// Values is the query's URL parameters, without those at their default.
+func (q ListQuery) Values() url.Values {
+	v := url.Values{}
+	if q.Q != "" {
+		v.Set("q", q.Q)
+	}
+	if q.State != "" {
+		v.Set("state", q.State)
+	}
+	if q.Page > 1 {
+		v.Set("page", strconv.Itoa(q.Page))
+	}
+	if q.Size != 0 && q.Size != DefaultPageSize {
+		v.Set("size", strconv.Itoa(q.Size))
+	}
+	return v
+}
+
+// Keep is "?..." to add to a link or a form's action so that the answer
+// comes back to the same list, search and page; "" for the plain list.
+func (q ListQuery) Keep() string {
+	if e := q.Values().Encode(); e != "" {
+		return "?" + e
+	}
+	return ""
+}
+
+// DefaultPageSize is how many entries a page of a long list shows; a page
+// shows MaxPageSize at most.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+// Pager is the page of a long list being shown: which entries of how
+// many, and the links to the others, which keep the search.
+type Pager struct {
+	Base   string // the list's path
+	Query  ListQuery
+	States []Option // the state filter
+	Total  int      // entries in the list
+	Match  int      // of which match the search and the state
+	From   int      // the first entry shown, from 1 (0: none)
+	To     int      // the last entry shown
+	Pages  int
+}
+
+// Filtered says the list is narrowed by a search or a state.
+func (p Pager) Filtered() bool { return p.Query.Q != "" || p.Query.State != "" }
+
+// Action is u with the list's query, for the forms of its rows.
+func (p Pager) Action(u templ.SafeURL) templ.SafeURL { return templ.SafeURL(string(u) + p.Query.Keep()) }
+
+// PageURL is the link to page n of the same search.
+func (p Pager) PageURL(n int) templ.SafeURL {
+	q := p.Query
+	q.Page = n
+	return templ.SafeURL(p.Base + q.Keep())
+}
+
+// Paginate works out the page of q among n matching entries: the index
+// range [lo, hi) of the matches to show. A page past the last shows the
+// last.
+func (p *Pager) Paginate(n int) (lo, hi int) {
+	size := p.Query.Size
+	if size <= 0 {
+		size = DefaultPageSize
+	}
+	p.Match = n
+	p.Pages = max(1, (n+size-1)/size)
+	p.Query.Page = min(max(p.Query.Page, 1), p.Pages)
+	lo = (p.Query.Page - 1) * size
+	hi = min(lo+size, n)
+	if lo < hi {
+		p.From, p.To = lo+1, hi
+	}
+	return lo, hi
 }
