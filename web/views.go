@@ -229,14 +229,23 @@ type ControlView struct {
 	Serial   int64 // of the configuration
 	Applied  int64 // the serial the engine last applied
 	Last     *RevisionRow
-	Virtuals []ControlVirtual
+	// Virtuals are the virtual servers that need attention (a real
+	// server down, draining, being checked, or none up), at most a few;
+	// VirtualsMore is how many more need it. Totals count everything.
+	Virtuals     []ControlVirtual
+	VirtualsMore int
+	Totals       ControlTotals
 
 	// The IPVS table: the kernel's when IPVS is available, else the one
 	// the engine would program.
 	Live    bool
 	Table   []IPVSService
-	Changes []string // what the engine last changed
-	Errors  []string // what failed in its last run
+	// TableAll counts the whole table, of which Table is the start; the
+	// whole table is on its own page, in pages.
+	TableAll IPVSTotals
+	Changes []string // what the engine last changed (the first ChangesAll)
+	Errors  []string // what failed in its last run (the first ErrorsAll)
+	ChangesAll, ErrorsAll int
 	Recent  []Event  // recent events of every kind, newest first
 
 	Failover *FailoverView // nil when no failover runs in this process
@@ -382,6 +391,26 @@ type IPVSService struct {
 	Virtual   string // the virtual server's name, "" for a service lvsconsole does not manage
 	Dests     []IPVSDest
 	Stats     StatCells
+}
+
+// IPVSTotals counts a routing table: services, destinations, and their
+// connections and rates summed.
+type IPVSTotals struct {
+	Services, Dests int
+	Active          uint64
+	Inactive        uint64
+	CPS, BPS        float64
+}
+
+// ControlTotals counts the configured virtual and real servers, and the
+// real servers' states.
+type ControlTotals struct {
+	Virtuals, VirtualsActive int
+	Reals, RealsActive       int
+	Up, Down, Unknown        int // health of the active ones
+	Unchecked                int // active, with no verdict (no checks in this process)
+	Draining                 int
+	Moved                    int // up, at another weight than their own
 }
 
 // IPVSDest is a destination of the IPVS table.
