@@ -246,7 +246,15 @@ func (c *Console) controlView(ctx context.Context) (web.ControlView, error) {
 			if rs.Active {
 				t.RealsActive++
 			}
-			row := c.withHealth(realRow(cfg, vs, rs), vs, rs)
+			// What the counts need only: the whole row (its texts, a
+			// drain's connections) is made for the rows listed.
+			row := web.RealRow{Active: rs.Active, Weight: rs.Weight, Draining: rs.Draining && rs.Active}
+			if c.health != nil {
+				if h, ok := c.health.Of(vs, rs); ok {
+					row.Health = h.State
+					c.withLoad(&row, vs, rs, h)
+				}
+			}
 			if row.Active {
 				switch row.Health {
 				case "up":
@@ -283,7 +291,7 @@ func (c *Console) controlView(ctx context.Context) (web.ControlView, error) {
 			if show {
 				attention = true
 				if listed {
-					cv.Reals = append(cv.Reals, row)
+					cv.Reals = append(cv.Reals, c.withHealth(realRow(cfg, vs, rs), vs, rs))
 				}
 			}
 		}
