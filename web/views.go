@@ -238,15 +238,15 @@ type ControlView struct {
 
 	// The IPVS table: the kernel's when IPVS is available, else the one
 	// the engine would program.
-	Live    bool
-	Table   []IPVSService
+	Live  bool
+	Table []IPVSService
 	// TableAll counts the whole table, of which Table is the start; the
 	// whole table is on its own page, in pages.
-	TableAll IPVSTotals
-	Changes []string // what the engine last changed (the first ChangesAll)
-	Errors  []string // what failed in its last run (the first ErrorsAll)
+	TableAll              IPVSTotals
+	Changes               []string // what the engine last changed (the first ChangesAll)
+	Errors                []string // what failed in its last run (the first ErrorsAll)
 	ChangesAll, ErrorsAll int
-	Recent  []Event  // recent events of every kind, newest first
+	Recent                []Event // recent events of every kind, newest first
 
 	Failover *FailoverView // nil when no failover runs in this process
 	Cluster  *ClusterView  // nil unless in cluster mode (issue 19)
@@ -605,7 +605,9 @@ type Pager struct {
 func (p Pager) Filtered() bool { return p.Query.Q != "" || p.Query.State != "" }
 
 // Action is u with the list's query, for the forms of its rows.
-func (p Pager) Action(u templ.SafeURL) templ.SafeURL { return templ.SafeURL(string(u) + p.Query.Keep()) }
+func (p Pager) Action(u templ.SafeURL) templ.SafeURL {
+	return templ.SafeURL(string(u) + p.Query.Keep())
+}
 
 // PageURL is the link to page n of the same search.
 func (p Pager) PageURL(n int) templ.SafeURL {
