@@ -169,6 +169,8 @@ bench: guest
 	$(GO) test -run='^$$' -bench=. -benchmem ./lvs/load/agent/
 	$(GO) test -run='^$$' -bench='LoadSSHD|OpenSSHClient' -benchtime=20x ./lvs/load/sshload/
 	LVSCONSOLE_GUEST_BENCH=3x $(GO) test -count=1 -timeout 30m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
+# c20web (issue 20): every console page at 10,000 x 10, p99 and the process's RSS.
+	$(GO) test -run='^$$' -bench=Console10000x10 -benchtime=50x -count=3 ./handlers/
 
 # The Debian package, out/lvsconsole_<version>_amd64.deb, made by nfpm
 # (a tool of go.mod) from packaging/: the binary as `make build` makes it,
