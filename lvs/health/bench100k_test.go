@@ -72,7 +72,7 @@ func BenchmarkHundredThousandChecks(b *testing.B) {
 				return Result{OK: true, Reason: "fine"}
 			}}
 		}
-		measureAt(b, probes, &ok, &failed, nil, bigInterval, bigWarmup, bigWindow)
+		measureAt(b, probes, &ok, &failed, nil, bigInterval, bigWarmup, bigWindow, Options{})
 	})
 }
 
@@ -96,7 +96,7 @@ func runSYN(b *testing.B, targets []netip.AddrPort) {
 			p.Start(ctx, t, func(r check.Result) { done(count(r, &ok, &failed)) })
 		}}
 	}
-	measureAt(b, probes, &ok, &failed, nil, bigInterval, bigWarmup, bigWindow)
+	measureAt(b, probes, &ok, &failed, nil, bigInterval, bigWarmup, bigWindow, Options{Flush: half.Flush})
 }
 
 // bigTargets is addrs consecutive addresses from first, with ports

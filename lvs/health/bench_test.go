@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -31,6 +32,12 @@ const listenersEnv = "LVSCONSOLE_HEALTH_LISTENERS"
 // windowEnv changes the measured window of BenchmarkTenThousandTCPChecks
 // (a Go duration; default 10s).
 const windowEnv = "LVSCONSOLE_HEALTH_BENCH_WINDOW"
+
+// heapProfileEnv names a file for a heap profile written at the end of
+// the window of the benchmarks that use measure (after a collection: what
+// the monitor keeps, where -memprofile, written after the benchmark, sees
+// nothing).
+const heapProfileEnv = "LVSCONSOLE_HEALTH_HEAP_PROFILE"
 
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(listenersEnv); spec != "" {
@@ -240,7 +247,7 @@ func runChecks(b *testing.B, kind check.Kind, targets []string, other func() tim
 	for _, t := range targets {
 		probes[t] = checkerOf(p, t, &ok, &failed)
 	}
-	measure(b, probes, &ok, &failed, other)
+	measureAt(b, probes, &ok, &failed, other, time.Second, 2*time.Second, 10*time.Second, Options{Flush: half.Flush})
 }
 
 // BenchmarkTenThousandNoopChecks measures the monitor alone: the same
@@ -263,14 +270,14 @@ func BenchmarkTenThousandNoopChecks(b *testing.B) {
 // reports what the window cost; see BenchmarkTenThousandTCPChecks. other
 // returns the CPU time of a helper process (nil: none).
 func measure(b *testing.B, probes map[string]Checker, ok, failed *atomic.Int64, other func() time.Duration) {
-	measureAt(b, probes, ok, failed, other, time.Second, 2*time.Second, 10*time.Second)
+	measureAt(b, probes, ok, failed, other, time.Second, 2*time.Second, 10*time.Second, Options{})
 }
 
 // measureAt is measure with every checker probed once per interval, a
 // warm-up and a default window ($LVSCONSOLE_HEALTH_BENCH_WINDOW overrides
 // it).
 func measureAt[K comparable](b *testing.B, probes map[K]Checker, ok, failed *atomic.Int64, other func() time.Duration,
-	interval, warmup, window time.Duration) {
+	interval, warmup, window time.Duration, o Options) {
 	if s := os.Getenv(windowEnv); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
@@ -281,7 +288,7 @@ func measureAt[K comparable](b *testing.B, probes map[K]Checker, ok, failed *ato
 	if other == nil {
 		other = func() time.Duration { return 0 }
 	}
-	m := New[K](Options{})
+	m := New[K](o)
 	checks := make(map[K]Checker, len(probes))
 	for k, p := range probes {
 		p.Policy = Policy{Interval: interval}
@@ -311,6 +318,21 @@ func measureAt[K comparable](b *testing.B, probes map[K]Checker, ok, failed *ato
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	rss := vmRSS()
+	// What stays after a collection, the monitor's and the probes' state
+	// (and the benchmark's own map of checkers).
+	runtime.GC()
+	var live runtime.MemStats
+	runtime.ReadMemStats(&live)
+	if name := os.Getenv(heapProfileEnv); name != "" {
+		f, err := os.Create(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	goroutines := runtime.NumGoroutine()
@@ -337,6 +359,7 @@ func measureAt[K comparable](b *testing.B, probes map[K]Checker, ok, failed *ato
 	b.ReportMetric(float64(okN+failedN)/elapsed.Seconds(), "checks/s")
 	b.ReportMetric(float64(failedN), "failed-checks")
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
+	b.ReportMetric(float64(live.HeapAlloc)/(1<<20), "live-heap-MB")
 	b.ReportMetric(float64(ru.Maxrss)/1024, "maxrss-MB") // ru_maxrss is in KiB on Linux
 	if rss > 0 {
 		b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
