@@ -865,3 +865,44 @@ func TestSetNeedsOneOfProbeAndStart(t *testing.T) {
 		Start: func(context.Context, func(Result)) {},
 	}})
 }
+
+// TestFlush: asynchronous probes that wait for Options.Flush to do their
+// work (as lvs/check's syn check waits to send its SYNs) complete: the
+// scheduler flushes after the probes it starts together.
+func TestFlush(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		queued  []func(Result)
+		flushes atomic.Int64
+	)
+	flush := func() {
+		flushes.Add(1)
+		mu.Lock()
+		q := queued
+		queued = nil
+		mu.Unlock()
+		for _, done := range q {
+			done(Result{OK: true, Reason: "flushed"})
+		}
+	}
+	m := New[int](Options{Flush: flush})
+	checks := make(map[int]Checker)
+	for i := range 20 {
+		checks[i] = Checker{Start: func(ctx context.Context, done func(Result)) {
+			mu.Lock()
+			queued = append(queued, done)
+			mu.Unlock()
+		}, Policy: Policy{Interval: 50 * time.Millisecond}}
+	}
+	m.Set(checks)
+	stop := run(t, m)
+	for i := range 20 {
+		if st := waitState(t, m, i, Up); st.Reason != "flushed" {
+			t.Errorf("checker %d: reason %q, want flushed", i, st.Reason)
+		}
+	}
+	stop()
+	if flushes.Load() == 0 {
+		t.Error("Flush was never called")
+	}
+}
