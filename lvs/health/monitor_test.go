@@ -906,3 +906,26 @@ func TestFlush(t *testing.T) {
 		t.Error("Flush was never called")
 	}
 }
+
+// TestProbeCtxDone: a probe context's Done channel, made only when asked
+// for, is closed by cancel whether it was asked for before or after.
+func TestProbeCtxDone(t *testing.T) {
+	before := newProbeCtx(context.Background(), time.Now().Add(time.Hour))
+	done := before.Done()
+	before.cancel(context.DeadlineExceeded)
+	after := newProbeCtx(context.Background(), time.Now().Add(time.Hour))
+	after.cancel(context.Canceled)
+	for name, ch := range map[string]<-chan struct{}{"asked before cancel": done, "asked after cancel": after.Done()} {
+		select {
+		case <-ch:
+		default:
+			t.Errorf("Done %s is not closed", name)
+		}
+	}
+	if before.Done() != done {
+		t.Error("Done returned a different channel the second time")
+	}
+	if err := after.Err(); err != context.Canceled {
+		t.Errorf("Err = %v, want context.Canceled", err)
+	}
+}
