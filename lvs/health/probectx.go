@@ -30,7 +30,6 @@ type probeCtx struct {
 	afters []*afterFunc
 }
 
-
 type afterFunc struct{ f func() }
 
 func newProbeCtx(parent context.Context, deadline time.Time) *probeCtx {
