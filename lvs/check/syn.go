@@ -34,6 +34,7 @@ type HalfOpen struct {
 	opened  bool
 	openErr error
 	hold    int    // the reserved port's TCP socket, bound and never listening
+	udp     int    // a UDP socket that route connects to look up source addresses
 	port    uint16 // source port of every SYN
 	v4, v6  *net.IPConn
 	waiting map[netip.AddrPort]*synWait
@@ -83,7 +84,7 @@ const routeTTL = 10 * time.Second
 
 // NewHalfOpen returns a HalfOpen; its sockets open on the first check.
 func NewHalfOpen() *HalfOpen {
-	return &HalfOpen{hold: -1, waiting: map[netip.AddrPort]*synWait{}, routes: map[netip.Addr]route{}}
+	return &HalfOpen{hold: -1, udp: -1, waiting: map[netip.AddrPort]*synWait{}, routes: map[netip.Addr]route{}}
 }
 
 // Close closes the sockets; checks after Close fail.
@@ -332,20 +333,24 @@ func (h *HalfOpen) segment(seg *[synLen]byte, dst netip.AddrPort, isn uint32) er
 	return nil
 }
 
+// maxRoutes bounds the cache of source addresses: twice the 100,000 real
+// servers of issue 20, each on a host of its own, so that they do not
+// empty it every round.
+const maxRoutes = 200000
+
 // source is the address the kernel sends from to dst, which the IPv4
-// checksum covers; looked up by routing a UDP socket, cached a while.
+// checksum covers; looked up by routing a UDP socket (route), cached a
+// while; h.mu is held.
 func (h *HalfOpen) source(dst netip.Addr) (netip.Addr, error) {
 	now := time.Now()
 	if r, ok := h.routes[dst]; ok && now.Before(r.expires) {
 		return r.src, nil
 	}
-	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+	src, err := h.route(dst)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("route to %v: %w", dst, err)
 	}
-	src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-	c.Close()
-	if len(h.routes) > 100000 {
+	if len(h.routes) >= maxRoutes {
 		clear(h.routes) // bound the cache; it refills at one lookup per target
 	}
 	h.routes[dst] = route{src: src, expires: now.Add(routeTTL)}

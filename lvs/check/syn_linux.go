@@ -35,6 +35,12 @@ func (h *HalfOpen) openSockets() error {
 		return fmt.Errorf("reserve a source port: %w", err)
 	}
 	h.hold, h.port = fd, uint16(sa.(*syscall.SockaddrInet6).Port)
+	// route's socket: connecting it routes, and sends nothing.
+	udp, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open a socket to look up routes: %w", err)
+	}
+	h.udp = udp
 
 	// A raw TCP socket sees every TCP segment the host receives: the filter
 	// keeps only those to the reserved port, in the kernel.
@@ -89,6 +95,10 @@ func (h *HalfOpen) closeSockets() error {
 		errs = append(errs, syscall.Close(h.hold))
 		h.hold = -1
 	}
+	if h.udp >= 0 {
+		errs = append(errs, syscall.Close(h.udp))
+		h.udp = -1
+	}
 	return errors.Join(errs...)
 }
 
@@ -129,6 +139,24 @@ func (h *HalfOpen) listen(network, addr string, filter func(port uint32) []unix.
 		return nil, fmt.Errorf("set up the raw %s socket: %w", network, err)
 	}
 	return c, nil
+}
+
+// route is the source address of the kernel's route to the IPv4 address
+// dst: where h.udp is bound once connected to it (two system calls, where a
+// net.DialUDP took five and a poller registration). h.mu is held.
+func (h *HalfOpen) route(dst netip.Addr) (netip.Addr, error) {
+	if err := unix.Connect(h.udp, &unix.SockaddrInet4{Port: 9, Addr: dst.As4()}); err != nil {
+		return netip.Addr{}, err
+	}
+	sa, err := unix.Getsockname(h.udp)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	sa4, ok := sa.(*unix.SockaddrInet4)
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("source address %T, want IPv4", sa)
+	}
+	return netip.AddrFrom4(sa4.Addr), nil
 }
 
 // rcvBuf is the receive buffer of the raw sockets: about 4 MB of

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime"
 )
 
@@ -14,6 +15,8 @@ var errSYNNeedsLinux = fmt.Errorf("the half-open check needs Linux (raw sockets 
 
 func (h *HalfOpen) openSockets() error  { return errSYNNeedsLinux }
 func (h *HalfOpen) closeSockets() error { return nil }
+
+func (h *HalfOpen) route(netip.Addr) (netip.Addr, error) { return netip.Addr{}, errSYNNeedsLinux }
 
 // sendBatch has nothing to send with off Linux.
 type sendBatch struct{}
