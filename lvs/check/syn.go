@@ -79,8 +79,12 @@ type route struct {
 	expires time.Time
 }
 
-// routeTTL bounds how long a looked-up source address is trusted.
-const routeTTL = 10 * time.Second
+// routeTTL bounds how long a looked-up source address is trusted. A SYN
+// that times out also drops its destination's (its checksum may be wrong
+// since the route changed), so a changed source costs at most one failed
+// check per destination, as a TTL of one interval did, with a sixth of the
+// lookups at 10 s intervals.
+const routeTTL = time.Minute
 
 // NewHalfOpen returns a HalfOpen; its sockets open on the first check.
 func NewHalfOpen() *HalfOpen {
@@ -129,6 +133,7 @@ func (h *HalfOpen) expire() {
 		for dst, w := range h.waiting {
 			if now.After(w.deadline) {
 				delete(h.waiting, dst)
+				delete(h.routes, dst.Addr())
 				late = append(late, w)
 			}
 		}

@@ -142,9 +142,15 @@ func (h *HalfOpen) listen(network, addr string, filter func(port uint32) []unix.
 }
 
 // route is the source address of the kernel's route to the IPv4 address
-// dst: where h.udp is bound once connected to it (two system calls, where a
-// net.DialUDP took five and a poller registration). h.mu is held.
+// dst: where h.udp is bound once connected to it (three system calls, where
+// a net.DialUDP took five and a poller registration). h.mu is held.
 func (h *HalfOpen) route(dst netip.Addr) (netip.Addr, error) {
+	// Disconnect first: a connected socket keeps the source address of its
+	// first connect.
+	unspec := unix.RawSockaddrInet4{Family: unix.AF_UNSPEC}
+	if _, _, errno := unix.Syscall(unix.SYS_CONNECT, uintptr(h.udp), uintptr(unsafe.Pointer(&unspec)), unsafe.Sizeof(unspec)); errno != 0 {
+		return netip.Addr{}, errno
+	}
 	if err := unix.Connect(h.udp, &unix.SockaddrInet4{Port: 9, Addr: dst.As4()}); err != nil {
 		return netip.Addr{}, err
 	}
