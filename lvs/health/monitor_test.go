@@ -430,24 +430,26 @@ func TestMaxConcurrent(t *testing.T) {
 				break
 			}
 		}
-		// Some work: 50 checkers every 20 ms want 12 probes of 5 ms in
-		// flight, three times the limit.
+		// Some work: 50 checkers every 100 ms want 12 probes of 25 ms in
+		// flight, three times the limit. Long enough that a probe
+		// delayed under load is not declared hung (past its deadline and
+		// grace, 125 ms), which frees its slot while it still counts here.
 		select {
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(25 * time.Millisecond):
 		case <-ctx.Done():
 		}
-		if calls.Add(1) >= 300 {
+		if calls.Add(1) >= 150 {
 			signal()
 		}
 		return Result{OK: true}
 	}
 	checks := make(map[int]Checker)
 	for i := range 50 {
-		checks[i] = Checker{Probe: probe, Policy: Policy{Interval: 20 * time.Millisecond}}
+		checks[i] = Checker{Probe: probe, Policy: Policy{Interval: 100 * time.Millisecond}}
 	}
 	m.Set(checks)
 	stop := run(t, m)
-	receive(t, enough, "300 checks")
+	receive(t, enough, "150 checks")
 	stop()
 	if n := most.Load(); n > limit {
 		t.Errorf("%d probes in flight, limit %d", n, limit)
