@@ -1,0 +1,122 @@
+package store
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/lvsconsole/lvsconsole/lvs/config"
+)
+
+// Issue 20: the store at ten times BenchmarkUpdateOneWeight's size, 10,000
+// virtual servers x 10 real servers (100,000 real servers).
+
+// large20 returns nv virtual servers of nr real servers each, every
+// address distinct (nv up to 65,000).
+func large20(nv, nr int) *config.Config {
+	c := config.Default()
+	for i := range nv {
+		vs := config.NewVirtual(fmt.Sprintf("vs%d", i))
+		vs.Active = true
+		vs.Address = netip.AddrFrom4([4]byte{198, 18, byte(i / 250), byte(1 + i%250)})
+		for j := range nr {
+			rs := config.NewReal(fmt.Sprintf("rs%d", j))
+			rs.Active = true
+			rs.Address = netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), byte(1 + j)})
+			vs.Reals = append(vs.Reals, rs)
+		}
+		c.Virtuals = append(c.Virtuals, vs)
+	}
+	return c
+}
+
+func open20(b *testing.B) *Store {
+	b.Helper()
+	st := openTest(b)
+	if err := st.SetPassword(ctx, "admin", "correct horse battery"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "bench"}, large20(10000, 10)); err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// BenchmarkUpdateOneWeight10000x10 is one weight applied at once
+// (store.Update: the API's ?apply=now): read, validate, diff, one row, the
+// revision, the commit.
+func BenchmarkUpdateOneWeight10000x10(b *testing.B) {
+	st := open20(b)
+	for i := 0; b.Loop(); i++ {
+		if _, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "bench"}, func(c *config.Config) error {
+			c.Virtuals[5000].Reals[5].Weight = int64(2 + i%100)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEditDraftOneWeight10000x10 is the console's ACCEPT of that
+// weight (into the user's pending changes), and
+// BenchmarkApplyDraft10000x10 its APPLY.
+func BenchmarkEditDraftOneWeight10000x10(b *testing.B) {
+	st := open20(b)
+	for i := 0; b.Loop(); i++ {
+		if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "admin"}, AnyVersion, func(c *config.Config) error {
+			c.Virtuals[5000].Reals[5].Weight = int64(2 + i%100)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkApplyDraft10000x10(b *testing.B) {
+	st := open20(b)
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "admin"}, AnyVersion, func(c *config.Config) error {
+			c.Virtuals[5000].Reals[5].Weight = int64(2 + i%100)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := st.ApplyDraft(ctx, Change{Role: ScopeAdmin, Author: "admin"}, Apply{Version: AnyVersion}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReplace10000x10 is the store's part of an import: the whole
+// configuration into an empty database.
+func BenchmarkReplace10000x10(b *testing.B) {
+	c := large20(10000, 10)
+	for b.Loop() {
+		b.StopTimer()
+		st := openTest(b)
+		b.StartTimer()
+		if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "bench"}, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAdopt10000x10 is the standby's part of the configuration sync:
+// the active's configuration, one weight different, adopted at its serial.
+func BenchmarkAdopt10000x10(b *testing.B) {
+	st := open20(b)
+	c := large20(10000, 10)
+	cur, err := st.Config(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		c.Serial = cur.Serial + int64(i) + 1
+		c.Virtuals[5000].Reals[5].Weight = int64(2 + i%100)
+		if _, err := st.Adopt(ctx, Change{Role: ScopeAdmin, Author: "peer"}, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
