@@ -196,7 +196,10 @@ func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*conf
 		return nil, err
 	}
 	stampDrains(old, next, s.now())
-	if err := config.ValidateChange(old, next); err != nil {
+	// Asked once: validation, the summary, the rows and the revision
+	// all need only the entries an edit in place changed.
+	changed, same := config.ChangedVirtuals(old, next)
+	if err := config.ValidateChanged(old, next, changed, same); err != nil {
 		return nil, err
 	}
 	// Adopt is exempt: the peer secret authenticates the active
@@ -212,7 +215,7 @@ func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*conf
 	if at != 0 && at <= old.Serial {
 		return nil, fmt.Errorf("serial %d, this director is at %d: %w", at, old.Serial, ErrStale)
 	}
-	changes := config.Diff(old, next)
+	changes := config.DiffChanged(old, next, changed, same)
 	if len(changes) == 0 && at == 0 {
 		return nil, ErrNoChange
 	}
@@ -229,10 +232,10 @@ func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*conf
 	if at != 0 {
 		next.Serial = at
 	}
-	if err := writeConfig(ctx, tx, old, next); err != nil {
+	if err := writeConfig(ctx, tx, old, next, changed, same); err != nil {
 		return nil, fmt.Errorf("saving the configuration: %w", err)
 	}
-	if err := insertRevisionAfter(ctx, tx, old, next, ch.Author, ch.Token, summary, s.now()); err != nil {
+	if err := insertRevisionAfter(ctx, tx, old, next, changed, same, ch.Author, ch.Token, summary, s.now()); err != nil {
 		return nil, err
 	}
 	// One audit entry per revision, in its transaction.
@@ -412,8 +415,9 @@ func loadConfig(ctx context.Context, q querier) (*config.Config, error) {
 }
 
 // writeConfig writes the rows of next that differ from old: an edit of one
-// real server writes one row, not the whole table.
-func writeConfig(ctx context.Context, tx *sql.Tx, old, next *config.Config) error {
+// real server writes one row, not the whole table. changed and same are
+// what config.ChangedVirtuals(old, next) returned.
+func writeConfig(ctx context.Context, tx *sql.Tx, old, next *config.Config, changed []int, same bool) error {
 	if old.Global != next.Global || old.Redundancy != next.Redundancy {
 		if err := writeSettings(ctx, tx, next); err != nil {
 			return err
@@ -425,7 +429,7 @@ func writeConfig(ctx context.Context, tx *sql.Tx, old, next *config.Config) erro
 
 	w := &rowWriter{tx: tx}
 	defer w.close()
-	if changed, same := config.ChangedVirtuals(old, next); same {
+	if same {
 		if ok, err := w.writeChanged(ctx, old, next, changed); ok || err != nil {
 			return err
 		}

@@ -94,10 +94,10 @@ type revisionDelta struct {
 }
 
 // insertRevisionAfter records next, saved over old: as a delta on old's
-// revision when next changed old's virtual servers in place and the chain
+// revision when next changed old's virtual servers in place (changed,
+// same: config.ChangedVirtuals) and the chain
 // is short enough, else whole.
-func insertRevisionAfter(ctx context.Context, tx *sql.Tx, old, next *config.Config, author, token, summary string, now time.Time) error {
-	changed, same := config.ChangedVirtuals(old, next)
+func insertRevisionAfter(ctx context.Context, tx *sql.Tx, old, next *config.Config, changed []int, same bool, author, token, summary string, now time.Time) error {
 	if !same {
 		return insertRevision(ctx, tx, next, author, token, summary, now)
 	}

@@ -126,10 +126,15 @@ func (c *Config) Validate() error {
 // what the entry costs. Otherwise, or when anything is refused, it is
 // Validate, with its refusals.
 func ValidateChange(old, next *Config) error {
-	if old.Global == next.Global && old.Redundancy == next.Redundancy {
-		if changed, same := ChangedVirtuals(old, next); same && next.validChanged(changed) {
-			return nil
-		}
+	changed, same := ChangedVirtuals(old, next)
+	return ValidateChanged(old, next, changed, same)
+}
+
+// ValidateChanged is ValidateChange with what ChangedVirtuals(old, next)
+// returned, for a caller that asks it once for several uses.
+func ValidateChanged(old, next *Config, changed []int, same bool) error {
+	if same && old.Global == next.Global && old.Redundancy == next.Redundancy && next.validChanged(changed) {
+		return nil
 	}
 	return next.Validate()
 }
