@@ -1,11 +1,16 @@
 package store
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net/netip"
 	"testing"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/kaexport"
+	"github.com/lvsconsole/lvsconsole/lvs/keepalived"
+	"github.com/lvsconsole/lvsconsole/lvs/lvscf"
 )
 
 // Issue 20: the store at ten times BenchmarkUpdateOneWeight's size, 10,000
@@ -119,4 +124,118 @@ func BenchmarkAdopt10000x10(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Import and export at 10,000 x 10 through the real parsers and writers
+// and the store, as `lvsconsole import` and the console's upload do: the
+// file parsed and validated, then saved whole into a store holding the
+// default configuration (a first import) or the same 10,000 x 10 with one
+// weight different (a re-import).
+
+func files20(b *testing.B) (cf, ka []byte) {
+	b.Helper()
+	c := large20(10000, 10)
+	var buf bytes.Buffer
+	if err := lvscf.Format(&buf, c); err != nil {
+		b.Fatal(err)
+	}
+	cf = bytes.Clone(buf.Bytes())
+	buf.Reset()
+	if _, err := kaexport.Write(&buf, c, kaexport.Primary); err != nil {
+		b.Fatal(err)
+	}
+	return cf, bytes.Clone(buf.Bytes())
+}
+
+func importCF(b *testing.B, st *Store, data []byte) {
+	c, _, err := lvscf.Import(context.Background(), bytes.NewReader(data), lvscf.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "import", Note: "import of lvs.cf", Elevated: true}, c); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func importKA(b *testing.B, st *Store, data []byte) {
+	c, _, err := keepalived.Import("keepalived.conf", data, keepalived.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "import", Note: "import of keepalived.conf", Elevated: true}, c); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkImportLVSCF10000x10(b *testing.B) {
+	cf, _ := files20(b)
+	b.SetBytes(int64(len(cf)))
+	for b.Loop() {
+		b.StopTimer()
+		st := openTest(b)
+		b.StartTimer()
+		importCF(b, st, cf)
+	}
+}
+
+func BenchmarkImportKeepalived10000x10(b *testing.B) {
+	_, ka := files20(b)
+	b.SetBytes(int64(len(ka)))
+	for b.Loop() {
+		b.StopTimer()
+		st := openTest(b)
+		b.StartTimer()
+		importKA(b, st, ka)
+	}
+}
+
+// BenchmarkReimportLVSCF10000x10 imports, over the same 10,000 x 10, the
+// file with one weight different.
+func BenchmarkReimportLVSCF10000x10(b *testing.B) {
+	st := open20(b)
+	c := large20(10000, 10)
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		c.Virtuals[5000].Reals[5].Weight = int64(2 + i%100)
+		var buf bytes.Buffer
+		if err := lvscf.Format(&buf, c); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		importCF(b, st, buf.Bytes())
+	}
+}
+
+// BenchmarkExportLVSCF10000x10 and BenchmarkExportKeepalived10000x10 read
+// the configuration from the store and write the file.
+func BenchmarkExportLVSCF10000x10(b *testing.B) {
+	st := open20(b)
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		c, err := st.Config(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := lvscf.Format(&buf, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(buf.Len()))
+}
+
+func BenchmarkExportKeepalived10000x10(b *testing.B) {
+	st := open20(b)
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		c, err := st.Config(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := kaexport.Write(&buf, c, kaexport.Primary); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(buf.Len()))
 }

@@ -545,7 +545,7 @@ func (w *rowWriter) stmt(ctx context.Context, st **sql.Stmt, query string) (*sql
 
 // upsertVirtual writes vs at position pos, assigning vs.ID when it is new.
 func (w *rowWriter) upsertVirtual(ctx context.Context, vs *config.VirtualServer, pos int) error {
-	st, err := w.stmt(ctx, &w.vs, upsertVirtuals)
+	st, err := w.stmt(ctx, &w.vs, execUpsert(upsertVirtuals))
 	if err != nil {
 		return err
 	}
@@ -554,13 +554,13 @@ func (w *rowWriter) upsertVirtual(ctx context.Context, vs *config.VirtualServer,
 		id = vs.ID
 	}
 	args := append([]any{id, pos}, values(config.VirtualFields, vs)...)
-	return st.QueryRowContext(ctx, args...).Scan(&vs.ID)
+	return execID(ctx, st, args, &vs.ID)
 }
 
 // upsertReal writes rs at position pos of virtual server vid, assigning
 // rs.ID when it is new.
 func (w *rowWriter) upsertReal(ctx context.Context, vid int64, rs *config.RealServer, pos int) error {
-	st, err := w.stmt(ctx, &w.rs, upsertReals)
+	st, err := w.stmt(ctx, &w.rs, execUpsert(upsertReals))
 	if err != nil {
 		return err
 	}
@@ -569,7 +569,22 @@ func (w *rowWriter) upsertReal(ctx context.Context, vid int64, rs *config.RealSe
 		id = rs.ID
 	}
 	args := append([]any{id, vid, pos, rs.Draining, toMillis(rs.DrainSince)}, values(config.RealFields, rs)...)
-	return st.QueryRowContext(ctx, args...).Scan(&rs.ID)
+	return execID(ctx, st, args, &rs.ID)
+}
+
+// execUpsert is an upsert without its RETURNING clause: Exec is half the
+// cost of a query's rows, 100,000 times in an import (issue 20).
+func execUpsert(q string) string { return strings.TrimSuffix(q, " RETURNING id") }
+
+// execID runs st and sets *id, when it is 0, to the row's new id: an
+// upsert without an id is an insert, whose rowid the result holds.
+func execID(ctx context.Context, st *sql.Stmt, args []any, id *int64) error {
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil || *id != 0 {
+		return err
+	}
+	*id, err = res.LastInsertId()
+	return err
 }
 
 // writeChanged is writeConfig for an edit that changed the virtual servers
