@@ -344,7 +344,9 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		merged := false // a rebase made a configuration no one validated
-		running, err := s.current(ctx, tx)
+		// The cache's: only read (a draft's Base is never changed; the
+		// one returned is a copy).
+		running, _, err := s.shared(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("reading the configuration: %w", err)
 		}
