@@ -5,7 +5,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 	"github.com/lvsconsole/lvsconsole/lvs/kaexport"
@@ -35,6 +38,29 @@ func large20(nv, nr int) *config.Config {
 	return c
 }
 
+// cpuPerOp starts counting the CPU time the process spends (user and
+// system, the GC's included) and returns the func that reports it per
+// iteration: on a machine shared with other work the wall time spreads,
+// this much less. Call it after the setup, and its func after the loop.
+func cpuPerOp(b *testing.B) func() {
+	b.Helper()
+	runtime.GC() // the setup's garbage is not the edit's
+	start := cpuTime(b)
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64(cpuTime(b)-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+		}
+	}
+}
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func open20(b *testing.B) *Store {
 	b.Helper()
 	st := openTest(b)
@@ -52,6 +78,7 @@ func open20(b *testing.B) *Store {
 // revision, the commit.
 func BenchmarkUpdateOneWeight10000x10(b *testing.B) {
 	st := open20(b)
+	done := cpuPerOp(b)
 	for i := 0; b.Loop(); i++ {
 		if _, err := st.Update(ctx, Change{Role: ScopeAdmin, Author: "bench"}, func(c *config.Config) error {
 			c.Virtuals[5000].Reals[5].Weight = int64(2 + i%100)
@@ -60,6 +87,7 @@ func BenchmarkUpdateOneWeight10000x10(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	done()
 }
 
 // BenchmarkEditDraftOneWeight10000x10 is the console's ACCEPT of that
@@ -67,6 +95,7 @@ func BenchmarkUpdateOneWeight10000x10(b *testing.B) {
 // BenchmarkApplyDraft10000x10 its APPLY.
 func BenchmarkEditDraftOneWeight10000x10(b *testing.B) {
 	st := open20(b)
+	done := cpuPerOp(b)
 	for i := 0; b.Loop(); i++ {
 		if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "admin"}, AnyVersion, func(c *config.Config) error {
 			c.Virtuals[5000].Reals[5].Weight = int64(2 + i%100)
@@ -75,6 +104,7 @@ func BenchmarkEditDraftOneWeight10000x10(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	done()
 }
 
 func BenchmarkApplyDraft10000x10(b *testing.B) {
@@ -117,6 +147,7 @@ func BenchmarkAdopt10000x10(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	done := cpuPerOp(b)
 	for i := 0; b.Loop(); i++ {
 		c.Serial = cur.Serial + int64(i) + 1
 		c.Virtuals[5000].Reals[5].Weight = int64(2 + i%100)
@@ -124,6 +155,7 @@ func BenchmarkAdopt10000x10(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	done()
 }
 
 // Import and export at 10,000 x 10 through the real parsers and writers
