@@ -109,6 +109,7 @@ func BenchmarkEditDraftOneWeight10000x10(b *testing.B) {
 
 func BenchmarkApplyDraft10000x10(b *testing.B) {
 	st := open20(b)
+	done := cpuPerOp(b)
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		if _, err := st.EditDraft(ctx, Change{Role: ScopeAdmin, Author: "admin"}, AnyVersion, func(c *config.Config) error {
@@ -122,12 +123,14 @@ func BenchmarkApplyDraft10000x10(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	done()
 }
 
 // BenchmarkReplace10000x10 is the store's part of an import: the whole
 // configuration into an empty database.
 func BenchmarkReplace10000x10(b *testing.B) {
 	c := large20(10000, 10)
+	done := cpuPerOp(b)
 	for b.Loop() {
 		b.StopTimer()
 		st := openTest(b)
@@ -136,6 +139,7 @@ func BenchmarkReplace10000x10(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	done()
 }
 
 // BenchmarkAdopt10000x10 is the standby's part of the configuration sync:
@@ -202,23 +206,27 @@ func importKA(b *testing.B, st *Store, data []byte) {
 func BenchmarkImportLVSCF10000x10(b *testing.B) {
 	cf, _ := files20(b)
 	b.SetBytes(int64(len(cf)))
+	done := cpuPerOp(b)
 	for b.Loop() {
 		b.StopTimer()
 		st := openTest(b)
 		b.StartTimer()
 		importCF(b, st, cf)
 	}
+	done()
 }
 
 func BenchmarkImportKeepalived10000x10(b *testing.B) {
 	_, ka := files20(b)
 	b.SetBytes(int64(len(ka)))
+	done := cpuPerOp(b)
 	for b.Loop() {
 		b.StopTimer()
 		st := openTest(b)
 		b.StartTimer()
 		importKA(b, st, ka)
 	}
+	done()
 }
 
 // BenchmarkReimportLVSCF10000x10 imports, over the same 10,000 x 10, the
@@ -226,6 +234,7 @@ func BenchmarkImportKeepalived10000x10(b *testing.B) {
 func BenchmarkReimportLVSCF10000x10(b *testing.B) {
 	st := open20(b)
 	c := large20(10000, 10)
+	done := cpuPerOp(b)
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
 		c.Virtuals[5000].Reals[5].Weight = int64(2 + i%100)
@@ -236,6 +245,7 @@ func BenchmarkReimportLVSCF10000x10(b *testing.B) {
 		b.StartTimer()
 		importCF(b, st, buf.Bytes())
 	}
+	done()
 }
 
 // BenchmarkExportLVSCF10000x10 and BenchmarkExportKeepalived10000x10 read
@@ -243,6 +253,7 @@ func BenchmarkReimportLVSCF10000x10(b *testing.B) {
 func BenchmarkExportLVSCF10000x10(b *testing.B) {
 	st := open20(b)
 	var buf bytes.Buffer
+	done := cpuPerOp(b)
 	for b.Loop() {
 		buf.Reset()
 		c, err := st.Config(ctx)
@@ -254,11 +265,13 @@ func BenchmarkExportLVSCF10000x10(b *testing.B) {
 		}
 	}
 	b.SetBytes(int64(buf.Len()))
+	done()
 }
 
 func BenchmarkExportKeepalived10000x10(b *testing.B) {
 	st := open20(b)
 	var buf bytes.Buffer
+	done := cpuPerOp(b)
 	for b.Loop() {
 		buf.Reset()
 		c, err := st.Config(ctx)
@@ -270,4 +283,5 @@ func BenchmarkExportKeepalived10000x10(b *testing.B) {
 		}
 	}
 	b.SetBytes(int64(buf.Len()))
+	done()
 }
