@@ -157,7 +157,7 @@ fuzz:
 bench: export LVSCONSOLE_TEST_ALL := 1
 bench: guest
 	$(GO) test -run='^$$' -bench=. -benchmem ./store/ ./lvs/lvscf/ ./lvs/ipvs/ ./lvs/engine/
-	$(GO) test -run='^$$' -bench=. -benchtime=1x ./lvs/health/
+	$(GO) test -run='^$$' -bench='^Benchmark(TenThousand|SetKeep)' -benchtime=1x ./lvs/health/
 	$(GO) test -run='^$$' -bench=. -benchmem ./lvs/check/
 	$(GO) test -run='^$$' -bench='^BenchmarkFailover' -benchtime=1x ./lvs/failover/
 	LVSCONSOLE_LOAD_TIME=2m $(GO) test -timeout 30m -run='^$$' -bench=FalseFailover -benchtime=1x ./lvs/failover/
@@ -169,6 +169,10 @@ bench: guest
 	$(GO) test -run='^$$' -bench=. -benchmem ./lvs/load/agent/
 	$(GO) test -run='^$$' -bench='LoadSSHD|OpenSSHClient' -benchtime=20x ./lvs/load/sshload/
 	LVSCONSOLE_GUEST_BENCH=3x $(GO) test -count=1 -timeout 30m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
+	# c20web (issue 20): every console page at 10,000 x 10, p99 and the process's RSS.
+	$(GO) test -run='^$$' -bench=Console10000x10 -benchtime=50x -count=3 ./handlers/
+	# c20health (issue 20): 100,000 real servers every 10 s, syn check and the monitor alone
+	$(GO) test -run='^$$' -bench='^BenchmarkHundredThousandChecks' -benchtime=1x -timeout 20m ./lvs/health/
 	# c20store (issue 20): one edit, imports, exports and the pair's sync at 10,000 x 10
 	$(GO) test -run='^$$' -bench='OneWeight10000x10|ApplyDraft10000x10|Adopt10000x10' -benchtime=20x -benchmem ./store/
 	$(GO) test -run='^$$' -bench='WeightChange10000x10' -benchtime=10x -benchmem ./lvs/engine/

@@ -49,6 +49,15 @@ const (
 	chartPoints = 120
 	// busiest is how many virtual servers get a chart of their own.
 	busiest = 6
+	// dashboardServices is how many services of the routing table the
+	// dashboard shows; the whole table has a page of its own, in pages.
+	dashboardServices = 20
+	// dashboardVirtuals is how many virtual servers needing attention the
+	// dashboard lists; VIRTUAL SERVERS' search finds the others.
+	dashboardVirtuals = 50
+	// dashboardLines is how many of the engine's last changes and errors
+	// the dashboard lists.
+	dashboardLines = 100
 )
 
 // refresh reads the auto update switch, ?auto=1 or 0, and its period,
@@ -220,30 +229,83 @@ func (c *Console) controlView(ctx context.Context) (web.ControlView, error) {
 		row := revisionRow(revs[0], cfg.Serial)
 		v.Last = &row
 	}
+	t := &v.Totals
 	for i := range cfg.Virtuals {
 		vs := &cfg.Virtuals[i]
-		cv := web.ControlVirtual{VirtualRow: virtualRow(vs), Service: vs.ServiceString()}
+		t.Virtuals++
+		if vs.Active {
+			t.VirtualsActive++
+		}
+		t.Reals += len(vs.Reals)
+		// Only a virtual server that is listed gets its row made.
+		listed := len(v.Virtuals) < dashboardVirtuals
+		var cv web.ControlVirtual
+		attention := false
 		for j := range vs.Reals {
-			row := c.withHealth(realRow(cfg, vs, &vs.Reals[j]), vs, &vs.Reals[j])
+			rs := &vs.Reals[j]
+			if rs.Active {
+				t.RealsActive++
+			}
+			// What the counts need only: the whole row (its texts, a
+			// drain's connections) is made for the rows listed.
+			row := web.RealRow{Active: rs.Active, Weight: rs.Weight, Draining: rs.Draining && rs.Active}
+			if c.health != nil {
+				if h, ok := c.health.Of(vs, rs); ok {
+					row.Health = h.State
+					c.withLoad(&row, vs, rs, h)
+				}
+			}
+			if row.Active {
+				switch row.Health {
+				case "up":
+					t.Up++
+				case "down":
+					t.Down++
+				case "unknown":
+					t.Unknown++
+				default:
+					t.Unchecked++
+				}
+			}
+			show := false
 			switch {
 			case row.Draining:
-				cv.Reals = append(cv.Reals, row) // with its connections left
+				t.Draining++
+				show = true // with its connections left
 			case row.Health == "up" && (row.Moved() || row.Load != nil && row.Load.Error != ""):
 				// Up, at another weight than its own, or its load unread:
 				// shown with why.
+				t.Moved++
 				cv.Up++
-				cv.Reals = append(cv.Reals, row)
+				show = true
 			case row.Health == "up":
-				// Healthy: counted, and on the IPVS table with its weight
-				// and counters; listing it again would double the page.
+				// Healthy: counted, and in the routing table with its
+				// weight and counters; listing it again would double the
+				// page.
 				cv.Up++
 			case c.health != nil && !row.Active:
 				// Deactivated on purpose: nothing to look at.
 			default:
-				cv.Reals = append(cv.Reals, row)
+				show = true
+			}
+			if show {
+				attention = true
+				if listed {
+					cv.Reals = append(cv.Reals, c.withHealth(realRow(cfg, vs, rs), vs, rs))
+				}
 			}
 		}
-		v.Virtuals = append(v.Virtuals, cv)
+		if vs.Active && cv.Up == 0 && c.health != nil {
+			attention = true // it serves nothing
+		}
+		switch {
+		case !attention:
+		case listed:
+			cv.VirtualRow, cv.Service = virtualRow(vs), vs.ServiceString()
+			v.Virtuals = append(v.Virtuals, cv)
+		default:
+			v.VirtualsMore++
+		}
 	}
 	v.Recent = c.recentEvents(revs)
 	v.Charts = c.charts()
@@ -345,6 +407,10 @@ func (c *Console) engineView(v *web.ControlView) {
 	}
 	st := c.engine.Status()
 	v.Applied, v.Changes, v.Errors = st.Serial, st.Changes, st.Errors
+	// A first programming of 10,000 services is 110,000 changes: the
+	// dashboard shows the first few of each.
+	v.ChangesAll, v.ErrorsAll = len(v.Changes), len(v.Errors)
+	v.Changes, v.Errors = v.Changes[:min(len(v.Changes), dashboardLines)], v.Errors[:min(len(v.Errors), dashboardLines)]
 	switch {
 	case !st.Running:
 		v.Engine = "the engine has stopped"
@@ -360,28 +426,105 @@ func (c *Console) engineView(v *web.ControlView) {
 	if table == nil {
 		return
 	}
-	names := map[string]string{}
-	if st.Desired != nil {
-		for _, s := range st.Desired.Services {
-			names[engine.ServiceText(s.ServiceKey)] = s.Virtual
-		}
+	v.TableAll = ipvsTotals(table)
+	v.Table = make([]web.IPVSService, 0, min(len(table.Services), dashboardServices))
+	for _, s := range table.Services[:min(len(table.Services), dashboardServices)] {
+		v.Table = append(v.Table, ipvsRow(st.Desired, s))
 	}
-	v.Table = make([]web.IPVSService, 0, len(table.Services))
+}
+
+// ipvsTotals counts table's services and destinations, and sums their
+// connections and rates.
+func ipvsTotals(table *engine.Table) web.IPVSTotals {
+	t := web.IPVSTotals{Services: len(table.Services)}
 	for _, s := range table.Services {
-		key := engine.ServiceText(s.ServiceKey)
-		row := web.IPVSService{Service: key, Scheduler: s.Scheduler, Flags: engine.FlagsText(&s.Service), Virtual: names[key],
-			Stats: statCells(s.Stats), Dests: make([]web.IPVSDest, 0, len(s.Dests))}
+		t.Dests += len(s.Dests)
+		t.CPS += float64(s.Stats.CPS)
+		t.BPS += float64(s.Stats.InBPS + s.Stats.OutBPS)
 		for _, d := range s.Dests {
-			row.Dests = append(row.Dests, web.IPVSDest{
-				Addr: engine.AddrPort(d.Addr, d.Port), Forward: d.Forward.String(), Weight: d.Weight,
-				Active: d.ActiveConns, Inactive: d.InactiveConns, Stats: statCells(d.Stats),
-			})
+			t.Active += uint64(d.ActiveConns)
+			t.Inactive += uint64(d.InactiveConns)
 		}
-		v.Table = append(v.Table, row)
 	}
+	return t
+}
+
+// ipvsRow is service s of a routing table with its destinations, named
+// after the virtual server desired gives it (none for a service
+// lvsconsole does not manage).
+func ipvsRow(desired *engine.Table, s *engine.Service) web.IPVSService {
+	key := engine.ServiceText(s.ServiceKey)
+	row := web.IPVSService{Service: key, Scheduler: s.Scheduler, Flags: engine.FlagsText(&s.Service),
+		Stats: statCells(s.Stats), Dests: make([]web.IPVSDest, 0, len(s.Dests))}
+	if desired != nil {
+		if d := desired.Lookup(s.ServiceKey); d != nil {
+			row.Virtual = d.Virtual
+		}
+	}
+	for _, d := range s.Dests {
+		row.Dests = append(row.Dests, web.IPVSDest{
+			Addr: engine.AddrPort(d.Addr, d.Port), Forward: d.Forward.String(), Weight: d.Weight,
+			Active: d.ActiveConns, Inactive: d.InactiveConns, Stats: statCells(d.Stats),
+		})
+	}
+	return row
 }
 
 func statCells(st ipvs.Stats) web.StatCells {
 	return web.StatCells{Conns: st.Conns, Packets: st.InPkts + st.OutPkts, Bytes: st.InBytes + st.OutBytes,
 		CPS: float64(st.CPS), BPS: float64(st.InBPS + st.OutBPS)}
+}
+
+// ipvsPage is the whole routing table (the kernel's, or the one the engine
+// would program), a page of services at a time: ?q= finds words in the
+// service, its virtual server's name and its destinations.
+func (c *Console) ipvsPage(w http.ResponseWriter, r *http.Request) {
+	p := c.page(w, r, "LVS routing table", web.TabControl, 0)
+	pg := web.Pager{Base: "/control/ipvs", Query: listQuery(r, nil)}
+	var st engine.Status
+	if c.engine != nil {
+		st = c.engine.Status()
+	}
+	table, live := st.Desired, false
+	if st.Available && st.Kernel != nil {
+		table, live = st.Kernel, true
+	}
+	var found []*engine.Service
+	if table != nil {
+		pg.Total = len(table.Services)
+		found = table.Services
+		if m := newMatcher(pg.Query.Q); len(m) > 0 {
+			found = matchServices(table.Services, st.Desired, m)
+		}
+	}
+	lo, hi := pg.Paginate(len(found))
+	rows := make([]web.IPVSService, 0, hi-lo)
+	for _, s := range found[lo:hi] {
+		rows = append(rows, ipvsRow(st.Desired, s))
+	}
+	c.render(w, r, http.StatusOK, web.IPVSPage(p, live, rows, pg))
+}
+
+// matchServices are the services of table in which m finds its words: in
+// the service, its virtual server's name (as desired names it), or one of
+// its destinations.
+func matchServices(services []*engine.Service, desired *engine.Table, m matcher) []*engine.Service {
+	names := map[ipvs.ServiceKey]string{}
+	if desired != nil {
+		for _, s := range desired.Services {
+			names[s.ServiceKey] = s.Virtual
+		}
+	}
+	var out []*engine.Service
+	var texts []string
+	for _, s := range services {
+		texts = append(texts[:0], engine.ServiceText(s.ServiceKey), names[s.ServiceKey])
+		for _, d := range s.Dests {
+			texts = append(texts, engine.AddrPort(d.Addr, d.Port))
+		}
+		if m.match(texts...) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

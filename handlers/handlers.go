@@ -272,6 +272,7 @@ func (c *Console) routes() http.Handler {
 	r.Post("/account", c.accountsWritable(c.changePassword))
 	r.Get("/control", c.control)
 	r.Get("/control/stream", c.controlStream)
+	r.Get("/control/ipvs", c.ipvsPage)
 	r.Get("/global", c.globalPage)
 	r.Post("/global", c.writable(c.saveGlobal))
 	r.Get("/redundancy", c.redundancyPage)

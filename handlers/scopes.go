@@ -158,7 +158,7 @@ func pageRole(method, pattern string) (store.Scope, bool) {
 		method = http.MethodGet
 	}
 	switch method + " " + pattern {
-	case "GET /", "GET /account", "GET /control", "GET /control/stream",
+	case "GET /", "GET /account", "GET /control", "GET /control/stream", "GET /control/ipvs",
 		"GET /global", "GET /redundancy",
 		"GET /virtual", "GET /virtual/{vid}", "GET /virtual/{vid}/scripts",
 		"GET /virtual/{vid}/real", "GET /virtual/{vid}/real/{rid}",

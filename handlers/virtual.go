@@ -96,11 +96,20 @@ func (c *Console) virtualList(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) renderVirtualList(w http.ResponseWriter, r *http.Request, p web.Page, cfg *config.Config, code int) {
 	p.Title, p.Tab = "Virtual servers", web.TabVirtual
-	rows := make([]web.VirtualRow, len(cfg.Virtuals))
+	pg := web.Pager{Base: "/virtual", Query: listQuery(r, virtualStates), States: virtualStates, Total: len(cfg.Virtuals)}
+	m := newMatcher(pg.Query.Q)
+	var found []int
 	for i := range cfg.Virtuals {
-		rows[i] = virtualRow(&cfg.Virtuals[i])
+		if c.virtualMatches(&cfg.Virtuals[i], m, pg.Query.State) {
+			found = append(found, i)
+		}
 	}
-	c.render(w, r, code, web.VirtualList(p, rows))
+	lo, hi := pg.Paginate(len(found))
+	rows := make([]web.VirtualRow, 0, hi-lo)
+	for _, i := range found[lo:hi] {
+		rows = append(rows, virtualRow(&cfg.Virtuals[i]))
+	}
+	c.render(w, r, code, web.VirtualList(p, rows, pg))
 }
 
 func virtualForm(vs *config.VirtualServer, st stamp) *web.Form {
@@ -288,7 +297,7 @@ func (c *Console) apply(w http.ResponseWriter, r *http.Request, f *formReader, f
 func (c *Console) activateVirtual(w http.ResponseWriter, r *http.Request) {
 	vid := idParam(r, "vid")
 	want := r.PostFormValue("active") == "1"
-	c.listAction(w, r, "/virtual", func(cfg *config.Config) (string, error) {
+	c.listAction(w, r, "/virtual"+keepList(r, virtualStates), func(cfg *config.Config) (string, error) {
 		_, vs := virtualByID(cfg, vid)
 		if vs == nil {
 			return "", errGone
@@ -307,7 +316,7 @@ func activated(on bool) string {
 
 func (c *Console) deleteVirtual(w http.ResponseWriter, r *http.Request) {
 	vid := idParam(r, "vid")
-	c.listAction(w, r, "/virtual", func(cfg *config.Config) (string, error) {
+	c.listAction(w, r, "/virtual"+keepList(r, virtualStates), func(cfg *config.Config) (string, error) {
 		i, vs := virtualByID(cfg, vid)
 		if vs == nil {
 			return "", errGone
@@ -436,11 +445,27 @@ func (c *Console) realList(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) renderRealList(w http.ResponseWriter, r *http.Request, p web.Page, cfg *config.Config, vs *config.VirtualServer, code int) {
 	p.Title, p.Tab = "Real servers of "+vs.Name, web.TabVirtual
-	rows := make([]web.RealRow, len(vs.Reals))
+	pg := web.Pager{Base: fmt.Sprintf("/virtual/%d/real", vs.ID), Query: listQuery(r, realStates), States: realStates, Total: len(vs.Reals)}
+	m := newMatcher(pg.Query.Q)
+	var rows []web.RealRow
 	for i := range vs.Reals {
-		rows[i] = c.withHealth(realRow(cfg, vs, &vs.Reals[i]), vs, &vs.Reals[i])
+		rs := &vs.Reals[i]
+		row := realRow(cfg, vs, rs)
+		if pg.Query.State == "up" || pg.Query.State == "down" || pg.Query.State == "unknown" {
+			row = c.withHealth(row, vs, rs)
+		}
+		if realMatches(&row, m, pg.Query.State) {
+			rows = append(rows, row)
+		}
 	}
-	c.render(w, r, code, web.RealList(p, head(vs, web.SubReal), rows, c.chartOf(vs.Name), c.directRouting(cfg, vs)))
+	lo, hi := pg.Paginate(len(rows))
+	rows = rows[lo:hi]
+	for i := range rows {
+		if j, rs := realByID(vs, rows[i].ID); j >= 0 && rows[i].Health == "" {
+			rows[i] = c.withHealth(rows[i], vs, rs)
+		}
+	}
+	c.render(w, r, code, web.RealList(p, head(vs, web.SubReal), rows, pg, c.chartOf(vs.Name), c.directRouting(cfg, vs)))
 }
 
 func realForm(rs *config.RealServer, st stamp) *web.Form {
@@ -583,7 +608,7 @@ func (c *Console) activateReal(w http.ResponseWriter, r *http.Request) {
 // then the active director deactivates it (lvs/drain).
 func (c *Console) drainReal(w http.ResponseWriter, r *http.Request) {
 	vid, rid := idParam(r, "vid"), idParam(r, "rid")
-	done := fmt.Sprintf("/virtual/%d/real", vid)
+	done := fmt.Sprintf("/virtual/%d/real", vid) + keepList(r, realStates)
 	if r.PostFormValue("from") == "real" { // the real server's page
 		done = fmt.Sprintf("/virtual/%d/real/%d", vid, rid)
 	}
@@ -643,7 +668,7 @@ func (c *Console) deleteReal(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) realAction(w http.ResponseWriter, r *http.Request, fn func(*config.VirtualServer, int) string) {
 	vid, rid := idParam(r, "vid"), idParam(r, "rid")
-	done := fmt.Sprintf("/virtual/%d/real", vid)
+	done := fmt.Sprintf("/virtual/%d/real", vid) + keepList(r, realStates)
 	c.listAction(w, r, done, func(cfg *config.Config) (string, error) {
 		_, vs := virtualByID(cfg, vid)
 		if vs == nil {

@@ -5,9 +5,13 @@ package web
 
 import (
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/a-h/templ"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
@@ -225,15 +229,24 @@ type ControlView struct {
 	Serial   int64 // of the configuration
 	Applied  int64 // the serial the engine last applied
 	Last     *RevisionRow
-	Virtuals []ControlVirtual
+	// Virtuals are the virtual servers that need attention (a real
+	// server down, draining, being checked, or none up), at most a few;
+	// VirtualsMore is how many more need it. Totals count everything.
+	Virtuals     []ControlVirtual
+	VirtualsMore int
+	Totals       ControlTotals
 
 	// The IPVS table: the kernel's when IPVS is available, else the one
 	// the engine would program.
-	Live    bool
-	Table   []IPVSService
-	Changes []string // what the engine last changed
-	Errors  []string // what failed in its last run
-	Recent  []Event  // recent events of every kind, newest first
+	Live  bool
+	Table []IPVSService
+	// TableAll counts the whole table, of which Table is the start; the
+	// whole table is on its own page, in pages.
+	TableAll              IPVSTotals
+	Changes               []string // what the engine last changed (the first ChangesAll)
+	Errors                []string // what failed in its last run (the first ErrorsAll)
+	ChangesAll, ErrorsAll int
+	Recent                []Event // recent events of every kind, newest first
 
 	Failover *FailoverView // nil when no failover runs in this process
 	Cluster  *ClusterView  // nil unless in cluster mode (issue 19)
@@ -380,6 +393,26 @@ type IPVSService struct {
 	Stats     StatCells
 }
 
+// IPVSTotals counts a routing table: services, destinations, and their
+// connections and rates summed.
+type IPVSTotals struct {
+	Services, Dests int
+	Active          uint64
+	Inactive        uint64
+	CPS, BPS        float64
+}
+
+// ControlTotals counts the configured virtual and real servers, and the
+// real servers' states.
+type ControlTotals struct {
+	Virtuals, VirtualsActive int
+	Reals, RealsActive       int
+	Up, Down, Unknown        int // health of the active ones
+	Unchecked                int // active, with no verdict (no checks in this process)
+	Draining                 int
+	Moved                    int // up, at another weight than their own
+}
+
 // IPVSDest is a destination of the IPVS table.
 type IPVSDest struct {
 	Addr     string
@@ -510,4 +543,94 @@ func userOptions(rows []UserRow) []Option {
 		opts[i] = Option{u.Name, u.Name}
 	}
 	return opts
+}
+
+// ListQuery is what a long list shows: a search of names and addresses,
+// a state, and a page of Size entries (Page from 1).
+type ListQuery struct {
+	Q     string
+	State string
+	Page  int
+	Size  int
+}
+
+// Values is the query's URL parameters, without those at their default.
+func (q ListQuery) Values() url.Values {
+	v := url.Values{}
+	if q.Q != "" {
+		v.Set("q", q.Q)
+	}
+	if q.State != "" {
+		v.Set("state", q.State)
+	}
+	if q.Page > 1 {
+		v.Set("page", strconv.Itoa(q.Page))
+	}
+	if q.Size != 0 && q.Size != DefaultPageSize {
+		v.Set("size", strconv.Itoa(q.Size))
+	}
+	return v
+}
+
+// Keep is "?..." to add to a link or a form's action so that the answer
+// comes back to the same list, search and page; "" for the plain list.
+func (q ListQuery) Keep() string {
+	if e := q.Values().Encode(); e != "" {
+		return "?" + e
+	}
+	return ""
+}
+
+// DefaultPageSize is how many entries a page of a long list shows; a page
+// shows MaxPageSize at most.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
+// Pager is the page of a long list being shown: which entries of how
+// many, and the links to the others, which keep the search.
+type Pager struct {
+	Base   string // the list's path
+	Query  ListQuery
+	States []Option // the state filter
+	Total  int      // entries in the list
+	Match  int      // of which match the search and the state
+	From   int      // the first entry shown, from 1 (0: none)
+	To     int      // the last entry shown
+	Pages  int
+}
+
+// Filtered says the list is narrowed by a search or a state.
+func (p Pager) Filtered() bool { return p.Query.Q != "" || p.Query.State != "" }
+
+// Action is u with the list's query, for the forms of its rows.
+func (p Pager) Action(u templ.SafeURL) templ.SafeURL {
+	return templ.SafeURL(string(u) + p.Query.Keep())
+}
+
+// PageURL is the link to page n of the same search.
+func (p Pager) PageURL(n int) templ.SafeURL {
+	q := p.Query
+	q.Page = n
+	return templ.SafeURL(p.Base + q.Keep())
+}
+
+// Paginate works out the page of q among n matching entries: the index
+// range [lo, hi) of the matches to show. A page past the last shows the
+// last.
+func (p *Pager) Paginate(n int) (lo, hi int) {
+	size := p.Query.Size
+	if size <= 0 {
+		size = DefaultPageSize
+	}
+	p.Match = n
+	p.Pages = max(1, (n+size-1)/size)
+	p.Query.Page = min(max(p.Query.Page, 1), p.Pages)
+	lo = (p.Query.Page - 1) * size
+	hi = min(lo+size, n)
+	if lo < hi {
+		p.From, p.To = lo+1, hi
+	}
+	return lo, hi
 }

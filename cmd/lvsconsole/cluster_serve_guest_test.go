@@ -14,7 +14,9 @@ import (
 
 // clusterCf is the cluster's configuration, the same on every director:
 // BGP to the router, a DR service with Maglev hashing announced, its real
-// servers checked by a TCP connect every second.
+// servers checked by a TCP connect every second (a timeout of 5 s: an
+// emulated guest on a loaded host answers late, and a check that fails on
+// one director only changes its Maglev table alone).
 const clusterCf = `serial_no = 1
 service = lvs
 primary = 10.21.0.11
@@ -23,8 +25,8 @@ cluster = 1
 cluster_directors = "10.21.0.11 10.21.0.12 10.21.0.13"
 bgp_as = 65010
 bgp_peers = "10.21.0.1 65000"
-bgp_hold_time = 3
-bgp_drain = 4
+bgp_hold_time = 9
+bgp_drain = 6
 virtual www {
   active = 1
   address = 10.22.0.10 eth0:1
@@ -34,7 +36,7 @@ virtual www {
   sched_flags = port
   bgp_announce = 1
   check = tcp
-  timeout = 1
+  timeout = 5
   check_interval = 1
   reentry = 1
   server xs1 {
@@ -125,10 +127,13 @@ func TestGuestClusterServe(t *testing.T) {
 		if out := strings.TrimSpace(sh(t, "/sbin/ip netns exec "+ns+" cat /proc/sys/net/ipv4/vs/sloppy_tcp")); out != "1" {
 			t.Errorf("director %d: sloppy_tcp is %s, want 1", n, out)
 		}
-		out := ipvsadm(t, ns, nil, "-Ln", "-t", clusterService)
-		if !strings.Contains(out, "mh") || strings.Count(out, "Route") != 3 {
-			t.Errorf("director %d's IPVS service, want mh and three real servers by direct routing:\n%s", n, out)
-		}
+		// A director announces once one real server is up; the others
+		// follow as their checks pass.
+		var out string
+		l.waitFor(fmt.Sprintf("director %d's IPVS service with mh and three real servers by direct routing", n), 60*time.Second, func() bool {
+			out = ipvsadm(t, ns, nil, "-Ln", "-t", clusterService)
+			return strings.Contains(out, "mh") && strings.Count(out, "Route") == 3
+		})
 	}
 	tr := clusterFlows(t, l, l.startServe)
 
@@ -166,7 +171,7 @@ func TestGuestClusterServe(t *testing.T) {
 	tr.waitEchoes(l, 3*time.Second)
 	rates := l.linkRates()
 	t.Logf("director 3's real servers down from it: packets/s received by directors 1-3: %v", rates)
-	if rates[2] > rates[0]/10 {
+	if rates[2] > rates[0]/4 { // its own BGP, checks and polls: a few dozen a second
 		t.Errorf("director 3 withdrawn still receives %d packets/s", rates[2])
 	}
 	upAt := time.Now()

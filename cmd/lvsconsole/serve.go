@@ -49,7 +49,7 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 	pamService := fs.String("pam-service", "", "let the system's users log in through this PAM `service` (/etc/pam.d/NAME; the package installs lvsconsole) when they are not local console users; empty: PAM is off")
 	pamRoles := fs.String("pam-roles", "", "with -pam-service, the system group whose members get each role, `ROLE=GROUP[,ROLE=GROUP]` for viewer, operator and admin (e.g. viewer=lvs-view,admin=lvs-admin): the highest wins; a PAM user in none of them is refused")
 	rwhoListen := fs.String("rwho-listen", ":513", "`address` where the ruptime load monitor listens for rwhod's broadcasts (UDP), only while a virtual server uses it; empty: never")
-	withFailover := fs.Bool("failover", true, "bring the virtual IP addresses up and down, run the heartbeat with the backup director and sync the configuration to it (false: console, IPVS and health checks only)")
+	withFailover := fs.Bool("failover", true, "bring the virtual IP addresses up and down, run the heartbeat with the backup director and sync the configuration to it; in cluster mode, announce the VIPs over BGP and sync with the other directors (false: console, IPVS and health checks only)")
 	return func(ctx context.Context, e *env, args []string) error {
 		if (*certFile == "") != (*keyFile == "") {
 			return errors.New("-tls-cert and -tls-key go together")

@@ -89,3 +89,48 @@ func TestCheckAcrossANamespace(t *testing.T) {
 		}
 	}
 }
+
+// TestSYNCheckSourceChange: when the route to a real server changes its
+// source address, the syn check's cached source (which its checksum covers)
+// costs at most one failed check: the timeout drops it, and the next check
+// looks the route up again, long before the cache's TTL.
+func TestSYNCheckSourceChange(t *testing.T) {
+	testenv.NetNS(t)
+	ns := fmt.Sprintf("lvssrc%d", os.Getpid())
+	ipCmd(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	host, peer := fmt.Sprintf("lvs%dh", os.Getpid()%100000), fmt.Sprintf("lvs%dp", os.Getpid()%100000)
+	ipCmd(t, "link", "add", host, "type", "veth", "peer", "name", peer)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
+	ipCmd(t, "link", "set", peer, "netns", ns)
+	ipCmd(t, "addr", "add", "10.214.0.1/24", "dev", host)
+	ipCmd(t, "addr", "add", "10.214.0.3/24", "dev", host)
+	ipCmd(t, "link", "set", host, "up")
+	ipCmd(t, "-n", ns, "addr", "add", "10.214.0.2/24", "dev", peer)
+	ipCmd(t, "-n", ns, "link", "set", peer, "up")
+	ipCmd(t, "route", "replace", "10.214.0.2/32", "dev", host, "src", "10.214.0.1")
+	ln := listenIn(t, ns, "10.214.0.2:80")
+	defer ln.Close()
+
+	half := NewHalfOpen()
+	defer half.Close()
+	p, err := NewProbe(Spec{Kind: SYN, Timeout: 500 * time.Millisecond}, WithHalfOpen(half))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := Target{Addr: netip.MustParseAddr("10.214.0.2"), Port: 80}
+	ctx := context.Background()
+	// The link comes up asynchronously: a few checks to see it.
+	var r Result
+	for i := 0; i < 10 && !r.OK; i++ {
+		r = p.Run(ctx, target)
+	}
+	if !r.OK {
+		t.Fatalf("syn check across the namespace: %s", r.Reason)
+	}
+	ipCmd(t, "route", "replace", "10.214.0.2/32", "dev", host, "src", "10.214.0.3")
+	first := p.Run(ctx, target) // may fail: its checksum is for the old source
+	if r := p.Run(ctx, target); !r.OK {
+		t.Errorf("second syn check after the source changed: %s (the first: %+v)", r.Reason, first)
+	}
+}

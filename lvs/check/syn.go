@@ -15,7 +15,11 @@ import (
 
 // HalfOpen sends the SYNs of the "syn" check kind and receives the answers,
 // for every syn probe of a process: two raw sockets (IPv4, IPv6) opened on
-// first use, one reader each, and one reserved source port.
+// first use, one reader each, one reserved source port, and a UDP socket
+// that looks up the IPv4 source addresses the checksums cover. SYNs are
+// queued and sent in batches (Flush, sendmmsg), answers read in batches
+// (recvmmsg): 100,000 real servers every 10 s cost about a fifth of a core
+// (BENCHMARKS.md).
 //
 // A half-open check costs a fraction of a full connect (no socket, no
 // connection set up and torn down at either end) and never reaches the real
@@ -24,10 +28,17 @@ import (
 // the port, and an ICMP unreachable shows up as a timeout. It needs Linux
 // (syn_linux.go): elsewhere every syn check is DOWN, saying so.
 type HalfOpen struct {
+	// sendMu serialises Flush, which owns out and batch.
+	sendMu sync.Mutex
+	out    []pending
+	batch  sendBatch
+
 	mu      sync.Mutex
+	queue   []pending // SYNs built and not yet sent, in order
 	opened  bool
 	openErr error
 	hold    int    // the reserved port's TCP socket, bound and never listening
+	udp     int    // a UDP socket that route connects to look up source addresses
 	port    uint16 // source port of every SYN
 	v4, v6  *net.IPConn
 	waiting map[netip.AddrPort]*synWait
@@ -42,6 +53,7 @@ type synWait struct {
 	deadline time.Time
 	timeout  time.Duration
 	dones    []func(Result)
+	one      [1]func(Result) // dones' first, without an allocation of its own
 }
 
 // end delivers r to everyone waiting on w; h.mu is not held.
@@ -51,17 +63,36 @@ func (w *synWait) end(r Result) {
 	}
 }
 
+// synLen is the length of a SYN segment: 20 bytes of header and the MSS
+// option.
+const synLen = 24
+
+// maxBatch bounds the SYNs queued before they are sent without waiting for
+// Flush: one sendmmsg of at most this many.
+const maxBatch = 64
+
+// pending is one SYN waiting in the queue for Flush.
+type pending struct {
+	dst netip.AddrPort
+	w   *synWait
+	seg [synLen]byte
+}
+
 type route struct {
 	src     netip.Addr
 	expires time.Time
 }
 
-// routeTTL bounds how long a looked-up source address is trusted.
-const routeTTL = 10 * time.Second
+// routeTTL bounds how long a looked-up source address is trusted. A SYN
+// that times out also drops its destination's (its checksum may be wrong
+// since the route changed), so a changed source costs at most one failed
+// check per destination, as a TTL of one interval did, with a sixth of the
+// lookups at 10 s intervals.
+const routeTTL = time.Minute
 
 // NewHalfOpen returns a HalfOpen; its sockets open on the first check.
 func NewHalfOpen() *HalfOpen {
-	return &HalfOpen{hold: -1, waiting: map[netip.AddrPort]*synWait{}, routes: map[netip.Addr]route{}}
+	return &HalfOpen{hold: -1, udp: -1, waiting: map[netip.AddrPort]*synWait{}, routes: map[netip.Addr]route{}}
 }
 
 // Close closes the sockets; checks after Close fail.
@@ -96,6 +127,7 @@ func (h *HalfOpen) expire() {
 	t := time.NewTicker(expireEvery)
 	defer t.Stop()
 	for now := range t.C {
+		h.Flush() // SYNs queued by a caller that does not flush
 		h.mu.Lock()
 		if h.v4 == nil && h.v6 == nil {
 			h.mu.Unlock()
@@ -105,6 +137,7 @@ func (h *HalfOpen) expire() {
 		for dst, w := range h.waiting {
 			if now.After(w.deadline) {
 				delete(h.waiting, dst)
+				delete(h.routes, dst.Addr())
 				late = append(late, w)
 			}
 		}
@@ -115,27 +148,52 @@ func (h *HalfOpen) expire() {
 	}
 }
 
-// answer ends the wait for from if the segment answers its SYN.
-func (h *HalfOpen) answer(from netip.AddrPort, ack uint32, flags byte) {
-	var r Result
-	switch {
-	case flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK:
-		r = up("syn-ack")
-	case flags&tcpRST != 0:
-		r = down("connect refused")
-	default:
-		return
-	}
-	h.mu.Lock()
-	w := h.waiting[from]
-	if w == nil || ack != w.isn+1 {
-		h.mu.Unlock()
-		return
-	}
-	delete(h.waiting, from)
-	h.mu.Unlock()
-	w.end(r)
+// answer is one segment that may answer a SYN.
+type answer struct {
+	from  netip.AddrPort
+	ack   uint32
+	flags byte
 }
+
+// answer ends the waits that the segments of as answer (under one lock).
+func (h *HalfOpen) answer(as []answer) {
+	for len(as) > readBatch {
+		h.answer(as[:readBatch])
+		as = as[readBatch:]
+	}
+	var ended [readBatch]struct {
+		w *synWait
+		r Result
+	}
+	k := 0
+	h.mu.Lock()
+	for _, a := range as {
+		var r Result
+		switch {
+		case a.flags&(tcpSYN|tcpACK) == tcpSYN|tcpACK:
+			r = up("syn-ack")
+		case a.flags&tcpRST != 0:
+			r = down("connect refused")
+		default:
+			continue
+		}
+		w := h.waiting[a.from]
+		if w == nil || a.ack != w.isn+1 {
+			continue
+		}
+		delete(h.waiting, a.from)
+		ended[k].w, ended[k].r = w, r
+		k++
+	}
+	h.mu.Unlock()
+	for _, e := range ended[:k] {
+		e.w.end(e.r)
+	}
+}
+
+// readBatch is how many segments one read of the answers takes at most
+// (recvmmsg).
+const readBatch = 32
 
 // TCP flags.
 const (
@@ -148,6 +206,7 @@ const (
 func (h *HalfOpen) check(ctx context.Context, timeout time.Duration, t Target) Result {
 	ch := make(chan Result, 1)
 	h.start(timeout, t, func(r Result) { ch <- r })
+	h.Flush()
 	select {
 	case r := <-ch:
 		return r
@@ -156,9 +215,10 @@ func (h *HalfOpen) check(ctx context.Context, timeout time.Duration, t Target) R
 	}
 }
 
-// start sends a SYN to t and returns; done gets the answer, or a timeout
-// after timeout (from the sweep of expire), exactly once. A check of a
-// target that has a SYN in flight shares its answer.
+// start queues a SYN to t and returns; Flush (or a full queue, or at the
+// latest the next sweep of expire) sends it. done gets the answer, or a
+// timeout after timeout (from the sweep of expire), exactly once. A check
+// of a target that has a SYN in flight shares its answer.
 func (h *HalfOpen) start(timeout time.Duration, t Target, done func(Result)) {
 	dst := netip.AddrPortFrom(t.Addr.Unmap(), t.Port)
 	h.mu.Lock()
@@ -172,29 +232,92 @@ func (h *HalfOpen) start(timeout time.Duration, t Target, done func(Result)) {
 		h.mu.Unlock()
 		return
 	}
-	w := &synWait{isn: rand.Uint32(), deadline: time.Now().Add(timeout), timeout: timeout, dones: []func(Result){done}}
+	w := &synWait{isn: rand.Uint32(), deadline: time.Now().Add(timeout), timeout: timeout}
+	w.dones = w.one[:0:1]
+	w.dones = append(w.dones, done)
 	h.waiting[dst] = w
-	seg, conn, err := h.segment(dst, w.isn)
-	h.mu.Unlock()
-	if err == nil {
-		err = send(conn, seg, dst.Addr())
-	}
+	h.queue = append(h.queue, pending{dst: dst, w: w})
+	q := &h.queue[len(h.queue)-1]
+	err := h.segment(&q.seg, dst, w.isn)
 	if err != nil {
-		h.mu.Lock()
-		mine := h.waiting[dst] == w
-		if mine {
-			delete(h.waiting, dst)
-		}
-		h.mu.Unlock()
-		if mine {
-			w.end(down("send syn: " + err.Error()))
-		}
+		h.queue = h.queue[:len(h.queue)-1]
+	}
+	full := len(h.queue) >= maxBatch
+	h.mu.Unlock()
+	if err != nil {
+		h.fail(pending{dst: dst, w: w}, err)
+		return
+	}
+	if full {
+		h.Flush()
 	}
 }
 
-// segment builds a SYN from the reserved port to dst; h.mu is held.
-func (h *HalfOpen) segment(dst netip.AddrPort, isn uint32) ([]byte, *net.IPConn, error) {
-	seg := make([]byte, 24)
+// Flush sends the SYNs that checks started since the last Flush, in as few
+// system calls as it can (one sendmmsg per address family on Linux). A
+// monitor calls it after each round of checks it started
+// (health.Options.Flush); without it they go at the latest with the next
+// sweep of expire, 10 ms later.
+func (h *HalfOpen) Flush() {
+	h.sendMu.Lock()
+	defer h.sendMu.Unlock()
+	h.mu.Lock()
+	if len(h.queue) == 0 {
+		h.mu.Unlock()
+		return
+	}
+	h.out, h.queue = h.queue, h.out[:0]
+	v4, v6 := h.v4, h.v6
+	h.mu.Unlock()
+	out := h.out
+	for len(out) > 0 {
+		// A run of one family: the SYNs go in order.
+		n := 1
+		for n < len(out) && out[n].dst.Addr().Is4() == out[0].dst.Addr().Is4() {
+			n++
+		}
+		conn := v4
+		if out[0].dst.Addr().Is6() {
+			conn = v6
+		}
+		run := out[:n]
+		for len(run) > 0 {
+			var (
+				k   int
+				err error
+			)
+			if conn == nil {
+				err = errors.New("closed")
+			} else if k, err = h.batch.send(conn, run); err == nil && k == 0 {
+				err = errors.New("nothing sent")
+			}
+			if err != nil {
+				// The first unsent one fails; the rest are tried again.
+				h.fail(run[k], err)
+				k++
+			}
+			run = run[k:]
+		}
+		out = out[n:]
+	}
+	clear(h.out) // let go of the waits
+}
+
+// fail ends p's wait with a send error, unless it ended already.
+func (h *HalfOpen) fail(p pending, err error) {
+	h.mu.Lock()
+	mine := h.waiting[p.dst] == p.w
+	if mine {
+		delete(h.waiting, p.dst)
+	}
+	h.mu.Unlock()
+	if mine {
+		p.w.end(down("send syn: " + err.Error()))
+	}
+}
+
+// segment writes a SYN from the reserved port to dst into seg; h.mu is held.
+func (h *HalfOpen) segment(seg *[synLen]byte, dst netip.AddrPort, isn uint32) error {
 	binary.BigEndian.PutUint16(seg[0:], h.port)
 	binary.BigEndian.PutUint16(seg[2:], dst.Port())
 	binary.BigEndian.PutUint32(seg[4:], isn)
@@ -207,32 +330,36 @@ func (h *HalfOpen) segment(dst netip.AddrPort, isn uint32) ([]byte, *net.IPConn,
 	binary.BigEndian.PutUint16(seg[22:], 1460)
 	if dst.Addr().Is6() {
 		if h.v6 == nil {
-			return nil, nil, errors.New("no IPv6 raw socket")
+			return errors.New("no IPv6 raw socket")
 		}
-		return seg, h.v6, nil
+		return nil // the kernel computes the IPv6 checksum (IPV6_CHECKSUM)
 	}
 	src, err := h.source(dst.Addr())
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	binary.BigEndian.PutUint16(seg[16:], checksum4(src, dst.Addr(), seg))
-	return seg, h.v4, nil
+	binary.BigEndian.PutUint16(seg[16:], checksum4(src, dst.Addr(), seg[:]))
+	return nil
 }
 
+// maxRoutes bounds the cache of source addresses: twice the 100,000 real
+// servers of issue 20, each on a host of its own, so that they do not
+// empty it every round.
+const maxRoutes = 200000
+
 // source is the address the kernel sends from to dst, which the IPv4
-// checksum covers; looked up by routing a UDP socket, cached a while.
+// checksum covers; looked up by routing a UDP socket (route), cached a
+// while; h.mu is held.
 func (h *HalfOpen) source(dst netip.Addr) (netip.Addr, error) {
 	now := time.Now()
 	if r, ok := h.routes[dst]; ok && now.Before(r.expires) {
 		return r.src, nil
 	}
-	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+	src, err := h.route(dst)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("route to %v: %w", dst, err)
 	}
-	src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-	c.Close()
-	if len(h.routes) > 100000 {
+	if len(h.routes) >= maxRoutes {
 		clear(h.routes) // bound the cache; it refills at one lookup per target
 	}
 	h.routes[dst] = route{src: src, expires: now.Add(routeTTL)}

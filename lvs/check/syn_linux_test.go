@@ -96,3 +96,39 @@ func TestSYNCheckConcurrent(t *testing.T) {
 		t.Fatalf("%d of 1000 checks failed", failed.Load())
 	}
 }
+
+// TestSYNCheckBatched: checks started together (as health's scheduler
+// starts them), more than one sendmmsg takes and IPv4 and IPv6 mixed, all
+// go out with one Flush and are all answered; without Flush they go out
+// all the same, with the next sweep.
+func TestSYNCheckBatched(t *testing.T) {
+	testenv.Root(t)
+	var targets []check.Target
+	for i := range 150 {
+		host := "127.0.0.1:0"
+		if i%3 == 2 {
+			host = "[::1]:0"
+		}
+		targets = append(targets, startTCP(t, host, func(net.Conn, int) {}))
+	}
+	for _, flush := range []bool{true, false} {
+		h := check.NewHalfOpen()
+		t.Cleanup(func() { h.Close() })
+		p, err := check.NewProbe(check.Spec{Kind: check.SYN, Timeout: 5 * time.Second}, check.WithHalfOpen(h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		results := make(chan check.Result, len(targets))
+		for _, tg := range targets {
+			p.Start(t.Context(), tg, func(r check.Result) { results <- r })
+		}
+		if flush {
+			h.Flush()
+		}
+		for range targets {
+			if r := <-results; !r.OK || r.Reason != "syn-ack" {
+				t.Errorf("flush %v: check DOWN (%s), want syn-ack", flush, r.Reason)
+			}
+		}
+	}
+}

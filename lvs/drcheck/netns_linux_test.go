@@ -72,7 +72,15 @@ func newLab(t *testing.T) *lab {
 	ipCmd(t, "-n", l.real, "addr", "add", "fd14::2/64", "dev", "drcr", "nodad")
 	ipCmd(t, "-n", l.dir, "link", "set", l.dirDev, "up")
 	ipCmd(t, "-n", l.real, "link", "set", "drcr", "up")
-	l.checker = New(Options{Timeout: 500 * time.Millisecond})
+	// The kernel turns a veth's carrier on asynchronously (linkwatch, up
+	// to a second later); until then the ARP request the check makes the
+	// kernel send is dropped, and the next comes a second later, after
+	// the check's timeout.
+	l.linkUp(t, l.dir, l.dirDev)
+	l.linkUp(t, l.real, "drcr")
+	// 2 s: an answer that comes is there in microseconds, but a loaded
+	// machine running the race detector can hold a thread for longer.
+	l.checker = New(Options{Timeout: 2 * time.Second})
 	l.checker.run = func(ctx context.Context, tg direct.Target, timeout time.Duration) direct.Result {
 		var r direct.Result
 		if err := netns.Do(l.dir, func() error { r = probe(ctx, tg, timeout); return nil }); err != nil {
@@ -222,6 +230,22 @@ func TestProbeIPv6(t *testing.T) {
 }
 
 // linkLocalReady waits until dev in ns has a usable link-local address.
+// linkUp waits for dev in ns to be operationally up (its carrier on).
+func (l *lab) linkUp(t *testing.T, ns, dev string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := ipCmd(t, "-n", ns, "-o", "link", "show", "dev", dev)
+		if strings.Contains(out, " state UP ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s in %s not up within 10 s:\n%s", dev, ns, out)
+		}
+		time.Sleep(10 * time.Millisecond) // polling for a state, with a deadline
+	}
+}
+
 func (l *lab) linkLocalReady(t *testing.T, ns, dev string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

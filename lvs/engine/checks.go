@@ -73,10 +73,12 @@ type Checks struct {
 
 // NewChecks returns the checks; Run runs them.
 func NewChecks() *Checks {
+	half := check.NewHalfOpen()
 	c := &Checks{
-		mon:       health.New[checkKey](health.Options{}),
+		// Each round of syn checks the monitor starts goes in one sendmmsg.
+		mon:       health.New[checkKey](health.Options{Flush: half.Flush}),
 		now:       time.Now,
-		half:      check.NewHalfOpen(),
+		half:      half,
 		intervals: map[checkKey]time.Duration{},
 		probes:    map[checkKey]health.Checker{},
 		wake:      make(chan struct{}, 1),

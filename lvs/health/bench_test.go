@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -32,9 +33,22 @@ const listenersEnv = "LVSCONSOLE_HEALTH_LISTENERS"
 // (a Go duration; default 10s).
 const windowEnv = "LVSCONSOLE_HEALTH_BENCH_WINDOW"
 
+// heapProfileEnv names a file for a heap profile written at the end of
+// the window of the benchmarks that use measure (after a collection: what
+// the monitor keeps, where -memprofile, written after the benchmark, sees
+// nothing).
+const heapProfileEnv = "LVSCONSOLE_HEALTH_HEAP_PROFILE"
+
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(listenersEnv); spec != "" {
 		if err := serveListeners(spec, os.Stdout, os.Stdin); err != nil {
+			fmt.Fprintln(os.Stderr, "listeners:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if spec := os.Getenv(holdEnv); spec != "" {
+		if err := holdListeners(spec, os.Stdout, os.Stdin); err != nil {
 			fmt.Fprintln(os.Stderr, "listeners:", err)
 			os.Exit(1)
 		}
@@ -89,6 +103,22 @@ func serveListeners(spec string, w io.Writer, r io.Reader) error {
 	return err
 }
 
+// vmRSS is the process's resident set now, in bytes, from /proc (0 where
+// there is none).
+func vmRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 // cpuTime is the user and system CPU time of the process (who) so far.
 func cpuTime(who int) time.Duration {
 	var ru syscall.Rusage
@@ -96,6 +126,15 @@ func cpuTime(who int) time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// sysTime is the process's system CPU time so far.
+func sysTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Stime.Nano())
 }
 
 // procCPU is the user and system CPU time of process pid so far, from
@@ -208,7 +247,7 @@ func runChecks(b *testing.B, kind check.Kind, targets []string, other func() tim
 	for _, t := range targets {
 		probes[t] = checkerOf(p, t, &ok, &failed)
 	}
-	measure(b, probes, &ok, &failed, other)
+	measureAt(b, probes, &ok, &failed, other, time.Second, 2*time.Second, 10*time.Second, Options{Flush: half.Flush})
 }
 
 // BenchmarkTenThousandNoopChecks measures the monitor alone: the same
@@ -231,8 +270,14 @@ func BenchmarkTenThousandNoopChecks(b *testing.B) {
 // reports what the window cost; see BenchmarkTenThousandTCPChecks. other
 // returns the CPU time of a helper process (nil: none).
 func measure(b *testing.B, probes map[string]Checker, ok, failed *atomic.Int64, other func() time.Duration) {
-	const warmup = 2 * time.Second
-	window := 10 * time.Second
+	measureAt(b, probes, ok, failed, other, time.Second, 2*time.Second, 10*time.Second, Options{})
+}
+
+// measureAt is measure with every checker probed once per interval, a
+// warm-up and a default window ($LVSCONSOLE_HEALTH_BENCH_WINDOW overrides
+// it).
+func measureAt[K comparable](b *testing.B, probes map[K]Checker, ok, failed *atomic.Int64, other func() time.Duration,
+	interval, warmup, window time.Duration, o Options) {
 	if s := os.Getenv(windowEnv); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
@@ -243,10 +288,10 @@ func measure(b *testing.B, probes map[string]Checker, ok, failed *atomic.Int64, 
 	if other == nil {
 		other = func() time.Duration { return 0 }
 	}
-	m := New[string](Options{})
-	checks := make(map[string]Checker, len(probes))
+	m := New[K](o)
+	checks := make(map[K]Checker, len(probes))
 	for k, p := range probes {
-		p.Policy = Policy{Interval: time.Second}
+		p.Policy = Policy{Interval: interval}
 		checks[k] = p
 	}
 	m.Set(checks)
@@ -261,20 +306,39 @@ func measure(b *testing.B, probes map[string]Checker, ok, failed *atomic.Int64, 
 	time.Sleep(warmup) // a measurement, not synchronisation
 	b.ResetTimer()
 	start, cpu0, other0 := time.Now(), cpuTime(syscall.RUSAGE_SELF), other()
+	sys0 := sysTime()
 	ok0, failed0 := ok.Load(), failed.Load()
 	time.Sleep(window)
 	elapsed := time.Since(start)
 	cpu, otherCPU := cpuTime(syscall.RUSAGE_SELF)-cpu0, other()-other0
+	sys := sysTime() - sys0
 	okN, failedN := ok.Load()-ok0, failed.Load()-failed0
 	b.StopTimer()
 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	rss := vmRSS()
+	// What stays after a collection, the monitor's and the probes' state
+	// (and the benchmark's own map of checkers).
+	runtime.GC()
+	var live runtime.MemStats
+	runtime.ReadMemStats(&live)
+	if name := os.Getenv(heapProfileEnv); name != "" {
+		f, err := os.Create(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	goroutines := runtime.NumGoroutine()
 	up := 0
 	reasons := make(map[string]int) // of the checkers not up, or whose latest check failed
+
 	for _, st := range m.Snapshot() {
 		if st.State == Up {
 			up++
@@ -286,17 +350,24 @@ func measure(b *testing.B, probes map[string]Checker, ok, failed *atomic.Int64, 
 
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(100*cpu.Seconds()/elapsed.Seconds(), "cpu-%-of-one-core")
+	// The kernel's share: on loopback it includes the real servers' half
+	// of every exchange.
+	b.ReportMetric(100*sys.Seconds()/elapsed.Seconds(), "sys-cpu-%")
 	if otherCPU > 0 {
 		b.ReportMetric(100*otherCPU.Seconds()/elapsed.Seconds(), "listeners-cpu-%")
 	}
 	b.ReportMetric(float64(okN+failedN)/elapsed.Seconds(), "checks/s")
 	b.ReportMetric(float64(failedN), "failed-checks")
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
+	b.ReportMetric(float64(live.HeapAlloc)/(1<<20), "live-heap-MB")
 	b.ReportMetric(float64(ru.Maxrss)/1024, "maxrss-MB") // ru_maxrss is in KiB on Linux
+	if rss > 0 {
+		b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
+	}
 	b.ReportMetric(float64(goroutines), "goroutines")
-	b.Logf("window %v: %d checks (%d failed), CPU %v (helper %v), %d of %d up, %d goroutines, heap in use %.1f MB, peak RSS %.1f MB",
+	b.Logf("window %v: %d checks (%d failed), CPU %v (helper %v), %d of %d up, %d goroutines, heap in use %.1f MB, RSS %.1f MB (peak %.1f MB)",
 		elapsed.Round(time.Millisecond), okN+failedN, failedN, cpu.Round(time.Millisecond), otherCPU.Round(time.Millisecond),
-		up, len(probes), goroutines, float64(ms.HeapInuse)/(1<<20), float64(ru.Maxrss)/1024)
+		up, len(probes), goroutines, float64(ms.HeapInuse)/(1<<20), float64(rss)/(1<<20), float64(ru.Maxrss)/1024)
 	if up != len(probes) || failedN != 0 {
 		b.Errorf("%d of %d up, %d failed checks in the window; now failing: %v", up, len(probes), failedN, reasons)
 	}

@@ -211,4 +211,9 @@ type Options struct {
 	// MaxConcurrent bounds the probes in flight; default
 	// DefaultMaxConcurrent.
 	MaxConcurrent int
+	// Flush, if set, is called after each round of asynchronous probes
+	// (Start) that the scheduler started together, so that they can
+	// batch their work: lvs/check's HalfOpen.Flush sends the round's SYNs
+	// in one system call.
+	Flush func()
 }

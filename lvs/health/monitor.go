@@ -40,6 +40,7 @@ func slack(iv time.Duration) int64 { return int64(min(iv/200, 5*time.Millisecond
 // MaxConcurrent, and its checker is not probed again before it returns.
 type Monitor[K comparable] struct {
 	now     func() time.Time
+	flush   func() // Options.Flush, or nothing
 	max     int
 	epoch   time.Time // origin of the monotonic schedule times
 	changes chan struct{}
@@ -111,8 +112,12 @@ func New[K comparable](o Options) *Monitor[K] {
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = DefaultMaxConcurrent
 	}
+	if o.Flush == nil {
+		o.Flush = func() {}
+	}
 	return &Monitor[K]{
 		now:      o.Now,
+		flush:    o.Flush,
 		max:      o.MaxConcurrent,
 		epoch:    time.Now(),
 		changes:  make(chan struct{}, 1),
@@ -300,12 +305,15 @@ func (m *Monitor[K]) Run(ctx context.Context) error {
 		m.mu.Unlock()
 		// Asynchronous probes start here, outside the lock: their done
 		// may come at once and take it.
-		for i, j := range starts {
-			j.t0 = time.Now()
-			j.async(j.ctx, func(res Result) { m.complete(j, res) })
-			starts[i] = job[K]{}
+		if len(starts) > 0 {
+			for i, j := range starts {
+				j.t0 = time.Now()
+				j.async(j.ctx, func(res Result) { m.complete(j, res) })
+				starts[i] = job[K]{}
+			}
+			starts = starts[:0]
+			m.flush()
 		}
-		starts = starts[:0]
 
 		if next >= 0 {
 			timer.Reset(time.Duration(next - now))

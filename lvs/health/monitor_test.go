@@ -430,24 +430,26 @@ func TestMaxConcurrent(t *testing.T) {
 				break
 			}
 		}
-		// Some work: 50 checkers every 20 ms want 12 probes of 5 ms in
-		// flight, three times the limit.
+		// Some work: 50 checkers every 100 ms want 12 probes of 25 ms in
+		// flight, three times the limit. Long enough that a probe
+		// delayed under load is not declared hung (past its deadline and
+		// grace, 125 ms), which frees its slot while it still counts here.
 		select {
-		case <-time.After(5 * time.Millisecond):
+		case <-time.After(25 * time.Millisecond):
 		case <-ctx.Done():
 		}
-		if calls.Add(1) >= 300 {
+		if calls.Add(1) >= 150 {
 			signal()
 		}
 		return Result{OK: true}
 	}
 	checks := make(map[int]Checker)
 	for i := range 50 {
-		checks[i] = Checker{Probe: probe, Policy: Policy{Interval: 20 * time.Millisecond}}
+		checks[i] = Checker{Probe: probe, Policy: Policy{Interval: 100 * time.Millisecond}}
 	}
 	m.Set(checks)
 	stop := run(t, m)
-	receive(t, enough, "300 checks")
+	receive(t, enough, "150 checks")
 	stop()
 	if n := most.Load(); n > limit {
 		t.Errorf("%d probes in flight, limit %d", n, limit)
@@ -864,4 +866,68 @@ func TestSetNeedsOneOfProbeAndStart(t *testing.T) {
 		Probe: func(context.Context) Result { return Result{} },
 		Start: func(context.Context, func(Result)) {},
 	}})
+}
+
+// TestFlush: asynchronous probes that wait for Options.Flush to do their
+// work (as lvs/check's syn check waits to send its SYNs) complete: the
+// scheduler flushes after the probes it starts together.
+func TestFlush(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		queued  []func(Result)
+		flushes atomic.Int64
+	)
+	flush := func() {
+		flushes.Add(1)
+		mu.Lock()
+		q := queued
+		queued = nil
+		mu.Unlock()
+		for _, done := range q {
+			done(Result{OK: true, Reason: "flushed"})
+		}
+	}
+	m := New[int](Options{Flush: flush})
+	checks := make(map[int]Checker)
+	for i := range 20 {
+		checks[i] = Checker{Start: func(ctx context.Context, done func(Result)) {
+			mu.Lock()
+			queued = append(queued, done)
+			mu.Unlock()
+		}, Policy: Policy{Interval: 50 * time.Millisecond}}
+	}
+	m.Set(checks)
+	stop := run(t, m)
+	for i := range 20 {
+		if st := waitState(t, m, i, Up); st.Reason != "flushed" {
+			t.Errorf("checker %d: reason %q, want flushed", i, st.Reason)
+		}
+	}
+	stop()
+	if flushes.Load() == 0 {
+		t.Error("Flush was never called")
+	}
+}
+
+// TestProbeCtxDone: a probe context's Done channel, made only when asked
+// for, is closed by cancel whether it was asked for before or after.
+func TestProbeCtxDone(t *testing.T) {
+	before := newProbeCtx(context.Background(), time.Now().Add(time.Hour))
+	done := before.Done()
+	before.cancel(context.DeadlineExceeded)
+	after := newProbeCtx(context.Background(), time.Now().Add(time.Hour))
+	after.cancel(context.Canceled)
+	for name, ch := range map[string]<-chan struct{}{"asked before cancel": done, "asked after cancel": after.Done()} {
+		select {
+		case <-ch:
+		default:
+			t.Errorf("Done %s is not closed", name)
+		}
+	}
+	if before.Done() != done {
+		t.Error("Done returned a different channel the second time")
+	}
+	if err := after.Err(); err != context.Canceled {
+		t.Errorf("Err = %v, want context.Canceled", err)
+	}
 }

@@ -20,9 +20,12 @@ import (
 type probeCtx struct {
 	parent   context.Context // values; its end is propagated by the scheduler
 	deadline time.Time
-	done     chan struct{}
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// done is made by the first call of Done: a probe that never asks
+	// (the syn check, which the scheduler's deadline ends) costs no
+	// channel.
+	done   chan struct{}
 	err    error
 	afters []*afterFunc
 }
@@ -30,12 +33,23 @@ type probeCtx struct {
 type afterFunc struct{ f func() }
 
 func newProbeCtx(parent context.Context, deadline time.Time) *probeCtx {
-	return &probeCtx{parent: parent, deadline: deadline, done: make(chan struct{})}
+	return &probeCtx{parent: parent, deadline: deadline}
 }
 
 func (c *probeCtx) Deadline() (time.Time, bool) { return c.deadline, true }
-func (c *probeCtx) Done() <-chan struct{}       { return c.done }
 func (c *probeCtx) Value(key any) any           { return c.parent.Value(key) }
+
+func (c *probeCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.err != nil {
+			close(c.done) // ended before anyone asked
+		}
+	}
+	return c.done
+}
 
 func (c *probeCtx) Err() error {
 	c.mu.Lock()
@@ -52,7 +66,9 @@ func (c *probeCtx) cancel(err error) {
 		return
 	}
 	c.err = err
-	close(c.done)
+	if c.done != nil {
+		close(c.done)
+	}
 	afters := c.afters
 	c.afters = nil
 	c.mu.Unlock()
