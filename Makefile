@@ -173,6 +173,11 @@ bench: guest
 	$(GO) test -run='^$$' -bench=Console10000x10 -benchtime=50x -count=3 ./handlers/
 	# c20health (issue 20): 100,000 real servers every 10 s, syn check and the monitor alone
 	$(GO) test -run='^$$' -bench='^BenchmarkHundredThousandChecks' -benchtime=1x -timeout 20m ./lvs/health/
+	# c20store (issue 20): one edit, imports, exports and the pair's sync at 10,000 x 10
+	$(GO) test -run='^$$' -bench='OneWeight10000x10|ApplyDraft10000x10|Adopt10000x10' -benchtime=20x -benchmem ./store/
+	$(GO) test -run='^$$' -bench='WeightChange10000x10' -benchtime=10x -benchmem ./lvs/engine/
+	$(GO) test -run='^$$' -bench='Import.*10000x10|Export.*10000x10|Replace10000x10' -benchtime=3x -benchmem ./store/
+	$(GO) test -run='^$$' -bench='Sync.*10000x10' -benchtime=3x -benchmem ./lvs/failover/
 
 # The Debian package, out/lvsconsole_<version>_amd64.deb, made by nfpm
 # (a tool of go.mod) from packaging/: the binary as `make build` makes it,

@@ -237,7 +237,7 @@ func (c *Console) importCf(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p := c.page(w, r, "", "", cur.Serial)
-		p.Errors = []string{"Choose an lvs.cf file to import (at most 8 MiB)."}
+		p.Errors = []string{fmt.Sprintf("Choose an lvs.cf file to import (at most %d MiB).", maxUpload>>20)}
 		c.renderHistory(w, r, p, web.NewForm(cur.Serial), http.StatusBadRequest)
 		return
 	}

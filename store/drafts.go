@@ -16,6 +16,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -213,7 +214,7 @@ func loadDraft(ctx context.Context, q querier, user string) (*Draft, error) {
 	if d.Base, err = decodeConfig(base); err != nil {
 		return nil, fmt.Errorf("decoding the pending changes of %s: %w", user, err)
 	}
-	if d.Config, err = decodeConfig(body); err != nil {
+	if d.Config, err = decodeDraft(d.Base, body); err != nil {
 		return nil, fmt.Errorf("decoding the pending changes of %s: %w", user, err)
 	}
 	d.Proved = proved != 0
@@ -260,14 +261,51 @@ func draftStamp(ctx context.Context, q querier, user string) (version int64, upd
 }
 
 // stamp writes a draft's time as the drafts table keeps it.
+// encodeDraft is the stored form of a draft c made on base: a delta of the
+// virtual servers it changed in place (as a revision's, JSON), or the whole
+// configuration (gzip, as before).
+func encodeDraft(base, c *config.Config) ([]byte, error) {
+	changed, same := config.ChangedVirtuals(base, c)
+	if !same {
+		return encodeConfig(c)
+	}
+	d := revisionDelta{Serial: c.Serial, Global: c.Global, Redundancy: c.Redundancy, Count: len(c.Virtuals), Changed: changed}
+	for _, i := range changed {
+		d.Virtuals = append(d.Virtuals, c.Virtuals[i])
+	}
+	return json.Marshal(d)
+}
+
+// decodeDraft reads what encodeDraft wrote: gzip begins with 0x1f, JSON
+// with {.
+func decodeDraft(base *config.Config, body []byte) (*config.Config, error) {
+	if len(body) > 0 && body[0] == '{' {
+		return applyDelta(base.Clone(), body)
+	}
+	return decodeConfig(body)
+}
+
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 func (s *Store) writeDraft(ctx context.Context, tx *sql.Tx, d *Draft) error {
-	base, err := encodeConfig(d.Base)
-	if err != nil {
-		return err
+	// A base is the running configuration at its serial, which a serial
+	// names for good: its encoding is kept for the next edit.
+	s.mu.Lock()
+	base := s.baseBlob
+	if s.baseSerial != d.Base.Serial {
+		base = nil
 	}
-	body, err := encodeConfig(d.Config)
+	s.mu.Unlock()
+	if base == nil {
+		var err error
+		if base, err = encodeConfig(d.Base); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.baseSerial, s.baseBlob = d.Base.Serial, base
+		s.mu.Unlock()
+	}
+	body, err := encodeDraft(d.Base, d.Config)
 	if err != nil {
 		return err
 	}
@@ -305,7 +343,10 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 		cached *cachedDraft
 	)
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		running, err := s.current(ctx, tx)
+		merged := false // a rebase made a configuration no one validated
+		// The cache's: only read (a draft's Base is never changed; the
+		// one returned is a copy).
+		running, _, err := s.shared(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("reading the configuration: %w", err)
 		}
@@ -325,7 +366,9 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 		case version != AnyVersion && version != d.Version:
 			return &DraftConflictError{Version: version, Current: d.Version, Updated: d.Updated}
 		default:
+			was := d.Base.Serial
 			d.rebase(running) // when it merges cleanly; else resolved by editing
+			merged = d.Base.Serial != was
 		}
 		next := d.Config.Clone()
 		if err := fn(next); err != nil {
@@ -342,7 +385,14 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 		// keeps it.
 		next.Serial = max(next.Serial, d.Base.Serial)
 		provisionalIDs(next)
-		if err := next.Validate(); err != nil {
+		// prev was valid (a draft is saved valid, the running
+		// configuration is), unless a merge made it: only what changed
+		// is checked again.
+		check := config.ValidateChange
+		if merged || rebased {
+			check = func(_, next *config.Config) error { return next.Validate() }
+		}
+		if err := check(prev, next); err != nil {
 			return err
 		}
 		// What this edit brings in: new to the draft and to the running

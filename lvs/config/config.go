@@ -276,8 +276,22 @@ func (c *Config) Virtual(name string) *VirtualServer {
 func (c *Config) Clone() *Config {
 	n := *c
 	n.Virtuals = make([]VirtualServer, len(c.Virtuals))
+	// All real servers in one allocation, each virtual server's slice
+	// capped at its length so that an append copies rather than runs
+	// into the next one's: at 10,000 x 10 a third of the time of 10,000
+	// allocations (issue 20).
+	total := 0
+	for i := range c.Virtuals {
+		total += len(c.Virtuals[i].Reals)
+	}
+	all := make([]RealServer, 0, total)
 	for i, vs := range c.Virtuals {
-		vs.Reals = append([]RealServer(nil), vs.Reals...)
+		vs.Reals = nil // as append([]RealServer(nil), none...)
+		if len(c.Virtuals[i].Reals) > 0 {
+			k := len(all)
+			all = append(all, c.Virtuals[i].Reals...)
+			vs.Reals = all[k:len(all):len(all)]
+		}
 		n.Virtuals[i] = vs
 	}
 	return &n

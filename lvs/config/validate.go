@@ -118,6 +118,69 @@ func (c *Config) Validate() error {
 	return &ValidationError{Fields: v.errs}
 }
 
+// ValidateChange is Validate of next, an edit of old, a configuration
+// that was valid: when the edit changed some virtual servers in place
+// (ChangedVirtuals) and neither the global nor the redundancy settings,
+// only those are checked, and against the others for the rules between
+// entries (names, services), so that an edit of one entry in 10,000 costs
+// what the entry costs. Otherwise, or when anything is refused, it is
+// Validate, with its refusals.
+func ValidateChange(old, next *Config) error {
+	changed, same := ChangedVirtuals(old, next)
+	return ValidateChanged(old, next, changed, same)
+}
+
+// ValidateChanged is ValidateChange with what ChangedVirtuals(old, next)
+// returned, for a caller that asks it once for several uses.
+func ValidateChanged(old, next *Config, changed []int, same bool) error {
+	if same && old.Global == next.Global && old.Redundancy == next.Redundancy && next.validChanged(changed) {
+		return nil
+	}
+	return next.Validate()
+}
+
+// validChanged reports whether the virtual servers at changed obey every
+// rule, their own and those between entries; false means Validate must
+// say what is wrong.
+func (c *Config) validChanged(changed []int) bool {
+	v := &validator{section: "virtual", vi: -1, ri: -1}
+	for _, i := range changed {
+		vs := &c.Virtuals[i]
+		v.vi, v.ri, v.vname, v.rname = i, -1, vs.Name, ""
+		vs.validate(v, &c.Global)
+		if len(v.errs) > 0 {
+			return false
+		}
+		keyed := vs.keyed()
+		for j := range c.Virtuals {
+			o := &c.Virtuals[j]
+			if j == i {
+				continue
+			}
+			if vs.Name != "" && o.Name == vs.Name {
+				return false
+			}
+			if keyed && o.keyed() && sameService(vs, o) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// keyed reports whether validate counts vs among the active services.
+func (vs *VirtualServer) keyed() bool {
+	return vs.Active && vs.Address.IsValid() && vs.Port >= 0 && vs.Port <= 65535
+}
+
+// sameService is serviceKey(a) == serviceKey(b), without formatting them.
+func sameService(a, b *VirtualServer) bool {
+	if a.IsFWMark() || b.IsFWMark() {
+		return a.IsFWMark() && b.IsFWMark() && a.FWMark == b.FWMark && a.Address.Is6() == b.Address.Is6()
+	}
+	return a.Protocol == b.Protocol && a.Address == b.Address && a.Port == b.Port
+}
+
 // Warnings lists what the drafts of c lack: inactive virtual and real
 // servers, and heartbeat settings while no backup is active. Each would be
 // refused, with the same message, once activated.
@@ -148,7 +211,7 @@ func (c *Config) validate() *validator {
 		}
 		names[vs.Name] = i
 		vs.validate(v, &c.Global)
-		if vs.Active && vs.Address.IsValid() && vs.Port >= 0 && vs.Port <= 65535 {
+		if vs.keyed() {
 			key := vs.serviceKey()
 			if other, dup := services[key]; dup {
 				v.add(identityField(vs), "%s is already served by active virtual server %s", vs.ServiceString(), other)

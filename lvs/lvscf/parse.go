@@ -22,8 +22,9 @@ const (
 	// maxWarnings does the same for warnings.
 	maxWarnings = 200
 	// maxSize bounds what an upload can make us hold in memory; real files
-	// are a few kilobytes.
-	maxSize = 8 << 20
+	// are a few kilobytes, 10,000 virtual servers x 10 real servers
+	// (issue 20) 12.6 MB.
+	maxSize = 32 << 20
 	// maxLookups and lookupTimeout bound the host name lookups of one
 	// file: real files name a few hosts, if any.
 	maxLookups    = 256
