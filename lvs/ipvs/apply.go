@@ -79,6 +79,10 @@ const (
 	batchBytes = 64 << 10
 	// readBuffer is the receive buffer NewNetlink asks for.
 	readBuffer = 1 << 20
+	// receiveBuffer is the buffer one read fills: more than the 32 KiB
+	// the kernel puts in a datagram (SKB_WITH_OVERHEAD(32768) in
+	// netlink_recvmsg). A bigger datagram fails as truncated.
+	receiveBuffer = 64 << 10
 	// defaultReadBuffer is net.core.rmem_default of stock kernels, for a
 	// socket that cannot tell its own.
 	defaultReadBuffer = 212992
