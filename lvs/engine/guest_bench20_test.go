@@ -51,10 +51,10 @@ func ratio(b *testing.B, ours, theirs time.Duration, n int, target float64) {
 	b.ReportMetric(target, "target-x")
 }
 
-// BenchmarkGuestProgram10000x10: from an empty table, the engine's
+// BenchmarkKernelProgram10000x10: from an empty table, the engine's
 // Reconcile (batched netlink) against ipvsadm -R of the same rules.
 // Target: at most 0.25x.
-func BenchmarkGuestProgram10000x10(b *testing.B) {
+func BenchmarkKernelProgram10000x10(b *testing.B) {
 	c := dialIPVS(b, "bench")
 	want := table20()
 	rules := ipvsadmRules(want)
@@ -84,9 +84,9 @@ func BenchmarkGuestProgram10000x10(b *testing.B) {
 	ratio(b, ours, theirs, n, 0.25)
 }
 
-// BenchmarkGuestRead10000x10: a full read of that table, the engine's
+// BenchmarkKernelRead10000x10: a full read of that table, the engine's
 // ReadTable against ipvsadm -Sn. Target: at most 0.5x.
-func BenchmarkGuestRead10000x10(b *testing.B) {
+func BenchmarkKernelRead10000x10(b *testing.B) {
 	c := dialIPVS(b, "bench")
 	flush(b, c)
 	if res, err := Reconcile(ctx, c, newLedger(), table20(), nil); err != nil || len(res.Errors) != 0 {
