@@ -67,7 +67,7 @@ func (o *Op) request() request {
 		return destRequest(opDelDest, cmdDelDest, k, &Destination{Addr: o.Dest.Addr, Port: o.Dest.Port}, false)
 	}
 	// Refused as an encoding error: never sent.
-	return request{op: opApply, service: &k, encode: func(*netlink.AttributeEncoder) error {
+	return request{op: opApply, service: &k, encode: func(*attrBuf) error {
 		return fmt.Errorf("unknown change %v", o.Kind)
 	}}
 }

@@ -190,3 +190,59 @@ func nested(b []byte, typ uint16) (attrs, error) {
 	}
 	return attrs{}, fmt.Errorf("reply has no attribute %d", typ)
 }
+
+// attrBuf appends netlink attributes to a request, as
+// netlink.AttributeEncoder would encode them (host order, nests flagged
+// NLA_F_NESTED) without its allocation per attribute and per nest:
+// programming 10,000 x 10 encodes 110,000 requests.
+type attrBuf struct {
+	b []byte
+}
+
+// nlaFNested is NLA_F_NESTED.
+const nlaFNested = 0x8000
+
+// put appends attribute typ holding v, padded to 4 bytes.
+func (a *attrBuf) put(typ uint16, v ...byte) {
+	a.b = binary.NativeEndian.AppendUint16(a.b, uint16(4+len(v)))
+	a.b = binary.NativeEndian.AppendUint16(a.b, typ)
+	a.b = append(a.b, v...)
+	a.pad()
+}
+
+func (a *attrBuf) pad() {
+	for len(a.b)%4 != 0 {
+		a.b = append(a.b, 0)
+	}
+}
+
+func (a *attrBuf) u8(typ uint16, v uint8) { a.put(typ, v) }
+
+func (a *attrBuf) u16(typ uint16, v uint16) {
+	a.put(typ, binary.NativeEndian.AppendUint16(make([]byte, 0, 2), v)...)
+}
+
+func (a *attrBuf) u32(typ uint16, v uint32) {
+	a.put(typ, binary.NativeEndian.AppendUint32(make([]byte, 0, 4), v)...)
+}
+
+// str appends a NUL-terminated string.
+func (a *attrBuf) str(typ uint16, s string) {
+	a.b = binary.NativeEndian.AppendUint16(a.b, uint16(4+len(s)+1))
+	a.b = binary.NativeEndian.AppendUint16(a.b, typ)
+	a.b = append(a.b, s...)
+	a.b = append(a.b, 0)
+	a.pad()
+}
+
+// nested appends attribute typ holding what fn appends.
+func (a *attrBuf) nested(typ uint16, fn func(*attrBuf) error) error {
+	start := len(a.b)
+	a.b = append(a.b, 0, 0, 0, 0)
+	if err := fn(a); err != nil {
+		return err
+	}
+	binary.NativeEndian.PutUint16(a.b[start:], uint16(len(a.b)-start))
+	binary.NativeEndian.PutUint16(a.b[start+2:], typ|nlaFNested)
+	return nil
+}

@@ -1,9 +1,12 @@
 package ipvs
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strings"
 	"testing"
+
+	"github.com/mdlayher/netlink"
 )
 
 // attr encodes one netlink attribute, padded.
@@ -78,5 +81,43 @@ func TestAttrsStrings(t *testing.T) {
 	a := attrs{val: []byte("wlc\x00")}
 	if n := testing.AllocsPerRun(100, func() { _ = a.str() }); n != 0 {
 		t.Errorf("str of a scheduler name allocates %v times", n)
+	}
+}
+
+// TestAttrBufAsAttributeEncoder: attrBuf writes the bytes
+// netlink.AttributeEncoder writes, nests and padding included.
+func TestAttrBufAsAttributeEncoder(t *testing.T) {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint16(1, 0x0203)
+	ae.String(2, "wlc")
+	ae.Nested(3, func(nae *netlink.AttributeEncoder) error {
+		nae.Uint8(4, 9)
+		nae.Uint32(5, 0xdeadbeef)
+		nae.Bytes(6, []byte{1, 2, 3, 4, 5})
+		nae.Nested(7, func(n2 *netlink.AttributeEncoder) error {
+			n2.String(8, "")
+			return nil
+		})
+		return nil
+	})
+	want, err := ae.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var b attrBuf
+	b.u16(1, 0x0203)
+	b.str(2, "wlc")
+	_ = b.nested(3, func(n *attrBuf) error {
+		n.u8(4, 9)
+		n.u32(5, 0xdeadbeef)
+		n.put(6, 1, 2, 3, 4, 5)
+		return n.nested(7, func(n2 *attrBuf) error {
+			n2.str(8, "")
+			return nil
+		})
+	})
+	if !bytes.Equal(b.b, want) {
+		t.Errorf("attrBuf wrote\n% x\nAttributeEncoder\n% x", b.b, want)
 	}
 }

@@ -281,16 +281,3 @@ func addrFrom(family uint16, b []byte) (netip.Addr, error) {
 	}
 	return netip.Addr{}, fmt.Errorf("unknown address family %d", family)
 }
-
-// readBE16 reads a big-endian port.
-func readBE16(ad *netlink.AttributeDecoder) uint16 {
-	var v uint16
-	ad.Do(func(b []byte) error {
-		if len(b) != 2 {
-			return fmt.Errorf("port attribute %d: %d bytes", ad.Type(), len(b))
-		}
-		v = binary.BigEndian.Uint16(b)
-		return nil
-	})
-	return v
-}
