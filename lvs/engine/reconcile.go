@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 )
@@ -103,6 +104,7 @@ func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Res
 		errs = k.Apply(ctx, ops)
 	}
 	var gone []string
+	r.Changes = slices.Grow(r.Changes, len(p.Steps))
 	for i, st := range p.Steps {
 		err := errs[i]
 		if err != nil && errors.Is(err, ipvs.ErrNotFound) && (st.Op.Kind == ipvs.DeleteService || st.Op.Kind == ipvs.DeleteDest) {
