@@ -172,7 +172,7 @@ bench: guest
 	# c20eng (issue 20): the kernel at 10,000 x 10, programming and reading
 	# back against ipvsadm -R and -Sn in the same guest boot, ratio and target.
 	$(GO) test -run='^$$' -bench='10000x10' -benchmem ./lvs/ipvs/
-	LVSCONSOLE_GUEST_BENCH=3x LVSCONSOLE_GUEST_BENCH_ONLY='KernelRead10000x10|KernelProgram10000x10|KernelProgramFresh10000x10' $(GO) test -count=1 -timeout 40m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
+	LVSCONSOLE_GUEST_BENCH=3x LVSCONSOLE_GUEST_BENCH_ONLY='KernelRead10000x10|KernelProgram10000x10|KernelProgramFresh10000x10' $(GO) test -count=1 -timeout 70m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
 
 # The Debian package, out/lvsconsole_<version>_amd64.deb, made by nfpm
 # (a tool of go.mod) from packaging/: the binary as `make build` makes it,
