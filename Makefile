@@ -178,6 +178,10 @@ bench: guest
 	$(GO) test -run='^$$' -bench='WeightChange10000x10' -benchtime=10x -benchmem ./lvs/engine/
 	$(GO) test -run='^$$' -bench='Import.*10000x10|Export.*10000x10|Replace10000x10' -benchtime=3x -benchmem ./store/
 	$(GO) test -run='^$$' -bench='Sync.*10000x10' -benchtime=3x -benchmem ./lvs/failover/
+	# c20eng (issue 20): the kernel at 10,000 x 10, programming and reading
+	# back against ipvsadm -R and -Sn in the same guest boot, ratio and target.
+	$(GO) test -run='^$$' -bench='10000x10' -benchmem ./lvs/ipvs/
+	LVSCONSOLE_GUEST_BENCH=3x LVSCONSOLE_GUEST_BENCH_ONLY='KernelRead10000x10|KernelProgram10000x10|KernelProgramFresh10000x10' $(GO) test -count=1 -timeout 70m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
 
 # The Debian package, out/lvsconsole_<version>_amd64.deb, made by nfpm
 # (a tool of go.mod) from packaging/: the binary as `make build` makes it,

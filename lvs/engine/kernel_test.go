@@ -60,11 +60,17 @@ ip addr add 192.168.10.2/24 dev h-eth
 ip link set h-eth up
 `
 
-var guestTestName = regexp.MustCompile(`^Guest[A-Za-z0-9_]*$`)
+var (
+	guestTestName   = regexp.MustCompile(`^Guest[A-Za-z0-9_]*$`)
+	guestBenchNames = regexp.MustCompile(`^[A-Z][A-Za-z0-9_]*(\|[A-Z][A-Za-z0-9_]*)*$`)
+	guestBenchTime  = regexp.MustCompile(`^[0-9]+(x|s|m)$`)
+)
 
 // TestEngineInGuest boots Debian's kernel under qemu and runs the guest
 // tests (guest_test.go) against its real IPVS. With LVSCONSOLE_GUEST_BENCH
-// set to a -benchtime (e.g. 3x), the guest benchmarks run too (make bench).
+// set to a -benchtime (e.g. 3x), the guest benchmarks run too (make bench);
+// LVSCONSOLE_GUEST_BENCH_ONLY=KernelRead10000x10|... runs only those, which
+// may be ones the default pattern (Guest) leaves out.
 func TestEngineInGuest(t *testing.T) {
 	testenv.Guest(t, guest.Prepared(""))
 	bin := filepath.Join(t.TempDir(), "engine.test")
@@ -84,8 +90,25 @@ func TestEngineInGuest(t *testing.T) {
 	}
 	timeout := 10 * time.Minute // a guard against a hung guest: TCG on a busy machine is slow
 	if bt := os.Getenv("LVSCONSOLE_GUEST_BENCH"); bt != "" {
-		run += " -test.bench Guest -test.benchtime " + bt
-		timeout = 15 * time.Minute
+		if !guestBenchTime.MatchString(bt) {
+			t.Fatalf("LVSCONSOLE_GUEST_BENCH=%q: give a -benchtime such as 3x or 10s", bt)
+		}
+		bench := "Guest"
+		if only := os.Getenv("LVSCONSOLE_GUEST_BENCH_ONLY"); only != "" {
+			// These benchmarks alone, without the guest tests unless
+			// LVSCONSOLE_GUEST_RUN names one (the 10,000 x 10 ones take
+			// minutes each under TCG).
+			if !guestBenchNames.MatchString(only) {
+				t.Fatalf("LVSCONSOLE_GUEST_BENCH_ONLY=%q: give benchmark names without Benchmark, joined by |", only)
+			}
+			if os.Getenv("LVSCONSOLE_GUEST_RUN") == "" {
+				run = "engine.test -test.v -test.count=1 -test.run '^$'"
+			}
+			bench = "'^Benchmark(" + only + ")$'"
+			timeout = time.Hour // 10,000 x 10 into a flushed table: minutes per iteration
+		}
+		run += " -test.bench " + bench + " -test.benchtime " + bt
+		timeout = max(timeout, 30*time.Minute)
 	}
 	res, err := guest.Run(t.Context(), guest.Options{
 		Binaries: map[string]string{"engine.test": bin},

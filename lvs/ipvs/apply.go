@@ -67,7 +67,7 @@ func (o *Op) request() request {
 		return destRequest(opDelDest, cmdDelDest, k, &Destination{Addr: o.Dest.Addr, Port: o.Dest.Port}, false)
 	}
 	// Refused as an encoding error: never sent.
-	return request{op: opApply, service: &k, encode: func(*netlink.AttributeEncoder) error {
+	return request{op: opApply, service: &k, encode: func(*attrBuf) error {
 		return fmt.Errorf("unknown change %v", o.Kind)
 	}}
 }
@@ -79,6 +79,10 @@ const (
 	batchBytes = 64 << 10
 	// readBuffer is the receive buffer NewNetlink asks for.
 	readBuffer = 1 << 20
+	// receiveBuffer is the buffer one read fills: more than the 32 KiB
+	// the kernel puts in a datagram (SKB_WITH_OVERHEAD(32768) in
+	// netlink_recvmsg). A bigger datagram fails as truncated.
+	receiveBuffer = 64 << 10
 	// defaultReadBuffer is net.core.rmem_default of stock kernels, for a
 	// socket that cannot tell its own.
 	defaultReadBuffer = 212992

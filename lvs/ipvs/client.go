@@ -116,7 +116,7 @@ type request struct {
 	get     bool // a GET answered by one message
 	service *ServiceKey
 	dest    *DestKey
-	encode  func(ae *netlink.AttributeEncoder) error
+	encode  func(ae *attrBuf) error
 }
 
 // fail wraps err as the *Error of r.
@@ -161,14 +161,11 @@ func (c *Client) do(ctx context.Context, r request) ([]genetlink.Message, error)
 func (c *Client) message(r *request) (genetlink.Message, error) {
 	var data []byte
 	if r.encode != nil {
-		ae := netlink.NewAttributeEncoder()
-		if err := r.encode(ae); err != nil {
+		ae := attrBuf{b: make([]byte, 0, 128)}
+		if err := r.encode(&ae); err != nil {
 			return genetlink.Message{}, err
 		}
-		var err error
-		if data, err = ae.Encode(); err != nil {
-			return genetlink.Message{}, err
-		}
+		data = ae.b
 	}
 	return genetlink.Message{
 		Header: genetlink.Header{Command: r.cmd, Version: c.family.Version},

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/mdlayher/netlink"
 )
 
 // Info reads the IPVS version and connection table size.
@@ -40,7 +38,7 @@ func (c *Client) Timeouts(ctx context.Context) (Timeouts, error) {
 // kernel's value. They must be whole seconds.
 func (c *Client) SetTimeouts(ctx context.Context, t Timeouts) error {
 	_, err := c.do(ctx, request{op: opSetTimeouts, cmd: cmdSetConfig,
-		encode: func(ae *netlink.AttributeEncoder) error {
+		encode: func(ae *attrBuf) error {
 			for _, f := range []struct {
 				attr uint16
 				name string
@@ -58,7 +56,7 @@ func (c *Client) SetTimeouts(ctx context.Context, t Timeouts) error {
 				if f.d < 0 || f.d%time.Second != 0 || f.d/time.Second > 1<<31-1 {
 					return fmt.Errorf("%s timeout %v is not a whole number of seconds in range", f.name, f.d)
 				}
-				ae.Uint32(f.attr, uint32(f.d/time.Second))
+				ae.u32(f.attr, uint32(f.d/time.Second))
 			}
 			return nil
 		}})

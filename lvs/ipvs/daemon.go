@@ -3,8 +3,6 @@ package ipvs
 import (
 	"context"
 	"fmt"
-
-	"github.com/mdlayher/netlink"
 )
 
 // Daemons lists the running connection sync daemons (at most a master and
@@ -30,7 +28,7 @@ func (c *Client) Daemons(ctx context.Context) ([]Daemon, error) {
 // ErrExists. Zero optional fields take the kernel's defaults.
 func (c *Client) StartDaemon(ctx context.Context, d Daemon) error {
 	_, err := c.do(ctx, request{op: opStartDaemon, cmd: cmdNewDaemon,
-		encode: func(ae *netlink.AttributeEncoder) error { return encodeDaemon(ae, &d) }})
+		encode: func(ae *attrBuf) error { return encodeDaemon(ae, &d) }})
 	return err
 }
 
@@ -38,12 +36,11 @@ func (c *Client) StartDaemon(ctx context.Context, d Daemon) error {
 // ErrNotFound (ESRCH).
 func (c *Client) StopDaemon(ctx context.Context, s DaemonState) error {
 	_, err := c.do(ctx, request{op: opStopDaemon, cmd: cmdDelDaemon,
-		encode: func(ae *netlink.AttributeEncoder) error {
-			ae.Nested(cmdAttrDaemon, func(nae *netlink.AttributeEncoder) error {
-				nae.Uint32(daemonAttrState, uint32(s))
+		encode: func(ae *attrBuf) error {
+			return ae.nested(cmdAttrDaemon, func(nae *attrBuf) error {
+				nae.u32(daemonAttrState, uint32(s))
 				return nil
 			})
-			return nil
 		}})
 	return err
 }

@@ -19,47 +19,50 @@ import (
 // decodeService decodes the NEW_SERVICE message answering GET_SERVICE.
 func decodeService(m genetlink.Message) (Service, error) {
 	var s Service
-	err := decodeNested(m.Data, cmdAttrService, func(ad *netlink.AttributeDecoder) error {
+	a, err := nested(m.Data, cmdAttrService)
+	if err != nil {
+		return Service{}, err
+	}
+	// Called in place, the closure keeps a on the stack.
+	err = func(a *attrs) error {
 		var addr, mask []byte
-		var stats, stats64 *Stats
-		for ad.Next() {
-			switch ad.Type() {
+		var stats, stats64 Stats
+		var haveStats, haveStats64 bool
+		for a.next() {
+			switch a.typ {
 			case svcAttrAF:
-				s.Family = ad.Uint16()
+				s.Family = a.u16()
 			case svcAttrProtocol:
-				s.Protocol = Protocol(ad.Uint16())
+				s.Protocol = Protocol(a.u16())
 			case svcAttrAddr:
-				addr = ad.Bytes()
+				addr = a.val
 			case svcAttrPort:
-				s.Port = readBE16(ad)
+				s.Port = a.be16()
 			case svcAttrFWMark:
-				s.FWMark = ad.Uint32()
+				s.FWMark = a.u32()
 			case svcAttrSchedName:
-				s.Scheduler = ad.String()
+				s.Scheduler = a.str()
 			case svcAttrPEName:
-				s.PEName = ad.String()
+				s.PEName = a.str()
 			case svcAttrFlags:
-				ad.Do(func(b []byte) error {
-					if len(b) < 4 {
-						return fmt.Errorf("service flags: %d bytes", len(b))
-					}
-					s.Flags = Flags(binary.NativeEndian.Uint32(b)) &^ FlagHashed
-					return nil
-				})
+				if len(a.val) < 4 {
+					return fmt.Errorf("service flags: %d bytes", len(a.val))
+				}
+				s.Flags = Flags(binary.NativeEndian.Uint32(a.val)) &^ FlagHashed
 			case svcAttrTimeout:
-				s.Timeout = ad.Uint32()
+				s.Timeout = a.u32()
 			case svcAttrNetmask:
-				mask = ad.Bytes()
+				mask = a.val
 			case svcAttrStats:
-				stats = new(Stats)
-				ad.Nested(decodeStats(stats, false))
+				haveStats = true
+				a.stats(&stats, false)
 			case svcAttrStats64:
-				stats64 = new(Stats)
-				ad.Nested(decodeStats(stats64, true))
+				haveStats64 = true
+				a.stats(&stats64, true)
 			}
 		}
-		if err := ad.Err(); err != nil {
-			return err
+		if a.err != nil {
+			return a.err
 		}
 		if s.FWMark == 0 {
 			var err error
@@ -74,9 +77,9 @@ func decodeService(m genetlink.Message) (Service, error) {
 				s.Netmask = binary.BigEndian.Uint32(mask)
 			}
 		}
-		s.Stats = pickStats(stats, stats64)
+		s.Stats = pickStats(haveStats, stats, haveStats64, stats64)
 		return nil
-	})
+	}(&a)
 	return s, err
 }
 
@@ -84,47 +87,53 @@ func decodeService(m genetlink.Message) (Service, error) {
 // before mixed-family pools send no ADDR_FAMILY: the service's applies.
 func decodeDest(m genetlink.Message, serviceFamily uint16) (Destination, error) {
 	var d Destination
-	err := decodeNested(m.Data, cmdAttrDest, func(ad *netlink.AttributeDecoder) error {
+	a, err := nested(m.Data, cmdAttrDest)
+	if err != nil {
+		return Destination{}, err
+	}
+	// Called in place, the closure keeps a on the stack.
+	err = func(a *attrs) error {
 		var addr []byte
-		var stats, stats64 *Stats
-		for ad.Next() {
-			switch ad.Type() {
+		var stats, stats64 Stats
+		var haveStats, haveStats64 bool
+		for a.next() {
+			switch a.typ {
 			case destAttrAddr:
-				addr = ad.Bytes()
+				addr = a.val
 			case destAttrPort:
-				d.Port = readBE16(ad)
+				d.Port = a.be16()
 			case destAttrFwdMethod:
-				d.Forward = Forward(ad.Uint32() & fwdMask)
+				d.Forward = Forward(a.u32() & fwdMask)
 			case destAttrWeight:
-				d.Weight = ad.Int32()
+				d.Weight = int32(a.u32())
 			case destAttrUThresh:
-				d.UpperThreshold = ad.Uint32()
+				d.UpperThreshold = a.u32()
 			case destAttrLThresh:
-				d.LowerThreshold = ad.Uint32()
+				d.LowerThreshold = a.u32()
 			case destAttrActiveConns:
-				d.ActiveConns = ad.Uint32()
+				d.ActiveConns = a.u32()
 			case destAttrInactConns:
-				d.InactiveConns = ad.Uint32()
+				d.InactiveConns = a.u32()
 			case destAttrPersistConns:
-				d.PersistConns = ad.Uint32()
+				d.PersistConns = a.u32()
 			case destAttrAddrFamily:
-				d.Family = ad.Uint16()
+				d.Family = a.u16()
 			case destAttrTunType:
-				d.TunnelType = TunnelType(ad.Uint8())
+				d.TunnelType = TunnelType(a.u8())
 			case destAttrTunPort:
-				d.TunnelPort = readBE16(ad)
+				d.TunnelPort = a.be16()
 			case destAttrTunFlags:
-				d.TunnelFlags = ad.Uint16()
+				d.TunnelFlags = a.u16()
 			case destAttrStats:
-				stats = new(Stats)
-				ad.Nested(decodeStats(stats, false))
+				haveStats = true
+				a.stats(&stats, false)
 			case destAttrStats64:
-				stats64 = new(Stats)
-				ad.Nested(decodeStats(stats64, true))
+				haveStats64 = true
+				a.stats(&stats64, true)
 			}
 		}
-		if err := ad.Err(); err != nil {
-			return err
+		if a.err != nil {
+			return a.err
 		}
 		if d.Family == 0 {
 			d.Family = serviceFamily
@@ -133,9 +142,9 @@ func decodeDest(m genetlink.Message, serviceFamily uint16) (Destination, error) 
 		if d.Addr, err = addrFrom(d.Family, addr); err != nil {
 			return fmt.Errorf("destination address: %w", err)
 		}
-		d.Stats = pickStats(stats, stats64)
+		d.Stats = pickStats(haveStats, stats, haveStats64, stats64)
 		return nil
-	})
+	}(&a)
 	return d, err
 }
 
@@ -219,56 +228,13 @@ func decodeTimeouts(m genetlink.Message) (Timeouts, error) {
 	return t, ad.Err()
 }
 
-// decodeStats decodes the counters nested in STATS (32-bit packet and
-// connection counters and rates, 64-bit byte counters) or STATS64 (all
-// 64-bit).
-func decodeStats(s *Stats, wide bool) func(*netlink.AttributeDecoder) error {
-	return func(ad *netlink.AttributeDecoder) error {
-		for ad.Next() {
-			var p *uint64
-			switch ad.Type() {
-			case statsAttrConns:
-				p = &s.Conns
-			case statsAttrInPkts:
-				p = &s.InPkts
-			case statsAttrOutPkts:
-				p = &s.OutPkts
-			case statsAttrInBytes:
-				s.InBytes = ad.Uint64()
-				continue
-			case statsAttrOutBytes:
-				s.OutBytes = ad.Uint64()
-				continue
-			case statsAttrCPS:
-				p = &s.CPS
-			case statsAttrInPPS:
-				p = &s.InPPS
-			case statsAttrOutPPS:
-				p = &s.OutPPS
-			case statsAttrInBPS:
-				p = &s.InBPS
-			case statsAttrOutBPS:
-				p = &s.OutBPS
-			default:
-				continue // IPVS_STATS_ATTR_PAD, or newer counters
-			}
-			if wide {
-				*p = ad.Uint64()
-			} else {
-				*p = uint64(ad.Uint32())
-			}
-		}
-		return ad.Err()
-	}
-}
-
 // pickStats prefers STATS64: STATS truncates packet counts to 32 bits.
-func pickStats(stats, stats64 *Stats) Stats {
+func pickStats(have bool, stats Stats, have64 bool, stats64 Stats) Stats {
 	switch {
-	case stats64 != nil:
-		return *stats64
-	case stats != nil:
-		return *stats
+	case have64:
+		return stats64
+	case have:
+		return stats
 	}
 	return Stats{}
 }
@@ -314,17 +280,4 @@ func addrFrom(family uint16, b []byte) (netip.Addr, error) {
 		return netip.Addr{}, errors.New("no address family")
 	}
 	return netip.Addr{}, fmt.Errorf("unknown address family %d", family)
-}
-
-// readBE16 reads a big-endian port.
-func readBE16(ad *netlink.AttributeDecoder) uint16 {
-	var v uint16
-	ad.Do(func(b []byte) error {
-		if len(b) != 2 {
-			return fmt.Errorf("port attribute %d: %d bytes", ad.Type(), len(b))
-		}
-		v = binary.BigEndian.Uint16(b)
-		return nil
-	})
-	return v
 }

@@ -3,8 +3,6 @@ package ipvs
 import (
 	"context"
 	"fmt"
-
-	"github.com/mdlayher/netlink"
 )
 
 // Destinations lists a service's destinations (a GET_DEST dump), newest
@@ -53,7 +51,7 @@ func (c *Client) DeleteDestination(ctx context.Context, k ServiceKey, dk DestKey
 func destRequest(op string, cmd uint8, k ServiceKey, d *Destination, full bool) request {
 	dk := d.Key()
 	return request{op: op, cmd: cmd, service: &k, dest: &dk,
-		encode: func(ae *netlink.AttributeEncoder) error {
+		encode: func(ae *attrBuf) error {
 			if err := serviceKeyAttr(k)(ae); err != nil {
 				return err
 			}

@@ -9,7 +9,12 @@ import (
 // IPVS family. Without IPVS in the kernel the error matches ErrNoIPVS;
 // off Linux (dial_others.go), errors.ErrUnsupported.
 func Dial(o *Options) (*Client, error) {
-	var cfg netlink.Config
+	// A fixed receive buffer: without one, every read is two system
+	// calls (a peek for the size, then the read), and the kernel sizes a
+	// dump's datagrams by the reads it has seen (max_recvmsg_len), so
+	// peeks keep them at a page. With 64 KiB it fills 32 KiB datagrams,
+	// its cap, and a full read of 10,000 x 10 takes a third fewer calls.
+	cfg := netlink.Config{MessageBufferSize: receiveBuffer}
 	if o != nil {
 		cfg.NetNS = o.NetNS
 	}

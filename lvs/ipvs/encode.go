@@ -7,8 +7,6 @@ import (
 	"net/netip"
 	"strings"
 	"syscall"
-
-	"github.com/mdlayher/netlink"
 )
 
 // The kernel reads ports with nla_get_be16 although its policy says NLA_U16,
@@ -17,26 +15,26 @@ import (
 
 // encodeServiceKey writes the attributes that identify a service: AF plus
 // either FWMARK or PROTOCOL, ADDR and PORT (ip_vs_genl_parse_service).
-func encodeServiceKey(ae *netlink.AttributeEncoder, k ServiceKey) error {
-	ae.Uint16(svcAttrAF, k.Family)
+func encodeServiceKey(ae *attrBuf, k ServiceKey) error {
+	ae.u16(svcAttrAF, k.Family)
 	if k.FWMark != 0 {
-		ae.Uint32(svcAttrFWMark, k.FWMark)
+		ae.u32(svcAttrFWMark, k.FWMark)
 		return nil
 	}
 	addr, err := addr16(k.Family, k.Addr)
 	if err != nil {
 		return fmt.Errorf("service address: %w", err)
 	}
-	ae.Uint16(svcAttrProtocol, uint16(k.Protocol))
-	ae.Bytes(svcAttrAddr, addr)
-	ae.Bytes(svcAttrPort, be16(k.Port))
+	ae.u16(svcAttrProtocol, uint16(k.Protocol))
+	ae.put(svcAttrAddr, addr...)
+	ae.put(svcAttrPort, be16(k.Port)...)
 	return nil
 }
 
 // encodeService writes a full service, as NEW_SERVICE and SET_SERVICE need:
 // the kernel answers EINVAL if SCHED_NAME, FLAGS, TIMEOUT or NETMASK is
 // missing, even when editing.
-func encodeService(ae *netlink.AttributeEncoder, s *Service) error {
+func encodeService(ae *attrBuf, s *Service) error {
 	if err := encodeServiceKey(ae, s.ServiceKey); err != nil {
 		return err
 	}
@@ -46,10 +44,10 @@ func encodeService(ae *netlink.AttributeEncoder, s *Service) error {
 	if err := checkName("persistence engine", s.PEName, true); err != nil {
 		return err
 	}
-	ae.String(svcAttrSchedName, s.Scheduler)
+	ae.str(svcAttrSchedName, s.Scheduler)
 	if s.PEName != "" {
 		// Without PE_NAME, SET_SERVICE unbinds the service's engine.
-		ae.String(svcAttrPEName, s.PEName)
+		ae.str(svcAttrPEName, s.PEName)
 	}
 
 	// struct ip_vs_flags: the kernel keeps (old & ^mask) | (flags & mask).
@@ -58,14 +56,14 @@ func encodeService(ae *netlink.AttributeEncoder, s *Service) error {
 	flags := make([]byte, 8)
 	binary.NativeEndian.PutUint32(flags[0:4], uint32(s.Flags&^FlagHashed))
 	binary.NativeEndian.PutUint32(flags[4:8], ^uint32(0))
-	ae.Bytes(svcAttrFlags, flags)
+	ae.put(svcAttrFlags, flags...)
 
-	ae.Uint32(svcAttrTimeout, s.Timeout)
+	ae.u32(svcAttrTimeout, s.Timeout)
 	mask, err := netmaskBytes(s.Family, s.Netmask)
 	if err != nil {
 		return err
 	}
-	ae.Bytes(svcAttrNetmask, mask)
+	ae.put(svcAttrNetmask, mask...)
 	return nil
 }
 
@@ -97,7 +95,7 @@ func netmaskBytes(family uint16, mask uint32) ([]byte, error) {
 
 // encodeDest writes the nested DEST attribute. full adds what NEW_DEST and
 // SET_DEST need beyond the address and port that identify it.
-func encodeDest(ae *netlink.AttributeEncoder, d *Destination, full bool) error {
+func encodeDest(ae *attrBuf, d *Destination, full bool) error {
 	family, err := destFamily(d.Family, d.Addr)
 	if err != nil {
 		return err
@@ -106,27 +104,26 @@ func encodeDest(ae *netlink.AttributeEncoder, d *Destination, full bool) error {
 	if err != nil {
 		return fmt.Errorf("destination address: %w", err)
 	}
-	ae.Nested(cmdAttrDest, func(nae *netlink.AttributeEncoder) error {
-		nae.Bytes(destAttrAddr, addr)
-		nae.Bytes(destAttrPort, be16(d.Port))
+	return ae.nested(cmdAttrDest, func(nae *attrBuf) error {
+		nae.put(destAttrAddr, addr...)
+		nae.put(destAttrPort, be16(d.Port)...)
 		// Sent always: a kernel that predates mixed-family pools ignores
 		// it, and the newer ones need it for those pools.
-		nae.Uint16(destAttrAddrFamily, family)
+		nae.u16(destAttrAddrFamily, family)
 		if !full {
 			return nil
 		}
-		nae.Uint32(destAttrFwdMethod, uint32(d.Forward)&fwdMask)
-		nae.Uint32(destAttrWeight, uint32(d.Weight)) // the kernel refuses < 0 with ERANGE
-		nae.Uint32(destAttrUThresh, d.UpperThreshold)
-		nae.Uint32(destAttrLThresh, d.LowerThreshold)
+		nae.u32(destAttrFwdMethod, uint32(d.Forward)&fwdMask)
+		nae.u32(destAttrWeight, uint32(d.Weight)) // the kernel refuses < 0 with ERANGE
+		nae.u32(destAttrUThresh, d.UpperThreshold)
+		nae.u32(destAttrLThresh, d.LowerThreshold)
 		if d.Forward == Tunnel {
-			nae.Uint8(destAttrTunType, uint8(d.TunnelType))
-			nae.Bytes(destAttrTunPort, be16(d.TunnelPort))
-			nae.Uint16(destAttrTunFlags, d.TunnelFlags)
+			nae.u8(destAttrTunType, uint8(d.TunnelType))
+			nae.put(destAttrTunPort, be16(d.TunnelPort)...)
+			nae.u16(destAttrTunFlags, d.TunnelFlags)
 		}
 		return nil
 	})
-	return nil
 }
 
 // destFamily is the destination's address family: as given, or else the
@@ -148,34 +145,33 @@ func destFamily(family uint16, a netip.Addr) (uint16, error) {
 // encodeDaemon writes the nested DAEMON attribute of NEW_DAEMON. The
 // optional attributes are left out when zero so that the kernel picks its
 // defaults (group 224.0.0.81, port 8848, TTL 1, a length from the MTU).
-func encodeDaemon(ae *netlink.AttributeEncoder, d *Daemon) error {
+func encodeDaemon(ae *attrBuf, d *Daemon) error {
 	if err := checkName("interface", d.Interface, false); err != nil {
 		return err
 	}
-	ae.Nested(cmdAttrDaemon, func(nae *netlink.AttributeEncoder) error {
-		nae.Uint32(daemonAttrState, uint32(d.State))
-		nae.String(daemonAttrMcastIfn, d.Interface)
-		nae.Uint32(daemonAttrSyncID, uint32(d.SyncID))
+	return ae.nested(cmdAttrDaemon, func(nae *attrBuf) error {
+		nae.u32(daemonAttrState, uint32(d.State))
+		nae.str(daemonAttrMcastIfn, d.Interface)
+		nae.u32(daemonAttrSyncID, uint32(d.SyncID))
 		if d.MaxLen != 0 {
-			nae.Uint16(daemonAttrSyncMaxLen, d.MaxLen)
+			nae.u16(daemonAttrSyncMaxLen, d.MaxLen)
 		}
 		switch g := d.McastGroup; {
 		case g.Is4():
 			a := g.As4() // nla_get_in_addr: network order
-			nae.Bytes(daemonAttrMcastGroup, a[:])
+			nae.put(daemonAttrMcastGroup, a[:]...)
 		case g.Is6():
 			a := g.As16()
-			nae.Bytes(daemonAttrMcastGroup6, a[:])
+			nae.put(daemonAttrMcastGroup6, a[:]...)
 		}
 		if d.McastPort != 0 {
-			nae.Uint16(daemonAttrMcastPort, d.McastPort) // host order
+			nae.u16(daemonAttrMcastPort, d.McastPort) // host order
 		}
 		if d.McastTTL != 0 {
-			nae.Uint8(daemonAttrMcastTTL, d.McastTTL)
+			nae.u8(daemonAttrMcastTTL, d.McastTTL)
 		}
 		return nil
 	})
-	return nil
 }
 
 // addr16 encodes an address as ipvsadm does: 16 bytes, an IPv4 address in

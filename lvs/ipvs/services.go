@@ -3,8 +3,6 @@ package ipvs
 import (
 	"context"
 	"fmt"
-
-	"github.com/mdlayher/netlink"
 )
 
 // Services lists the virtual services (a GET_SERVICE dump). The order is
@@ -73,25 +71,15 @@ func deleteServiceRequest(k ServiceKey) request {
 }
 
 // serviceKeyAttr encodes the nested SERVICE attribute identifying k.
-func serviceKeyAttr(k ServiceKey) func(*netlink.AttributeEncoder) error {
-	return func(ae *netlink.AttributeEncoder) error {
-		var err error
-		ae.Nested(cmdAttrService, func(nae *netlink.AttributeEncoder) error {
-			err = encodeServiceKey(nae, k)
-			return err
-		})
-		return err
+func serviceKeyAttr(k ServiceKey) func(*attrBuf) error {
+	return func(ae *attrBuf) error {
+		return ae.nested(cmdAttrService, func(nae *attrBuf) error { return encodeServiceKey(nae, k) })
 	}
 }
 
 // serviceAttr encodes the nested SERVICE attribute describing s in full.
-func serviceAttr(s *Service) func(*netlink.AttributeEncoder) error {
-	return func(ae *netlink.AttributeEncoder) error {
-		var err error
-		ae.Nested(cmdAttrService, func(nae *netlink.AttributeEncoder) error {
-			err = encodeService(nae, s)
-			return err
-		})
-		return err
+func serviceAttr(s *Service) func(*attrBuf) error {
+	return func(ae *attrBuf) error {
+		return ae.nested(cmdAttrService, func(nae *attrBuf) error { return encodeService(nae, s) })
 	}
 }
