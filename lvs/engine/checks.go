@@ -67,6 +67,7 @@ type Checks struct {
 	intervals map[checkKey]time.Duration  // for the slow start of each checker
 	probes    map[checkKey]health.Checker // prepared once per checker (no Policy), reused by later Configures
 	serial    int64                       // of the configuration last configured
+	cfg       *config.Config              // that configuration (read, never changed)
 	shortest  time.Duration               // the shortest interval of a checker
 	wake      chan struct{}
 }
@@ -88,7 +89,12 @@ func NewChecks() *Checks {
 
 // SetLoads makes the weights of servers with a load monitor follow loads.
 // Call it before Run and the first Configure; loads is run by its owner.
-func (c *Checks) SetLoads(loads Loads) { c.loads = loads }
+func (c *Checks) SetLoads(loads Loads) {
+	c.mu.Lock()
+	c.cfg = nil // configure them in full next time
+	c.mu.Unlock()
+	c.loads = loads
+}
 
 // Run checks until ctx ends, and signals Changes on every state change and
 // every step of a slow start.
@@ -232,8 +238,18 @@ func (c *Checks) Configure(cfg *config.Config) {
 	// an unchanged configuration cost more than everything else.
 	c.mu.Lock()
 	same := cfg.Serial != 0 && cfg.Serial == c.serial
+	prev := c.cfg
 	c.mu.Unlock()
 	if same {
+		return
+	}
+	// Most edits (a weight, a note, a real server drained) change no
+	// check: at 10,000 x 10, rebuilding the checkers' maps for them took
+	// 0.66 s of every edit.
+	if prev != nil && checksAlike(prev, cfg) {
+		c.mu.Lock()
+		c.serial, c.cfg = cfg.Serial, cfg
+		c.mu.Unlock()
 		return
 	}
 	want := map[checkKey]health.Checker{}
@@ -280,12 +296,62 @@ func (c *Checks) Configure(cfg *config.Config) {
 		}
 	}
 	c.mu.Lock()
-	c.intervals, c.probes, c.serial, c.shortest = intervals, probes, cfg.Serial, shortest
+	c.intervals, c.probes, c.serial, c.shortest, c.cfg = intervals, probes, cfg.Serial, shortest, cfg
 	c.mu.Unlock()
 	c.mon.Set(want)
 	if c.loads != nil {
 		c.loads.Set(targets)
 	}
+}
+
+// checksAlike tells whether cur asks for the checks and load monitors
+// prev did, the same in the same order: what Configure builds from them
+// (checkers, policies, intervals, load targets) would be the same.
+func checksAlike(prev, cur *config.Config) bool {
+	changed, same := config.ChangedVirtuals(prev, cur)
+	if !same {
+		return false
+	}
+	for _, i := range changed {
+		if !virtualChecksAlike(&prev.Virtuals[i], &cur.Virtuals[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// virtualChecksAlike is checksAlike for one virtual server: every input of
+// Configure's loop over its real servers is equal.
+func virtualChecksAlike(a, b *config.VirtualServer) bool {
+	on := a.Active && usable(a.Address)
+	if on != (b.Active && usable(b.Address)) {
+		return false
+	}
+	if !on {
+		return true
+	}
+	if specOf(a) != specOf(b) || policyOf(a) != policyOf(b) || len(a.Reals) != len(b.Reals) {
+		return false
+	}
+	for j := range a.Reals {
+		x, y := &a.Reals[j], &b.Reals[j]
+		checked := x.Active && usable(x.Address)
+		if checked != (y.Active && usable(y.Address)) {
+			return false
+		}
+		if !checked {
+			continue
+		}
+		if keyOf(a, x) != keyOf(b, y) {
+			return false
+		}
+		tx, okx := targetOf(a, x)
+		ty, oky := targetOf(b, y)
+		if okx != oky || tx != ty {
+			return false
+		}
+	}
+	return true
 }
 
 // targetOf is how vs's load monitor reads rs, false without one.

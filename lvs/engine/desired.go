@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
@@ -104,8 +105,11 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 		UDP:    time.Duration(cfg.Global.UDPTimeout) * time.Second,
 	}}
 	var events []event
-	seenVS := map[string]bool{}
-	seenRS := map[serverName]bool{}
+	seenVS := make(map[string]bool, len(cfg.Virtuals))
+	if m != nil {
+		m.gen++
+	}
+	var up []ipvs.DestKey
 	for i := range cfg.Virtuals {
 		vs := &cfg.Virtuals[i]
 		if !vs.Active || !usable(vs.Address) {
@@ -113,8 +117,13 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 		}
 		s := &Service{Service: serviceOf(vs), Virtual: vs.Name}
 		s.Canonical = cfg.Redundancy.Cluster && orderedSchedulers[s.Scheduler]
-		var sum int64         // the configured weights of the real servers up
-		var up []ipvs.DestKey // of the real servers in s.Dests that are up
+		s.Dests = make([]ipvs.Destination, 0, len(vs.Reals))
+		var sum int64 // the configured weights of the real servers up
+		up = up[:0]   // of the real servers in s.Dests that are up
+		var seenOf *realsSeen
+		if m != nil {
+			seenOf = m.virtual(vs.Name)
+		}
 		for j := range vs.Reals {
 			rs := &vs.Reals[j]
 			if !rs.Active || !usable(rs.Address) {
@@ -145,9 +154,7 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 				s.Pending = append(s.Pending, ipvs.DestKey{Addr: rs.Address, Port: port})
 			}
 			if m != nil && presence != Pending {
-				n := serverName{vs.Name, rs.Name}
-				seenRS[n] = true
-				events = m.server(events, n, vs, rs, presence == In)
+				events = seenOf.server(events, m.gen, j, vs, rs, presence == In)
 			}
 		}
 		// The quorum: not decided while a real server is not checked yet
@@ -179,7 +186,7 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 		t.Services = append(t.Services, s)
 	}
 	if m != nil {
-		m.forget(seenVS, seenRS)
+		m.forget(seenVS)
 	}
 	return t, events
 }
@@ -203,12 +210,39 @@ func quorumWeight(health Weigher, vs *config.VirtualServer, rs *config.RealServe
 	return rs.Weight
 }
 
-// server records whether real server n is up, and adds the program its
-// transition runs: notify_up when it comes up (also the first time, as it
-// enters the table), notify_down when it goes down after being up.
-func (m *memory) server(events []event, n serverName, vs *config.VirtualServer, rs *config.RealServer, up bool) []event {
-	was, known := m.up[n]
-	m.up[n] = up
+// virtual returns what m knows of vs's real servers, marked seen.
+func (m *memory) virtual(name string) *realsSeen {
+	v := m.up[name]
+	if v == nil {
+		v = &realsSeen{}
+		m.up[name] = v
+	}
+	v.gen = m.gen
+	return v
+}
+
+// server records whether real server rs, the j-th of vs, is up, and adds
+// the program its transition runs: notify_up when it comes up (also the
+// first time, as it enters the table), notify_down when it goes down
+// after being up.
+func (v *realsSeen) server(events []event, gen uint64, j int, vs *config.VirtualServer, rs *config.RealServer, up bool) []event {
+	i := j
+	if i >= len(v.reals) || v.reals[i].name != rs.Name {
+		i = slices.IndexFunc(v.reals, func(s seen) bool { return s.name == rs.Name })
+		if i < 0 {
+			v.reals = append(v.reals, seen{name: rs.Name})
+			i = len(v.reals) - 1
+		}
+		if j < len(v.reals) {
+			// In the configuration's place, to be found there next time.
+			v.reals[i], v.reals[j] = v.reals[j], v.reals[i]
+			i = j
+		}
+	}
+	sn := &v.reals[i]
+	known := sn.gen != 0
+	was := sn.up
+	sn.up, sn.gen = up, gen
 	switch {
 	case up && (!known || !was):
 		return append(events, event{Field: "notify_up", Virtual: vs.Name, Real: rs.Name, Command: rs.NotifyUp, Detail: "up"})
@@ -233,15 +267,20 @@ func quorumEvent(events []event, vs *config.VirtualServer, was, now quorumState,
 	return events
 }
 
-// forget drops what m remembers of servers not seen.
-func (m *memory) forget(vss map[string]bool, rss map[serverName]bool) {
+// forget drops what m remembers of servers not seen in this generation.
+func (m *memory) forget(vss map[string]bool) {
 	for n := range m.quorum {
 		if !vss[n] {
 			delete(m.quorum, n)
 		}
 	}
-	for n := range m.up {
-		if !rss[n] {
+	for n, v := range m.up {
+		if v.gen != m.gen {
+			delete(m.up, n)
+			continue
+		}
+		v.reals = slices.DeleteFunc(v.reals, func(s seen) bool { return s.gen != m.gen })
+		if len(v.reals) == 0 {
 			delete(m.up, n)
 		}
 	}
@@ -343,10 +382,21 @@ func destination(addr netip.Addr, port uint16, fwd config.Forward, weight int32,
 // keyText is the canonical text of a service key, as the ownership ledger
 // records it.
 func keyText(k ipvs.ServiceKey) string {
+	// Without fmt: a reconcile of 10,000 services asks for 30,000.
+	var b [64]byte
+	out := b[:0]
 	if k.FWMark != 0 {
-		return fmt.Sprintf("fwm/%d/%d", k.Family, k.FWMark)
+		out = append(out, "fwm/"...)
+		out = strconv.AppendUint(out, uint64(k.Family), 10)
+		out = append(out, '/')
+		return string(strconv.AppendUint(out, uint64(k.FWMark), 10))
 	}
-	return fmt.Sprintf("%d/%s", k.Protocol, netip.AddrPortFrom(k.Addr, k.Port))
+	out = strconv.AppendUint(out, uint64(k.Protocol), 10)
+	out = append(out, '/')
+	if !k.Addr.IsValid() {
+		return string(out) + netip.AddrPortFrom(k.Addr, k.Port).String() // "invalid AddrPort", which AppendTo leaves out
+	}
+	return string(netip.AddrPortFrom(k.Addr, k.Port).AppendTo(out))
 }
 
 // sortDests orders destinations by address and port, for stable output.

@@ -20,6 +20,13 @@ type Source interface {
 	Subscribe() (<-chan struct{}, func())
 }
 
+// lender is a Source that can lend its configuration instead of copying
+// it (store.Store.SharedConfig): the engine, its checks and its previews
+// only read the configuration they are given.
+type lender interface {
+	SharedConfig(ctx context.Context) (*config.Config, error)
+}
+
 // Options configure an Engine.
 type Options struct {
 	Source Source
@@ -191,7 +198,13 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Reconcile(ctx context.Context) {
 	e.run.Lock()
 	defer e.run.Unlock()
-	cfg, err := e.o.Source.Config(ctx)
+	var cfg *config.Config
+	var err error
+	if l, ok := e.o.Source.(lender); ok {
+		cfg, err = l.SharedConfig(ctx)
+	} else {
+		cfg, err = e.o.Source.Config(ctx)
+	}
 	if err != nil {
 		e.o.Log.Error("reading the configuration", "err", err)
 		e.update(func(s *Status) { s.Errors = []string{err.Error()} })

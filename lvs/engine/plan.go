@@ -26,6 +26,9 @@ type Plan struct {
 
 	own   []string // services to record as owned before creating them
 	stale []string // ledger records of services neither wanted nor in the kernel
+	// same holds, for each wanted service (by index), the kernel's when
+	// the plan changes nothing of it: Reconcile's table after keeps it.
+	same []*Service
 }
 
 // Step is one change of the plan.
@@ -91,7 +94,8 @@ func (t *Table) Plan(have *Table, owned map[string]bool) *Plan {
 		}
 	}
 	p.Steps = slices.Grow(p.Steps, adds)
-	for _, ws := range t.Services {
+	p.same = make([]*Service, len(t.Services))
+	for i, ws := range t.Services {
 		key := ws.ServiceKey
 		cur := haveByKey[key]
 		var curDests []ipvs.Destination
@@ -107,6 +111,11 @@ func (t *Table) Plan(have *Table, owned map[string]bool) *Plan {
 			curDests, curOrder = cur.Dests, cur.Order
 			if !sameService(&cur.Service, &ws.Service) {
 				p.Steps = append(p.Steps, Step{Op: ipvs.Op{Kind: ipvs.EditService, Service: ws.Service}, Virtual: ws.Virtual})
+			} else if unchanged(ws, cur) {
+				// Most services of a large table, at each edit: no
+				// maps, no steps.
+				p.same[i] = cur
+				continue
 			}
 		}
 		p.planDests(ws, curDests, curOrder)
@@ -116,6 +125,42 @@ func (t *Table) Plan(have *Table, owned map[string]bool) *Plan {
 		p.Timeouts = &to
 	}
 	return p
+}
+
+// unchanged tells a wanted service whose destinations the kernel already
+// holds as wanted (have's service being the same): the plan has nothing
+// for it. It answers without maps, comparing in order, for the services
+// of up to 64 destinations; larger ones are left to planDests.
+func unchanged(ws, have *Service) bool {
+	n := len(ws.Dests)
+	if len(ws.Pending) > 0 || n != len(have.Dests) || n > 64 {
+		return false
+	}
+	for i := range ws.Dests {
+		d := &ws.Dests[i]
+		k := d.Key()
+		j := i // the same order, most often: have's are sorted, as the configuration's usually are
+		for j < i+n && have.Dests[j%n].Key() != k {
+			j++
+		}
+		// Keys are distinct in a service: n found of n is the same set.
+		if j == i+n || !sameDest(&have.Dests[j%n], d) {
+			return false
+		}
+	}
+	if ws.Canonical && have.Order != nil {
+		// The kernel's list must be in the canonical (sorted) order,
+		// have's destinations sorted (see reorder).
+		if len(have.Order) != n {
+			return false
+		}
+		for i, k := range have.Order {
+			if have.Dests[i].Key() != k {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // planDests lists the destination changes of one service: deletions first,

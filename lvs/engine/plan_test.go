@@ -290,7 +290,7 @@ func TestPlanOrdersMaglev(t *testing.T) {
 	}
 	// What the engine takes as the kernel's table after a plan applied
 	// (Result.After, the next plan's have) has that order.
-	next := after(&Table{Services: []*Service{service("mh", []byte{1, 2, 3}, 1)}}, &Table{Services: []*Service{service("mh", []byte{3, 1, 2}, 1)}}, owned, ipvs.Timeouts{})
+	next := after(&Table{Services: []*Service{service("mh", []byte{1, 2, 3}, 1)}}, &Table{Services: []*Service{service("mh", []byte{3, 1, 2}, 1)}}, owned, ipvs.Timeouts{}, nil)
 	if o := next.Services[0].Order; len(o) != 3 || o[0].Addr != a("10.0.0.1") || o[2].Addr != a("10.0.0.3") {
 		t.Errorf("the table after the plan has the order %v", o)
 	}

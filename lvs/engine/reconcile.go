@@ -144,7 +144,7 @@ func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Res
 		}
 	}
 	if len(r.Errors) == 0 {
-		r.After = after(want, have, owned, mergeTimeouts(have.Timeouts, want.Timeouts))
+		r.After = after(want, have, owned, mergeTimeouts(have.Timeouts, want.Timeouts), p.same)
 	}
 	return r, nil
 }
@@ -155,23 +155,33 @@ var opNames = map[ipvs.OpKind]string{
 }
 
 // after is the kernel's table once want is applied cleanly: want for the
-// services this director owns, the rest as they were.
-func after(want, have *Table, owned map[string]bool, timeouts ipvs.Timeouts) *Table {
-	wanted := map[ipvs.ServiceKey]bool{}
+// services this director owns, the rest as they were. same are the
+// services the plan left as have holds them (Plan.same, by want's index),
+// shared with have rather than copied: Tables are not changed once made,
+// but by carryStats, which copies what it changes.
+func after(want, have *Table, owned map[string]bool, timeouts ipvs.Timeouts, same []*Service) *Table {
+	wanted := make(map[ipvs.ServiceKey]bool, len(want.Services))
 	for _, ws := range want.Services {
 		wanted[ws.ServiceKey] = true
 	}
-	t := &Table{Timeouts: timeouts}
+	t := &Table{Timeouts: timeouts, Services: make([]*Service, 0, len(want.Services))}
 	for _, hs := range have.Services {
-		if !owned[keyText(hs.ServiceKey)] && !wanted[hs.ServiceKey] {
+		if !wanted[hs.ServiceKey] && !owned[keyText(hs.ServiceKey)] {
 			t.Services = append(t.Services, hs) // someone else's
 		}
 	}
-	haveByKey := map[ipvs.ServiceKey]*Service{}
+	haveByKey := make(map[ipvs.ServiceKey]*Service, len(have.Services))
 	for _, hs := range have.Services {
 		haveByKey[hs.ServiceKey] = hs
 	}
-	for _, ws := range want.Services {
+	for i, ws := range want.Services {
+		if i < len(same) && same[i] != nil && same[i].Virtual == ws.Virtual && same[i].Canonical == ws.Canonical &&
+			(same[i].Order != nil) == ws.Canonical {
+			// As a previous after made it (a service read from the
+			// kernel has no Virtual, and is rebuilt).
+			t.Services = append(t.Services, same[i])
+			continue
+		}
 		s := *ws
 		s.Dests = append([]ipvs.Destination(nil), ws.Dests...)
 		s.Pending = nil

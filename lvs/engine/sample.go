@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 )
 
 // HistoryWindow is how far back the rates of each virtual server are kept.
@@ -168,25 +170,64 @@ func (e *Engine) Sample(ctx context.Context) error {
 }
 
 // carryStats copies the counters of the services and destinations of from
-// into the same ones of to.
+// into the same ones of to. A service to shares with an earlier table
+// (see after) is copied before it is changed: whoever holds that table
+// may be reading it.
 func carryStats(to, from *Table) {
 	if to == nil || from == nil {
 		return
 	}
-	for _, s := range to.Services {
-		f := from.Lookup(s.ServiceKey)
-		if f == nil {
+	byKey := make(map[ipvs.ServiceKey]*Service, len(from.Services))
+	for _, f := range from.Services {
+		byKey[f.ServiceKey] = f
+	}
+	for i, s := range to.Services {
+		f := byKey[s.ServiceKey]
+		if f == nil || f == s {
 			continue
 		}
-		s.Stats = f.Stats
-		for i := range s.Dests {
-			for _, fd := range f.Dests {
-				if fd.Key() == s.Dests[i].Key() {
-					s.Dests[i].Stats = fd.Stats
-					s.Dests[i].ActiveConns, s.Dests[i].InactiveConns, s.Dests[i].PersistConns = fd.ActiveConns, fd.InactiveConns, fd.PersistConns
-					break
-				}
+		var fd map[ipvs.DestKey]*ipvs.Destination
+		if len(f.Dests) > 16 {
+			fd = make(map[ipvs.DestKey]*ipvs.Destination, len(f.Dests))
+			for j := range f.Dests {
+				fd[f.Dests[j].Key()] = &f.Dests[j]
 			}
 		}
+		find := func(k ipvs.DestKey) *ipvs.Destination {
+			if fd != nil {
+				return fd[k]
+			}
+			for j := range f.Dests {
+				if f.Dests[j].Key() == k {
+					return &f.Dests[j]
+				}
+			}
+			return nil
+		}
+		if s.Stats == f.Stats && sameCounters(s.Dests, find) {
+			continue
+		}
+		c := *s
+		c.Dests = slices.Clone(s.Dests)
+		c.Stats = f.Stats
+		for j := range c.Dests {
+			if d := find(c.Dests[j].Key()); d != nil {
+				c.Dests[j].Stats = d.Stats
+				c.Dests[j].ActiveConns, c.Dests[j].InactiveConns, c.Dests[j].PersistConns = d.ActiveConns, d.InactiveConns, d.PersistConns
+			}
+		}
+		to.Services[i] = &c
 	}
+}
+
+// sameCounters tells destinations whose counters are those find gives.
+func sameCounters(ds []ipvs.Destination, find func(ipvs.DestKey) *ipvs.Destination) bool {
+	for j := range ds {
+		d := find(ds[j].Key())
+		if d != nil && (d.Stats != ds[j].Stats || d.ActiveConns != ds[j].ActiveConns ||
+			d.InactiveConns != ds[j].InactiveConns || d.PersistConns != ds[j].PersistConns) {
+			return false
+		}
+	}
+	return true
 }
