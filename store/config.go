@@ -225,7 +225,7 @@ func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*conf
 		if err := Allowed(ch.Role, old, next); err != nil {
 			return nil, err
 		}
-		if err := checkPrograms(old, next, ch.Elevated); err != nil {
+		if err := checkPrograms(changedOnly(old, changed, same), changedOnly(next, changed, same), ch.Elevated); err != nil {
 			return nil, err
 		}
 	}
@@ -663,4 +663,20 @@ func (w *rowWriter) writeChanged(ctx context.Context, old, next *config.Config, 
 		}
 	}
 	return true, nil
+}
+
+// changedOnly is c reduced to the settings and the virtual servers at
+// changed (shallow copies, to be read), when same (config.ChangedVirtuals):
+// what differs between two configurations of the same shape is there, and
+// a real server that moved left one changed virtual server for another.
+// Otherwise it is c.
+func changedOnly(c *config.Config, changed []int, same bool) *config.Config {
+	if !same {
+		return c
+	}
+	sub := &config.Config{Serial: c.Serial, Global: c.Global, Redundancy: c.Redundancy, Virtuals: make([]config.VirtualServer, len(changed))}
+	for k, i := range changed {
+		sub.Virtuals[k] = c.Virtuals[i]
+	}
+	return sub
 }

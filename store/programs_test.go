@@ -219,3 +219,36 @@ func TestUntrustedProgramsAreRefused(t *testing.T) {
 		t.Errorf("a trusted program: %v", err)
 	}
 }
+
+// TestProgramsEditsInPlace: an edit that keeps the virtual servers where
+// they are is checked on the entries it changed only (issue 20); a real
+// server moved with its program from one virtual server to another adds
+// no program, and a program added in place is still refused.
+func TestProgramsEditsInPlace(t *testing.T) {
+	st := openTest(t)
+	c := withPrograms()
+	mail := config.NewVirtual("mail")
+	rs := config.NewReal("r1")
+	rs.NotifyUp = "/usr/bin/true up"
+	mail.Reals = append(mail.Reals, rs)
+	c.Virtuals = append(c.Virtuals, mail, config.NewVirtual("dns"))
+	if _, err := st.Replace(ctx, Change{Role: ScopeAdmin, Author: "root", Elevated: true}, c); err != nil {
+		t.Fatal(err)
+	}
+	plain := Change{Role: ScopeAdmin, Author: "token"}
+	if _, err := st.Update(ctx, plain, func(c *config.Config) error {
+		c.Virtuals[0].Reals = append(c.Virtuals[0].Reals, c.Virtuals[1].Reals[0])
+		c.Virtuals[1].Reals = nil
+		return nil
+	}); err != nil {
+		t.Fatalf("moving a real server with its program: %v", err)
+	}
+	_, err := st.Update(ctx, plain, func(c *config.Config) error {
+		c.Virtuals[2].QuorumUp = "/usr/bin/true quorum"
+		return nil
+	})
+	var pe *ProgramError
+	if !errors.As(err, &pe) || len(pe.Programs) != 1 || pe.Programs[0].Field != "quorum_up" {
+		t.Fatalf("a program added in place: %v", err)
+	}
+}
