@@ -39,6 +39,7 @@ func startDirector(t *testing.T, ctx context.Context, path string, k *ipvstest.K
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.GuardShared() // checked as it stops
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	kc, err := ipvs.NewNetlink(k.NetlinkConn())
 	if err != nil {
@@ -75,6 +76,9 @@ func startDirector(t *testing.T, ctx context.Context, path string, k *ipvstest.K
 			<-done
 			<-done
 			kc.Close()
+			if err := st.SharedChanged(); err != nil {
+				t.Error(err)
+			}
 			st.Close()
 		})
 	}

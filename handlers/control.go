@@ -215,7 +215,7 @@ func (c *Console) directorChecks(ctx context.Context) []web.CheckRow {
 
 // controlView gathers what CONTROL/MONITORING shows.
 func (c *Console) controlView(ctx context.Context) (web.ControlView, error) {
-	cfg, err := c.store.Config(ctx)
+	cfg, err := c.store.SharedConfig(ctx) // read only
 	if err != nil {
 		return web.ControlView{}, err
 	}

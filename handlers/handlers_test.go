@@ -47,6 +47,7 @@ func newEnv(t *testing.T, admin bool) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	guardShared(t, st)
 	if admin {
 		if err := st.SetPassword(ctx, "admin", testPassword); err != nil {
 			t.Fatal(err)
@@ -64,6 +65,17 @@ func newEnv(t *testing.T, admin bool) *testEnv {
 	e.srv = httptest.NewServer(e.console)
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// guardShared fails t when anything changed a configuration st lent:
+// pages read the store's own (SharedConfig, SharedDraft).
+func guardShared(t *testing.T, st *store.Store) {
+	st.GuardShared()
+	t.Cleanup(func() {
+		if err := st.SharedChanged(); err != nil {
+			t.Error(err)
+		}
+	})
 }
 
 // client returns an HTTP client that keeps cookies and does not follow

@@ -332,6 +332,7 @@ func newEnvWith(t *testing.T, admin bool, opt func(*Options)) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	guardShared(t, st)
 	if admin {
 		if err := st.SetPassword(ctx, "admin", testPassword); err != nil {
 			t.Fatal(err)

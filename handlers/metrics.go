@@ -288,7 +288,7 @@ func (m *lvsCollector) collectHealth(ctx context.Context, ch chan<- prometheus.M
 	if m.c.health == nil {
 		return
 	}
-	cfg, err := m.c.store.Config(ctx)
+	cfg, err := m.c.store.SharedConfig(ctx) // read only
 	if err != nil {
 		m.c.log.Error("metrics: reading the configuration", "err", err)
 		ch <- prometheus.NewInvalidMetric(m.realUp, fmt.Errorf("reading the configuration: %w", err))

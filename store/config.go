@@ -86,6 +86,7 @@ func (s *Store) SharedConfig(ctx context.Context) (*config.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
+	s.lend(c)
 	return c, nil
 }
 

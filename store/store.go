@@ -46,16 +46,17 @@ type Store struct {
 	director string
 
 	mu     sync.Mutex
-	cached *config.Config // the configuration at cached.Serial; handed out only to save, which reads it
+	cached *config.Config // the configuration at cached.Serial; lent, never changed (save, SharedConfig)
 	// baseBlob is the stored form of the running configuration at
 	// baseSerial as drafts' base: encoded once for all the edits of
 	// drafts made on it (at 10,000 x 10 an encoding is most of an edit).
 	baseSerial int64
 	baseBlob   []byte
-	drafts     map[string]*cachedDraft // by owner: decoded and rebased; never handed out
+	drafts     map[string]*cachedDraft // by owner: decoded and rebased; lent by SharedDraft, never changed
 	subs       map[chan struct{}]bool
 
 	repaired []string // what Open changed of the files' modes, for the log
+	lent     lent     // what SharedConfig and SharedDraft lent, when tests watch it
 }
 
 // Open opens (creating if needed) the database at path, applies pending

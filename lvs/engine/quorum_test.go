@@ -198,3 +198,34 @@ func TestQuorumCountsCheckWeights(t *testing.T) {
 		t.Error("a check set weight 7, 5+2: the sorry server is in")
 	}
 }
+
+// TestMemoryFollowsNames: what the engine remembers of a real server
+// follows its name, wherever it moves in the list (memory finds it by its
+// place first): reordered, none comes up again; one removed and added
+// back comes up again, as a new one.
+func TestMemoryFollowsNames(t *testing.T) {
+	cfg := quorumConfig()
+	m := newMemory()
+	events := func(cfg *config.Config, up ...string) []string {
+		_, evs := desired(cfg, upHealth(up...), m)
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.Field+" "+ev.Real)
+		}
+		return got
+	}
+	events(cfg, "r1", "r2", "r3", "r4")
+	slices.Reverse(cfg.Virtuals[0].Reals)
+	if got := events(cfg, "r1", "r2", "r3"); !slices.Equal(got, []string{"notify_down r4"}) {
+		t.Errorf("reversed, r4 down: %q", got)
+	}
+	r2 := cfg.Virtuals[0].Reals[2]
+	cfg.Virtuals[0].Reals = slices.Delete(cfg.Virtuals[0].Reals, 2, 3)
+	if got := events(cfg, "r1", "r3"); len(got) != 0 {
+		t.Errorf("r2 removed: %q", got)
+	}
+	cfg.Virtuals[0].Reals = append([]config.RealServer{r2}, cfg.Virtuals[0].Reals...)
+	if got := events(cfg, "r1", "r2", "r3", "r4"); !slices.Equal(got, []string{"notify_up r2", "notify_up r4"}) {
+		t.Errorf("r2 back first, r4 up: %q", got)
+	}
+}
