@@ -32,14 +32,14 @@ func revisionRow(r store.Revision, current int64) web.RevisionRow {
 }
 
 func (c *Console) history(w http.ResponseWriter, r *http.Request) {
-	cfg, err := c.store.Config(r.Context())
+	serial, err := c.store.Serial(r.Context())
 	if err != nil {
 		c.serverError(w, r, "reading the configuration", err)
 		return
 	}
-	p := c.page(w, r, "", "", cfg.Serial)
+	p := c.page(w, r, "", "", serial)
 	p.Warnings = c.handoffs.take(w, r).Warnings // an import's, shown once
-	c.renderHistory(w, r, p, web.NewForm(cfg.Serial), http.StatusOK)
+	c.renderHistory(w, r, p, web.NewForm(serial), http.StatusOK)
 }
 
 // renderHistory shows the HISTORY tab; f is its import form.
@@ -65,12 +65,12 @@ func (c *Console) renderHistory(w http.ResponseWriter, r *http.Request, p web.Pa
 
 func (c *Console) revision(w http.ResponseWriter, r *http.Request) {
 	serial, _ := strconv.ParseInt(chi.URLParam(r, "serial"), 10, 64)
-	cur, err := c.store.Config(r.Context())
+	cur, err := c.store.Serial(r.Context())
 	if err != nil {
 		c.serverError(w, r, "reading the configuration", err)
 		return
 	}
-	c.renderRevision(w, r, c.page(w, r, "", "", cur.Serial), serial, web.NewForm(cur.Serial), http.StatusOK)
+	c.renderRevision(w, r, c.page(w, r, "", "", cur), serial, web.NewForm(cur), http.StatusOK)
 }
 
 // renderRevision shows revision serial; f is its RESTORE form.
@@ -149,12 +149,12 @@ func (c *Console) afterReplace(w http.ResponseWriter, r *http.Request, saved *co
 		http.Redirect(w, r, "/history", http.StatusSeeOther)
 		return
 	}
-	cur, rerr := c.store.Config(r.Context())
+	cur, rerr := c.store.Serial(r.Context())
 	if rerr != nil {
 		c.serverError(w, r, "reading the configuration", rerr)
 		return
 	}
-	p := c.page(w, r, "", "", cur.Serial)
+	p := c.page(w, r, "", "", cur)
 	if locate != nil {
 		err = locate(err) // the store's field errors, at the file's lines
 	}
@@ -231,14 +231,14 @@ func (c *Console) importCf(w http.ResponseWriter, r *http.Request) {
 		text, name, err = []byte(r.PostFormValue("cf")), r.PostFormValue("name"), nil
 	}
 	if err != nil {
-		cur, rerr := c.store.Config(r.Context())
+		cur, rerr := c.store.Serial(r.Context())
 		if rerr != nil {
 			c.serverError(w, r, "reading the configuration", rerr)
 			return
 		}
-		p := c.page(w, r, "", "", cur.Serial)
+		p := c.page(w, r, "", "", cur)
 		p.Errors = []string{fmt.Sprintf("Choose an lvs.cf file to import (at most %d MiB).", maxUpload>>20)}
-		c.renderHistory(w, r, p, web.NewForm(cur.Serial), http.StatusBadRequest)
+		c.renderHistory(w, r, p, web.NewForm(cur), http.StatusBadRequest)
 		return
 	}
 	name = filepath.Base(name)
