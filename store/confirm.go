@@ -128,7 +128,7 @@ func (s *Store) RollBack(ctx context.Context) (*config.Config, *Confirmation, er
 		return nil, nil, err
 	}
 	if saved != nil {
-		s.remember(saved)
+		s.keep(saved) // the caller's to read only
 	}
 	s.notify()
 	return saved, c, nil

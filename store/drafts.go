@@ -613,7 +613,7 @@ func (s *Store) ApplyDraft(ctx context.Context, ch Change, a Apply) (*config.Con
 		return nil, err
 	}
 	s.forgetDraft(ch.Author)
-	s.remember(saved)
+	s.keep(saved) // the caller's to read only
 	s.notify()
 	return saved, nil
 }

@@ -18,8 +18,14 @@ type lent struct {
 	mu     sync.Mutex
 	on     bool
 	sums   map[*config.Config][sha256.Size]byte
+	order  []*config.Config // oldest first: the last lentWatched are watched
 	broken []string
 }
+
+// lentWatched bounds the configurations watched: each is checked a last
+// time as it leaves, so a test's thousand edits do not cost a million
+// encodings.
+const lentWatched = 16
 
 // GuardShared makes the store check that no reader changes a configuration
 // it lent; SharedChanged says whether one did. For tests: each check
@@ -52,6 +58,11 @@ func (s *Store) lend(c *config.Config) {
 	s.lent.check()
 	if _, ok := s.lent.sums[c]; !ok {
 		s.lent.sums[c] = digest(c)
+		s.lent.order = append(s.lent.order, c)
+		if len(s.lent.order) > lentWatched {
+			delete(s.lent.sums, s.lent.order[0]) // checked just now
+			s.lent.order = s.lent.order[1:]
+		}
 	}
 }
 

@@ -27,6 +27,13 @@ func openStore(t *testing.T) *store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	// The engine reads the store's own configuration: it must not change it.
+	st.GuardShared()
+	t.Cleanup(func() {
+		if err := st.SharedChanged(); err != nil {
+			t.Error(err)
+		}
+	})
 	return st
 }
 
