@@ -200,6 +200,14 @@ func (s *Store) save(ctx context.Context, ch Change, fn func(*config.Config) err
 // saveTx is save inside tx, which the caller commits (and then remembers
 // the result and notifies).
 func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*config.Config) error, at int64) (*config.Config, error) {
+	return s.saveWholeTx(ctx, tx, ch, fn, nil, at)
+}
+
+// saveWholeTx is saveTx of whole when it is not nil: the caller's own
+// configuration, made whole (an applied draft), saved at the running
+// serial or its own when above; a copy of the running one would only be
+// overwritten. fn is not called then.
+func (s *Store) saveWholeTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*config.Config) error, whole *config.Config, at int64) (*config.Config, error) {
 	if ch.Author == "" {
 		return nil, errors.New("a change needs an author")
 	}
@@ -215,9 +223,14 @@ func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(*conf
 		}
 		return nil, &ConflictError{Base: ch.Base, Current: rev}
 	}
-	next := old.Clone()
-	if err := fn(next); err != nil {
-		return nil, err
+	next := whole
+	if next != nil {
+		next.Serial = max(old.Serial, next.Serial)
+	} else {
+		next = old.Clone()
+		if err := fn(next); err != nil {
+			return nil, err
+		}
 	}
 	stampDrains(old, next, s.now())
 	// Asked once: validation, the summary, the rows and the revision

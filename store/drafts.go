@@ -571,7 +571,7 @@ func (s *Store) ApplyDraft(ctx context.Context, ch Change, a Apply) (*config.Con
 		if a.Version != AnyVersion && a.Version != d.Version {
 			return &DraftConflictError{Version: a.Version, Current: d.Version, Updated: d.Updated}
 		}
-		running, err := s.current(ctx, tx)
+		running, _, err := s.shared(ctx, tx) // read only: rebase copies what it keeps
 		if err != nil {
 			return fmt.Errorf("reading the configuration: %w", err)
 		}
@@ -589,11 +589,7 @@ func (s *Store) ApplyDraft(ctx context.Context, ch Change, a Apply) (*config.Con
 		}
 		next := d.Config.Clone()
 		clearProvisionalIDs(next)
-		saved, err = s.saveTx(ctx, tx, ch, func(c *config.Config) error {
-			next.Serial = max(c.Serial, next.Serial)
-			*c = *next
-			return nil
-		}, 0)
+		saved, err = s.saveWholeTx(ctx, tx, ch, nil, next, 0)
 		if err != nil {
 			return err
 		}
