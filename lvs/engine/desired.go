@@ -105,19 +105,32 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 		UDP:    time.Duration(cfg.Global.UDPTimeout) * time.Second,
 	}}
 	var events []event
-	seenVS := make(map[string]bool, len(cfg.Virtuals))
 	if m != nil {
 		m.gen++
 	}
+	// The services and their destinations in two allocations, not one
+	// per service (10,000 x 10 at every change). Nothing keeps them past
+	// the table: after copies what it keeps.
+	nv, nd := 0, 0
+	for i := range cfg.Virtuals {
+		if vs := &cfg.Virtuals[i]; vs.Active && usable(vs.Address) {
+			nv++
+			nd += len(vs.Reals)
+		}
+	}
+	services := make([]Service, nv)
+	dests := make([]ipvs.Destination, nd)
+	t.Services = make([]*Service, 0, nv)
 	var up []ipvs.DestKey
 	for i := range cfg.Virtuals {
 		vs := &cfg.Virtuals[i]
 		if !vs.Active || !usable(vs.Address) {
 			continue
 		}
-		s := &Service{Service: serviceOf(vs), Virtual: vs.Name}
+		s := &services[len(t.Services)]
+		*s = Service{Service: serviceOf(vs), Virtual: vs.Name}
 		s.Canonical = cfg.Redundancy.Cluster && orderedSchedulers[s.Scheduler]
-		s.Dests = make([]ipvs.Destination, 0, len(vs.Reals))
+		s.Dests, dests = dests[:0:len(vs.Reals)], dests[len(vs.Reals):]
 		var sum int64 // the configured weights of the real servers up
 		up = up[:0]   // of the real servers in s.Dests that are up
 		var seenOf *realsSeen
@@ -162,7 +175,6 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 		was := quorumUnknown
 		if m != nil {
 			was = m.quorum[vs.Name]
-			seenVS[vs.Name] = true
 		}
 		state := was
 		if len(s.Pending) == 0 {
@@ -186,7 +198,7 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 		t.Services = append(t.Services, s)
 	}
 	if m != nil {
-		m.forget(seenVS)
+		m.forget()
 	}
 	return t, events
 }
@@ -242,6 +254,9 @@ func (v *realsSeen) server(events []event, gen uint64, j int, vs *config.Virtual
 	sn := &v.reals[i]
 	known := sn.gen != 0
 	was := sn.up
+	if sn.gen != gen {
+		v.seen++
+	}
 	sn.up, sn.gen = up, gen
 	switch {
 	case up && (!known || !was):
@@ -268,20 +283,20 @@ func quorumEvent(events []event, vs *config.VirtualServer, was, now quorumState,
 }
 
 // forget drops what m remembers of servers not seen in this generation.
-func (m *memory) forget(vss map[string]bool) {
-	for n := range m.quorum {
-		if !vss[n] {
-			delete(m.quorum, n)
-		}
-	}
+func (m *memory) forget() {
 	for n, v := range m.up {
 		if v.gen != m.gen {
 			delete(m.up, n)
 			continue
 		}
-		v.reals = slices.DeleteFunc(v.reals, func(s seen) bool { return s.gen != m.gen })
-		if len(v.reals) == 0 {
-			delete(m.up, n)
+		if v.seen != len(v.reals) {
+			v.reals = slices.DeleteFunc(v.reals, func(s seen) bool { return s.gen != m.gen })
+		}
+		v.seen = 0
+	}
+	for n := range m.quorum {
+		if m.up[n] == nil {
+			delete(m.quorum, n)
 		}
 	}
 }

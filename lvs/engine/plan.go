@@ -68,9 +68,13 @@ func (t *Table) Plan(have *Table, owned map[string]bool) *Plan {
 	}
 	wanted := make(map[ipvs.ServiceKey]bool, len(t.Services))
 	wantedText := make(map[string]bool, len(t.Services))
-	for _, ws := range t.Services {
+	texts := make([]string, len(t.Services))  // the ledger's key of each
+	curs := make([]*Service, len(t.Services)) // the kernel's service of each
+	for i, ws := range t.Services {
 		wanted[ws.ServiceKey] = true
-		wantedText[keyText(ws.ServiceKey)] = true
+		texts[i] = keyText(ws.ServiceKey)
+		wantedText[texts[i]] = true
+		curs[i] = haveByKey[ws.ServiceKey]
 	}
 	// Services this director created that the configuration no longer asks
 	// for. Everything else in the kernel is someone else's.
@@ -88,8 +92,8 @@ func (t *Table) Plan(have *Table, owned map[string]bool) *Plan {
 	// for those at once. Growing the steps one append at a time (some 300
 	// bytes each) made most of planning 10,000 x 10 into an empty table.
 	adds := 0
-	for _, ws := range t.Services {
-		if haveByKey[ws.ServiceKey] == nil {
+	for i, ws := range t.Services {
+		if curs[i] == nil {
 			adds += 1 + len(ws.Dests)
 		}
 	}
@@ -97,14 +101,14 @@ func (t *Table) Plan(have *Table, owned map[string]bool) *Plan {
 	p.same = make([]*Service, len(t.Services))
 	for i, ws := range t.Services {
 		key := ws.ServiceKey
-		cur := haveByKey[key]
+		cur := curs[i]
 		var curDests []ipvs.Destination
 		var curOrder []ipvs.DestKey
 		switch {
 		case cur == nil:
-			p.own = append(p.own, keyText(key))
+			p.own = append(p.own, texts[i])
 			p.Steps = append(p.Steps, Step{Op: ipvs.Op{Kind: ipvs.AddService, Service: ws.Service}, Virtual: ws.Virtual})
-		case !owned[keyText(key)]:
+		case !owned[texts[i]]:
 			p.Refused = append(p.Refused, fmt.Errorf("virtual server %s: %s %w", ws.Virtual, key, ErrNotOwned))
 			continue
 		default:

@@ -44,7 +44,8 @@ type memory struct {
 // hashed (at 100,000 real servers a map by both names made a third of a
 // reconcile).
 type realsSeen struct {
-	gen   uint64
+	gen   uint64 // the virtual server was in this desired
+	seen  int    // of reals, how many were seen in it
 	reals []seen
 }
 
