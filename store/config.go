@@ -123,19 +123,31 @@ func (s *Store) shared(ctx context.Context, q querier) (c *config.Config, fresh 
 	return c, true, nil
 }
 
-// remember caches a copy of c as the configuration at c.Serial.
-func (s *Store) remember(c *config.Config) { s.keep(c.Clone()) }
+// remember caches a copy of c, just read, as the configuration at
+// c.Serial.
+func (s *Store) remember(c *config.Config) {
+	c = c.Clone()
+	s.mu.Lock()
+	s.cache(c)
+	s.mu.Unlock()
+}
 
 // keep caches c itself as the configuration at c.Serial: a configuration
-// just saved, which the writer returns as the store's own, to be read
-// only (a copy of 10,000 x 10 was a fifth of an edit).
+// this store just saved, which the writer returns as the store's own, to
+// be read only (a copy of 10,000 x 10 was a fifth of an edit).
 func (s *Store) keep(c *config.Config) {
 	s.mu.Lock()
+	s.cache(c)
+	s.saved = max(s.saved, c.Serial)
+	s.mu.Unlock()
+	s.lend(c)
+}
+
+// cache makes c the cached configuration unless it is older; s.mu held.
+func (s *Store) cache(c *config.Config) {
 	if s.cached == nil || c.Serial >= s.cached.Serial {
 		s.cached = c
 	}
-	s.mu.Unlock()
-	s.lend(c)
 }
 
 // Update applies fn to a copy of the current configuration and, when the

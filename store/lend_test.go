@@ -1,8 +1,10 @@
 package store
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
@@ -53,5 +55,49 @@ func TestGuardShared(t *testing.T) {
 	d.Config.Virtuals = append(d.Config.Virtuals, config.NewVirtual("x"))
 	if err := other.SharedChanged(); err == nil {
 		t.Error("a change of the lent draft was not seen")
+	}
+}
+
+// TestFollowSignalsOtherProcesses: a change another process writes (here
+// another Store on the same file, as lvsconsole import is) reaches the
+// subscribers while Follow runs, as the store's own changes do.
+func TestFollowSignalsOtherProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "follow.db")
+	serve, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Close()
+	changes, stop := serve.Subscribe()
+	defer stop()
+	fctx, cancel := context.WithCancel(ctx)
+	followed := make(chan error, 1)
+	go func() { followed <- serve.Follow(fctx, 10*time.Millisecond) }()
+	defer func() { cancel(); <-followed }()
+
+	cli, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	saved, err := cli.Update(ctx, Change{Role: ScopeAdmin, Author: "import"}, func(c *config.Config) error {
+		c.Global.TCPTimeout = 77
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A reader (the engine polls the serial too) may load the change
+	// before Follow's tick: it is signalled all the same.
+	if got, err := serve.SharedConfig(ctx); err != nil || got.Serial != saved.Serial {
+		t.Fatalf("reading the change: %v, %v", got, err)
+	}
+	select {
+	case <-changes:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a change written by another process was not signalled")
+	}
+	if got, err := serve.SharedConfig(ctx); err != nil || got.Serial != saved.Serial || got.Global.TCPTimeout != 77 {
+		t.Fatalf("after the signal: %v, %v", got, err)
 	}
 }

@@ -55,6 +55,7 @@ type Store struct {
 	drafts     map[string]*cachedDraft // by owner: decoded and rebased; lent by SharedDraft, never changed
 	subs       map[chan struct{}]bool
 
+	saved    int64    // the serial this store last saved (Follow signals the others')
 	repaired []string // what Open changed of the files' modes, for the log
 	lent     lent     // what SharedConfig and SharedDraft lent, when tests watch it
 }
@@ -244,7 +245,7 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // Subscribe returns a channel that receives a value after each change this
 // Store saves (coalesced: a slow reader gets one value for several changes),
 // and a func that ends the subscription. Changes written by another process
-// are not signalled: readers that care also poll Serial.
+// are signalled while Follow runs.
 func (s *Store) Subscribe() (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	s.mu.Lock()
@@ -264,6 +265,39 @@ func (s *Store) notify() {
 		select {
 		case ch <- struct{}{}:
 		default: // a signal is already pending
+		}
+	}
+}
+
+// Follow signals the subscribers, until ctx ends, of the changes another
+// process writes (lvsconsole import into a running director's database),
+// which it notices by the serial, read every every. serve runs it: without
+// it the engine, which polls the serial itself, applied such an import but
+// failover did not (no VIPs, the old serial in the heartbeats, so the
+// standby never took it).
+func (s *Store) Follow(ctx context.Context, every time.Duration) error {
+	last, err := s.Serial(ctx)
+	if err != nil {
+		return err
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		serial, err := s.Serial(ctx)
+		if err != nil || serial == last {
+			continue // a busy database: the next tick reads again
+		}
+		last = serial
+		s.mu.Lock()
+		own := s.saved == serial // not the cache's: a reader may have loaded another's change into it
+		s.mu.Unlock()
+		if !own { // this store's own changes were signalled as saved
+			s.notify()
 		}
 	}
 }

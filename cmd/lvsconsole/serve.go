@@ -254,6 +254,9 @@ func serveCommand(fs *flag.FlagSet) runFunc {
 		// (which leaves the kernel's table as it is); the store closes last
 		// (deferred above).
 		stages := []stage{
+			// What another process writes (lvsconsole import) reaches
+			// every part as serve's own changes do.
+			{"store", func(ctx context.Context) error { return st.Follow(ctx, 2*time.Second) }},
 			{"engine", func(ctx context.Context) error { eng.Run(ctx); return nil }},
 			{"health checks", func(ctx context.Context) error { checks.Run(ctx); return nil }},
 			{"load monitors", loads.Run},

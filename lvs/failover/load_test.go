@@ -5,6 +5,7 @@ package failover_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -325,4 +326,80 @@ func BenchmarkFailoverDeadtime80ms(b *testing.B) {
 	b.ReportMetric(ms(moved[len(moved)-1]), "neigh-moved-max-ms")
 	b.Logf("VIP up after kill: %v", vipUp)
 	b.Logf("client's entry moved after kill: %v", moved)
+}
+
+// BenchmarkFalseFailoverImport10000x10 watches a pair while the active
+// director takes an import of 10,000 virtual servers x 10 real servers
+// (issue 20: "no false failover during an import"): `lvsconsole import`
+// writes it into the active's database, the active's serve applies it
+// (10,000 VIPs up on eth0:1, the engine's table), the standby fetches
+// it over the sync (a 12 MB lvs.cf) and adopts it. The watch lasts from
+// the import to 5 s after the standby took it. It reports flaps (the
+// standby taking over), silences ("peer silent" on either side) and the
+// heartbeats' send intervals as the bridge saw them, next to the keepalive.
+// Run it with -benchtime=1x.
+func BenchmarkFalseFailoverImport10000x10(b *testing.B) {
+	for _, c := range []struct{ keepalive, deadtime string }{{"0.15", "0.6"}, {"0.06", "0.25"}} {
+		b.Run("deadtime="+c.deadtime, func(b *testing.B) {
+			l, dirs := startTimedPair(b, c.keepalive, c.deadtime)
+			l.awaitPeer("b", "active", 20*time.Second)
+			big := bigConfig(timedConfig(c.keepalive, c.deadtime), 10000, 10)
+			cap := l.capture(b)
+			ma, mb := dirs["a"].mark(), dirs["b"].mark()
+			from := time.Now()
+			b.ResetTimer()
+			for range b.N {
+				l.cli("a", big, "import", "-db", l.db("a"), "-")
+				dirs["b"].await(b, mb, 3*time.Minute, "configuration taken from the active director")
+				select {
+				case <-dirs["a"].done:
+					b.Fatal("the primary ended")
+				case <-dirs["b"].done:
+					b.Fatal("the backup ended")
+				case <-time.After(5 * time.Second): // the standby's apply, watched
+				}
+			}
+			b.StopTimer()
+			took := time.Since(from)
+			cap.stop()
+			flaps := dirs["b"].lines(mb, "msg=role", "role=active")
+			silences := append(dirs["a"].lines(ma, "peer silent"), dirs["b"].lines(mb, "peer silent")...)
+			for _, f := range append(flaps, silences...) {
+				b.Log(f)
+			}
+			var all []time.Duration
+			for _, role := range []string{"a", "b"} {
+				all = append(all, cap.intervals(role, from)...)
+			}
+			if len(all) == 0 {
+				b.Fatal("no heartbeat captured")
+			}
+			slices.Sort(all)
+			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(float64(len(flaps)), "flaps")
+			b.ReportMetric(float64(len(silences)), "silences")
+			b.ReportMetric(ms(all[len(all)*99/100]), "send-interval-p99-ms")
+			b.ReportMetric(ms(all[len(all)-1]), "send-interval-max-ms")
+			b.Logf("import of 10,000 x 10 watched for %v, keepalive %ss, deadtime %ss: %d heartbeats, flaps %d, silences %d, interval p50 %v p99 %v max %v",
+				took.Round(time.Millisecond), c.keepalive, c.deadtime, len(all), len(flaps), len(silences),
+				all[len(all)/2], all[len(all)*99/100], all[len(all)-1])
+		})
+	}
+}
+
+// bigConfig is cfg (an lvs.cf) at serial 2 with nv more virtual servers of
+// nr real servers each (shared by the virtual servers 250 apart), every
+// VIP on eth0:1.
+func bigConfig(cfg string, nv, nr int) string {
+	var s strings.Builder
+	s.WriteString(strings.Replace(cfg, "serial_no = 1\n", "serial_no = 2\n", 1))
+	for i := range nv {
+		fmt.Fprintf(&s, "virtual vs%d {\n     active = 1\n     address = 198.18.%d.%d eth0:1\n     vip_nmask = 255.255.255.255\n     port = 80\n     scheduler = wlc\n     timeout = 6\n", i, i/250, 1+i%250)
+		for j := range nr {
+			fmt.Fprintf(&s, "     server rs%d {\n         address = 10.60.%d.%d\n         active = 1\n         weight = 1\n     }\n", j, i%250, 1+j)
+		}
+		s.WriteString("}\n")
+	}
+	return s.String()
 }

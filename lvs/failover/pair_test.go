@@ -704,6 +704,16 @@ func TestPairFailover(t *testing.T) {
 	if got := l.exported("a"); !strings.Contains(got, "weight = 6") {
 		t.Errorf("the standby's configuration after b's new certificate:\n%s", got)
 	}
+	// An import another process writes into the active's database
+	// (lvsconsole import beside serve) reaches the standby too: serve
+	// follows its database (store.Follow). Before, only the engine
+	// noticed it, and the heartbeats kept the old serial.
+	ma = a.mark()
+	l.cli("b", pairConfig(pairOpts{weight: 7}), "import", "-db", l.db("b"), "-")
+	a.await(t, ma, 10*time.Second, "configuration taken from the active director")
+	if got := l.exported("a"); !strings.Contains(got, "weight = 7") {
+		t.Errorf("the standby's configuration after an import on the active:\n%s", got)
+	}
 
 	// Cut the heartbeat both ways: both go active.
 	ma = a.mark()
