@@ -178,6 +178,7 @@ bench: guest
 	$(GO) test -run='^$$' -bench='WeightChange10000x10|EditToKernel10000x10|ChecksConfigure10000x10' -benchtime=20x -benchmem ./lvs/engine/
 	$(GO) test -run='^$$' -bench='Import.*10000x10|Export.*10000x10|Replace10000x10' -benchtime=3x -benchmem ./store/
 	$(GO) test -run='^$$' -bench='Sync.*10000x10' -benchtime=3x -benchmem ./lvs/failover/
+	$(GO) test -run='^$$' -bench='FalseFailoverImport10000x10' -benchtime=1x -timeout 20m ./lvs/failover/
 	# c20eng (issue 20): the kernel at 10,000 x 10, programming and reading
 	# back against ipvsadm -R and -Sn in the same guest boot, ratio and target.
 	$(GO) test -run='^$$' -bench='10000x10' -benchmem ./lvs/ipvs/
