@@ -41,6 +41,9 @@ func (e *ProgramError) Unwrap() error { return ErrNeedsPassword }
 // running configuration.
 func checkPrograms(old, next *config.Config, elevated bool, also ...*config.Config) error {
 	added := config.NewPrograms(old, next)
+	if len(added) == 0 {
+		return nil // most edits: no need to read the others' programs
+	}
 	for _, o := range also {
 		known := map[string]bool{}
 		for _, p := range config.Programs(o) {

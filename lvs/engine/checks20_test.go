@@ -112,11 +112,13 @@ func BenchmarkChecksConfigure10000x10(b *testing.B) {
 	cfg.Serial = 1
 	c.Configure(cfg)
 	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
 		next := *cfg // the configuration is not changed once configured
 		next.Virtuals = append([]config.VirtualServer(nil), cfg.Virtuals...)
 		next.Virtuals[5000].Reals = append([]config.RealServer(nil), cfg.Virtuals[5000].Reals...)
 		next.Virtuals[5000].Reals[5].Weight = int64(2 + i%100)
 		next.Serial = int64(i + 2)
+		b.StartTimer()
 		c.Configure(&next)
 		cfg = &next
 	}
