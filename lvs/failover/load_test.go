@@ -262,26 +262,7 @@ func BenchmarkFalseFailover(b *testing.B) {
 			stopSpin()
 			cap.stop()
 
-			flaps := dirs["b"].lines(mb, "msg=role", "role=active")
-			silences := append(dirs["a"].lines(ma, "peer silent"), dirs["b"].lines(mb, "peer silent")...)
-			for _, f := range append(flaps, silences...) {
-				b.Log(f)
-			}
-			var all []time.Duration
-			for _, role := range []string{"a", "b"} {
-				iv := cap.intervals(role, from)
-				if len(iv) == 0 {
-					b.Fatalf("no heartbeat of %s captured", role)
-				}
-				all = append(all, iv...)
-			}
-			slices.Sort(all)
-			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-			b.ReportMetric(0, "ns/op")
-			b.ReportMetric(float64(len(flaps)), "flaps")
-			b.ReportMetric(float64(len(silences)), "silences")
-			b.ReportMetric(ms(all[len(all)*99/100]), "send-interval-p99-ms")
-			b.ReportMetric(ms(all[len(all)-1]), "send-interval-max-ms")
+			flaps, silences, all := reportPair(b, dirs, cap, ma, mb, from)
 			b.Logf("%v under %d busy loops, keepalive %ss, deadtime %ss: %d heartbeats, flaps %d, silences %d, interval p50 %v p99 %v p99.9 %v max %v",
 				watch, spinners, c.keepalive, c.deadtime, len(all), len(flaps), len(silences),
 				all[len(all)/2], all[len(all)*99/100], all[len(all)*999/1000], all[len(all)-1])
@@ -362,30 +343,40 @@ func BenchmarkFalseFailoverImport10000x10(b *testing.B) {
 			b.StopTimer()
 			took := time.Since(from)
 			cap.stop()
-			flaps := dirs["b"].lines(mb, "msg=role", "role=active")
-			silences := append(dirs["a"].lines(ma, "peer silent"), dirs["b"].lines(mb, "peer silent")...)
-			for _, f := range append(flaps, silences...) {
-				b.Log(f)
-			}
-			var all []time.Duration
-			for _, role := range []string{"a", "b"} {
-				all = append(all, cap.intervals(role, from)...)
-			}
-			if len(all) == 0 {
-				b.Fatal("no heartbeat captured")
-			}
-			slices.Sort(all)
-			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-			b.ReportMetric(0, "ns/op")
-			b.ReportMetric(float64(len(flaps)), "flaps")
-			b.ReportMetric(float64(len(silences)), "silences")
-			b.ReportMetric(ms(all[len(all)*99/100]), "send-interval-p99-ms")
-			b.ReportMetric(ms(all[len(all)-1]), "send-interval-max-ms")
+			flaps, silences, all := reportPair(b, dirs, cap, ma, mb, from)
 			b.Logf("import of 10,000 x 10 watched for %v, keepalive %ss, deadtime %ss: %d heartbeats, flaps %d, silences %d, interval p50 %v p99 %v max %v",
 				took.Round(time.Millisecond), c.keepalive, c.deadtime, len(all), len(flaps), len(silences),
 				all[len(all)/2], all[len(all)*99/100], all[len(all)-1])
 		})
 	}
+}
+
+// reportPair reports what must not happen to a watched pair since the
+// marks ma, mb and the time from: flaps (the backup taking over),
+// silences ("peer silent" on either side), logged one by one, and the
+// intervals between the heartbeats each director sent (p99, max), which
+// it returns sorted.
+func reportPair(b *testing.B, dirs map[string]*director, cap *capture, ma, mb int, from time.Time) (flaps, silences []string, all []time.Duration) {
+	flaps = dirs["b"].lines(mb, "msg=role", "role=active")
+	silences = append(dirs["a"].lines(ma, "peer silent"), dirs["b"].lines(mb, "peer silent")...)
+	for _, f := range append(flaps, silences...) {
+		b.Log(f)
+	}
+	for _, role := range []string{"a", "b"} {
+		iv := cap.intervals(role, from)
+		if len(iv) == 0 {
+			b.Fatalf("no heartbeat of %s captured", role)
+		}
+		all = append(all, iv...)
+	}
+	slices.Sort(all)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(len(flaps)), "flaps")
+	b.ReportMetric(float64(len(silences)), "silences")
+	b.ReportMetric(ms(all[len(all)*99/100]), "send-interval-p99-ms")
+	b.ReportMetric(ms(all[len(all)-1]), "send-interval-max-ms")
+	return flaps, silences, all
 }
 
 // bigConfig is cfg (an lvs.cf) at serial 2 with nv more virtual servers of
