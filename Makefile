@@ -164,6 +164,7 @@ bench: guest
 	$(GO) test -run='^$$' -bench=SendInterval -benchtime=1000x ./lvs/pulse/
 	$(GO) test -run='^$$' -bench=StartHearsPeer -benchtime=20x ./lvs/pulse/
 	$(GO) test -run='^$$' -bench=Dashboard1000x10 -benchtime=100x ./handlers/
+	$(GO) test -run='^$$' -bench=ControlChecks10000x10 -benchtime=20x ./handlers/
 	$(GO) test -run='^$$' -bench=Serve1000x10 -benchtime=1x ./cmd/lvsconsole/
 	$(GO) test -run='^$$' -bench=PAMUnix -benchtime=5x ./internal/pamauth/
 	$(GO) test -run='^$$' -bench=. -benchmem ./lvs/load/agent/
