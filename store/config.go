@@ -60,16 +60,7 @@ type Change struct {
 
 // Config returns the current configuration.
 func (s *Store) Config(ctx context.Context) (*config.Config, error) {
-	tx, err := s.ro.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, fmt.Errorf("reading the configuration: %w", err)
-	}
-	defer tx.Rollback()
-	c, err := s.current(ctx, tx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the configuration: %w", err)
-	}
-	return c, nil
+	return s.readConfig(ctx, func(q querier) (*config.Config, error) { return s.current(ctx, q) })
 }
 
 // SharedConfig is Config without the copy: the configuration the store
@@ -77,16 +68,28 @@ func (s *Store) Config(ctx context.Context) (*config.Config, error) {
 // whole configuration at every change: a copy of 10,000 x 10 is some
 // 20 ms).
 func (s *Store) SharedConfig(ctx context.Context) (*config.Config, error) {
+	c, err := s.readConfig(ctx, func(q querier) (*config.Config, error) {
+		c, _, err := s.shared(ctx, q)
+		return c, err
+	})
+	if err == nil {
+		s.lend(c)
+	}
+	return c, err
+}
+
+// readConfig runs read in a read-only transaction: the serial and the
+// rows it reads are of one revision.
+func (s *Store) readConfig(ctx context.Context, read func(querier) (*config.Config, error)) (*config.Config, error) {
 	tx, err := s.ro.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
 	defer tx.Rollback()
-	c, _, err := s.shared(ctx, tx)
+	c, err := read(tx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
-	s.lend(c)
 	return c, nil
 }
 
