@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,8 +70,7 @@ func (s *Store) Config(ctx context.Context) (*config.Config, error) {
 // 20 ms).
 func (s *Store) SharedConfig(ctx context.Context) (*config.Config, error) {
 	c, err := s.readConfig(ctx, func(q querier) (*config.Config, error) {
-		c, _, err := s.shared(ctx, q)
-		return c, err
+		return s.shared(ctx, q)
 	})
 	if err == nil {
 		s.lend(c)
@@ -97,42 +97,36 @@ func (s *Store) readConfig(ctx context.Context, read func(querier) (*config.Conf
 // the serial says it is still the one stored. Every writer, in this process
 // or another, bumps the serial, so the check is enough.
 func (s *Store) current(ctx context.Context, q querier) (*config.Config, error) {
-	c, fresh, err := s.shared(ctx, q)
-	if err != nil || fresh {
-		return c, err
+	c, err := s.shared(ctx, q)
+	if err != nil {
+		return nil, err
 	}
 	return c.Clone(), nil
 }
 
 // shared is current without the copy: the cached configuration itself,
-// which the caller must not change (fresh is false), or one just read
-// (fresh is true). save reads it so, saving a copy of 10,000 x 10.
-func (s *Store) shared(ctx context.Context, q querier) (c *config.Config, fresh bool, err error) {
+// which the caller must not change. One just read is cached as it is, not
+// a copy of it: a reader that kept the one it read (the engine) held a
+// second 24 MB at 10,000 x 10.
+func (s *Store) shared(ctx context.Context, q querier) (*config.Config, error) {
 	var serial int64
 	if err := q.QueryRowContext(ctx, `SELECT serial FROM settings WHERE id = 1`).Scan(&serial); err != nil {
-		return nil, false, fmt.Errorf("settings: %w", err)
+		return nil, fmt.Errorf("settings: %w", err)
 	}
 	s.mu.Lock()
 	cached := s.cached
 	s.mu.Unlock()
 	if cached != nil && cached.Serial == serial {
-		return cached, false, nil
+		return cached, nil
 	}
-	c, err = loadConfig(ctx, q)
+	c, err := loadConfig(ctx, q)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	s.remember(c)
-	return c, true, nil
-}
-
-// remember caches a copy of c, just read, as the configuration at
-// c.Serial.
-func (s *Store) remember(c *config.Config) {
-	c = c.Clone()
 	s.mu.Lock()
 	s.cache(c)
 	s.mu.Unlock()
+	return c, nil
 }
 
 // keep caches c itself as the configuration at c.Serial: a configuration
@@ -227,7 +221,7 @@ func (s *Store) saveWholeTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(
 		return nil, errors.New("a change needs an author")
 	}
 	// old is the cache's (shared): read, never changed.
-	old, _, err := s.shared(ctx, tx)
+	old, err := s.shared(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
@@ -447,6 +441,10 @@ func loadConfig(ctx context.Context, q querier) (*config.Config, error) {
 		vid int64
 	)
 	row = append([]any{&rs.ID, &vid, &rs.Draining, (*unixMillis)(&rs.DrainSince)}, dests(config.RealFields, &rs, &errs)...)
+	var (
+		reals []config.RealServer
+		owner []int // of each of reals, its virtual server
+	)
 	for rows.Next() {
 		if err := rows.Scan(row...); err != nil {
 			return nil, fmt.Errorf("real servers: %w", err)
@@ -455,15 +453,43 @@ func loadConfig(ctx context.Context, q querier) (*config.Config, error) {
 		if !ok {
 			return nil, fmt.Errorf("real server %d belongs to missing virtual server %d", rs.ID, vid)
 		}
-		c.Virtuals[i].Reals = append(c.Virtuals[i].Reals, rs)
+		reals, owner = append(reals, rs), append(owner, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("real servers: %w", err)
+	}
+	packReals(c, reals, owner)
+	if cap(c.Virtuals) > len(c.Virtuals) {
+		c.Virtuals = append(make([]config.VirtualServer, 0, len(c.Virtuals)), c.Virtuals...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("the database holds a value this program cannot read: %w", err)
 	}
 	return c, nil
+}
+
+// packReals gives each virtual server of c its real servers, in the order
+// of reals, in one allocation as config.Clone lays them out: grown by
+// append, the cached configuration of 10,000 x 10 took 36 MB instead of 24.
+func packReals(c *config.Config, reals []config.RealServer, owner []int) {
+	start := make([]int, len(c.Virtuals)+1)
+	for _, i := range owner {
+		start[i+1]++
+	}
+	for i := range c.Virtuals {
+		start[i+1] += start[i]
+	}
+	all := make([]config.RealServer, len(reals))
+	next := slices.Clone(start[:len(c.Virtuals)])
+	for k, i := range owner {
+		all[next[i]] = reals[k]
+		next[i]++
+	}
+	for i := range c.Virtuals {
+		if lo, hi := start[i], start[i+1]; hi > lo {
+			c.Virtuals[i].Reals = all[lo:hi:hi] // an append copies rather than runs into the next one
+		}
+	}
 }
 
 // writeConfig writes the rows of next that differ from old: an edit of one

@@ -361,7 +361,7 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 		merged := false // a rebase made a configuration no one validated
 		// The cache's: only read (a draft's Base is never changed; the
 		// one returned is a copy).
-		running, _, err := s.shared(ctx, tx)
+		running, err := s.shared(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("reading the configuration: %w", err)
 		}
@@ -578,7 +578,7 @@ func (s *Store) ApplyDraft(ctx context.Context, ch Change, a Apply) (*config.Con
 		if a.Version != AnyVersion && a.Version != d.Version {
 			return &DraftConflictError{Version: a.Version, Current: d.Version, Updated: d.Updated}
 		}
-		running, _, err := s.shared(ctx, tx) // read only: rebase copies what it keeps
+		running, err := s.shared(ctx, tx) // read only: rebase copies what it keeps
 		if err != nil {
 			return fmt.Errorf("reading the configuration: %w", err)
 		}

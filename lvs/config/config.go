@@ -275,6 +275,9 @@ func (c *Config) Virtual(name string) *VirtualServer {
 // Clone returns a deep copy of c.
 func (c *Config) Clone() *Config {
 	n := *c
+	if c.Virtuals == nil {
+		return &n // nil stays nil: a clone is DeepEqual to its original
+	}
 	n.Virtuals = make([]VirtualServer, len(c.Virtuals))
 	// All real servers in one allocation, each virtual server's slice
 	// capped at its length so that an append copies rather than runs

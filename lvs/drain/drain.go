@@ -35,6 +35,12 @@ type Source interface {
 	Subscribe() (<-chan struct{}, func())
 }
 
+// lender is a Source that can lend its configuration rather than copy it
+// (*store.Store); the Drainer only reads it.
+type lender interface {
+	SharedConfig(ctx context.Context) (*config.Config, error)
+}
+
 // Kernel is where it reads the connections: the engine's Status, whose
 // Kernel table holds the counters of its last sample (Sampled).
 type Kernel interface {
@@ -122,7 +128,12 @@ func (d *Drainer) Once(ctx context.Context) error {
 		return err
 	}
 	if d.cfg == nil || d.cfg.Serial != serial {
-		cfg, err := d.o.Source.Config(ctx)
+		var cfg *config.Config
+		if l, ok := d.o.Source.(lender); ok {
+			cfg, err = l.SharedConfig(ctx) // kept while it drains: not a copy of 10,000 x 10
+		} else {
+			cfg, err = d.o.Source.Config(ctx)
+		}
 		if err != nil {
 			return err
 		}

@@ -3,8 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/lvsconsole/lvsconsole/lvs/check"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
@@ -29,9 +32,90 @@ type Loads interface {
 // checkKey is one checker: a real server's address and port, and how it is
 // checked. Real servers that several virtual servers share, checked the
 // same way, share one checker.
+//
+// The spec is interned: a key is the target and a small number, not the
+// 280 bytes of a Spec, so that the dashboard's lookup of each of 100,000
+// servers hashes 32 bytes (issue 20).
 type checkKey struct {
 	Target check.Target
-	Spec   check.Spec
+	spec   specID
+}
+
+// specID numbers a canonical check.Spec within one Checks (Checks.specs).
+type specID uint32
+
+// specs interns the check specs of a Checks. IDs are never reused: a
+// spec's id lives as long as the Checks (a few hundred bytes for each
+// distinct way of checking ever configured).
+type specs struct {
+	mu   sync.Mutex
+	ids  map[check.Spec]specID
+	all  []check.Spec
+	last atomic.Pointer[lastSpec] // the virtual server asked about last, and its spec
+	// prepared are the specs made ready to run (check.NewProbe), by id,
+	// once each: a Probe runs any target, so the 100,000 checkers of one
+	// spec share one (it was 56 MB at 10,000 x 10 with one each).
+	prepared []*check.Probe
+	bad      []error // why a spec could not be prepared
+}
+
+// lastSpec remembers the raw spec of the virtual server asked about last:
+// lookups come a virtual server at a time, and comparing its fields is
+// cheaper than canonicalising and hashing them again.
+type lastSpec struct {
+	raw check.Spec
+	id  specID
+	ok  bool
+}
+
+// intern returns s's id, numbering s when it is new.
+func (t *specs) intern(s check.Spec) specID {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id, ok := t.ids[s]; ok {
+		return id
+	}
+	if t.ids == nil {
+		t.ids = map[check.Spec]specID{}
+	}
+	id := specID(len(t.all))
+	t.all = append(t.all, s)
+	t.prepared, t.bad = append(t.prepared, nil), append(t.bad, nil)
+	t.ids[s] = id
+	t.last.Store(nil) // it may say this spec is unknown
+	return id
+}
+
+// of returns the id of vs's spec, false when no checker ever had it.
+func (t *specs) of(vs *config.VirtualServer) (specID, bool) {
+	raw := rawSpecOf(vs)
+	if l := t.last.Load(); l != nil && l.raw == raw {
+		return l.id, l.ok
+	}
+	canon := canonicalSpec(raw)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id, ok := t.ids[canon]
+	t.last.Store(&lastSpec{raw: raw, id: id, ok: ok}) // under mu: intern's reset comes after
+	return id, ok
+}
+
+// probe returns the spec numbered id made ready to run, preparing it the
+// first time (regexes, an HTTP client); or why it cannot run.
+func (t *specs) probe(id specID, opts ...check.Option) (*check.Probe, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.prepared[id] == nil && t.bad[id] == nil {
+		t.prepared[id], t.bad[id] = check.NewProbe(t.all[id], opts...)
+	}
+	return t.prepared[id], t.bad[id]
+}
+
+// spec returns the spec numbered id.
+func (t *specs) spec(id specID) check.Spec {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.all[id]
 }
 
 // rampSettle is how long after a transition the next slow start step is
@@ -57,19 +141,65 @@ const slowStartCycles = 5
 // quiesce, gets weight 0) when it fails, and comes back with a weight that
 // ramps up to the configured one.
 type Checks struct {
-	mon  *health.Monitor[checkKey]
-	now  func() time.Time
-	half *check.HalfOpen // the raw sockets of every syn check, opened on the first
+	mon   *health.Monitor[checkKey]
+	specs specs
+	now   func() time.Time
+	half  *check.HalfOpen // the raw sockets of every syn check, opened on the first
 	// loads are the load monitors; nil: none (SetLoads).
 	loads Loads
 
-	mu        sync.Mutex
-	intervals map[checkKey]time.Duration  // for the slow start of each checker
-	probes    map[checkKey]health.Checker // prepared once per checker (no Policy), reused by later Configures
-	serial    int64                       // of the configuration last configured
-	cfg       *config.Config              // that configuration (read, never changed)
-	shortest  time.Duration               // the shortest interval of a checker
-	wake      chan struct{}
+	// pos finds the checker of each real server of the configuration
+	// last configured by its position.
+	pos atomic.Pointer[positions]
+
+	mu       sync.Mutex
+	serial   int64          // of the configuration last configured
+	cfg      *config.Config // that configuration (read, never changed)
+	shortest time.Duration  // the shortest interval of a checker
+	wake     chan struct{}
+}
+
+// positions are the checkers of one configuration's real servers, by
+// position: the dashboard and the engine ask about each of 100,000 real
+// servers of the configuration the checks follow, and finding a checker
+// by position costs no hashing of its key.
+type positions struct {
+	cfg *config.Config
+	// first is where each virtual server's real servers start in hs; -1
+	// for one not checked (inactive).
+	first []int
+	hs    []health.Handle[checkKey] // zero for a real server not checked
+}
+
+// at is the checker of rs within vs, when both are of p.cfg and rs is
+// checked.
+func (p *positions) at(vs *config.VirtualServer, rs *config.RealServer) (health.Handle[checkKey], bool) {
+	i, ok := indexOf(p.cfg.Virtuals, vs)
+	if !ok || p.first[i] < 0 {
+		return health.Handle[checkKey]{}, false
+	}
+	j, ok := indexOf(vs.Reals, rs)
+	if !ok {
+		return health.Handle[checkKey]{}, false
+	}
+	h := p.hs[p.first[i]+j]
+	return h, h != (health.Handle[checkKey]{})
+}
+
+// indexOf is the index of the element of s that p points to; false when p
+// points elsewhere (into another configuration: a draft, a newer one).
+func indexOf[T any](s []T, p *T) (int, bool) {
+	if len(s) == 0 || p == nil {
+		return 0, false
+	}
+	// Only addresses are compared: below s's first element the difference
+	// wraps round and fails the bound.
+	off := uintptr(unsafe.Pointer(p)) - uintptr(unsafe.Pointer(&s[0]))
+	i := off / unsafe.Sizeof(s[0])
+	if i >= uintptr(len(s)) || &s[i] != p {
+		return 0, false
+	}
+	return int(i), true
 }
 
 // NewChecks returns the checks; Run runs them.
@@ -77,12 +207,10 @@ func NewChecks() *Checks {
 	half := check.NewHalfOpen()
 	c := &Checks{
 		// Each round of syn checks the monitor starts goes in one sendmmsg.
-		mon:       health.New[checkKey](health.Options{Flush: half.Flush}),
-		now:       time.Now,
-		half:      half,
-		intervals: map[checkKey]time.Duration{},
-		probes:    map[checkKey]health.Checker{},
-		wake:      make(chan struct{}, 1),
+		mon:  health.New[checkKey](health.Options{Flush: half.Flush}),
+		now:  time.Now,
+		half: half,
+		wake: make(chan struct{}, 1),
 	}
 	return c
 }
@@ -93,6 +221,7 @@ func (c *Checks) SetLoads(loads Loads) {
 	c.mu.Lock()
 	c.cfg = nil // configure them in full next time
 	c.mu.Unlock()
+	c.pos.Store(nil)
 	c.loads = loads
 }
 
@@ -156,33 +285,51 @@ func (c *Checks) signal() {
 }
 
 // nextRampStep returns how long until the next slow-start step of any
-// server, or 0 when none ramps.
+// server, or 0 when none ramps. Only a server whose weight a ramp changes
+// counts: one of weight 1 ramps at 1 (a step would be a reconcile of every
+// server for nothing).
 func (c *Checks) nextRampStep() time.Duration {
-	all := c.mon.Snapshot() // one lock of the monitor, not one per checker
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	p := c.pos.Load()
+	if p == nil {
+		return 0
+	}
 	now := c.now()
 	var next time.Duration
-	for k, iv := range c.intervals {
-		st, ok := all[k]
-		if !ok || st.State != health.Up {
-			continue
+	c.mon.View(func(status func(health.Handle[checkKey]) (*health.Status, bool)) {
+		for i := range p.cfg.Virtuals {
+			vs := &p.cfg.Virtuals[i]
+			if p.first[i] < 0 {
+				continue
+			}
+			iv := policyOf(vs).Interval
+			set := vs.ProgramWeight || vs.LoadMonitor != "" // the weight is not only its own
+			for j := range vs.Reals {
+				if !set && vs.Reals[j].Weight <= 1 {
+					continue
+				}
+				st, ok := status(p.hs[p.first[i]+j])
+				if !ok || st.State != health.Up {
+					continue
+				}
+				up := now.Sub(st.UpSince)
+				if up >= slowStartCycles*iv {
+					continue
+				}
+				if d := iv - up%iv; next == 0 || d < next {
+					next = d
+				}
+			}
 		}
-		up := now.Sub(st.UpSince)
-		if up >= slowStartCycles*iv {
-			continue
-		}
-		d := iv - up%iv
-		if next == 0 || d < next {
-			next = d
-		}
-	}
+	})
 	return next
 }
 
 // specOf is how vs checks its real servers.
-func specOf(vs *config.VirtualServer) check.Spec {
-	s := check.Spec{
+func specOf(vs *config.VirtualServer) check.Spec { return canonicalSpec(rawSpecOf(vs)) }
+
+// rawSpecOf is vs's check fields as they are, before canonicalSpec.
+func rawSpecOf(vs *config.VirtualServer) check.Spec {
+	return check.Spec{
 		Kind:      check.Kind(vs.CheckKind),
 		Timeout:   vs.CheckTimeout,
 		Send:      vs.Send,
@@ -201,11 +348,16 @@ func specOf(vs *config.VirtualServer) check.Spec {
 
 		ProgramWeight: vs.ProgramWeight,
 	}
+}
+
+// canonicalSpec is the spec of the raw fields s: the default kind, and
+// canonical (check.Spec.Canonical).
+func canonicalSpec(s check.Spec) check.Spec {
 	if s.Kind == "" {
 		// piranha: a sending program if set, else send/expect over TCP
 		// (connect only when both are empty).
 		s.Kind = check.Send
-		if vs.SendProgram != "" {
+		if s.Program != "" {
 			s.Kind = check.Program
 		}
 	}
@@ -214,11 +366,27 @@ func specOf(vs *config.VirtualServer) check.Spec {
 	return s.Canonical()
 }
 
-func keyOf(vs *config.VirtualServer, rs *config.RealServer) checkKey {
-	return checkKey{
-		Target: check.Target{Addr: rs.Address, Port: uint16(rs.EffectivePort(vs))},
-		Spec:   specOf(vs),
+func targetKey(vs *config.VirtualServer, rs *config.RealServer) check.Target {
+	return check.Target{Addr: rs.Address, Port: uint16(rs.EffectivePort(vs))}
+}
+
+// status is what the checker of rs within vs knows; false when there is
+// no such checker.
+func (c *Checks) status(vs *config.VirtualServer, rs *config.RealServer) (health.Status, bool) {
+	if p := c.pos.Load(); p != nil {
+		if h, ok := p.at(vs, rs); ok {
+			if st, ok := c.mon.StatusOf(h); ok {
+				return st, true
+			}
+		}
 	}
+	// Not of the configuration configured, or not checked there (an
+	// inactive server shares the checker of an active one).
+	id, ok := c.specs.of(vs)
+	if !ok {
+		return health.Status{}, false
+	}
+	return c.mon.Status(checkKey{Target: targetKey(vs, rs), spec: id})
 }
 
 func policyOf(vs *config.VirtualServer) health.Policy {
@@ -250,55 +418,57 @@ func (c *Checks) Configure(cfg *config.Config) {
 		c.mu.Lock()
 		c.serial, c.cfg = cfg.Serial, cfg
 		c.mu.Unlock()
+		// The same checkers at the same positions (checksAlike).
+		if p := c.pos.Load(); p != nil && p.cfg == prev {
+			c.pos.Store(&positions{cfg: cfg, first: p.first, hs: p.hs})
+		} else {
+			c.pos.Store(nil)
+		}
 		return
 	}
 	want := map[checkKey]health.Checker{}
 	var targets []load.Target
-	intervals := map[checkKey]time.Duration{}
-	probes := map[checkKey]health.Checker{}
-	c.mu.Lock()
-	old := c.probes
-	c.mu.Unlock()
+	first := make([]int, len(cfg.Virtuals))
+	var keys []checkKey // by position; zero for a server not checked
+	shortest := time.Duration(0)
 	for i := range cfg.Virtuals {
 		vs := &cfg.Virtuals[i]
+		first[i] = -1
 		if !vs.Active || !usable(vs.Address) {
 			continue
 		}
+		first[i] = len(keys)
+		keys = slices.Grow(keys, len(vs.Reals))
 		pol := policyOf(vs)
+		id := c.specs.intern(specOf(vs))
+		prep, bad := c.specs.probe(id, check.WithHalfOpen(c.half)) // once per spec, for every checker
 		for j := range vs.Reals {
 			rs := &vs.Reals[j]
 			if !rs.Active || !usable(rs.Address) {
+				keys = append(keys, checkKey{})
 				continue // deactivated servers are not checked
 			}
 			if t, ok := targetOf(vs, rs); ok {
 				targets = append(targets, t)
 			}
-			k := keyOf(vs, rs)
+			k := checkKey{Target: targetKey(vs, rs), spec: id}
+			keys = append(keys, k)
 			if _, dup := want[k]; dup {
 				continue // shared by another virtual server: one checker
 			}
-			// The engine configures on every reconcile: prepare a check
-			// (regexes, HTTP client) only when it is new.
-			p, ok := old[k]
-			if !ok {
-				p = c.probe(k)
-			}
-			probes[k] = p
+			p := c.checker(k.Target, prep, bad)
 			p.Policy = pol
 			want[k] = p
-			intervals[k] = pol.Interval
-		}
-	}
-	shortest := time.Duration(0)
-	for _, iv := range intervals {
-		if shortest == 0 || iv < shortest {
-			shortest = iv
+			if shortest == 0 || pol.Interval < shortest {
+				shortest = pol.Interval
+			}
 		}
 	}
 	c.mu.Lock()
-	c.intervals, c.probes, c.serial, c.shortest, c.cfg = intervals, probes, cfg.Serial, shortest, cfg
+	c.serial, c.shortest, c.cfg = cfg.Serial, shortest, cfg
 	c.mu.Unlock()
 	c.mon.Set(want)
+	c.pos.Store(&positions{cfg: cfg, first: first, hs: c.mon.Handles(keys)})
 	if c.loads != nil {
 		c.loads.Set(targets)
 	}
@@ -342,7 +512,7 @@ func virtualChecksAlike(a, b *config.VirtualServer) bool {
 		if !checked {
 			continue
 		}
-		if keyOf(a, x) != keyOf(b, y) {
+		if targetKey(a, x) != targetKey(b, y) { // the specs are equal
 			return false
 		}
 		tx, okx := targetOf(a, x)
@@ -382,9 +552,9 @@ func targetOf(vs *config.VirtualServer, rs *config.RealServer) (load.Target, boo
 	return t, true
 }
 
-// probe prepares k's check once (regexes, HTTP client) for all its runs.
-func (c *Checks) probe(k checkKey) health.Checker {
-	p, err := check.NewProbe(k.Spec, check.WithHalfOpen(c.half))
+// checker runs the prepared probe p on target; err is why the spec could
+// not be prepared.
+func (c *Checks) checker(target check.Target, p *check.Probe, err error) health.Checker {
 	if err != nil {
 		// Validate keeps such a spec out of accepted configurations; say
 		// why rather than let the server look healthy.
@@ -392,13 +562,13 @@ func (c *Checks) probe(k checkKey) health.Checker {
 	}
 	if p.Async() {
 		return health.Checker{Start: func(ctx context.Context, done func(health.Result)) {
-			p.Start(ctx, k.Target, func(r check.Result) {
+			p.Start(ctx, target, func(r check.Result) {
 				done(healthResult(r))
 			})
 		}}
 	}
 	return health.Checker{Probe: func(ctx context.Context) health.Result {
-		return healthResult(p.Run(ctx, k.Target))
+		return healthResult(p.Run(ctx, target))
 	}}
 }
 
@@ -408,7 +578,7 @@ func healthResult(r check.Result) health.Result {
 
 // Latency returns how long the last check of rs took, once it was checked.
 func (c *Checks) Latency(vs *config.VirtualServer, rs *config.RealServer) (time.Duration, bool) {
-	st, ok := c.mon.Status(keyOf(vs, rs))
+	st, ok := c.status(vs, rs)
 	if !ok || st.Checks == 0 {
 		return 0, false
 	}
@@ -428,7 +598,7 @@ func (c *Checks) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32,
 // weigh is Weight, and why the weight is not the configured one ("" when
 // it is, or when the server is not in the table by its checks).
 func (c *Checks) weigh(vs *config.VirtualServer, rs *config.RealServer) (int32, Presence, string) {
-	st, ok := c.mon.Status(keyOf(vs, rs))
+	st, ok := c.status(vs, rs)
 	if !ok {
 		return 0, Out, ""
 	}
@@ -517,7 +687,7 @@ func (c *Checks) loadOf(vs *config.VirtualServer, rs *config.RealServer) (load.S
 // check set (program_weight, capped by max_weight), or its own; nothing
 // while its agent drains it or takes it out.
 func (c *Checks) FullWeight(vs *config.VirtualServer, rs *config.RealServer) int64 {
-	st, ok := c.mon.Status(keyOf(vs, rs))
+	st, ok := c.status(vs, rs)
 	if !ok || st.State != health.Up {
 		return rs.Weight
 	}
@@ -575,7 +745,7 @@ type LoadStatus struct {
 // Of returns the check state of rs within vs, and false when rs is not
 // checked (inactive).
 func (c *Checks) Of(vs *config.VirtualServer, rs *config.RealServer) (ServerHealth, bool) {
-	st, ok := c.mon.Status(keyOf(vs, rs))
+	st, ok := c.status(vs, rs)
 	if !ok {
 		return ServerHealth{}, false
 	}
@@ -633,7 +803,6 @@ func stateName(s health.State) string {
 // Probe checks rs of vs once, as its checker does, now: REVIEW's
 // warning of a real server that does not answer.
 func (c *Checks) Probe(ctx context.Context, vs *config.VirtualServer, rs *config.RealServer) (bool, string) {
-	k := keyOf(vs, rs)
-	r := check.Run(ctx, k.Spec, k.Target)
+	r := check.Run(ctx, specOf(vs), targetKey(vs, rs))
 	return r.OK, r.Reason
 }

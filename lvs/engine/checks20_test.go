@@ -3,14 +3,16 @@
 package engine
 
 import (
+	"context"
 	"fmt"
-	"maps"
 	"net/netip"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/lvsconsole/lvsconsole/lvs/check"
 	"github.com/lvsconsole/lvsconsole/lvs/config"
+	"github.com/lvsconsole/lvsconsole/lvs/health"
 	"github.com/lvsconsole/lvsconsole/lvs/ipvs"
 )
 
@@ -80,11 +82,25 @@ func TestConfigureAlike(t *testing.T) {
 			edited.Configure(before)
 			edited.Configure(after)
 			fresh.Configure(after)
-			if !maps.Equal(edited.intervals, fresh.intervals) {
-				t.Errorf("intervals %v, a fresh Configure's %v", edited.intervals, fresh.intervals)
+			// Spec ids are each Checks' own: compare what they stand for.
+			if edited.shortest != fresh.shortest {
+				t.Errorf("shortest interval %v, a fresh Configure's %v", edited.shortest, fresh.shortest)
 			}
-			if !reflect.DeepEqual(slicesKeys(edited.probes), slicesKeys(fresh.probes)) {
-				t.Errorf("checkers %v, a fresh Configure's %v", slicesKeys(edited.probes), slicesKeys(fresh.probes))
+			// Every real server finds its checker by position as after a
+			// fresh Configure.
+			for i := range after.Virtuals {
+				vs := &after.Virtuals[i]
+				for j := range vs.Reals {
+					rs := &vs.Reals[j]
+					_, eok := edited.pos.Load().at(vs, rs)
+					_, fok := fresh.pos.Load().at(vs, rs)
+					if eok != fok {
+						t.Errorf("%s/%s: found by position %v, after a fresh Configure %v", vs.Name, rs.Name, eok, fok)
+					}
+				}
+			}
+			if ep, fp := slicesKeys(byCheck(edited, edited.mon.Snapshot())), slicesKeys(byCheck(fresh, fresh.mon.Snapshot())); !reflect.DeepEqual(ep, fp) {
+				t.Errorf("checkers %v, a fresh Configure's %v", ep, fp)
 			}
 			if !reflect.DeepEqual(el.targets, fl.targets) {
 				t.Errorf("load targets %v, a fresh Configure's %v", el.targets, fl.targets)
@@ -96,8 +112,23 @@ func TestConfigureAlike(t *testing.T) {
 	}
 }
 
-func slicesKeys[V any](m map[checkKey]V) map[checkKey]bool {
-	out := map[checkKey]bool{}
+// plainKey is a checkKey with its spec rather than the spec's id.
+type plainKey struct {
+	Target check.Target
+	Spec   check.Spec
+}
+
+// byCheck rekeys m by plainKey.
+func byCheck[V any](c *Checks, m map[checkKey]V) map[plainKey]V {
+	out := make(map[plainKey]V, len(m))
+	for k, v := range m {
+		out[plainKey{k.Target, c.specs.spec(k.spec)}] = v
+	}
+	return out
+}
+
+func slicesKeys[V any](m map[plainKey]V) map[plainKey]bool {
+	out := map[plainKey]bool{}
 	for k := range m {
 		out[k] = true
 	}
@@ -142,5 +173,121 @@ func TestKeyText(t *testing.T) {
 		if got := keyText(k); got != want {
 			t.Errorf("keyText(%+v) = %q, want %q", k, got, want)
 		}
+	}
+}
+
+// TestSpecsIntern: equal checks share an id, different ones do not, and a
+// lookup answers for the virtual server asked, whatever was asked before
+// (the last-asked cache) and whenever its spec was numbered.
+func TestSpecsIntern(t *testing.T) {
+	var s specs
+	web := config.NewVirtual("web")
+	web.Send, web.Expect = "GET / HTTP/1.0\\r\\n\\r\\n", "HTTP"
+	same := config.NewVirtual("same")
+	same.Send, same.Expect = web.Send, web.Expect
+	same.HTTPPath = "/ignored" // not a field of a send/expect check
+	other := config.NewVirtual("other")
+	other.CheckKind = string(check.SYN)
+
+	if _, ok := s.of(&web); ok {
+		t.Fatal("a spec never numbered has an id")
+	}
+	w := s.intern(specOf(&web))
+	if id, ok := s.of(&web); !ok || id != w {
+		t.Fatalf("after intern: of = %d, %v; want %d", id, ok, w)
+	}
+	if id, ok := s.of(&same); !ok || id != w {
+		t.Errorf("an equal check: of = %d, %v; want %d", id, ok, w)
+	}
+	if _, ok := s.of(&other); ok {
+		t.Error("a different check has an id before it was numbered")
+	}
+	o := s.intern(specOf(&other))
+	if o == w {
+		t.Fatal("two different checks share an id")
+	}
+	for i, vs := range []*config.VirtualServer{&web, &other, &other, &same, &web, &other} {
+		want := w
+		if vs == &other {
+			want = o
+		}
+		if id, ok := s.of(vs); !ok || id != want {
+			t.Errorf("lookup %d (%s): %d, %v; want %d", i, vs.Name, id, ok, want)
+		}
+	}
+	if s.spec(o) != specOf(&other) || s.intern(specOf(&same)) != w {
+		t.Error("the table does not give back what it numbered")
+	}
+}
+
+// TestPositions: a real server's check state found by its position in the
+// configuration the checks follow is the one found by its key, for every
+// server: checked, inactive but sharing an active one's checker, and
+// asked about through another copy of the configuration (a draft), which
+// is not found by position.
+func TestPositions(t *testing.T) {
+	up := listen(t, "127.0.0.1:0")
+	upAddr := netip.MustParseAddrPort(up.Addr().String())
+	closed := listen(t, "127.0.0.2:0")
+	closedAddr := netip.MustParseAddrPort(closed.Addr().String())
+	closed.Close()
+
+	cfg := config.Default()
+	cfg.Serial = 1
+	for i, name := range []string{"off", "web", "mail"} {
+		vs := config.NewVirtual(name)
+		vs.Active, vs.Address, vs.Port = name != "off", netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}), 80
+		vs.CheckKind, vs.CheckTimeout = "tcp", 50*time.Millisecond
+		for j, ap := range []netip.AddrPort{upAddr, closedAddr} {
+			rs := config.NewReal(fmt.Sprintf("rs%d", j))
+			rs.Active, rs.Address, rs.Port, rs.Weight = true, ap.Addr(), int(ap.Port()), 1
+			vs.Reals = append(vs.Reals, rs)
+		}
+		if name == "mail" {
+			vs.Reals[0].Active = false // the same checker as web's
+		}
+		cfg.Virtuals = append(cfg.Virtuals, vs)
+	}
+	checks := NewChecks()
+	checks.Configure(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { checks.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	web := &cfg.Virtuals[1]
+	waitState(t, checks, web, &web.Reals[0], health.Up)
+	waitState(t, checks, web, &web.Reals[1], health.Down)
+
+	draft := cfg.Clone()
+	byKey := func(vs *config.VirtualServer, rs *config.RealServer) (health.Status, bool) {
+		id, ok := checks.specs.of(vs)
+		if !ok {
+			return health.Status{}, false
+		}
+		return checks.mon.Status(checkKey{Target: targetKey(vs, rs), spec: id})
+	}
+	p := checks.pos.Load()
+	for i := range cfg.Virtuals {
+		for j := range cfg.Virtuals[i].Reals {
+			vs, rs := &cfg.Virtuals[i], &cfg.Virtuals[i].Reals[j]
+			want, wok := byKey(vs, rs)
+			_, positioned := p.at(vs, rs)
+			if checked := vs.Active && rs.Active; positioned != checked {
+				t.Errorf("%s/%s: found by position %v, want %v", vs.Name, rs.Name, positioned, checked)
+			}
+			for _, v := range []*config.VirtualServer{vs, &draft.Virtuals[i]} {
+				if _, ok := p.at(v, &v.Reals[j]); ok && v != vs {
+					t.Errorf("%s/%s of a copy found by position", vs.Name, rs.Name)
+				}
+				got, ok := checks.status(v, &v.Reals[j])
+				if ok != wok || got.State != want.State || got.Checks == 0 != (want.Checks == 0) {
+					t.Errorf("%s/%s: status %v %v (%d checks), by key %v %v (%d checks)", vs.Name, rs.Name,
+						got.State, ok, got.Checks, want.State, wok, want.Checks)
+				}
+			}
+		}
+	}
+	if _, ok := checks.status(&cfg.Virtuals[2], &cfg.Virtuals[2].Reals[0]); !ok {
+		t.Error("an inactive server does not share the checker of the active one")
 	}
 }

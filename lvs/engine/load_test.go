@@ -307,7 +307,7 @@ func waitState(t *testing.T, checks *Checks, vs *config.VirtualServer, rs *confi
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
-		if st, _ := checks.mon.Status(keyOf(vs, rs)); st.State == want {
+		if st, _ := checks.status(vs, rs); st.State == want {
 			return st
 		}
 		select {
