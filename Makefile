@@ -165,7 +165,7 @@ bench: guest
 	$(GO) test -run='^$$' -bench=StartHearsPeer -benchtime=20x ./lvs/pulse/
 	$(GO) test -run='^$$' -bench=Dashboard1000x10 -benchtime=100x ./handlers/
 	$(GO) test -run='^$$' -bench=ControlChecks10000x10 -benchtime=20x ./handlers/
-	$(GO) test -run='^$$' -bench=Serve1000x10 -benchtime=1x ./cmd/lvsconsole/
+	$(GO) test -run='^$$' -bench='Serve1000x10|Serve10000x10' -benchtime=1x ./cmd/lvsconsole/
 	$(GO) test -run='^$$' -bench=PAMUnix -benchtime=5x ./internal/pamauth/
 	$(GO) test -run='^$$' -bench=. -benchmem ./lvs/load/agent/
 	$(GO) test -run='^$$' -bench='LoadSSHD|OpenSSHClient' -benchtime=20x ./lvs/load/sshload/
@@ -183,7 +183,7 @@ bench: guest
 	# c20eng (issue 20): the kernel at 10,000 x 10, programming and reading
 	# back against ipvsadm -R and -Sn in the same guest boot, ratio and target.
 	$(GO) test -run='^$$' -bench='10000x10' -benchmem ./lvs/ipvs/
-	LVSCONSOLE_GUEST_BENCH=3x LVSCONSOLE_GUEST_BENCH_ONLY='KernelRead10000x10|KernelProgram10000x10|KernelProgramFresh10000x10' $(GO) test -count=1 -timeout 70m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
+	LVSCONSOLE_GUEST_BENCH=3x LVSCONSOLE_GUEST_BENCH_ONLY='KernelRead10000x10|KernelRefresh10000x10|KernelProgram10000x10|KernelProgramFresh10000x10' $(GO) test -count=1 -timeout 70m -run '^TestEngineInGuest$$' -v ./lvs/engine/ | grep -E 'Benchmark|ok|FAIL'
 
 # The Debian package, out/lvsconsole_<version>_amd64.deb, made by nfpm
 # (a tool of go.mod) from packaging/: the binary as `make build` makes it,

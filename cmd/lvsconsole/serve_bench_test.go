@@ -198,6 +198,9 @@ func benchServe(b *testing.B, nv int, every time.Duration) {
 	b.ReportMetric(float64(size)/(1<<20), "page-MB")
 	b.ReportMetric(rss, "rss-MB")
 	b.ReportMetric(hwm, "peak-rss-MB")
+	// Issue 20's targets, beside the figures: every page's p99, and RSS.
+	b.ReportMetric(100, "target-p99-ms")
+	b.ReportMetric(300, "target-rss-MB")
 }
 
 // procMem reads a memory line of /proc/PID/status, in MB.

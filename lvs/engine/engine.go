@@ -63,12 +63,18 @@ type Engine struct {
 	run     sync.Mutex // one reconcile at a time; guards kernel and known
 	kernel  Kernel
 	known   *Table     // the kernel's table after the last clean reconcile; nil: read it
+	check   *Table     // known before a resync: a re-read checks it (RefreshOwned); nil: read in full
+	resyncs int
 	mu      sync.Mutex // guards status and cfg
 	status  Status
 	cfg     *config.Config // the configuration of status.Desired
 	applied chan int64     // serials applied, for whoever waits (tests, sync)
 	hist    *history       // rates per virtual server
 	memory  *memory        // quorums and real servers up, between reconciles; guarded by run
+	// sampleMu makes samples one at a time, on sampler: a socket of their
+	// own, so that a reconcile's requests pass between a sample's dumps.
+	sampleMu sync.Mutex
+	sampler  Kernel
 	notify  *notifier      // runs the programs of their transitions
 	stop    context.CancelFunc
 }
@@ -147,17 +153,19 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	poll := time.NewTicker(e.o.Poll)
 	defer poll.Stop()
-	var sample <-chan time.Time
 	if e.o.Sample > 0 {
-		t := time.NewTicker(e.o.Sample)
-		defer t.Stop()
-		sample = t.C
+		// Beside the reconciles: a sample of 10,000 services is 10,000
+		// dumps, which an edit must not wait for.
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); e.sampleLoop(sctx) }()
+		defer func() { cancel(); <-done }()
 	}
 	resynced := time.Now()
 	for {
 		last, _ := e.o.Source.Serial(ctx)
 		if time.Since(resynced) >= e.o.Resync {
-			e.Forget() // read the kernel afresh: repair what others changed
+			e.resync() // read the kernel afresh: repair what others changed
 			resynced = time.Now()
 		}
 		e.Reconcile(ctx)
@@ -180,10 +188,6 @@ func (e *Engine) Run(ctx context.Context) error {
 				case <-t.C:
 				}
 				break wait
-			case <-sample:
-				if err := e.Sample(ctx); err != nil {
-					e.o.Log.Warn("sampling IPVS", "err", err)
-				}
 			case <-poll.C:
 				// Another process (lvsconsole import) may have written.
 				if serial, err := e.o.Source.Serial(ctx); err == nil && serial != last || time.Since(resynced) >= e.o.Resync {
@@ -246,8 +250,8 @@ func (e *Engine) Reconcile(ctx context.Context) {
 	// stop the engine for good.
 	rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
-	res, err := Reconcile(rctx, e.kernel, e.o.Ledger, want, e.known)
-	e.known = nil
+	res, err := reconcile(rctx, e.kernel, e.o.Ledger, want, e.known, e.check)
+	e.known, e.check = nil, nil
 	if err != nil {
 		e.o.Log.Error("reconciling IPVS", "err", err)
 		e.kernel = nil // dial again next time: the module may have gone
@@ -281,11 +285,30 @@ func (e *Engine) Reconcile(ctx context.Context) {
 	e.signal(cfg.Serial)
 }
 
+// fullResyncs: every so many resyncs read the kernel in full; the others
+// check what the engine believes against /proc/net/ip_vs and dump only the
+// services that differ (RefreshOwned), which does not see a threshold or
+// tunnel parameter changed by hand. At the default Resync, a full read
+// every 5 minutes.
+const fullResyncs = 10
+
+// resync makes the next reconcile re-read the kernel.
+func (e *Engine) resync() {
+	e.run.Lock()
+	defer e.run.Unlock()
+	e.resyncs++
+	e.check = nil
+	if e.resyncs%fullResyncs != 0 {
+		e.check = e.known
+	}
+	e.known = nil
+}
+
 // Forget drops what the engine believes the kernel holds, so that the next
 // reconcile reads it.
 func (e *Engine) Forget() {
 	e.run.Lock()
-	e.known = nil
+	e.known, e.check = nil, nil
 	e.run.Unlock()
 }
 

@@ -217,3 +217,146 @@ func BenchmarkKernelProgramFresh10000x10(b *testing.B) {
 	}
 	ratio(b, ours, theirs, n, 0.25)
 }
+
+// BenchmarkKernelRefresh10000x10: the engine's periodic re-read of that
+// table (RefreshOwned: the services' dump and /proc/net/ip_vs checked
+// against what it believes, nothing changed since) against ipvsadm -Sn.
+// Target: at most 0.5x (a full read, every fullResyncs-th, is
+// BenchmarkKernelRead10000x10).
+func BenchmarkKernelRefresh10000x10(b *testing.B) {
+	c := dialIPVS(b, "bench")
+	flush(b, c)
+	l := newLedger()
+	res, err := Reconcile(ctx, c, l, table20(), nil)
+	if err != nil || len(res.Errors) != 0 {
+		b.Fatal(err, res.Errors)
+	}
+	owned, _ := l.OwnedServices(ctx)
+	var ours, theirs time.Duration
+	n := 0
+	for b.Loop() {
+		before := c.Requests()
+		start := time.Now()
+		t, err := RefreshOwned(ctx, c, owned, res.After)
+		ours += time.Since(start)
+		if err != nil || len(t.Services) != virtuals20 || len(t.Services[0].Dests) != reals20 {
+			b.Fatal(err)
+		}
+		if sent := c.Requests() - before; sent > 10 {
+			b.Fatalf("%d requests: the destinations were dumped", sent)
+		}
+
+		start = time.Now()
+		out, err := exec.Command("ip", "netns", "exec", "bench", "ipvsadm", "-Sn").Output()
+		theirs += time.Since(start)
+		if err != nil || bytes.Count(out, []byte("-a ")) != virtuals20*reals20 {
+			b.Fatalf("ipvsadm -Sn: %v, %d bytes", err, len(out))
+		}
+		n++
+	}
+	flush(b, c)
+	ratio(b, ours, theirs, n, 0.5)
+}
+
+// TestGuestProcServices: /proc/net/ip_vs of the real kernel, read in a
+// namespace of its own, lists what the netlink dumps read (every kind of
+// service and forwarding), and a re-read checked against it (RefreshOwned)
+// reads what a full read does, without dumping destinations; after a
+// weight changed by hand, it dumps that service alone.
+func TestGuestProcServices(t *testing.T) {
+	c := dialIPVS(t, "bench")
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Global.Network = config.NAT
+	add := func(name string, addr string, port int, fwd config.Forward, reals ...string) *config.VirtualServer {
+		vs := config.NewVirtual(name)
+		vs.Active, vs.Address, vs.Port = true, netip.MustParseAddr(addr), port
+		for i, r := range reals {
+			rs := config.NewReal(fmt.Sprint("rs", i))
+			rs.Active, rs.Address, rs.Weight, rs.Forward = true, netip.MustParseAddr(r), int64(i*3), fwd
+			vs.Reals = append(vs.Reals, rs)
+		}
+		cfg.Virtuals = append(cfg.Virtuals, vs)
+		return &cfg.Virtuals[len(cfg.Virtuals)-1]
+	}
+	add("nat", "192.0.2.1", 80, config.NAT, "10.0.0.1", "10.0.0.2", "10.0.0.3")
+	add("dr", "192.0.2.2", 443, config.Direct, "10.0.0.4", "10.0.0.5").Persistence = 300
+	add("tun", "192.0.2.3", 53, config.Tunnel, "10.0.0.6").Protocol = config.UDP
+	add("six", "2001:db8::1", 80, config.NAT, "2001:db8:1::1", "2001:db8:1::2")
+	add("mark", "192.0.2.4", 0, config.Direct, "10.0.0.7").FWMark = 7
+	add("empty", "192.0.2.5", 25, config.NAT)
+	l := newLedger()
+	res, err := Reconcile(ctx, c, l, Desired(cfg, Configured{}), nil)
+	if err != nil || len(res.Errors) != 0 {
+		t.Fatal(err, res.Errors)
+	}
+
+	listed, err := c.ProcServices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dumped, err := c.Services(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != len(dumped) {
+		t.Fatalf("%d services listed, %d dumped", len(listed), len(dumped))
+	}
+	byKey := map[ipvs.ServiceKey]ipvs.ProcService{}
+	for _, p := range listed {
+		byKey[p.ServiceKey] = p
+	}
+	for _, s := range dumped {
+		key := s.ServiceKey
+		if key.FWMark != 0 {
+			key.Family = 0
+		}
+		p, ok := byKey[key]
+		if !ok || p.Scheduler != s.Scheduler || p.Flags != s.Flags&(ipvs.FlagPersistent|ipvs.FlagOnePacket) {
+			t.Errorf("%s: listed %+v, dumped %+v", s.ServiceKey, p, s)
+			continue
+		}
+		ds, err := c.Destinations(ctx, s.ServiceKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != len(p.Dests) {
+			t.Errorf("%s: %d destinations listed, %d dumped", s.ServiceKey, len(p.Dests), len(ds))
+			continue
+		}
+		for i, d := range ds {
+			q := p.Dests[i]
+			if q.Key() != d.Key() || q.Forward != d.Forward || q.Weight != d.Weight || q.ActiveConns != d.ActiveConns || q.InactiveConns != d.InactiveConns {
+				t.Errorf("%s: destination %d listed %+v, dumped %+v", s.ServiceKey, i, q, d)
+			}
+		}
+	}
+
+	owned, _ := l.OwnedServices(ctx)
+	refresh := func(what string, maxRequests uint64) {
+		t.Helper()
+		before := c.Requests()
+		got, err := RefreshOwned(ctx, c, owned, res.After)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sent := c.Requests() - before; sent > maxRequests {
+			t.Errorf("%s: %d requests, want at most %d", what, sent, maxRequests)
+		}
+		full, err := ReadOwned(ctx, c, owned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameTables(got, full) {
+			t.Errorf("%s: refreshed\n%s\nread in full\n%s", what, dumpTable(got), dumpTable(full))
+		}
+	}
+	refresh("unchanged", 2) // the services, the timeouts
+	sh(t, "ip", "netns", "exec", "bench", "ipvsadm", "-e", "-t", "192.0.2.1:80", "-r", "10.0.0.2:80", "-m", "-w", "9")
+	refresh("a weight changed by hand", 3)
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -76,12 +76,18 @@ var ErrNotOwned = errors.New("exists in IPVS but was not created by lvsconsole; 
 // others. Weights and schedulers are edited in place, so connections keep
 // flowing. What it sends is want.Plan(have, owned), step by step.
 func Reconcile(ctx context.Context, k Kernel, l Ledger, want, have *Table) (*Result, error) {
+	return reconcile(ctx, k, l, want, have, nil)
+}
+
+// reconcile is Reconcile; without have, the kernel's table is read checked
+// against check (RefreshOwned), or in full when check is nil.
+func reconcile(ctx context.Context, k Kernel, l Ledger, want, have, check *Table) (*Result, error) {
 	owned, err := l.OwnedServices(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if have == nil {
-		if have, err = ReadOwned(ctx, k, owned); err != nil {
+		if have, err = RefreshOwned(ctx, k, owned, check); err != nil {
 			return nil, err
 		}
 	}
@@ -253,41 +259,5 @@ func ReadOwned(ctx context.Context, k TableReader, owned map[string]bool) (*Tabl
 // ReadTable reads the kernel's table: every service, and the destinations
 // of those for which dests says so (all, when dests is nil).
 func ReadTable(ctx context.Context, k TableReader, dests func(ipvs.ServiceKey) bool) (*Table, error) {
-	svcs, err := k.Services(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the IPVS services: %w", err)
-	}
-	t := &Table{}
-	var keys []ipvs.ServiceKey
-	var read []int // the services of keys, by index in t.Services
-	for i, s := range svcs {
-		t.Services = append(t.Services, &Service{Service: s})
-		if dests == nil || dests(s.ServiceKey) {
-			keys, read = append(keys, s.ServiceKey), append(read, i)
-		}
-	}
-	var all [][]ipvs.Destination
-	if br, ok := k.(bulkReader); ok {
-		// Pipelined dumps: two system calls per service, not three.
-		if all, err = br.DestinationsOf(ctx, keys); err != nil {
-			return nil, fmt.Errorf("reading the IPVS destinations: %w", err)
-		}
-	}
-	for j, i := range read {
-		ts := t.Services[i]
-		if all != nil {
-			ts.Dests = all[j]
-		} else if ts.Dests, err = k.Destinations(ctx, ts.ServiceKey); err != nil {
-			return nil, fmt.Errorf("reading the destinations of %s: %w", ts.ServiceKey, err)
-		}
-		ts.Order = make([]ipvs.DestKey, 0, len(ts.Dests))
-		for _, d := range ts.Dests {
-			ts.Order = append(ts.Order, d.Key())
-		}
-		sortDests(ts.Dests)
-	}
-	if t.Timeouts, err = k.Timeouts(ctx); err != nil {
-		return nil, fmt.Errorf("reading the IPVS timeouts: %w", err)
-	}
-	return t, nil
+	return readTable(ctx, k, dests, nil)
 }

@@ -64,6 +64,7 @@ func fakeKernel(t testing.TB) (*ipvstest.Kernel, *ipvs.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.SetProc(k.ProcNetIPVS) // as Dial gives it the kernel's
 	t.Cleanup(func() { c.Close() })
 	return k, c
 }

@@ -124,19 +124,60 @@ func (h *history) busiest(n int) []string {
 	return out
 }
 
+// sampleDuty bounds the time spent sampling: after a sample that took d,
+// the next waits at least d*(sampleDuty-1) (at 10,000 x 10 a sample is
+// 10,000 dumps, which the kernel serialises with every IPVS request).
+const sampleDuty = 10
+
+// sampleLoop samples every Options.Sample, or less often when samples
+// take long (sampleDuty), until ctx ends.
+func (e *Engine) sampleLoop(ctx context.Context) {
+	t := time.NewTicker(e.o.Sample)
+	defer t.Stop()
+	var next time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if now.Before(next) {
+				continue
+			}
+			start := time.Now()
+			if err := e.Sample(ctx); err != nil && ctx.Err() == nil {
+				e.o.Log.Warn("sampling IPVS", "err", err)
+			}
+			took := time.Since(start)
+			next = time.Now().Add(took * (sampleDuty - 1))
+		}
+	}
+}
+
 // Sample reads the kernel's table with its counters and rates, for the
 // dashboard and the metrics, and records each virtual server's rates. It
 // does nothing without IPVS.
 func (e *Engine) Sample(ctx context.Context) error {
+	e.sampleMu.Lock()
+	defer e.sampleMu.Unlock()
 	e.run.Lock()
-	defer e.run.Unlock()
-	if e.kernel == nil {
+	available := e.kernel != nil
+	e.run.Unlock()
+	if !available {
+		e.sampler = nil
 		return nil
+	}
+	if e.sampler == nil {
+		k, err := e.o.Dial()
+		if err != nil {
+			return fmt.Errorf("sampling the IPVS table: %w", err)
+		}
+		e.sampler = k
 	}
 	sctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
-	t, err := ReadTable(sctx, e.kernel, nil)
+	t, err := ReadTable(sctx, e.sampler, nil)
 	if err != nil {
+		e.sampler = nil // dial again next time
 		return fmt.Errorf("sampling the IPVS table: %w", err)
 	}
 	now := time.Now()

@@ -32,6 +32,11 @@ type Client struct {
 	mu        sync.Mutex
 	deadlines bool // the socket takes deadlines (test doubles may not)
 	stale     bool // a call was cut short: replies may be left in the socket
+
+	procMu  sync.Mutex
+	proc    func(buf []byte) ([]byte, error) // reads /proc/net/ip_vs (SetProc); nil: none
+	procBuf []byte
+	procF   *os.File // the file proc reads, closed with the client
 }
 
 // Options configure Dial.
@@ -96,6 +101,12 @@ func (c *Client) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	c.procMu.Lock()
+	if c.procF != nil {
+		c.procF.Close()
+		c.procF, c.proc = nil, nil
+	}
+	c.procMu.Unlock()
 	return c.conn.Close()
 }
 
