@@ -62,8 +62,8 @@ type Engine struct {
 	o       Options
 	run     sync.Mutex // one reconcile at a time; guards kernel and known
 	kernel  Kernel
-	known   *Table     // the kernel's table after the last clean reconcile; nil: read it
-	check   *Table     // known before a resync: a re-read checks it (RefreshOwned); nil: read in full
+	known   *Table // the kernel's table after the last clean reconcile; nil: read it
+	check   *Table // known before a resync: a re-read checks it (RefreshOwned); nil: read in full
 	resyncs int
 	mu      sync.Mutex // guards status and cfg
 	status  Status
@@ -75,8 +75,8 @@ type Engine struct {
 	// own, so that a reconcile's requests pass between a sample's dumps.
 	sampleMu sync.Mutex
 	sampler  Kernel
-	notify  *notifier      // runs the programs of their transitions
-	stop    context.CancelFunc
+	notify   *notifier // runs the programs of their transitions
+	stop     context.CancelFunc
 }
 
 // Status is what the engine last did, for the console.

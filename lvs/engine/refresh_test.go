@@ -118,7 +118,6 @@ func TestRefreshOwned(t *testing.T) {
 	check("without /proc/net/ip_vs", len(owned))
 }
 
-
 // stalledReader is a sampler's socket that stalls its first read until
 // released, saying when it has stalled.
 type stalledReader struct {
