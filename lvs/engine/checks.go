@@ -151,6 +151,10 @@ type Checks struct {
 	// pos finds the checker of each real server of the configuration
 	// last configured by its position.
 	pos atomic.Pointer[positions]
+	// ramping: a slow start is under way (weights change with time
+	// alone); steps counts the slow-start steps taken (Generation).
+	ramping atomic.Bool
+	steps   atomic.Uint64
 
 	mu       sync.Mutex
 	serial   int64          // of the configuration last configured
@@ -241,7 +245,9 @@ func (c *Checks) Run(ctx context.Context) error {
 			// Servers that came up at different moments step at different
 			// moments: gather the steps of a settle period into one wake-up
 			// (and one reconcile) rather than one for each server.
-			if d := c.nextRampStep(); d > 0 {
+			d := c.nextRampStep()
+			c.ramping.Store(d > 0)
+			if d > 0 {
 				ramp.Reset(max(d, c.settleTime()))
 			}
 		}
@@ -265,6 +271,7 @@ func (c *Checks) Run(ctx context.Context) error {
 				settling = false
 				next()
 			case <-ramp.C:
+				c.steps.Add(1) // before the signal: the reconcile it brings derives afresh
 				c.signal()
 				next()
 			}
@@ -272,6 +279,17 @@ func (c *Checks) Run(ctx context.Context) error {
 	}()
 	defer c.half.Close()
 	return c.mon.Run(ctx)
+}
+
+// Generation implements the engine's generational: equal generations,
+// stable, mean Weight answers the same for every server. Not stable while
+// a slow start is under way, or with load monitors (their weights change
+// on their own schedule).
+func (c *Checks) Generation() (uint64, bool) {
+	if c.loads != nil || c.ramping.Load() {
+		return 0, false
+	}
+	return c.mon.Generation() + c.steps.Load(), true
 }
 
 // Changes is signalled when a weight Health answers may have changed.

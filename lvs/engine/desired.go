@@ -86,6 +86,9 @@ func (Configured) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32
 // Configure does nothing: nothing is checked.
 func (Configured) Configure(*config.Config) {}
 
+// Generation never changes: the answers follow the configuration alone.
+func (Configured) Generation() (uint64, bool) { return 0, true }
+
 // Desired returns the table cfg asks for: a service for each active virtual
 // server with a real address, holding its active real servers that health
 // lets in, or its sorry server while it is below its quorum (see
@@ -99,11 +102,7 @@ func Desired(cfg *config.Config, health Weigher) *Table {
 // hysteresis, and which real servers were up. It updates m and returns
 // the transitions that run programs; with m nil, none.
 func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
-	t := &Table{Timeouts: ipvs.Timeouts{
-		TCP:    time.Duration(cfg.Global.TCPTimeout) * time.Second,
-		TCPFin: time.Duration(cfg.Global.TCPFinTimeout) * time.Second,
-		UDP:    time.Duration(cfg.Global.UDPTimeout) * time.Second,
-	}}
+	t := &Table{Timeouts: timeoutsOf(cfg)}
 	var events []event
 	if m != nil {
 		m.gen++
@@ -113,7 +112,7 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 	// the table: after copies what it keeps.
 	nv, nd := 0, 0
 	for i := range cfg.Virtuals {
-		if vs := &cfg.Virtuals[i]; vs.Active && usable(vs.Address) {
+		if vs := &cfg.Virtuals[i]; inTable(vs) {
 			nv++
 			nd += len(vs.Reals)
 		}
@@ -124,83 +123,168 @@ func desired(cfg *config.Config, health Weigher, m *memory) (*Table, []event) {
 	var up []ipvs.DestKey
 	for i := range cfg.Virtuals {
 		vs := &cfg.Virtuals[i]
-		if !vs.Active || !usable(vs.Address) {
+		if !inTable(vs) {
 			continue
 		}
 		s := &services[len(t.Services)]
-		*s = Service{Service: serviceOf(vs), Virtual: vs.Name}
-		s.Canonical = cfg.Redundancy.Cluster && orderedSchedulers[s.Scheduler]
 		s.Dests, dests = dests[:0:len(vs.Reals)], dests[len(vs.Reals):]
-		var sum int64 // the configured weights of the real servers up
-		up = up[:0]   // of the real servers in s.Dests that are up
-		var seenOf *realsSeen
-		if m != nil {
-			seenOf = m.virtual(vs.Name)
-		}
-		for j := range vs.Reals {
-			rs := &vs.Reals[j]
-			if !rs.Active || !usable(rs.Address) {
-				continue
-			}
-			w, presence := health.Weight(vs, rs)
-			port := destPort(vs, rs)
-			// A draining server (the console's DRAIN) stays at weight 0
-			// whatever its checks say, like a quiesced one: it takes no
-			// new connections and counts nothing towards the quorum,
-			// and its connections finish. A check that finds it down
-			// still takes it out, as it would any server.
-			draining := rs.Draining && (presence == In || presence == Quiesced)
-			if draining {
-				w = 0
-			}
-			d := destination(rs.Address, port, rs.EffectiveForward(&cfg.Global), w, rs.UpperThreshold, rs.LowerThreshold)
-			switch {
-			case draining:
-				s.Dests = append(s.Dests, d)
-			case presence == In:
-				s.Dests = append(s.Dests, d)
-				up = append(up, d.Key())
-				sum += quorumWeight(health, vs, rs)
-			case presence == Quiesced:
-				s.Dests = append(s.Dests, d)
-			case presence == Pending:
-				s.Pending = append(s.Pending, ipvs.DestKey{Addr: rs.Address, Port: port})
-			}
-			if m != nil && presence != Pending {
-				events = seenOf.server(events, m.gen, j, vs, rs, presence == In)
-			}
-		}
-		// The quorum: not decided while a real server is not checked yet
-		// (left as the kernel has it, so that a restart empties nothing).
-		was := quorumUnknown
-		if m != nil {
-			was = m.quorum[vs.Name]
-		}
-		state := was
-		if len(s.Pending) == 0 {
-			state = quorumLost
-			if quorumHeldNow(was, sum, vs.EffectiveQuorum(), vs.Hysteresis) {
-				state = quorumHeld
-			}
-		}
-		if m != nil && state != was {
-			m.quorum[vs.Name] = state
-			events = quorumEvent(events, vs, was, state, sum)
-		}
-		if state == quorumLost && usable(vs.SorryServer) {
-			// keepalived's sorry server takes the place of the real
-			// servers still up (with quorum 1 only ones of weight 0);
-			// quiesced ones stay. Weight 1, the service's port, the
-			// director's default forwarding.
-			s.Dests = slices.DeleteFunc(s.Dests, func(d ipvs.Destination) bool { return slices.Contains(up, d.Key()) })
-			s.Dests = append(s.Dests, destination(vs.SorryServer, uint16(vs.Port), cfg.Global.Network, 1, 0, 0))
-		}
+		events, up = desiredService(cfg, vs, health, m, s, events, up)
 		t.Services = append(t.Services, s)
 	}
 	if m != nil {
 		m.forget()
 	}
 	return t, events
+}
+
+// inTable tells whether vs has a service in the table.
+func inTable(vs *config.VirtualServer) bool { return vs.Active && usable(vs.Address) }
+
+func timeoutsOf(cfg *config.Config) ipvs.Timeouts {
+	return ipvs.Timeouts{
+		TCP:    time.Duration(cfg.Global.TCPTimeout) * time.Second,
+		TCPFin: time.Duration(cfg.Global.TCPFinTimeout) * time.Second,
+		UDP:    time.Duration(cfg.Global.UDPTimeout) * time.Second,
+	}
+}
+
+// desiredService makes s, whose Dests has room for vs's real servers,
+// vs's service; up is scratch space, returned for the next.
+func desiredService(cfg *config.Config, vs *config.VirtualServer, health Weigher, m *memory, s *Service, events []event, up []ipvs.DestKey) ([]event, []ipvs.DestKey) {
+	dests := s.Dests
+	*s = Service{Service: serviceOf(vs), Virtual: vs.Name, Dests: dests}
+	s.Canonical = cfg.Redundancy.Cluster && orderedSchedulers[s.Scheduler]
+	var sum int64 // the configured weights of the real servers up
+	up = up[:0]   // of the real servers in s.Dests that are up
+	var seenOf *realsSeen
+	if m != nil {
+		seenOf = m.virtual(vs.Name)
+	}
+	for j := range vs.Reals {
+		rs := &vs.Reals[j]
+		if !rs.Active || !usable(rs.Address) {
+			continue
+		}
+		w, presence := health.Weight(vs, rs)
+		port := destPort(vs, rs)
+		// A draining server (the console's DRAIN) stays at weight 0
+		// whatever its checks say, like a quiesced one: it takes no
+		// new connections and counts nothing towards the quorum,
+		// and its connections finish. A check that finds it down
+		// still takes it out, as it would any server.
+		draining := rs.Draining && (presence == In || presence == Quiesced)
+		if draining {
+			w = 0
+		}
+		d := destination(rs.Address, port, rs.EffectiveForward(&cfg.Global), w, rs.UpperThreshold, rs.LowerThreshold)
+		switch {
+		case draining:
+			s.Dests = append(s.Dests, d)
+		case presence == In:
+			s.Dests = append(s.Dests, d)
+			up = append(up, d.Key())
+			sum += quorumWeight(health, vs, rs)
+		case presence == Quiesced:
+			s.Dests = append(s.Dests, d)
+		case presence == Pending:
+			s.Pending = append(s.Pending, ipvs.DestKey{Addr: rs.Address, Port: port})
+		}
+		if m != nil && presence != Pending {
+			events = seenOf.server(events, m.gen, j, vs, rs, presence == In)
+		}
+	}
+	// The quorum: not decided while a real server is not checked yet
+	// (left as the kernel has it, so that a restart empties nothing).
+	was := quorumUnknown
+	if m != nil {
+		was = m.quorum[vs.Name]
+	}
+	state := was
+	if len(s.Pending) == 0 {
+		state = quorumLost
+		if quorumHeldNow(was, sum, vs.EffectiveQuorum(), vs.Hysteresis) {
+			state = quorumHeld
+		}
+	}
+	if m != nil && state != was {
+		m.quorum[vs.Name] = state
+		events = quorumEvent(events, vs, was, state, sum)
+	}
+	if state == quorumLost && usable(vs.SorryServer) {
+		// keepalived's sorry server takes the place of the real
+		// servers still up (with quorum 1 only ones of weight 0);
+		// quiesced ones stay. Weight 1, the service's port, the
+		// director's default forwarding.
+		s.Dests = slices.DeleteFunc(s.Dests, func(d ipvs.Destination) bool { return slices.Contains(up, d.Key()) })
+		s.Dests = append(s.Dests, destination(vs.SorryServer, uint16(vs.Port), cfg.Global.Network, 1, 0, 0))
+	}
+	return events, up
+}
+
+// lastDesired is what the engine derived last: the configuration, the
+// table, and the health's generation then.
+type lastDesired struct {
+	cfg  *config.Config
+	want *Table
+	gen  uint64
+}
+
+// generational is a Health that can tell that none of its answers changed:
+// the same generation, and stable (nothing changes with time alone, as a
+// slow start does).
+type generational interface {
+	Generation() (gen uint64, stable bool)
+}
+
+// desiredAgain is desired for cfg made from last, the table of an earlier
+// configuration under the same health answers: only the virtual servers
+// that changed are derived again, the others' services are last's (an
+// edit of one weight at 10,000 x 10 derived 100,000 destinations). False
+// when that cannot be done: another set of virtual servers, global
+// settings changed, a virtual server entering or leaving the table, or
+// most of them changed.
+func desiredAgain(cfg *config.Config, health Weigher, m *memory, last *lastDesired) (*Table, []event, bool) {
+	prev := last.cfg
+	if prev == nil || m == nil || prev.Global != cfg.Global || prev.Redundancy != cfg.Redundancy {
+		return nil, nil, false
+	}
+	changed, same := config.ChangedVirtuals(prev, cfg)
+	if !same || len(changed) > len(cfg.Virtuals)/4 {
+		return nil, nil, false
+	}
+	for _, i := range changed {
+		if inTable(&prev.Virtuals[i]) != inTable(&cfg.Virtuals[i]) {
+			return nil, nil, false
+		}
+	}
+	// The table's services in configuration order: the k-th service is
+	// that of the k-th virtual server in the table.
+	t := &Table{Timeouts: timeoutsOf(cfg), Services: slices.Clone(last.want.Services)}
+	m.gen++
+	var events []event
+	var up []ipvs.DestKey
+	ci := 0 // next of changed
+	k := 0  // the service of virtual server i
+	for i := range cfg.Virtuals {
+		vs := &cfg.Virtuals[i]
+		if !inTable(vs) {
+			if ci < len(changed) && changed[ci] == i {
+				ci++
+			}
+			continue
+		}
+		if ci < len(changed) && changed[ci] == i {
+			ci++
+			s := &Service{Dests: make([]ipvs.Destination, 0, len(vs.Reals))}
+			events, up = desiredService(cfg, vs, health, m, s, events, up)
+			t.Services[k] = s
+		} else {
+			m.keep(vs.Name)
+		}
+		k++
+	}
+	m.forget()
+	return t, events, true
 }
 
 // fullWeigher is a Health that knows what an up server counts towards its
@@ -220,6 +304,16 @@ func quorumWeight(health Weigher, vs *config.VirtualServer, rs *config.RealServe
 		return fw.FullWeight(vs, rs)
 	}
 	return rs.Weight
+}
+
+// keep marks what m knows of virtual server name seen in this generation,
+// as desired would with the same configuration and answers (desiredAgain).
+func (m *memory) keep(name string) {
+	v := m.virtual(name)
+	for i := range v.reals {
+		v.reals[i].gen = m.gen
+	}
+	v.seen = len(v.reals)
 }
 
 // virtual returns what m knows of vs's real servers, marked seen.

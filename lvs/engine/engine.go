@@ -71,6 +71,7 @@ type Engine struct {
 	applied chan int64     // serials applied, for whoever waits (tests, sync)
 	hist    *history       // rates per virtual server
 	memory  *memory        // quorums and real servers up, between reconciles; guarded by run
+	last    lastDesired    // the last desired table and what it came from; guarded by run
 	// sampleMu makes samples one at a time, on sampler: a socket of their
 	// own, so that a reconcile's requests pass between a sample's dumps.
 	sampleMu sync.Mutex
@@ -215,7 +216,25 @@ func (e *Engine) Reconcile(ctx context.Context) {
 		return
 	}
 	e.o.Health.Configure(cfg)
-	want, events := desired(cfg, e.o.Health, e.memory)
+	// The health's answers as they are now; read before they are used, so
+	// that a change meanwhile makes the next reconcile derive afresh.
+	gen, stable := uint64(0), false
+	if g, ok := e.o.Health.(generational); ok {
+		gen, stable = g.Generation()
+	}
+	var want *Table
+	var events []event
+	again := false
+	if stable && e.last.gen == gen {
+		want, events, again = desiredAgain(cfg, e.o.Health, e.memory, &e.last)
+	}
+	if !again {
+		want, events = desired(cfg, e.o.Health, e.memory)
+	}
+	e.last = lastDesired{cfg: cfg, want: want, gen: gen}
+	if !stable {
+		e.last.cfg = nil
+	}
 	for _, ev := range events {
 		if ev.Real == "" {
 			e.o.Log.Info("quorum "+ev.Detail, "virtual", ev.Virtual)

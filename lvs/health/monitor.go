@@ -57,6 +57,7 @@ type Monitor[K comparable] struct {
 	events   []Transition[K] // ring
 	next     int             // where the next transition goes
 	count    int             // transitions held
+	gen      uint64          // see Generation
 }
 
 // runState is one call of Run.
@@ -178,6 +179,7 @@ func (m *Monitor[K]) Set(checks map[K]Checker) {
 		m.checkers[k] = c
 		heap.Push(&m.sched, c)
 	}
+	m.gen++
 	m.poke()
 }
 
@@ -450,6 +452,9 @@ func (m *Monitor[K]) record(c *checker[K], res Result, err error) {
 	now := m.now()
 	st := &c.st
 	st.Checks++
+	if st.Checks == 1 {
+		m.gen++ // checked: not pending any more (see Generation)
+	}
 	st.Reason = reason
 	st.LastLatency = res.Latency
 	st.LastCheck = now
@@ -493,8 +498,19 @@ func (m *Monitor[K]) transition(c *checker[K], to State, now time.Time) {
 	m.signal()
 }
 
+// Generation changes whenever what a caller derives from the statuses may
+// change: a transition, a weight a check set, a first check, a checker
+// added or removed. Equal generations: the same states, weights and
+// first checks (the counters and reasons may differ).
+func (m *Monitor[K]) Generation() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gen
+}
+
 // signal tells Changes' reader that a Status changed; m.mu is held.
 func (m *Monitor[K]) signal() {
+	m.gen++
 	select {
 	case m.changes <- struct{}{}:
 	default:

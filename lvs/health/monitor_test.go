@@ -480,6 +480,7 @@ func TestChangesOnlyOnTransitions(t *testing.T) {
 	run(t, m)
 
 	receive(t, m.Changes(), "unknown to up")
+	up := m.Generation()
 	// A call starts after the previous result was recorded: 20 more calls
 	// are 19 more good checks, none of them a transition.
 	start := calls.Load()
@@ -494,8 +495,14 @@ func TestChangesOnlyOnTransitions(t *testing.T) {
 	if st := status(t, m, "rs"); st.State != Up || st.Checks < 19 {
 		t.Fatalf("status %+v", st)
 	}
+	if g := m.Generation(); g != up {
+		t.Errorf("generation %d after good checks, %d at the transition: it changes only with what callers derive", g, up)
+	}
 	failing.Store(true)
 	receive(t, m.Changes(), "up to down")
+	if m.Generation() == up {
+		t.Error("the generation did not change with a transition")
+	}
 	if st := status(t, m, "rs"); st.State != Down || st.Reason != "refused" {
 		t.Fatalf("status %+v", st)
 	}
