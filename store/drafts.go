@@ -275,16 +275,23 @@ func draftStamp(ctx context.Context, q querier, user string) (version int64, upd
 }
 
 // stamp writes a draft's time as the drafts table keeps it.
-// encodeDraft is the stored form of a draft c made on base: a delta of the
+// versus is what config.ChangedVirtuals(base, c) returned of a
+// configuration c made on base.
+type versus struct {
+	base    *config.Config
+	changed []int
+	same    bool
+}
+
+// encodeDraft is the stored form of a draft c made on base (on): a delta of the
 // virtual servers it changed in place (as a revision's, JSON), or the whole
 // configuration (gzip, as before).
-func encodeDraft(base, c *config.Config) ([]byte, error) {
-	changed, same := config.ChangedVirtuals(base, c)
-	if !same {
+func encodeDraft(c *config.Config, on versus) ([]byte, error) {
+	if !on.same {
 		return encodeConfig(c)
 	}
-	d := revisionDelta{Serial: c.Serial, Global: c.Global, Redundancy: c.Redundancy, Count: len(c.Virtuals), Changed: changed}
-	for _, i := range changed {
+	d := revisionDelta{Serial: c.Serial, Global: c.Global, Redundancy: c.Redundancy, Count: len(c.Virtuals), Changed: on.changed}
+	for _, i := range on.changed {
 		d.Virtuals = append(d.Virtuals, c.Virtuals[i])
 	}
 	return json.Marshal(d)
@@ -301,7 +308,7 @@ func decodeDraft(base *config.Config, body []byte) (*config.Config, error) {
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-func (s *Store) writeDraft(ctx context.Context, tx *sql.Tx, d *Draft) error {
+func (s *Store) writeDraft(ctx context.Context, tx *sql.Tx, d *Draft, known versus) error {
 	// A base is the running configuration at its serial, which a serial
 	// names for good: its encoding is kept for the next edit.
 	s.mu.Lock()
@@ -319,7 +326,11 @@ func (s *Store) writeDraft(ctx context.Context, tx *sql.Tx, d *Draft) error {
 		s.baseSerial, s.baseBlob = d.Base.Serial, base
 		s.mu.Unlock()
 	}
-	body, err := encodeDraft(d.Base, d.Config)
+	if known.base != d.Base {
+		known = versus{base: d.Base}
+		known.changed, known.same = config.ChangedVirtuals(d.Base, d.Config)
+	}
+	body, err := encodeDraft(d.Config, known)
 	if err != nil {
 		return err
 	}
@@ -403,12 +414,17 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 		// prev was valid (a draft is saved valid, the running
 		// configuration is), unless a merge made it: only what changed
 		// is checked again.
-		check := config.ValidateChange
+		// The virtual servers this edit changed, compared once: each
+		// comparison of 10,000 x 10 is some 4 ms, and an ACCEPT made five.
+		changed, same := config.ChangedVirtuals(prev, next)
+		var invalid error
 		if merged || rebased {
-			check = func(_, next *config.Config) error { return next.Validate() }
+			invalid = next.Validate()
+		} else {
+			invalid = config.ValidateChanged(prev, next, changed, same)
 		}
-		if err := check(prev, next); err != nil {
-			return err
+		if invalid != nil {
+			return invalid
 		}
 		// What this edit brings in: new to the draft and to the running
 		// configuration (what a rebase took from the running one needs no
@@ -416,11 +432,10 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 		if err := Allowed(ch.Role, prev, next); err != nil {
 			return err
 		}
-		changed, same := config.ChangedVirtuals(prev, next)
 		if err := checkPrograms(changedOnly(prev, changed, same), changedOnly(next, changed, same), ch.Elevated, running); err != nil {
 			return err
 		}
-		if len(config.Diff(prev, next)) == 0 && !rebased {
+		if len(config.DiffChanged(prev, next, changed, same)) == 0 && !rebased {
 			return ErrNoChange
 		}
 		if ch.Elevated && len(config.NewPrograms(prev, next)) > 0 {
@@ -431,7 +446,9 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 		}
 		d.Config, d.Version, d.Updated = next, d.Version+1, s.now()
 		out = d
-		changes := len(config.Diff(running, next))
+		onRunning := versus{base: running}
+		onRunning.changed, onRunning.same = config.ChangedVirtuals(running, next)
+		changes := len(config.DiffChanged(running, next, onRunning.changed, onRunning.same))
 		if changes == 0 && d.Base.Serial == running.Serial {
 			out.Version = 0
 			_, err := tx.ExecContext(ctx, `DELETE FROM drafts WHERE owner = ?`, ch.Author)
@@ -443,7 +460,7 @@ func (s *Store) EditDraft(ctx context.Context, ch Change, version int64, fn func
 		keep := *d
 		keep.Notes = slices.Clone(d.Notes)
 		cached = &cachedDraft{version: d.Version, updated: stamp(d.Updated), running: running.Serial, d: &keep, changes: changes}
-		return s.writeDraft(ctx, tx, d)
+		return s.writeDraft(ctx, tx, d, onRunning)
 	})
 	if err != nil {
 		return nil, err
