@@ -12,11 +12,12 @@ import (
 	"github.com/lvsconsole/lvsconsole/lvs/config"
 )
 
-// genHealth answers by real server address, with a generation that
-// changes with the answers.
+// genHealth answers by real server address, and tells which virtual
+// servers' answers changed since a mark.
 type genHealth struct {
 	down map[netip.Addr]bool
 	gen  uint64
+	at   map[netip.Addr]uint64 // the generation each address last changed
 }
 
 func (h *genHealth) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32, Presence) {
@@ -29,7 +30,18 @@ func (h *genHealth) Weight(vs *config.VirtualServer, rs *config.RealServer) (int
 	return int32(rs.Weight), In
 }
 
-func (h *genHealth) Generation() (uint64, bool) { return h.gen, true }
+func (h *genHealth) Changed(cfg *config.Config, since HealthMark) (HealthMark, []int, bool) {
+	var dirty []int
+	for i := range cfg.Virtuals {
+		for _, rs := range cfg.Virtuals[i].Reals {
+			if h.at[rs.Address] > since.Gen {
+				dirty = append(dirty, i)
+				break
+			}
+		}
+	}
+	return HealthMark{Gen: h.gen}, dirty, true
+}
 
 // TestDesiredAgain: over a long random run of edits and health changes,
 // the table, the programs' events and what the engine remembers are the
@@ -52,7 +64,7 @@ func TestDesiredAgain(t *testing.T) {
 		}
 		cfg.Virtuals = append(cfg.Virtuals, vs)
 	}
-	h := &genHealth{down: map[netip.Addr]bool{}}
+	h := &genHealth{down: map[netip.Addr]bool{}, at: map[netip.Addr]uint64{}}
 	inc, full := newMemory(), newMemory()
 	var last lastDesired
 	agains := 0
@@ -85,22 +97,19 @@ func TestDesiredAgain(t *testing.T) {
 			// The health changes, not the configuration.
 			h.down[rs.Address] = !h.down[rs.Address]
 			h.gen++
+			h.at[rs.Address] = h.gen
 		}
 		cfg = next
 
 		wantT, wantEv := desired(cfg, h, full)
-		var gotT *Table
-		var gotEv []event
-		ok := false
-		if last.gen == h.gen {
-			gotT, gotEv, ok = desiredAgain(cfg, h, inc, &last)
-		}
+		mark, answered, _ := h.Changed(cfg, last.mark)
+		gotT, gotEv, ok := desiredAgain(cfg, h, inc, &last, answered)
 		if ok {
 			agains++
 		} else {
 			gotT, gotEv = desired(cfg, h, inc)
 		}
-		last = lastDesired{cfg: cfg, want: gotT, gen: h.gen}
+		last = lastDesired{cfg: cfg, want: gotT, mark: mark}
 		if !sameDesired(gotT, wantT) {
 			t.Fatalf("step %d (again %v): table\n%s\nwant\n%s", step, ok, dumpTable(gotT), dumpTable(wantT))
 		}
@@ -111,7 +120,7 @@ func TestDesiredAgain(t *testing.T) {
 			t.Fatalf("step %d (again %v): what is remembered differs", step, ok)
 		}
 	}
-	if agains < 300 {
+	if agains < 500 {
 		t.Errorf("only %d of 600 steps derived the changed virtual servers alone", agains)
 	}
 }

@@ -151,10 +151,6 @@ type Checks struct {
 	// pos finds the checker of each real server of the configuration
 	// last configured by its position.
 	pos atomic.Pointer[positions]
-	// ramping: a slow start is under way (weights change with time
-	// alone); steps counts the slow-start steps taken (Generation).
-	ramping atomic.Bool
-	steps   atomic.Uint64
 
 	mu       sync.Mutex
 	serial   int64          // of the configuration last configured
@@ -245,9 +241,7 @@ func (c *Checks) Run(ctx context.Context) error {
 			// Servers that came up at different moments step at different
 			// moments: gather the steps of a settle period into one wake-up
 			// (and one reconcile) rather than one for each server.
-			d := c.nextRampStep()
-			c.ramping.Store(d > 0)
-			if d > 0 {
+			if d := c.nextRampStep(); d > 0 {
 				ramp.Reset(max(d, c.settleTime()))
 			}
 		}
@@ -271,7 +265,6 @@ func (c *Checks) Run(ctx context.Context) error {
 				settling = false
 				next()
 			case <-ramp.C:
-				c.steps.Add(1) // before the signal: the reconcile it brings derives afresh
 				c.signal()
 				next()
 			}
@@ -281,15 +274,43 @@ func (c *Checks) Run(ctx context.Context) error {
 	return c.mon.Run(ctx)
 }
 
-// Generation implements the engine's generational: equal generations,
-// stable, mean Weight answers the same for every server. Not stable while
-// a slow start is under way, or with load monitors (their weights change
-// on their own schedule).
-func (c *Checks) Generation() (uint64, bool) {
-	if c.loads != nil || c.ramping.Load() {
-		return 0, false
+// Changed implements the engine's changeTracker: the virtual servers of
+// cfg (the configuration last configured) whose real servers' answers may
+// differ from those at since: a check's change the monitor counted since
+// then, or a slow start under way then or now (its weight changes with
+// time alone). False with load monitors (their weights change on their
+// own schedule), or for another configuration.
+func (c *Checks) Changed(cfg *config.Config, since HealthMark) (HealthMark, []int, bool) {
+	p := c.pos.Load()
+	if c.loads != nil || p == nil || p.cfg != cfg {
+		return HealthMark{}, nil, false
 	}
-	return c.mon.Generation() + c.steps.Load(), true
+	now := HealthMark{At: c.now()}
+	var dirty []int
+	c.mon.View(func(gen uint64, status func(health.Handle[checkKey]) (*health.Status, bool)) {
+		now.Gen = gen
+		for i := range cfg.Virtuals {
+			if p.first[i] < 0 {
+				continue
+			}
+			vs := &cfg.Virtuals[i]
+			iv := policyOf(vs).Interval
+			set := weightSet(vs)
+			for j := range vs.Reals {
+				st, ok := status(p.hs[p.first[i]+j])
+				if !ok {
+					continue // not checked: no answer of its own
+				}
+				ramped := st.State == health.Up && (set || vs.Reals[j].Weight > 1) &&
+					ramping(since.At.Sub(st.UpSince), iv)
+				if st.Changed > since.Gen || ramped {
+					dirty = append(dirty, i)
+					break
+				}
+			}
+		}
+	})
+	return now, dirty, true
 }
 
 // Changes is signalled when a weight Health answers may have changed.
@@ -313,14 +334,14 @@ func (c *Checks) nextRampStep() time.Duration {
 	}
 	now := c.now()
 	var next time.Duration
-	c.mon.View(func(status func(health.Handle[checkKey]) (*health.Status, bool)) {
+	c.mon.View(func(_ uint64, status func(health.Handle[checkKey]) (*health.Status, bool)) {
 		for i := range p.cfg.Virtuals {
 			vs := &p.cfg.Virtuals[i]
 			if p.first[i] < 0 {
 				continue
 			}
 			iv := policyOf(vs).Interval
-			set := vs.ProgramWeight || vs.LoadMonitor != "" // the weight is not only its own
+			set := weightSet(vs)
 			for j := range vs.Reals {
 				if !set && vs.Reals[j].Weight <= 1 {
 					continue
@@ -543,6 +564,14 @@ func virtualChecksAlike(a, b *config.VirtualServer) bool {
 }
 
 // targetOf is how vs's load monitor reads rs, false without one.
+// weightSet tells whether something else than a real server's own weight
+// sets its weight when up: its check's exit status, or a load monitor. Its
+// slow start then ramps towards that.
+func weightSet(vs *config.VirtualServer) bool {
+	k := load.Kind(vs.LoadMonitor)
+	return vs.ProgramWeight || k != "" && k != load.None
+}
+
 func targetOf(vs *config.VirtualServer, rs *config.RealServer) (load.Target, bool) {
 	k := load.Kind(vs.LoadMonitor)
 	if k == "" || k == load.None {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -289,5 +290,59 @@ func TestPositions(t *testing.T) {
 	}
 	if _, ok := checks.status(&cfg.Virtuals[2], &cfg.Virtuals[2].Reals[0]); !ok {
 		t.Error("an inactive server does not share the checker of the active one")
+	}
+}
+
+// TestChecksChanged: the checks tell which virtual servers' answers
+// changed since a mark: those of a real server that went down, and those
+// with a real server in its slow start (its weight changes with time
+// alone), not the others; nothing for another configuration.
+func TestChecksChanged(t *testing.T) {
+	live := listen(t, "127.0.0.1:0")
+	liveAddr := netip.MustParseAddrPort(live.Addr().String())
+	doomed := listen(t, "127.0.0.3:0")
+	doomedAddr := netip.MustParseAddrPort(doomed.Addr().String())
+
+	cfg := config.Default()
+	cfg.Serial = 1
+	for i, ap := range []netip.AddrPort{liveAddr, doomedAddr, liveAddr} {
+		vs := config.NewVirtual(fmt.Sprintf("vs%d", i))
+		vs.Active, vs.Address, vs.Port = true, netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}), 80
+		// A timeout well above a loopback connect's, even on a busy
+		// machine: a check that timed out would be a change.
+		vs.CheckKind, vs.CheckTimeout, vs.CheckInterval = "tcp", 2*time.Second, 300*time.Millisecond
+		rs := config.NewReal("rs")
+		rs.Active, rs.Address, rs.Port, rs.Weight = true, ap.Addr(), int(ap.Port()), 1
+		if i == 2 {
+			// A slow start lasts 5 intervals: an hour, here.
+			vs.CheckInterval, rs.Weight = time.Hour, 32
+		}
+		vs.Reals = append(vs.Reals, rs)
+		cfg.Virtuals = append(cfg.Virtuals, vs)
+	}
+	checks := NewChecks()
+	checks.Configure(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { checks.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for i := range cfg.Virtuals {
+		waitState(t, checks, &cfg.Virtuals[i], &cfg.Virtuals[i].Reals[0], health.Up)
+	}
+
+	mark, dirty, ok := checks.Changed(cfg, HealthMark{})
+	if !ok || !slices.Equal(dirty, []int{0, 1, 2}) {
+		t.Fatalf("since the start: %v %v, want all three", dirty, ok)
+	}
+	if _, dirty, _ = checks.Changed(cfg, mark); !slices.Equal(dirty, []int{2}) {
+		t.Errorf("with nothing changed: %v, want only the one in its slow start", dirty)
+	}
+	doomed.Close()
+	waitState(t, checks, &cfg.Virtuals[1], &cfg.Virtuals[1].Reals[0], health.Down)
+	if _, dirty, _ = checks.Changed(cfg, mark); !slices.Equal(dirty, []int{1, 2}) {
+		t.Errorf("after a server went down: %v, want its virtual server and the slow start", dirty)
+	}
+	if _, _, ok := checks.Changed(cfg.Clone(), mark); ok {
+		t.Error("answered for a configuration the checks do not follow")
 	}
 }

@@ -86,8 +86,10 @@ func (Configured) Weight(vs *config.VirtualServer, rs *config.RealServer) (int32
 // Configure does nothing: nothing is checked.
 func (Configured) Configure(*config.Config) {}
 
-// Generation never changes: the answers follow the configuration alone.
-func (Configured) Generation() (uint64, bool) { return 0, true }
+// Changed is never any: the answers follow the configuration alone.
+func (Configured) Changed(*config.Config, HealthMark) (HealthMark, []int, bool) {
+	return HealthMark{}, nil, true
+}
 
 // Desired returns the table cfg asks for: a service for each active virtual
 // server with a real address, holding its active real servers that health
@@ -222,34 +224,50 @@ func desiredService(cfg *config.Config, vs *config.VirtualServer, health Weigher
 }
 
 // lastDesired is what the engine derived last: the configuration, the
-// table, and the health's generation then.
+// table, and the health's mark then.
 type lastDesired struct {
 	cfg  *config.Config
 	want *Table
-	gen  uint64
+	mark HealthMark
 }
 
-// generational is a Health that can tell that none of its answers changed:
-// the same generation, and stable (nothing changes with time alone, as a
-// slow start does).
-type generational interface {
-	Generation() (gen uint64, stable bool)
+// HealthMark is a point in a Health's history: its generation, and the
+// time the answers that followed were given.
+type HealthMark struct {
+	Gen uint64
+	At  time.Time
+}
+
+// changeTracker is a Health that can tell which virtual servers' answers
+// may have changed since a mark.
+type changeTracker interface {
+	// Changed returns the mark of now and the indexes, ascending, of
+	// cfg's virtual servers for which Weight may answer otherwise than
+	// at since; false when it cannot tell.
+	Changed(cfg *config.Config, since HealthMark) (HealthMark, []int, bool)
 }
 
 // desiredAgain is desired for cfg made from last, the table of an earlier
-// configuration under the same health answers: only the virtual servers
-// that changed are derived again, the others' services are last's (an
-// edit of one weight at 10,000 x 10 derived 100,000 destinations). False
-// when that cannot be done: another set of virtual servers, global
-// settings changed, a virtual server entering or leaving the table, or
-// most of them changed.
-func desiredAgain(cfg *config.Config, health Weigher, m *memory, last *lastDesired) (*Table, []event, bool) {
+// configuration: only the virtual servers whose configuration changed, or
+// whose health answers did (answered, from the health's changeTracker),
+// are derived again; the others' services are last's (an edit of one
+// weight, or one server's check, at 10,000 x 10 derived 100,000
+// destinations). False when that cannot be done: another set of virtual
+// servers, global settings changed, a virtual server entering or leaving
+// the table, or most of them changed.
+func desiredAgain(cfg *config.Config, health Weigher, m *memory, last *lastDesired, answered []int) (*Table, []event, bool) {
 	prev := last.cfg
 	if prev == nil || m == nil || prev.Global != cfg.Global || prev.Redundancy != cfg.Redundancy {
 		return nil, nil, false
 	}
 	changed, same := config.ChangedVirtuals(prev, cfg)
-	if !same || len(changed) > len(cfg.Virtuals)/4 {
+	if !same {
+		return nil, nil, false
+	}
+	if len(answered) > 0 {
+		changed = slices.Compact(slices.Sorted(slices.Values(append(slices.Clip(changed), answered...))))
+	}
+	if len(changed) > len(cfg.Virtuals)/4 {
 		return nil, nil, false
 	}
 	for _, i := range changed {

@@ -216,23 +216,26 @@ func (e *Engine) Reconcile(ctx context.Context) {
 		return
 	}
 	e.o.Health.Configure(cfg)
-	// The health's answers as they are now; read before they are used, so
-	// that a change meanwhile makes the next reconcile derive afresh.
-	gen, stable := uint64(0), false
-	if g, ok := e.o.Health.(generational); ok {
-		gen, stable = g.Generation()
+	// Which virtual servers' health answers changed since the last table,
+	// asked before the answers are read: a change meanwhile is in the
+	// next reconcile's.
+	var mark HealthMark
+	var answered []int
+	tracked := false
+	if ct, ok := e.o.Health.(changeTracker); ok {
+		mark, answered, tracked = ct.Changed(cfg, e.last.mark)
 	}
 	var want *Table
 	var events []event
 	again := false
-	if stable && e.last.gen == gen {
-		want, events, again = desiredAgain(cfg, e.o.Health, e.memory, &e.last)
+	if tracked {
+		want, events, again = desiredAgain(cfg, e.o.Health, e.memory, &e.last, answered)
 	}
 	if !again {
 		want, events = desired(cfg, e.o.Health, e.memory)
 	}
-	e.last = lastDesired{cfg: cfg, want: want, gen: gen}
-	if !stable {
+	e.last = lastDesired{cfg: cfg, want: want, mark: mark}
+	if !tracked {
 		e.last.cfg = nil
 	}
 	for _, ev := range events {

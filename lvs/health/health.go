@@ -183,6 +183,9 @@ type Status struct {
 	// it set one (Result.Weighted).
 	Weighted bool
 	Weight   int64
+	// Changed is the monitor's Generation at this checker's latest change
+	// that Generation counts.
+	Changed uint64
 }
 
 // Transition is one change of a checker's state.

@@ -172,14 +172,14 @@ func (m *Monitor[K]) Set(checks map[K]Checker) {
 			async: ch.Start,
 			pol:   pol,
 			need:  pol.ReentryChecks(),
-			st:    Status{State: Unknown, Since: wall},
+			st:    Status{State: Unknown, Since: wall, Changed: m.gen + 1},
 			due:   now + m.spread(pol.Interval),
 			index: -1,
 		}
 		m.checkers[k] = c
 		heap.Push(&m.sched, c)
 	}
-	m.gen++
+	m.gen++ // new checkers' Changed
 	m.poke()
 }
 
@@ -453,7 +453,7 @@ func (m *Monitor[K]) record(c *checker[K], res Result, err error) {
 	st := &c.st
 	st.Checks++
 	if st.Checks == 1 {
-		m.gen++ // checked: not pending any more (see Generation)
+		m.changed(c) // checked: not pending any more (see Generation)
 	}
 	st.Reason = reason
 	st.LastLatency = res.Latency
@@ -464,6 +464,7 @@ func (m *Monitor[K]) record(c *checker[K], res Result, err error) {
 			st.Weighted, st.Weight = res.Weighted, res.Weight
 			if st.State == Up {
 				// No transition, but what the caller programs changes.
+				m.changed(c)
 				m.signal()
 			}
 		}
@@ -495,12 +496,14 @@ func (m *Monitor[K]) transition(c *checker[K], to State, now time.Time) {
 	m.events[m.next] = Transition[K]{Time: now, Key: c.key, From: from, To: to, Reason: c.st.Reason}
 	m.next = (m.next + 1) % len(m.events)
 	m.count = min(m.count+1, len(m.events))
+	m.changed(c)
 	m.signal()
 }
 
 // Generation changes whenever what a caller derives from the statuses may
 // change: a transition, a weight a check set, a first check, a checker
-// added or removed. Equal generations: the same states, weights and
+// added or removed; each checker's Status.Changed is the generation of its
+// own latest such change. Equal generations: the same states, weights and
 // first checks (the counters and reasons may differ).
 func (m *Monitor[K]) Generation() uint64 {
 	m.mu.Lock()
@@ -508,9 +511,14 @@ func (m *Monitor[K]) Generation() uint64 {
 	return m.gen
 }
 
+// changed records a change of c that Generation counts; m.mu is held.
+func (m *Monitor[K]) changed(c *checker[K]) {
+	m.gen++
+	c.st.Changed = m.gen
+}
+
 // signal tells Changes' reader that a Status changed; m.mu is held.
 func (m *Monitor[K]) signal() {
-	m.gen++
 	select {
 	case m.changes <- struct{}{}:
 	default:
@@ -562,11 +570,12 @@ func (m *Monitor[K]) StatusOf(h Handle[K]) (Status, bool) {
 
 // View calls fn with the monitor locked once, for reading many statuses
 // by handle (status is StatusOf without the lock, its Status not to be
-// kept or changed); fn must not call the monitor's other methods.
-func (m *Monitor[K]) View(fn func(status func(Handle[K]) (*Status, bool))) {
+// kept or changed) at generation gen; fn must not call the monitor's other
+// methods.
+func (m *Monitor[K]) View(fn func(gen uint64, status func(Handle[K]) (*Status, bool))) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fn(func(h Handle[K]) (*Status, bool) {
+	fn(m.gen, func(h Handle[K]) (*Status, bool) {
 		if h.c == nil || h.c.removed {
 			return nil, false
 		}
