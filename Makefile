@@ -176,7 +176,7 @@ bench: guest
 	$(GO) test -run='^$$' -bench='^BenchmarkHundredThousandChecks' -benchtime=1x -timeout 20m ./lvs/health/
 	# c20store (issue 20): one edit, imports, exports and the pair's sync at 10,000 x 10
 	$(GO) test -run='^$$' -bench='OneWeight10000x10|ApplyDraft10000x10|Adopt10000x10' -benchtime=20x -benchmem ./store/
-	$(GO) test -run='^$$' -bench='WeightChange10000x10|EditToKernel10000x10|ChecksConfigure10000x10' -benchtime=20x -benchmem ./lvs/engine/
+	$(GO) test -run='^$$' -bench='WeightChange10000x10|EditToKernel10000x10|ChecksConfigure10000x10|HealthChange10000x10' -benchtime=20x -benchmem ./lvs/engine/
 	$(GO) test -run='^$$' -bench='Import.*10000x10|Export.*10000x10|Replace10000x10' -benchtime=3x -benchmem ./store/
 	$(GO) test -run='^$$' -bench='Sync.*10000x10' -benchtime=3x -benchmem ./lvs/failover/
 	$(GO) test -run='^$$' -bench='FalseFailoverImport10000x10' -benchtime=1x -timeout 20m ./lvs/failover/
