@@ -241,10 +241,16 @@ func (s *Store) saveWholeTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(
 			return nil, err
 		}
 	}
-	stampDrains(old, next, s.now())
-	// Asked once: validation, the summary, the rows and the revision
-	// all need only the entries an edit in place changed.
+	// Asked once: the drains' times, validation, the summary, the rows
+	// and the revision all need only the entries an edit in place
+	// changed. A virtual server the edit left as it was has its drains'
+	// times already.
 	changed, same := config.ChangedVirtuals(old, next)
+	if same {
+		stampDrains(old, next, s.now(), append([]int{}, changed...)) // not nil: none changed stamps none
+	} else {
+		stampDrains(old, next, s.now(), nil)
+	}
 	if err := config.ValidateChanged(old, next, changed, same); err != nil {
 		return nil, err
 	}
@@ -302,10 +308,22 @@ func (s *Store) saveWholeTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(
 // stampDrains sets when each real server of next began draining: now for
 // a drain that begins, old's time for one that goes on (whatever a
 // draft or a revision says), none for a server not draining; a server
-// that is not active does not drain.
-func stampDrains(old, next *config.Config, now time.Time) {
+// that is not active does not drain. only, when not nil, are the indexes
+// of the virtual servers to stamp, each the same entry in old and next
+// (config.ChangedVirtuals); nil stamps them all.
+func stampDrains(old, next *config.Config, now time.Time, only []int) {
+	all := func(c *config.Config) []int {
+		if only != nil {
+			return only
+		}
+		idx := make([]int, len(c.Virtuals))
+		for i := range idx {
+			idx[i] = i
+		}
+		return idx
+	}
 	since := map[int64]time.Time{}
-	for i := range old.Virtuals {
+	for _, i := range all(old) {
 		for _, rs := range old.Virtuals[i].Reals {
 			if rs.Draining && rs.ID != 0 {
 				since[rs.ID] = rs.DrainSince
@@ -313,7 +331,7 @@ func stampDrains(old, next *config.Config, now time.Time) {
 		}
 	}
 	now = now.UTC().Truncate(time.Millisecond)
-	for i := range next.Virtuals {
+	for _, i := range all(next) {
 		for j := range next.Virtuals[i].Reals {
 			rs := &next.Virtuals[i].Reals[j]
 			switch t, ok := since[rs.ID]; {
