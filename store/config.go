@@ -246,11 +246,7 @@ func (s *Store) saveWholeTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(
 	// changed. A virtual server the edit left as it was has its drains'
 	// times already.
 	changed, same := config.ChangedVirtuals(old, next)
-	if same {
-		stampDrains(old, next, s.now(), append([]int{}, changed...)) // not nil: none changed stamps none
-	} else {
-		stampDrains(old, next, s.now(), nil)
-	}
+	stampDrains(old, next, s.now(), changed, same)
 	if err := config.ValidateChanged(old, next, changed, same); err != nil {
 		return nil, err
 	}
@@ -308,32 +304,33 @@ func (s *Store) saveWholeTx(ctx context.Context, tx *sql.Tx, ch Change, fn func(
 // stampDrains sets when each real server of next began draining: now for
 // a drain that begins, old's time for one that goes on (whatever a
 // draft or a revision says), none for a server not draining; a server
-// that is not active does not drain. only, when not nil, are the indexes
-// of the virtual servers to stamp, each the same entry in old and next
-// (config.ChangedVirtuals); nil stamps them all.
-func stampDrains(old, next *config.Config, now time.Time, only []int) {
-	all := func(c *config.Config) []int {
-		if only != nil {
-			return only
+// that is not active does not drain. changed and same are what
+// config.ChangedVirtuals(old, next) returned: with same, only the changed
+// virtual servers are stamped (the others' times are old's already).
+func stampDrains(old, next *config.Config, now time.Time, changed []int, same bool) {
+	virtuals := func(c *config.Config, fn func(vs *config.VirtualServer)) {
+		if !same {
+			for i := range c.Virtuals {
+				fn(&c.Virtuals[i])
+			}
+			return
 		}
-		idx := make([]int, len(c.Virtuals))
-		for i := range idx {
-			idx[i] = i
+		for _, i := range changed {
+			fn(&c.Virtuals[i])
 		}
-		return idx
 	}
 	since := map[int64]time.Time{}
-	for _, i := range all(old) {
-		for _, rs := range old.Virtuals[i].Reals {
+	virtuals(old, func(vs *config.VirtualServer) {
+		for _, rs := range vs.Reals {
 			if rs.Draining && rs.ID != 0 {
 				since[rs.ID] = rs.DrainSince
 			}
 		}
-	}
+	})
 	now = now.UTC().Truncate(time.Millisecond)
-	for _, i := range all(next) {
-		for j := range next.Virtuals[i].Reals {
-			rs := &next.Virtuals[i].Reals[j]
+	virtuals(next, func(vs *config.VirtualServer) {
+		for j := range vs.Reals {
+			rs := &vs.Reals[j]
 			switch t, ok := since[rs.ID]; {
 			case !rs.Draining || !rs.Active:
 				rs.Draining, rs.DrainSince = false, time.Time{}
@@ -343,7 +340,7 @@ func stampDrains(old, next *config.Config, now time.Time, only []int) {
 				rs.DrainSince = now
 			}
 		}
-	}
+	})
 }
 
 // Replace saves cfg whole as the next revision (an import, or a

@@ -48,24 +48,14 @@ type specID uint32
 // spec's id lives as long as the Checks (a few hundred bytes for each
 // distinct way of checking ever configured).
 type specs struct {
-	mu   sync.Mutex
-	ids  map[check.Spec]specID
-	all  []check.Spec
-	last atomic.Pointer[lastSpec] // the virtual server asked about last, and its spec
+	mu  sync.Mutex
+	ids map[check.Spec]specID
+	all []check.Spec
 	// prepared are the specs made ready to run (check.NewProbe), by id,
-	// once each: a Probe runs any target, so the 100,000 checkers of one
-	// spec share one (it was 56 MB at 10,000 x 10 with one each).
+	// once each: a Probe runs any target, so the checkers of one spec
+	// share one.
 	prepared []*check.Probe
 	bad      []error // why a spec could not be prepared
-}
-
-// lastSpec remembers the raw spec of the virtual server asked about last:
-// lookups come a virtual server at a time, and comparing its fields is
-// cheaper than canonicalising and hashing them again.
-type lastSpec struct {
-	raw check.Spec
-	id  specID
-	ok  bool
 }
 
 // intern returns s's id, numbering s when it is new.
@@ -82,21 +72,17 @@ func (t *specs) intern(s check.Spec) specID {
 	t.all = append(t.all, s)
 	t.prepared, t.bad = append(t.prepared, nil), append(t.bad, nil)
 	t.ids[s] = id
-	t.last.Store(nil) // it may say this spec is unknown
 	return id
 }
 
 // of returns the id of vs's spec, false when no checker ever had it.
+// Questions about the configuration the checks follow find their checker
+// by position (positions); this is for the others.
 func (t *specs) of(vs *config.VirtualServer) (specID, bool) {
-	raw := rawSpecOf(vs)
-	if l := t.last.Load(); l != nil && l.raw == raw {
-		return l.id, l.ok
-	}
-	canon := canonicalSpec(raw)
+	s := specOf(vs)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	id, ok := t.ids[canon]
-	t.last.Store(&lastSpec{raw: raw, id: id, ok: ok}) // under mu: intern's reset comes after
+	id, ok := t.ids[s]
 	return id, ok
 }
 
@@ -109,13 +95,6 @@ func (t *specs) probe(id specID, opts ...check.Option) (*check.Probe, error) {
 		t.prepared[id], t.bad[id] = check.NewProbe(t.all[id], opts...)
 	}
 	return t.prepared[id], t.bad[id]
-}
-
-// spec returns the spec numbered id.
-func (t *specs) spec(id specID) check.Spec {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.all[id]
 }
 
 // rampSettle is how long after a transition the next slow start step is
@@ -287,30 +266,39 @@ func (c *Checks) Changed(cfg *config.Config, since HealthMark) (HealthMark, []in
 	}
 	now := HealthMark{At: c.now()}
 	var dirty []int
-	c.mon.View(func(gen uint64, status func(health.Handle[checkKey]) (*health.Status, bool)) {
-		now.Gen = gen
-		for i := range cfg.Virtuals {
+	now.Gen = c.eachChecked(p, func(i int, st *health.Status, iv time.Duration, ramps bool) bool {
+		if st.Changed > since.Gen || ramps && st.State == health.Up && ramping(since.At.Sub(st.UpSince), iv) {
+			dirty = append(dirty, i)
+			return false // the next virtual server
+		}
+		return true
+	})
+	return now, dirty, true
+}
+
+// eachChecked calls fn, with the monitor locked once, for each real server
+// of p.cfg that has a checker: its virtual server's index, its status, the
+// interval of its slow start, and whether a slow start changes its weight
+// (one of weight 1 ramps at 1). fn returns false to skip the rest of that
+// virtual server. It returns the monitor's generation then.
+func (c *Checks) eachChecked(p *positions, fn func(i int, st *health.Status, iv time.Duration, ramps bool) bool) (gen uint64) {
+	c.mon.View(func(g uint64, status func(health.Handle[checkKey]) (*health.Status, bool)) {
+		gen = g
+		for i := range p.cfg.Virtuals {
 			if p.first[i] < 0 {
 				continue
 			}
-			vs := &cfg.Virtuals[i]
-			iv := policyOf(vs).Interval
-			set := weightSet(vs)
+			vs := &p.cfg.Virtuals[i]
+			iv, set := policyOf(vs).Interval, weightSet(vs)
 			for j := range vs.Reals {
 				st, ok := status(p.hs[p.first[i]+j])
-				if !ok {
-					continue // not checked: no answer of its own
-				}
-				ramped := st.State == health.Up && (set || vs.Reals[j].Weight > 1) &&
-					ramping(since.At.Sub(st.UpSince), iv)
-				if st.Changed > since.Gen || ramped {
-					dirty = append(dirty, i)
+				if ok && !fn(i, st, iv, set || vs.Reals[j].Weight > 1) {
 					break
 				}
 			}
 		}
 	})
-	return now, dirty, true
+	return gen
 }
 
 // Changes is signalled when a weight Health answers may have changed.
@@ -334,41 +322,23 @@ func (c *Checks) nextRampStep() time.Duration {
 	}
 	now := c.now()
 	var next time.Duration
-	c.mon.View(func(_ uint64, status func(health.Handle[checkKey]) (*health.Status, bool)) {
-		for i := range p.cfg.Virtuals {
-			vs := &p.cfg.Virtuals[i]
-			if p.first[i] < 0 {
-				continue
-			}
-			iv := policyOf(vs).Interval
-			set := weightSet(vs)
-			for j := range vs.Reals {
-				if !set && vs.Reals[j].Weight <= 1 {
-					continue
-				}
-				st, ok := status(p.hs[p.first[i]+j])
-				if !ok || st.State != health.Up {
-					continue
-				}
-				up := now.Sub(st.UpSince)
-				if up >= slowStartCycles*iv {
-					continue
-				}
-				if d := iv - up%iv; next == 0 || d < next {
-					next = d
-				}
+	c.eachChecked(p, func(_ int, st *health.Status, iv time.Duration, ramps bool) bool {
+		if !ramps || st.State != health.Up {
+			return true
+		}
+		if up := now.Sub(st.UpSince); up < slowStartCycles*iv {
+			if d := iv - up%iv; next == 0 || d < next {
+				next = d
 			}
 		}
+		return true
 	})
 	return next
 }
 
 // specOf is how vs checks its real servers.
-func specOf(vs *config.VirtualServer) check.Spec { return canonicalSpec(rawSpecOf(vs)) }
-
-// rawSpecOf is vs's check fields as they are, before canonicalSpec.
-func rawSpecOf(vs *config.VirtualServer) check.Spec {
-	return check.Spec{
+func specOf(vs *config.VirtualServer) check.Spec {
+	s := check.Spec{
 		Kind:      check.Kind(vs.CheckKind),
 		Timeout:   vs.CheckTimeout,
 		Send:      vs.Send,
@@ -387,16 +357,11 @@ func rawSpecOf(vs *config.VirtualServer) check.Spec {
 
 		ProgramWeight: vs.ProgramWeight,
 	}
-}
-
-// canonicalSpec is the spec of the raw fields s: the default kind, and
-// canonical (check.Spec.Canonical).
-func canonicalSpec(s check.Spec) check.Spec {
 	if s.Kind == "" {
 		// piranha: a sending program if set, else send/expect over TCP
 		// (connect only when both are empty).
 		s.Kind = check.Send
-		if s.Program != "" {
+		if vs.SendProgram != "" {
 			s.Kind = check.Program
 		}
 	}
@@ -473,7 +438,7 @@ func (c *Checks) Configure(cfg *config.Config) {
 	for i := range cfg.Virtuals {
 		vs := &cfg.Virtuals[i]
 		first[i] = -1
-		if !vs.Active || !usable(vs.Address) {
+		if !inTable(vs) {
 			continue
 		}
 		first[i] = len(keys)
@@ -532,8 +497,8 @@ func checksAlike(prev, cur *config.Config) bool {
 // virtualChecksAlike is checksAlike for one virtual server: every input of
 // Configure's loop over its real servers is equal.
 func virtualChecksAlike(a, b *config.VirtualServer) bool {
-	on := a.Active && usable(a.Address)
-	if on != (b.Active && usable(b.Address)) {
+	on := inTable(a)
+	if on != inTable(b) {
 		return false
 	}
 	if !on {
@@ -563,18 +528,24 @@ func virtualChecksAlike(a, b *config.VirtualServer) bool {
 	return true
 }
 
-// targetOf is how vs's load monitor reads rs, false without one.
 // weightSet tells whether something else than a real server's own weight
 // sets its weight when up: its check's exit status, or a load monitor. Its
 // slow start then ramps towards that.
 func weightSet(vs *config.VirtualServer) bool {
-	k := load.Kind(vs.LoadMonitor)
-	return vs.ProgramWeight || k != "" && k != load.None
+	_, monitored := loadKind(vs)
+	return vs.ProgramWeight || monitored
 }
 
-func targetOf(vs *config.VirtualServer, rs *config.RealServer) (load.Target, bool) {
+// loadKind is vs's load monitor, false without one ("none").
+func loadKind(vs *config.VirtualServer) (load.Kind, bool) {
 	k := load.Kind(vs.LoadMonitor)
-	if k == "" || k == load.None {
+	return k, k != "" && k != load.None
+}
+
+// targetOf is how vs's load monitor reads rs, false without one.
+func targetOf(vs *config.VirtualServer, rs *config.RealServer) (load.Target, bool) {
+	k, ok := loadKind(vs)
+	if !ok {
 		return load.Target{}, false
 	}
 	t := load.Target{

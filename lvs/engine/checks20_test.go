@@ -123,7 +123,7 @@ type plainKey struct {
 func byCheck[V any](c *Checks, m map[checkKey]V) map[plainKey]V {
 	out := make(map[plainKey]V, len(m))
 	for k, v := range m {
-		out[plainKey{k.Target, c.specs.spec(k.spec)}] = v
+		out[plainKey{k.Target, c.specs.all[k.spec]}] = v
 	}
 	return out
 }
@@ -179,7 +179,7 @@ func TestKeyText(t *testing.T) {
 
 // TestSpecsIntern: equal checks share an id, different ones do not, and a
 // lookup answers for the virtual server asked, whatever was asked before
-// (the last-asked cache) and whenever its spec was numbered.
+// and whenever its spec was numbered.
 func TestSpecsIntern(t *testing.T) {
 	var s specs
 	web := config.NewVirtual("web")
@@ -216,7 +216,7 @@ func TestSpecsIntern(t *testing.T) {
 			t.Errorf("lookup %d (%s): %d, %v; want %d", i, vs.Name, id, ok, want)
 		}
 	}
-	if s.spec(o) != specOf(&other) || s.intern(specOf(&same)) != w {
+	if s.all[o] != specOf(&other) || s.intern(specOf(&same)) != w {
 		t.Error("the table does not give back what it numbered")
 	}
 }

@@ -528,12 +528,15 @@ func keyText(k ipvs.ServiceKey) string {
 
 // sortDests orders destinations by address and port, for stable output.
 func sortDests(ds []ipvs.Destination) {
-	slices.SortFunc(ds, func(a, b ipvs.Destination) int {
-		if c := a.Addr.Compare(b.Addr); c != 0 {
-			return c
-		}
-		return int(a.Port) - int(b.Port)
-	})
+	slices.SortFunc(ds, func(a, b ipvs.Destination) int { return compareDest(a.Key(), b.Key()) })
+}
+
+// compareDest is the order of sortDests: by address, then port.
+func compareDest(a, b ipvs.DestKey) int {
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c
+	}
+	return int(a.Port) - int(b.Port)
 }
 
 // Where returns the keys of real server rs of vs in IPVS: its service's

@@ -75,10 +75,7 @@ func reuser(listed []ipvs.ProcService, known *Table) func(ipvs.ServiceKey) ([]ip
 			d := &p.Dests[i]
 			// s.Dests are sorted (sortDests).
 			j, found := slices.BinarySearchFunc(s.Dests, d.Key(), func(x ipvs.Destination, k ipvs.DestKey) int {
-				if c := x.Addr.Compare(k.Addr); c != 0 {
-					return c
-				}
-				return int(x.Port) - int(k.Port)
+				return compareDest(x.Key(), k)
 			})
 			if !found || s.Dests[j].Forward != d.Forward || s.Dests[j].Weight != d.Weight {
 				return nil, nil, false

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -153,6 +154,23 @@ func (e *Engine) sampleLoop(ctx context.Context) {
 	}
 }
 
+// dropSampler closes the sampler's socket, unless it is the engine's own
+// (a Dial that gives the same kernel twice); e.sampleMu is held.
+func (e *Engine) dropSampler() {
+	k := e.sampler
+	e.sampler = nil
+	c, ok := k.(io.Closer)
+	if !ok {
+		return
+	}
+	e.run.Lock()
+	own := k == e.kernel
+	e.run.Unlock()
+	if !own {
+		c.Close()
+	}
+}
+
 // Sample reads the kernel's table with its counters and rates, for the
 // dashboard and the metrics, and records each virtual server's rates. It
 // does nothing without IPVS.
@@ -163,7 +181,7 @@ func (e *Engine) Sample(ctx context.Context) error {
 	available := e.kernel != nil
 	e.run.Unlock()
 	if !available {
-		e.sampler = nil
+		e.dropSampler()
 		return nil
 	}
 	if e.sampler == nil {
@@ -177,7 +195,7 @@ func (e *Engine) Sample(ctx context.Context) error {
 	defer cancel()
 	t, err := ReadTable(sctx, e.sampler, nil)
 	if err != nil {
-		e.sampler = nil // dial again next time
+		e.dropSampler() // dial again next time
 		return fmt.Errorf("sampling the IPVS table: %w", err)
 	}
 	now := time.Now()

@@ -1,13 +1,15 @@
 package ipvs
 
 import (
+	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"slices"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/lvsconsole/lvsconsole/lvs/internal/netns"
 )
 
 // Dial opens a generic netlink socket, in o.NetNS if set, and looks up the
@@ -38,57 +40,50 @@ func Dial(o *Options) (*Client, error) {
 	}
 	// /proc/net/ip_vs lists the whole table in one read (ProcServices);
 	// without it (an old kernel, no /proc) reads take the dumps.
-	ns := 0
+	fd := 0
 	if o != nil {
-		ns = o.NetNS
+		fd = o.NetNS
 	}
-	if f, err := openProc(ns); err == nil {
+	if f, err := openProc(fd); err == nil {
 		c.procF, c.proc = f, readProc(f)
 	}
 	return c, nil
 }
 
-// openProc opens /proc/net/ip_vs of the network namespace netns (0: the
-// calling thread's). The file lists the namespace of the thread that
-// opened it, for as long as it is open: it is opened from a thread moved
-// into netns for the purpose.
-func openProc(netns int) (*os.File, error) {
+// openProc opens /proc/net/ip_vs of the network namespace open as fd (0:
+// the calling thread's). The file lists the namespace of the thread that
+// opened it, for as long as it is open.
+func openProc(fd int) (*os.File, error) {
 	const path = "/proc/thread-self/net/ip_vs"
-	if netns == 0 {
+	if fd == 0 {
 		return os.Open(path)
 	}
-	type result struct {
-		f   *os.File
-		err error
-	}
-	done := make(chan result, 1)
+	// On a goroutine of its own: a thread that cannot leave the namespace
+	// stays locked to it, and ends with it.
+	done := make(chan struct{})
+	var f *os.File
+	var err error
 	go func() {
-		runtime.LockOSThread()
-		back, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- result{nil, err}
-			return
-		}
-		defer back.Close()
-		if err := unix.Setns(netns, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			done <- result{nil, err}
-			return
-		}
-		f, err := os.Open(path)
-		// A thread that cannot go back stays locked: the runtime ends
-		// it with this goroutine rather than reuse it elsewhere.
-		if unix.Setns(int(back.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- result{f, err}
+		defer close(done)
+		err = netns.DoFD(fd, func() (err error) {
+			f, err = os.Open(path)
+			return err
+		})
 	}()
-	r := <-done
-	return r.f, r.err
+	<-done
+	if err != nil && f != nil {
+		f.Close()
+		f = nil
+	}
+	return f, err
 }
 
-// readProc reads f from its start each time, appending to buf.
+// maxProc bounds what readProc reads: some 6 MB at 10,000 x 10, 64 MB is
+// about a million destinations. A bigger table is read by the dumps.
+const maxProc = 64 << 20
+
+// readProc reads f from its start each time, appending to buf, at most
+// maxProc bytes.
 func readProc(f *os.File) func(buf []byte) ([]byte, error) {
 	return func(buf []byte) ([]byte, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -98,8 +93,11 @@ func readProc(f *os.File) func(buf []byte) ([]byte, error) {
 			if len(buf) == cap(buf) {
 				buf = slices.Grow(buf, max(64<<10, cap(buf)))
 			}
-			n, err := f.Read(buf[len(buf):cap(buf)])
+			n, err := f.Read(buf[len(buf):min(cap(buf), maxProc+1)])
 			buf = buf[:len(buf)+n]
+			if len(buf) > maxProc {
+				return buf[:0], fmt.Errorf("more than %d MB: the table is read by the dumps", maxProc>>20)
+			}
 			if err == io.EOF || err == nil && n == 0 {
 				return buf, nil
 			}
